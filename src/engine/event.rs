@@ -1,0 +1,192 @@
+//! What goes into the engine ([`Event`]) and what comes out ([`Effect`]).
+
+use crate::autonomy::Phase;
+use crate::fleet::{ModelMeta, Sample};
+use crate::sim::IncidentKind;
+use serde::{Deserialize, Serialize};
+
+/// Everything the engine reacts to. Time is carried by events (`t`, unix seconds of the source's
+/// clock); the engine never reads the wall clock.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Event {
+    /// The models a source serves; indices in later events refer to this order (appended).
+    Models {
+        /// Time.
+        t: f64,
+        /// Models, appended to the ones already known (known keys are updated).
+        models: Vec<ModelMeta>,
+    },
+    /// One scrape: a sample for some or all models.
+    Observations {
+        /// Time of the samples.
+        t: f64,
+        /// `(model index, sample)`.
+        samples: Vec<(u32, Sample)>,
+    },
+    /// Something changed on a model (seen by the source: a deploy, a restart, …).
+    Change {
+        /// Time.
+        t: f64,
+        /// Model index.
+        model: u32,
+        /// What changed.
+        change: Change,
+    },
+    /// The source's state (backfilling, live, paused, down).
+    Source {
+        /// Time.
+        t: f64,
+        /// State.
+        status: SourceStatus,
+    },
+    /// Time passes with no data.
+    Clock {
+        /// Time.
+        t: f64,
+    },
+    /// An operator command from the console.
+    Command {
+        /// Time.
+        t: f64,
+        /// Who (the OS user).
+        user: String,
+        /// What.
+        command: Command,
+    },
+}
+
+impl Event {
+    /// The time the event carries.
+    pub fn time(&self) -> f64 {
+        match self {
+            Event::Models { t, .. }
+            | Event::Observations { t, .. }
+            | Event::Change { t, .. }
+            | Event::Source { t, .. }
+            | Event::Clock { t }
+            | Event::Command { t, .. } => *t,
+        }
+    }
+}
+
+/// A change observed on a model.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Change {
+    /// A rollout of a new version started.
+    RolloutStarted {
+        /// Previous version.
+        from: String,
+        /// New version.
+        to: String,
+    },
+    /// A version finished rolling out.
+    Deployed {
+        /// Previous version.
+        from: String,
+        /// New version.
+        to: String,
+        /// Seconds the rollout took.
+        duration: f64,
+    },
+    /// Pods were restarted.
+    Restarted,
+    /// A new candidate version was registered (e.g. by retraining).
+    CandidateRegistered {
+        /// Version.
+        version: String,
+        /// Offline accuracy.
+        accuracy: f64,
+    },
+    /// The simulator injected an incident (ground truth for training; never read by detection).
+    Injected {
+        /// Kind.
+        incident: IncidentKind,
+    },
+}
+
+/// What kind of source feeds the engine.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SourceKind {
+    /// The built-in simulated fleet.
+    Simulated,
+    /// A Prometheus server.
+    Prometheus,
+    /// A recorded journal.
+    Replay,
+}
+
+/// State of the data source.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "state", rename_all = "snake_case")]
+pub enum SourceState {
+    /// Loading history before going live.
+    Backfilling {
+        /// 0..1.
+        progress: f64,
+    },
+    /// Delivering data.
+    Live,
+    /// Paused by the operator.
+    Paused,
+    /// Not answering.
+    Down {
+        /// Why.
+        error: String,
+    },
+    /// A finite source (a replay) reached its end.
+    Finished,
+}
+
+/// The source's status as shown in the status bar.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SourceStatus {
+    /// Kind.
+    pub kind: SourceKind,
+    /// Short label (e.g. `sim seed 42`, a URL's host).
+    pub label: String,
+    /// State.
+    pub state: SourceState,
+    /// Time acceleration (1 = real time).
+    pub speed: f64,
+    /// Seconds between samples.
+    pub step: f64,
+}
+
+/// A command from the operator.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "cmd", rename_all = "snake_case")]
+pub enum Command {
+    /// Inject an incident into the simulated fleet.
+    Inject {
+        /// `namespace/name`.
+        model: String,
+        /// Kind.
+        incident: IncidentKind,
+    },
+    /// Change the autonomy phase.
+    SetPhase {
+        /// New phase.
+        phase: Phase,
+    },
+    /// A free-text note for the journal.
+    Note {
+        /// Text.
+        text: String,
+    },
+}
+
+/// What the engine asks the edges to do.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "effect", rename_all = "snake_case")]
+pub enum Effect {
+    /// Ask the simulator to inject an incident.
+    Inject {
+        /// Model index.
+        model: u32,
+        /// Kind.
+        incident: IncidentKind,
+    },
+}

@@ -1,0 +1,684 @@
+//! The deterministic engine: `apply(Event) -> Vec<Effect>`.
+//!
+//! The engine owns the fleet's state (histories, health, the log) and is a pure reducer: time
+//! comes in events, it never reads the wall clock, does no I/O and spawns nothing, so the same
+//! events always give the same state (replay, tests and backtests rely on it). The engine task
+//! (`crate::app`) owns it, journals events and effects, and publishes [`Snapshot`]s.
+
+pub mod event;
+pub mod snapshot;
+
+pub use event::{Change, Command, Effect, Event, SourceKind, SourceState, SourceStatus};
+pub use snapshot::{
+    FleetRow, LogEntry, LogKind, ModelDetail, SPARK_LEN, Snapshot, Status, StatusCounts,
+};
+
+use crate::autonomy::Phase;
+use crate::fleet::{History, ModelMeta, Signal};
+use std::collections::{HashMap, VecDeque};
+use std::sync::Arc;
+
+/// Service-level objectives a model's health is judged against.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Objectives {
+    /// p95 latency above this (ms) is a warning.
+    pub latency_warn_ms: f64,
+    /// p95 latency above this (ms) is critical.
+    pub latency_crit_ms: f64,
+    /// Error rate above this is a warning.
+    pub error_warn: f64,
+    /// Error rate above this is critical.
+    pub error_crit: f64,
+    /// Accuracy below this is a warning.
+    pub accuracy_warn: f64,
+    /// Accuracy below this is critical.
+    pub accuracy_crit: f64,
+    /// CPU above this is a warning.
+    pub cpu_warn: f64,
+    /// CPU above this is critical.
+    pub cpu_crit: f64,
+    /// No sample for this many source steps makes a model stale.
+    pub stale_steps: f64,
+}
+
+impl Default for Objectives {
+    fn default() -> Self {
+        Objectives {
+            latency_warn_ms: 200.0,
+            latency_crit_ms: 500.0,
+            error_warn: 0.01,
+            error_crit: 0.05,
+            accuracy_warn: 0.85,
+            accuracy_crit: 0.80,
+            cpu_warn: 0.85,
+            cpu_crit: 0.95,
+            stale_steps: 6.0,
+        }
+    }
+}
+
+/// Settings of an engine.
+#[derive(Debug, Clone)]
+pub struct EngineConfig {
+    /// Starting phase.
+    pub phase: Phase,
+    /// True when no actuator exists.
+    pub read_only: bool,
+    /// Health objectives.
+    pub objectives: Objectives,
+    /// Log entries kept in memory.
+    pub log_capacity: usize,
+}
+
+impl Default for EngineConfig {
+    fn default() -> Self {
+        EngineConfig {
+            phase: Phase::Foundation,
+            read_only: false,
+            objectives: Objectives::default(),
+            log_capacity: 2000,
+        }
+    }
+}
+
+/// Consecutive evaluations a new health must hold before it is reported (hysteresis).
+const HEALTH_HOLD: u8 = 3;
+/// Smoothing of the values health is judged on (per sample).
+const SMOOTH: f32 = 0.3;
+
+#[derive(Debug, Clone)]
+struct ModelState {
+    meta: ModelMeta,
+    history: History,
+    smooth: [f32; Signal::COUNT],
+    status: Status,
+    reason: String,
+    candidate: Status,
+    candidate_n: u8,
+}
+
+impl ModelState {
+    fn new(meta: ModelMeta) -> Self {
+        ModelState {
+            meta,
+            history: History::new(),
+            smooth: [f32::NAN; Signal::COUNT],
+            status: Status::Unknown,
+            reason: "no data yet".to_string(),
+            candidate: Status::Unknown,
+            candidate_n: 0,
+        }
+    }
+}
+
+/// The engine.
+#[derive(Debug, Clone)]
+pub struct Engine {
+    cfg: EngineConfig,
+    models: Vec<ModelState>,
+    index: HashMap<String, u32>,
+    log: VecDeque<Arc<LogEntry>>,
+    seq: u64,
+    t: f64,
+    last_data: Option<f64>,
+    source: SourceStatus,
+    phase: Phase,
+    notices: Vec<String>,
+}
+
+/// Judge smoothed values against objectives: the worst status and its reason.
+pub fn judge(v: &[f32; Signal::COUNT], o: &Objectives) -> (Status, String) {
+    let mut worst = Status::Ok;
+    let mut reason = String::new();
+    let mut consider = |s: Status, why: String| {
+        if s.severity() > worst.severity() {
+            worst = s;
+            reason = why;
+        }
+    };
+    let lat = f64::from(v[Signal::LatencyP95.index()]);
+    if lat > o.latency_crit_ms {
+        consider(
+            Status::Crit,
+            format!("p95 {lat:.0} ms > {:.0} ms", o.latency_crit_ms),
+        );
+    } else if lat > o.latency_warn_ms {
+        consider(
+            Status::Warn,
+            format!("p95 {lat:.0} ms > {:.0} ms", o.latency_warn_ms),
+        );
+    }
+    let err = f64::from(v[Signal::ErrorRate.index()]);
+    if err > o.error_crit {
+        consider(
+            Status::Crit,
+            format!(
+                "errors {:.1} % > {:.1} %",
+                err * 100.0,
+                o.error_crit * 100.0
+            ),
+        );
+    } else if err > o.error_warn {
+        consider(
+            Status::Warn,
+            format!(
+                "errors {:.1} % > {:.1} %",
+                err * 100.0,
+                o.error_warn * 100.0
+            ),
+        );
+    }
+    let acc = f64::from(v[Signal::Accuracy.index()]);
+    if acc < o.accuracy_crit {
+        consider(
+            Status::Crit,
+            format!("accuracy {acc:.3} < {:.2}", o.accuracy_crit),
+        );
+    } else if acc < o.accuracy_warn {
+        consider(
+            Status::Warn,
+            format!("accuracy {acc:.3} < {:.2}", o.accuracy_warn),
+        );
+    }
+    let cpu = f64::from(v[Signal::Cpu.index()]);
+    if cpu > o.cpu_crit {
+        consider(
+            Status::Crit,
+            format!("CPU {:.0} % > {:.0} %", cpu * 100.0, o.cpu_crit * 100.0),
+        );
+    } else if cpu > o.cpu_warn {
+        consider(
+            Status::Warn,
+            format!("CPU {:.0} % > {:.0} %", cpu * 100.0, o.cpu_warn * 100.0),
+        );
+    }
+    (worst, reason)
+}
+
+impl Engine {
+    /// A new engine with no models.
+    pub fn new(cfg: EngineConfig) -> Self {
+        let phase = cfg.phase;
+        Engine {
+            cfg,
+            models: Vec::new(),
+            index: HashMap::new(),
+            log: VecDeque::new(),
+            seq: 0,
+            t: 0.0,
+            last_data: None,
+            source: SourceStatus {
+                kind: SourceKind::Simulated,
+                label: String::new(),
+                state: SourceState::Live,
+                speed: 1.0,
+                step: 5.0,
+            },
+            phase,
+            notices: Vec::new(),
+        }
+    }
+
+    /// The engine clock.
+    pub fn time(&self) -> f64 {
+        self.t
+    }
+
+    /// Current phase.
+    pub fn phase(&self) -> Phase {
+        self.phase
+    }
+
+    /// Number of models.
+    pub fn model_count(&self) -> usize {
+        self.models.len()
+    }
+
+    /// Index of a model by `namespace/name`.
+    pub fn model_index(&self, key: &str) -> Option<u32> {
+        self.index.get(key).copied()
+    }
+
+    /// Add a notice shown in the UI (not an event: it describes the console, not the fleet).
+    pub fn add_notice(&mut self, text: impl Into<String>) {
+        self.notices.push(text.into());
+    }
+
+    fn push_log(
+        &mut self,
+        t: f64,
+        kind: LogKind,
+        model: Option<String>,
+        status: Status,
+        text: String,
+    ) {
+        self.seq += 1;
+        self.log.push_back(Arc::new(LogEntry {
+            seq: self.seq,
+            t,
+            kind,
+            model,
+            status,
+            text,
+        }));
+        while self.log.len() > self.cfg.log_capacity {
+            self.log.pop_front();
+        }
+    }
+
+    /// Apply one event; returns what the edges should do.
+    pub fn apply(&mut self, event: Event) -> Vec<Effect> {
+        let t = event.time();
+        if t.is_finite() && t > self.t {
+            self.t = t;
+        }
+        let mut effects = Vec::new();
+        match event {
+            Event::Models { models, .. } => {
+                for meta in models {
+                    let key = meta.key();
+                    if let Some(&i) = self.index.get(&key) {
+                        self.models[i as usize].meta = meta;
+                    } else {
+                        self.index.insert(key, self.models.len() as u32);
+                        self.models.push(ModelState::new(meta));
+                    }
+                }
+            }
+            Event::Observations { t, samples } => {
+                self.observe(t, &samples);
+            }
+            Event::Change { t, model, change } => self.change(t, model, change),
+            Event::Source { t, status } => {
+                if status.state != self.source.state || status.label != self.source.label {
+                    let (sev, text) = match &status.state {
+                        SourceState::Backfilling { .. } => {
+                            (Status::Ok, format!("{}: loading history", status.label))
+                        }
+                        SourceState::Live => (Status::Ok, format!("{}: live", status.label)),
+                        SourceState::Paused => (Status::Ok, format!("{}: paused", status.label)),
+                        SourceState::Down { error } => {
+                            (Status::Crit, format!("{}: down — {error}", status.label))
+                        }
+                        SourceState::Finished => {
+                            (Status::Ok, format!("{}: end of data", status.label))
+                        }
+                    };
+                    let backfill_progress = matches!(
+                        (&self.source.state, &status.state),
+                        (
+                            SourceState::Backfilling { .. },
+                            SourceState::Backfilling { .. }
+                        )
+                    );
+                    if !backfill_progress {
+                        self.push_log(t, LogKind::Source, None, sev, text);
+                    }
+                }
+                self.source = status;
+            }
+            Event::Clock { t } => self.reassess_staleness(t),
+            Event::Command { t, user, command } => match command {
+                Command::Inject { model, incident } => {
+                    if let Some(&i) = self.index.get(&model) {
+                        self.push_log(
+                            t,
+                            LogKind::Injection,
+                            Some(model.clone()),
+                            Status::Warn,
+                            format!("{user} injected {incident} (simulation)"),
+                        );
+                        effects.push(Effect::Inject { model: i, incident });
+                    }
+                }
+                Command::SetPhase { phase } => {
+                    if phase != self.phase {
+                        let from = self.phase;
+                        self.phase = phase;
+                        self.push_log(
+                            t,
+                            LogKind::Phase,
+                            None,
+                            Status::Ok,
+                            format!("{user} changed phase {from} → {phase}"),
+                        );
+                    }
+                }
+                Command::Note { text } => {
+                    self.push_log(
+                        t,
+                        LogKind::Note,
+                        None,
+                        Status::Ok,
+                        format!("{user}: {text}"),
+                    );
+                }
+            },
+        }
+        effects
+    }
+
+    fn observe(&mut self, t: f64, samples: &[(u32, crate::fleet::Sample)]) {
+        if !t.is_finite() {
+            return;
+        }
+        let mut transitions = Vec::new();
+        let o = self.cfg.objectives;
+        for (idx, sample) in samples {
+            let Some(m) = self.models.get_mut(*idx as usize) else {
+                continue;
+            };
+            if !m.history.push(t, sample) {
+                continue;
+            }
+            for (i, s) in m.smooth.iter_mut().enumerate() {
+                let v = sample.values[i];
+                if v.is_finite() {
+                    *s = if s.is_finite() {
+                        *s + SMOOTH * (v - *s)
+                    } else {
+                        v
+                    };
+                }
+            }
+            let (status, reason) = judge(&m.smooth, &o);
+            if let Some(tr) = Self::settle(m, status, reason) {
+                transitions.push(tr);
+            }
+        }
+        if !samples.is_empty() {
+            self.last_data = Some(self.last_data.map_or(t, |d| d.max(t)));
+        }
+        for (key, from, to, reason) in transitions {
+            let text = if to == Status::Ok {
+                format!("{} → {}: back within objectives", from.word(), to.word())
+            } else {
+                format!("{} → {}: {reason}", from.word(), to.word())
+            };
+            self.push_log(t, LogKind::Health, Some(key), to, text);
+        }
+    }
+
+    /// Hysteresis: a new status must hold for [`HEALTH_HOLD`] evaluations (at once from stale).
+    fn settle(
+        m: &mut ModelState,
+        status: Status,
+        reason: String,
+    ) -> Option<(String, Status, Status, String)> {
+        if status == m.status {
+            m.reason = reason;
+            m.candidate_n = 0;
+            return None;
+        }
+        if status == m.candidate {
+            m.candidate_n = m.candidate_n.saturating_add(1);
+        } else {
+            m.candidate = status;
+            m.candidate_n = 1;
+        }
+        if m.candidate_n >= HEALTH_HOLD || m.status == Status::Unknown {
+            let from = m.status;
+            m.status = status;
+            m.reason = reason.clone();
+            m.candidate_n = 0;
+            if from == Status::Unknown && status == Status::Ok {
+                return None;
+            }
+            return Some((m.meta.key(), from, status, reason));
+        }
+        None
+    }
+
+    fn reassess_staleness(&mut self, t: f64) {
+        let limit = self.cfg.objectives.stale_steps * self.source.step.max(1.0);
+        let mut stale = Vec::new();
+        for m in &mut self.models {
+            let age = m.history.last_time().map_or(f64::INFINITY, |l| t - l);
+            if age > limit && m.status != Status::Unknown && m.history.last_time().is_some() {
+                m.status = Status::Unknown;
+                m.reason = format!("no data for {age:.0} s");
+                stale.push(m.meta.key());
+            }
+        }
+        for key in stale {
+            self.push_log(
+                t,
+                LogKind::Health,
+                Some(key),
+                Status::Unknown,
+                "no recent data".into(),
+            );
+        }
+    }
+
+    fn change(&mut self, t: f64, model: u32, change: Change) {
+        let Some(m) = self.models.get_mut(model as usize) else {
+            return;
+        };
+        let key = m.meta.key();
+        let (kind, text) = match change {
+            Change::RolloutStarted { from, to } => {
+                (LogKind::Change, format!("rollout started {from} → {to}"))
+            }
+            Change::Deployed { from, to, duration } => {
+                m.meta.version = to.clone();
+                (
+                    LogKind::Change,
+                    format!("now serving {to} (was {from}; rollout took {duration:.0} s)"),
+                )
+            }
+            Change::Restarted => (LogKind::Change, "pods restarted".to_string()),
+            Change::CandidateRegistered { version, accuracy } => (
+                LogKind::Change,
+                format!("candidate {version} registered (offline accuracy {accuracy:.3})"),
+            ),
+            Change::Injected { incident } => (
+                LogKind::Injection,
+                format!("simulation: {incident} — {}", incident.description()),
+            ),
+        };
+        let sev = if kind == LogKind::Injection {
+            Status::Warn
+        } else {
+            Status::Ok
+        };
+        self.push_log(t, kind, Some(key), sev, text);
+    }
+
+    fn row(&self, i: usize) -> FleetRow {
+        let m = &self.models[i];
+        let mut spark = [[f32::NAN; SPARK_LEN]; 3];
+        for (k, sig) in [Signal::RequestRate, Signal::LatencyP95, Signal::ErrorRate]
+            .into_iter()
+            .enumerate()
+        {
+            let n = m.history.mid_len().min(SPARK_LEN);
+            for (j, v) in m.history.minute_tail(sig, SPARK_LEN).enumerate() {
+                spark[k][SPARK_LEN - n + j] = v;
+            }
+        }
+        FleetRow {
+            index: i as u32,
+            meta: m.meta.clone(),
+            status: m.status,
+            reason: m.reason.clone(),
+            values: m.smooth,
+            spark,
+            last_seen: m.history.last_time(),
+        }
+    }
+
+    /// Build the projection the UI draws; `focus` names the model whose detail is included.
+    pub fn snapshot(&self, focus: Option<&str>, log_tail: usize) -> Snapshot {
+        let rows: Vec<FleetRow> = (0..self.models.len()).map(|i| self.row(i)).collect();
+        let mut counts = StatusCounts::default();
+        for r in &rows {
+            match r.status {
+                Status::Ok => counts.ok += 1,
+                Status::Warn => counts.warn += 1,
+                Status::Crit => counts.crit += 1,
+                Status::Unknown => counts.unknown += 1,
+            }
+        }
+        let detail = focus.and_then(|k| self.index.get(k)).map(|&i| {
+            Arc::new(ModelDetail {
+                row: rows[i as usize].clone(),
+                history: self.models[i as usize].history.clone(),
+            })
+        });
+        let skip = self.log.len().saturating_sub(log_tail);
+        Snapshot {
+            seq: self.seq,
+            t: self.t,
+            last_data: self.last_data,
+            source: self.source.clone(),
+            phase: self.phase,
+            read_only: self.cfg.read_only,
+            rows: Arc::new(rows),
+            detail,
+            log: Arc::new(self.log.iter().skip(skip).cloned().collect()),
+            counts,
+            notices: Arc::new(self.notices.clone()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::fleet::Sample;
+    use crate::sim::{IncidentKind, SimWorld};
+
+    fn drive(seed: u64, steps: usize) -> Engine {
+        let mut w = SimWorld::new(seed, 15, 1.7e9);
+        let mut e = Engine::new(EngineConfig::default());
+        e.apply(Event::Models {
+            t: w.time(),
+            models: w.metas(),
+        });
+        for i in 0..steps {
+            let s = w.step();
+            if i == 100 {
+                w.inject(1, IncidentKind::LatencySpike);
+            }
+            e.apply(Event::Observations {
+                t: w.time(),
+                samples: s
+                    .into_iter()
+                    .enumerate()
+                    .map(|(i, s)| (i as u32, s))
+                    .collect(),
+            });
+        }
+        e
+    }
+
+    fn fingerprint(s: &Snapshot) -> String {
+        let mut out = String::new();
+        for r in s.rows.iter() {
+            out.push_str(&format!(
+                "{} {:?} {:?} {}\n",
+                r.meta.key(),
+                r.status,
+                r.values,
+                r.reason
+            ));
+        }
+        for l in s.log.iter() {
+            out.push_str(&format!("{l:?}\n"));
+        }
+        out
+    }
+
+    #[test]
+    fn same_events_same_snapshot() {
+        let a = drive(3, 400).snapshot(Some("search/ranker-bert"), 100);
+        let b = drive(3, 400).snapshot(Some("search/ranker-bert"), 100);
+        assert_eq!(fingerprint(&a), fingerprint(&b));
+        let c = drive(4, 400).snapshot(None, 100);
+        assert_ne!(fingerprint(&a), fingerprint(&c));
+    }
+
+    #[test]
+    fn latency_spike_turns_model_critical_and_is_logged() {
+        let e = drive(3, 400);
+        let s = e.snapshot(None, 100);
+        let r = &s.rows[1];
+        assert!(
+            r.status.severity() >= Status::Warn.severity(),
+            "{}",
+            r.reason
+        );
+        assert!(r.reason.contains("p95"));
+        assert!(
+            s.log
+                .iter()
+                .any(|l| l.kind == LogKind::Health
+                    && l.model.as_deref() == Some("search/ranker-bert"))
+        );
+    }
+
+    #[test]
+    fn out_of_order_and_nan_samples_are_ignored() {
+        let mut e = Engine::new(EngineConfig::default());
+        e.apply(Event::Models {
+            t: 0.0,
+            models: vec![ModelMeta {
+                name: "m".into(),
+                namespace: "n".into(),
+                version: "v1".into(),
+                priority: 1,
+            }],
+        });
+        let mut s = Sample::MISSING;
+        s.values[Signal::LatencyP95.index()] = 50.0;
+        e.apply(Event::Observations {
+            t: 10.0,
+            samples: vec![(0, s), (7, s)],
+        });
+        e.apply(Event::Observations {
+            t: 5.0,
+            samples: vec![(0, Sample::MISSING)],
+        });
+        e.apply(Event::Observations {
+            t: f64::NAN,
+            samples: vec![(0, s)],
+        });
+        let snap = e.snapshot(Some("n/m"), 10);
+        assert_eq!(snap.rows[0].values[Signal::LatencyP95.index()], 50.0);
+        assert_eq!(snap.rows[0].last_seen, Some(10.0));
+        assert_eq!(snap.t, 10.0);
+        // stale after six steps without data
+        e.apply(Event::Clock { t: 100.0 });
+        assert_eq!(e.snapshot(None, 10).rows[0].status, Status::Unknown);
+    }
+
+    #[test]
+    fn inject_command_becomes_effect_only_for_known_models() {
+        let mut e = drive(1, 1);
+        let fx = e.apply(Event::Command {
+            t: 1.0,
+            user: "op".into(),
+            command: Command::Inject {
+                model: "ads/bid-shading".into(),
+                incident: IncidentKind::BadDeploy,
+            },
+        });
+        assert_eq!(
+            fx,
+            vec![Effect::Inject {
+                model: 4,
+                incident: IncidentKind::BadDeploy
+            }]
+        );
+        let fx = e.apply(Event::Command {
+            t: 1.0,
+            user: "op".into(),
+            command: Command::Inject {
+                model: "x/y".into(),
+                incident: IncidentKind::BadDeploy,
+            },
+        });
+        assert!(fx.is_empty());
+    }
+}

@@ -1,0 +1,223 @@
+//! What the UI renders: an immutable projection of the engine's state.
+
+use super::event::SourceStatus;
+use crate::autonomy::Phase;
+use crate::fleet::{History, ModelMeta, Signal};
+use serde::{Deserialize, Serialize};
+use std::fmt;
+use std::sync::Arc;
+
+/// Health of a model. Shown as a symbol and a word, never colour alone.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Status {
+    /// Within objectives.
+    Ok,
+    /// No recent data.
+    Unknown,
+    /// An objective is close to or just past its limit.
+    Warn,
+    /// An objective is clearly broken.
+    Crit,
+}
+
+impl Status {
+    /// Lower-case word.
+    pub fn word(self) -> &'static str {
+        match self {
+            Status::Ok => "ok",
+            Status::Warn => "warn",
+            Status::Crit => "crit",
+            Status::Unknown => "stale",
+        }
+    }
+
+    /// Symbol (Unicode or ASCII).
+    pub fn symbol(self, ascii: bool) -> &'static str {
+        match (self, ascii) {
+            (Status::Ok, false) => "✔",
+            (Status::Warn, false) => "▲",
+            (Status::Crit, false) => "✖",
+            (Status::Unknown, false) => "?",
+            (Status::Ok, true) => "+",
+            (Status::Warn, true) => "!",
+            (Status::Crit, true) => "X",
+            (Status::Unknown, true) => "?",
+        }
+    }
+
+    /// Sort rank: worst first.
+    pub fn severity(self) -> u8 {
+        match self {
+            Status::Crit => 3,
+            Status::Warn => 2,
+            Status::Unknown => 1,
+            Status::Ok => 0,
+        }
+    }
+}
+
+impl fmt::Display for Status {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.word())
+    }
+}
+
+/// Points kept per sparkline (one-minute means).
+pub const SPARK_LEN: usize = 30;
+
+/// One row of the Fleet screen.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FleetRow {
+    /// Model index.
+    pub index: u32,
+    /// Facts.
+    pub meta: ModelMeta,
+    /// Health.
+    pub status: Status,
+    /// Why (empty when ok).
+    pub reason: String,
+    /// Latest values (smoothed over the last half minute), NaN when missing.
+    pub values: [f32; Signal::COUNT],
+    /// One-minute means of request rate, latency and errors, oldest first (NaN-padded at start).
+    pub spark: [[f32; SPARK_LEN]; 3],
+    /// Time of the newest sample.
+    pub last_seen: Option<f64>,
+}
+
+/// Kind of a journal entry shown on the Events screen.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LogKind {
+    /// A model's health changed.
+    Health,
+    /// A detector flagged something.
+    Detection,
+    /// An incident opened or closed.
+    Incident,
+    /// A remediation was proposed.
+    Proposal,
+    /// An operator or the policy decided.
+    Decision,
+    /// An action ran.
+    Action,
+    /// The result of an action.
+    Outcome,
+    /// A deploy, restart or other change seen on a model.
+    Change,
+    /// The autonomy phase changed.
+    Phase,
+    /// An operator note.
+    Note,
+    /// The data source changed state.
+    Source,
+    /// The simulator injected an incident.
+    Injection,
+}
+
+impl LogKind {
+    /// Short label for tables.
+    pub fn label(self) -> &'static str {
+        match self {
+            LogKind::Health => "health",
+            LogKind::Detection => "detect",
+            LogKind::Incident => "incident",
+            LogKind::Proposal => "propose",
+            LogKind::Decision => "decide",
+            LogKind::Action => "action",
+            LogKind::Outcome => "outcome",
+            LogKind::Change => "change",
+            LogKind::Phase => "phase",
+            LogKind::Note => "note",
+            LogKind::Source => "source",
+            LogKind::Injection => "inject",
+        }
+    }
+
+    /// Theme scope used to draw it.
+    pub fn scope(self) -> &'static str {
+        match self {
+            LogKind::Health | LogKind::Detection => "event.detection",
+            LogKind::Incident => "event.incident",
+            LogKind::Proposal => "event.proposal",
+            LogKind::Decision => "event.decision",
+            LogKind::Action | LogKind::Change | LogKind::Injection => "event.action",
+            LogKind::Outcome => "event.outcome",
+            LogKind::Phase | LogKind::Source => "event.phase",
+            LogKind::Note => "event.note",
+        }
+    }
+}
+
+/// One entry of the engine's log.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LogEntry {
+    /// Sequence number, increasing.
+    pub seq: u64,
+    /// Time.
+    pub t: f64,
+    /// Kind.
+    pub kind: LogKind,
+    /// `namespace/name`, when about one model.
+    pub model: Option<String>,
+    /// Severity for display.
+    pub status: Status,
+    /// Text.
+    pub text: String,
+}
+
+/// Full data of the model the UI is focused on.
+#[derive(Debug, Clone)]
+pub struct ModelDetail {
+    /// Row data.
+    pub row: FleetRow,
+    /// Full bounded history.
+    pub history: History,
+}
+
+/// Counts of models by status.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct StatusCounts {
+    /// Ok.
+    pub ok: usize,
+    /// Warn.
+    pub warn: usize,
+    /// Crit.
+    pub crit: usize,
+    /// Stale.
+    pub unknown: usize,
+}
+
+/// The immutable projection the UI draws.
+#[derive(Debug, Clone)]
+pub struct Snapshot {
+    /// Increases with every publication.
+    pub seq: u64,
+    /// Engine clock.
+    pub t: f64,
+    /// Time of the newest sample from the source.
+    pub last_data: Option<f64>,
+    /// Data source.
+    pub source: SourceStatus,
+    /// Autonomy phase.
+    pub phase: Phase,
+    /// True when no actuator exists (read-only or replay).
+    pub read_only: bool,
+    /// Every model.
+    pub rows: Arc<Vec<FleetRow>>,
+    /// The focused model, in full.
+    pub detail: Option<Arc<ModelDetail>>,
+    /// The most recent log entries, oldest first.
+    pub log: Arc<Vec<Arc<LogEntry>>>,
+    /// Models by status.
+    pub counts: StatusCounts,
+    /// Problems the console should show (data dir not writable, …).
+    pub notices: Arc<Vec<String>>,
+}
+
+impl Snapshot {
+    /// Seconds since the newest sample, by the engine clock.
+    pub fn data_age(&self) -> Option<f64> {
+        self.last_data.map(|d| (self.t - d).max(0.0))
+    }
+}

@@ -1,0 +1,496 @@
+//! Models, signals, samples and the bounded multi-resolution history kept for each model.
+//!
+//! History is stored as `f32` in three fixed-size rings so that memory per model is bounded
+//! (about 20 KiB) whatever the session length:
+//! - *fine*: every sample (the source's own step, 5 s for the simulator), last [`FINE_LEN`];
+//! - *mid*: one-minute means, last [`MID_LEN`] (6 h);
+//! - *coarse*: five-minute means, last [`COARSE_LEN`] (24 h).
+
+use serde::{Deserialize, Serialize};
+use std::fmt;
+
+/// The signals pitcrew watches for every model.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Signal {
+    /// Requests per second.
+    RequestRate,
+    /// 95th percentile latency, milliseconds.
+    LatencyP95,
+    /// Share of requests that failed, 0..1.
+    ErrorRate,
+    /// Accuracy measured from delayed labels, 0..1.
+    Accuracy,
+    /// CPU utilisation of the serving pods, 0..1.
+    Cpu,
+    /// Ready replicas.
+    Replicas,
+}
+
+impl Signal {
+    /// Every signal, in display order.
+    pub const ALL: [Signal; 6] = [
+        Signal::RequestRate,
+        Signal::LatencyP95,
+        Signal::ErrorRate,
+        Signal::Accuracy,
+        Signal::Cpu,
+        Signal::Replicas,
+    ];
+    /// Number of signals.
+    pub const COUNT: usize = 6;
+
+    /// Position in [`Signal::ALL`].
+    pub fn index(self) -> usize {
+        self as usize
+    }
+
+    /// Machine name (journal, config, CLI).
+    pub fn name(self) -> &'static str {
+        match self {
+            Signal::RequestRate => "request_rate",
+            Signal::LatencyP95 => "latency_p95",
+            Signal::ErrorRate => "error_rate",
+            Signal::Accuracy => "accuracy",
+            Signal::Cpu => "cpu",
+            Signal::Replicas => "replicas",
+        }
+    }
+
+    /// Human title.
+    pub fn title(self) -> &'static str {
+        match self {
+            Signal::RequestRate => "request rate",
+            Signal::LatencyP95 => "p95 latency",
+            Signal::ErrorRate => "error rate",
+            Signal::Accuracy => "accuracy",
+            Signal::Cpu => "CPU",
+            Signal::Replicas => "replicas",
+        }
+    }
+
+    /// Parse a machine name.
+    pub fn from_name(s: &str) -> Option<Signal> {
+        Signal::ALL.into_iter().find(|sig| sig.name() == s)
+    }
+
+    /// Format a value of this signal compactly for tables (at most 7 columns).
+    pub fn format(self, v: f64) -> String {
+        if !v.is_finite() {
+            return "—".to_string();
+        }
+        match self {
+            Signal::RequestRate => format_rate(v),
+            Signal::LatencyP95 => {
+                if v >= 10_000.0 {
+                    format!("{:.0}s", v / 1000.0)
+                } else if v >= 1000.0 {
+                    format!("{:.1}s", v / 1000.0)
+                } else {
+                    format!("{v:.0}ms")
+                }
+            }
+            Signal::ErrorRate => {
+                let p = v * 100.0;
+                if p >= 10.0 {
+                    format!("{p:.0}%")
+                } else {
+                    format!("{p:.1}%")
+                }
+            }
+            Signal::Accuracy => format!("{v:.3}"),
+            Signal::Cpu => format!("{:.0}%", (v * 100.0).clamp(0.0, 999.0)),
+            Signal::Replicas => format!("{v:.0}"),
+        }
+    }
+}
+
+impl fmt::Display for Signal {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.title())
+    }
+}
+
+fn format_rate(v: f64) -> String {
+    if v >= 1_000_000.0 {
+        format!("{:.1}M/s", v / 1_000_000.0)
+    } else if v >= 10_000.0 {
+        format!("{:.0}k/s", v / 1000.0)
+    } else if v >= 1000.0 {
+        format!("{:.1}k/s", v / 1000.0)
+    } else if v >= 10.0 {
+        format!("{v:.0}/s")
+    } else {
+        format!("{v:.1}/s")
+    }
+}
+
+/// Static facts about a served model.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ModelMeta {
+    /// Model name, unique within its namespace.
+    pub name: String,
+    /// Kubernetes namespace (or team) the model is served in.
+    pub namespace: String,
+    /// Version currently serving most traffic.
+    pub version: String,
+    /// Business priority, 1 (highest) to 5.
+    pub priority: u8,
+}
+
+impl ModelMeta {
+    /// `namespace/name`, the key used everywhere a model is named.
+    pub fn key(&self) -> String {
+        format!("{}/{}", self.namespace, self.name)
+    }
+}
+
+/// One observation of every signal of one model at one instant. Missing values are NaN.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Sample {
+    /// Values indexed by [`Signal::index`].
+    pub values: [f32; Signal::COUNT],
+}
+
+impl Sample {
+    /// A sample with every value missing.
+    pub const MISSING: Sample = Sample {
+        values: [f32::NAN; Signal::COUNT],
+    };
+
+    /// The value of one signal.
+    pub fn get(&self, s: Signal) -> f32 {
+        self.values[s.index()]
+    }
+}
+
+/// A fixed-capacity ring of `f32` values.
+#[derive(Debug, Clone)]
+pub struct Ring {
+    buf: Box<[f32]>,
+    head: usize,
+    len: usize,
+}
+
+impl Ring {
+    /// An empty ring holding at most `cap` values (`cap` ≥ 1).
+    pub fn new(cap: usize) -> Self {
+        Ring {
+            buf: vec![f32::NAN; cap.max(1)].into_boxed_slice(),
+            head: 0,
+            len: 0,
+        }
+    }
+
+    /// Append a value, dropping the oldest when full.
+    pub fn push(&mut self, v: f32) {
+        let cap = self.buf.len();
+        self.buf[self.head] = v;
+        self.head = (self.head + 1) % cap;
+        self.len = (self.len + 1).min(cap);
+    }
+
+    /// Number of values held.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// True when nothing has been pushed.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// Capacity.
+    pub fn capacity(&self) -> usize {
+        self.buf.len()
+    }
+
+    /// The `i`-th oldest value held.
+    pub fn get(&self, i: usize) -> Option<f32> {
+        if i >= self.len {
+            return None;
+        }
+        let cap = self.buf.len();
+        let start = (self.head + cap - self.len) % cap;
+        Some(self.buf[(start + i) % cap])
+    }
+
+    /// The most recent value.
+    pub fn last(&self) -> Option<f32> {
+        if self.len == 0 {
+            None
+        } else {
+            self.get(self.len - 1)
+        }
+    }
+
+    /// Iterate from oldest to newest over the last `n` values (or all, when fewer).
+    pub fn tail(&self, n: usize) -> impl Iterator<Item = f32> + '_ {
+        let n = n.min(self.len);
+        (self.len - n..self.len).filter_map(move |i| self.get(i))
+    }
+}
+
+/// Running mean over a bucket of samples, ignoring NaN.
+#[derive(Debug, Clone, Copy, Default)]
+struct Acc {
+    sum: f64,
+    n: u32,
+}
+
+impl Acc {
+    fn add(&mut self, v: f32) {
+        if v.is_finite() {
+            self.sum += f64::from(v);
+            self.n += 1;
+        }
+    }
+    fn take(&mut self) -> f32 {
+        let v = if self.n == 0 {
+            f32::NAN
+        } else {
+            (self.sum / f64::from(self.n)) as f32
+        };
+        *self = Acc::default();
+        v
+    }
+}
+
+/// Samples kept at the source's step: 15 minutes at 5 s.
+pub const FINE_LEN: usize = 180;
+/// One-minute means: 6 hours.
+pub const MID_LEN: usize = 360;
+/// Five-minute means: 24 hours.
+pub const COARSE_LEN: usize = 288;
+/// Width of a mid bucket, seconds.
+pub const MID_STEP: f64 = 60.0;
+/// Width of a coarse bucket, seconds.
+pub const COARSE_STEP: f64 = 300.0;
+
+/// Which resolution a chart window reads from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Resolution {
+    /// Every sample.
+    Fine,
+    /// One-minute means.
+    Mid,
+    /// Five-minute means.
+    Coarse,
+}
+
+/// Bounded history of every signal of one model at three resolutions.
+#[derive(Debug, Clone)]
+pub struct History {
+    fine: [Ring; Signal::COUNT],
+    fine_t: Ring64,
+    mid: [Ring; Signal::COUNT],
+    mid_t: Ring64,
+    coarse: [Ring; Signal::COUNT],
+    coarse_t: Ring64,
+    mid_acc: [Acc; Signal::COUNT],
+    coarse_acc: [Acc; Signal::COUNT],
+    mid_bucket: Option<i64>,
+    coarse_bucket: Option<i64>,
+    last_t: Option<f64>,
+}
+
+/// A ring of timestamps (f64 seconds).
+#[derive(Debug, Clone)]
+struct Ring64 {
+    buf: Box<[f64]>,
+    head: usize,
+    len: usize,
+}
+
+impl Ring64 {
+    fn new(cap: usize) -> Self {
+        Ring64 {
+            buf: vec![0.0; cap.max(1)].into_boxed_slice(),
+            head: 0,
+            len: 0,
+        }
+    }
+    fn push(&mut self, v: f64) {
+        let cap = self.buf.len();
+        self.buf[self.head] = v;
+        self.head = (self.head + 1) % cap;
+        self.len = (self.len + 1).min(cap);
+    }
+    fn get(&self, i: usize) -> Option<f64> {
+        if i >= self.len {
+            return None;
+        }
+        let cap = self.buf.len();
+        let start = (self.head + cap - self.len) % cap;
+        Some(self.buf[(start + i) % cap])
+    }
+}
+
+impl Default for History {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl History {
+    /// An empty history.
+    pub fn new() -> Self {
+        History {
+            fine: std::array::from_fn(|_| Ring::new(FINE_LEN)),
+            fine_t: Ring64::new(FINE_LEN),
+            mid: std::array::from_fn(|_| Ring::new(MID_LEN)),
+            mid_t: Ring64::new(MID_LEN),
+            coarse: std::array::from_fn(|_| Ring::new(COARSE_LEN)),
+            coarse_t: Ring64::new(COARSE_LEN),
+            mid_acc: [Acc::default(); Signal::COUNT],
+            coarse_acc: [Acc::default(); Signal::COUNT],
+            mid_bucket: None,
+            coarse_bucket: None,
+            last_t: None,
+        }
+    }
+
+    /// Time of the newest sample.
+    pub fn last_time(&self) -> Option<f64> {
+        self.last_t
+    }
+
+    /// Record a sample taken at `t` (unix seconds). A sample older than the newest one is
+    /// dropped (returns false): histories only move forward.
+    pub fn push(&mut self, t: f64, s: &Sample) -> bool {
+        if !t.is_finite() || self.last_t.is_some_and(|last| t <= last) {
+            return false;
+        }
+        self.last_t = Some(t);
+        self.fine_t.push(t);
+        for (i, ring) in self.fine.iter_mut().enumerate() {
+            ring.push(s.values[i]);
+        }
+        let mb = (t / MID_STEP).floor() as i64;
+        if let Some(cur) = self.mid_bucket
+            && cur != mb
+        {
+            for i in 0..Signal::COUNT {
+                let v = self.mid_acc[i].take();
+                self.mid[i].push(v);
+            }
+            self.mid_t.push(cur as f64 * MID_STEP);
+        }
+        self.mid_bucket = Some(mb);
+        let cb = (t / COARSE_STEP).floor() as i64;
+        if let Some(cur) = self.coarse_bucket
+            && cur != cb
+        {
+            for i in 0..Signal::COUNT {
+                let v = self.coarse_acc[i].take();
+                self.coarse[i].push(v);
+            }
+            self.coarse_t.push(cur as f64 * COARSE_STEP);
+        }
+        self.coarse_bucket = Some(cb);
+        for i in 0..Signal::COUNT {
+            self.mid_acc[i].add(s.values[i]);
+            self.coarse_acc[i].add(s.values[i]);
+        }
+        true
+    }
+
+    /// The newest value of a signal.
+    pub fn last(&self, s: Signal) -> f32 {
+        self.fine[s.index()].last().unwrap_or(f32::NAN)
+    }
+
+    /// Number of completed one-minute buckets.
+    pub fn mid_len(&self) -> usize {
+        self.mid_t.len
+    }
+
+    /// The last `n` completed one-minute means of a signal, oldest first.
+    pub fn minute_tail(&self, s: Signal, n: usize) -> impl Iterator<Item = f32> + '_ {
+        self.mid[s.index()].tail(n)
+    }
+
+    /// Points `(t, v)` of a signal from `since` on, read at resolution `r`.
+    pub fn series(&self, s: Signal, r: Resolution, since: f64) -> Vec<(f64, f64)> {
+        let (ring, ts) = match r {
+            Resolution::Fine => (&self.fine[s.index()], &self.fine_t),
+            Resolution::Mid => (&self.mid[s.index()], &self.mid_t),
+            Resolution::Coarse => (&self.coarse[s.index()], &self.coarse_t),
+        };
+        let mut out = Vec::with_capacity(ring.len());
+        for i in 0..ring.len() {
+            if let (Some(t), Some(v)) = (ts.get(i), ring.get(i))
+                && t >= since
+            {
+                out.push((t, f64::from(v)));
+            }
+        }
+        out
+    }
+
+    /// Approximate heap bytes held.
+    pub fn heap_bytes(&self) -> usize {
+        Signal::COUNT * (FINE_LEN + MID_LEN + COARSE_LEN) * 4
+            + (FINE_LEN + MID_LEN + COARSE_LEN) * 8
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample(v: f32) -> Sample {
+        Sample {
+            values: [v; Signal::COUNT],
+        }
+    }
+
+    #[test]
+    fn ring_wraps_and_keeps_order() {
+        let mut r = Ring::new(3);
+        for v in 1..=5 {
+            r.push(v as f32);
+        }
+        assert_eq!(r.len(), 3);
+        assert_eq!(r.tail(10).collect::<Vec<_>>(), vec![3.0, 4.0, 5.0]);
+        assert_eq!(r.last(), Some(5.0));
+        assert_eq!(r.get(3), None);
+    }
+
+    #[test]
+    fn history_drops_out_of_order_and_aggregates_minutes() {
+        let mut h = History::new();
+        for i in 0..30 {
+            assert!(h.push(i as f64 * 5.0, &sample(i as f32)));
+        }
+        assert!(!h.push(10.0, &sample(99.0)), "older sample is dropped");
+        assert!(!h.push(f64::NAN, &sample(99.0)));
+        // 0..60 s → first minute holds samples 0..11, mean 5.5
+        let m: Vec<f32> = h.minute_tail(Signal::Cpu, 5).collect();
+        assert_eq!(m, vec![5.5, 17.5]);
+        let pts = h.series(Signal::Cpu, Resolution::Fine, 100.0);
+        assert_eq!(pts.first().map(|p| p.0), Some(100.0));
+    }
+
+    #[test]
+    fn history_means_ignore_nan() {
+        let mut h = History::new();
+        h.push(0.0, &sample(1.0));
+        h.push(5.0, &Sample::MISSING);
+        h.push(60.0, &sample(3.0));
+        assert_eq!(
+            h.minute_tail(Signal::Accuracy, 1).collect::<Vec<_>>(),
+            vec![1.0]
+        );
+    }
+
+    #[test]
+    fn formats_are_compact() {
+        assert_eq!(Signal::RequestRate.format(1234.0), "1.2k/s");
+        assert_eq!(Signal::LatencyP95.format(87.4), "87ms");
+        assert_eq!(Signal::LatencyP95.format(2500.0), "2.5s");
+        assert_eq!(Signal::ErrorRate.format(0.0123), "1.2%");
+        assert_eq!(Signal::Accuracy.format(0.9312), "0.931");
+        assert_eq!(Signal::Cpu.format(f64::NAN), "—");
+    }
+}

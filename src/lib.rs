@@ -1,0 +1,17 @@
+//! pitcrew: a full-screen terminal console for running machine-learning models in production.
+//!
+//! Architecture (see the README): sources turn the world into [`engine::Event`]s; the pure,
+//! deterministic [`engine::Engine`] turns them into state, a [`engine::Snapshot`] for the UI and
+//! [`engine::Effect`]s for the actuators.
+#![forbid(unsafe_code)]
+
+pub mod app;
+pub mod autonomy;
+pub mod check;
+pub mod config;
+pub mod engine;
+pub mod fleet;
+pub mod rng;
+pub mod sim;
+pub mod sources;
+pub mod tui;

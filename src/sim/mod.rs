@@ -1,0 +1,932 @@
+//! The built-in simulated fleet: a deterministic, seeded model of served ML models.
+//!
+//! The world is pure: [`SimWorld::step`] advances it by [`SIM_STEP`] seconds and returns one
+//! [`Sample`] per model; actions ([`SimWorld::act`]) and incident injections change it. The
+//! source task (`sources::sim`) paces it in real time; backtests drive it in lock-step.
+//!
+//! Physics, chosen to be realistic for model servers:
+//! - demand: a per-model base rate × daily and weekly seasonality × AR(1) noise × surges;
+//! - each replica serves `capacity` requests/s at 100 % CPU; utilisation `u = demand / capacity`;
+//! - p95 latency rises with load per replica, `base × (1 + u³ / (1 − u))` (queueing), capped;
+//! - errors: a base rate, plus shed load above capacity, plus incidents;
+//! - accuracy is measured from labels that arrive [`LABEL_DELAY`] after the prediction, and drifts
+//!   slowly as data changes; a new version resets the drift;
+//! - new pods are ready [`POD_STARTUP`] after they are asked for (they load weights); a rollout
+//!   or rollback takes [`ROLLOUT_TIME`]; a rolling restart takes [`RESTART_TIME`].
+
+pub mod scenario;
+
+use crate::fleet::{ModelMeta, Sample, Signal};
+use crate::rng::Rng;
+use serde::{Deserialize, Serialize};
+use std::collections::VecDeque;
+use std::fmt;
+
+/// Seconds between two samples.
+pub const SIM_STEP: f64 = 5.0;
+/// Seconds from asking for a pod to its being ready.
+pub const POD_STARTUP: f64 = 150.0;
+/// Seconds a rollout or rollback of a version takes.
+pub const ROLLOUT_TIME: f64 = 180.0;
+/// Seconds a rolling restart takes.
+pub const RESTART_TIME: f64 = 120.0;
+/// Seconds between a prediction and its label.
+pub const LABEL_DELAY: f64 = 600.0;
+/// Seconds a retraining job takes.
+pub const RETRAIN_TIME: f64 = 1800.0;
+
+/// Kinds of incident the simulator can inject.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum IncidentKind {
+    /// A degraded pod (noisy neighbour, bad node) makes p95 latency jump; a restart fixes it.
+    LatencySpike,
+    /// A pod in a bad state fails a share of requests; a restart fixes it.
+    ErrorBurst,
+    /// The input data drifts and accuracy falls over hours; retraining or a better version fixes it.
+    AccuracyDrift,
+    /// Demand rises to several times normal for an hour or two; more replicas absorb it.
+    TrafficSurge,
+    /// Memory grows since the last restart: CPU and latency creep up; a restart fixes it.
+    MemoryLeak,
+    /// A new version is deployed that is worse (accuracy, latency, errors); a rollback fixes it.
+    BadDeploy,
+}
+
+impl IncidentKind {
+    /// Every kind, in menu order.
+    pub const ALL: [IncidentKind; 6] = [
+        IncidentKind::LatencySpike,
+        IncidentKind::ErrorBurst,
+        IncidentKind::AccuracyDrift,
+        IncidentKind::TrafficSurge,
+        IncidentKind::MemoryLeak,
+        IncidentKind::BadDeploy,
+    ];
+
+    /// Kebab-case name.
+    pub fn name(self) -> &'static str {
+        match self {
+            IncidentKind::LatencySpike => "latency-spike",
+            IncidentKind::ErrorBurst => "error-burst",
+            IncidentKind::AccuracyDrift => "accuracy-drift",
+            IncidentKind::TrafficSurge => "traffic-surge",
+            IncidentKind::MemoryLeak => "memory-leak",
+            IncidentKind::BadDeploy => "bad-deploy",
+        }
+    }
+
+    /// One line saying what it does.
+    pub fn description(self) -> &'static str {
+        match self {
+            IncidentKind::LatencySpike => {
+                "a degraded pod makes p95 latency jump (restart fixes it)"
+            }
+            IncidentKind::ErrorBurst => "a pod in a bad state fails requests (restart fixes it)",
+            IncidentKind::AccuracyDrift => {
+                "input data drifts, accuracy falls over hours (retrain or a better version)"
+            }
+            IncidentKind::TrafficSurge => "demand rises ×3 for 90 minutes (scale out)",
+            IncidentKind::MemoryLeak => "CPU and latency creep up until a restart",
+            IncidentKind::BadDeploy => "a worse version is deployed (roll back)",
+        }
+    }
+
+    /// Parse a kebab-case name.
+    pub fn from_name(s: &str) -> Option<IncidentKind> {
+        IncidentKind::ALL.into_iter().find(|k| k.name() == s)
+    }
+
+    /// How long the incident lasts unless remediated, seconds (`None`: until fixed).
+    pub fn default_duration(self) -> Option<f64> {
+        match self {
+            IncidentKind::LatencySpike => Some(3.0 * 3600.0),
+            IncidentKind::ErrorBurst => Some(2.0 * 3600.0),
+            IncidentKind::TrafficSurge => Some(90.0 * 60.0),
+            IncidentKind::AccuracyDrift | IncidentKind::MemoryLeak | IncidentKind::BadDeploy => {
+                None
+            }
+        }
+    }
+}
+
+impl fmt::Display for IncidentKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// A change the simulator (or a real actuator) can make to one model.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum SimAction {
+    /// Set the desired replica count.
+    Scale {
+        /// Desired replicas.
+        replicas: u32,
+    },
+    /// Roll back to the previous version.
+    Rollback,
+    /// Shift a share of traffic (0..1) to a candidate version; 1.0 promotes it.
+    Canary {
+        /// Candidate version number.
+        version: u32,
+        /// Share of traffic on the candidate.
+        share: f64,
+    },
+    /// Start a retraining job; a new candidate version appears when it finishes.
+    Retrain,
+    /// Rolling restart of the pods.
+    Restart,
+}
+
+/// A version of a simulated model.
+#[derive(Debug, Clone, PartialEq)]
+pub struct VersionSpec {
+    /// Version number (shown as `v{n}`).
+    pub number: u32,
+    /// Accuracy on fresh data.
+    pub accuracy: f64,
+    /// Latency multiplier.
+    pub latency_mult: f64,
+    /// Extra error rate.
+    pub error_add: f64,
+    /// Accuracy lost per day to drift (data ages).
+    pub drift_per_day: f64,
+    /// Time the version started serving (drift counts from there).
+    pub since: f64,
+}
+
+#[derive(Debug, Clone)]
+struct ActiveIncident {
+    kind: IncidentKind,
+    start: f64,
+    end: Option<f64>,
+}
+
+#[derive(Debug, Clone)]
+struct Rollout {
+    from: u32,
+    to: u32,
+    start: f64,
+    share_from: f64,
+    share_to: f64,
+}
+
+/// One simulated model.
+#[derive(Debug, Clone)]
+pub struct SimModel {
+    /// Static facts.
+    pub meta: ModelMeta,
+    base_rate: f64,
+    capacity: f64,
+    base_latency: f64,
+    base_error: f64,
+    peak_hour: f64,
+    daily_amp: f64,
+    weekend_dip: f64,
+    noise: f64,
+    ready: u32,
+    pending: Vec<f64>,
+    /// Bounds the actuator respects.
+    pub min_replicas: u32,
+    /// Bounds the actuator respects.
+    pub max_replicas: u32,
+    versions: Vec<VersionSpec>,
+    serving: u32,
+    previous: Option<u32>,
+    canary: Option<(u32, f64)>,
+    rollout: Option<Rollout>,
+    incidents: Vec<ActiveIncident>,
+    leak_since: Option<f64>,
+    restart_until: Option<f64>,
+    retrain_done: Option<f64>,
+    labels: VecDeque<(f64, f64)>,
+    acc_ewma: f64,
+}
+
+fn version_name(n: u32) -> String {
+    format!("v{n}")
+}
+
+impl SimModel {
+    fn version(&self, n: u32) -> Option<&VersionSpec> {
+        self.versions.iter().find(|v| v.number == n)
+    }
+
+    /// Version number serving most traffic.
+    pub fn serving_version(&self) -> u32 {
+        self.serving
+    }
+
+    /// Ready replicas now.
+    pub fn ready_replicas(&self) -> u32 {
+        self.ready
+    }
+
+    /// Ready plus starting replicas.
+    pub fn desired_replicas(&self) -> u32 {
+        self.ready + self.pending.len() as u32
+    }
+
+    /// Capacity of one replica at 100 % CPU, requests/s.
+    pub fn capacity_per_replica(&self) -> f64 {
+        self.capacity
+    }
+
+    /// Candidate versions newer than the serving one, with their offline accuracy.
+    pub fn candidates(&self) -> Vec<(u32, f64)> {
+        self.versions
+            .iter()
+            .filter(|v| v.number > self.serving)
+            .map(|v| (v.number, v.accuracy))
+            .collect()
+    }
+
+    /// Incident kinds active now (ground truth, for backtests and tests only).
+    pub fn active_incidents(&self) -> Vec<IncidentKind> {
+        self.incidents.iter().map(|i| i.kind).collect()
+    }
+
+    fn demand(&self, t: f64, surge: f64) -> f64 {
+        let hour = (t.rem_euclid(86_400.0)) / 3600.0;
+        let day = ((t / 86_400.0).floor() as i64 + 4).rem_euclid(7); // 1970-01-01 was a Thursday
+        let daily =
+            1.0 + self.daily_amp * ((hour - self.peak_hour) / 24.0 * std::f64::consts::TAU).cos();
+        let weekly = if day >= 5 {
+            1.0 - self.weekend_dip
+        } else {
+            1.0
+        };
+        (self.base_rate * daily * weekly * (1.0 + self.noise) * surge).max(0.0)
+    }
+
+    fn share_of(&self, t: f64) -> Vec<(u32, f64)> {
+        if let Some(r) = &self.rollout {
+            let f = ((t - r.start) / ROLLOUT_TIME).clamp(0.0, 1.0);
+            let to_share = r.share_from + (r.share_to - r.share_from) * f;
+            if r.from == r.to {
+                return vec![(r.to, 1.0)];
+            }
+            return vec![(r.from, 1.0 - to_share), (r.to, to_share)];
+        }
+        match self.canary {
+            Some((v, s)) if v != self.serving => vec![(self.serving, 1.0 - s), (v, s)],
+            _ => vec![(self.serving, 1.0)],
+        }
+    }
+}
+
+/// Names used for the built-in fleet: (namespace, model, business priority).
+const BUILTIN: [(&str, &str, u8); 15] = [
+    ("search", "query-intent", 1),
+    ("search", "ranker-bert", 1),
+    ("search", "spell-correct", 3),
+    ("ads", "ctr-predictor", 1),
+    ("ads", "bid-shading", 2),
+    ("ads", "budget-pacer", 3),
+    ("fraud", "txn-scorer", 1),
+    ("fraud", "chargeback-risk", 2),
+    ("fraud", "kyc-doc-ocr", 3),
+    ("recs", "home-feed", 2),
+    ("recs", "similar-items", 3),
+    ("recs", "email-digest", 4),
+    ("vision", "image-moderation", 1),
+    ("vision", "face-blur", 2),
+    ("vision", "thumbnail-crop", 5),
+];
+
+/// A scheduled incident.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Scheduled {
+    /// When it starts (sim time).
+    pub at: f64,
+    /// Index of the target model.
+    pub model: usize,
+    /// What happens.
+    pub kind: IncidentKind,
+}
+
+/// Something the world did by itself, reported alongside samples.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum WorldEvent {
+    /// A version finished rolling out (deploy, rollback or promotion).
+    Deployed {
+        /// Model index.
+        model: usize,
+        /// Previous version.
+        from: String,
+        /// New version.
+        to: String,
+        /// Seconds the rollout took.
+        duration: f64,
+    },
+    /// A rollout started.
+    RolloutStarted {
+        /// Model index.
+        model: usize,
+        /// Previous version.
+        from: String,
+        /// New version.
+        to: String,
+    },
+    /// A retraining job finished and registered a new candidate version.
+    CandidateRegistered {
+        /// Model index.
+        model: usize,
+        /// Candidate version.
+        version: String,
+        /// Its offline accuracy.
+        accuracy: f64,
+    },
+    /// An incident was injected (simulation ground truth, shown for training; never used by
+    /// detection or diagnosis).
+    Injected {
+        /// Model index.
+        model: usize,
+        /// Kind.
+        incident: IncidentKind,
+    },
+    /// A restart finished.
+    Restarted {
+        /// Model index.
+        model: usize,
+    },
+}
+
+/// The whole simulated fleet.
+#[derive(Debug, Clone)]
+pub struct SimWorld {
+    /// Models, indexed as in samples.
+    pub models: Vec<SimModel>,
+    t: f64,
+    rng: Rng,
+    schedule: Vec<Scheduled>,
+    events: Vec<WorldEvent>,
+}
+
+impl SimWorld {
+    /// A fleet of `n` models (at least the 15 built-in ones are named; more get numbered names)
+    /// whose clock starts at `t0` (unix seconds).
+    pub fn new(seed: u64, n: usize, t0: f64) -> Self {
+        let mut rng = Rng::new(seed);
+        let mut models = Vec::with_capacity(n);
+        for i in 0..n {
+            let (ns, name, prio) = BUILTIN[i % BUILTIN.len()];
+            let name = if i < BUILTIN.len() {
+                name.to_string()
+            } else {
+                format!("{name}-{}", i / BUILTIN.len())
+            };
+            let base_rate = (rng.range(2.0f64.ln(), 2500.0f64.ln())).exp();
+            let capacity = rng.range(15.0, 120.0);
+            let daily_amp = rng.range(0.25, 0.6);
+            let peak = base_rate * (1.0 + daily_amp) * 1.3;
+            let target_u = rng.range(0.45, 0.6);
+            let replicas = ((peak / (capacity * target_u)).ceil() as u32).clamp(2, 400);
+            let acc = rng.range(0.89, 0.965);
+            let vnum = 1 + rng.below(9) as u32;
+            let versions = vec![
+                VersionSpec {
+                    number: vnum.saturating_sub(1).max(1),
+                    accuracy: acc - 0.01,
+                    latency_mult: 1.0,
+                    error_add: 0.0,
+                    drift_per_day: rng.range(0.001, 0.004),
+                    since: t0 - 30.0 * 86_400.0,
+                },
+                VersionSpec {
+                    number: vnum.max(2),
+                    accuracy: acc,
+                    latency_mult: 1.0,
+                    error_add: 0.0,
+                    drift_per_day: rng.range(0.001, 0.004),
+                    since: t0 - rng.range(1.0, 5.0) * 86_400.0,
+                },
+            ];
+            let serving = vnum.max(2);
+            models.push(SimModel {
+                meta: ModelMeta {
+                    name,
+                    namespace: ns.to_string(),
+                    version: version_name(serving),
+                    priority: prio,
+                },
+                base_rate,
+                capacity,
+                base_latency: rng.range(18.0, 90.0),
+                base_error: rng.range(0.0005, 0.003),
+                peak_hour: rng.range(11.0, 21.0),
+                daily_amp,
+                weekend_dip: rng.range(0.05, 0.3),
+                noise: 0.0,
+                ready: replicas,
+                pending: Vec::new(),
+                min_replicas: 2.min(replicas),
+                max_replicas: (replicas * 4).max(8),
+                versions,
+                serving,
+                previous: Some(serving - 1),
+                canary: None,
+                rollout: None,
+                incidents: Vec::new(),
+                leak_since: None,
+                restart_until: None,
+                retrain_done: None,
+                labels: VecDeque::new(),
+                acc_ewma: f64::NAN,
+            });
+        }
+        SimWorld {
+            models,
+            t: t0,
+            rng,
+            schedule: Vec::new(),
+            events: Vec::new(),
+        }
+    }
+
+    /// Current sim time (unix seconds).
+    pub fn time(&self) -> f64 {
+        self.t
+    }
+
+    /// Static facts of every model.
+    pub fn metas(&self) -> Vec<ModelMeta> {
+        self.models.iter().map(|m| m.meta.clone()).collect()
+    }
+
+    /// Index of a model by `namespace/name`.
+    pub fn find(&self, key: &str) -> Option<usize> {
+        self.models.iter().position(|m| m.meta.key() == key)
+    }
+
+    /// Schedule incidents (from a scenario).
+    pub fn schedule(&mut self, items: Vec<Scheduled>) {
+        self.schedule.extend(items);
+        self.schedule.sort_by(|a, b| a.at.total_cmp(&b.at));
+    }
+
+    /// Inject an incident on a model now.
+    pub fn inject(&mut self, model: usize, kind: IncidentKind) {
+        let t = self.t;
+        let Some(m) = self.models.get_mut(model) else {
+            return;
+        };
+        match kind {
+            IncidentKind::BadDeploy => {
+                let next = m.versions.iter().map(|v| v.number).max().unwrap_or(1) + 1;
+                let acc = m.version(m.serving).map_or(0.9, |v| v.accuracy);
+                m.versions.push(VersionSpec {
+                    number: next,
+                    accuracy: (acc - 0.13).max(0.5),
+                    latency_mult: 1.6,
+                    error_add: 0.025,
+                    drift_per_day: 0.003,
+                    since: t,
+                });
+                let from = m.serving;
+                m.rollout = Some(Rollout {
+                    from,
+                    to: next,
+                    start: t,
+                    share_from: 0.0,
+                    share_to: 1.0,
+                });
+                self.events.push(WorldEvent::RolloutStarted {
+                    model,
+                    from: version_name(from),
+                    to: version_name(next),
+                });
+            }
+            IncidentKind::MemoryLeak => {
+                m.leak_since = Some(t);
+            }
+            _ => {}
+        }
+        m.incidents.push(ActiveIncident {
+            kind,
+            start: t,
+            end: kind.default_duration().map(|d| t + d),
+        });
+        self.events.push(WorldEvent::Injected {
+            model,
+            incident: kind,
+        });
+    }
+
+    /// Apply an action to a model. Returns a human description of what changed, or an error.
+    pub fn act(&mut self, model: usize, action: &SimAction) -> Result<String, String> {
+        let t = self.t;
+        let m = self
+            .models
+            .get_mut(model)
+            .ok_or_else(|| format!("no model #{model}"))?;
+        match action {
+            SimAction::Scale { replicas } => {
+                let want = (*replicas).clamp(m.min_replicas.max(1), m.max_replicas);
+                let have = m.desired_replicas();
+                if want > have {
+                    for _ in have..want {
+                        m.pending.push(t + POD_STARTUP);
+                    }
+                } else {
+                    let mut drop = have - want;
+                    while drop > 0 && !m.pending.is_empty() {
+                        m.pending.pop();
+                        drop -= 1;
+                    }
+                    m.ready = m.ready.saturating_sub(drop).max(1);
+                }
+                Ok(format!("replicas {have} → {want}"))
+            }
+            SimAction::Rollback => {
+                let prev = m.previous.ok_or("no previous version to roll back to")?;
+                let from = m.serving;
+                m.rollout = Some(Rollout {
+                    from,
+                    to: prev,
+                    start: t,
+                    share_from: 0.0,
+                    share_to: 1.0,
+                });
+                m.canary = None;
+                self.events.push(WorldEvent::RolloutStarted {
+                    model,
+                    from: version_name(from),
+                    to: version_name(prev),
+                });
+                Ok(format!(
+                    "rolling back {} → {}",
+                    version_name(from),
+                    version_name(prev)
+                ))
+            }
+            SimAction::Canary { version, share } => {
+                if m.version(*version).is_none() {
+                    return Err(format!("no version v{version}"));
+                }
+                let share = share.clamp(0.0, 1.0);
+                if share >= 1.0 {
+                    let from = m.serving;
+                    m.rollout = Some(Rollout {
+                        from,
+                        to: *version,
+                        start: t,
+                        share_from: m.canary.map_or(0.0, |c| c.1),
+                        share_to: 1.0,
+                    });
+                    m.canary = None;
+                    Ok(format!("promoting v{version} to 100 %"))
+                } else {
+                    m.canary = Some((*version, share));
+                    Ok(format!("canary v{version} at {:.0} %", share * 100.0))
+                }
+            }
+            SimAction::Retrain => {
+                if m.retrain_done.is_some() {
+                    return Err("a retraining job is already running".into());
+                }
+                m.retrain_done = Some(t + RETRAIN_TIME);
+                Ok(format!(
+                    "retraining started, candidate expected in {:.0} min",
+                    RETRAIN_TIME / 60.0
+                ))
+            }
+            SimAction::Restart => {
+                m.restart_until = Some(t + RESTART_TIME);
+                Ok(format!("rolling restart of {} pods", m.ready))
+            }
+        }
+    }
+
+    /// Events the world produced since the last call.
+    pub fn drain_events(&mut self) -> Vec<WorldEvent> {
+        std::mem::take(&mut self.events)
+    }
+
+    /// Advance by [`SIM_STEP`] and return one sample per model, at the new time.
+    pub fn step(&mut self) -> Vec<Sample> {
+        let mut out = Vec::with_capacity(self.models.len());
+        self.step_into(&mut out);
+        out
+    }
+
+    /// [`SimWorld::step`] into a reused buffer.
+    pub fn step_into(&mut self, out: &mut Vec<Sample>) {
+        self.t += SIM_STEP;
+        let t = self.t;
+        while self.schedule.first().is_some_and(|s| s.at <= t) {
+            let s = self.schedule.remove(0);
+            self.inject(s.model, s.kind);
+        }
+        out.clear();
+        for idx in 0..self.models.len() {
+            let sample = self.step_model(idx, t);
+            out.push(sample);
+        }
+    }
+
+    fn step_model(&mut self, idx: usize, t: f64) -> Sample {
+        let rng = &mut self.rng;
+        let events = &mut self.events;
+        let m = &mut self.models[idx];
+        // pods becoming ready
+        let before = m.pending.len();
+        m.pending.retain(|&r| r > t);
+        m.ready += (before - m.pending.len()) as u32;
+        // incidents ending
+        m.incidents.retain(|i| i.end.is_none_or(|e| e > t));
+        // restart finishing clears pod-state problems
+        if m.restart_until.is_some_and(|r| r <= t) {
+            m.restart_until = None;
+            m.leak_since = None;
+            m.incidents.retain(|i| {
+                !matches!(
+                    i.kind,
+                    IncidentKind::LatencySpike
+                        | IncidentKind::ErrorBurst
+                        | IncidentKind::MemoryLeak
+                )
+            });
+            events.push(WorldEvent::Restarted { model: idx });
+        }
+        // rollout finishing
+        if let Some(r) = m.rollout.clone()
+            && t - r.start >= ROLLOUT_TIME
+        {
+            m.rollout = None;
+            if r.to != m.serving {
+                m.previous = Some(m.serving);
+                m.serving = r.to;
+                m.meta.version = version_name(r.to);
+                if let Some(v) = m.versions.iter_mut().find(|v| v.number == r.to) {
+                    v.since = t;
+                }
+                // a good version replaces a bad deploy or drifted data
+                m.incidents.retain(|i| {
+                    !matches!(
+                        i.kind,
+                        IncidentKind::BadDeploy | IncidentKind::AccuracyDrift
+                    ) || (i.kind == IncidentKind::BadDeploy && r.to > r.from)
+                });
+                events.push(WorldEvent::Deployed {
+                    model: idx,
+                    from: version_name(r.from),
+                    to: version_name(r.to),
+                    duration: ROLLOUT_TIME,
+                });
+            }
+        }
+        // retraining finishing
+        if m.retrain_done.is_some_and(|d| d <= t) {
+            m.retrain_done = None;
+            let next = m.versions.iter().map(|v| v.number).max().unwrap_or(1) + 1;
+            let best = m.versions.iter().map(|v| v.accuracy).fold(0.0, f64::max);
+            let accuracy = (best + rng.range(0.0, 0.01)).min(0.99);
+            m.versions.push(VersionSpec {
+                number: next,
+                accuracy,
+                latency_mult: 1.0,
+                error_add: 0.0,
+                drift_per_day: 0.002,
+                since: t,
+            });
+            events.push(WorldEvent::CandidateRegistered {
+                model: idx,
+                version: version_name(next),
+                accuracy,
+            });
+        }
+
+        // demand
+        m.noise = 0.9 * m.noise + 0.05 * rng.normal();
+        let surge = if m
+            .incidents
+            .iter()
+            .any(|i| i.kind == IncidentKind::TrafficSurge)
+        {
+            let start = m
+                .incidents
+                .iter()
+                .find(|i| i.kind == IncidentKind::TrafficSurge)
+                .map_or(t, |i| i.start);
+            1.0 + 2.0 * ((t - start) / 600.0).clamp(0.0, 1.0)
+        } else {
+            1.0
+        };
+        let demand = m.demand(t, surge) * (1.0 + 0.02 * rng.normal()).max(0.5);
+
+        // capacity
+        let leak = m
+            .leak_since
+            .map_or(0.0, |s| ((t - s) / 3600.0 * 0.12).min(0.6));
+        let restarting = m.restart_until.is_some();
+        let serving_pods = if restarting {
+            m.ready.saturating_sub(1).max(1)
+        } else {
+            m.ready
+        };
+        let capacity = f64::from(serving_pods) * m.capacity * (1.0 - leak * 0.5);
+        let u = demand / capacity.max(1e-9);
+
+        // versions in service
+        let shares = m.share_of(t);
+        let mut acc = 0.0;
+        let mut lat_mult = 0.0;
+        let mut err_add = 0.0;
+        for (v, s) in &shares {
+            if let Some(spec) = m.version(*v) {
+                let age_days = ((t - spec.since) / 86_400.0).max(0.0);
+                acc += s * (spec.accuracy - spec.drift_per_day * age_days);
+                lat_mult += s * spec.latency_mult;
+                err_add += s * spec.error_add;
+            }
+        }
+        for i in &m.incidents {
+            if i.kind == IncidentKind::AccuracyDrift {
+                acc -= ((t - i.start) / 3600.0 * 0.04).min(0.2);
+            }
+        }
+
+        let uq = u.min(0.97);
+        let mut latency = m.base_latency * lat_mult * (1.0 + uq.powi(3) / (1.0 - uq));
+        latency *= 1.0 + leak * 1.5;
+        if m.incidents
+            .iter()
+            .any(|i| i.kind == IncidentKind::LatencySpike)
+        {
+            latency = latency * 2.0 + 250.0;
+        }
+        if u > 1.0 {
+            latency += 800.0 * (u - 1.0).min(4.0);
+        }
+        latency *= (1.0 + 0.06 * rng.normal()).max(0.5);
+        latency = latency.min(30_000.0);
+
+        let mut errors = m.base_error + err_add;
+        if u > 1.0 {
+            errors += (u - 1.0) / u;
+        }
+        if m.incidents
+            .iter()
+            .any(|i| i.kind == IncidentKind::ErrorBurst)
+        {
+            errors += 0.12;
+        }
+        errors = (errors * (1.0 + 0.15 * rng.normal()).max(0.2)).clamp(0.0, 1.0);
+
+        let cpu = ((u.min(1.0) * 0.92 + 0.05 + leak * 0.35) * (1.0 + 0.03 * rng.normal()))
+            .clamp(0.0, 1.0);
+
+        // labels arrive later: record the true accuracy now, observe the one from LABEL_DELAY ago
+        m.labels.push_back((t, acc.clamp(0.0, 1.0)));
+        let mut observed = f64::NAN;
+        while m
+            .labels
+            .front()
+            .is_some_and(|(lt, _)| *lt <= t - LABEL_DELAY)
+        {
+            if let Some((_, a)) = m.labels.pop_front() {
+                observed = a;
+            }
+        }
+        if observed.is_finite() {
+            // accuracy is measured over the labels of the last five minutes (10 % of requests
+            // get a label): its noise shrinks as 1/sqrt(n) with traffic
+            let n = (demand * 300.0 * 0.1).max(1.0);
+            let noisy = observed + rng.normal() * (observed * (1.0 - observed) / n).sqrt();
+            m.acc_ewma = if m.acc_ewma.is_finite() {
+                0.7 * m.acc_ewma + 0.3 * noisy
+            } else {
+                noisy
+            };
+        }
+
+        let mut values = [f32::NAN; Signal::COUNT];
+        values[Signal::RequestRate.index()] = demand as f32;
+        values[Signal::LatencyP95.index()] = latency as f32;
+        values[Signal::ErrorRate.index()] = errors as f32;
+        values[Signal::Accuracy.index()] = m.acc_ewma.clamp(0.0, 1.0) as f32;
+        values[Signal::Cpu.index()] = cpu as f32;
+        values[Signal::Replicas.index()] = m.ready as f32;
+        Sample { values }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run(w: &mut SimWorld, secs: f64) -> Vec<Sample> {
+        let mut last = Vec::new();
+        let steps = (secs / SIM_STEP) as usize;
+        for _ in 0..steps {
+            last = w.step();
+        }
+        last
+    }
+
+    fn mean_over(w: &mut SimWorld, model: usize, sig: Signal, secs: f64) -> f64 {
+        let steps = (secs / SIM_STEP) as usize;
+        let mut sum = 0.0;
+        let mut n = 0.0;
+        for _ in 0..steps {
+            let v = f64::from(w.step()[model].get(sig));
+            if v.is_finite() {
+                sum += v;
+                n += 1.0;
+            }
+        }
+        sum / n
+    }
+
+    #[test]
+    fn same_seed_same_fleet() {
+        let mut a = SimWorld::new(7, 20, 1.7e9);
+        let mut b = SimWorld::new(7, 20, 1.7e9);
+        for _ in 0..50 {
+            assert_eq!(format!("{:?}", a.step()), format!("{:?}", b.step()));
+        }
+        assert_eq!(a.metas().len(), 20);
+        let ns: std::collections::BTreeSet<_> =
+            a.metas().into_iter().map(|m| m.namespace).collect();
+        assert!(ns.len() >= 3);
+    }
+
+    #[test]
+    fn values_are_in_range() {
+        let mut w = SimWorld::new(1, 15, 1.7e9);
+        for s in run(&mut w, 3600.0) {
+            assert!(s.get(Signal::RequestRate) >= 0.0);
+            assert!((0.0..=1.0).contains(&s.get(Signal::ErrorRate)));
+            assert!((0.0..=1.0).contains(&s.get(Signal::Cpu)));
+            assert!((0.0..=1.0).contains(&s.get(Signal::Accuracy)));
+            assert!(s.get(Signal::LatencyP95) > 0.0);
+        }
+    }
+
+    #[test]
+    fn surge_raises_latency_and_scaling_lowers_it() {
+        let mut w = SimWorld::new(3, 15, 1.7e9);
+        run(&mut w, 600.0);
+        let before = mean_over(&mut w, 0, Signal::LatencyP95, 600.0);
+        w.inject(0, IncidentKind::TrafficSurge);
+        run(&mut w, 900.0);
+        let surged = mean_over(&mut w, 0, Signal::LatencyP95, 300.0);
+        assert!(surged > before * 1.3, "surge {surged} vs {before}");
+        let r = w.models[0].desired_replicas();
+        w.act(0, &SimAction::Scale { replicas: r * 4 }).unwrap();
+        run(&mut w, POD_STARTUP + 30.0);
+        let scaled = mean_over(&mut w, 0, Signal::LatencyP95, 300.0);
+        assert!(scaled < surged * 0.8, "scaled {scaled} vs surged {surged}");
+    }
+
+    #[test]
+    fn bad_deploy_then_rollback_restores_accuracy() {
+        let mut w = SimWorld::new(5, 15, 1.7e9);
+        run(&mut w, LABEL_DELAY + 600.0);
+        let good = mean_over(&mut w, 2, Signal::Accuracy, 300.0);
+        let v0 = w.models[2].meta.version.clone();
+        w.inject(2, IncidentKind::BadDeploy);
+        run(&mut w, ROLLOUT_TIME + LABEL_DELAY + 300.0);
+        assert_ne!(w.models[2].meta.version, v0);
+        let bad = mean_over(&mut w, 2, Signal::Accuracy, 300.0);
+        assert!(bad < good - 0.08, "bad {bad} good {good}");
+        w.act(2, &SimAction::Rollback).unwrap();
+        run(&mut w, ROLLOUT_TIME + LABEL_DELAY + 300.0);
+        assert_eq!(w.models[2].meta.version, v0);
+        let back = mean_over(&mut w, 2, Signal::Accuracy, 300.0);
+        assert!(back > good - 0.02, "back {back} good {good}");
+    }
+
+    #[test]
+    fn restart_fixes_latency_spike_and_leak() {
+        let mut w = SimWorld::new(9, 15, 1.7e9);
+        run(&mut w, 300.0);
+        let base = mean_over(&mut w, 4, Signal::LatencyP95, 300.0);
+        w.inject(4, IncidentKind::LatencySpike);
+        let spiked = mean_over(&mut w, 4, Signal::LatencyP95, 300.0);
+        assert!(spiked > base * 2.5);
+        w.act(4, &SimAction::Restart).unwrap();
+        run(&mut w, RESTART_TIME + 10.0);
+        let after = mean_over(&mut w, 4, Signal::LatencyP95, 300.0);
+        assert!(after < base * 1.5, "after {after} base {base}");
+        assert!(w.models[4].active_incidents().is_empty());
+    }
+
+    #[test]
+    fn retrain_registers_a_better_candidate() {
+        let mut w = SimWorld::new(11, 15, 1.7e9);
+        w.act(1, &SimAction::Retrain).unwrap();
+        assert!(w.act(1, &SimAction::Retrain).is_err());
+        run(&mut w, RETRAIN_TIME + 10.0);
+        let ev = w.drain_events();
+        assert!(
+            ev.iter()
+                .any(|e| matches!(e, WorldEvent::CandidateRegistered { model: 1, .. }))
+        );
+        assert_eq!(w.models[1].candidates().len(), 1);
+    }
+}

@@ -1,0 +1,3 @@
+//! Sources: edges that turn the outside world (or the simulator) into engine events.
+
+pub mod sim;

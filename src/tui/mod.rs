@@ -1,0 +1,192 @@
+//! The terminal UI: state, drawing, keymaps, themes and the event loop.
+//!
+//! The UI renders the engine's [`Snapshot`] plus its own [`state::Ui`]; keys map to
+//! [`keymap::Action`]s through the keymap. It never awaits the network: it redraws when
+//! something changed (a key, a new snapshot, the clock's second), capped in frequency.
+
+pub mod config_error;
+pub mod keymap;
+pub mod state;
+pub mod terminal;
+pub mod theme;
+pub mod views;
+pub mod widgets;
+
+use crate::engine::{Event, Snapshot, SourceState};
+use crate::sources::sim::{SPEED_RANGE, SimControl};
+use crossterm::event::{
+    Event as TermEvent, EventStream, KeyCode, KeyEventKind, KeyModifiers, MouseEventKind,
+};
+use futures::StreamExt;
+use keymap::{Action, Keymap};
+use state::{Out, Ui};
+use std::sync::Arc;
+use std::time::Duration;
+use theme::Theme;
+use tokio::sync::{mpsc, watch};
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+
+/// How long a status-line message stays.
+const FLASH_FOR: Duration = Duration::from_secs(5);
+
+/// Speeds offered by speed up / down.
+const SPEEDS: [f64; 10] = [1.0, 2.0, 5.0, 10.0, 20.0, 50.0, 100.0, 200.0, 500.0, 1000.0];
+
+/// The next speed up or down from `now`.
+pub fn next_speed(now: f64, up: bool) -> f64 {
+    let next = if up {
+        SPEEDS
+            .iter()
+            .copied()
+            .find(|s| *s > now + 1e-9)
+            .unwrap_or(SPEED_RANGE.1)
+    } else {
+        SPEEDS
+            .iter()
+            .rev()
+            .copied()
+            .find(|s| *s < now - 1e-9)
+            .unwrap_or(SPEED_RANGE.0)
+    };
+    next.clamp(SPEED_RANGE.0, SPEED_RANGE.1)
+}
+
+/// What the event loop talks to.
+pub struct Channels {
+    /// Snapshots from the engine.
+    pub snapshots: watch::Receiver<Arc<Snapshot>>,
+    /// The model the UI shows in detail.
+    pub focus: watch::Sender<Option<String>>,
+    /// Operator commands to the engine.
+    pub commands: mpsc::Sender<Event>,
+    /// The simulator's controls, when the source is the simulator.
+    pub sim: Option<mpsc::Sender<SimControl>>,
+}
+
+/// Run the UI until quit or cancellation.
+pub async fn run(
+    term: &mut terminal::Term,
+    ui: &mut Ui,
+    theme: &Theme,
+    keymap: &Keymap,
+    mut ch: Channels,
+    cancel: CancellationToken,
+    refresh_hz: f64,
+) -> anyhow::Result<()> {
+    let mut events = EventStream::new();
+    let min_data_frame = Duration::from_secs_f64(1.0 / refresh_hz.clamp(0.2, 60.0));
+    let mut dirty = true;
+    let mut data_dirty = false;
+    let mut last_frame = Instant::now() - min_data_frame;
+    let mut flash_at: Option<(String, Instant)> = None;
+    let mut last_second = i64::MIN;
+    let mut last_focus: Option<String> = None;
+    loop {
+        let snap = ch.snapshots.borrow().clone();
+        // flash expiry
+        match (&ui.flash, &flash_at) {
+            (Some(m), Some((old, _))) if m == old => {}
+            (Some(m), _) => flash_at = Some((m.clone(), Instant::now())),
+            (None, _) => flash_at = None,
+        }
+        if let Some((_, at)) = &flash_at
+            && at.elapsed() >= FLASH_FOR
+        {
+            ui.flash = None;
+            flash_at = None;
+            dirty = true;
+        }
+        let sec = snap.t.floor() as i64;
+        if sec != last_second {
+            last_second = sec;
+            data_dirty = true;
+        }
+        let now = Instant::now();
+        if dirty || (data_dirty && now.duration_since(last_frame) >= min_data_frame) {
+            let ctx = views::Ctx {
+                snap: &snap,
+                theme,
+                keymap,
+            };
+            term.draw(|f| views::draw(f, ui, &ctx))?;
+            last_frame = Instant::now();
+            dirty = false;
+            data_dirty = false;
+            if ui.selected != last_focus {
+                last_focus = ui.selected.clone();
+                let _ = ch.focus.send(last_focus.clone());
+            }
+        }
+        let wake = if data_dirty {
+            last_frame + min_data_frame
+        } else {
+            Instant::now() + Duration::from_millis(500)
+        };
+        tokio::select! {
+            _ = cancel.cancelled() => return Ok(()),
+            ev = events.next() => {
+                let Some(ev) = ev else { return Ok(()) };
+                let ev = ev?;
+                let outs = handle_term_event(ui, keymap, &snap, ev);
+                dirty = true;
+                for o in outs {
+                    match o {
+                        Out::Quit => return Ok(()),
+                        Out::Redraw => term.clear()?,
+                        Out::SetMouse(on) => { let _ = terminal::set_mouse(on); }
+                        Out::Command(command) => {
+                            let ev = Event::Command { t: snap.t, user: ui.user.clone(), command };
+                            if ch.commands.try_send(ev).is_err() {
+                                ui.flash = Some("engine busy: command not sent, try again".into());
+                            }
+                        }
+                        Out::Speed(f) => if let Some(sim) = &ch.sim {
+                            let s = next_speed(snap.source.speed, f > 1.0);
+                            let _ = sim.try_send(SimControl::SetSpeed(s));
+                            ui.flash = Some(format!("speed ×{s}"));
+                        },
+                        Out::TogglePause => if let Some(sim) = &ch.sim {
+                            let paused = matches!(snap.source.state, SourceState::Paused);
+                            let _ = sim.try_send(SimControl::SetPaused(!paused));
+                        },
+                    }
+                }
+            }
+            r = ch.snapshots.changed() => {
+                if r.is_err() {
+                    return Ok(());
+                }
+                data_dirty = true;
+            }
+            _ = tokio::time::sleep_until(wake) => {}
+        }
+    }
+}
+
+/// Turn a terminal event into UI changes.
+pub fn handle_term_event(ui: &mut Ui, keymap: &Keymap, snap: &Snapshot, ev: TermEvent) -> Vec<Out> {
+    match ev {
+        TermEvent::Key(k) => {
+            if k.kind == KeyEventKind::Release {
+                return vec![];
+            }
+            if k.code == KeyCode::Char('c') && k.modifiers.contains(KeyModifiers::CONTROL) {
+                return vec![Out::Quit];
+            }
+            if let Some(outs) = ui.on_key_text(&k) {
+                return outs;
+            }
+            match keymap.action_for(&k) {
+                Some(a) => ui.on_action(a, snap),
+                None => vec![],
+            }
+        }
+        TermEvent::Mouse(m) => match m.kind {
+            MouseEventKind::ScrollDown => ui.on_action(Action::Down, snap),
+            MouseEventKind::ScrollUp => ui.on_action(Action::Up, snap),
+            _ => vec![],
+        },
+        _ => vec![],
+    }
+}

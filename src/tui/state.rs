@@ -1,0 +1,721 @@
+//! The console's own state (view, selection, sort, filter, dialogs) and how keys change it.
+//!
+//! Kept apart from drawing and from the terminal so that it can be tested without either:
+//! [`Ui::on_action`] turns an [`Action`] into changes of this state and [`Out`]puts for the
+//! engine, the simulator or the event loop.
+
+use super::keymap::Action;
+use crate::autonomy::Phase;
+use crate::engine::{Command, FleetRow, Snapshot, Status};
+use crate::fleet::{Resolution, Signal};
+use crate::sim::IncidentKind;
+use ratatui_textarea::TextArea;
+use std::sync::Arc;
+
+/// The screens.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum View {
+    /// Every model.
+    Fleet,
+    /// One model's charts and events.
+    Detail,
+    /// The log of what happened.
+    Events,
+}
+
+impl View {
+    /// Screens in tab order.
+    pub const ALL: [View; 3] = [View::Fleet, View::Detail, View::Events];
+
+    /// Tab title.
+    pub fn title(self) -> &'static str {
+        match self {
+            View::Fleet => "Fleet",
+            View::Detail => "Detail",
+            View::Events => "Events",
+        }
+    }
+
+    /// The action that opens it.
+    pub fn action(self) -> Action {
+        match self {
+            View::Fleet => Action::ViewFleet,
+            View::Detail => Action::ViewDetail,
+            View::Events => Action::ViewEvents,
+        }
+    }
+}
+
+/// Fleet sort keys.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SortKey {
+    /// Worst status first.
+    Status,
+    /// By name.
+    Name,
+    /// By namespace then name.
+    Namespace,
+    /// By a signal, highest first.
+    Signal(Signal),
+}
+
+impl SortKey {
+    const CYCLE: [SortKey; 9] = [
+        SortKey::Status,
+        SortKey::Name,
+        SortKey::Namespace,
+        SortKey::Signal(Signal::RequestRate),
+        SortKey::Signal(Signal::LatencyP95),
+        SortKey::Signal(Signal::ErrorRate),
+        SortKey::Signal(Signal::Accuracy),
+        SortKey::Signal(Signal::Cpu),
+        SortKey::Signal(Signal::Replicas),
+    ];
+
+    /// Short label.
+    pub fn label(self) -> &'static str {
+        match self {
+            SortKey::Status => "status",
+            SortKey::Name => "name",
+            SortKey::Namespace => "namespace",
+            SortKey::Signal(s) => s.title(),
+        }
+    }
+
+    fn next(self) -> SortKey {
+        let i = Self::CYCLE.iter().position(|k| *k == self).unwrap_or(0);
+        Self::CYCLE[(i + 1) % Self::CYCLE.len()]
+    }
+}
+
+/// Chart windows of the detail screen.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Window {
+    /// 15 minutes of raw samples.
+    M15,
+    /// 1 hour of one-minute means.
+    H1,
+    /// 6 hours of one-minute means.
+    H6,
+    /// 24 hours of five-minute means.
+    H24,
+}
+
+impl Window {
+    /// All, shortest first.
+    pub const ALL: [Window; 4] = [Window::M15, Window::H1, Window::H6, Window::H24];
+
+    /// Seconds covered.
+    pub fn seconds(self) -> f64 {
+        match self {
+            Window::M15 => 900.0,
+            Window::H1 => 3600.0,
+            Window::H6 => 6.0 * 3600.0,
+            Window::H24 => 86_400.0,
+        }
+    }
+
+    /// Resolution read.
+    pub fn resolution(self) -> Resolution {
+        match self {
+            Window::M15 => Resolution::Fine,
+            Window::H1 | Window::H6 => Resolution::Mid,
+            Window::H24 => Resolution::Coarse,
+        }
+    }
+
+    /// Label.
+    pub fn label(self) -> &'static str {
+        match self {
+            Window::M15 => "15m",
+            Window::H1 => "1h",
+            Window::H6 => "6h",
+            Window::H24 => "24h",
+        }
+    }
+}
+
+/// What a menu chooses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MenuKind {
+    /// An incident to inject on the selected model.
+    Inject,
+    /// An autonomy phase.
+    Phase,
+}
+
+/// A modal dialog.
+pub enum Dialog {
+    /// Pick one of several items.
+    Menu {
+        /// Purpose.
+        kind: MenuKind,
+        /// Title.
+        title: String,
+        /// Items (label, description).
+        items: Vec<(String, String)>,
+        /// Highlighted item.
+        selected: usize,
+    },
+    /// Yes or no, for a mutating command.
+    Confirm {
+        /// Title.
+        title: String,
+        /// What will happen.
+        body: String,
+        /// Sent on yes.
+        command: Command,
+    },
+    /// Free text (a note).
+    Input {
+        /// Title.
+        title: String,
+        /// The editor.
+        area: Box<TextArea<'static>>,
+    },
+}
+
+/// What the UI asks of the rest of the program.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Out {
+    /// Leave the console.
+    Quit,
+    /// Send an operator command to the engine.
+    Command(Command),
+    /// Change the simulator's speed by a factor.
+    Speed(f64),
+    /// Pause or resume the simulator.
+    TogglePause,
+    /// Redraw everything.
+    Redraw,
+    /// Turn mouse capture on or off.
+    SetMouse(bool),
+}
+
+/// What the source allows the UI to do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Capabilities {
+    /// Time can be paused and sped up.
+    pub clock_control: bool,
+    /// Incidents can be injected.
+    pub inject: bool,
+}
+
+/// The UI's state.
+pub struct Ui {
+    /// Current screen.
+    pub view: View,
+    /// Help overlay shown.
+    pub help: bool,
+    /// Help scroll.
+    pub help_scroll: usize,
+    /// Selected model (`namespace/name`).
+    pub selected: Option<String>,
+    /// First visible fleet row.
+    pub offset: usize,
+    /// Sort key.
+    pub sort: SortKey,
+    /// Sort reversed.
+    pub reverse: bool,
+    /// Filter text (fleet and events).
+    pub filter: String,
+    /// The filter being edited.
+    pub filter_edit: Option<Box<TextArea<'static>>>,
+    /// Detail window.
+    pub window: Window,
+    /// Signal shown large on small terminals.
+    pub signal: Signal,
+    /// Events scroll (0 = newest).
+    pub events_offset: usize,
+    /// Modal dialog.
+    pub dialog: Option<Dialog>,
+    /// A message shown in the status line for a few seconds: (text, shown at frame).
+    pub flash: Option<String>,
+    /// No Unicode.
+    pub ascii: bool,
+    /// Mouse captured.
+    pub mouse: bool,
+    /// Fleet rows per page (set by the last draw).
+    pub page: usize,
+    /// What the source allows.
+    pub caps: Capabilities,
+    /// The OS user (for confirmations).
+    pub user: String,
+    visible: Vec<u32>,
+    visible_key: Option<(usize, SortKey, bool, String)>,
+}
+
+impl Ui {
+    /// A fresh UI.
+    pub fn new(ascii: bool, mouse: bool, caps: Capabilities, user: String) -> Self {
+        Ui {
+            view: View::Fleet,
+            help: false,
+            help_scroll: 0,
+            selected: None,
+            offset: 0,
+            sort: SortKey::Status,
+            reverse: false,
+            filter: String::new(),
+            filter_edit: None,
+            window: Window::H1,
+            signal: Signal::LatencyP95,
+            events_offset: 0,
+            dialog: None,
+            flash: None,
+            ascii,
+            mouse,
+            page: 20,
+            caps,
+            user,
+            visible: Vec::new(),
+            visible_key: None,
+        }
+    }
+
+    /// Actions that do something in the current console (help lists only these).
+    pub fn supported(&self, a: Action) -> bool {
+        use Action::*;
+        match a {
+            Quit | Help | ViewFleet | ViewDetail | ViewEvents | NextView | PrevView | Back
+            | Redraw | ToggleMouse | Up | Down | PageUp | PageDown | Top | Bottom | Select
+            | Filter | ClearFilter | SortNext | SortReverse | NextWindow | PrevWindow
+            | NextSignal | PrevSignal | SetPhase | AddNote | Left | Right => true,
+            Pause | SpeedUp | SpeedDown => self.caps.clock_control,
+            InjectIncident => self.caps.inject,
+            _ => false,
+        }
+    }
+
+    /// Fleet rows in display order (indices into `snap.rows`), filtered and sorted. Cached
+    /// per snapshot, sort and filter.
+    pub fn visible(&mut self, snap: &Snapshot) -> &[u32] {
+        let key = (
+            Arc::as_ptr(&snap.rows) as usize,
+            self.sort,
+            self.reverse,
+            self.filter.clone(),
+        );
+        if self.visible_key.as_ref() != Some(&key) {
+            self.visible = compute_visible(&snap.rows, self.sort, self.reverse, &self.filter);
+            self.visible_key = Some(key);
+        }
+        &self.visible
+    }
+
+    /// Position of the selected model in the visible list (first row when none).
+    pub fn selected_pos(&mut self, snap: &Snapshot) -> Option<usize> {
+        let sel = self.selected.clone();
+        let vis = self.visible(snap);
+        if vis.is_empty() {
+            return None;
+        }
+        let pos = sel
+            .and_then(|k| {
+                vis.iter()
+                    .position(|&i| snap.rows[i as usize].meta.key() == k)
+            })
+            .unwrap_or(0);
+        Some(pos)
+    }
+
+    fn select_pos(&mut self, snap: &Snapshot, pos: usize) {
+        let vis = self.visible(snap);
+        if vis.is_empty() {
+            return;
+        }
+        let p = pos.min(vis.len() - 1);
+        let idx = vis[p] as usize;
+        self.selected = Some(snap.rows[idx].meta.key());
+    }
+
+    /// The selected model's row.
+    pub fn selected_row<'a>(&mut self, snap: &'a Snapshot) -> Option<&'a FleetRow> {
+        let pos = self.selected_pos(snap)?;
+        let idx = *self.visible(snap).get(pos)? as usize;
+        snap.rows.get(idx)
+    }
+
+    fn move_selection(&mut self, snap: &Snapshot, delta: isize) {
+        let Some(pos) = self.selected_pos(snap) else {
+            return;
+        };
+        let np = (pos as isize + delta).max(0) as usize;
+        self.select_pos(snap, np);
+    }
+
+    fn set_flash(&mut self, s: impl Into<String>) {
+        self.flash = Some(s.into());
+    }
+
+    /// Handle an action. Text input (filter, dialogs) is handled by [`Ui::on_key_text`] first.
+    pub fn on_action(&mut self, a: Action, snap: &Snapshot) -> Vec<Out> {
+        use Action::*;
+        if !self.supported(a) {
+            if snap.read_only && a.is_mutating() {
+                self.set_flash(format!(
+                    "read-only: no actuator exists in this session, so '{}' is not available",
+                    a.name()
+                ));
+            } else {
+                self.set_flash(format!("'{}' is not available here", a.name()));
+            }
+            return vec![];
+        }
+        if snap.read_only && a.is_mutating() {
+            self.set_flash(format!(
+                "read-only: no actuator exists in this session, so '{}' is not available",
+                a.name()
+            ));
+            return vec![];
+        }
+        if self.help {
+            match a {
+                Help | Back | Quit => self.help = false,
+                Down => self.help_scroll += 1,
+                Up => self.help_scroll = self.help_scroll.saturating_sub(1),
+                PageDown => self.help_scroll += 10,
+                PageUp => self.help_scroll = self.help_scroll.saturating_sub(10),
+                Top => self.help_scroll = 0,
+                _ => {}
+            }
+            return vec![];
+        }
+        if self.dialog.is_some() {
+            return self.on_dialog_action(a);
+        }
+        let mut out = Vec::new();
+        match a {
+            Quit => out.push(Out::Quit),
+            Help => {
+                self.help = true;
+                self.help_scroll = 0;
+            }
+            ViewFleet => self.view = View::Fleet,
+            ViewDetail => self.view = View::Detail,
+            ViewEvents => self.view = View::Events,
+            NextView | PrevView => {
+                let i = View::ALL.iter().position(|v| *v == self.view).unwrap_or(0);
+                let n = View::ALL.len();
+                let j = if a == NextView {
+                    (i + 1) % n
+                } else {
+                    (i + n - 1) % n
+                };
+                self.view = View::ALL[j];
+            }
+            Back => {
+                if !self.filter.is_empty() {
+                    self.filter.clear();
+                } else if self.view != View::Fleet {
+                    self.view = View::Fleet;
+                }
+            }
+            Redraw => out.push(Out::Redraw),
+            ToggleMouse => {
+                self.mouse = !self.mouse;
+                self.set_flash(if self.mouse { "mouse on" } else { "mouse off" });
+                out.push(Out::SetMouse(self.mouse));
+            }
+            Up | Down | PageUp | PageDown | Top | Bottom => self.navigate(a, snap),
+            Select if self.view == View::Fleet && self.selected_pos(snap).is_some() => {
+                if self.selected.is_none() {
+                    self.select_pos(snap, 0);
+                }
+                self.view = View::Detail;
+            }
+            Filter => {
+                let mut ta = TextArea::new(vec![self.filter.clone()]);
+                ta.move_cursor(ratatui_textarea::CursorMove::End);
+                self.filter_edit = Some(Box::new(ta));
+            }
+            ClearFilter => self.filter.clear(),
+            SortNext => {
+                self.sort = self.sort.next();
+                self.set_flash(format!("sorted by {}", self.sort.label()));
+            }
+            SortReverse => self.reverse = !self.reverse,
+            NextWindow | Right if self.view == View::Detail => {
+                let i = Window::ALL
+                    .iter()
+                    .position(|w| *w == self.window)
+                    .unwrap_or(0);
+                self.window = Window::ALL[(i + 1).min(Window::ALL.len() - 1)];
+            }
+            PrevWindow | Left if self.view == View::Detail => {
+                let i = Window::ALL
+                    .iter()
+                    .position(|w| *w == self.window)
+                    .unwrap_or(0);
+                self.window = Window::ALL[i.saturating_sub(1)];
+            }
+            NextSignal | PrevSignal => {
+                let i = self.signal.index();
+                let n = Signal::COUNT;
+                let j = if a == NextSignal {
+                    (i + 1) % n
+                } else {
+                    (i + n - 1) % n
+                };
+                self.signal = Signal::ALL[j];
+            }
+            Pause => out.push(Out::TogglePause),
+            SpeedUp => out.push(Out::Speed(2.0)),
+            SpeedDown => out.push(Out::Speed(0.5)),
+            InjectIncident => {
+                if let Some(row) = self.selected_row(snap) {
+                    let title = format!("Inject an incident on {} (simulation)", row.meta.key());
+                    self.dialog = Some(Dialog::Menu {
+                        kind: MenuKind::Inject,
+                        title,
+                        items: IncidentKind::ALL
+                            .iter()
+                            .map(|k| (k.name().to_string(), k.description().to_string()))
+                            .collect(),
+                        selected: 0,
+                    });
+                } else {
+                    self.set_flash("select a model first");
+                }
+            }
+            SetPhase => {
+                let selected = Phase::ALL
+                    .iter()
+                    .position(|p| *p == snap.phase)
+                    .unwrap_or(0);
+                self.dialog = Some(Dialog::Menu {
+                    kind: MenuKind::Phase,
+                    title: format!("Autonomy phase (now {})", snap.phase),
+                    items: Phase::ALL
+                        .iter()
+                        .map(|p| (p.to_string(), p.description().to_string()))
+                        .collect(),
+                    selected,
+                });
+            }
+            AddNote => {
+                let mut ta = TextArea::default();
+                ta.set_placeholder_text("what you saw, did or decided — enter saves, esc cancels");
+                self.dialog = Some(Dialog::Input {
+                    title: "Note for the journal".into(),
+                    area: Box::new(ta),
+                });
+            }
+            _ => {}
+        }
+        out
+    }
+
+    fn navigate(&mut self, a: Action, snap: &Snapshot) {
+        use Action::*;
+        let page = self.page.max(1) as isize;
+        match self.view {
+            View::Fleet | View::Detail => match a {
+                Up => self.move_selection(snap, -1),
+                Down => self.move_selection(snap, 1),
+                PageUp => self.move_selection(snap, -page),
+                PageDown => self.move_selection(snap, page),
+                Top => self.select_pos(snap, 0),
+                Bottom => self.select_pos(snap, usize::MAX),
+                _ => {}
+            },
+            View::Events => {
+                let max = snap.log.len().saturating_sub(1);
+                self.events_offset = match a {
+                    Up => self.events_offset.saturating_sub(1),
+                    Down => (self.events_offset + 1).min(max),
+                    PageUp => self.events_offset.saturating_sub(page as usize),
+                    PageDown => (self.events_offset + page as usize).min(max),
+                    Top => 0,
+                    Bottom => max,
+                    _ => self.events_offset,
+                };
+            }
+        }
+    }
+
+    fn on_dialog_action(&mut self, a: Action) -> Vec<Out> {
+        use Action::*;
+        let Some(dialog) = self.dialog.as_mut() else {
+            return vec![];
+        };
+        match dialog {
+            Dialog::Menu {
+                kind,
+                items,
+                selected,
+                ..
+            } => match a {
+                Up => *selected = selected.saturating_sub(1),
+                Down => *selected = (*selected + 1).min(items.len().saturating_sub(1)),
+                Back | Quit => self.dialog = None,
+                Select => {
+                    let (kind, sel) = (*kind, *selected);
+                    self.dialog = None;
+                    return self.menu_chosen(kind, sel);
+                }
+                _ => {}
+            },
+            Dialog::Confirm { .. } => {
+                if matches!(a, Back | Quit) {
+                    self.dialog = None;
+                }
+            }
+            Dialog::Input { .. } => {}
+        }
+        vec![]
+    }
+
+    fn menu_chosen(&mut self, kind: MenuKind, sel: usize) -> Vec<Out> {
+        match kind {
+            MenuKind::Inject => {
+                let (Some(model), Some(k)) = (self.selected.clone(), IncidentKind::ALL.get(sel))
+                else {
+                    return vec![];
+                };
+                self.set_flash(format!("injected {k} on {model}"));
+                vec![Out::Command(Command::Inject {
+                    model,
+                    incident: *k,
+                })]
+            }
+            MenuKind::Phase => {
+                if let Some(p) = Phase::ALL.get(sel) {
+                    self.dialog = Some(Dialog::Confirm {
+                        title: format!("Change the autonomy phase to {p}?"),
+                        body: format!(
+                            "{p}: {}.\nThe change is journaled as made by {}.",
+                            p.description(),
+                            self.user
+                        ),
+                        command: Command::SetPhase { phase: *p },
+                    });
+                }
+                vec![]
+            }
+        }
+    }
+
+    /// Keys while a text field or a confirmation is open. Returns `None` when the key is not
+    /// for a text field or dialog (then the keymap applies).
+    pub fn on_key_text(&mut self, key: &crossterm::event::KeyEvent) -> Option<Vec<Out>> {
+        use crossterm::event::{KeyCode, KeyModifiers};
+        if let Some(ta) = self.filter_edit.as_mut() {
+            match key.code {
+                KeyCode::Enter => {
+                    self.filter = ta.lines().join("");
+                    self.filter_edit = None;
+                }
+                KeyCode::Esc => {
+                    self.filter.clear();
+                    self.filter_edit = None;
+                }
+                _ => {
+                    ta.input(*key);
+                    self.filter = ta.lines().join("");
+                    self.offset = 0;
+                }
+            }
+            return Some(vec![]);
+        }
+        match self.dialog.as_mut() {
+            Some(Dialog::Input { area, .. }) => {
+                match key.code {
+                    KeyCode::Esc => self.dialog = None,
+                    KeyCode::Enter => {
+                        let text = area.lines().join(" ").trim().to_string();
+                        self.dialog = None;
+                        if !text.is_empty() {
+                            self.set_flash("note saved to the journal");
+                            return Some(vec![Out::Command(Command::Note { text })]);
+                        }
+                    }
+                    _ => {
+                        area.input(*key);
+                    }
+                }
+                Some(vec![])
+            }
+            Some(Dialog::Confirm { .. }) => {
+                let yes = matches!(key.code, KeyCode::Char('y') | KeyCode::Char('Y'))
+                    && !key.modifiers.contains(KeyModifiers::CONTROL);
+                let no = matches!(
+                    key.code,
+                    KeyCode::Char('n') | KeyCode::Char('N') | KeyCode::Esc
+                );
+                if yes {
+                    if let Some(Dialog::Confirm { command, .. }) = self.dialog.take() {
+                        self.set_flash("done");
+                        return Some(vec![Out::Command(command)]);
+                    }
+                } else if no {
+                    self.dialog = None;
+                    self.set_flash("cancelled");
+                }
+                Some(vec![])
+            }
+            _ => None,
+        }
+    }
+}
+
+fn cmp_f32_desc(a: f32, b: f32) -> std::cmp::Ordering {
+    // NaN last
+    match (a.is_nan(), b.is_nan()) {
+        (true, true) => std::cmp::Ordering::Equal,
+        (true, false) => std::cmp::Ordering::Greater,
+        (false, true) => std::cmp::Ordering::Less,
+        _ => b.total_cmp(&a),
+    }
+}
+
+/// Filter and sort fleet rows.
+pub fn compute_visible(rows: &[FleetRow], sort: SortKey, reverse: bool, filter: &str) -> Vec<u32> {
+    let f = filter.to_lowercase();
+    let mut v: Vec<u32> = rows
+        .iter()
+        .enumerate()
+        .filter(|(_, r)| {
+            f.is_empty()
+                || r.meta.key().to_lowercase().contains(&f)
+                || r.meta.version.to_lowercase().contains(&f)
+                || r.status.word().contains(&f)
+        })
+        .map(|(i, _)| i as u32)
+        .collect();
+    v.sort_by(|&a, &b| {
+        let (ra, rb) = (&rows[a as usize], &rows[b as usize]);
+        let ord = match sort {
+            SortKey::Status => rb
+                .status
+                .severity()
+                .cmp(&ra.status.severity())
+                .then_with(|| ra.meta.key().cmp(&rb.meta.key())),
+            SortKey::Name => ra.meta.name.cmp(&rb.meta.name),
+            SortKey::Namespace => ra.meta.key().cmp(&rb.meta.key()),
+            SortKey::Signal(s) => cmp_f32_desc(ra.values[s.index()], rb.values[s.index()]),
+        };
+        let ord = ord.then_with(|| a.cmp(&b));
+        if reverse { ord.reverse() } else { ord }
+    });
+    v
+}
+
+/// A status and the number of models in it, for the status bar.
+pub fn status_summary(snap: &Snapshot, ascii: bool) -> String {
+    let c = snap.counts;
+    format!(
+        "{}{} {}{} {}{}{}",
+        c.ok,
+        Status::Ok.symbol(ascii),
+        c.warn,
+        Status::Warn.symbol(ascii),
+        c.crit,
+        Status::Crit.symbol(ascii),
+        if c.unknown > 0 {
+            format!(" {}{}", c.unknown, Status::Unknown.symbol(ascii))
+        } else {
+            String::new()
+        }
+    )
+}

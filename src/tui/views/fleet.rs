@@ -1,0 +1,236 @@
+//! The Fleet screen: one row per model, virtualised (only visible rows are built).
+
+use super::Ctx;
+use crate::engine::FleetRow;
+use crate::fleet::Signal;
+use crate::tui::keymap::Action;
+use crate::tui::state::Ui;
+use crate::tui::widgets::spark::spark;
+use ratatui::Frame;
+use ratatui::layout::{Constraint, Rect};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Borders, Cell, Paragraph, Row, Table};
+
+/// Sparkline width that fits the space left by the fixed columns (0 = no sparklines).
+pub fn spark_width(spare: usize) -> usize {
+    let w = spare / 3;
+    if w < 6 {
+        0
+    } else {
+        w.min(crate::engine::SPARK_LEN)
+    }
+}
+
+fn signal_cell(
+    ctx: &Ctx,
+    r: &FleetRow,
+    sig: Signal,
+    spark_idx: Option<usize>,
+    sw: usize,
+    ascii: bool,
+) -> Cell<'static> {
+    let v = f64::from(r.values[sig.index()]);
+    let text = sig.format(v);
+    let w = value_width(sig);
+    match spark_idx {
+        Some(k) if sw > 0 => {
+            let sp = spark(&r.spark[k], sw, ascii);
+            let scope = match sig {
+                Signal::RequestRate => "chart.rate",
+                Signal::LatencyP95 => "chart.latency",
+                _ => "chart.errors",
+            };
+            Cell::from(Line::from(vec![
+                Span::styled(sp, ctx.s(scope)),
+                Span::raw(format!(" {text:>w$}")),
+            ]))
+        }
+        _ => Cell::from(Line::from(format!("{text:>w$}"))),
+    }
+}
+
+fn spark_idx(sig: Signal) -> bool {
+    matches!(
+        sig,
+        Signal::RequestRate | Signal::LatencyP95 | Signal::ErrorRate
+    )
+}
+
+/// Columns a signal's value takes.
+fn value_width(sig: Signal) -> usize {
+    match sig {
+        Signal::RequestRate | Signal::LatencyP95 => 7,
+        Signal::ErrorRate => 6,
+        Signal::Accuracy => 5,
+        Signal::Cpu | Signal::Replicas => 4,
+    }
+}
+
+/// Draw the Fleet screen.
+pub fn draw(f: &mut Frame, ui: &mut Ui, ctx: &Ctx, area: Rect) {
+    let snap = ctx.snap;
+    let total = snap.rows.len();
+    let sel_pos = ui.selected_pos(snap);
+    if ui.selected.is_none()
+        && let Some(&i) = ui.visible(snap).first()
+    {
+        ui.selected = Some(snap.rows[i as usize].meta.key());
+    }
+    let shown = ui.visible(snap).len();
+    let wide = area.width >= 100;
+    // rows available: block borders (2) + header (1)
+    let page = area.height.saturating_sub(3).max(1) as usize;
+    ui.page = page;
+    if let Some(p) = sel_pos {
+        if p < ui.offset {
+            ui.offset = p;
+        } else if p >= ui.offset + page {
+            ui.offset = p + 1 - page;
+        }
+    }
+    ui.offset = ui.offset.min(shown.saturating_sub(page));
+    let from = ui.offset;
+    let to = (from + page).min(shown);
+    let ascii = ui.ascii;
+    let arrow = if ui.reverse {
+        if ascii { "^" } else { "↑" }
+    } else if ascii {
+        "v"
+    } else {
+        "↓"
+    };
+    let title = if ui.filter.is_empty() {
+        format!(
+            " Fleet · {} models · sort {} {arrow} ({}) ",
+            total,
+            ui.sort.label(),
+            ctx.key(Action::SortNext)
+        )
+    } else {
+        format!(
+            " Fleet · {shown} of {total} match \"{}\" · sort {} {arrow} ",
+            ui.filter,
+            ui.sort.label()
+        )
+    };
+    let pos = if shown == 0 {
+        " 0 of 0 ".to_string()
+    } else {
+        format!(" {}–{} of {shown} ", from + 1, to)
+    };
+    let block = Block::default()
+        .borders(Borders::ALL)
+        .border_style(ctx.s("ui.border"))
+        .title(Span::styled(title, ctx.s("ui.title")))
+        .title_bottom(Line::from(Span::styled(pos, ctx.s("ui.text.dim"))).right_aligned());
+    if shown == 0 {
+        let msg = if total == 0 {
+            "waiting for the first models from the source…".to_string()
+        } else {
+            format!(
+                "no model matches \"{}\" — {} clears the filter",
+                ui.filter,
+                ctx.key(Action::ClearFilter)
+            )
+        };
+        f.render_widget(
+            Paragraph::new(msg).style(ctx.s("ui.text.dim")).block(block),
+            area,
+        );
+        return;
+    }
+    let vis: Vec<u32> = ui.visible(snap)[from..to].to_vec();
+    let name_w = vis
+        .iter()
+        .map(|&i| snap.rows[i as usize].meta.name.chars().count())
+        .max()
+        .unwrap_or(10)
+        .clamp(10, 28);
+    let ns_w = if wide {
+        vis.iter()
+            .map(|&i| snap.rows[i as usize].meta.namespace.chars().count())
+            .max()
+            .unwrap_or(9)
+            .clamp(9, 16)
+    } else {
+        0
+    };
+    // status 8, ver 4, values 7+7+6+5+4+4, spacing between columns, borders 2
+    let cols = if wide { 10 } else { 9 };
+    let fixed = 8 + name_w + ns_w + 4 + 33 + cols + 2;
+    let sw = spark_width((area.width as usize).saturating_sub(fixed + 3));
+    let sel_key = ui.selected.clone();
+    let mut rows = Vec::with_capacity(vis.len());
+    for &i in &vis {
+        let r = &snap.rows[i as usize];
+        let selected = sel_key.as_deref() == Some(r.meta.key().as_str());
+        let marker = if selected {
+            if ascii { ">" } else { "▶" }
+        } else {
+            " "
+        };
+        let st = r.status;
+        let status_cell = Cell::from(Span::styled(
+            format!("{marker}{} {}", st.symbol(ascii), st.word()),
+            ctx.s(match st {
+                crate::engine::Status::Ok => "status.ok",
+                crate::engine::Status::Warn => "status.warn",
+                crate::engine::Status::Crit => "status.crit",
+                crate::engine::Status::Unknown => "status.unknown",
+            }),
+        ));
+        let mut cells = vec![status_cell, Cell::from(r.meta.name.clone())];
+        if wide {
+            cells.push(Cell::from(r.meta.namespace.clone()));
+        }
+        cells.push(Cell::from(r.meta.version.clone()));
+        cells.push(signal_cell(ctx, r, Signal::RequestRate, Some(0), sw, ascii));
+        cells.push(signal_cell(ctx, r, Signal::LatencyP95, Some(1), sw, ascii));
+        cells.push(signal_cell(ctx, r, Signal::ErrorRate, Some(2), sw, ascii));
+        cells.push(signal_cell(ctx, r, Signal::Accuracy, None, 0, ascii));
+        cells.push(signal_cell(ctx, r, Signal::Cpu, None, 0, ascii));
+        cells.push(signal_cell(ctx, r, Signal::Replicas, None, 0, ascii));
+        let mut row = Row::new(cells).style(ctx.s("ui.text"));
+        if selected {
+            row = row.style(ctx.s("ui.selection"));
+        }
+        rows.push(row);
+    }
+    let spark_col = |sig: Signal| {
+        let v = value_width(sig);
+        Constraint::Length((if sw > 0 { sw + 1 + v } else { v }) as u16)
+    };
+    let mut widths = vec![Constraint::Length(8), Constraint::Length(name_w as u16)];
+    let mut header: Vec<Cell> = vec![Cell::from("status"), Cell::from("model")];
+    if wide {
+        widths.push(Constraint::Length(ns_w as u16));
+        header.push(Cell::from("namespace"));
+    }
+    widths.extend([
+        Constraint::Length(4),
+        spark_col(Signal::RequestRate),
+        spark_col(Signal::LatencyP95),
+        spark_col(Signal::ErrorRate),
+        Constraint::Length(5),
+        Constraint::Length(4),
+        Constraint::Length(4),
+    ]);
+    header.push(Cell::from("ver"));
+    for (sig, h) in [
+        (Signal::RequestRate, "rate"),
+        (Signal::LatencyP95, "p95"),
+        (Signal::ErrorRate, "errors"),
+        (Signal::Accuracy, "acc"),
+        (Signal::Cpu, "cpu"),
+        (Signal::Replicas, "pods"),
+    ] {
+        let w = value_width(sig) + if sw > 0 && spark_idx(sig) { sw + 1 } else { 0 };
+        header.push(Cell::from(format!("{h:>w$}")));
+    }
+    let header = Row::new(header).style(ctx.s("ui.header"));
+    let table = Table::new(rows, widths)
+        .header(header)
+        .column_spacing(1)
+        .block(block);
+    f.render_widget(table, area);
+}
