@@ -143,6 +143,14 @@ impl ModelMeta {
     pub fn key(&self) -> String {
         format!("{}/{}", self.namespace, self.name)
     }
+
+    /// True when `key` is this model's `namespace/name` (without allocating).
+    pub fn is(&self, key: &str) -> bool {
+        key.len() == self.namespace.len() + 1 + self.name.len()
+            && key.starts_with(self.namespace.as_str())
+            && key.as_bytes()[self.namespace.len()] == b'/'
+            && key.ends_with(self.name.as_str())
+    }
 }
 
 /// One observation of every signal of one model at one instant. Missing values are NaN.

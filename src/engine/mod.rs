@@ -88,7 +88,7 @@ const SMOOTH: f32 = 0.3;
 
 #[derive(Debug, Clone)]
 struct ModelState {
-    meta: ModelMeta,
+    meta: Arc<ModelMeta>,
     history: History,
     smooth: [f32; Signal::COUNT],
     status: Status,
@@ -100,7 +100,7 @@ struct ModelState {
 impl ModelState {
     fn new(meta: ModelMeta) -> Self {
         ModelState {
-            meta,
+            meta: Arc::new(meta),
             history: History::new(),
             smooth: [f32::NAN; Signal::COUNT],
             status: Status::Unknown,
@@ -278,7 +278,7 @@ impl Engine {
                 for meta in models {
                     let key = meta.key();
                     if let Some(&i) = self.index.get(&key) {
-                        self.models[i as usize].meta = meta;
+                        self.models[i as usize].meta = Arc::new(meta);
                     } else {
                         self.index.insert(key, self.models.len() as u32);
                         self.models.push(ModelState::new(meta));
@@ -461,7 +461,7 @@ impl Engine {
                 (LogKind::Change, format!("rollout started {from} → {to}"))
             }
             Change::Deployed { from, to, duration } => {
-                m.meta.version = to.clone();
+                Arc::make_mut(&mut m.meta).version = to.clone();
                 (
                     LogKind::Change,
                     format!("now serving {to} (was {from}; rollout took {duration:.0} s)"),

@@ -71,8 +71,8 @@ pub const SPARK_LEN: usize = 30;
 pub struct FleetRow {
     /// Model index.
     pub index: u32,
-    /// Facts.
-    pub meta: ModelMeta,
+    /// Facts (shared with the engine).
+    pub meta: Arc<ModelMeta>,
     /// Health.
     pub status: Status,
     /// Why (empty when ok).

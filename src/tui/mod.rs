@@ -133,7 +133,7 @@ pub async fn run(
                 for o in outs {
                     match o {
                         Out::Quit => return Ok(()),
-                        Out::Redraw => term.clear()?,
+                        Out::Redraw => terminal::full_redraw(term)?,
                         Out::SetMouse(on) => { let _ = terminal::set_mouse(on); }
                         Out::Command(command) => {
                             let ev = Event::Command { t: snap.t, user: ui.user.clone(), command };

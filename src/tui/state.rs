@@ -303,6 +303,11 @@ impl Ui {
         &self.visible
     }
 
+    /// Forget the cached visible list (it is rebuilt on the next frame).
+    pub fn invalidate(&mut self) {
+        self.visible_key = None;
+    }
+
     /// Position of the selected model in the visible list (first row when none).
     pub fn selected_pos(&mut self, snap: &Snapshot) -> Option<usize> {
         let sel = self.selected.clone();
@@ -311,10 +316,7 @@ impl Ui {
             return None;
         }
         let pos = sel
-            .and_then(|k| {
-                vis.iter()
-                    .position(|&i| snap.rows[i as usize].meta.key() == k)
-            })
+            .and_then(|k| vis.iter().position(|&i| snap.rows[i as usize].meta.is(&k)))
             .unwrap_or(0);
         Some(pos)
     }
@@ -677,7 +679,9 @@ pub fn compute_visible(rows: &[FleetRow], sort: SortKey, reverse: bool, filter: 
         .enumerate()
         .filter(|(_, r)| {
             f.is_empty()
-                || r.meta.key().to_lowercase().contains(&f)
+                || r.meta.name.to_lowercase().contains(&f)
+                || r.meta.namespace.to_lowercase().contains(&f)
+                || (f.contains('/') && r.meta.key().to_lowercase().contains(&f))
                 || r.meta.version.to_lowercase().contains(&f)
                 || r.status.word().contains(&f)
         })
@@ -690,9 +694,14 @@ pub fn compute_visible(rows: &[FleetRow], sort: SortKey, reverse: bool, filter: 
                 .status
                 .severity()
                 .cmp(&ra.status.severity())
-                .then_with(|| ra.meta.key().cmp(&rb.meta.key())),
+                .then_with(|| ra.meta.namespace.cmp(&rb.meta.namespace))
+                .then_with(|| ra.meta.name.cmp(&rb.meta.name)),
             SortKey::Name => ra.meta.name.cmp(&rb.meta.name),
-            SortKey::Namespace => ra.meta.key().cmp(&rb.meta.key()),
+            SortKey::Namespace => ra
+                .meta
+                .namespace
+                .cmp(&rb.meta.namespace)
+                .then_with(|| ra.meta.name.cmp(&rb.meta.name)),
             SortKey::Signal(s) => cmp_f32_desc(ra.values[s.index()], rb.values[s.index()]),
         };
         let ord = ord.then_with(|| a.cmp(&b));

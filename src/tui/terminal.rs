@@ -181,8 +181,16 @@ pub fn setup(mouse: bool, strip_color: bool) -> io::Result<(Term, Guard)> {
     }
     let backend = CrosstermBackend::new(TermWriter::new(io::stdout(), strip_color));
     let mut term = Terminal::new(backend)?;
-    term.clear()?;
+    full_redraw(&mut term)?;
     Ok((term, guard))
+}
+
+/// Clear the screen and forget what was drawn, so the next frame is drawn in full. Unlike
+/// `Terminal::clear` this never asks the terminal for the cursor position: over a slow SSH link
+/// that query can time out.
+pub fn full_redraw(term: &mut Term) -> io::Result<()> {
+    let size = term.size()?;
+    term.resize(ratatui::layout::Rect::new(0, 0, size.width, size.height))
 }
 
 /// Turn mouse capture on or off.

@@ -163,7 +163,7 @@ pub fn draw(f: &mut Frame, ui: &mut Ui, ctx: &Ctx, area: Rect) {
     let mut rows = Vec::with_capacity(vis.len());
     for &i in &vis {
         let r = &snap.rows[i as usize];
-        let selected = sel_key.as_deref() == Some(r.meta.key().as_str());
+        let selected = sel_key.as_deref().is_some_and(|k| r.meta.is(k));
         let marker = if selected {
             if ascii { ">" } else { "▶" }
         } else {

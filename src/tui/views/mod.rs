@@ -55,8 +55,60 @@ pub fn clock(t: f64) -> String {
     format!("{:02}:{:02}:{:02}", s / 3600, (s % 3600) / 60, s % 60)
 }
 
+/// The ASCII stand-in for a character the console draws (box drawing, arrows, symbols,
+/// blocks, braille); other non-ASCII characters become `?`.
+pub fn ascii_of(c: char) -> char {
+    match c {
+        c if c.is_ascii() => c,
+        '─' | '━' | '═' | '—' | '–' | '╌' => '-',
+        '│' | '┃' | '║' | '┆' => '|',
+        '┌' | '┐' | '└' | '┘' | '├' | '┤' | '┬' | '┴' | '┼' | '╭' | '╮' | '╯' | '╰' => {
+            '+'
+        }
+        '→' | '▶' | '›' => '>',
+        '←' | '◀' | '‹' => '<',
+        '↑' | '▲' => '^',
+        '↓' | '▼' => 'v',
+        '×' => 'x',
+        '·' | '•' => '.',
+        '…' => '~',
+        '✔' => '+',
+        '✖' | '◆' => 'X',
+        '░' => ':',
+        '▁' => '_',
+        '▂' => '.',
+        '▃' => '-',
+        '▄' => '~',
+        '▅' => '=',
+        '▆' => '+',
+        '▇' => '*',
+        '█' => '#',
+        '\u{2800}' => ' ',
+        '\u{2801}'..='\u{28ff}' => '*',
+        _ => '?',
+    }
+}
+
+/// Replace every non-ASCII symbol of a buffer by its ASCII stand-in (`--ascii`).
+pub fn asciify(buf: &mut ratatui::buffer::Buffer) {
+    for cell in buf.content.iter_mut() {
+        let sym = cell.symbol();
+        if !sym.is_ascii() {
+            let c = sym.chars().next().map_or(' ', ascii_of);
+            cell.set_char(c);
+        }
+    }
+}
+
 /// Draw a whole frame.
 pub fn draw(f: &mut Frame, ui: &mut Ui, ctx: &Ctx) {
+    draw_inner(f, ui, ctx);
+    if ui.ascii {
+        asciify(f.buffer_mut());
+    }
+}
+
+fn draw_inner(f: &mut Frame, ui: &mut Ui, ctx: &Ctx) {
     let area = f.area();
     f.buffer_mut().set_style(area, ctx.s("ui.background"));
     if area.width < 20 || area.height < 5 {

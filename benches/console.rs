@@ -1,0 +1,74 @@
+//! Criterion benchmarks of the console's hot paths:
+//! - a full Fleet frame with 1,000 (and 10,000) models at 200×50 (target < 2 ms);
+//! - one engine tick of the simulated fleet with 10,000 models (target < 20 ms).
+
+use criterion::{Criterion, criterion_group, criterion_main};
+use pitcrew::engine::EngineConfig;
+use pitcrew::sources::sim::{drive, start, step_events};
+use pitcrew::tui::keymap::Keymap;
+use pitcrew::tui::state::{Capabilities, Ui};
+use pitcrew::tui::theme::{ColorMode, Theme};
+use pitcrew::tui::views::{Ctx, draw};
+use ratatui::Terminal;
+use ratatui::backend::TestBackend;
+use std::hint::black_box;
+
+const T0: f64 = 1_764_000_000.0;
+
+fn fleet_frame(c: &mut Criterion) {
+    let theme = Theme::load("default", &[], ColorMode::TrueColor).expect("theme");
+    let keymap = Keymap::load("default", &[]).expect("keymap");
+    for n in [1_000usize, 10_000] {
+        let (mut world, mut engine) = start(1, n, T0, EngineConfig::default());
+        // 40 minutes of history so sparklines are full
+        drive(&mut world, &mut engine, 480);
+        let snap = engine.snapshot(None, 1000);
+        let mut ui = Ui::new(
+            false,
+            false,
+            Capabilities {
+                clock_control: true,
+                inject: true,
+            },
+            "bench".into(),
+        );
+        let mut term = Terminal::new(TestBackend::new(200, 50)).expect("terminal");
+        let ctx = Ctx {
+            snap: &snap,
+            theme: &theme,
+            keymap: &keymap,
+        };
+        // a frame as the console draws it for a new snapshot: the sort/filter of every row is
+        // recomputed (the snapshot is new), only visible rows are built
+        c.bench_function(&format!("fleet_frame_{n}_models_200x50"), |b| {
+            b.iter(|| {
+                ui.invalidate();
+                term.draw(|f| draw(f, &mut ui, &ctx)).expect("draw");
+                black_box(term.backend().buffer().area);
+            })
+        });
+    }
+}
+
+fn engine_tick(c: &mut Criterion) {
+    let n = 10_000;
+    let (mut world, mut engine) = start(2, n, T0, EngineConfig::default());
+    drive(&mut world, &mut engine, 120);
+    c.bench_function("engine_tick_10000_models", |b| {
+        b.iter(|| {
+            for ev in step_events(&mut world) {
+                black_box(engine.apply(ev));
+            }
+        })
+    });
+    c.bench_function("engine_snapshot_10000_models", |b| {
+        b.iter(|| black_box(engine.snapshot(Some("search/ranker-bert"), 1000)))
+    });
+}
+
+criterion_group! {
+    name = benches;
+    config = Criterion::default().sample_size(30).measurement_time(std::time::Duration::from_secs(4));
+    targets = fleet_frame, engine_tick
+}
+criterion_main!(benches);

@@ -1,0 +1,262 @@
+//! End-to-end: the real binary in a real pseudo-terminal. Start, open help with `?`, quit with
+//! `q`, and check that the terminal was restored; the same after SIGTERM and SIGHUP (a dropped
+//! SSH session); and that `NO_COLOR` means no colour escape sequences at all.
+
+use portable_pty::{Child, CommandBuilder, MasterPty, PtySize, native_pty_system};
+use std::io::{Read, Write};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+struct Session {
+    cols: u16,
+    rows: u16,
+    master: Box<dyn MasterPty + Send>,
+    child: Box<dyn Child + Send + Sync>,
+    writer: Box<dyn Write + Send>,
+    out: Arc<Mutex<Vec<u8>>>,
+    _dirs: tempfile::TempDir,
+}
+
+fn spawn(args: &[&str], envs: &[(&str, &str)], cols: u16, rows: u16) -> Session {
+    let pty = native_pty_system();
+    let pair = pty
+        .openpty(PtySize {
+            rows,
+            cols,
+            pixel_width: 0,
+            pixel_height: 0,
+        })
+        .expect("openpty");
+    let dirs = tempfile::tempdir().expect("tempdir");
+    let mut cmd = CommandBuilder::new(env!("CARGO_BIN_EXE_pitcrew"));
+    cmd.args(["--start", "1764000000", "--backfill", "1"]);
+    cmd.args(args);
+    cmd.env("TERM", "xterm-256color");
+    cmd.env_remove("NO_COLOR");
+    cmd.env_remove("COLORTERM");
+    cmd.env("PITCREW_CONFIG", dirs.path().join("config"));
+    cmd.env("PITCREW_DATA", dirs.path().join("data"));
+    for (k, v) in envs {
+        cmd.env(k, v);
+    }
+    let child = pair.slave.spawn_command(cmd).expect("spawn pitcrew");
+    drop(pair.slave);
+    let mut reader = pair.master.try_clone_reader().expect("reader");
+    let writer = pair.master.take_writer().expect("writer");
+    let out = Arc::new(Mutex::new(Vec::new()));
+    let sink = out.clone();
+    std::thread::spawn(move || {
+        let mut buf = [0u8; 8192];
+        loop {
+            match reader.read(&mut buf) {
+                Ok(0) | Err(_) => break,
+                Ok(n) => sink.lock().expect("lock").extend_from_slice(&buf[..n]),
+            }
+        }
+    });
+    Session {
+        cols,
+        rows,
+        master: pair.master,
+        child,
+        writer,
+        out,
+        _dirs: dirs,
+    }
+}
+
+impl Session {
+    fn text(&self) -> String {
+        String::from_utf8_lossy(&self.out.lock().expect("lock")).into_owned()
+    }
+
+    /// What a person would see now: the output replayed through a terminal emulator.
+    fn screen(&self) -> String {
+        let mut p = vt100::Parser::new(self.rows, self.cols, 0);
+        p.process(&self.out.lock().expect("lock"));
+        p.screen().contents()
+    }
+
+    fn wait_for(&self, needle: &str, secs: u64) {
+        let deadline = Instant::now() + Duration::from_secs(secs);
+        while Instant::now() < deadline {
+            if self.screen().contains(needle) {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        panic!(
+            "'{needle}' did not appear within {secs}s; screen:\n{}",
+            self.screen()
+        );
+    }
+
+    fn send(&mut self, s: &str) {
+        self.writer.write_all(s.as_bytes()).expect("write");
+        self.writer.flush().expect("flush");
+    }
+
+    fn wait_exit(&mut self, secs: u64) -> portable_pty::ExitStatus {
+        let deadline = Instant::now() + Duration::from_secs(secs);
+        while Instant::now() < deadline {
+            if let Some(st) = self.child.try_wait().expect("try_wait") {
+                // let the reader drain the last bytes
+                std::thread::sleep(Duration::from_millis(200));
+                return st;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let _ = self.child.kill();
+        panic!(
+            "pitcrew did not exit within {secs}s; output:\n{}",
+            self.text()
+        );
+    }
+
+    fn assert_restored(&self) {
+        let out = self.text();
+        let leave = out.rfind("\x1b[?1049l").expect("left the alternate screen");
+        let enter = out
+            .rfind("\x1b[?1049h")
+            .expect("entered the alternate screen");
+        assert!(
+            leave > enter,
+            "the alternate screen was left after it was entered"
+        );
+        assert!(
+            out[leave..].contains("\x1b[?25h")
+                || out[..leave].rfind("\x1b[?25h") > out.rfind("\x1b[?25l"),
+            "cursor shown again"
+        );
+        let tio = self.master.get_termios().expect("termios of the pty");
+        use nix::sys::termios::LocalFlags;
+        assert!(
+            tio.local_flags.contains(LocalFlags::ICANON),
+            "canonical mode restored"
+        );
+        assert!(tio.local_flags.contains(LocalFlags::ECHO), "echo restored");
+    }
+}
+
+#[test]
+fn start_help_quit_restores_terminal() {
+    let mut s = spawn(&[], &[], 80, 24);
+    s.wait_for("models", 30);
+    s.wait_for("FOUNDATION", 10);
+    // while running, the terminal is raw
+    let tio = s.master.get_termios().expect("termios");
+    assert!(
+        !tio.local_flags
+            .contains(nix::sys::termios::LocalFlags::ICANON)
+    );
+    s.send("?");
+    s.wait_for("Help — keys of this console", 10);
+    assert!(s.screen().contains("Quit pitcrew"));
+    s.send("q"); // closes help
+    s.send("q"); // quits
+    let st = s.wait_exit(10);
+    assert!(st.success(), "exit status {st:?}");
+    s.assert_restored();
+}
+
+fn killed_by(sig: nix::sys::signal::Signal) {
+    let mut s = spawn(&[], &[], 80, 24);
+    s.wait_for("FOUNDATION", 30);
+    let pid = s.child.process_id().expect("pid") as i32;
+    nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), sig).expect("kill");
+    s.wait_exit(10);
+    s.assert_restored();
+}
+
+#[test]
+fn sigterm_restores_terminal() {
+    killed_by(nix::sys::signal::Signal::SIGTERM);
+}
+
+#[test]
+fn sighup_restores_terminal() {
+    killed_by(nix::sys::signal::Signal::SIGHUP);
+}
+
+/// Parameters of every SGR sequence (`ESC [ … m`) in the output.
+fn sgr_params(out: &str) -> Vec<String> {
+    let b = out.as_bytes();
+    let mut v = Vec::new();
+    let mut i = 0;
+    while i + 1 < b.len() {
+        if b[i] == 0x1b && b[i + 1] == b'[' {
+            let mut j = i + 2;
+            while j < b.len() && !(0x40..=0x7e).contains(&b[j]) {
+                j += 1;
+            }
+            if j < b.len() && b[j] == b'm' {
+                v.push(out[i + 2..j].to_string());
+            }
+            i = j;
+        }
+        i += 1;
+    }
+    v
+}
+
+fn is_colour_param(p: &str) -> bool {
+    for x in p.split(';') {
+        if let Ok(n) = x.parse::<u32>()
+            && matches!(n, 30..=39 | 40..=49 | 58 | 59 | 90..=97 | 100..=107)
+        {
+            return true;
+        }
+    }
+    false
+}
+
+#[test]
+fn no_color_means_no_colour_sequences() {
+    let mut s = spawn(
+        &["--scenario", "latency-spike", "--speed", "50"],
+        &[("NO_COLOR", "1")],
+        120,
+        40,
+    );
+    s.wait_for("FOUNDATION", 30);
+    s.send("2");
+    s.wait_for("window", 10);
+    s.send("3");
+    std::thread::sleep(Duration::from_secs(2));
+    s.send("?");
+    s.wait_for("Help", 10);
+    s.send("?");
+    s.send("q");
+    s.wait_exit(10);
+    let out = s.text();
+    let colours: Vec<String> = sgr_params(&out)
+        .into_iter()
+        .filter(|p| is_colour_param(p))
+        .collect();
+    assert!(
+        colours.is_empty(),
+        "colour sequences with NO_COLOR: {colours:?}"
+    );
+    // attributes (bold, reverse) are still used: the screen is not flat
+    assert!(!sgr_params(&out).is_empty());
+
+    // and without NO_COLOR the same screens do use colour: the check above can fail
+    let mut s = spawn(&[], &[], 120, 40);
+    s.wait_for("FOUNDATION", 30);
+    s.send("q");
+    s.wait_exit(10);
+    assert!(sgr_params(&s.text()).iter().any(|p| is_colour_param(p)));
+}
+
+#[test]
+fn bad_theme_is_a_clear_error_before_the_terminal_is_taken() {
+    let mut s = spawn(&["--theme", "/nonexistent/theme.toml"], &[], 80, 24);
+    let st = s.wait_exit(20);
+    assert!(!st.success());
+    let out = s.text();
+    assert!(out.contains("theme"), "{out}");
+    assert!(
+        !out.contains("\x1b[?1049h"),
+        "never entered the alternate screen"
+    );
+}
