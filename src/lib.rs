@@ -9,6 +9,7 @@ pub mod app;
 pub mod autonomy;
 pub mod check;
 pub mod config;
+pub mod detect;
 pub mod engine;
 pub mod fleet;
 pub mod rng;

@@ -58,6 +58,21 @@ struct Cli {
 
 #[derive(Subcommand, Debug)]
 enum Cmd {
+    /// Score CSV files (`timestamp,value`) for anomalies; writes `DIR/<file name>` with
+    /// `timestamp,value,anomaly_score` (NAB's format). Exit code 2 on malformed input.
+    Detect {
+        /// Input files.
+        #[arg(required = true)]
+        files: Vec<std::path::PathBuf>,
+        /// Output directory.
+        #[arg(long)]
+        out: std::path::PathBuf,
+    },
+    /// Check pitcrew's methods against labelled data before trusting them.
+    Backtest {
+        #[command(subcommand)]
+        what: BacktestCmd,
+    },
     /// Validate theme, keymap and config files; report every problem with file:line:column.
     Check {
         /// Theme to validate (built-in name or path); with no option, everything is checked.
@@ -69,6 +84,29 @@ enum Cmd {
         /// Config file to validate.
         #[arg(long)]
         config: Option<std::path::PathBuf>,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum BacktestCmd {
+    /// Score the detectors on labelled data with NAB's scoring (windows, scaled sigmoid,
+    /// probationary period, threshold optimisation, normalisation).
+    Detect {
+        /// Data directory holding `<category>/<file>.csv` (or `data/<category>/…`).
+        #[arg(long)]
+        data: std::path::PathBuf,
+        /// Labelled windows (NAB `combined_windows.json` format).
+        #[arg(long)]
+        labels: std::path::PathBuf,
+        /// Cost profiles (NAB `profiles.json`); NAB's three standard profiles when omitted.
+        #[arg(long)]
+        profiles: Option<std::path::PathBuf>,
+        /// Only this profile: standard, reward_low_FP_rate or reward_low_FN_rate.
+        #[arg(long)]
+        profile: Option<String>,
+        /// Also write the score files here (`<category>/<file>.csv`).
+        #[arg(long, value_name = "DIR")]
+        scores_out: Option<std::path::PathBuf>,
     },
 }
 
@@ -90,6 +128,47 @@ fn parse_time(s: &str) -> Result<f64, String> {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
+        Some(Cmd::Detect { files, out }) => match pitcrew::detect::detect_files(&files, &out) {
+            Ok(summary) => {
+                println!("{summary}");
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("pitcrew detect: {e}");
+                ExitCode::from(2)
+            }
+        },
+        Some(Cmd::Backtest {
+            what:
+                BacktestCmd::Detect {
+                    data,
+                    labels,
+                    profiles,
+                    profile,
+                    scores_out,
+                },
+        }) => {
+            let profiles = profiles.or_else(|| {
+                let p = data.join("profiles.json");
+                p.exists().then_some(p)
+            });
+            match pitcrew::detect::cli::backtest_to(
+                &data,
+                &labels,
+                profiles.as_deref(),
+                profile.as_deref(),
+                scores_out.as_deref(),
+            ) {
+                Ok(report) => {
+                    println!("{report}");
+                    ExitCode::SUCCESS
+                }
+                Err(e) => {
+                    eprintln!("pitcrew backtest detect: {e}");
+                    ExitCode::from(2)
+                }
+            }
+        }
         Some(Cmd::Check {
             theme,
             keymap,

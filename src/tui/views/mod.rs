@@ -207,16 +207,19 @@ fn draw_status(f: &mut Frame, ui: &Ui, ctx: &Ctx, area: Rect) {
         SourceState::Finished => "ended".to_string(),
     };
     let age = snap.data_age();
-    let stale = age.is_none_or(|a| a > src.step.max(1.0) * 3.0)
+    let stale = (snap.t > 0.0 && age.is_none_or(|a| a > src.step.max(1.0) * 3.0))
         || matches!(src.state, SourceState::Down { .. });
     let age_txt = match age {
         Some(a) if a < 100.0 => format!("data {a:.0}s"),
         Some(a) if a < 6000.0 => format!("data {:.0}m", a / 60.0),
         Some(a) => format!("data {:.0}h", a / 3600.0),
+        None if snap.t <= 0.0 => "waiting".to_string(),
         None => "no data".to_string(),
     };
     let narrow = area.width < 100;
-    let time = if narrow {
+    let time = if snap.t <= 0.0 {
+        "starting…".to_string()
+    } else if narrow {
         clock(snap.t)
     } else {
         format!("{} UTC", datetime(snap.t))

@@ -1,0 +1,588 @@
+//! The ensemble: runs every detector on a series, calibrates each detector's evidence against its
+//! own history, combines them into one score in `[0, 1]` and explains it.
+
+use super::changepoint::Cusum;
+use super::level::RobustLevel;
+use super::novelty::Novelty;
+use super::seasonal::Seasonal;
+use super::{DetectorKind, Direction, Evidence, Explanation, Scored, clamp_value};
+
+/// Tunables of the ensemble. The defaults are meant to be used as they are: every quantity is in
+/// samples or in the series' own units of surprise, so nothing depends on the series' scale.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DetectConfig {
+    /// Samples before any score is emitted (scores are 0 during warm-up).
+    pub warmup: u32,
+    /// Time constant of the fast level, in samples.
+    pub level_span: u32,
+    /// Time constant of the scales, in samples.
+    pub scale_span: u32,
+    /// Memory of the calibration histograms, in samples.
+    pub calibration_span: u32,
+    /// Rarity (as `1/p`) that maps to a score of 1.
+    pub full_scale_rarity: f64,
+    /// After an alarm, samples during which weaker alarms are suppressed.
+    pub suppress_span: u32,
+    /// Score from which a sample counts as an alarm for suppression.
+    pub alarm_level: f64,
+    /// Factor applied to a suppressed score.
+    pub suppress_factor: f64,
+    /// Weight of the newest sample in the short-term average of surprise (1 = no averaging).
+    pub smoothing: f64,
+    /// Which detectors take part: level, seasonal, change point, novelty.
+    pub enabled: [bool; 4],
+    /// Combine detectors by summing their surprises (Fisher) rather than taking the largest.
+    pub fisher: bool,
+}
+
+impl Default for DetectConfig {
+    fn default() -> Self {
+        Self {
+            warmup: 32,
+            level_span: 16,
+            scale_span: 256,
+            calibration_span: 4096,
+            full_scale_rarity: 1e5,
+            suppress_span: 128,
+            alarm_level: 0.5,
+            suppress_factor: 0.3,
+            smoothing: 1.0,
+            fisher: false,
+            enabled: [true, true, true, false],
+        }
+    }
+}
+
+const HIST_BINS: usize = 96;
+const HIST_WIDTH: f64 = 0.1;
+/// Mass above which the tail is modelled as exponential.
+const TAIL_FRACTION: f64 = 0.05;
+/// Smallest tail scale (on the `ln(1+v)` axis).
+const TAIL_BETA_MIN: f64 = 0.3;
+
+/// A monotone, piecewise-linear approximation of `ln(1 + v)` for `v ≥ 0` (exponent plus
+/// mantissa; within 0.06 of the true value), several times cheaper than `ln_1p`. Histogram bins
+/// only need a monotone map, not an exact one.
+#[inline]
+fn fast_ln1p(v: f64) -> f64 {
+    let x = 1.0 + if v.is_nan() { 0.0 } else { v.clamp(0.0, 1e300) };
+    let bits = x.to_bits();
+    let exp = ((bits >> 52) & 0x7ff) as i64 - 1023;
+    let mant = f64::from_bits((bits & 0x000f_ffff_ffff_ffff) | 0x3ff0_0000_0000_0000);
+    (exp as f64 + (mant - 1.0)) * std::f64::consts::LN_2
+}
+
+/// Decayed histogram of a non-negative statistic on a `ln(1+v)` grid, giving an empirical tail
+/// probability: how often, in the recent past, this detector has been at least this surprised.
+#[derive(Debug, Clone, PartialEq)]
+struct Calibrator {
+    counts: [f32; HIST_BINS],
+    total: f64,
+    /// Weight of the next count (grows instead of decaying the old counts).
+    weight: f64,
+    n: u32,
+}
+
+impl Calibrator {
+    fn new() -> Self {
+        Self {
+            counts: [0.0; HIST_BINS],
+            total: 0.0,
+            weight: 1.0,
+            n: 0,
+        }
+    }
+
+    fn bin(v: f64) -> usize {
+        let b = (fast_ln1p(v) / HIST_WIDTH) as usize;
+        b.min(HIST_BINS - 1)
+    }
+
+    /// Tail probability of `v`. The body is the empirical (Laplace-smoothed) tail; beyond the
+    /// top `TAIL_FRACTION` of the mass an exponential tail fitted to the excesses on the log scale
+    /// takes over (peaks over threshold), so that rarer-than-ever values keep being ranked by how
+    /// far beyond the record they are instead of all sharing the smallest empirical probability.
+    fn tail(&self, v: f64) -> f64 {
+        let l = fast_ln1p(v);
+        let b = Self::bin(v);
+        // Sum whichever side of the bin is shorter.
+        let above: f64 = if b < HIST_BINS / 2 {
+            let below: f64 = self.counts[..b].iter().map(|&c| f64::from(c)).sum();
+            (self.total - below).max(0.0)
+        } else {
+            self.counts[b..].iter().map(|&c| f64::from(c)).sum()
+        };
+        let p = (above + 0.5 * self.weight) / (self.total + self.weight);
+        if above >= 0.5 * self.weight {
+            return p;
+        }
+        // Beyond everything seen recently: extrapolate.
+        let want = TAIL_FRACTION * self.total;
+        let (mut mass, mut moment, mut q_bin, mut top) = (0.0, 0.0, 0, None);
+        for (i, &c) in self.counts.iter().enumerate().rev() {
+            let c = f64::from(c);
+            if c > 0.0 && top.is_none() {
+                top = Some(i);
+            }
+            mass += c;
+            moment += c * (i as f64 + 0.5);
+            q_bin = i;
+            if mass >= want {
+                break;
+            }
+        }
+        let Some(top) = top else { return p };
+        let lq = q_bin as f64 * HIST_WIDTH;
+        let beta = (moment / mass.max(f64::MIN_POSITIVE) * HIST_WIDTH - lq).max(TAIL_BETA_MIN);
+        let l_top = (top + 1) as f64 * HIST_WIDTH;
+        p * (-(l - l_top).max(0.0) / beta).exp()
+    }
+
+    /// Adds `v`, forgetting the past with time constant `span` samples. Decay is applied lazily:
+    /// new counts get a growing weight and everything is rescaled only when that weight grows
+    /// large, so learning is O(1).
+    fn learn(&mut self, v: f64, span: u32) {
+        self.n = self.n.saturating_add(1);
+        let keep = 1.0 - 1.0 / f64::from(self.n.min(span.max(1)));
+        if keep > 0.0 && keep < 1.0 {
+            self.weight /= keep;
+        }
+        self.counts[Self::bin(v)] += self.weight as f32;
+        self.total += self.weight;
+        if self.weight > 1e12 {
+            let k = 1.0 / self.weight;
+            for c in &mut self.counts {
+                *c = (f64::from(*c) * k) as f32;
+            }
+            self.total *= k;
+            self.weight = 1.0;
+        }
+    }
+}
+
+/// Sampling clock: keeps time monotone and estimates the sampling interval robustly.
+#[derive(Debug, Clone, PartialEq)]
+struct Clock {
+    first: Option<f64>,
+    last: f64,
+    dt: Option<f64>,
+    steps: u32,
+}
+
+impl Clock {
+    fn tick(&mut self, t: f64) -> f64 {
+        let Some(_) = self.first else {
+            let t0 = if t.is_finite() { t } else { 0.0 };
+            self.first = Some(t0);
+            self.last = t0;
+            return t0;
+        };
+        if !t.is_finite() || t <= self.last {
+            return self.last;
+        }
+        let d = t - self.last;
+        self.dt = Some(match self.dt {
+            None => d,
+            Some(dt) => dt + 0.05 * (d.clamp(dt * 0.25, dt * 4.0) - dt),
+        });
+        self.steps = self.steps.saturating_add(1);
+        self.last = t;
+        t
+    }
+}
+
+/// One series' detectors and calibration. See the module documentation of [`crate::detect`].
+#[derive(Debug, Clone)]
+pub struct Ensemble {
+    cfg: DetectConfig,
+    clock: Clock,
+    n: u32,
+    level: RobustLevel,
+    slow: RobustLevel,
+    seasonal: Option<Seasonal>,
+    cusum: Cusum,
+    /// Present only when the novelty detector is enabled (it holds an 8 KiB set).
+    novelty: Option<Novelty>,
+    cal: [Calibrator; 4],
+    /// Calibration of the short-term average of the combined surprise.
+    cal_avg: Calibrator,
+    avg: f64,
+    /// Score of the last alarm, and samples since it.
+    last_alarm: f64,
+    since_alarm: u32,
+}
+
+impl Default for Ensemble {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// Number of samples (with a known interval) needed before the seasonal profiles are sized.
+const CLOCK_WARMUP: u32 = 8;
+
+impl Ensemble {
+    /// An ensemble with default configuration.
+    pub fn new() -> Self {
+        Self::with_config(DetectConfig::default())
+    }
+
+    /// An ensemble with the given configuration.
+    pub fn with_config(cfg: DetectConfig) -> Self {
+        let novelty = cfg.enabled[3].then(Novelty::new);
+        Self {
+            level: RobustLevel::new(cfg.level_span, cfg.scale_span),
+            slow: RobustLevel::new(cfg.scale_span, cfg.scale_span),
+            cfg,
+            clock: Clock {
+                first: None,
+                last: 0.0,
+                dt: None,
+                steps: 0,
+            },
+            n: 0,
+            seasonal: None,
+            cusum: Cusum::default(),
+            novelty,
+            cal: [
+                Calibrator::new(),
+                Calibrator::new(),
+                Calibrator::new(),
+                Calibrator::new(),
+            ],
+            cal_avg: Calibrator::new(),
+            avg: 0.0,
+            last_alarm: 0.0,
+            since_alarm: u32::MAX,
+        }
+    }
+
+    /// The configuration in use.
+    pub fn config(&self) -> &DetectConfig {
+        &self.cfg
+    }
+
+    /// The estimated sampling interval in seconds, once known.
+    pub fn interval(&self) -> Option<f64> {
+        self.clock.dt
+    }
+
+    /// The seasonal period in use, in seconds, if any.
+    pub fn period(&self) -> Option<f64> {
+        self.seasonal.as_ref().and_then(Seasonal::period)
+    }
+
+    /// Bytes of state held for this series (including heap allocations).
+    pub fn state_bytes(&self) -> usize {
+        std::mem::size_of::<Self>()
+            + self.seasonal.as_ref().map_or(0, Seasonal::state_bytes)
+            + self
+                .novelty
+                .as_ref()
+                .map_or(0, |n| n.state_bytes() - std::mem::size_of::<Novelty>())
+    }
+
+    /// Scores `value` observed at `t_unix_secs`, then learns it. See the module documentation for
+    /// the behaviour on NaN, infinities and out-of-order timestamps.
+    pub fn update(&mut self, t_unix_secs: f64, value: f64) -> Scored {
+        let t = self.clock.tick(t_unix_secs);
+        if !value.is_finite() {
+            return Scored::default();
+        }
+        let x = clamp_value(value);
+        if self.seasonal.is_none()
+            && self.clock.steps >= CLOCK_WARMUP
+            && let (Some(dt), Some(t0)) = (self.clock.dt, self.clock.first)
+        {
+            self.seasonal = Some(Seasonal::new(t0, dt));
+        }
+
+        // Evidence against the state before this sample.
+        let lev = self.level.evidence(x);
+        let sea = self.seasonal.as_ref().and_then(|s| s.evidence(t, x));
+        let slow = self.slow.evidence(x);
+        let primary = sea.or(lev);
+        let cus = primary.map_or(0.0, |e| self.cusum.update(e.z));
+        let q = Novelty::quantise(slow.map_or(0.0, |e| e.z));
+        let nov = self.novelty.as_ref().map_or(0.0, |n| n.evidence(q));
+
+        let stats = [
+            lev.map_or(0.0, |e| e.z.abs()),
+            sea.map_or(0.0, |e| e.z.abs()),
+            cus.abs() / self.cusum.threshold() * 4.0,
+            nov * 4.0,
+        ];
+        let mut active = [
+            lev.is_some(),
+            sea.is_some(),
+            primary.is_some(),
+            slow.is_some() && self.novelty.is_some(),
+        ];
+        for (a, e) in active.iter_mut().zip(self.cfg.enabled) {
+            *a &= e;
+        }
+        let mut best: Option<(usize, f64)> = None;
+        let mut n_active = 0.0;
+        let mut fisher = 0.0;
+        for i in 0..4 {
+            if !active[i] || self.cal[i].n < self.cfg.warmup {
+                continue;
+            }
+            n_active += 1.0;
+            let p = self.cal[i].tail(stats[i]);
+            fisher -= p.ln();
+            if best.is_none_or(|(_, bp)| p < bp) {
+                best = Some((i, p));
+            }
+        }
+        // Combined surprise (in nats), then its short-term average judged against its own history.
+        let surprise = match best {
+            None => 0.0,
+            Some(_) if self.cfg.fisher => fisher,
+            Some((_, p)) => -(p * n_active).min(1.0).ln(),
+        };
+        self.avg += self.cfg.smoothing * (surprise - self.avg);
+        let avg_p = self.cal_avg.tail(self.avg);
+        let use_avg = self.cfg.smoothing < 1.0 || self.cfg.fisher;
+        if self.n >= self.cfg.warmup {
+            self.cal_avg.learn(self.avg, self.cfg.calibration_span);
+        }
+
+        let mut out = Scored::default();
+        if let Some(e) = primary {
+            out.expected = Some(e.expected);
+            out.band = Some((e.expected - 3.0 * e.sigma, e.expected + 3.0 * e.sigma));
+        }
+        if self.n >= self.cfg.warmup
+            && let Some((i, p)) = best
+        {
+            let p = if use_avg && self.cal_avg.n >= self.cfg.warmup {
+                avg_p
+            } else {
+                (p * n_active).min(1.0)
+            };
+            let rarity = -p.ln() / self.cfg.full_scale_rarity.ln();
+            let mut score = rarity.clamp(0.0, 1.0);
+            // Suppression of the weaker alarms that follow an alarm.
+            if self.since_alarm < self.cfg.suppress_span {
+                let frac = f64::from(self.since_alarm) / f64::from(self.cfg.suppress_span);
+                let reference = self.last_alarm * (1.0 - frac);
+                if score <= reference {
+                    score *= self.cfg.suppress_factor;
+                }
+            }
+            if score >= self.cfg.alarm_level {
+                self.last_alarm = score;
+                self.since_alarm = 0;
+            }
+            out.score = score;
+            if score >= Scored::NOTABLE {
+                out.explanation = Some(self.explain(i, x, lev, sea, primary, cus, nov));
+            }
+        }
+        self.since_alarm = self.since_alarm.saturating_add(1);
+
+        // Learn.
+        for (i, c) in self.cal.iter_mut().enumerate() {
+            if active[i] {
+                c.learn(stats[i], self.cfg.calibration_span);
+            }
+        }
+        let plain = lev.map(|e| e.expected);
+        if let Some(s) = self.seasonal.as_mut() {
+            s.learn(t, x, plain);
+        }
+        self.level.learn(x);
+        self.slow.learn(x);
+        if let Some(n) = self.novelty.as_mut() {
+            n.learn(q);
+        }
+        self.n = self.n.saturating_add(1);
+        out
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn explain(
+        &self,
+        which: usize,
+        x: f64,
+        lev: Option<Evidence>,
+        sea: Option<Evidence>,
+        primary: Option<Evidence>,
+        cus: f64,
+        nov: f64,
+    ) -> Explanation {
+        let (detector, ev) = match which {
+            0 => (DetectorKind::Level, lev),
+            1 => (DetectorKind::Seasonal, sea),
+            2 => (DetectorKind::ChangePoint, primary),
+            _ => (DetectorKind::Novelty, primary),
+        };
+        let ev = ev.unwrap_or(Evidence {
+            expected: x,
+            z: 0.0,
+            sigma: 0.0,
+        });
+        let deviation = match which {
+            2 => cus,
+            3 if ev.z == 0.0 => nov,
+            _ => ev.z,
+        };
+        Explanation {
+            detector,
+            expected: ev.expected,
+            observed: x,
+            deviation,
+            direction: if x >= ev.expected {
+                Direction::Up
+            } else {
+                Direction::Down
+            },
+            period_secs: if sea.is_some() { self.period() } else { None },
+        }
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn series(n: usize, seed: u64) -> Vec<(f64, f64)> {
+        let mut rng = seed;
+        (0..n)
+            .map(|i| {
+                rng = rng
+                    .wrapping_mul(6_364_136_223_846_793_005)
+                    .wrapping_add(1_442_695_040_888_963_407);
+                let noise = (rng >> 40) as f64 / (1u64 << 24) as f64;
+                let t = 1.4e9 + i as f64 * 300.0;
+                (
+                    t,
+                    50.0 + 10.0 * (t / 86_400.0 * std::f64::consts::TAU).sin() + noise,
+                )
+            })
+            .collect()
+    }
+
+    #[test]
+    fn scores_are_in_unit_interval_and_spike_is_flagged() {
+        let mut e = Ensemble::new();
+        let s = series(3000, 3);
+        for &(t, x) in &s[..2999] {
+            let r = e.update(t, x);
+            assert!((0.0..=1.0).contains(&r.score));
+        }
+        let (t, x) = s[2999];
+        let r = e.update(t, x + 200.0);
+        assert!(r.score > 0.7, "{r:?}");
+        let ex = r.explanation.unwrap();
+        assert_eq!(ex.direction, Direction::Up);
+        assert!(ex.deviation > 5.0, "{ex}");
+        assert!(r.band.is_some() && r.expected.is_some());
+    }
+
+    #[test]
+    fn finds_daily_period() {
+        let mut e = Ensemble::new();
+        for (t, x) in series(5 * 288, 9) {
+            e.update(t, x);
+        }
+        assert_eq!(e.period(), Some(86_400.0));
+        assert!((e.interval().unwrap() - 300.0).abs() < 1.0);
+    }
+
+    #[test]
+    fn state_is_bounded() {
+        let mut e = Ensemble::new();
+        for (t, x) in series(20_000, 1) {
+            e.update(t, x);
+        }
+        assert!(e.state_bytes() < 64 * 1024, "{}", e.state_bytes());
+        // Even with a 1-second interval and the novelty detector on.
+        let cfg = DetectConfig {
+            enabled: [true; 4],
+            ..DetectConfig::default()
+        };
+        let mut e = Ensemble::with_config(cfg);
+        for i in 0..5000 {
+            e.update(f64::from(i), f64::from(i % 17));
+        }
+        assert!(e.state_bytes() < 64 * 1024, "{}", e.state_bytes());
+    }
+
+    /// Defined behaviour on hostile input: no panic, scores always in [0, 1]; a non-finite value
+    /// scores 0 and changes nothing.
+    #[test]
+    fn hostile_input_is_handled() {
+        let mut e = Ensemble::new();
+        let mut t = 1e9;
+        for i in 0..2000 {
+            t += 60.0;
+            let v = match i % 50 {
+                0 => f64::NAN,
+                1 => f64::INFINITY,
+                2 => f64::NEG_INFINITY,
+                3 => 1e308,
+                4 => -1e308,
+                5 => f64::MAX,
+                _ => f64::from(i % 7),
+            };
+            let ts = match i % 37 {
+                0 => f64::NAN,
+                1 => t - 1e6,  // out of order
+                2 => t - 60.0, // duplicate
+                _ => t,
+            };
+            let r = e.update(ts, v);
+            assert!((0.0..=1.0).contains(&r.score), "{r:?}");
+            if !v.is_finite() {
+                assert_eq!(r, Scored::default());
+            }
+            if let Some(x) = r.explanation {
+                assert!(x.expected.is_finite() && x.deviation.is_finite());
+                let _ = x.to_string();
+            }
+        }
+        let before = e.clone();
+        e.update(t + 60.0, f64::NAN);
+        assert_eq!(before.n, e.n);
+    }
+
+    #[test]
+    fn constant_series_scores_zero_then_flags_change() {
+        let mut e = Ensemble::new();
+        for i in 0..1000 {
+            let r = e.update(f64::from(i) * 60.0, 42.0);
+            assert_eq!(r.score, 0.0);
+        }
+        let r = e.update(1000.0 * 60.0, 43.0);
+        assert!(r.score > 0.5, "{r:?}");
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(32))]
+        /// Causality: the scores of a prefix equal the first scores of the whole series.
+        #[test]
+        fn detection_is_causal(
+            values in prop::collection::vec(prop_oneof![
+                8 => -1e3f64..1e3,
+                1 => Just(f64::NAN),
+                1 => Just(1e12),
+            ], 50..600),
+            dts in prop::collection::vec(prop_oneof![8 => Just(60.0f64), 1 => 0.0f64..600.0, 1 => -100.0f64..0.0], 600),
+            cut in 0usize..600,
+        ) {
+            let mut t = 1.4e9;
+            let pts: Vec<(f64, f64)> = values.iter().zip(&dts).map(|(&v, &d)| { t += d; (t, v) }).collect();
+            let cut = cut.min(pts.len());
+            let mut whole = Ensemble::new();
+            let all: Vec<Scored> = pts.iter().map(|&(t, v)| whole.update(t, v)).collect();
+            let mut prefix = Ensemble::new();
+            for (i, &(t, v)) in pts[..cut].iter().enumerate() {
+                prop_assert_eq!(&prefix.update(t, v), &all[i]);
+            }
+        }
+    }
+}

@@ -1,0 +1,238 @@
+//! Seasonal-baseline detector: additive Holt–Winters with time-of-period bins, for a daily and a
+//! weekly period learnt side by side; the period in use is chosen from the data.
+
+use super::level::MAD_TO_SIGMA;
+use super::{Evidence, scale_floor};
+
+/// One day in seconds.
+pub const DAY: f64 = 86_400.0;
+/// One week in seconds.
+pub const WEEK: f64 = 604_800.0;
+
+/// Most bins a daily profile may have (5-minute resolution).
+const DAILY_BINS_MAX: usize = 288;
+/// Most bins a weekly profile may have (15-minute resolution).
+const WEEKLY_BINS_MAX: usize = 672;
+/// A seasonal model is used only when its mean absolute error is below this fraction of the
+/// non-seasonal baseline's error.
+const SELECT_RATIO: f64 = 0.75;
+
+/// One candidate period.
+#[derive(Debug, Clone, PartialEq)]
+struct Profile {
+    period: f64,
+    seasonal: Vec<f32>,
+    counts: Vec<u8>,
+    level: f64,
+    mad: f64,
+    n: u32,
+    /// Mean absolute one-step error of this model, and of the plain level over the same samples.
+    err_model: f64,
+    err_plain: f64,
+    n_err: u32,
+}
+
+impl Profile {
+    fn new(period: f64, dt: f64, max_bins: usize) -> Self {
+        let bins = ((period / dt.max(1e-9)).round() as usize).clamp(4, max_bins);
+        Self {
+            period,
+            seasonal: vec![0.0; bins],
+            counts: vec![0; bins],
+            level: 0.0,
+            mad: 0.0,
+            n: 0,
+            err_model: 0.0,
+            err_plain: 0.0,
+            n_err: 0,
+        }
+    }
+
+    fn bin(&self, t: f64) -> usize {
+        let cycles = t / self.period;
+        let phase = cycles - cycles.floor();
+        let b = (phase * self.seasonal.len() as f64) as usize;
+        b.min(self.seasonal.len() - 1)
+    }
+
+    fn sigma(&self) -> f64 {
+        (self.mad * MAD_TO_SIGMA).max(scale_floor(self.level))
+    }
+
+    fn predict(&self, t: f64) -> Option<f64> {
+        let b = self.bin(t);
+        (self.counts[b] > 0 && self.n > 1).then(|| self.level + f64::from(self.seasonal[b]))
+    }
+
+    fn learn(&mut self, t: f64, x: f64, plain_pred: Option<f64>, span: u32, season_span: u8) {
+        let b = self.bin(t);
+        self.n = self.n.saturating_add(1);
+        if self.n == 1 {
+            self.level = x;
+        }
+        if self.counts[b] == 0 {
+            self.seasonal[b] = (x - self.level) as f32;
+            self.counts[b] = 1;
+            return;
+        }
+        let pred = self.level + f64::from(self.seasonal[b]);
+        let r = x - pred;
+        let sigma = self.sigma();
+        let warm = self.n_err > 16;
+        let lim = 4.0 * sigma;
+        let rc = if warm { r.clamp(-lim, lim) } else { r };
+        if let Some(pp) = plain_pred {
+            let b_err = 1.0 / f64::from(self.n_err.saturating_add(1).min(span * 8));
+            self.n_err = self.n_err.saturating_add(1);
+            self.err_model += b_err * (r.abs() - self.err_model);
+            self.err_plain += b_err * ((x - pp).abs() - self.err_plain);
+        }
+        let a = 1.0 / f64::from(self.n.min(span));
+        self.level += a * rc;
+        let c = self.counts[b].saturating_add(1).min(season_span);
+        self.counts[b] = c;
+        let g = 1.0 / f64::from(c);
+        let s = f64::from(self.seasonal[b]);
+        self.seasonal[b] = (s + g * (x - self.level - s)) as f32;
+        let bm = 1.0 / f64::from(self.n.min(span * 4));
+        let ar = if warm { r.abs().min(lim) } else { r.abs() };
+        self.mad += bm * (ar - self.mad);
+    }
+
+    fn bytes(&self) -> usize {
+        std::mem::size_of::<Self>() + self.seasonal.capacity() * 4 + self.counts.capacity()
+    }
+}
+
+/// Seasonal baseline with data-driven period choice (daily, weekly or none).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Seasonal {
+    t_start: f64,
+    profiles: Vec<Profile>,
+    /// Level span in samples (a fraction of a day).
+    span: u32,
+    active: Option<usize>,
+}
+
+impl Seasonal {
+    /// A detector for a series sampled every `dt` seconds, starting at `t_start`.
+    pub fn new(t_start: f64, dt: f64) -> Self {
+        let dt = dt.max(1e-3);
+        let per_day = (DAY / dt).max(1.0);
+        let span = ((per_day / 8.0).round() as u32).clamp(4, 256);
+        Self {
+            t_start,
+            profiles: vec![
+                Profile::new(DAY, dt, DAILY_BINS_MAX),
+                Profile::new(WEEK, dt, WEEKLY_BINS_MAX),
+            ],
+            span,
+            active: None,
+        }
+    }
+
+    /// The period in use, in seconds, if the series is seasonal.
+    pub fn period(&self) -> Option<f64> {
+        self.active.map(|i| self.profiles[i].period)
+    }
+
+    /// Evidence for `x` at time `t` from the active profile (before learning it).
+    pub fn evidence(&self, t: f64, x: f64) -> Option<Evidence> {
+        let p = &self.profiles[self.active?];
+        let expected = p.predict(t)?;
+        let sigma = p.sigma();
+        Some(Evidence {
+            expected,
+            z: (x - expected) / sigma,
+            sigma,
+        })
+    }
+
+    /// Learns `x` at time `t`; `plain_pred` is the non-seasonal baseline's prediction, used to
+    /// decide whether seasonality is real.
+    pub fn learn(&mut self, t: f64, x: f64, plain_pred: Option<f64>) {
+        for p in &mut self.profiles {
+            p.learn(t, x, plain_pred, self.span, 8);
+        }
+        let elapsed = t - self.t_start;
+        let mut best: Option<(usize, f64)> = None;
+        for (i, p) in self.profiles.iter().enumerate() {
+            if elapsed < 2.0 * p.period || p.n_err < 32 {
+                continue;
+            }
+            let ratio = p.err_model / p.err_plain.max(f64::MIN_POSITIVE);
+            // Hysteresis: keep the active profile until it is clearly worse.
+            let need = if self.active == Some(i) {
+                SELECT_RATIO + 0.1
+            } else {
+                SELECT_RATIO
+            };
+            if ratio < need && best.is_none_or(|(_, r)| ratio < r * 0.9) {
+                best = Some((i, ratio));
+            }
+        }
+        self.active = best.map(|(i, _)| i);
+    }
+
+    /// Bytes of state including the profiles.
+    pub fn state_bytes(&self) -> usize {
+        std::mem::size_of::<Self>() + self.profiles.iter().map(Profile::bytes).sum::<usize>()
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    fn daily(t: f64) -> f64 {
+        50.0 + 20.0 * (2.0 * std::f64::consts::PI * t / DAY).sin()
+    }
+
+    #[test]
+    fn finds_daily_period_and_flags_break() {
+        let dt = 300.0;
+        let mut s = Seasonal::new(0.0, dt);
+        let mut plain = super::super::level::RobustLevel::new(32, 256);
+        let mut rng = 1u64;
+        for i in 0..(5 * 288) {
+            let t = i as f64 * dt;
+            rng = rng
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            let noise = ((rng >> 33) as f64 / (1u64 << 31) as f64 - 0.5) * 2.0;
+            let x = daily(t) + noise;
+            s.learn(t, x, plain.evidence(x).map(|e| e.expected));
+            plain.learn(x);
+        }
+        assert_eq!(s.period(), Some(DAY));
+        let t = 5.0 * DAY + 6.0 * 3600.0;
+        let e = s.evidence(t, daily(t)).unwrap();
+        assert!(e.z.abs() < 3.0, "{e:?}");
+        let e = s.evidence(t, daily(t) + 30.0).unwrap();
+        assert!(e.z > 5.0, "{e:?}");
+    }
+
+    #[test]
+    fn white_noise_is_not_seasonal() {
+        let dt = 300.0;
+        let mut s = Seasonal::new(0.0, dt);
+        let mut plain = super::super::level::RobustLevel::new(32, 256);
+        let mut rng = 7u64;
+        for i in 0..(5 * 288) {
+            rng = rng
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            let x = (rng >> 33) as f64 / (1u64 << 31) as f64;
+            s.learn(i as f64 * dt, x, plain.evidence(x).map(|e| e.expected));
+            plain.learn(x);
+        }
+        assert_eq!(s.period(), None);
+    }
+
+    #[test]
+    fn state_is_small() {
+        let s = Seasonal::new(0.0, 1.0);
+        assert!(s.state_bytes() < 16 * 1024, "{}", s.state_bytes());
+    }
+}
