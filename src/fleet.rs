@@ -297,6 +297,10 @@ pub struct History {
     coarse_t: Ring64,
     mid_acc: [Acc; Signal::COUNT],
     coarse_acc: [Acc; Signal::COUNT],
+    band_lo: [Ring; Signal::COUNT],
+    band_hi: [Ring; Signal::COUNT],
+    band_lo_acc: [Acc; Signal::COUNT],
+    band_hi_acc: [Acc; Signal::COUNT],
     mid_bucket: Option<i64>,
     coarse_bucket: Option<i64>,
     last_t: Option<f64>,
@@ -352,6 +356,10 @@ impl History {
             coarse_t: Ring64::new(COARSE_LEN),
             mid_acc: [Acc::default(); Signal::COUNT],
             coarse_acc: [Acc::default(); Signal::COUNT],
+            band_lo: std::array::from_fn(|_| Ring::new(MID_LEN)),
+            band_hi: std::array::from_fn(|_| Ring::new(MID_LEN)),
+            band_lo_acc: [Acc::default(); Signal::COUNT],
+            band_hi_acc: [Acc::default(); Signal::COUNT],
             mid_bucket: None,
             coarse_bucket: None,
             last_t: None,
@@ -366,6 +374,17 @@ impl History {
     /// Record a sample taken at `t` (unix seconds). A sample older than the newest one is
     /// dropped (returns false): histories only move forward.
     pub fn push(&mut self, t: f64, s: &Sample) -> bool {
+        self.push_with_band(t, s, &[(f32::NAN, f32::NAN); Signal::COUNT])
+    }
+
+    /// [`History::push`] with the detectors' expected band `(lo, hi)` per signal (NaN when
+    /// none), kept as one-minute means beside the values.
+    pub fn push_with_band(
+        &mut self,
+        t: f64,
+        s: &Sample,
+        band: &[(f32, f32); Signal::COUNT],
+    ) -> bool {
         if !t.is_finite() || self.last_t.is_some_and(|last| t <= last) {
             return false;
         }
@@ -381,6 +400,10 @@ impl History {
             for i in 0..Signal::COUNT {
                 let v = self.mid_acc[i].take();
                 self.mid[i].push(v);
+                let lo = self.band_lo_acc[i].take();
+                self.band_lo[i].push(lo);
+                let hi = self.band_hi_acc[i].take();
+                self.band_hi[i].push(hi);
             }
             self.mid_t.push(cur as f64 * MID_STEP);
         }
@@ -396,11 +419,30 @@ impl History {
             self.coarse_t.push(cur as f64 * COARSE_STEP);
         }
         self.coarse_bucket = Some(cb);
-        for i in 0..Signal::COUNT {
+        for (i, &(lo, hi)) in band.iter().enumerate() {
             self.mid_acc[i].add(s.values[i]);
             self.coarse_acc[i].add(s.values[i]);
+            self.band_lo_acc[i].add(lo);
+            self.band_hi_acc[i].add(hi);
         }
         true
+    }
+
+    /// The expected band `(t, lo, hi)` of a signal from `since` on, as one-minute means (the
+    /// last six hours are kept).
+    pub fn band(&self, s: Signal, since: f64) -> Vec<(f64, f64, f64)> {
+        let (lo, hi) = (&self.band_lo[s.index()], &self.band_hi[s.index()]);
+        let mut out = Vec::with_capacity(lo.len());
+        for i in 0..lo.len() {
+            if let (Some(t), Some(a), Some(b)) = (self.mid_t.get(i), lo.get(i), hi.get(i))
+                && t >= since
+                && a.is_finite()
+                && b.is_finite()
+            {
+                out.push((t, f64::from(a), f64::from(b)));
+            }
+        }
+        out
     }
 
     /// The newest value of a signal.
@@ -434,6 +476,28 @@ impl History {
             }
         }
         out
+    }
+
+    /// Mean of a signal over `[from, to]`, read from the finest resolution that covers `from`
+    /// (NaN when nothing is there).
+    pub fn mean_between(&self, s: Signal, from: f64, to: f64) -> f64 {
+        let fine_start = self.fine_t.get(0).unwrap_or(f64::INFINITY);
+        let mid_start = self.mid_t.get(0).unwrap_or(f64::INFINITY);
+        let r = if from >= fine_start {
+            Resolution::Fine
+        } else if from >= mid_start {
+            Resolution::Mid
+        } else {
+            Resolution::Coarse
+        };
+        let (mut sum, mut n) = (0.0, 0.0);
+        for (t, v) in self.series(s, r, from) {
+            if t <= to && v.is_finite() {
+                sum += v;
+                n += 1.0;
+            }
+        }
+        if n > 0.0 { sum / n } else { f64::NAN }
     }
 
     /// Approximate heap bytes held.

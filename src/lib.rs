@@ -10,6 +10,7 @@ pub mod autonomy;
 pub mod check;
 pub mod config;
 pub mod detect;
+pub mod diagnosis;
 pub mod engine;
 pub mod fleet;
 pub mod rng;

@@ -167,3 +167,15 @@ fn every_size_from_tiny_to_huge_draws_without_panic() {
         }
     }
 }
+
+#[test]
+fn incidents_80x24() {
+    let out = screen(View::Incidents, 80, 24);
+    assert!(out.contains("ranker-bert"), "{out}");
+    insta::assert_snapshot!(out);
+}
+
+#[test]
+fn incidents_200x50() {
+    insta::assert_snapshot!(screen(View::Incidents, 200, 50));
+}

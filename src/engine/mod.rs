@@ -5,7 +5,9 @@
 //! events always give the same state (replay, tests and backtests rely on it). The engine task
 //! (`crate::app`) owns it, journals events and effects, and publishes [`Snapshot`]s.
 
+pub mod anomaly;
 pub mod event;
+pub mod incident;
 pub mod snapshot;
 
 pub use event::{Change, Command, Effect, Event, SourceKind, SourceState, SourceStatus};
@@ -14,7 +16,10 @@ pub use snapshot::{
 };
 
 use crate::autonomy::Phase;
-use crate::fleet::{History, ModelMeta, Signal};
+use crate::diagnosis::{Cause, ChangeNote, Context, creep, diagnose};
+use crate::fleet::{History, ModelMeta, Resolution, Signal};
+use anomaly::{Anomaly, Watch};
+use incident::{Incident, REDIAGNOSE_EVERY, RESOLVE_AFTER};
 use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 
@@ -83,6 +88,10 @@ impl Default for EngineConfig {
 
 /// Consecutive evaluations a new health must hold before it is reported (hysteresis).
 const HEALTH_HOLD: u8 = 3;
+/// Consecutive healthy evaluations before a model is ok again (one minute at 5 s).
+const RECOVER_HOLD: u8 = 12;
+/// An incident resolved this recently is reopened rather than a new one opened (seconds).
+const REOPEN_WITHIN: f64 = 1800.0;
 /// Smoothing of the values health is judged on (per sample).
 const SMOOTH: f32 = 0.3;
 
@@ -95,7 +104,27 @@ struct ModelState {
     reason: String,
     candidate: Status,
     candidate_n: u8,
+    watch: Watch,
+    changes: VecDeque<ChangeNote>,
+    logged: [f64; Signal::COUNT],
+    incident: Option<u64>,
+    creeping: Option<String>,
 }
+
+/// Changes remembered per model for diagnosis.
+const CHANGES_KEPT: usize = 16;
+/// Seconds an anomaly keeps a model's health at warn.
+const ANOMALY_HOLD: f64 = 120.0;
+/// Seconds between two detection log entries of one signal of one model.
+const DETECTION_LOG_EVERY: f64 = 600.0;
+/// Seconds between two checks for resource creep.
+const CREEP_CHECK_EVERY: f64 = 60.0;
+/// Relative CPU slope per hour (beyond traffic's) that counts as creep.
+const CREEP_SLOPE: f64 = 0.25;
+/// Fit a creep must have (r²).
+const CREEP_R2: f64 = 0.7;
+/// Incidents kept (open and recently resolved).
+const INCIDENTS_KEPT: usize = 200;
 
 impl ModelState {
     fn new(meta: ModelMeta) -> Self {
@@ -107,6 +136,11 @@ impl ModelState {
             reason: "no data yet".to_string(),
             candidate: Status::Unknown,
             candidate_n: 0,
+            watch: Watch::default(),
+            changes: VecDeque::new(),
+            logged: [f64::NEG_INFINITY; Signal::COUNT],
+            incident: None,
+            creeping: None,
         }
     }
 }
@@ -124,6 +158,9 @@ pub struct Engine {
     source: SourceStatus,
     phase: Phase,
     notices: Vec<String>,
+    incidents: VecDeque<Incident>,
+    next_incident: u64,
+    last_creep_check: f64,
 }
 
 /// Judge smoothed values against objectives: the worst status and its reason.
@@ -195,6 +232,25 @@ pub fn judge(v: &[f32; Signal::COUNT], o: &Objectives) -> (Status, String) {
     (worst, reason)
 }
 
+/// Signals out of objectives.
+fn objective_breaches(v: &[f32; Signal::COUNT], o: &Objectives) -> Vec<Signal> {
+    let g = |s: Signal| f64::from(v[s.index()]);
+    let mut out = Vec::new();
+    if g(Signal::LatencyP95) > o.latency_warn_ms {
+        out.push(Signal::LatencyP95);
+    }
+    if g(Signal::ErrorRate) > o.error_warn {
+        out.push(Signal::ErrorRate);
+    }
+    if g(Signal::Accuracy) < o.accuracy_warn {
+        out.push(Signal::Accuracy);
+    }
+    if g(Signal::Cpu) > o.cpu_warn {
+        out.push(Signal::Cpu);
+    }
+    out
+}
+
 impl Engine {
     /// A new engine with no models.
     pub fn new(cfg: EngineConfig) -> Self {
@@ -216,6 +272,9 @@ impl Engine {
             },
             phase,
             notices: Vec::new(),
+            incidents: VecDeque::new(),
+            next_incident: 0,
+            last_creep_check: f64::NEG_INFINITY,
         }
     }
 
@@ -363,14 +422,18 @@ impl Engine {
             return;
         }
         let mut transitions = Vec::new();
+        let mut detections: Vec<(String, Anomaly)> = Vec::new();
+        let mut symptomatic: Vec<(u32, Status, f64)> = Vec::new();
         let o = self.cfg.objectives;
         for (idx, sample) in samples {
             let Some(m) = self.models.get_mut(*idx as usize) else {
                 continue;
             };
-            if !m.history.push(t, sample) {
+            if m.history.last_time().is_some_and(|l| t <= l) {
                 continue;
             }
+            let (band, raised) = m.watch.observe(t, sample);
+            m.history.push_with_band(t, sample, &band);
             for (i, s) in m.smooth.iter_mut().enumerate() {
                 let v = sample.values[i];
                 if v.is_finite() {
@@ -381,13 +444,52 @@ impl Engine {
                     };
                 }
             }
-            let (status, reason) = judge(&m.smooth, &o);
+            let (mut status, mut reason) = judge(&m.smooth, &o);
+            let recent = m.watch.latest_since(t - ANOMALY_HOLD);
+            if let Some(a) = recent
+                && status == Status::Ok
+            {
+                status = Status::Warn;
+                reason = format!("anomaly in {}: {}", a.signal.title(), a.why);
+            }
+            if let Some(c) = &m.creeping
+                && status == Status::Ok
+            {
+                status = Status::Warn;
+                reason = c.clone();
+            }
+            let first_anomaly = recent.map(|a| a.t);
+            for a in raised {
+                let i = a.signal.index();
+                if t - m.logged[i] >= DETECTION_LOG_EVERY {
+                    m.logged[i] = t;
+                    detections.push((m.meta.key(), a));
+                }
+            }
             if let Some(tr) = Self::settle(m, status, reason) {
                 transitions.push(tr);
+            }
+            if matches!(m.status, Status::Warn | Status::Crit) {
+                let onset = first_anomaly.map_or(t, |f| f.min(t));
+                symptomatic.push((*idx, m.status, onset));
             }
         }
         if !samples.is_empty() {
             self.last_data = Some(self.last_data.map_or(t, |d| d.max(t)));
+        }
+        for (key, a) in detections {
+            self.push_log(
+                t,
+                LogKind::Detection,
+                Some(key),
+                Status::Warn,
+                format!(
+                    "{} anomalous (score {:.2}): {}",
+                    a.signal.title(),
+                    a.score,
+                    a.why
+                ),
+            );
         }
         for (key, from, to, reason) in transitions {
             let text = if to == Status::Ok {
@@ -397,6 +499,242 @@ impl Engine {
             };
             self.push_log(t, LogKind::Health, Some(key), to, text);
         }
+        for (idx, status, onset) in symptomatic {
+            self.symptom(t, idx, status, onset);
+        }
+        if t - self.last_creep_check >= CREEP_CHECK_EVERY {
+            self.last_creep_check = t;
+            self.check_creep(t);
+        }
+        self.review_incidents(t);
+    }
+
+    /// Slow resource creep that adaptive detectors learn as normal (a leak): CPU rising steadily
+    /// over half an hour faster than traffic explains.
+    fn check_creep(&mut self, t: f64) {
+        let mut found = Vec::new();
+        for m in &mut self.models {
+            let since = t - 1800.0;
+            let (cpu_slope, cpu_r2) = creep(&m.history.series(Signal::Cpu, Resolution::Mid, since));
+            let (rate_slope, _) = creep(&m.history.series(
+                Signal::RequestRate,
+                Resolution::Mid,
+                since,
+            ));
+            let creeping = cpu_r2 > CREEP_R2 && cpu_slope - rate_slope.max(0.0) > CREEP_SLOPE;
+            let was = m.creeping.is_some();
+            m.creeping = creeping.then(|| {
+                format!(
+                    "CPU creeping {:+.0} %/h for 30 min, traffic {:+.0} %/h",
+                    cpu_slope * 100.0,
+                    rate_slope * 100.0
+                )
+            });
+            if creeping && !was {
+                found.push((m.meta.key(), m.creeping.clone().unwrap_or_default()));
+            }
+        }
+        for (key, text) in found {
+            self.push_log(t, LogKind::Detection, Some(key), Status::Warn, text);
+        }
+    }
+
+    /// A model shows a symptom: open an incident or keep its own open.
+    fn symptom(&mut self, t: f64, idx: u32, status: Status, onset: f64) {
+        let m = &self.models[idx as usize];
+        if let Some(id) = m.incident
+            && let Some(inc) = self
+                .incidents
+                .iter_mut()
+                .find(|i| i.id == id && i.is_open())
+        {
+            inc.last_bad = t;
+            if status.severity() > inc.severity.severity() {
+                inc.severity = status;
+            }
+            for a in m.watch.recent.iter().rev().take_while(|a| a.t >= inc.onset) {
+                if !inc.signals.contains(&a.signal) {
+                    inc.signals.push(a.signal);
+                }
+            }
+            return;
+        }
+        let key = m.meta.key();
+        if let Some(inc) = self
+            .incidents
+            .iter_mut()
+            .rev()
+            .find(|i| i.model == idx && i.resolved.is_some_and(|r| t - r <= REOPEN_WITHIN))
+        {
+            inc.resolved = None;
+            inc.last_bad = t;
+            let id = inc.id;
+            self.models[idx as usize].incident = Some(id);
+            self.push_log(
+                t,
+                LogKind::Incident,
+                Some(key),
+                status,
+                format!(
+                    "incident #{id} reopened ({})",
+                    self.models[idx as usize].reason
+                ),
+            );
+            return;
+        }
+        self.next_incident += 1;
+        let id = self.next_incident;
+        let inc = Incident {
+            id,
+            model: idx,
+            key: key.clone(),
+            namespace: m.meta.namespace.clone(),
+            onset,
+            opened: t,
+            last_bad: t,
+            resolved: None,
+            severity: status,
+            signals: m
+                .watch
+                .recent
+                .iter()
+                .filter(|a| a.t >= onset)
+                .map(|a| a.signal)
+                .fold(Vec::new(), |mut v, s| {
+                    if !v.contains(&s) {
+                        v.push(s);
+                    }
+                    v
+                }),
+            hypotheses: Vec::new(),
+            diagnosed_at: f64::NEG_INFINITY,
+        };
+        self.models[idx as usize].incident = Some(id);
+        self.incidents.push_back(inc);
+        while self.incidents.len() > INCIDENTS_KEPT {
+            match self.incidents.iter().position(|i| !i.is_open()) {
+                Some(p) => {
+                    self.incidents.remove(p);
+                }
+                None => break,
+            }
+        }
+        self.push_log(
+            t,
+            LogKind::Incident,
+            Some(key),
+            status,
+            format!(
+                "incident #{id} opened ({})",
+                self.models[idx as usize].reason
+            ),
+        );
+    }
+
+    /// Re-diagnose open incidents and resolve those whose model is healthy again.
+    fn review_incidents(&mut self, t: f64) {
+        let mut logs = Vec::new();
+        for k in 0..self.incidents.len() {
+            let inc = &self.incidents[k];
+            if !inc.is_open() {
+                continue;
+            }
+            let m = &self.models[inc.model as usize];
+            if m.status == Status::Ok && t - inc.last_bad >= RESOLVE_AFTER {
+                let inc = &mut self.incidents[k];
+                inc.resolved = Some(t);
+                let took = (t - inc.onset) / 60.0;
+                logs.push((
+                    t,
+                    LogKind::Incident,
+                    inc.key.clone(),
+                    Status::Ok,
+                    format!("incident #{} resolved: signals normal for {:.0} min (lasted {took:.0} min)", inc.id, RESOLVE_AFTER / 60.0),
+                ));
+                let model = inc.model as usize;
+                self.models[model].incident = None;
+                continue;
+            }
+            // re-diagnose while symptoms last; once they stop, the last diagnosis stands
+            if t - inc.diagnosed_at < REDIAGNOSE_EVERY || t - inc.last_bad > REDIAGNOSE_EVERY {
+                continue;
+            }
+            let hyps = self.diagnose_incident(k, t);
+            let inc = &mut self.incidents[k];
+            let before = inc.top().map(|h| h.cause);
+            inc.diagnosed_at = t;
+            // "unexplained" never replaces an explanation found earlier in the incident
+            let unexplained = hyps.first().is_none_or(|h| h.cause == Cause::Unexplained);
+            if unexplained && before.is_some_and(|c| c != Cause::Unexplained) {
+                continue;
+            }
+            inc.hypotheses = hyps;
+            if let Some(top) = inc.top()
+                && Some(top.cause) != before
+            {
+                logs.push((
+                    t,
+                    LogKind::Incident,
+                    inc.key.clone(),
+                    inc.severity,
+                    format!(
+                        "incident #{} diagnosis: {} ({:.0} %) — {}",
+                        inc.id,
+                        top.cause,
+                        top.confidence * 100.0,
+                        top.evidence.first().map(String::as_str).unwrap_or("")
+                    ),
+                ));
+            }
+        }
+        for (t, kind, key, st, text) in logs {
+            self.push_log(t, kind, Some(key), st, text);
+        }
+    }
+
+    fn diagnose_incident(&self, k: usize, now: f64) -> Vec<crate::diagnosis::Hypothesis> {
+        let inc = &self.incidents[k];
+        let m = &self.models[inc.model as usize];
+        let h = &m.history;
+        let mut before = [f64::NAN; Signal::COUNT];
+        let mut now_mean = [f64::NAN; Signal::COUNT];
+        for s in Signal::ALL {
+            before[s.index()] = h.mean_between(s, inc.onset - 3900.0, inc.onset - 300.0);
+            now_mean[s.index()] = h.mean_between(s, now - 300.0, now);
+        }
+        let since = now - 1800.0;
+        let creep_of = |s: Signal| creep(&h.series(s, Resolution::Mid, since));
+        let anomalies: Vec<Anomaly> = m.watch.recent.iter().cloned().collect();
+        let changes: Vec<ChangeNote> = m.changes.iter().cloned().collect();
+        let peers: Vec<String> = self
+            .incidents
+            .iter()
+            .filter(|o| {
+                o.id != inc.id
+                    && o.namespace == inc.namespace
+                    && o.key != inc.key
+                    && (o.onset - inc.onset).abs() <= 600.0
+                    && (o.is_open() || o.resolved.is_some_and(|r| r >= inc.onset))
+            })
+            .map(|o| o.key.clone())
+            .collect();
+        let (st, _) = judge(&m.smooth, &self.cfg.objectives);
+        let breaches: Vec<Signal> = if st == Status::Ok {
+            Vec::new()
+        } else {
+            objective_breaches(&m.smooth, &self.cfg.objectives)
+        };
+        diagnose(&Context {
+            breaches,
+            onset: inc.onset,
+            now,
+            anomalies: &anomalies,
+            changes: &changes,
+            before,
+            now_mean,
+            creep: [creep_of(Signal::Cpu), creep_of(Signal::LatencyP95)],
+            peers_same_namespace: peers,
+        })
     }
 
     /// Hysteresis: a new status must hold for [`HEALTH_HOLD`] evaluations (at once from stale).
@@ -416,7 +754,12 @@ impl Engine {
             m.candidate = status;
             m.candidate_n = 1;
         }
-        if m.candidate_n >= HEALTH_HOLD || m.status == Status::Unknown {
+        let hold = if status == Status::Ok {
+            RECOVER_HOLD
+        } else {
+            HEALTH_HOLD
+        };
+        if m.candidate_n >= hold || m.status == Status::Unknown {
             let from = m.status;
             m.status = status;
             m.reason = reason.clone();
@@ -458,6 +801,11 @@ impl Engine {
         let key = m.meta.key();
         let (kind, text) = match change {
             Change::RolloutStarted { from, to } => {
+                m.changes.push_back(ChangeNote {
+                    t,
+                    deploy: true,
+                    text: format!("rollout {from} → {to} started"),
+                });
                 (LogKind::Change, format!("rollout started {from} → {to}"))
             }
             Change::Deployed { from, to, duration } => {
@@ -467,7 +815,14 @@ impl Engine {
                     format!("now serving {to} (was {from}; rollout took {duration:.0} s)"),
                 )
             }
-            Change::Restarted => (LogKind::Change, "pods restarted".to_string()),
+            Change::Restarted => {
+                m.changes.push_back(ChangeNote {
+                    t,
+                    deploy: false,
+                    text: "pods restarted".into(),
+                });
+                (LogKind::Change, "pods restarted".to_string())
+            }
             Change::CandidateRegistered { version, accuracy } => (
                 LogKind::Change,
                 format!("candidate {version} registered (offline accuracy {accuracy:.3})"),
@@ -477,6 +832,9 @@ impl Engine {
                 format!("simulation: {incident} — {}", incident.description()),
             ),
         };
+        while m.changes.len() > CHANGES_KEPT {
+            m.changes.pop_front();
+        }
         let sev = if kind == LogKind::Injection {
             Status::Warn
         } else {
@@ -499,6 +857,7 @@ impl Engine {
         }
         FleetRow {
             index: i as u32,
+            incident: m.incident,
             meta: m.meta.clone(),
             status: m.status,
             reason: m.reason.clone(),
@@ -521,9 +880,11 @@ impl Engine {
             }
         }
         let detail = focus.and_then(|k| self.index.get(k)).map(|&i| {
+            let m = &self.models[i as usize];
             Arc::new(ModelDetail {
                 row: rows[i as usize].clone(),
-                history: self.models[i as usize].history.clone(),
+                history: m.history.clone(),
+                anomalies: m.watch.recent.iter().cloned().collect(),
             })
         });
         let skip = self.log.len().saturating_sub(log_tail);
@@ -539,6 +900,7 @@ impl Engine {
             log: Arc::new(self.log.iter().skip(skip).cloned().collect()),
             counts,
             notices: Arc::new(self.notices.clone()),
+            incidents: Arc::new(self.incidents.iter().cloned().collect()),
         }
     }
 }

@@ -71,6 +71,8 @@ pub const SPARK_LEN: usize = 30;
 pub struct FleetRow {
     /// Model index.
     pub index: u32,
+    /// Open incident on this model.
+    pub incident: Option<u64>,
     /// Facts (shared with the engine).
     pub meta: Arc<ModelMeta>,
     /// Health.
@@ -173,6 +175,8 @@ pub struct ModelDetail {
     pub row: FleetRow,
     /// Full bounded history.
     pub history: History,
+    /// Recent anomalies, oldest first.
+    pub anomalies: Vec<super::anomaly::Anomaly>,
 }
 
 /// Counts of models by status.
@@ -213,6 +217,8 @@ pub struct Snapshot {
     pub counts: StatusCounts,
     /// Problems the console should show (data dir not writable, …).
     pub notices: Arc<Vec<String>>,
+    /// Open and recently resolved incidents, oldest first.
+    pub incidents: Arc<Vec<super::incident::Incident>>,
 }
 
 impl Snapshot {

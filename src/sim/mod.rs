@@ -721,7 +721,7 @@ impl SimWorld {
         // capacity
         let leak = m
             .leak_since
-            .map_or(0.0, |s| ((t - s) / 3600.0 * 0.12).min(0.6));
+            .map_or(0.0, |s| ((t - s) / 3600.0 * 0.4).min(0.9));
         let restarting = m.restart_until.is_some();
         let serving_pods = if restarting {
             m.ready.saturating_sub(1).max(1)
@@ -777,8 +777,8 @@ impl SimWorld {
         }
         errors = (errors * (1.0 + 0.15 * rng.normal()).max(0.2)).clamp(0.0, 1.0);
 
-        let cpu = ((u.min(1.0) * 0.92 + 0.05 + leak * 0.35) * (1.0 + 0.03 * rng.normal()))
-            .clamp(0.0, 1.0);
+        let cpu =
+            ((u.min(1.0) * 0.92 + 0.05 + leak * 0.4) * (1.0 + 0.03 * rng.normal())).clamp(0.0, 1.0);
 
         // labels arrive later: record the true accuracy now, observe the one from LABEL_DELAY ago
         m.labels.push_back((t, acc.clamp(0.0, 1.0)));

@@ -21,11 +21,13 @@ pub enum View {
     Detail,
     /// The log of what happened.
     Events,
+    /// Open and recent incidents with their diagnosis.
+    Incidents,
 }
 
 impl View {
     /// Screens in tab order.
-    pub const ALL: [View; 3] = [View::Fleet, View::Detail, View::Events];
+    pub const ALL: [View; 4] = [View::Fleet, View::Detail, View::Events, View::Incidents];
 
     /// Tab title.
     pub fn title(self) -> &'static str {
@@ -33,6 +35,7 @@ impl View {
             View::Fleet => "Fleet",
             View::Detail => "Detail",
             View::Events => "Events",
+            View::Incidents => "Incidents",
         }
     }
 
@@ -42,6 +45,7 @@ impl View {
             View::Fleet => Action::ViewFleet,
             View::Detail => Action::ViewDetail,
             View::Events => Action::ViewEvents,
+            View::Incidents => Action::ViewIncidents,
         }
     }
 }
@@ -227,6 +231,8 @@ pub struct Ui {
     pub signal: Signal,
     /// Events scroll (0 = newest).
     pub events_offset: usize,
+    /// Selected incident (position in the list, newest first).
+    pub incident_pos: usize,
     /// Modal dialog.
     pub dialog: Option<Dialog>,
     /// A message shown in the status line for a few seconds: (text, shown at frame).
@@ -261,6 +267,7 @@ impl Ui {
             window: Window::H1,
             signal: Signal::LatencyP95,
             events_offset: 0,
+            incident_pos: 0,
             dialog: None,
             flash: None,
             ascii,
@@ -277,10 +284,10 @@ impl Ui {
     pub fn supported(&self, a: Action) -> bool {
         use Action::*;
         match a {
-            Quit | Help | ViewFleet | ViewDetail | ViewEvents | NextView | PrevView | Back
-            | Redraw | ToggleMouse | Up | Down | PageUp | PageDown | Top | Bottom | Select
-            | Filter | ClearFilter | SortNext | SortReverse | NextWindow | PrevWindow
-            | NextSignal | PrevSignal | SetPhase | AddNote | Left | Right => true,
+            Quit | Help | ViewFleet | ViewDetail | ViewEvents | ViewIncidents | NextView
+            | PrevView | Back | Redraw | ToggleMouse | Up | Down | PageUp | PageDown | Top
+            | Bottom | Select | Filter | ClearFilter | SortNext | SortReverse | NextWindow
+            | PrevWindow | NextSignal | PrevSignal | SetPhase | AddNote | Left | Right => true,
             Pause | SpeedUp | SpeedDown => self.caps.clock_control,
             InjectIncident => self.caps.inject,
             _ => false,
@@ -396,6 +403,7 @@ impl Ui {
             ViewFleet => self.view = View::Fleet,
             ViewDetail => self.view = View::Detail,
             ViewEvents => self.view = View::Events,
+            ViewIncidents => self.view = View::Incidents,
             NextView | PrevView => {
                 let i = View::ALL.iter().position(|v| *v == self.view).unwrap_or(0);
                 let n = View::ALL.len();
@@ -420,6 +428,12 @@ impl Ui {
                 out.push(Out::SetMouse(self.mouse));
             }
             Up | Down | PageUp | PageDown | Top | Bottom => self.navigate(a, snap),
+            Select if self.view == View::Incidents => {
+                if let Some(inc) = incidents_newest_first(snap).get(self.incident_pos) {
+                    self.selected = Some(inc.key.clone());
+                    self.view = View::Detail;
+                }
+            }
             Select if self.view == View::Fleet && self.selected_pos(snap).is_some() => {
                 if self.selected.is_none() {
                     self.select_pos(snap, 0);
@@ -521,6 +535,18 @@ impl Ui {
                 Bottom => self.select_pos(snap, usize::MAX),
                 _ => {}
             },
+            View::Incidents => {
+                let max = snap.incidents.len().saturating_sub(1);
+                self.incident_pos = match a {
+                    Up => self.incident_pos.saturating_sub(1),
+                    Down => (self.incident_pos + 1).min(max),
+                    PageUp => self.incident_pos.saturating_sub(page as usize),
+                    PageDown => (self.incident_pos + page as usize).min(max),
+                    Top => 0,
+                    Bottom => max,
+                    _ => self.incident_pos,
+                };
+            }
             View::Events => {
                 let max = snap.log.len().saturating_sub(1);
                 self.events_offset = match a {
@@ -659,6 +685,18 @@ impl Ui {
             _ => None,
         }
     }
+}
+
+/// Incidents in display order: open ones first (newest first), then resolved (newest first).
+pub fn incidents_newest_first(snap: &Snapshot) -> Vec<&crate::engine::incident::Incident> {
+    let mut v: Vec<_> = snap.incidents.iter().collect();
+    v.sort_by(|a, b| {
+        b.is_open()
+            .cmp(&a.is_open())
+            .then_with(|| b.onset.total_cmp(&a.onset))
+            .then_with(|| b.id.cmp(&a.id))
+    });
+    v
 }
 
 fn cmp_f32_desc(a: f32, b: f32) -> std::cmp::Ordering {

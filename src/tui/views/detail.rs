@@ -118,6 +118,13 @@ pub fn draw(f: &mut Frame, ui: &mut Ui, ctx: &Ctx, area: Rect) {
     let grid = charts.height >= 18 && charts.width >= 60;
     let draw_chart = |f: &mut Frame, sig: Signal, r: Rect, focused: bool| {
         let pts = detail.history.series(sig, ui.window.resolution(), t0);
+        let band = detail.history.band(sig, t0);
+        let marks: Vec<f64> = detail
+            .anomalies
+            .iter()
+            .filter(|a| a.signal == sig && a.t >= t0)
+            .map(|a| a.t)
+            .collect();
         let cur = sig.format(f64::from(row.values[sig.index()]));
         let title = format!(" {} {} ", sig.title(), cur);
         let block = Block::default()
@@ -134,8 +141,8 @@ pub fn draw(f: &mut Frame, ui: &mut Ui, ctx: &Ctx, area: Rect) {
         f.render_widget(
             LineChart {
                 points: &pts,
-                band: &[],
-                marks: &[],
+                band: &band,
+                marks: &marks,
                 x_range: (t0, t1),
                 fmt_y: &fmt,
                 ascii,

@@ -4,6 +4,7 @@ pub mod detail;
 pub mod events;
 pub mod fleet;
 pub mod help;
+pub mod incidents;
 
 use super::keymap::{Action, Keymap};
 use super::state::{Dialog, Ui, View, status_summary};
@@ -129,6 +130,7 @@ fn draw_inner(f: &mut Frame, ui: &mut Ui, ctx: &Ctx) {
         View::Fleet => fleet::draw(f, ui, ctx, body),
         View::Detail => detail::draw(f, ui, ctx, body),
         View::Events => events::draw(f, ui, ctx, body),
+        View::Incidents => incidents::draw(f, ui, ctx, body),
     }
     draw_status(f, ui, ctx, status);
     if let Some(ta) = ui.filter_edit.as_ref() {

@@ -162,20 +162,34 @@ impl Widget for LineChart<'_> {
                 sub_y,
             ))
         };
-        // band: shade the cells between lo and hi, column by column
+        // band: shade the cells between lo and hi, column by column, interpolating the band
+        // (kept at a coarser resolution than the line) at each column's time
         let shade = if self.ascii { ":" } else { "░" };
-        for &(t, lo, hi) in self.band {
-            if !(lo.is_finite() && hi.is_finite()) || t < t0 || t > t1 {
-                continue;
-            }
-            let x = to_x(t);
-            let (ylo, yhi) = (to_y(lo).max(0), to_y(hi).min(h - 1));
-            let mut y = ylo;
-            while y <= yhi {
-                if let Some((cx, cy, _, _)) = cell_of(x, y) {
-                    buf[(cx, cy)].set_symbol(shade).set_style(self.styles.band);
+        let band: Vec<&(f64, f64, f64)> = self
+            .band
+            .iter()
+            .filter(|b| b.1.is_finite() && b.2.is_finite())
+            .collect();
+        if band.len() >= 2 {
+            let rows_h = i64::from(plot.height);
+            for cx in 0..plot.width {
+                let t = t0 + (f64::from(cx) + 0.5) / f64::from(plot.width) * tspan;
+                let k = band.partition_point(|b| b.0 <= t);
+                if k == 0 || k >= band.len() {
+                    continue;
                 }
-                y += i64::from(dots_y);
+                let (a, b) = (band[k - 1], band[k]);
+                let f = ((t - a.0) / (b.0 - a.0).max(1e-9)).clamp(0.0, 1.0);
+                let lo = a.1 + (b.1 - a.1) * f;
+                let hi = a.2 + (b.2 - a.2) * f;
+                let to_row = |v: f64| ((v - ymin) / yspan * (rows_h - 1) as f64).round() as i64;
+                let (rlo, rhi) = (to_row(lo).max(0), to_row(hi).min(rows_h - 1));
+                for r in rlo..=rhi {
+                    let cy = plot.y + plot.height - 1 - r as u16;
+                    buf[(plot.x + cx, cy)]
+                        .set_symbol(shade)
+                        .set_style(self.styles.band);
+                }
             }
         }
         // line: connect consecutive points in dot space
