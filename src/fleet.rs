@@ -241,19 +241,21 @@ impl Ring {
 
 /// Running mean over a bucket of samples, ignoring NaN.
 #[derive(Debug, Clone, Copy, Default)]
-struct Acc {
+pub struct Acc {
     sum: f64,
     n: u32,
 }
 
 impl Acc {
-    fn add(&mut self, v: f32) {
+    /// Add a value (NaN and infinities are ignored).
+    pub fn add(&mut self, v: f32) {
         if v.is_finite() {
             self.sum += f64::from(v);
             self.n += 1;
         }
     }
-    fn take(&mut self) -> f32 {
+    /// The mean so far (NaN when empty), and start again.
+    pub fn take(&mut self) -> f32 {
         let v = if self.n == 0 {
             f32::NAN
         } else {
