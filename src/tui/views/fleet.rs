@@ -158,7 +158,9 @@ pub fn draw(f: &mut Frame, ui: &mut Ui, ctx: &Ctx, area: Rect) {
     // status 8, ver 4, values 7+7+6+5+4+4, spacing between columns, borders 2
     let cols = if wide { 10 } else { 9 };
     let fixed = 8 + name_w + ns_w + 4 + 33 + cols + 2;
-    let sw = spark_width((area.width as usize).saturating_sub(fixed + 3));
+    // very wide terminals also get a column saying why a model is not ok
+    let why_w = if area.width >= 170 { 40 } else { 0 };
+    let sw = spark_width((area.width as usize).saturating_sub(fixed + 3 + why_w));
     let sel_key = ui.selected.clone();
     let mut rows = Vec::with_capacity(vis.len());
     for &i in &vis {
@@ -190,6 +192,14 @@ pub fn draw(f: &mut Frame, ui: &mut Ui, ctx: &Ctx, area: Rect) {
         cells.push(signal_cell(ctx, r, Signal::Accuracy, None, 0, ascii));
         cells.push(signal_cell(ctx, r, Signal::Cpu, None, 0, ascii));
         cells.push(signal_cell(ctx, r, Signal::Replicas, None, 0, ascii));
+        if why_w > 0 {
+            let why = if r.status == crate::engine::Status::Ok {
+                String::new()
+            } else {
+                r.reason.clone()
+            };
+            cells.push(Cell::from(why));
+        }
         let mut row = Row::new(cells).style(ctx.s("ui.text"));
         if selected {
             row = row.style(ctx.s("ui.selection"));
@@ -226,6 +236,10 @@ pub fn draw(f: &mut Frame, ui: &mut Ui, ctx: &Ctx, area: Rect) {
     ] {
         let w = value_width(sig) + if sw > 0 && spark_idx(sig) { sw + 1 } else { 0 };
         header.push(Cell::from(format!("{h:>w$}")));
+    }
+    if why_w > 0 {
+        widths.push(Constraint::Fill(1));
+        header.push(Cell::from("why"));
     }
     let header = Row::new(header).style(ctx.s("ui.header"));
     let table = Table::new(rows, widths)
