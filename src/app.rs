@@ -44,6 +44,8 @@ pub struct ConsoleOptions {
     pub phase: Phase,
     /// Data-driven redraws per second at most.
     pub refresh_hz: f64,
+    /// Fleet-wide replica budget.
+    pub replica_budget: Option<u32>,
 }
 
 /// The OS user, for the journal.
@@ -88,7 +90,7 @@ fn init_logging(paths: &Paths) -> Result<(), String> {
 
 /// Seconds of history to backfill for a fleet of `n` models (bounded work at start).
 pub fn backfill_seconds(hours: f64, n: usize) -> f64 {
-    let budget_model_steps = 600_000.0;
+    let budget_model_steps = 1_000_000.0;
     let max_steps = budget_model_steps / n.max(1) as f64;
     (hours * 3600.0).min(max_steps * SIM_STEP).max(0.0)
 }
@@ -193,6 +195,7 @@ async fn console(
     let mut engine = Engine::new(EngineConfig {
         phase: opts.phase,
         read_only: opts.read_only,
+        replica_budget: opts.replica_budget,
         ..EngineConfig::default()
     });
     if let Err(why) = init_logging(&paths) {

@@ -272,6 +272,8 @@ pub const FINE_LEN: usize = 180;
 pub const MID_LEN: usize = 360;
 /// Five-minute means: 24 hours.
 pub const COARSE_LEN: usize = 288;
+/// Five-minute means of the request rate kept for forecasting: 7 days.
+pub const DEMAND_LEN: usize = 2016;
 /// Width of a mid bucket, seconds.
 pub const MID_STEP: f64 = 60.0;
 /// Width of a coarse bucket, seconds.
@@ -299,6 +301,8 @@ pub struct History {
     coarse_t: Ring64,
     mid_acc: [Acc; Signal::COUNT],
     coarse_acc: [Acc; Signal::COUNT],
+    demand: Ring,
+    demand_t: Ring64,
     band_lo: [Ring; Signal::COUNT],
     band_hi: [Ring; Signal::COUNT],
     band_lo_acc: [Acc; Signal::COUNT],
@@ -358,6 +362,8 @@ impl History {
             coarse_t: Ring64::new(COARSE_LEN),
             mid_acc: [Acc::default(); Signal::COUNT],
             coarse_acc: [Acc::default(); Signal::COUNT],
+            demand: Ring::new(DEMAND_LEN),
+            demand_t: Ring64::new(DEMAND_LEN),
             band_lo: std::array::from_fn(|_| Ring::new(MID_LEN)),
             band_hi: std::array::from_fn(|_| Ring::new(MID_LEN)),
             band_lo_acc: [Acc::default(); Signal::COUNT],
@@ -416,6 +422,10 @@ impl History {
         {
             for i in 0..Signal::COUNT {
                 let v = self.coarse_acc[i].take();
+                if i == Signal::RequestRate.index() {
+                    self.demand.push(v);
+                    self.demand_t.push(cur as f64 * COARSE_STEP);
+                }
                 self.coarse[i].push(v);
             }
             self.coarse_t.push(cur as f64 * COARSE_STEP);
@@ -473,6 +483,20 @@ impl History {
         for i in 0..ring.len() {
             if let (Some(t), Some(v)) = (ts.get(i), ring.get(i))
                 && t >= since
+            {
+                out.push((t, f64::from(v)));
+            }
+        }
+        out
+    }
+
+    /// Five-minute means of the request rate `(t, v)`, up to seven days, oldest first (for
+    /// forecasting demand).
+    pub fn demand(&self) -> Vec<(f64, f64)> {
+        let mut out = Vec::with_capacity(self.demand.len());
+        for i in 0..self.demand.len() {
+            if let (Some(t), Some(v)) = (self.demand_t.get(i), self.demand.get(i))
+                && v.is_finite()
             {
                 out.push((t, f64::from(v)));
             }

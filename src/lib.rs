@@ -13,6 +13,7 @@ pub mod detect;
 pub mod diagnosis;
 pub mod engine;
 pub mod fleet;
+pub mod forecast;
 pub mod rng;
 pub mod sim;
 pub mod sources;

@@ -27,8 +27,8 @@ struct Cli {
     /// Scheduled incident scenario; `list` shows them.
     #[arg(long, value_name = "NAME")]
     scenario: Option<String>,
-    /// Hours of simulated history loaded at start.
-    #[arg(long, default_value_t = 24.0, value_name = "HOURS")]
+    /// Hours of simulated history loaded at start (up to a week; large fleets load less).
+    #[arg(long, default_value_t = 50.0, value_name = "HOURS")]
     backfill: f64,
     /// Sim time at which the console goes live (RFC 3339 or unix seconds); now by default.
     #[arg(long, value_name = "TIME")]
@@ -51,6 +51,9 @@ struct Cli {
     /// Autonomy phase: foundation, augmentation, autonomy or evolution.
     #[arg(long, default_value = "foundation", value_parser = parse_phase)]
     phase: Phase,
+    /// Fleet-wide replica budget: when the plans want more, capacity goes by priority.
+    #[arg(long, value_name = "REPLICAS")]
+    replica_budget: Option<u32>,
     /// Data-driven redraws per second at most (keys always redraw at once).
     #[arg(long, default_value_t = 2.0)]
     refresh: f64,
@@ -65,6 +68,25 @@ enum Cmd {
         #[arg(required = true)]
         files: Vec<std::path::PathBuf>,
         /// Output directory.
+        #[arg(long)]
+        out: std::path::PathBuf,
+    },
+    /// Forecast CSV series (a timestamp first column and a value column); writes
+    /// `timestamp,mean,lo80,hi80` for H steps at the series' own interval.
+    Forecast {
+        /// Input files.
+        #[arg(required = true)]
+        files: Vec<std::path::PathBuf>,
+        /// Steps ahead.
+        #[arg(long)]
+        horizon: usize,
+        /// Value column (default `value`).
+        #[arg(long)]
+        column: Option<String>,
+        /// Use only the first N rows.
+        #[arg(long)]
+        origin: Option<usize>,
+        /// Output file (one input) or directory (several).
         #[arg(long)]
         out: std::path::PathBuf,
     },
@@ -107,6 +129,37 @@ enum BacktestCmd {
         /// Also write the score files here (`<category>/<file>.csv`).
         #[arg(long, value_name = "DIR")]
         scores_out: Option<std::path::PathBuf>,
+    },
+    /// Replay demand (requests per second) against static provisioning, the Kubernetes HPA and
+    /// pitcrew's predictive planner, stepped every 15 s; prints JSON per policy.
+    Scaling {
+        /// Demand CSV (timestamp first column).
+        file: std::path::PathBuf,
+        /// Demand column (default `value`).
+        #[arg(long)]
+        column: Option<String>,
+        /// What one replica serves at 100 % utilisation (default: peak demand / 40).
+        #[arg(long, value_name = "R")]
+        capacity: Option<f64>,
+        /// Target utilisation of the HPA (default 0.7).
+        #[arg(long, value_name = "U")]
+        target: Option<f64>,
+        /// Seconds from asking for a pod to its being ready (default 600).
+        #[arg(long, value_name = "SECONDS")]
+        startup: Option<f64>,
+        /// Write `timestamp,demand,hpa_replicas,predictive_replicas` per step.
+        #[arg(long, value_name = "OUT.csv")]
+        trace: Option<std::path::PathBuf>,
+    },
+    /// Forecast accuracy (MASE against daily and weekly seasonal-naive at a one-day horizon over
+    /// rolling origins, and 80 % interval coverage) on the shared traces.
+    Forecast {
+        /// Data root holding `traces/` and `nab-dev/` (default `../shared/data`).
+        #[arg(long, default_value = "../shared/data")]
+        data: std::path::PathBuf,
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
     },
 }
 
@@ -169,6 +222,114 @@ fn main() -> ExitCode {
                 }
             }
         }
+        Some(Cmd::Forecast {
+            files,
+            horizon,
+            column,
+            origin,
+            out,
+        }) => match pitcrew::forecast::cli::run_forecast(
+            &files,
+            horizon,
+            column.as_deref(),
+            origin,
+            &out,
+        ) {
+            Ok(written) => {
+                for (path, f) in written {
+                    println!(
+                        "{}: {} steps ({})",
+                        path.display(),
+                        f.points.len(),
+                        f.method
+                    );
+                }
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("pitcrew forecast: {e}");
+                ExitCode::from(2)
+            }
+        },
+        Some(Cmd::Backtest {
+            what:
+                BacktestCmd::Scaling {
+                    file,
+                    column,
+                    capacity,
+                    target,
+                    startup,
+                    trace,
+                },
+        }) => match pitcrew::forecast::cli::run_backtest_scaling(
+            &file,
+            column.as_deref(),
+            capacity,
+            target,
+            startup,
+            trace.as_deref(),
+        ) {
+            Ok(report) => match serde_json::to_string_pretty(&report) {
+                Ok(j) => {
+                    println!("{j}");
+                    ExitCode::SUCCESS
+                }
+                Err(e) => {
+                    eprintln!("pitcrew backtest scaling: {e}");
+                    ExitCode::from(1)
+                }
+            },
+            Err(e) => {
+                eprintln!("pitcrew backtest scaling: {e}");
+                ExitCode::from(2)
+            }
+        },
+        Some(Cmd::Backtest {
+            what: BacktestCmd::Forecast { data, json },
+        }) => match pitcrew::forecast::cli::run_mase_evaluation(&data) {
+            Ok(summary) => {
+                if json {
+                    match serde_json::to_string_pretty(&summary) {
+                        Ok(j) => println!("{j}"),
+                        Err(e) => {
+                            eprintln!("pitcrew backtest forecast: {e}");
+                            return ExitCode::from(1);
+                        }
+                    }
+                } else {
+                    println!(
+                        "{:<20} {:>6} {:>8} {:>10} {:>10} {:>12} {:>9}",
+                        "group",
+                        "series",
+                        "MASE",
+                        "daily-naive",
+                        "weekly-naive",
+                        "improvement",
+                        "cover80"
+                    );
+                    for g in &summary.groups {
+                        println!(
+                            "{:<20} {:>6} {:>8.3} {:>10.3} {:>10.3} {:>11.1}% {:>8.1}%",
+                            g.group,
+                            g.series,
+                            g.mase,
+                            g.mase_daily_naive,
+                            g.mase_weekly_naive,
+                            g.improvement_vs_better_naive * 100.0,
+                            g.coverage80 * 100.0
+                        );
+                    }
+                    for (name, why) in &summary.skipped {
+                        println!("skipped {name}: {why}");
+                    }
+                }
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("pitcrew backtest forecast: {e}");
+                ExitCode::from(2)
+            }
+        },
         Some(Cmd::Check {
             theme,
             keymap,
@@ -219,7 +380,8 @@ fn main() -> ExitCode {
                 models: cli.models as usize,
                 speed: cli.speed,
                 scenario: cli.scenario,
-                backfill_hours: cli.backfill.clamp(0.0, 24.0),
+                backfill_hours: cli.backfill.clamp(0.0, 168.0),
+                replica_budget: cli.replica_budget,
                 start,
                 theme: cli.theme,
                 keymap: cli.keymap,

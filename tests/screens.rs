@@ -179,3 +179,33 @@ fn incidents_80x24() {
 fn incidents_200x50() {
     insta::assert_snapshot!(screen(View::Incidents, 200, 50));
 }
+
+fn forecast_screen(w: u16, h: u16) -> String {
+    let (mut world, mut engine) = start(
+        7,
+        15,
+        T0,
+        EngineConfig {
+            replica_budget: Some(150),
+            ..EngineConfig::default()
+        },
+    );
+    // two days and a bit: enough for the daily period to be found
+    drive(&mut world, &mut engine, 37_000);
+    let focus = "search/ranker-bert";
+    let snap = engine.snapshot(Some(focus), 1000);
+    let mut ui = ui();
+    ui.selected = Some(focus.to_string());
+    ui.view = View::Forecast;
+    render(&mut ui, &snap, w, h, false)
+}
+
+#[test]
+fn forecast_80x24_and_200x50() {
+    let small = forecast_screen(80, 24);
+    assert!(small.contains("next planned scale"), "{small}");
+    insta::assert_snapshot!("forecast_80x24", small);
+    let big = forecast_screen(200, 50);
+    assert!(big.contains("fleet budget 150 replicas"), "{big}");
+    insta::assert_snapshot!("forecast_200x50", big);
+}

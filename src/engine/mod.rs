@@ -8,11 +8,12 @@
 pub mod anomaly;
 pub mod event;
 pub mod incident;
+pub mod plan;
 pub mod snapshot;
 
 pub use event::{Change, Command, Effect, Event, SourceKind, SourceState, SourceStatus};
 pub use snapshot::{
-    FleetRow, LogEntry, LogKind, ModelDetail, SPARK_LEN, Snapshot, Status, StatusCounts,
+    BudgetView, FleetRow, LogEntry, LogKind, ModelDetail, SPARK_LEN, Snapshot, Status, StatusCounts,
 };
 
 use crate::autonomy::Phase;
@@ -73,6 +74,10 @@ pub struct EngineConfig {
     pub objectives: Objectives,
     /// Log entries kept in memory.
     pub log_capacity: usize,
+    /// Fleet-wide replica budget shared by priority.
+    pub replica_budget: Option<u32>,
+    /// Seconds from asking for a pod to its being ready (planning lead time).
+    pub pod_startup: f64,
 }
 
 impl Default for EngineConfig {
@@ -82,6 +87,8 @@ impl Default for EngineConfig {
             read_only: false,
             objectives: Objectives::default(),
             log_capacity: 2000,
+            replica_budget: None,
+            pod_startup: crate::sim::POD_STARTUP,
         }
     }
 }
@@ -109,6 +116,7 @@ struct ModelState {
     logged: [f64; Signal::COUNT],
     incident: Option<u64>,
     creeping: Option<String>,
+    plan: plan::PlanState,
 }
 
 /// Changes remembered per model for diagnosis.
@@ -141,6 +149,7 @@ impl ModelState {
             logged: [f64::NEG_INFINITY; Signal::COUNT],
             incident: None,
             creeping: None,
+            plan: plan::PlanState::Pending,
         }
     }
 }
@@ -161,6 +170,8 @@ pub struct Engine {
     incidents: VecDeque<Incident>,
     next_incident: u64,
     last_creep_check: f64,
+    plan_cursor: usize,
+    budget_cuts: Vec<(String, u32, u32)>,
 }
 
 /// Judge smoothed values against objectives: the worst status and its reason.
@@ -275,6 +286,8 @@ impl Engine {
             incidents: VecDeque::new(),
             next_incident: 0,
             last_creep_check: f64::NEG_INFINITY,
+            plan_cursor: 0,
+            budget_cuts: Vec::new(),
         }
     }
 
@@ -507,6 +520,71 @@ impl Engine {
             self.check_creep(t);
         }
         self.review_incidents(t);
+        self.refresh_plans(t);
+    }
+
+    /// Forecast and plan the models whose plan is oldest, a bounded number per batch.
+    fn refresh_plans(&mut self, t: f64) {
+        let n = self.models.len();
+        if n == 0 {
+            return;
+        }
+        let mut done = 0;
+        let mut changed = false;
+        for k in 0..n {
+            if done >= plan::PER_BATCH {
+                break;
+            }
+            let i = (self.plan_cursor + k) % n;
+            let m = &mut self.models[i];
+            let due = m
+                .plan
+                .age_from()
+                .is_none_or(|a| t - a >= plan::FORECAST_EVERY);
+            if !due || m.history.last_time().is_none() {
+                continue;
+            }
+            done += 1;
+            self.plan_cursor = (i + 1) % n;
+            m.plan = match plan::make_plan(&m.history, t, 1, 1000, self.cfg.pod_startup) {
+                Ok(p) => plan::PlanState::Ready(Arc::new(p)),
+                Err(e) => plan::PlanState::Failed(t, e),
+            };
+            changed = true;
+        }
+        if changed && let Some(budget) = self.cfg.replica_budget {
+            self.apply_budget(budget);
+        }
+    }
+
+    fn apply_budget(&mut self, budget: u32) {
+        let wants: Vec<(u32, u32, u8)> = self
+            .models
+            .iter()
+            .enumerate()
+            .filter_map(|(i, m)| {
+                m.plan
+                    .plan()
+                    .map(|p| (i as u32, p.plan.desired_now, m.meta.priority))
+            })
+            .collect();
+        let cuts = plan::share_budget(&wants, budget);
+        for m in &mut self.models {
+            if let plan::PlanState::Ready(p) = &mut m.plan
+                && p.cut.is_some()
+            {
+                Arc::make_mut(p).cut = None;
+            }
+        }
+        self.budget_cuts.clear();
+        for (i, wanted, granted) in cuts {
+            if let Some(m) = self.models.get_mut(i as usize) {
+                if let plan::PlanState::Ready(p) = &mut m.plan {
+                    Arc::make_mut(p).cut = Some((wanted, granted));
+                }
+                self.budget_cuts.push((m.meta.key(), wanted, granted));
+            }
+        }
     }
 
     /// Slow resource creep that adaptive detectors learn as normal (a leak): CPU rising steadily
@@ -858,6 +936,7 @@ impl Engine {
         FleetRow {
             index: i as u32,
             incident: m.incident,
+            next_scale: m.plan.plan().and_then(|p| p.plan.next_scale_event),
             meta: m.meta.clone(),
             status: m.status,
             reason: m.reason.clone(),
@@ -885,6 +964,7 @@ impl Engine {
                 row: rows[i as usize].clone(),
                 history: m.history.clone(),
                 anomalies: m.watch.recent.iter().cloned().collect(),
+                plan: m.plan.clone(),
             })
         });
         let skip = self.log.len().saturating_sub(log_tail);
@@ -901,6 +981,15 @@ impl Engine {
             counts,
             notices: Arc::new(self.notices.clone()),
             incidents: Arc::new(self.incidents.iter().cloned().collect()),
+            budget: self.cfg.replica_budget.map(|b| BudgetView {
+                budget: b,
+                wanted: self
+                    .models
+                    .iter()
+                    .filter_map(|m| m.plan.plan().map(|p| p.plan.desired_now))
+                    .sum(),
+                cuts: self.budget_cuts.clone(),
+            }),
         }
     }
 }

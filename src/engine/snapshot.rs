@@ -73,6 +73,8 @@ pub struct FleetRow {
     pub index: u32,
     /// Open incident on this model.
     pub incident: Option<u64>,
+    /// Next change of the replica plan: (when, from, to).
+    pub next_scale: Option<(f64, u32, u32)>,
     /// Facts (shared with the engine).
     pub meta: Arc<ModelMeta>,
     /// Health.
@@ -177,6 +179,19 @@ pub struct ModelDetail {
     pub history: History,
     /// Recent anomalies, oldest first.
     pub anomalies: Vec<super::anomaly::Anomaly>,
+    /// Demand forecast and replica plan.
+    pub plan: super::plan::PlanState,
+}
+
+/// The fleet-wide replica budget and who it cut.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BudgetView {
+    /// Replicas allowed in total.
+    pub budget: u32,
+    /// Replicas the plans want in total.
+    pub wanted: u32,
+    /// `(model, wanted, granted)` for models cut, by priority.
+    pub cuts: Vec<(String, u32, u32)>,
 }
 
 /// Counts of models by status.
@@ -219,6 +234,8 @@ pub struct Snapshot {
     pub notices: Arc<Vec<String>>,
     /// Open and recently resolved incidents, oldest first.
     pub incidents: Arc<Vec<super::incident::Incident>>,
+    /// The replica budget, when one is set.
+    pub budget: Option<BudgetView>,
 }
 
 impl Snapshot {

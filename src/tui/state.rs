@@ -23,11 +23,19 @@ pub enum View {
     Events,
     /// Open and recent incidents with their diagnosis.
     Incidents,
+    /// Demand forecast and replica plan of the selected model.
+    Forecast,
 }
 
 impl View {
     /// Screens in tab order.
-    pub const ALL: [View; 4] = [View::Fleet, View::Detail, View::Events, View::Incidents];
+    pub const ALL: [View; 5] = [
+        View::Fleet,
+        View::Detail,
+        View::Events,
+        View::Incidents,
+        View::Forecast,
+    ];
 
     /// Tab title.
     pub fn title(self) -> &'static str {
@@ -36,6 +44,7 @@ impl View {
             View::Detail => "Detail",
             View::Events => "Events",
             View::Incidents => "Incidents",
+            View::Forecast => "Forecast",
         }
     }
 
@@ -46,6 +55,7 @@ impl View {
             View::Detail => Action::ViewDetail,
             View::Events => Action::ViewEvents,
             View::Incidents => Action::ViewIncidents,
+            View::Forecast => Action::ViewForecast,
         }
     }
 }
@@ -284,10 +294,11 @@ impl Ui {
     pub fn supported(&self, a: Action) -> bool {
         use Action::*;
         match a {
-            Quit | Help | ViewFleet | ViewDetail | ViewEvents | ViewIncidents | NextView
-            | PrevView | Back | Redraw | ToggleMouse | Up | Down | PageUp | PageDown | Top
-            | Bottom | Select | Filter | ClearFilter | SortNext | SortReverse | NextWindow
-            | PrevWindow | NextSignal | PrevSignal | SetPhase | AddNote | Left | Right => true,
+            Quit | Help | ViewFleet | ViewDetail | ViewEvents | ViewIncidents | ViewForecast
+            | NextView | PrevView | Back | Redraw | ToggleMouse | Up | Down | PageUp | PageDown
+            | Top | Bottom | Select | Filter | ClearFilter | SortNext | SortReverse
+            | NextWindow | PrevWindow | NextSignal | PrevSignal | SetPhase | AddNote | Left
+            | Right => true,
             Pause | SpeedUp | SpeedDown => self.caps.clock_control,
             InjectIncident => self.caps.inject,
             _ => false,
@@ -404,6 +415,7 @@ impl Ui {
             ViewDetail => self.view = View::Detail,
             ViewEvents => self.view = View::Events,
             ViewIncidents => self.view = View::Incidents,
+            ViewForecast => self.view = View::Forecast,
             NextView | PrevView => {
                 let i = View::ALL.iter().position(|v| *v == self.view).unwrap_or(0);
                 let n = View::ALL.len();
@@ -526,7 +538,7 @@ impl Ui {
         use Action::*;
         let page = self.page.max(1) as isize;
         match self.view {
-            View::Fleet | View::Detail => match a {
+            View::Fleet | View::Detail | View::Forecast => match a {
                 Up => self.move_selection(snap, -1),
                 Down => self.move_selection(snap, 1),
                 PageUp => self.move_selection(snap, -page),

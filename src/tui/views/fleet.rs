@@ -158,9 +158,10 @@ pub fn draw(f: &mut Frame, ui: &mut Ui, ctx: &Ctx, area: Rect) {
     // status 8, ver 4, values 7+7+6+5+4+4, spacing between columns, borders 2
     let cols = if wide { 10 } else { 9 };
     let fixed = 8 + name_w + ns_w + 4 + 33 + cols + 2;
-    // very wide terminals also get a column saying why a model is not ok
+    // wide terminals get the next planned scale event; very wide ones say why a model is not ok
+    let next_w = if area.width >= 120 { 11 } else { 0 };
     let why_w = if area.width >= 170 { 40 } else { 0 };
-    let sw = spark_width((area.width as usize).saturating_sub(fixed + 3 + why_w));
+    let sw = spark_width((area.width as usize).saturating_sub(fixed + 3 + why_w + next_w));
     let sel_key = ui.selected.clone();
     let mut rows = Vec::with_capacity(vis.len());
     for &i in &vis {
@@ -192,6 +193,26 @@ pub fn draw(f: &mut Frame, ui: &mut Ui, ctx: &Ctx, area: Rect) {
         cells.push(signal_cell(ctx, r, Signal::Accuracy, None, 0, ascii));
         cells.push(signal_cell(ctx, r, Signal::Cpu, None, 0, ascii));
         cells.push(signal_cell(ctx, r, Signal::Replicas, None, 0, ascii));
+        if next_w > 0 {
+            cells.push(Cell::from(match r.next_scale {
+                Some((t, from, to)) => {
+                    let arrow = if to > from {
+                        if ascii { "^" } else { "↑" }
+                    } else if ascii {
+                        "v"
+                    } else {
+                        "↓"
+                    };
+                    let mins = ((t - snap.t) / 60.0).max(0.0);
+                    if mins < 1.0 {
+                        format!("{arrow}{to} now")
+                    } else {
+                        format!("{arrow}{to} {mins:.0}m")
+                    }
+                }
+                None => String::new(),
+            }));
+        }
         if why_w > 0 {
             let why = if r.status == crate::engine::Status::Ok {
                 String::new()
@@ -236,6 +257,10 @@ pub fn draw(f: &mut Frame, ui: &mut Ui, ctx: &Ctx, area: Rect) {
     ] {
         let w = value_width(sig) + if sw > 0 && spark_idx(sig) { sw + 1 } else { 0 };
         header.push(Cell::from(format!("{h:>w$}")));
+    }
+    if next_w > 0 {
+        widths.push(Constraint::Length(next_w as u16));
+        header.push(Cell::from("next scale"));
     }
     if why_w > 0 {
         widths.push(Constraint::Fill(1));

@@ -3,6 +3,7 @@
 pub mod detail;
 pub mod events;
 pub mod fleet;
+pub mod forecast;
 pub mod help;
 pub mod incidents;
 
@@ -131,6 +132,7 @@ fn draw_inner(f: &mut Frame, ui: &mut Ui, ctx: &Ctx) {
         View::Detail => detail::draw(f, ui, ctx, body),
         View::Events => events::draw(f, ui, ctx, body),
         View::Incidents => incidents::draw(f, ui, ctx, body),
+        View::Forecast => forecast::draw(f, ui, ctx, body),
     }
     draw_status(f, ui, ctx, status);
     if let Some(ta) = ui.filter_edit.as_ref() {

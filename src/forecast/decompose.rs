@@ -1,0 +1,202 @@
+//! Multi-seasonal decomposition forecaster.
+//!
+//! For each period (shortest first) a seasonal profile is estimated from the series minus a
+//! centred moving average of one period, weighting recent cycles more (half-life
+//! [`HALF_LIFE_CYCLES`] cycles, at most [`MAX_CYCLES`] cycles used), centred to mean zero and
+//! removed before the next period is estimated. What is left is tracked by simple exponential
+//! smoothing; its constant is chosen per horizon band from a grid by the in-sample absolute error at
+//! that band's horizon; innovations are clipped at four robust standard deviations
+//! (bursts do not drag the level), so short horizons follow the latest level and long horizons a steadier one.
+
+/// Recency half-life of the seasonal profile, in cycles.
+pub const HALF_LIFE_CYCLES: f64 = 3.0;
+/// Most cycles used per profile.
+pub const MAX_CYCLES: usize = 10;
+/// Most recent points the level is tracked over.
+const LEVEL_WINDOW: usize = 2048;
+const ALPHAS: [f64; 7] = [0.005, 0.02, 0.05, 0.1, 0.25, 0.5, 0.9];
+
+/// Seasonal profiles removed from a series.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Decomposition {
+    /// Deseasonalised series.
+    pub deseasonalised: Vec<f64>,
+    /// Sum of the seasonal profiles for each future step `0..h`.
+    pub seasonal_future: Vec<f64>,
+}
+
+/// Removes a seasonal profile for each period in `periods` from `y` (see the module docs).
+pub fn decompose(y: &[f64], periods: &[usize], h: usize) -> Decomposition {
+    let n = y.len();
+    let mut x = y.to_vec();
+    let mut fut = vec![0.0; h];
+    let decay = 0.5f64.powf(1.0 / HALF_LIFE_CYCLES);
+    for &p in periods {
+        if p < 2 || n < 2 * p {
+            continue;
+        }
+        // Centred moving average over one period via prefix sums.
+        let mut pre = vec![0.0; n + 1];
+        for i in 0..n {
+            pre[i + 1] = pre[i] + x[i];
+        }
+        let half = p / 2;
+        let start = n.saturating_sub(MAX_CYCLES * p + half).max(half);
+        let end = n.saturating_sub(p - half);
+        let resid: Vec<f64> = (start..end)
+            .map(|i| {
+                let lo = i - half;
+                x[i] - (pre[lo + p] - pre[lo]) / p as f64
+            })
+            .collect();
+        // Clip detrended values at four robust standard deviations so bursts do not become part
+        // of the seasonal shape.
+        let clip = robust_clip(&resid);
+        let weights: Vec<f64> = (0..=MAX_CYCLES + 2).map(|a| decay.powi(a as i32)).collect();
+        let mut num = vec![0.0; p];
+        let mut den = vec![0.0; p];
+        for (j, r) in resid.iter().enumerate() {
+            let i = start + j;
+            let w = weights[((n - 1 - i) / p).min(weights.len() - 1)];
+            num[i % p] += w * r.clamp(-clip, clip);
+            den[i % p] += w;
+        }
+        let mut prof: Vec<f64> = num
+            .iter()
+            .zip(&den)
+            .map(|(a, b)| if *b > 0.0 { a / b } else { 0.0 })
+            .collect();
+        let m = prof.iter().sum::<f64>() / p as f64;
+        prof.iter_mut().for_each(|v| *v -= m);
+        for (i, v) in x.iter_mut().enumerate() {
+            *v -= prof[i % p];
+        }
+        for (k, f) in fut.iter_mut().enumerate() {
+            *f += prof[(n + k) % p];
+        }
+    }
+    Decomposition {
+        deseasonalised: x,
+        seasonal_future: fut,
+    }
+}
+
+fn median(v: &mut [f64]) -> f64 {
+    if v.is_empty() {
+        return 0.0;
+    }
+    let mid = v.len() / 2;
+    let (_, m, _) = v.select_nth_unstable_by(mid, |a, b| a.total_cmp(b));
+    *m
+}
+
+/// Four robust standard deviations (1.4826 × median absolute deviation) of `v`; 0 for empty or
+/// mostly constant input.
+fn robust_clip(v: &[f64]) -> f64 {
+    let mut w = v.to_vec();
+    let m = median(&mut w);
+    let mut dev: Vec<f64> = v.iter().map(|x| (x - m).abs()).collect();
+    4.0 * 1.4826 * median(&mut dev)
+}
+
+/// Horizon bands `[lo, hi]` (1-based steps) used to choose the smoothing constant.
+fn bands(h: usize) -> Vec<(usize, usize)> {
+    let mut out = Vec::new();
+    let mut lo = 1;
+    while lo <= h {
+        let hi = (lo * 4 - 1).min(h);
+        out.push((lo, hi));
+        lo = hi + 1;
+    }
+    out
+}
+
+/// Forecasts `h` steps of `y` with the decomposition + smoothed level model. Always returns `h`
+/// values (for an empty `y`, zeros).
+pub fn forecast(y: &[f64], periods: &[usize], h: usize) -> Vec<f64> {
+    let n = y.len();
+    if n == 0 {
+        return vec![0.0; h];
+    }
+    let dec = decompose(y, periods, h);
+    let d = &dec.deseasonalised;
+    // The level is tracked over the most recent LEVEL_WINDOW points only (the slowest smoothing
+    // constant forgets faster than that), all constants in one pass.
+    let start = n.saturating_sub(LEVEL_WINDOW);
+    let d = &d[start..];
+    let n = d.len();
+    let init_len = n.min(periods.first().copied().unwrap_or(10).max(1));
+    let init = median(&mut d[..init_len].to_vec());
+    // Robust levels for each alpha: innovations are clipped at four robust standard deviations
+    // of the one-step changes (or of the values when the changes are mostly zero), so isolated
+    // spikes (common in cloud metrics) barely move the level.
+    let diffs: Vec<f64> = d.windows(2).map(|w| w[1] - w[0]).collect();
+    let mut clip = robust_clip(&diffs);
+    if clip == 0.0 {
+        clip = robust_clip(d);
+    }
+    if clip == 0.0 {
+        // Mostly constant: fall back to the mean absolute deviation (still small next to bursts,
+        // but lets a level shift through).
+        clip = d.iter().map(|v| (v - init).abs()).sum::<f64>() / n as f64;
+    }
+    const M: usize = ALPHAS.len();
+    let mut levels = vec![[0.0; M]; n];
+    let mut cur = [init; M];
+    for (slot, &v) in levels.iter_mut().zip(d) {
+        for (c, a) in cur.iter_mut().zip(ALPHAS) {
+            *c += a * (v - *c).clamp(-clip, clip);
+        }
+        *slot = cur;
+    }
+    let mut out = vec![0.0; h];
+    for (lo, hi) in bands(h) {
+        let rep = ((lo * hi) as f64).sqrt().round().max(1.0) as usize;
+        let mut best = M - 1;
+        if n > rep + 1 {
+            let from = (n / 4).min(n - rep - 1);
+            let mut sae = [0.0; M];
+            for t in from..n - rep {
+                let target = d[t + rep];
+                for (e, l) in sae.iter_mut().zip(&levels[t]) {
+                    *e += (target - l).abs();
+                }
+            }
+            best = (0..M)
+                .min_by(|&x, &y| sae[x].total_cmp(&sae[y]))
+                .unwrap_or(M - 1);
+        }
+        let level = levels[n - 1][best];
+        for k in lo..=hi {
+            out[k - 1] = level + dec.seasonal_future[k - 1];
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bands_cover_horizon() {
+        assert_eq!(bands(1), vec![(1, 1)]);
+        assert_eq!(bands(20), vec![(1, 3), (4, 15), (16, 20)]);
+    }
+
+    #[test]
+    fn recovers_a_profile() {
+        let prof = [5.0, -2.0, 1.0, -4.0];
+        let y: Vec<f64> = (0..80).map(|i| 100.0 + prof[i % 4]).collect();
+        let f = forecast(&y, &[4], 8);
+        for (k, v) in f.iter().enumerate() {
+            assert!((v - (100.0 + prof[(80 + k) % 4])).abs() < 1e-6, "{k} {v}");
+        }
+    }
+
+    #[test]
+    fn tiny_inputs() {
+        assert_eq!(forecast(&[], &[], 2), vec![0.0, 0.0]);
+        assert_eq!(forecast(&[3.0], &[5], 2), vec![3.0, 3.0]);
+    }
+}
