@@ -136,6 +136,12 @@ pub struct ModelMeta {
     pub version: String,
     /// Business priority, 1 (highest) to 5.
     pub priority: u8,
+    /// Size of the model's weights, GB (0 when unknown).
+    #[serde(default)]
+    pub size_gb: f64,
+    /// Complexity score in [0, 1] (layers, custom ops, pipeline stages; 0 when unknown).
+    #[serde(default)]
+    pub complexity: f64,
 }
 
 impl ModelMeta {

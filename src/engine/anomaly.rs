@@ -25,6 +25,12 @@ pub const ANOMALY_THRESHOLD: f64 = 0.8;
 /// a minute of extra delay.
 pub const DETECT_STEP: f64 = 60.0;
 
+/// One-minute means this many robust sigmas from the expected value are an anomaly whatever
+/// the ensemble's (suppressed) score …
+pub const PERSISTENT_SIGMAS: f64 = 6.0;
+/// … for this many consecutive minutes.
+pub const PERSISTENT_MINUTES: u8 = 2;
+
 /// Anomalies kept per model.
 const RECENT: usize = 64;
 
@@ -70,6 +76,7 @@ pub struct Watch {
     pub recent: VecDeque<Anomaly>,
     /// Latest score per signal (NaN for unwatched).
     pub scores: [f32; Signal::COUNT],
+    far: [u8; WATCHED.len()],
 }
 
 impl Default for Watch {
@@ -81,6 +88,7 @@ impl Default for Watch {
             band: [(f32::NAN, f32::NAN); Signal::COUNT],
             recent: VecDeque::new(),
             scores: [f32::NAN; Signal::COUNT],
+            far: [0; WATCHED.len()],
         }
     }
 }
@@ -111,31 +119,60 @@ impl Watch {
     fn score(&mut self, t: f64, s: &Sample) -> Vec<Anomaly> {
         let band = &mut self.band;
         let mut raised = Vec::new();
-        for (det, sig) in self.dets.iter_mut().zip(WATCHED) {
+        for (k, (det, sig)) in self.dets.iter_mut().zip(WATCHED).enumerate() {
             let v = f64::from(s.get(sig));
             let sc = det.update(t, v);
             self.scores[sig.index()] = sc.score as f32;
             if let Some((lo, hi)) = sc.band {
                 band[sig.index()] = (lo as f32, hi as f32);
             }
-            if sc.score < ANOMALY_THRESHOLD || !v.is_finite() {
+            if !v.is_finite() {
                 continue;
             }
-            let Some(ex) = sc.explanation else { continue };
-            let up = ex.direction == Direction::Up;
-            if !bad_direction(sig, up) {
-                continue;
-            }
-            let a = Anomaly {
-                t,
-                signal: sig,
-                score: sc.score,
-                expected: ex.expected,
-                observed: ex.observed,
-                deviation: ex.deviation,
-                up,
-                why: ex.to_string(),
+            // how far outside the expected band, in robust sigmas (the band is ±3σ)
+            let sigmas = match (sc.expected, sc.band) {
+                (Some(e), Some((lo, hi))) if hi > lo => (v - e) / ((hi - lo) / 6.0),
+                _ => 0.0,
             };
+            self.far[k] = if sigmas.abs() >= PERSISTENT_SIGMAS {
+                self.far[k].saturating_add(1)
+            } else {
+                0
+            };
+            let a = match sc.explanation {
+                Some(ex) if sc.score >= ANOMALY_THRESHOLD => Anomaly {
+                    t,
+                    signal: sig,
+                    score: sc.score,
+                    expected: ex.expected,
+                    observed: ex.observed,
+                    deviation: ex.deviation,
+                    up: ex.direction == Direction::Up,
+                    why: ex.to_string(),
+                },
+                // the ensemble calls an incident once (suppressing what follows, as NAB
+                // rewards); the console also wants to know that a signal stays far off
+                _ if self.far[k] >= PERSISTENT_MINUTES => Anomaly {
+                    t,
+                    signal: sig,
+                    score: sc.score.max(ANOMALY_THRESHOLD),
+                    expected: sc.expected.unwrap_or(f64::NAN),
+                    observed: v,
+                    deviation: sigmas,
+                    up: sigmas > 0.0,
+                    why: format!(
+                        "still far off: observed {} vs expected {} ({:.1}σ {})",
+                        sig.format(v),
+                        sig.format(sc.expected.unwrap_or(f64::NAN)),
+                        sigmas.abs(),
+                        if sigmas > 0.0 { "above" } else { "below" }
+                    ),
+                },
+                _ => continue,
+            };
+            if !bad_direction(sig, a.up) {
+                continue;
+            }
             self.recent.push_back(a.clone());
             while self.recent.len() > RECENT {
                 self.recent.pop_front();

@@ -92,6 +92,13 @@ pub enum Change {
     },
     /// Pods were restarted.
     Restarted,
+    /// A deploy of a new version is planned.
+    DeployPlanned {
+        /// Version.
+        version: String,
+        /// When it will start.
+        at: f64,
+    },
     /// A new candidate version was registered (e.g. by retraining).
     CandidateRegistered {
         /// Version.

@@ -19,6 +19,7 @@ pub use snapshot::{
 use crate::autonomy::Phase;
 use crate::diagnosis::{Cause, ChangeNote, Context, creep, diagnose};
 use crate::fleet::{History, ModelMeta, Resolution, Signal};
+use crate::forecast::deploy::{AdviceConfig, DeployRecord, DurationModel};
 use anomaly::{Anomaly, Watch};
 use incident::{Incident, REDIAGNOSE_EVERY, RESOLVE_AFTER};
 use std::collections::{HashMap, VecDeque};
@@ -117,6 +118,7 @@ struct ModelState {
     incident: Option<u64>,
     creeping: Option<String>,
     plan: plan::PlanState,
+    pending_deploy: Option<(String, f64)>,
 }
 
 /// Changes remembered per model for diagnosis.
@@ -131,6 +133,8 @@ const CREEP_CHECK_EVERY: f64 = 60.0;
 const CREEP_SLOPE: f64 = 0.25;
 /// Fit a creep must have (r²).
 const CREEP_R2: f64 = 0.7;
+/// Past deployments kept to train the duration predictor.
+const DEPLOYS_KEPT: usize = 2000;
 /// Incidents kept (open and recently resolved).
 const INCIDENTS_KEPT: usize = 200;
 
@@ -150,6 +154,7 @@ impl ModelState {
             incident: None,
             creeping: None,
             plan: plan::PlanState::Pending,
+            pending_deploy: None,
         }
     }
 }
@@ -172,6 +177,8 @@ pub struct Engine {
     last_creep_check: f64,
     plan_cursor: usize,
     budget_cuts: Vec<(String, u32, u32)>,
+    deploys: VecDeque<DeployRecord>,
+    deploy_model: Option<DurationModel>,
 }
 
 /// Judge smoothed values against objectives: the worst status and its reason.
@@ -243,6 +250,12 @@ pub fn judge(v: &[f32; Signal::COUNT], o: &Objectives) -> (Status, String) {
     (worst, reason)
 }
 
+/// `HH:MM` UTC.
+fn hhmm(t: f64) -> String {
+    let s = t.rem_euclid(86_400.0) as i64;
+    format!("{:02}:{:02}", s / 3600, (s % 3600) / 60)
+}
+
 /// Signals out of objectives.
 fn objective_breaches(v: &[f32; Signal::COUNT], o: &Objectives) -> Vec<Signal> {
     let g = |s: Signal| f64::from(v[s.index()]);
@@ -288,6 +301,8 @@ impl Engine {
             last_creep_check: f64::NEG_INFINITY,
             plan_cursor: 0,
             budget_cuts: Vec::new(),
+            deploys: VecDeque::new(),
+            deploy_model: None,
         }
     }
 
@@ -888,9 +903,41 @@ impl Engine {
             }
             Change::Deployed { from, to, duration } => {
                 Arc::make_mut(&mut m.meta).version = to.clone();
+                let started = t - duration;
+                let lat = f64::from(m.smooth[Signal::LatencyP95.index()]);
+                let rec = DeployRecord {
+                    hour: (started.rem_euclid(86_400.0) / 3600.0) as u8,
+                    weekday: ((started / 86_400.0).floor() as i64 + 3).rem_euclid(7) as u8,
+                    model_size_gb: m.meta.size_gb,
+                    complexity: m.meta.complexity,
+                    recent_latency_ratio: if lat.is_finite() {
+                        lat / self.cfg.objectives.latency_warn_ms
+                    } else {
+                        1.0
+                    },
+                    duration_secs: duration,
+                };
+                if m.pending_deploy.as_ref().is_some_and(|(v, _)| *v == to) {
+                    m.pending_deploy = None;
+                }
+                self.deploys.push_back(rec);
+                while self.deploys.len() > DEPLOYS_KEPT {
+                    self.deploys.pop_front();
+                }
+                if self.deploys.len() >= 12 {
+                    let rows: Vec<DeployRecord> = self.deploys.iter().copied().collect();
+                    self.deploy_model = DurationModel::train(&rows).ok();
+                }
                 (
                     LogKind::Change,
                     format!("now serving {to} (was {from}; rollout took {duration:.0} s)"),
+                )
+            }
+            Change::DeployPlanned { version, at } => {
+                m.pending_deploy = Some((version.clone(), at));
+                (
+                    LogKind::Change,
+                    format!("deploy of {version} planned at {}", hhmm(at)),
                 )
             }
             Change::Restarted => {
@@ -919,6 +966,35 @@ impl Engine {
             Status::Ok
         };
         self.push_log(t, kind, Some(key), sev, text);
+    }
+
+    fn deploy_view(&self, m: &ModelState, version: &str, at: f64) -> snapshot::DeployView {
+        let lat = f64::from(m.smooth[Signal::LatencyP95.index()]);
+        let rec = DeployRecord {
+            hour: (at.rem_euclid(86_400.0) / 3600.0) as u8,
+            weekday: ((at / 86_400.0).floor() as i64 + 3).rem_euclid(7) as u8,
+            model_size_gb: m.meta.size_gb,
+            complexity: m.meta.complexity,
+            recent_latency_ratio: if lat.is_finite() {
+                lat / self.cfg.objectives.latency_warn_ms
+            } else {
+                1.0
+            },
+            duration_secs: f64::NAN,
+        };
+        let advice = self.deploy_model.as_ref().map(|dm| {
+            let f = m.plan.plan().map(|p| &p.forecast);
+            (
+                dm.advise(&rec, at.max(self.t), f, &AdviceConfig::default()),
+                dm.rmse_secs,
+            )
+        });
+        snapshot::DeployView {
+            version: version.to_string(),
+            at,
+            trained_on: self.deploys.len(),
+            advice,
+        }
     }
 
     fn row(&self, i: usize) -> FleetRow {
@@ -965,6 +1041,10 @@ impl Engine {
                 history: m.history.clone(),
                 anomalies: m.watch.recent.iter().cloned().collect(),
                 plan: m.plan.clone(),
+                deploy: m
+                    .pending_deploy
+                    .as_ref()
+                    .map(|(version, at)| self.deploy_view(m, version, *at)),
             })
         });
         let skip = self.log.len().saturating_sub(log_tail);
@@ -1079,6 +1159,8 @@ mod tests {
                 namespace: "n".into(),
                 version: "v1".into(),
                 priority: 1,
+                size_gb: 1.0,
+                complexity: 0.5,
             }],
         });
         let mut s = Sample::MISSING;

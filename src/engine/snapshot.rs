@@ -181,6 +181,21 @@ pub struct ModelDetail {
     pub anomalies: Vec<super::anomaly::Anomaly>,
     /// Demand forecast and replica plan.
     pub plan: super::plan::PlanState,
+    /// The next planned deploy, with the duration predictor's advice.
+    pub deploy: Option<DeployView>,
+}
+
+/// A planned deploy and what the duration predictor says of it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DeployView {
+    /// Version to deploy.
+    pub version: String,
+    /// Planned start.
+    pub at: f64,
+    /// Past deploys the predictor was trained on.
+    pub trained_on: usize,
+    /// Advice and the predictor's training RMSE (seconds); `None` until enough deploys were seen.
+    pub advice: Option<(crate::forecast::deploy::DeployAdvice, f64)>,
 }
 
 /// The fleet-wide replica budget and who it cut.

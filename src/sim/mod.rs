@@ -166,6 +166,7 @@ struct ActiveIncident {
 
 #[derive(Debug, Clone)]
 struct Rollout {
+    duration: f64,
     from: u32,
     to: u32,
     start: f64,
@@ -203,6 +204,7 @@ pub struct SimModel {
     retrain_done: Option<f64>,
     labels: VecDeque<(f64, f64)>,
     acc_ewma: f64,
+    next_deploy: f64,
 }
 
 fn version_name(n: u32) -> String {
@@ -250,7 +252,7 @@ impl SimModel {
 
     fn demand(&self, t: f64, surge: f64) -> f64 {
         let hour = (t.rem_euclid(86_400.0)) / 3600.0;
-        let day = ((t / 86_400.0).floor() as i64 + 4).rem_euclid(7); // 1970-01-01 was a Thursday
+        let day = ((t / 86_400.0).floor() as i64 + 3).rem_euclid(7); // 0 = Monday; 1970-01-01 was a Thursday
         let daily =
             1.0 + self.daily_amp * ((hour - self.peak_hour) / 24.0 * std::f64::consts::TAU).cos();
         let weekly = if day >= 5 {
@@ -263,7 +265,7 @@ impl SimModel {
 
     fn share_of(&self, t: f64) -> Vec<(u32, f64)> {
         if let Some(r) = &self.rollout {
-            let f = ((t - r.start) / ROLLOUT_TIME).clamp(0.0, 1.0);
+            let f = ((t - r.start) / r.duration.max(1.0)).clamp(0.0, 1.0);
             let to_share = r.share_from + (r.share_to - r.share_from) * f;
             if r.from == r.to {
                 return vec![(r.to, 1.0)];
@@ -295,6 +297,21 @@ const BUILTIN: [(&str, &str, u8); 15] = [
     ("vision", "face-blur", 2),
     ("vision", "thumbnail-crop", 5),
 ];
+
+/// How long a routine deploy of a model takes, seconds: pulling and loading its weights (grows
+/// with size and complexity), slower during busy weekday hours, with noise. The deployment
+/// predictor learns this from the recorded deploys.
+pub fn deploy_secs(meta: &ModelMeta, t: f64, rng: &mut Rng) -> f64 {
+    let hour = (t.rem_euclid(86_400.0) / 3600.0).floor();
+    let day = ((t / 86_400.0).floor() as i64 + 3).rem_euclid(7); // 0 = Monday
+    let busy = if day < 5 && (9.0..18.0).contains(&hour) {
+        1.4
+    } else {
+        1.0
+    };
+    let base = 45.0 + 18.0 * meta.size_gb * (0.6 + 0.8 * meta.complexity);
+    (base * busy * (1.0 + 0.08 * rng.normal())).max(20.0)
+}
 
 /// A scheduled incident.
 #[derive(Debug, Clone, PartialEq)]
@@ -347,6 +364,15 @@ pub enum WorldEvent {
         model: usize,
         /// Kind.
         incident: IncidentKind,
+    },
+    /// A routine deploy of a new version was scheduled.
+    DeployPlanned {
+        /// Model index.
+        model: usize,
+        /// Version to deploy.
+        version: String,
+        /// When it will start.
+        at: f64,
     },
     /// A restart finished.
     Restarted {
@@ -412,6 +438,8 @@ impl SimWorld {
                     namespace: ns.to_string(),
                     version: version_name(serving),
                     priority: prio,
+                    size_gb: rng.range(0.3f64.ln(), 25.0f64.ln()).exp(),
+                    complexity: rng.f64(),
                 },
                 base_rate,
                 capacity,
@@ -436,14 +464,24 @@ impl SimWorld {
                 retrain_done: None,
                 labels: VecDeque::new(),
                 acc_ewma: f64::NAN,
+                next_deploy: t0 + rng.range(2.0, 30.0) * 3600.0,
             });
         }
+        let events = models
+            .iter()
+            .enumerate()
+            .map(|(i, m)| WorldEvent::DeployPlanned {
+                model: i,
+                version: version_name(m.versions.iter().map(|v| v.number).max().unwrap_or(1) + 1),
+                at: m.next_deploy,
+            })
+            .collect();
         SimWorld {
             models,
             t: t0,
             rng,
             schedule: Vec::new(),
-            events: Vec::new(),
+            events,
         }
     }
 
@@ -488,6 +526,7 @@ impl SimWorld {
                 });
                 let from = m.serving;
                 m.rollout = Some(Rollout {
+                    duration: ROLLOUT_TIME,
                     from,
                     to: next,
                     start: t,
@@ -545,6 +584,7 @@ impl SimWorld {
                 let prev = m.previous.ok_or("no previous version to roll back to")?;
                 let from = m.serving;
                 m.rollout = Some(Rollout {
+                    duration: ROLLOUT_TIME,
                     from,
                     to: prev,
                     start: t,
@@ -571,6 +611,7 @@ impl SimWorld {
                 if share >= 1.0 {
                     let from = m.serving;
                     m.rollout = Some(Rollout {
+                        duration: ROLLOUT_TIME,
                         from,
                         to: *version,
                         start: t,
@@ -654,7 +695,7 @@ impl SimWorld {
         }
         // rollout finishing
         if let Some(r) = m.rollout.clone()
-            && t - r.start >= ROLLOUT_TIME
+            && t - r.start >= r.duration
         {
             m.rollout = None;
             if r.to != m.serving {
@@ -675,9 +716,43 @@ impl SimWorld {
                     model: idx,
                     from: version_name(r.from),
                     to: version_name(r.to),
-                    duration: ROLLOUT_TIME,
+                    duration: r.duration,
                 });
             }
+        }
+        // routine deploy of a new version, when due and nothing else is rolling out
+        if t >= m.next_deploy && m.rollout.is_none() {
+            let next = m.versions.iter().map(|v| v.number).max().unwrap_or(1) + 1;
+            let acc = m.version(m.serving).map_or(0.9, |v| v.accuracy);
+            m.versions.push(VersionSpec {
+                number: next,
+                accuracy: (acc + rng.range(-0.004, 0.008)).min(0.99),
+                latency_mult: 1.0,
+                error_add: 0.0,
+                drift_per_day: rng.range(0.001, 0.004),
+                since: t,
+            });
+            let duration = deploy_secs(&m.meta, t, rng);
+            let from = m.serving;
+            m.rollout = Some(Rollout {
+                duration,
+                from,
+                to: next,
+                start: t,
+                share_from: 0.0,
+                share_to: 1.0,
+            });
+            events.push(WorldEvent::RolloutStarted {
+                model: idx,
+                from: version_name(from),
+                to: version_name(next),
+            });
+            m.next_deploy = t + rng.range(12.0, 48.0) * 3600.0;
+            events.push(WorldEvent::DeployPlanned {
+                model: idx,
+                version: version_name(next + 1),
+                at: m.next_deploy,
+            });
         }
         // retraining finishing
         if m.retrain_done.is_some_and(|d| d <= t) {

@@ -69,6 +69,9 @@ pub fn world_event(t: f64, e: WorldEvent) -> Event {
         } => (model, Change::CandidateRegistered { version, accuracy }),
         WorldEvent::Injected { model, incident } => (model, Change::Injected { incident }),
         WorldEvent::Restarted { model } => (model, Change::Restarted),
+        WorldEvent::DeployPlanned { model, version, at } => {
+            (model, Change::DeployPlanned { version, at })
+        }
     };
     Event::Change {
         t,

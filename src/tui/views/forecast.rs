@@ -64,7 +64,7 @@ pub fn draw(f: &mut Frame, ui: &mut Ui, ctx: &Ctx, area: Rect) {
         return;
     };
     let now = snap.t;
-    let info_h: u16 = if area.height >= 30 { 7 } else { 4 };
+    let info_h: u16 = if area.height >= 30 { 9 } else { 5 };
     let [info, demand_area, replicas_area] = Layout::vertical([
         Constraint::Length(info_h),
         Constraint::Min(5),
@@ -166,6 +166,55 @@ pub fn draw(f: &mut Frame, ui: &mut Ui, ctx: &Ctx, area: Rect) {
             format!("forecast-only: shown, not acted on · {}", p.plan.reason),
             ctx.s("ui.text.dim"),
         )));
+    }
+    if let Some(d) = &detail.deploy {
+        let mut spans = vec![
+            Span::styled("next deploy: ", ctx.s("ui.text.dim")),
+            Span::raw(format!("{} at {}", d.version, &clock(d.at)[..5])),
+        ];
+        match &d.advice {
+            None => spans.push(Span::styled(
+                format!(
+                    " · duration predictor needs 12 past deploys ({} seen)",
+                    d.trained_on
+                ),
+                ctx.s("ui.text.dim"),
+            )),
+            Some((a, rmse)) => {
+                spans.push(Span::raw(format!(
+                    " · predicted {:.1} min (±{:.0} s, from {} past deploys)",
+                    a.predicted_secs / 60.0,
+                    rmse,
+                    d.trained_on
+                )));
+                let mut recs = Vec::new();
+                if a.more_resources {
+                    recs.push("more resources".to_string());
+                }
+                if let Some(t) = a.later_slot {
+                    recs.push(format!("later slot {}", &clock(t)[..5]));
+                }
+                if a.canary {
+                    recs.push("canary rollout".to_string());
+                }
+                if recs.is_empty() {
+                    recs.push("go as planned".to_string());
+                }
+                spans.push(Span::styled(
+                    format!(" → {}", recs.join(", ")),
+                    ctx.s("ui.help.key"),
+                ));
+            }
+        }
+        lines.push(Line::from(spans));
+        if let Some((a, _)) = &d.advice {
+            for r in &a.reasons {
+                lines.push(Line::from(Span::styled(
+                    format!("  · {r}"),
+                    ctx.s("ui.text.dim"),
+                )));
+            }
+        }
     }
     f.render_widget(
         Paragraph::new(lines)
