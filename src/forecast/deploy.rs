@@ -149,10 +149,23 @@ impl DurationModel {
             }
             y[i] = r.duration_secs;
         }
+        // columns that do not vary (no weekend deploys yet, one model size…) make the least
+        // squares problem singular: fit without them, with a zero coefficient
+        let keep: Vec<usize> = (0..N_FEATURES)
+            .filter(|&j| {
+                let col = x.column(j);
+                let mean = col.sum() / col.len() as f64;
+                col.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / col.len() as f64 > 1e-12
+            })
+            .collect();
+        let xk = x.select(ndarray::Axis(1), &keep);
         let model = LinearRegression::default()
-            .fit(&Dataset::new(x, y))
+            .fit(&Dataset::new(xk, y))
             .map_err(|e| DeployError::Fit(e.to_string()))?;
-        let coef: Vec<f64> = model.params().iter().copied().collect();
+        let mut coef = vec![0.0; N_FEATURES];
+        for (c, &j) in model.params().iter().zip(&keep) {
+            coef[j] = *c;
+        }
         let intercept = model.intercept();
         if !intercept.is_finite() || coef.iter().any(|c| !c.is_finite()) {
             return Err(DeployError::Fit(
@@ -207,7 +220,9 @@ impl DurationModel {
         let later_slot = demand.and_then(|f| later_slot(f, now, predicted, cfg.peak_fraction));
         if let Some(t) = later_slot {
             reasons.push(format!(
-                "demand forecast peaks during the deployment window: start at {t:.0} (in {:.0} min) instead",
+                "demand forecast peaks during the deployment window: start at {:02}:{:02} UTC (in {:.0} min) instead",
+                (t.rem_euclid(86_400.0) / 3600.0) as u32,
+                (t.rem_euclid(3600.0) / 60.0) as u32,
                 (t - now) / 60.0
             ));
         }

@@ -175,7 +175,7 @@ pub fn draw(f: &mut Frame, ui: &mut Ui, ctx: &Ctx, area: Rect) {
         match &d.advice {
             None => spans.push(Span::styled(
                 format!(
-                    " · duration predictor needs 12 past deploys ({} seen)",
+                    " · the duration predictor has too few varied past deploys yet ({} seen)",
                     d.trained_on
                 ),
                 ctx.s("ui.text.dim"),
