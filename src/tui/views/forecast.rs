@@ -17,11 +17,11 @@ const PAST_HOURS: f64 = 18.0;
 /// `↑12 at 16:40 (in 25m)` for a scale event.
 pub fn scale_event(now: f64, ev: (f64, u32, u32), ascii: bool) -> String {
     let (t, from, to) = ev;
+    // in ASCII a `v` would read as a version: say "->" instead
     let arrow = match (to > from, ascii) {
         (true, false) => "↑",
         (false, false) => "↓",
-        (true, true) => "^",
-        (false, true) => "v",
+        (_, true) => "->",
     };
     let mins = ((t - now) / 60.0).max(0.0);
     if mins < 1.0 {
