@@ -250,6 +250,23 @@ pub fn judge(v: &[f32; Signal::COUNT], o: &Objectives) -> (Status, String) {
     (worst, reason)
 }
 
+/// What the duration predictor knows of a deploy of `m` starting at `start`.
+fn deploy_record(m: &ModelState, o: &Objectives, start: f64, duration: f64) -> DeployRecord {
+    let lat = f64::from(m.smooth[Signal::LatencyP95.index()]);
+    DeployRecord {
+        hour: (start.rem_euclid(86_400.0) / 3600.0) as u8,
+        weekday: ((start / 86_400.0).floor() as i64 + 3).rem_euclid(7) as u8,
+        model_size_gb: m.meta.size_gb,
+        complexity: m.meta.complexity,
+        recent_latency_ratio: if lat.is_finite() {
+            lat / o.latency_warn_ms
+        } else {
+            1.0
+        },
+        duration_secs: duration,
+    }
+}
+
 /// `HH:MM` UTC.
 fn hhmm(t: f64) -> String {
     let s = t.rem_euclid(86_400.0) as i64;
@@ -903,20 +920,7 @@ impl Engine {
             }
             Change::Deployed { from, to, duration } => {
                 Arc::make_mut(&mut m.meta).version = to.clone();
-                let started = t - duration;
-                let lat = f64::from(m.smooth[Signal::LatencyP95.index()]);
-                let rec = DeployRecord {
-                    hour: (started.rem_euclid(86_400.0) / 3600.0) as u8,
-                    weekday: ((started / 86_400.0).floor() as i64 + 3).rem_euclid(7) as u8,
-                    model_size_gb: m.meta.size_gb,
-                    complexity: m.meta.complexity,
-                    recent_latency_ratio: if lat.is_finite() {
-                        lat / self.cfg.objectives.latency_warn_ms
-                    } else {
-                        1.0
-                    },
-                    duration_secs: duration,
-                };
+                let rec = deploy_record(m, &self.cfg.objectives, t - duration, duration);
                 if m.pending_deploy.as_ref().is_some_and(|(v, _)| *v == to) {
                     m.pending_deploy = None;
                 }
@@ -969,19 +973,7 @@ impl Engine {
     }
 
     fn deploy_view(&self, m: &ModelState, version: &str, at: f64) -> snapshot::DeployView {
-        let lat = f64::from(m.smooth[Signal::LatencyP95.index()]);
-        let rec = DeployRecord {
-            hour: (at.rem_euclid(86_400.0) / 3600.0) as u8,
-            weekday: ((at / 86_400.0).floor() as i64 + 3).rem_euclid(7) as u8,
-            model_size_gb: m.meta.size_gb,
-            complexity: m.meta.complexity,
-            recent_latency_ratio: if lat.is_finite() {
-                lat / self.cfg.objectives.latency_warn_ms
-            } else {
-                1.0
-            },
-            duration_secs: f64::NAN,
-        };
+        let rec = deploy_record(m, &self.cfg.objectives, at, f64::NAN);
         let advice = self.deploy_model.as_ref().map(|dm| {
             let f = m.plan.plan().map(|p| &p.forecast);
             (

@@ -46,6 +46,16 @@ impl Status {
         }
     }
 
+    /// Theme scope used to draw it.
+    pub fn scope(self) -> &'static str {
+        match self {
+            Status::Ok => "status.ok",
+            Status::Warn => "status.warn",
+            Status::Crit => "status.crit",
+            Status::Unknown => "status.unknown",
+        }
+    }
+
     /// Sort rank: worst first.
     pub fn severity(self) -> u8 {
         match self {

@@ -11,15 +11,6 @@ use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Paragraph};
 
-fn status_scope(s: Status) -> &'static str {
-    match s {
-        Status::Ok => "status.ok",
-        Status::Warn => "status.warn",
-        Status::Crit => "status.crit",
-        Status::Unknown => "status.unknown",
-    }
-}
-
 fn chart_scope(s: Signal) -> &'static str {
     match s {
         Signal::RequestRate => "chart.rate",
@@ -59,7 +50,7 @@ pub fn draw(f: &mut Frame, ui: &mut Ui, ctx: &Ctx, area: Rect) {
     let mut head = vec![
         Span::styled(
             format!("{} {} ", row.status.symbol(ascii), row.status.word()),
-            ctx.s(status_scope(row.status)),
+            ctx.s(row.status.scope()),
         ),
         Span::styled(key.clone(), ctx.s("ui.title")),
         Span::raw(format!(
@@ -70,7 +61,7 @@ pub fn draw(f: &mut Frame, ui: &mut Ui, ctx: &Ctx, area: Rect) {
     if !row.reason.is_empty() && row.status != Status::Ok {
         head.push(Span::styled(
             format!("· {} ", row.reason),
-            ctx.s(status_scope(row.status)),
+            ctx.s(row.status.scope()),
         ));
     }
     let mut line2 = vec![Span::styled(

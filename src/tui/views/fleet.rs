@@ -175,12 +175,7 @@ pub fn draw(f: &mut Frame, ui: &mut Ui, ctx: &Ctx, area: Rect) {
         let st = r.status;
         let status_cell = Cell::from(Span::styled(
             format!("{marker}{} {}", st.symbol(ascii), st.word()),
-            ctx.s(match st {
-                crate::engine::Status::Ok => "status.ok",
-                crate::engine::Status::Warn => "status.warn",
-                crate::engine::Status::Crit => "status.crit",
-                crate::engine::Status::Unknown => "status.unknown",
-            }),
+            ctx.s(st.scope()),
         ));
         let mut cells = vec![status_cell, Cell::from(r.meta.name.clone())];
         if wide {

@@ -10,15 +10,6 @@ use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Cell, Paragraph, Row, Table, Wrap};
 
-fn status_scope(s: Status) -> &'static str {
-    match s {
-        Status::Ok => "status.ok",
-        Status::Warn => "status.warn",
-        Status::Crit => "status.crit",
-        Status::Unknown => "status.unknown",
-    }
-}
-
 fn minutes(secs: f64) -> String {
     if secs < 3600.0 {
         format!("{:.0}m", secs / 60.0)
@@ -84,7 +75,7 @@ pub fn draw(f: &mut Frame, ui: &mut Ui, ctx: &Ctx, area: Rect) {
                 Cell::from(Span::styled(
                     state,
                     ctx.s(if inc.is_open() {
-                        status_scope(inc.severity)
+                        inc.severity.scope()
                     } else {
                         "status.ok"
                     }),
