@@ -2,21 +2,10 @@
 //! development data; the backtest's scores must agree with the reference scorer
 //! `../shared/tools/nab_score.py` to 0.01.
 
-use std::path::{Path, PathBuf};
+mod common;
+
+use common::{bin, shared};
 use std::process::Command;
-
-fn shared() -> PathBuf {
-    let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared");
-    assert!(
-        p.join("data/nab-dev/windows.json").exists(),
-        "../shared/data/nab-dev is required beside the repository"
-    );
-    p
-}
-
-fn bin() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_pitcrew"))
-}
 
 /// `name -> normalized` from lines like `standard  files=41 … normalized=57.119`.
 fn normalized(text: &str) -> Vec<(String, f64)> {

@@ -1,21 +1,9 @@
 //! `pitcrew forecast`, `pitcrew backtest forecast` and `pitcrew backtest scaling` through the
 //! real binary on the shared traces.
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
+mod common;
 
-fn shared() -> PathBuf {
-    let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/data");
-    assert!(
-        p.join("traces/ETTh1.csv").exists(),
-        "../shared/data/traces is required beside the repository"
-    );
-    p
-}
-
-fn bin() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_pitcrew"))
-}
+use common::{bin, shared_data as shared};
 
 #[test]
 fn forecast_accuracy_beats_seasonal_naive_with_calibrated_intervals() {
