@@ -181,7 +181,7 @@ mod tests {
 
     fn fixtures(sub: &str) -> PathBuf {
         Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("tests/fixtures_config")
+            .join("fixtures/config")
             .join(sub)
     }
 

@@ -664,7 +664,7 @@ mod tests {
     use std::path::Path;
 
     fn fixtures() -> PathBuf {
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures_config/keymaps")
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/config/keymaps")
     }
 
     fn fixture(name: &str) -> String {

@@ -702,7 +702,7 @@ mod tests {
     use std::path::Path;
 
     fn fixtures() -> PathBuf {
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures_config/themes")
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/config/themes")
     }
 
     fn fixture(name: &str) -> String {
