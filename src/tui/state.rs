@@ -333,10 +333,19 @@ impl Ui {
         if vis.is_empty() {
             return None;
         }
-        let pos = sel
-            .and_then(|k| vis.iter().position(|&i| snap.rows[i as usize].meta.is(&k)))
-            .unwrap_or(0);
-        Some(pos)
+        let found = sel
+            .as_deref()
+            .and_then(|k| vis.iter().position(|&i| snap.rows[i as usize].meta.is(k)));
+        match found {
+            Some(p) => Some(p),
+            None => {
+                // the selection is filtered out (or there is none): the first visible row is
+                // selected, so that what is highlighted is what an action applies to
+                let first = vis[0] as usize;
+                self.selected = Some(snap.rows[first].meta.key());
+                Some(0)
+            }
+        }
     }
 
     fn select_pos(&mut self, snap: &Snapshot, pos: usize) {
@@ -442,6 +451,8 @@ impl Ui {
             Up | Down | PageUp | PageDown | Top | Bottom => self.navigate(a, snap),
             Select if self.view == View::Incidents => {
                 if let Some(inc) = incidents_newest_first(snap).get(self.incident_pos) {
+                    // the model must be visible to be selected
+                    self.filter.clear();
                     self.selected = Some(inc.key.clone());
                     self.view = View::Detail;
                 }
@@ -777,4 +788,84 @@ pub fn status_summary(snap: &Snapshot, ascii: bool) -> String {
             String::new()
         }
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::EngineConfig;
+    use crate::sources::sim::{drive, start};
+
+    fn snap() -> Snapshot {
+        let (mut w, mut e) = start(1, 15, 1.7e9, EngineConfig::default());
+        drive(&mut w, &mut e, 30);
+        e.snapshot(None, 10)
+    }
+
+    fn ui() -> Ui {
+        Ui::new(
+            false,
+            false,
+            Capabilities {
+                clock_control: true,
+                inject: true,
+            },
+            "t".into(),
+        )
+    }
+
+    #[test]
+    fn actions_apply_to_the_visible_selection() {
+        let s = snap();
+        let mut ui = ui();
+        ui.selected = Some("ads/bid-shading".into());
+        ui.filter = "ranker".into();
+        ui.on_action(Action::InjectIncident, &s);
+        let outs = ui.on_action(Action::Select, &s);
+        assert_eq!(
+            outs,
+            vec![Out::Command(Command::Inject {
+                model: "search/ranker-bert".into(),
+                incident: IncidentKind::LatencySpike,
+            })]
+        );
+    }
+
+    #[test]
+    fn read_only_refuses_mutating_actions_and_says_why() {
+        let mut s = snap();
+        s.read_only = true;
+        let mut ui = ui();
+        for a in [Action::SetPhase, Action::AddNote] {
+            assert!(ui.on_action(a, &s).is_empty());
+            assert!(ui.dialog.is_none());
+            assert!(ui.flash.as_deref().unwrap_or("").contains("read-only"));
+        }
+    }
+
+    #[test]
+    fn phase_change_needs_confirmation() {
+        let s = snap();
+        let mut ui = ui();
+        ui.on_action(Action::SetPhase, &s);
+        ui.on_action(Action::Down, &s);
+        assert!(
+            ui.on_action(Action::Select, &s).is_empty(),
+            "a menu choice alone changes nothing"
+        );
+        assert!(matches!(ui.dialog, Some(Dialog::Confirm { .. })));
+        let no = crossterm::event::KeyEvent::from(crossterm::event::KeyCode::Char('n'));
+        assert_eq!(ui.on_key_text(&no), Some(vec![]));
+        assert!(ui.dialog.is_none());
+        ui.on_action(Action::SetPhase, &s);
+        ui.on_action(Action::Down, &s);
+        ui.on_action(Action::Select, &s);
+        let yes = crossterm::event::KeyEvent::from(crossterm::event::KeyCode::Char('y'));
+        assert_eq!(
+            ui.on_key_text(&yes),
+            Some(vec![Out::Command(Command::SetPhase {
+                phase: Phase::Augmentation
+            })])
+        );
+    }
 }
