@@ -199,7 +199,7 @@ async fn console(
         ..EngineConfig::default()
     });
     if let Err(why) = init_logging(&paths) {
-        engine.add_notice(format!("{why} — running without log file and journal"));
+        engine.add_notice(format!("running without log file and journal: {why}"));
     }
     let now = opts.start.unwrap_or_else(|| {
         std::time::SystemTime::now()

@@ -260,3 +260,20 @@ fn bad_theme_is_a_clear_error_before_the_terminal_is_taken() {
         "never entered the alternate screen"
     );
 }
+
+#[test]
+fn unwritable_data_dir_still_runs_and_says_so() {
+    let mut s = spawn(
+        &[],
+        &[("PITCREW_DATA", "/proc/pitcrew-cannot-write-here")],
+        120,
+        30,
+    );
+    s.wait_for("FOUNDATION", 30);
+    s.send("3");
+    s.wait_for("running without log file", 10);
+    s.send("q");
+    let st = s.wait_exit(10);
+    assert!(st.success());
+    s.assert_restored();
+}

@@ -345,7 +345,9 @@ impl Engine {
 
     /// Add a notice shown in the UI (not an event: it describes the console, not the fleet).
     pub fn add_notice(&mut self, text: impl Into<String>) {
-        self.notices.push(text.into());
+        let text = text.into();
+        self.push_log(self.t, LogKind::Source, None, Status::Warn, text.clone());
+        self.notices.push(text);
     }
 
     fn push_log(

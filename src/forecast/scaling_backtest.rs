@@ -29,7 +29,7 @@
 
 use super::capacity::{PlannerConfig, plan_replicas, replicas_needed};
 use super::hpa::{Hpa, HpaConfig};
-use super::{Forecast, ForecastConfig, ForecastPoint, forecast_with, regularize};
+use super::{Forecast, ForecastPoint, regularize, select};
 use serde::Serialize;
 use std::collections::VecDeque;
 
@@ -53,6 +53,8 @@ pub struct BacktestConfig {
     pub margin_quantile: f64,
     /// Most recent samples the forecaster is fitted on.
     pub forecast_window: usize,
+    /// Most recent errors (per steps-ahead) the margin quantile is taken over.
+    pub error_window: usize,
     /// Utilisation the predictive policy plans at (its learned margin is added on top of the
     /// demand where the path rests on the forecast).
     pub max_planned_utilisation: f64,
@@ -67,7 +69,8 @@ impl Default for BacktestConfig {
             scale_in_delay_secs: 300.0,
             margin_quantile: 0.98,
             forecast_window: 24 * 7 * 6,
-            max_planned_utilisation: 0.85,
+            error_window: 24 * 14,
+            max_planned_utilisation: SATURATION,
         }
     }
 }
@@ -207,24 +210,71 @@ impl Acc {
     }
 }
 
-/// The predictive policy's state.
+/// Reads an experiment knob from the environment (temporary).
+fn knob(name: &str, default: f64) -> f64 {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+/// A prediction waiting for its sample: (sample index, steps ahead − 1, predicted value, scale).
+type Pending = (usize, usize, f64, f64);
+
+/// The predictive policy's state (see the module docs).
 struct Predictive {
+    /// Planner settings handed to [`plan_replicas`].
     cfg: PlannerConfig,
-    forecast: Option<Forecast>,
-    /// Predictions for a future step index: (step index, predicted demand).
-    pending: VecDeque<(usize, f64)>,
-    errors: VecDeque<f64>,
-    margin: f64,
-    recent: VecDeque<f64>,
+    /// Sample values as the policy knows them: observed, plus the next one once the observed
+    /// slope determines it.
+    seen: Vec<f64>,
+    /// Forecast means of the samples after the last one in `seen`.
+    ahead: Vec<f64>,
+    /// Predictions to score once their sample is known.
+    pending: VecDeque<Pending>,
+    /// Recent scaled errors (actual − predicted) / scale, one pool per steps-ahead.
+    errors: Vec<VecDeque<f64>>,
+    /// Margin per steps-ahead, in units of the scale.
+    margins: Vec<f64>,
+    /// Demand observed at the previous step.
+    prev_demand: Option<f64>,
 }
 
 fn quantile(v: &mut [f64], q: f64) -> f64 {
     if v.is_empty() {
         return 0.0;
     }
-    let i = ((v.len() - 1) as f64 * q).round() as usize;
+    let i = ((v.len() - 1) as f64 * q.clamp(0.0, 1.0)).round() as usize;
     let (_, m, _) = v.select_nth_unstable_by(i, |a, b| a.total_cmp(b));
     *m
+}
+
+impl Predictive {
+    /// The error scale at the end of `seen`: the mean absolute change between consecutive
+    /// samples over the last `n`, floored at `floor`.
+    fn scale(&self, mode: usize, n: usize, floor: f64) -> f64 {
+        let s = &self.seen;
+        let from = s.len().saturating_sub(n + 1);
+        let w = &s[from..];
+        let v = match mode {
+            0 => 1.0,
+            1 => {
+                if w.len() < 2 {
+                    0.0
+                } else {
+                    w.windows(2).map(|p| (p[1] - p[0]).abs()).sum::<f64>() / (w.len() - 1) as f64
+                }
+            }
+            _ => {
+                if w.is_empty() {
+                    0.0
+                } else {
+                    w.iter().sum::<f64>() / w.len() as f64
+                }
+            }
+        };
+        v.max(floor)
+    }
 }
 
 /// Runs the backtest on `(unix seconds, requests per second)` points.
@@ -268,37 +318,39 @@ pub fn run(
         target_utilisation: u,
         ..HpaConfig::default()
     });
+    let k_q = knob("PC_Q", cfg.margin_quantile);
+    let k_win = knob("PC_WIN", cfg.error_window as f64) as usize;
+    let k_mode = knob("PC_SCALE", 1.0) as usize;
+    let k_sn = knob("PC_SN", 24.0) as usize;
+    let k_floor = knob("PC_FLOOR", 0.05) * r;
+    let k_u = knob("PC_U", cfg.max_planned_utilisation);
+    let k_mult = knob("PC_MULT", 1.0);
+    let k_min = knob("PC_MINN", 24.0) as usize;
+    let window_secs = lead_steps as f64 * STEP_SECS;
+    let path_steps = ((window_secs.max(cfg.scale_in_delay_secs)) / STEP_SECS).ceil() as usize;
+    // Sample steps the path can reach beyond the last known sample.
+    let ahead_n = ((path_steps as f64 * STEP_SECS) / step).ceil() as usize + 1;
     let mut pred = Predictive {
         cfg: PlannerConfig {
-            target_utilisation: 0.8,
+            target_utilisation: k_u.clamp(0.1, 1.0),
             headroom: 0.0,
             min_replicas: 1,
             max_replicas: u32::MAX / 2,
-            startup_secs: cfg.startup_secs + STEP_SECS,
+            startup_secs: window_secs,
             scale_in_delay_secs: cfg.scale_in_delay_secs,
             plan_on_upper_bound: false,
             forecast_only: false,
         },
-        forecast: None,
+        seen: Vec::with_capacity(vals.len()),
+        ahead: Vec::new(),
         pending: VecDeque::new(),
-        errors: VecDeque::new(),
-        margin: 0.1,
-        recent: VecDeque::new(),
+        errors: vec![VecDeque::new(); ahead_n],
+        margins: vec![1.0; ahead_n],
+        prev_demand: None,
     };
-    let fcfg = ForecastConfig {
-        max_points: cfg.forecast_window,
-        max_weeks: 1e9,
-        validation_origins: 3,
-        min_validation_points: 0,
-    };
-    let horizon =
-        ((cfg.startup_secs + cfg.scale_in_delay_secs + 2.0 * STEP_SECS) / step).ceil() as usize + 1;
-    let err_window = (2.0 * 86_400.0 / STEP_SECS) as usize;
-    let trend_steps = (300.0 / STEP_SECS) as usize;
     let (mut a_s, mut a_h, mut a_p) = (Acc::default(), Acc::default(), Acc::default());
     let mut total_demand = 0.0;
     let mut trace = Vec::with_capacity(n_steps);
-    let mut known = 0usize; // samples seen
     for s in 0..n_steps {
         let t = reg.t0 + s as f64 * STEP_SECS;
         let d = demand_at(t);
@@ -326,80 +378,87 @@ pub fn run(
         let want = hpa.sync(t, pods_hpa.total(), pods_hpa.ready, unready, util);
         pods_hpa.set(want, t + cfg.startup_secs);
 
-        // Predictive: learn from its own error at the lead time.
-        while pred.pending.front().is_some_and(|&(i, _)| i < s) {
-            pred.pending.pop_front();
+        // Predictive. The sample interval we are in, and the slope seen over the last step.
+        let i = (((t - reg.t0) / step).floor().max(0.0) as usize).min(vals.len() - 1);
+        let seg_t = reg.t0 + i as f64 * step;
+        let slope = pred
+            .prev_demand
+            .filter(|_| t - STEP_SECS >= seg_t - 1e-6)
+            .map(|p| (d - p) / STEP_SECS);
+        pred.prev_demand = Some(d);
+        let mut new_value = false;
+        while pred.seen.len() <= i {
+            pred.seen.push(vals[pred.seen.len()]);
+            new_value = true;
         }
-        if let Some(&(i, p)) = pred.pending.front()
-            && i == s
+        pred.seen[i] = vals[i];
+        if let Some(sl) = slope
+            && pred.seen.len() == i + 1
+            && i + 1 < vals.len()
         {
-            pred.errors.push_back((d - p) / p.max(1e-9 * peak));
-            if pred.errors.len() > err_window {
-                pred.errors.pop_front();
-            }
+            // Linear between samples: the observed slope determines the next sample.
+            pred.seen.push((d + sl * (seg_t + step - t)).max(0.0));
+            new_value = true;
         }
-        if s % 240 == 0 && pred.errors.len() > 100 {
-            let mut e: Vec<f64> = pred.errors.iter().copied().collect();
-            pred.margin = quantile(&mut e, cfg.margin_quantile).clamp(0.0, 0.5);
-        }
-        pred.cfg.target_utilisation = cfg.max_planned_utilisation.clamp(0.5, SATURATION);
-        pred.recent.push_back(d);
-        if pred.recent.len() > trend_steps + 1 {
-            pred.recent.pop_front();
-        }
-        // Refit at each new sample.
-        let now_known = (((t - reg.t0) / step).floor() as usize + 1).min(vals.len());
-        if now_known > known {
-            known = now_known;
-            let from = known.saturating_sub(cfg.forecast_window);
-            let hist: Vec<(f64, f64)> = (from..known)
-                .map(|i| (reg.t0 + i as f64 * step, vals[i]))
-                .collect();
-            pred.forecast = forecast_with(&hist, horizon, &fcfg).ok();
-        }
-        let last_known_t = reg.t0 + (known - 1) as f64 * step;
-        let base = |tau: f64| -> f64 {
-            // Known samples, then forecast means, linearly interpolated.
-            let k = known - 1;
-            let pts: &[ForecastPoint] = pred.forecast.as_ref().map_or(&[], |f| &f.points);
-            if tau <= last_known_t {
-                return demand_at(tau);
-            }
-            let x = (tau - last_known_t) / step;
-            let i = x.floor() as usize;
-            let at = |j: usize| -> f64 {
-                if j == 0 {
-                    vals[k]
-                } else {
-                    pts.get(j - 1)
-                        .or(pts.last())
-                        .map_or(vals[k], |p| p.mean.max(0.0))
+        if new_value {
+            let h = pred.seen.len() - 1;
+            // Score the predictions whose sample is now known.
+            while let Some(&(j, k, p, sc)) = pred.pending.front() {
+                if j > h {
+                    break;
                 }
-            };
-            at(i) + (at(i + 1) - at(i)) * (x - i as f64)
+                pred.pending.pop_front();
+                if let Some(&actual) = pred.seen.get(j) {
+                    let pool = &mut pred.errors[k];
+                    pool.push_back((actual - p) / sc);
+                    if pool.len() > k_win {
+                        pool.pop_front();
+                    }
+                }
+            }
+            for (k, pool) in pred.errors.iter().enumerate() {
+                let mut e: Vec<f64> = pool.iter().copied().collect();
+                pred.margins[k] = if e.len() >= k_min {
+                    quantile(&mut e, k_q).max(0.0) * k_mult
+                } else {
+                    e.iter().copied().fold(1.0, f64::max)
+                };
+            }
+            let from = pred.seen.len().saturating_sub(cfg.forecast_window);
+            pred.ahead = select::forecast_values(&pred.seen[from..], step, ahead_n, 3, 0)
+                .map(|f| f.mean)
+                .unwrap_or_default();
+            let sc = pred.scale(k_mode, k_sn, k_floor);
+            for k in 0..ahead_n {
+                let p = pred.ahead.get(k).copied().unwrap_or(pred.seen[h]);
+                pred.pending.push_back((h + 1 + k, k, p, sc));
+            }
+        }
+        // The path: the observed trend up to the last determined sample, then the forecast
+        // with its learned margin.
+        let h = pred.seen.len() - 1;
+        let t_h = reg.t0 + h as f64 * step;
+        let sc = pred.scale(k_mode, k_sn, k_floor);
+        let last = pred.seen[h];
+        let beyond = |k: usize| -> f64 {
+            if k == 0 {
+                return last;
+            }
+            let p = pred.ahead.get(k - 1).copied().unwrap_or(last);
+            (p + pred.margins.get(k - 1).copied().unwrap_or(0.0) * sc).max(0.0)
         };
-        let bias = d - base(t);
-        let slope = match (pred.recent.front(), pred.recent.len()) {
-            (Some(first), n) if n > 1 => (d - first) / ((n - 1) as f64 * STEP_SECS),
-            _ => 0.0,
-        };
-        let window_steps = ((pred.cfg.startup_secs.max(pred.cfg.scale_in_delay_secs)) / STEP_SECS)
-            .ceil() as usize
-            + 1;
-        let next_sample_t = last_known_t + step;
-        let mut raw_at_lead = None;
-        let path: Vec<ForecastPoint> = (1..=window_steps)
+        let path: Vec<ForecastPoint> = (0..=path_steps)
             .map(|k| {
                 let tau = t + k as f64 * STEP_SECS;
-                let corrected = (base(tau) + bias).max(0.0);
-                let trend = (d + slope * (tau - t)).max(0.0);
-                let m = corrected.max(trend);
-                let beyond = tau > next_sample_t + 1e-9;
-                if k == lead_steps && beyond {
-                    raw_at_lead = Some(m);
-                }
-                // Beyond the next sample the path rests on the forecast: add the learned margin.
-                let m = if beyond { m * (1.0 + pred.margin) } else { m };
+                let m = if tau <= t_h {
+                    (d + slope.unwrap_or(0.0) * (tau - t)).max(0.0)
+                } else {
+                    let x = (tau - t_h) / step;
+                    let j = x.floor() as usize;
+                    beyond(j) + (beyond(j + 1) - beyond(j)) * (x - j as f64)
+                };
+                // Floating-point safety: never plan exactly at the rounding edge.
+                let m = m * (1.0 + 1e-9);
                 ForecastPoint {
                     t: tau,
                     mean: m,
@@ -408,9 +467,6 @@ pub fn run(
                 }
             })
             .collect();
-        if let Some(p) = raw_at_lead {
-            pred.pending.push_back((s + lead_steps, p));
-        }
         let f = Forecast {
             step_secs: STEP_SECS,
             points: path,

@@ -82,8 +82,14 @@ pub async fn run(
     let mut flash_at: Option<(String, Instant)> = None;
     let mut last_second = i64::MIN;
     let mut last_focus: Option<String> = None;
+    let mut notices_shown = 0;
     loop {
         let snap = ch.snapshots.borrow().clone();
+        // problems with the console itself (an unwritable data dir…) are said at once
+        if snap.notices.len() > notices_shown {
+            ui.flash = snap.notices.last().cloned();
+            notices_shown = snap.notices.len();
+        }
         // flash expiry
         match (&ui.flash, &flash_at) {
             (Some(m), Some((old, _))) if m == old => {}

@@ -66,7 +66,14 @@ pub fn draw(f: &mut Frame, ui: &mut Ui, ctx: &Ctx, area: Rect) {
         .iter()
         .map(|e| {
             let mut cells = vec![
-                Cell::from(Span::styled(clock(e.t), ctx.s("ui.text.dim"))),
+                Cell::from(Span::styled(
+                    if e.t > 0.0 {
+                        clock(e.t)
+                    } else {
+                        "start".to_string()
+                    },
+                    ctx.s("ui.text.dim"),
+                )),
                 Cell::from(Span::styled(
                     format!("{} {}", e.status.symbol(ui.ascii), e.kind.label()),
                     ctx.s(e.kind.scope()),
