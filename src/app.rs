@@ -3,6 +3,8 @@
 use crate::autonomy::Phase;
 use crate::config::Paths;
 use crate::engine::{Effect, Engine, EngineConfig, Event, Snapshot};
+use crate::journal::{Journal, JournalConfig, Record};
+use crate::remediate::{Actuator, DryRunActuator, OutcomeStats, SimActuator, playbook};
 use crate::sim::{SIM_STEP, SimWorld, scenario};
 use crate::sources::sim::{self as simsrc, SimControl, SimSourceConfig};
 use crate::tui::keymap::Keymap;
@@ -40,6 +42,8 @@ pub struct ConsoleOptions {
     pub mouse: bool,
     /// Build no actuator.
     pub read_only: bool,
+    /// Use the dry-run actuator (records, changes nothing).
+    pub dry_run: bool,
     /// Autonomy phase.
     pub phase: Phase,
     /// Data-driven redraws per second at most.
@@ -95,13 +99,29 @@ pub fn backfill_seconds(hours: f64, n: usize) -> f64 {
     (hours * 3600.0).min(max_steps * SIM_STEP).max(0.0)
 }
 
-/// Run the engine task: apply events, route effects, publish snapshots at most `hz` per second.
+/// What the engine task talks to besides the UI: the simulator, the actuator, the journal
+/// and the outcome statistics file.
+pub struct Edge {
+    /// Simulator control (injections), when the source is the simulator.
+    pub sim: Option<mpsc::Sender<SimControl>>,
+    /// The actuator; `None` in a read-only session.
+    pub actuator: Option<Arc<dyn Actuator>>,
+    /// The journal; without one, no action is carried out.
+    pub journal: Option<Journal>,
+    /// Where actuator results go back to the engine.
+    pub results: mpsc::Sender<Event>,
+    /// Where outcome statistics are saved.
+    pub stats_path: Option<std::path::PathBuf>,
+}
+
+/// Run the engine task: journal and apply events, route effects, publish snapshots at most
+/// `hz` per second.
 pub async fn engine_task(
     mut engine: Engine,
     mut rx: mpsc::Receiver<Event>,
     snap_tx: watch::Sender<Arc<Snapshot>>,
     mut focus: watch::Receiver<Option<String>>,
-    sim: Option<mpsc::Sender<SimControl>>,
+    mut edge: Edge,
     cancel: CancellationToken,
     hz: f64,
 ) -> Engine {
@@ -122,8 +142,9 @@ pub async fn engine_task(
                     }
                 }
                 for ev in batch {
+                    journal_event(&mut engine, &mut edge, &ev);
                     for fx in engine.apply(ev) {
-                        route(&fx, sim.as_ref());
+                        route(&mut engine, &mut edge, fx);
                     }
                 }
                 dirty = true;
@@ -133,6 +154,12 @@ pub async fn engine_task(
                 dirty = true;
             }
             _ = tick.tick() => {
+                if let Some(j) = edge.journal.as_mut()
+                    && let Err(e) = j.flush()
+                {
+                    engine.add_notice(format!("journal write failed, journaling stopped: {e}"));
+                    edge.journal = None;
+                }
                 if dirty {
                     let f = focus.borrow().clone();
                     let snap = engine.snapshot(f.as_deref(), 1000);
@@ -144,17 +171,93 @@ pub async fn engine_task(
             }
         }
     }
+    if let Some(j) = edge.journal.as_mut() {
+        let _ = j.flush();
+    }
     engine
 }
 
-fn route(fx: &Effect, sim: Option<&mpsc::Sender<SimControl>>) {
+fn journal_event(engine: &mut Engine, edge: &mut Edge, ev: &Event) {
+    if let Some(j) = edge.journal.as_mut()
+        && let Err(e) = j.event(ev)
+    {
+        engine.add_notice(format!(
+            "journal write failed, journaling stopped and actions disabled: {e}"
+        ));
+        edge.journal = None;
+    }
+}
+
+/// Carry out one effect. An action runs only once its intent is on disk.
+fn route(engine: &mut Engine, edge: &mut Edge, fx: Effect) {
     match fx {
         Effect::Inject { model, incident } => {
-            if let Some(sim) = sim {
+            if let Some(sim) = &edge.sim {
                 let _ = sim.try_send(SimControl::Inject {
-                    model: *model as usize,
-                    kind: *incident,
+                    model: model as usize,
+                    kind: incident,
                 });
+            }
+        }
+        Effect::Execute {
+            t,
+            id,
+            model,
+            key,
+            action,
+            purpose,
+            who,
+        } => {
+            let refuse = |why: String| Event::ActionResult {
+                t,
+                id,
+                ok: false,
+                dry_run: false,
+                message: why,
+            };
+            let Some(actuator) = edge.actuator.clone() else {
+                let _ = edge.results.try_send(refuse(
+                    "not executed: this session has no actuator (read-only)".into(),
+                ));
+                return;
+            };
+            let Some(journal) = edge.journal.as_mut() else {
+                let _ = edge.results.try_send(refuse(
+                    "not executed: there is no journal to record the intent in".into(),
+                ));
+                return;
+            };
+            if let Err(e) = journal.intent(t, id, &key, &action, purpose, &who, actuator.name()) {
+                engine.add_notice(format!("journal write failed, actions disabled: {e}"));
+                edge.journal = None;
+                let _ = edge.results.try_send(refuse(format!(
+                    "not executed: the intent could not be journaled ({e})"
+                )));
+                return;
+            }
+            let tx = edge.results.clone();
+            tokio::spawn(async move {
+                let r = actuator.execute(model, &key, &action).await;
+                let (ok, message) = match r {
+                    Ok(m) => (true, m),
+                    Err(e) => (false, e),
+                };
+                let _ = tx
+                    .send(Event::ActionResult {
+                        t,
+                        id,
+                        ok,
+                        dry_run: actuator.dry_run(),
+                        message,
+                    })
+                    .await;
+            });
+        }
+        Effect::Outcome { .. } => {
+            if let Some(path) = &edge.stats_path
+                && let Err(e) = engine.stats().save(path)
+            {
+                engine.add_notice(format!("outcome statistics not saved: {e}"));
             }
         }
     }
@@ -192,13 +295,41 @@ async fn console(
     keymap: Keymap,
     scenario: Option<&'static scenario::Scenario>,
 ) -> anyhow::Result<()> {
-    let mut engine = Engine::new(EngineConfig {
+    let (books, book_problems) = playbook::load(&paths.config_dir.join("playbooks"));
+    let stats_path = paths.data_dir.join("outcomes.json");
+    let (stats, stats_problem) = match OutcomeStats::load(&stats_path) {
+        Ok(s) => (s, None),
+        Err(e) => (OutcomeStats::default(), Some(e)),
+    };
+    let actuator_name = if opts.read_only {
+        None
+    } else if opts.dry_run {
+        Some("dry run".to_string())
+    } else {
+        Some("simulated fleet".to_string())
+    };
+    let cfg = EngineConfig {
         phase: opts.phase,
         read_only: opts.read_only,
         replica_budget: opts.replica_budget,
+        playbooks: Arc::new(books),
+        stats,
+        actuator: actuator_name,
         ..EngineConfig::default()
-    });
-    if let Err(why) = init_logging(&paths) {
+    };
+    let digest = crate::journal::digest(&format!(
+        "{:?}|{:?}|{:?}|{}",
+        cfg.phase, cfg.guardrails, cfg.playbooks, cfg.approval_timeout
+    ));
+    let mut engine = Engine::new(cfg);
+    for p in &book_problems {
+        engine.add_notice(format!("playbook file skipped: {p}"));
+    }
+    if let Some(e) = stats_problem {
+        engine.add_notice(e);
+    }
+    let logging = init_logging(&paths);
+    if let Err(why) = &logging {
         engine.add_notice(format!("running without log file and journal: {why}"));
     }
     let now = opts.start.unwrap_or_else(|| {
@@ -217,9 +348,57 @@ async fn console(
         Some(s) => format!("sim seed {} · {}", opts.seed, s.name),
         None => format!("sim seed {}", opts.seed),
     };
+    let journal = if logging.is_ok() {
+        let wall = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs_f64())
+            .unwrap_or(0.0);
+        let stamp = jiff::Timestamp::from_second(wall as i64)
+            .map(|ts| ts.strftime("%Y%m%dT%H%M%SZ").to_string())
+            .unwrap_or_else(|_| format!("{wall:.0}"));
+        match Journal::create(
+            JournalConfig {
+                dir: paths.data_dir.join("journal"),
+                stem: format!("session-{stamp}-{}", std::process::id()),
+                max_part_bytes: 256 * 1024 * 1024,
+                max_parts: 8,
+            },
+            Record::Header {
+                format: crate::journal::FORMAT,
+                pitcrew: env!("CARGO_PKG_VERSION").to_string(),
+                source: label.clone(),
+                config_digest: digest,
+                start: wall,
+                user: os_user(),
+                part: 0,
+            },
+        ) {
+            Ok(j) => {
+                tracing::info!(path = %j.path().display(), "journal");
+                Some(j)
+            }
+            Err(e) => {
+                engine.add_notice(format!(
+                    "no journal (actions are disabled): {} cannot be written: {e}",
+                    paths.data_dir.join("journal").display()
+                ));
+                None
+            }
+        }
+    } else {
+        None
+    };
     let cancel = CancellationToken::new();
     let (ev_tx, ev_rx) = mpsc::channel::<Event>(1024);
     let (sim_tx, sim_rx) = mpsc::channel::<SimControl>(64);
+    // read-only: no actuator is constructed at all
+    let actuator: Option<Arc<dyn Actuator>> = if opts.read_only {
+        None
+    } else if opts.dry_run {
+        Some(Arc::new(DryRunActuator::default()))
+    } else {
+        Some(Arc::new(SimActuator::new(sim_tx.clone())))
+    };
     let (snap_tx, snap_rx) = watch::channel(Arc::new(engine.snapshot(None, 0)));
     let (focus_tx, focus_rx) = watch::channel::<Option<String>>(None);
     let source = tokio::spawn(simsrc::run(
@@ -238,7 +417,13 @@ async fn console(
         ev_rx,
         snap_tx,
         focus_rx,
-        Some(sim_tx.clone()),
+        Edge {
+            sim: Some(sim_tx.clone()),
+            actuator,
+            journal,
+            results: ev_tx.clone(),
+            stats_path: logging.is_ok().then_some(stats_path),
+        },
         cancel.clone(),
         opts.refresh_hz.max(2.0),
     ));

@@ -20,6 +20,8 @@ pub struct Search {
     pub theme_dirs: Vec<PathBuf>,
     /// User keymap directories, in order of precedence.
     pub keymap_dirs: Vec<PathBuf>,
+    /// User playbook directory.
+    pub playbook_dir: Option<PathBuf>,
 }
 
 /// A schema check for the main config file: given its text (for positions, see
@@ -115,6 +117,10 @@ pub fn check_files_with(
                 Keymap::check(&spec, &search.keymap_dirs),
             );
         }
+        let dir = search.playbook_dir.clone().unwrap_or_default();
+        for (what, problems) in crate::remediate::playbook::check(&dir) {
+            report.add(what, problems);
+        }
         return report;
     }
     if let Some(spec) = theme {
@@ -195,9 +201,9 @@ mod tests {
         assert!(report.ok(), "{report}");
         assert_eq!(
             report.checked.len(),
-            Theme::builtin_names().len() + Keymap::builtin_names().len()
+            Theme::builtin_names().len() + Keymap::builtin_names().len() + 1
         );
-        assert_eq!(report.to_string(), "ok: 8 files checked, no problem found");
+        assert_eq!(report.to_string(), "ok: 9 files checked, no problem found");
     }
 
     #[test]
@@ -244,9 +250,15 @@ mod tests {
         let search = Search {
             theme_dirs: vec![fixtures("themes")],
             keymap_dirs: vec![fixtures("keymaps")],
+            playbook_dir: Some(fixtures("playbooks")),
         };
         let report = check_files(None, None, None, &search);
-        assert_eq!(report.checked.len(), 8 + 5 + 5, "{:?}", report.checked);
+        assert_eq!(
+            report.checked.len(),
+            8 + 5 + 5 + 1 + 3,
+            "{:?}",
+            report.checked
+        );
         let located: Vec<String> = report
             .problems
             .iter()
@@ -274,6 +286,9 @@ mod tests {
                 "keymap_bad_values.toml:6:1",
                 "keymap_ctrl_mutating.toml:4:1",
                 "keymap_unbinds_quit.toml:0:0",
+                "playbook_bad_field.toml:3:1",
+                "playbook_bad_values.toml:0:0",
+                "playbook_bad_values.toml:0:0",
             ],
             "{report}"
         );

@@ -91,6 +91,8 @@ pub struct ChangeNote {
     pub t: f64,
     /// True for a rollout of a new version.
     pub deploy: bool,
+    /// When the rollout finished (deploys only).
+    pub finished: Option<f64>,
     /// Description.
     pub text: String,
 }
@@ -153,10 +155,14 @@ pub fn diagnose(ctx: &Context) -> Vec<Hypothesis> {
     let (lat_slope, lat_r2) = ctx.creep[1];
     let creeping = cpu_slope > 0.05 && cpu_r2 > 0.6 && !traffic_up;
     let lat_creeping = lat_slope > 0.05 && lat_r2 > 0.6;
+    // a bad version hurts latency and errors as traffic moves to it; accuracy shows it only
+    // after the label delay: a rollout finished well before the onset explains latency or
+    // errors only when accuracy fell too
     let deploy = ctx
         .changes
         .iter()
         .filter(|c| c.deploy && c.t >= ctx.onset - 2700.0 && c.t <= ctx.now)
+        .filter(|c| acc_down || c.finished.is_none_or(|f| ctx.onset <= f + 600.0))
         .max_by(|a, b| a.t.total_cmp(&b.t));
 
     // which signal moved first
@@ -390,6 +396,7 @@ mod tests {
         let d = [ChangeNote {
             t: 9_900.0,
             deploy: true,
+            finished: None,
             text: "rollout v3 → v4".into(),
         }];
         let h = diagnose(&ctx(BASE, bad, &d));

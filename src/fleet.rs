@@ -142,6 +142,12 @@ pub struct ModelMeta {
     /// Complexity score in [0, 1] (layers, custom ops, pipeline stages; 0 when unknown).
     #[serde(default)]
     pub complexity: f64,
+    /// Fewest replicas allowed (0 when unknown).
+    #[serde(default)]
+    pub min_replicas: u32,
+    /// Most replicas allowed (0 when unknown: no bound known).
+    #[serde(default)]
+    pub max_replicas: u32,
 }
 
 impl ModelMeta {

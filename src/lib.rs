@@ -14,6 +14,7 @@ pub mod diagnosis;
 pub mod engine;
 pub mod fleet;
 pub mod forecast;
+pub mod journal;
 pub mod remediate;
 pub mod rng;
 pub mod sim;

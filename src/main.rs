@@ -48,6 +48,9 @@ struct Cli {
     /// Build no actuator: nothing can change the fleet.
     #[arg(long)]
     read_only: bool,
+    /// Use the dry-run actuator: approved actions are journaled and recorded, nothing changes.
+    #[arg(long, conflicts_with = "read_only")]
+    dry_run: bool,
     /// Autonomy phase: foundation, augmentation, autonomy or evolution.
     #[arg(long, default_value = "foundation", value_parser = parse_phase)]
     phase: Phase,
@@ -111,6 +114,23 @@ enum Cmd {
 
 #[derive(Subcommand, Debug)]
 enum BacktestCmd {
+    /// Run every simulated incident scenario under an autonomy phase (all four when none is
+    /// given) and report detection delay, time to remediation, MTTR, actions, wrong actions
+    /// and guardrail blocks.
+    Incidents {
+        /// Phase: foundation, augmentation, autonomy or evolution (default: all four).
+        #[arg(long, value_parser = parse_phase)]
+        phase: Option<Phase>,
+        /// Minutes the modelled operator takes to answer a proposal.
+        #[arg(long, default_value_t = 15.0, value_name = "MINUTES")]
+        operator_delay: f64,
+        /// Seed of the simulated fleet.
+        #[arg(long, default_value_t = 7)]
+        seed: u64,
+        /// JSON instead of tables.
+        #[arg(long)]
+        json: bool,
+    },
     /// Score the detectors on labelled data with NAB's scoring (windows, scaled sigmoid,
     /// probationary period, threshold optimisation, normalisation).
     Detect {
@@ -285,6 +305,70 @@ fn main() -> ExitCode {
             }
         },
         Some(Cmd::Backtest {
+            what:
+                BacktestCmd::Incidents {
+                    phase,
+                    operator_delay,
+                    seed,
+                    json,
+                },
+        }) => {
+            if !(operator_delay.is_finite() && operator_delay >= 0.0) {
+                eprintln!("pitcrew backtest incidents: --operator-delay must be ≥ 0 minutes");
+                return ExitCode::from(2);
+            }
+            let phases = match phase {
+                Some(p) => vec![p],
+                None => Phase::ALL.to_vec(),
+            };
+            let reports: Vec<_> = phases
+                .iter()
+                .map(|p| {
+                    pitcrew::remediate::backtest::run(
+                        &pitcrew::remediate::backtest::BacktestConfig {
+                            phase: *p,
+                            operator_delay: operator_delay * 60.0,
+                            seed,
+                            ..Default::default()
+                        },
+                    )
+                })
+                .collect();
+            if json {
+                let out = if reports.len() == 1 {
+                    serde_json::to_string_pretty(&reports[0])
+                } else {
+                    serde_json::to_string_pretty(&reports)
+                };
+                match out {
+                    Ok(j) => println!("{j}"),
+                    Err(e) => {
+                        eprintln!("pitcrew backtest incidents: {e}");
+                        return ExitCode::from(1);
+                    }
+                }
+            } else {
+                for r in &reports {
+                    println!("{}", pitcrew::remediate::backtest::render(r));
+                }
+                let med = |p: Phase| {
+                    reports
+                        .iter()
+                        .find(|r| r.phase == p)
+                        .map(|r| r.median_mttr_secs)
+                };
+                if let (Some(aug), Some(auto)) = (med(Phase::Augmentation), med(Phase::Autonomy)) {
+                    println!(
+                        "Autonomy median MTTR {:.1} min = {:.0} % of Augmentation's {:.1} min",
+                        auto / 60.0,
+                        auto / aug * 100.0,
+                        aug / 60.0
+                    );
+                }
+            }
+            ExitCode::SUCCESS
+        }
+        Some(Cmd::Backtest {
             what: BacktestCmd::Forecast { data, json },
         }) => match pitcrew::forecast::cli::run_mase_evaluation(&data) {
             Ok(summary) => {
@@ -339,6 +423,7 @@ fn main() -> ExitCode {
             let search = pitcrew::check::Search {
                 theme_dirs: vec![paths.themes_dir()],
                 keymap_dirs: vec![paths.keymaps_dir()],
+                playbook_dir: Some(paths.config_dir.join("playbooks")),
             };
             let report = pitcrew::check::check_files(
                 theme.as_deref(),
@@ -388,6 +473,7 @@ fn main() -> ExitCode {
                 ascii: cli.ascii,
                 mouse: cli.mouse,
                 read_only: cli.read_only,
+                dry_run: cli.dry_run,
                 phase: cli.phase,
                 refresh_hz: cli.refresh,
             };

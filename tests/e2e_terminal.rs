@@ -277,3 +277,93 @@ fn unwritable_data_dir_still_runs_and_says_so() {
     assert!(st.success());
     s.assert_restored();
 }
+
+/// The journal files of a session's data dir.
+fn journal_text(s: &Session) -> String {
+    let dir = s._dirs.path().join("data/journal");
+    let mut out = String::new();
+    for e in std::fs::read_dir(&dir).expect("journal dir exists") {
+        let p = e.expect("entry").path();
+        out.push_str(&std::fs::read_to_string(&p).expect("read journal"));
+    }
+    out
+}
+
+/// The issue's walk-through: a latency spike in the Augmentation phase; the proposal appears,
+/// is approved with `a`, executes and verifies; another one (an injected error burst) is
+/// vetoed with a reason, and the reason is in the journal, after the approval and the intent.
+#[test]
+fn augmentation_approve_then_veto_with_reason_in_journal() {
+    let mut s = spawn(
+        &[
+            "--scenario",
+            "latency-spike",
+            "--phase",
+            "augmentation",
+            "--speed",
+            "40",
+        ],
+        &[("USER", "oncall-ann")],
+        120,
+        40,
+    );
+    s.wait_for("AUGMENTATION", 30);
+    s.send("5");
+    s.wait_for("PENDING", 90);
+    s.wait_for("rolling restart", 5);
+    s.send("a");
+    s.wait_for("Approve R1?", 5);
+    s.send("y");
+    s.wait_for("verifying", 30);
+    s.wait_for("succeeded", 120);
+    // a second incident on another model, vetoed with a reason
+    s.send("1");
+    s.send("/txn-scorer\r");
+    s.send("i");
+    s.wait_for("Inject an incident", 5);
+    s.send("j\r"); // error-burst
+    s.send("5");
+    s.wait_for("PENDING", 120);
+    s.send("v");
+    s.wait_for("Veto R", 5);
+    s.send("\r");
+    s.wait_for("a veto needs a reason", 5);
+    assert!(
+        s.screen().contains("Veto R"),
+        "the dialog stays open without a reason"
+    );
+    s.send("false alarm: load test in progress, see CHG-1234\r");
+    s.wait_for("vetoed", 10);
+    s.send("7");
+    s.wait_for("false alarm: load test", 10);
+    s.send("q");
+    let st = s.wait_exit(10);
+    assert!(st.success());
+    s.assert_restored();
+    let j = journal_text(&s);
+    let approve = j
+        .find(r#""cmd":"approve","id":1"#)
+        .expect("the approval is journaled");
+    let intent = j
+        .find(r#""record":"intent""#)
+        .expect("the intent is journaled");
+    let veto = j
+        .find("false alarm: load test in progress, see CHG-1234")
+        .expect("the veto's reason is journaled");
+    assert!(approve < intent && intent < veto, "journal order");
+    assert!(j.contains(r#""user":"oncall-ann""#), "who decided");
+    assert!(j.contains(r#""cmd":"veto""#));
+}
+
+#[test]
+fn read_only_says_so_on_approve() {
+    let mut s = spawn(&["--read-only", "--phase", "augmentation"], &[], 100, 30);
+    s.wait_for("READ-ONLY", 30);
+    s.send("5");
+    s.wait_for("read-only: no actuator", 10);
+    s.send("a");
+    s.wait_for("no actuator exists in this session", 5);
+    s.send("q");
+    assert!(s.wait_exit(10).success());
+    s.assert_restored();
+}

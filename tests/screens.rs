@@ -209,3 +209,115 @@ fn forecast_80x24_and_200x50() {
     assert!(big.contains("fleet budget 150 replicas"), "{big}");
     insta::assert_snapshot!("forecast_200x50", big);
 }
+
+/// A fleet in the Augmentation phase with a pending proposal, and one approved, executed and
+/// verified earlier.
+fn remediation_snapshot() -> Snapshot {
+    use pitcrew::autonomy::Phase;
+    use pitcrew::engine::{Command, Event};
+    let (mut world, mut engine) = start(
+        7,
+        15,
+        T0,
+        EngineConfig {
+            phase: Phase::Augmentation,
+            actuator: Some("simulated fleet".into()),
+            ..EngineConfig::default()
+        },
+    );
+    drive(&mut world, &mut engine, 1440);
+    world.inject(6, IncidentKind::ErrorBurst);
+    drive(&mut world, &mut engine, 60);
+    let id = engine
+        .remediations()
+        .next()
+        .expect("a proposal for the error burst")
+        .id;
+    let mut log = Vec::new();
+    let fx = engine.apply(Event::Command {
+        t: world.time(),
+        user: "tester".into(),
+        command: Command::Approve { id },
+    });
+    pitcrew::remediate::backtest::route(&mut engine, &mut world, fx, &mut log);
+    for _ in 0..120 {
+        for ev in pitcrew::sources::sim::step_events(&mut world) {
+            let fx = engine.apply(ev);
+            pitcrew::remediate::backtest::route(&mut engine, &mut world, fx, &mut log);
+        }
+    }
+    world.inject(1, IncidentKind::LatencySpike);
+    drive(&mut world, &mut engine, 60);
+    engine.snapshot(None, 1000)
+}
+
+#[test]
+fn remediations_80x24_and_200x50() {
+    let snap = remediation_snapshot();
+    let mut ui = ui();
+    ui.view = View::Remediations;
+    let small = render(&mut ui, &snap, 80, 24, false);
+    assert!(small.contains("PENDING"), "{small}");
+    assert!(small.contains("succeeded"), "{small}");
+    insta::assert_snapshot!("remediations_80x24", small);
+    insta::assert_snapshot!(
+        "remediations_200x50",
+        render(&mut ui, &snap, 200, 50, false)
+    );
+    ui.on_action(Action::Select, &snap);
+    let why = render(&mut ui, &snap, 80, 24, false);
+    assert!(why.contains("Why R"), "{why}");
+    insta::assert_snapshot!("remediation_explanation_80x24", why);
+}
+
+#[test]
+fn audit_80x24() {
+    let snap = remediation_snapshot();
+    let mut ui = ui();
+    ui.view = View::Audit;
+    let out = render(&mut ui, &snap, 80, 24, false);
+    assert!(out.contains("tester") && out.contains("approve"), "{out}");
+    insta::assert_snapshot!("audit_80x24", out);
+}
+
+#[test]
+fn approve_veto_and_automate_ask_first() {
+    use pitcrew::engine::Command;
+    use pitcrew::tui::state::{Dialog, Out};
+    let snap = remediation_snapshot();
+    let mut ui = ui();
+    // elsewhere than the Remediations screen, the keys explain where to go
+    ui.on_action(Action::Approve, &snap);
+    assert!(ui.flash.as_deref().unwrap_or("").contains("Remediations"));
+    ui.view = View::Remediations;
+    assert!(ui.on_action(Action::Approve, &snap).is_empty());
+    assert!(matches!(
+        ui.dialog,
+        Some(Dialog::Confirm {
+            command: Command::Approve { .. },
+            ..
+        })
+    ));
+    ui.dialog = None;
+    ui.on_action(Action::Automate, &snap);
+    assert!(matches!(
+        ui.dialog,
+        Some(Dialog::Confirm {
+            command: Command::SetClassMode { .. },
+            ..
+        })
+    ));
+    ui.dialog = None;
+    ui.on_action(Action::Veto, &snap);
+    let enter = crossterm::event::KeyEvent::from(crossterm::event::KeyCode::Enter);
+    // no reason: refused, the dialog stays
+    assert_eq!(ui.on_key_text(&enter), Some(vec![]));
+    assert!(ui.dialog.is_some());
+    for c in "flaky".chars() {
+        ui.on_key_text(&crossterm::event::KeyEvent::from(
+            crossterm::event::KeyCode::Char(c),
+        ));
+    }
+    let out = ui.on_key_text(&enter).expect("handled");
+    assert!(matches!(&out[..], [Out::Command(Command::Veto { reason, .. })] if reason == "flaky"));
+}

@@ -1,7 +1,9 @@
 //! What goes into the engine ([`Event`]) and what comes out ([`Effect`]).
 
-use crate::autonomy::Phase;
+use crate::autonomy::{ActionClass, Mode, Phase};
+use crate::engine::remedy::Purpose;
 use crate::fleet::{ModelMeta, Sample};
+use crate::remediate::Action;
 use crate::sim::IncidentKind;
 use serde::{Deserialize, Serialize};
 
@@ -45,6 +47,20 @@ pub enum Event {
         /// Time.
         t: f64,
     },
+    /// An actuator answered an [`Effect::Execute`].
+    ActionResult {
+        /// Time.
+        t: f64,
+        /// Remediation id.
+        id: u64,
+        /// It was carried out.
+        ok: bool,
+        /// The actuator only recorded it.
+        #[serde(default)]
+        dry_run: bool,
+        /// What changed, or why not.
+        message: String,
+    },
     /// An operator command from the console.
     Command {
         /// Time.
@@ -65,6 +81,7 @@ impl Event {
             | Event::Change { t, .. }
             | Event::Source { t, .. }
             | Event::Clock { t }
+            | Event::ActionResult { t, .. }
             | Event::Command { t, .. } => *t,
         }
     }
@@ -183,6 +200,27 @@ pub enum Command {
         /// Text.
         text: String,
     },
+    /// Approve a proposal (or accept an inconclusive outcome).
+    Approve {
+        /// Remediation id.
+        id: u64,
+    },
+    /// Veto a proposal (or reject an inconclusive outcome), with a reason.
+    Veto {
+        /// Remediation id.
+        id: u64,
+        /// Why (required).
+        reason: String,
+    },
+    /// Set how an action class is handled in a phase (`None`: the phase default).
+    SetClassMode {
+        /// Phase.
+        phase: Phase,
+        /// Class.
+        class: ActionClass,
+        /// Mode.
+        mode: Option<Mode>,
+    },
 }
 
 /// What the engine asks the edges to do.
@@ -195,5 +233,32 @@ pub enum Effect {
         model: u32,
         /// Kind.
         incident: IncidentKind,
+    },
+    /// Carry out an action. The edge journals this intent (flushed to disk) before it calls
+    /// the actuator, and answers with [`Event::ActionResult`].
+    Execute {
+        /// Time.
+        t: f64,
+        /// Remediation id.
+        id: u64,
+        /// Model index.
+        model: u32,
+        /// `namespace/name`.
+        key: String,
+        /// What.
+        action: Action,
+        /// Why.
+        purpose: Purpose,
+        /// Who approved it (OS user, or the policy).
+        who: String,
+    },
+    /// A remediation's outcome (for the persisted statistics).
+    Outcome {
+        /// Playbook.
+        playbook: String,
+        /// Model.
+        model: String,
+        /// Verified success.
+        success: bool,
     },
 }

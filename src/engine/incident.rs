@@ -38,6 +38,12 @@ pub struct Incident {
     pub hypotheses: Vec<Hypothesis>,
     /// When the hypotheses were computed.
     pub diagnosed_at: f64,
+    /// Since when the top hypothesis has been the same cause.
+    #[serde(default)]
+    pub top_since: f64,
+    /// When a cause other than "unexplained" first became the top hypothesis.
+    #[serde(default)]
+    pub first_cause_since: f64,
 }
 
 impl Incident {

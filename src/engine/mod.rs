@@ -9,6 +9,7 @@ pub mod anomaly;
 pub mod event;
 pub mod incident;
 pub mod plan;
+pub mod remedy;
 pub mod snapshot;
 
 pub use event::{Change, Command, Effect, Event, SourceKind, SourceState, SourceStatus};
@@ -16,10 +17,13 @@ pub use snapshot::{
     BudgetView, FleetRow, LogEntry, LogKind, ModelDetail, SPARK_LEN, Snapshot, Status, StatusCounts,
 };
 
-use crate::autonomy::Phase;
+use crate::autonomy::{ClassOverrides, Phase};
 use crate::diagnosis::{Cause, ChangeNote, Context, creep, diagnose};
 use crate::fleet::{History, ModelMeta, Resolution, Signal};
 use crate::forecast::deploy::{AdviceConfig, DeployRecord, DurationModel};
+use crate::remediate::guardrails::{Guardrails, Ledger};
+use crate::remediate::playbook::Playbook;
+use crate::remediate::{OutcomeStats, Remediation};
 use anomaly::{Anomaly, Watch};
 use incident::{Incident, REDIAGNOSE_EVERY, RESOLVE_AFTER};
 use std::collections::{HashMap, VecDeque};
@@ -79,6 +83,18 @@ pub struct EngineConfig {
     pub replica_budget: Option<u32>,
     /// Seconds from asking for a pod to its being ready (planning lead time).
     pub pod_startup: f64,
+    /// Playbooks.
+    pub playbooks: Arc<Vec<Playbook>>,
+    /// Guardrails.
+    pub guardrails: Guardrails,
+    /// Outcomes learnt so far (loaded from the data dir).
+    pub stats: OutcomeStats,
+    /// Operator overrides of the phase defaults per action class.
+    pub overrides: ClassOverrides,
+    /// Seconds a proposal waits for a decision before it expires.
+    pub approval_timeout: f64,
+    /// Name of the actuator (none in a read-only session).
+    pub actuator: Option<String>,
 }
 
 impl Default for EngineConfig {
@@ -90,6 +106,12 @@ impl Default for EngineConfig {
             log_capacity: 2000,
             replica_budget: None,
             pod_startup: crate::sim::POD_STARTUP,
+            playbooks: Arc::new(crate::remediate::playbook::builtins()),
+            guardrails: Guardrails::default(),
+            stats: OutcomeStats::default(),
+            overrides: ClassOverrides::default(),
+            approval_timeout: 1800.0,
+            actuator: None,
         }
     }
 }
@@ -119,6 +141,8 @@ struct ModelState {
     creeping: Option<String>,
     plan: plan::PlanState,
     pending_deploy: Option<(String, f64)>,
+    /// Registered candidate versions: (number, offline accuracy, registered at).
+    candidates: Vec<(u32, f64, f64)>,
 }
 
 /// Changes remembered per model for diagnosis.
@@ -155,6 +179,7 @@ impl ModelState {
             creeping: None,
             plan: plan::PlanState::Pending,
             pending_deploy: None,
+            candidates: Vec::new(),
         }
     }
 }
@@ -179,6 +204,14 @@ pub struct Engine {
     budget_cuts: Vec<(String, u32, u32)>,
     deploys: VecDeque<DeployRecord>,
     deploy_model: Option<DurationModel>,
+    remediations: VecDeque<Remediation>,
+    next_remediation: u64,
+    ledger: Ledger,
+    overrides: ClassOverrides,
+    stats: OutcomeStats,
+    audit: VecDeque<remedy::AuditEntry>,
+    guard_blocks: u64,
+    actions_run: u64,
 }
 
 /// Judge smoothed values against objectives: the worst status and its reason.
@@ -296,6 +329,8 @@ impl Engine {
     /// A new engine with no models.
     pub fn new(cfg: EngineConfig) -> Self {
         let phase = cfg.phase;
+        let overrides = cfg.overrides.clone();
+        let stats = cfg.stats.clone();
         Engine {
             cfg,
             models: Vec::new(),
@@ -320,7 +355,35 @@ impl Engine {
             budget_cuts: Vec::new(),
             deploys: VecDeque::new(),
             deploy_model: None,
+            remediations: VecDeque::new(),
+            next_remediation: 0,
+            ledger: Ledger::default(),
+            overrides,
+            stats,
+            audit: VecDeque::new(),
+            guard_blocks: 0,
+            actions_run: 0,
         }
+    }
+
+    /// Remediations, oldest first.
+    pub fn remediations(&self) -> impl Iterator<Item = &Remediation> {
+        self.remediations.iter()
+    }
+
+    /// Incidents kept, oldest first.
+    pub fn incidents(&self) -> impl Iterator<Item = &incident::Incident> {
+        self.incidents.iter()
+    }
+
+    /// Outcome statistics.
+    pub fn stats(&self) -> &OutcomeStats {
+        &self.stats
+    }
+
+    /// Times the guardrails held an approved action back, and actions sent to the actuator.
+    pub fn counters(&self) -> (u64, u64) {
+        (self.guard_blocks, self.actions_run)
     }
 
     /// The engine clock.
@@ -393,7 +456,17 @@ impl Engine {
             }
             Event::Observations { t, samples } => {
                 self.observe(t, &samples);
+                if t.is_finite() {
+                    effects.extend(self.remediate(t));
+                }
             }
+            Event::ActionResult {
+                t,
+                id,
+                ok,
+                dry_run,
+                message,
+            } => effects.extend(self.action_result(t.max(self.t), id, ok, dry_run, message)),
             Event::Change { t, model, change } => self.change(t, model, change),
             Event::Source { t, status } => {
                 if status.state != self.source.state || status.label != self.source.label {
@@ -423,7 +496,12 @@ impl Engine {
                 }
                 self.source = status;
             }
-            Event::Clock { t } => self.reassess_staleness(t),
+            Event::Clock { t } => {
+                self.reassess_staleness(t);
+                if t.is_finite() {
+                    effects.extend(self.remediate(t.max(self.t)));
+                }
+            }
             Event::Command { t, user, command } => match command {
                 Command::Inject { model, incident } => {
                     if let Some(&i) = self.index.get(&model) {
@@ -441,6 +519,7 @@ impl Engine {
                     if phase != self.phase {
                         let from = self.phase;
                         self.phase = phase;
+                        self.audit(t, &user, "change phase", format!("{from} → {phase}"), None);
                         self.push_log(
                             t,
                             LogKind::Phase,
@@ -448,9 +527,19 @@ impl Engine {
                             Status::Ok,
                             format!("{user} changed phase {from} → {phase}"),
                         );
+                        effects.extend(self.remediate(self.t));
                     }
                 }
+                Command::Approve { id } => effects.extend(self.approve(self.t, &user, id)),
+                Command::Veto { id, reason } => {
+                    effects.extend(self.veto(self.t, &user, id, reason));
+                }
+                Command::SetClassMode { phase, class, mode } => {
+                    self.set_class_mode(t, &user, phase, class, mode);
+                    effects.extend(self.remediate(self.t));
+                }
                 Command::Note { text } => {
+                    self.audit(t, &user, "note", String::new(), Some(text.clone()));
                     self.push_log(
                         t,
                         LogKind::Note,
@@ -720,6 +809,8 @@ impl Engine {
                 }),
             hypotheses: Vec::new(),
             diagnosed_at: f64::NEG_INFINITY,
+            top_since: f64::INFINITY,
+            first_cause_since: f64::INFINITY,
         };
         self.models[idx as usize].incident = Some(id);
         self.incidents.push_back(inc);
@@ -781,6 +872,14 @@ impl Engine {
                 continue;
             }
             inc.hypotheses = hyps;
+            if inc.top().map(|h| h.cause) != before {
+                inc.top_since = t;
+                if inc.top().is_some_and(|h| h.cause != Cause::Unexplained)
+                    && !inc.first_cause_since.is_finite()
+                {
+                    inc.first_cause_since = t;
+                }
+            }
             if let Some(top) = inc.top()
                 && Some(top.cause) != before
             {
@@ -913,15 +1012,46 @@ impl Engine {
         let key = m.meta.key();
         let (kind, text) = match change {
             Change::RolloutStarted { from, to } => {
+                // a rollout pitcrew started itself (rollback, canary) is not evidence of a
+                // bad deploy
+                let ours = self.remediations.iter().find(|r| {
+                    r.model == model
+                        && matches!(
+                            r.state,
+                            crate::remediate::RemState::Executing
+                                | crate::remediate::RemState::Verifying
+                        )
+                        && matches!(
+                            r.class,
+                            crate::autonomy::ActionClass::Rollback
+                                | crate::autonomy::ActionClass::Canary
+                        )
+                });
+                let text = match ours {
+                    Some(r) => format!("rollout {from} → {to} started by pitcrew (R{})", r.id),
+                    None => format!("rollout {from} → {to} started"),
+                };
                 m.changes.push_back(ChangeNote {
                     t,
-                    deploy: true,
-                    text: format!("rollout {from} → {to} started"),
+                    deploy: ours.is_none(),
+                    finished: None,
+                    text: text.clone(),
                 });
-                (LogKind::Change, format!("rollout started {from} → {to}"))
+                (LogKind::Change, text)
             }
             Change::Deployed { from, to, duration } => {
                 Arc::make_mut(&mut m.meta).version = to.clone();
+                if let Some(v) = remedy::version_number(&to) {
+                    m.candidates.retain(|c| c.0 > v);
+                }
+                if let Some(c) = m
+                    .changes
+                    .iter_mut()
+                    .rev()
+                    .find(|c| c.deploy && c.finished.is_none())
+                {
+                    c.finished = Some(t);
+                }
                 let rec = deploy_record(m, &self.cfg.objectives, t - duration, duration);
                 if m.pending_deploy.as_ref().is_some_and(|(v, _)| *v == to) {
                     m.pending_deploy = None;
@@ -950,14 +1080,23 @@ impl Engine {
                 m.changes.push_back(ChangeNote {
                     t,
                     deploy: false,
+                    finished: None,
                     text: "pods restarted".into(),
                 });
                 (LogKind::Change, "pods restarted".to_string())
             }
-            Change::CandidateRegistered { version, accuracy } => (
-                LogKind::Change,
-                format!("candidate {version} registered (offline accuracy {accuracy:.3})"),
-            ),
+            Change::CandidateRegistered { version, accuracy } => {
+                if let Some(v) = remedy::version_number(&version) {
+                    m.candidates.push((v, accuracy, t));
+                    if m.candidates.len() > 8 {
+                        m.candidates.remove(0);
+                    }
+                }
+                (
+                    LogKind::Change,
+                    format!("candidate {version} registered (offline accuracy {accuracy:.3})"),
+                )
+            }
             Change::Injected { incident } => (
                 LogKind::Injection,
                 format!("simulation: {incident} — {}", incident.description()),
@@ -1064,6 +1203,16 @@ impl Engine {
                     .sum(),
                 cuts: self.budget_cuts.clone(),
             }),
+            remediations: Arc::new(self.remediations.iter().cloned().collect()),
+            audit: Arc::new(self.audit.iter().cloned().collect()),
+            stats: Arc::new(self.stats.clone()),
+            overrides: self.overrides.clone(),
+            playbooks: self.cfg.playbooks.clone(),
+            actuator: if self.cfg.read_only {
+                None
+            } else {
+                self.cfg.actuator.clone()
+            },
         }
     }
 }
@@ -1155,6 +1304,8 @@ mod tests {
                 priority: 1,
                 size_gb: 1.0,
                 complexity: 0.5,
+                min_replicas: 1,
+                max_replicas: 10,
             }],
         });
         let mut s = Sample::MISSING;

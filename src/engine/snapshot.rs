@@ -261,6 +261,18 @@ pub struct Snapshot {
     pub incidents: Arc<Vec<super::incident::Incident>>,
     /// The replica budget, when one is set.
     pub budget: Option<BudgetView>,
+    /// Remediations (live and recent), oldest first.
+    pub remediations: Arc<Vec<crate::remediate::Remediation>>,
+    /// Audit trail, oldest first.
+    pub audit: Arc<Vec<super::remedy::AuditEntry>>,
+    /// Outcomes per playbook and model.
+    pub stats: Arc<crate::remediate::OutcomeStats>,
+    /// Operator overrides per phase and class.
+    pub overrides: crate::autonomy::ClassOverrides,
+    /// Playbooks in use.
+    pub playbooks: Arc<Vec<crate::remediate::playbook::Playbook>>,
+    /// Actuator name (`None`: read-only, none exists).
+    pub actuator: Option<String>,
 }
 
 impl Snapshot {

@@ -1,6 +1,333 @@
 //! Remediation: turning diagnoses and forecasts into actions under guardrails.
 //!
-//! So far: the guardrails every action must pass, automated or approved ([`guardrails`]).
-//! Playbooks, the proposal lifecycle and the actuators build on them.
+//! - [`playbook`]: the declarative rules (condition → action, verify, undo);
+//! - [`guardrails`]: the limits every action must pass, automated or approved;
+//! - [`Remediation`]: one proposal and its lifecycle, kept by the engine
+//!   (proposed → approved | vetoed | expired → executing → verifying → succeeded | failed → undone);
+//! - [`Actuator`]: what carries an action out (the simulated fleet, a dry run); read-only
+//!   sessions construct none;
+//! - [`OutcomeStats`]: success and failure per playbook and per model, persisted in the data
+//!   dir and used by the Evolution phase.
 
+pub mod actuator;
+pub mod backtest;
 pub mod guardrails;
+pub mod playbook;
+
+pub use actuator::{Actuator, DryRunActuator, SimActuator};
+
+use crate::autonomy::{ActionClass, Mode};
+use crate::remediate::guardrails::GuardCheck;
+use crate::sim::SimAction;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// What an actuator is asked to do (the same shape for the simulator and real systems).
+pub type Action = SimAction;
+
+/// Describe an action in a few words.
+pub fn describe(a: &Action) -> String {
+    match a {
+        SimAction::Scale { replicas } => format!("scale to {replicas} replicas"),
+        SimAction::Rollback => "roll back to the previous version".to_string(),
+        SimAction::Canary { version, share } => {
+            if *share <= 0.0 {
+                format!("move all traffic off v{version}")
+            } else {
+                format!("canary v{version} at {:.0} %", share * 100.0)
+            }
+        }
+        SimAction::Retrain => "start a retraining job".to_string(),
+        SimAction::Restart => "rolling restart".to_string(),
+    }
+}
+
+/// Where a remediation is in its lifecycle.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RemState {
+    /// Observe mode (Foundation, read-only, or the class set to observe): shown, never run.
+    WouldDo,
+    /// Waiting for a human.
+    Proposed,
+    /// Approved (by a human or by the policy); runs when the guardrails pass.
+    Approved,
+    /// Refused by a human, with a reason.
+    Vetoed,
+    /// Not decided in time, or no longer needed.
+    Expired,
+    /// Sent to the actuator.
+    Executing,
+    /// Done; watching the target signals.
+    Verifying,
+    /// Verification could not decide: waits for a human.
+    Inconclusive,
+    /// The signals recovered.
+    Succeeded,
+    /// The action failed or did not help.
+    Failed,
+    /// Failed and undone.
+    Undone,
+    /// A dry-run actuator recorded it; nothing changed.
+    Recorded,
+}
+
+impl RemState {
+    /// Short word.
+    pub fn word(self) -> &'static str {
+        match self {
+            RemState::WouldDo => "would do",
+            RemState::Proposed => "PENDING",
+            RemState::Approved => "approved",
+            RemState::Vetoed => "vetoed",
+            RemState::Expired => "expired",
+            RemState::Executing => "executing",
+            RemState::Verifying => "verifying",
+            RemState::Inconclusive => "INCONCLUSIVE",
+            RemState::Succeeded => "succeeded",
+            RemState::Failed => "FAILED",
+            RemState::Undone => "undone",
+            RemState::Recorded => "recorded (dry run)",
+        }
+    }
+
+    /// No further change happens by itself or by a human.
+    pub fn is_final(self) -> bool {
+        matches!(
+            self,
+            RemState::Vetoed
+                | RemState::Expired
+                | RemState::Succeeded
+                | RemState::Failed
+                | RemState::Undone
+                | RemState::Recorded
+        )
+    }
+
+    /// Waits for a human decision.
+    pub fn needs_human(self) -> bool {
+        matches!(self, RemState::Proposed | RemState::Inconclusive)
+    }
+
+    /// Running (approved and not finished).
+    pub fn is_running(self) -> bool {
+        matches!(
+            self,
+            RemState::Approved | RemState::Executing | RemState::Verifying
+        )
+    }
+}
+
+/// Who decided, when, and why.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DecisionRecord {
+    /// The OS user, or `pitcrew` for the policy.
+    pub who: String,
+    /// When.
+    pub t: f64,
+    /// What: approve, veto, automate, expire, accept, reject.
+    pub what: String,
+    /// Reason (required for a veto).
+    pub reason: Option<String>,
+}
+
+/// The answer to "why?" for a proposal.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Explanation {
+    /// Condition met: the diagnosis or the forecast.
+    pub trigger: String,
+    /// Facts behind it.
+    pub evidence: Vec<String>,
+    /// The playbook's description.
+    pub playbook: String,
+    /// Expected effect.
+    pub expected: String,
+    /// Risk.
+    pub risk: String,
+    /// How it is verified and undone.
+    pub verify: String,
+}
+
+/// One remediation.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Remediation {
+    /// Sequence number.
+    pub id: u64,
+    /// The incident it answers (none for a forecast).
+    pub incident: Option<u64>,
+    /// Model index.
+    pub model: u32,
+    /// `namespace/name`.
+    pub key: String,
+    /// Playbook name.
+    pub playbook: String,
+    /// Class.
+    pub class: ActionClass,
+    /// The action.
+    pub action: Action,
+    /// Undo action, when the playbook has a safe one.
+    pub undo: Option<Action>,
+    /// State.
+    pub state: RemState,
+    /// The policy's mode and why.
+    pub mode: Mode,
+    /// Why this mode.
+    pub policy: String,
+    /// Proposed at.
+    pub proposed: f64,
+    /// Expires at (pending approval).
+    pub expires: f64,
+    /// Last change.
+    pub updated: f64,
+    /// Why.
+    pub why: Explanation,
+    /// Latest guardrail checks.
+    pub checks: Vec<GuardCheck>,
+    /// Times the guardrails held it back.
+    pub blocks: u32,
+    /// Decisions, oldest first.
+    pub decisions: Vec<DecisionRecord>,
+    /// Time it was sent to the actuator.
+    pub executed: Option<f64>,
+    /// End of the verification window.
+    pub verify_until: Option<f64>,
+    /// Canary: index of the stage running.
+    pub stage: usize,
+    /// Canary: signal means before the canary (to estimate the candidate's own values).
+    pub baseline: [f64; crate::fleet::Signal::COUNT],
+    /// Signal means over the hour before the incident (what "recovered" means).
+    pub before: [f64; crate::fleet::Signal::COUNT],
+    /// When the current stage (or the verification) started.
+    pub stage_started: f64,
+    /// Accuracy trend before the stage, per hour (the canary estimate corrects for it).
+    pub trend: f64,
+    /// Since when the target signals have been back.
+    pub ok_since: Option<f64>,
+    /// The guard that holds it back now.
+    pub blocked: Option<String>,
+    /// The undo action is running.
+    pub undoing: bool,
+    /// Timeline `(t, text)`.
+    pub timeline: Vec<(f64, String)>,
+    /// Dry run: the actuator records only.
+    pub dry_run: bool,
+}
+
+impl Remediation {
+    /// The playbook's action in words, with the model.
+    pub fn title(&self) -> String {
+        format!("{} {}", describe(&self.action), self.key)
+    }
+}
+
+/// Success and failure counts.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Counts {
+    /// Verified successes.
+    pub success: u32,
+    /// Failures (failed verification or execution).
+    pub failure: u32,
+}
+
+impl Counts {
+    /// Success rate and the number of outcomes.
+    pub fn rate(&self) -> Option<(f64, u32)> {
+        let n = self.success + self.failure;
+        (n > 0).then(|| (f64::from(self.success) / f64::from(n), n))
+    }
+}
+
+/// Outcomes per playbook and per (playbook, model); persisted as JSON in the data dir.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct OutcomeStats {
+    /// Format version.
+    #[serde(default = "stats_version")]
+    pub version: u32,
+    /// Per playbook.
+    pub playbooks: BTreeMap<String, Counts>,
+    /// Per `playbook@namespace/model`.
+    pub models: BTreeMap<String, Counts>,
+}
+
+fn stats_version() -> u32 {
+    1
+}
+
+impl OutcomeStats {
+    /// Record an outcome.
+    pub fn record(&mut self, playbook: &str, model: &str, success: bool) {
+        self.version = 1;
+        for c in [
+            self.playbooks.entry(playbook.to_string()).or_default(),
+            self.models
+                .entry(format!("{playbook}@{model}"))
+                .or_default(),
+        ] {
+            if success {
+                c.success += 1;
+            } else {
+                c.failure += 1;
+            }
+        }
+    }
+
+    /// Counts of a playbook.
+    pub fn playbook(&self, name: &str) -> Counts {
+        self.playbooks.get(name).copied().unwrap_or_default()
+    }
+
+    /// Counts of a playbook on one model.
+    pub fn model(&self, playbook: &str, model: &str) -> Counts {
+        self.models
+            .get(&format!("{playbook}@{model}"))
+            .copied()
+            .unwrap_or_default()
+    }
+
+    /// Load from a file; a missing file is empty stats, a damaged one an error (the caller
+    /// keeps the file and starts empty, saying so).
+    pub fn load(path: &std::path::Path) -> Result<OutcomeStats, String> {
+        match std::fs::read_to_string(path) {
+            Ok(t) => serde_json::from_str(&t).map_err(|e| {
+                format!(
+                    "{} is damaged ({e}); starting with no outcomes",
+                    path.display()
+                )
+            }),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(OutcomeStats::default()),
+            Err(e) => Err(format!("{} cannot be read: {e}", path.display())),
+        }
+    }
+
+    /// Save atomically (temporary file, then rename), readable by the owner only.
+    pub fn save(&self, path: &std::path::Path) -> Result<(), String> {
+        let tmp = path.with_extension("json.tmp");
+        let text = serde_json::to_string_pretty(self).map_err(|e| e.to_string())?;
+        crate::journal::write_private(&tmp, text.as_bytes())
+            .map_err(|e| format!("{}: {e}", tmp.display()))?;
+        std::fs::rename(&tmp, path).map_err(|e| format!("{}: {e}", path.display()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stats_round_trip_and_damaged_file_is_an_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("outcomes.json");
+        assert_eq!(OutcomeStats::load(&p).unwrap(), OutcomeStats::default());
+        let mut s = OutcomeStats::default();
+        s.record("restart-leak", "a/b", true);
+        s.record("restart-leak", "a/b", false);
+        s.record("restart-leak", "a/c", true);
+        s.save(&p).unwrap();
+        let l = OutcomeStats::load(&p).unwrap();
+        assert_eq!(l, s);
+        assert_eq!(l.playbook("restart-leak").rate(), Some((2.0 / 3.0, 3)));
+        assert_eq!(l.model("restart-leak", "a/b").rate(), Some((0.5, 2)));
+        std::fs::write(&p, "{not json").unwrap();
+        assert!(OutcomeStats::load(&p).unwrap_err().contains("damaged"));
+    }
+}

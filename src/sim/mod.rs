@@ -440,6 +440,8 @@ impl SimWorld {
                     priority: prio,
                     size_gb: rng.range(0.3f64.ln(), 25.0f64.ln()).exp(),
                     complexity: rng.f64(),
+                    min_replicas: 2.min(replicas),
+                    max_replicas: (replicas * 4).max(8),
                 },
                 base_rate,
                 capacity,
@@ -814,14 +816,17 @@ impl SimWorld {
         for (v, s) in &shares {
             if let Some(spec) = m.version(*v) {
                 let age_days = ((t - spec.since) / 86_400.0).max(0.0);
-                acc += s * (spec.accuracy - spec.drift_per_day * age_days);
+                let mut a = spec.accuracy - spec.drift_per_day * age_days;
+                // drifted input data hurts the versions trained before the drift began; a
+                // version trained since has learnt the new data
+                for i in &m.incidents {
+                    if i.kind == IncidentKind::AccuracyDrift && spec.since < i.start {
+                        a -= ((t - i.start) / 3600.0 * 0.04).min(0.2);
+                    }
+                }
+                acc += s * a;
                 lat_mult += s * spec.latency_mult;
                 err_add += s * spec.error_add;
-            }
-        }
-        for i in &m.incidents {
-            if i.kind == IncidentKind::AccuracyDrift {
-                acc -= ((t - i.start) / 3600.0 * 0.04).min(0.2);
             }
         }
 

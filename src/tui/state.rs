@@ -25,16 +25,22 @@ pub enum View {
     Incidents,
     /// Demand forecast and replica plan of the selected model.
     Forecast,
+    /// Proposed, running and recent remediations.
+    Remediations,
+    /// Who decided what, and outcomes per playbook.
+    Audit,
 }
 
 impl View {
     /// Screens in tab order.
-    pub const ALL: [View; 5] = [
+    pub const ALL: [View; 7] = [
         View::Fleet,
         View::Detail,
         View::Events,
         View::Incidents,
+        View::Remediations,
         View::Forecast,
+        View::Audit,
     ];
 
     /// Tab title.
@@ -45,6 +51,8 @@ impl View {
             View::Events => "Events",
             View::Incidents => "Incidents",
             View::Forecast => "Forecast",
+            View::Remediations => "Remedies",
+            View::Audit => "Audit",
         }
     }
 
@@ -56,6 +64,8 @@ impl View {
             View::Events => Action::ViewEvents,
             View::Incidents => Action::ViewIncidents,
             View::Forecast => Action::ViewForecast,
+            View::Remediations => Action::ViewRemediations,
+            View::Audit => Action::ViewAudit,
         }
     }
 }
@@ -180,13 +190,24 @@ pub enum Dialog {
         /// Sent on yes.
         command: Command,
     },
-    /// Free text (a note).
+    /// Free text (a note, a veto's reason).
     Input {
+        /// What the text is for.
+        purpose: InputPurpose,
         /// Title.
         title: String,
         /// The editor.
         area: Box<TextArea<'static>>,
     },
+}
+
+/// What a text dialog's text is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum InputPurpose {
+    /// A note for the journal.
+    Note,
+    /// The reason for vetoing (or rejecting the outcome of) a remediation.
+    Veto(u64),
 }
 
 /// What the UI asks of the rest of the program.
@@ -243,6 +264,14 @@ pub struct Ui {
     pub events_offset: usize,
     /// Selected incident (position in the list, newest first).
     pub incident_pos: usize,
+    /// Selected remediation (position in the queue order).
+    pub rem_pos: usize,
+    /// The explanation of the selected remediation fills the screen.
+    pub explain: bool,
+    /// Explanation scroll.
+    pub explain_scroll: usize,
+    /// Audit scroll (0 = newest).
+    pub audit_offset: usize,
     /// Modal dialog.
     pub dialog: Option<Dialog>,
     /// A message shown in the status line for a few seconds: (text, shown at frame).
@@ -278,6 +307,10 @@ impl Ui {
             signal: Signal::LatencyP95,
             events_offset: 0,
             incident_pos: 0,
+            rem_pos: 0,
+            explain: false,
+            explain_scroll: 0,
+            audit_offset: 0,
             dialog: None,
             flash: None,
             ascii,
@@ -298,7 +331,7 @@ impl Ui {
             | NextView | PrevView | Back | Redraw | ToggleMouse | Up | Down | PageUp | PageDown
             | Top | Bottom | Select | Filter | ClearFilter | SortNext | SortReverse
             | NextWindow | PrevWindow | NextSignal | PrevSignal | SetPhase | AddNote | Left
-            | Right => true,
+            | Right | ViewRemediations | ViewAudit | Approve | Veto | Automate => true,
             Pause | SpeedUp | SpeedDown => self.caps.clock_control,
             InjectIncident => self.caps.inject,
             _ => false,
@@ -425,6 +458,8 @@ impl Ui {
             ViewEvents => self.view = View::Events,
             ViewIncidents => self.view = View::Incidents,
             ViewForecast => self.view = View::Forecast,
+            ViewRemediations => self.view = View::Remediations,
+            ViewAudit => self.view = View::Audit,
             NextView | PrevView => {
                 let i = View::ALL.iter().position(|v| *v == self.view).unwrap_or(0);
                 let n = View::ALL.len();
@@ -436,7 +471,9 @@ impl Ui {
                 self.view = View::ALL[j];
             }
             Back => {
-                if !self.filter.is_empty() {
+                if self.explain {
+                    self.explain = false;
+                } else if !self.filter.is_empty() {
                     self.filter.clear();
                 } else if self.view != View::Fleet {
                     self.view = View::Fleet;
@@ -457,6 +494,14 @@ impl Ui {
                     self.view = View::Detail;
                 }
             }
+            Select
+                if self.view == View::Remediations
+                    && remediation_queue(snap).get(self.rem_pos).is_some() =>
+            {
+                self.explain = !self.explain;
+                self.explain_scroll = 0;
+            }
+            Approve | Veto | Automate => self.remediation_action(a, snap),
             Select if self.view == View::Fleet && self.selected_pos(snap).is_some() => {
                 if self.selected.is_none() {
                     self.select_pos(snap, 0);
@@ -536,6 +581,7 @@ impl Ui {
                 let mut ta = TextArea::default();
                 ta.set_placeholder_text("what you saw, did or decided — enter saves, esc cancels");
                 self.dialog = Some(Dialog::Input {
+                    purpose: InputPurpose::Note,
                     title: "Note for the journal".into(),
                     area: Box::new(ta),
                 });
@@ -568,6 +614,40 @@ impl Ui {
                     Top => 0,
                     Bottom => max,
                     _ => self.incident_pos,
+                };
+            }
+            View::Remediations if self.explain => {
+                self.explain_scroll = match a {
+                    Up => self.explain_scroll.saturating_sub(1),
+                    Down => self.explain_scroll + 1,
+                    PageUp => self.explain_scroll.saturating_sub(page as usize),
+                    PageDown => self.explain_scroll + page as usize,
+                    Top => 0,
+                    _ => self.explain_scroll,
+                };
+            }
+            View::Remediations => {
+                let max = remediation_queue(snap).len().saturating_sub(1);
+                self.rem_pos = match a {
+                    Up => self.rem_pos.saturating_sub(1),
+                    Down => (self.rem_pos + 1).min(max),
+                    PageUp => self.rem_pos.saturating_sub(page as usize),
+                    PageDown => (self.rem_pos + page as usize).min(max),
+                    Top => 0,
+                    Bottom => max,
+                    _ => self.rem_pos,
+                };
+            }
+            View::Audit => {
+                let max = snap.audit.len().saturating_sub(1);
+                self.audit_offset = match a {
+                    Up => self.audit_offset.saturating_sub(1),
+                    Down => (self.audit_offset + 1).min(max),
+                    PageUp => self.audit_offset.saturating_sub(page as usize),
+                    PageDown => (self.audit_offset + page as usize).min(max),
+                    Top => 0,
+                    Bottom => max,
+                    _ => self.audit_offset,
                 };
             }
             View::Events => {
@@ -670,16 +750,36 @@ impl Ui {
             return Some(vec![]);
         }
         match self.dialog.as_mut() {
-            Some(Dialog::Input { area, .. }) => {
+            Some(Dialog::Input { area, purpose, .. }) => {
                 match key.code {
-                    KeyCode::Esc => self.dialog = None,
+                    KeyCode::Esc => {
+                        self.dialog = None;
+                        self.set_flash("cancelled");
+                    }
                     KeyCode::Enter => {
                         let text = area.lines().join(" ").trim().to_string();
-                        self.dialog = None;
-                        if !text.is_empty() {
-                            self.set_flash("note saved to the journal");
-                            return Some(vec![Out::Command(Command::Note { text })]);
+                        let purpose = *purpose;
+                        if text.is_empty() {
+                            if let InputPurpose::Veto(_) = purpose {
+                                self.set_flash(
+                                    "a veto needs a reason (it is journaled); esc cancels",
+                                );
+                                return Some(vec![]);
+                            }
+                            self.dialog = None;
+                            return Some(vec![]);
                         }
+                        self.dialog = None;
+                        return Some(match purpose {
+                            InputPurpose::Note => {
+                                self.set_flash("note saved to the journal");
+                                vec![Out::Command(Command::Note { text })]
+                            }
+                            InputPurpose::Veto(id) => {
+                                self.set_flash(format!("R{id} vetoed; the reason is journaled"));
+                                vec![Out::Command(Command::Veto { id, reason: text })]
+                            }
+                        });
                     }
                     _ => {
                         area.input(*key);
@@ -708,6 +808,135 @@ impl Ui {
             _ => None,
         }
     }
+}
+
+impl Ui {
+    fn remediation_action(&mut self, a: Action, snap: &Snapshot) {
+        use crate::remediate::RemState;
+        if self.view != View::Remediations {
+            self.set_flash(format!(
+                "choose a proposal on the Remediations screen first ({})",
+                View::Remediations.title()
+            ));
+            return;
+        }
+        let queue = remediation_queue(snap);
+        let Some(r) = queue.get(self.rem_pos) else {
+            self.set_flash("no remediation selected");
+            return;
+        };
+        let title = r.title();
+        match a {
+            Action::Approve => match r.state {
+                RemState::Proposed => {
+                    let checks = if r.checks.iter().all(|c| c.passed) {
+                        "every guardrail passes now".to_string()
+                    } else {
+                        let failing: Vec<&str> = r
+                            .checks
+                            .iter()
+                            .filter(|c| !c.passed)
+                            .map(|c| c.name)
+                            .collect();
+                        format!("held until these guardrails pass: {}", failing.join(", "))
+                    };
+                    self.dialog = Some(Dialog::Confirm {
+                        title: format!("Approve R{}?", r.id),
+                        body: format!(
+                            "{title} (playbook {}).\n{checks}.\nJournaled as approved by {}.",
+                            r.playbook, self.user
+                        ),
+                        command: Command::Approve { id: r.id },
+                    });
+                }
+                RemState::Inconclusive => {
+                    self.dialog = Some(Dialog::Confirm {
+                        title: format!("Accept the outcome of R{}?", r.id),
+                        body: format!(
+                            "{title}: verification could not decide.\nAccepting records a success for playbook {}, journaled as decided by {}.",
+                            r.playbook, self.user
+                        ),
+                        command: Command::Approve { id: r.id },
+                    });
+                }
+                RemState::WouldDo => self.set_flash(format!(
+                    "R{} is would-do only: {} — change the phase or the class mode to act",
+                    r.id, r.policy
+                )),
+                s => self.set_flash(format!("R{} is {}: nothing to approve", r.id, s.word())),
+            },
+            Action::Veto => match r.state {
+                RemState::Proposed
+                | RemState::Approved
+                | RemState::WouldDo
+                | RemState::Inconclusive => {
+                    let mut ta = TextArea::default();
+                    ta.set_placeholder_text(
+                        "why (required, journaled) — enter vetoes, esc cancels",
+                    );
+                    self.dialog = Some(Dialog::Input {
+                        purpose: InputPurpose::Veto(r.id),
+                        title: if r.state == RemState::Inconclusive {
+                            format!("Reject the outcome of R{}: {title}", r.id)
+                        } else {
+                            format!("Veto R{}: {title}", r.id)
+                        },
+                        area: Box::new(ta),
+                    });
+                }
+                s => self.set_flash(format!("R{} is {}: too late to veto", r.id, s.word())),
+            },
+            Action::Automate => {
+                if snap.phase == Phase::Foundation {
+                    self.set_flash("Foundation observes only: change the phase first");
+                    return;
+                }
+                let class = r.class;
+                if snap.overrides.get(snap.phase, class) == Some(crate::autonomy::Mode::Auto) {
+                    self.set_flash(format!(
+                        "{} already runs by itself in {}",
+                        class.name(),
+                        snap.phase
+                    ));
+                    return;
+                }
+                self.dialog = Some(Dialog::Confirm {
+                    title: format!("Automate {} in the {} phase?", class.name(), snap.phase),
+                    body: format!(
+                        "Every {} proposal will run by itself in {}, within guardrails, without approval (playbooks whose success rate falls below 70 % still ask).\nJournaled as set by {}.",
+                        class.name(),
+                        snap.phase,
+                        self.user
+                    ),
+                    command: Command::SetClassMode {
+                        phase: snap.phase,
+                        class,
+                        mode: Some(crate::autonomy::Mode::Auto),
+                    },
+                });
+            }
+            _ => {}
+        }
+    }
+}
+
+/// Remediations in queue order: waiting for a human first, then running, then the rest
+/// (newest first).
+pub fn remediation_queue(snap: &Snapshot) -> Vec<&crate::remediate::Remediation> {
+    let rank = |r: &crate::remediate::Remediation| {
+        if r.state.needs_human() {
+            0
+        } else if r.state.is_running() {
+            1
+        } else if r.state == crate::remediate::RemState::WouldDo {
+            2
+        } else {
+            3
+        }
+    };
+    let mut v: Vec<_> = snap.remediations.iter().collect();
+    v.sort_by(|a, b| rank(a).cmp(&rank(b)).then_with(|| b.id.cmp(&a.id)));
+    v
 }
 
 /// Incidents in display order: open ones first (newest first), then resolved (newest first).

@@ -1,11 +1,13 @@
 //! Drawing: a pure function of the snapshot, the UI state, the theme and the keymap.
 
+pub mod audit;
 pub mod detail;
 pub mod events;
 pub mod fleet;
 pub mod forecast;
 pub mod help;
 pub mod incidents;
+pub mod remediations;
 
 use super::keymap::{Action, Keymap};
 use super::state::{Dialog, Ui, View, status_summary};
@@ -133,6 +135,8 @@ fn draw_inner(f: &mut Frame, ui: &mut Ui, ctx: &Ctx) {
         View::Events => events::draw(f, ui, ctx, body),
         View::Incidents => incidents::draw(f, ui, ctx, body),
         View::Forecast => forecast::draw(f, ui, ctx, body),
+        View::Remediations => remediations::draw(f, ui, ctx, body),
+        View::Audit => audit::draw(f, ui, ctx, body),
     }
     draw_status(f, ui, ctx, status);
     if let Some(ta) = ui.filter_edit.as_ref() {
@@ -161,7 +165,12 @@ fn draw_inner(f: &mut Frame, ui: &mut Ui, ctx: &Ctx) {
 }
 
 fn draw_tabs(f: &mut Frame, ui: &Ui, ctx: &Ctx, area: Rect) {
-    let mut spans = vec![Span::styled(" pitcrew ", ctx.s("ui.title"))];
+    // on a narrow terminal the tabs and the READ-ONLY badge come before the name
+    let mut spans = if area.width >= 100 {
+        vec![Span::styled(" pitcrew ", ctx.s("ui.title"))]
+    } else {
+        Vec::new()
+    };
     for v in View::ALL {
         let style = if v == ui.view {
             ctx.s("ui.tab.active")
@@ -272,8 +281,9 @@ fn draw_status(f: &mut Frame, ui: &Ui, ctx: &Ctx, area: Rect) {
         spans.push(Span::styled("READ-ONLY", ctx.s("ui.badge.readonly")));
     }
     if let Some(msg) = &ui.flash {
-        spans.push(Span::raw(sep));
-        spans.push(Span::styled(msg.clone(), ctx.s("ui.text")));
+        // what the operator just did comes first: it must not be cut off on a narrow terminal
+        spans.insert(1, Span::raw(sep));
+        spans.insert(2, Span::styled(msg.clone(), ctx.s("ui.text")));
     }
     f.render_widget(
         Paragraph::new(Line::from(spans)).style(ctx.s("ui.statusbar")),
@@ -361,7 +371,11 @@ fn draw_dialog(f: &mut Frame, ui: &mut Ui, ctx: &Ctx, area: Rect) {
             )));
             f.render_widget(Paragraph::new(lines).wrap(Wrap { trim: true }), inner);
         }
-        Dialog::Input { title, area: ta } => {
+        Dialog::Input {
+            title,
+            area: ta,
+            purpose,
+        } => {
             let w = (area.width.saturating_sub(4)).min(90);
             let r = centered(area, w, 5);
             f.render_widget(Clear, r);
@@ -371,10 +385,13 @@ fn draw_dialog(f: &mut Frame, ui: &mut Ui, ctx: &Ctx, area: Rect) {
             let [edit, hint] =
                 Layout::vertical([Constraint::Length(2), Constraint::Length(1)]).areas(inner);
             f.render_widget(&**ta, edit);
-            f.render_widget(
-                Span::styled("enter save · esc cancel", ctx.s("ui.text.dim")),
-                hint,
-            );
+            let hint_text = match purpose {
+                crate::tui::state::InputPurpose::Note => "enter save · esc cancel",
+                crate::tui::state::InputPurpose::Veto(_) => {
+                    "a reason is required · enter veto · esc cancel"
+                }
+            };
+            f.render_widget(Span::styled(hint_text, ctx.s("ui.text.dim")), hint);
         }
     }
 }

@@ -1,0 +1,334 @@
+//! The session journal: versioned JSON Lines, one record per line.
+//!
+//! The first line of every file is a [`Record::Header`] (format version, pitcrew version,
+//! source, config digest, start time, user). Then come, in the order the engine saw them, the
+//! events it applied (observations, changes, operator commands with who and when, actuator
+//! results) and the execution intents, each written and flushed to disk *before* the actuator
+//! is called. Files are created readable by their owner only and rotate at a size bound: each
+//! part starts with its own header, and only the newest parts are kept.
+
+use crate::engine::Event;
+use crate::engine::remedy::Purpose;
+use crate::remediate::Action;
+use serde::{Deserialize, Serialize};
+use std::fs::{File, OpenOptions};
+use std::io::{BufWriter, Write};
+use std::path::{Path, PathBuf};
+
+/// Version of the journal format written by this build.
+pub const FORMAT: u32 = 1;
+
+/// One line of a journal.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "record", rename_all = "snake_case")]
+pub enum Record {
+    /// First line of every file.
+    Header {
+        /// Journal format version.
+        format: u32,
+        /// pitcrew version that wrote it.
+        pitcrew: String,
+        /// Data source (e.g. `sim seed 42 · latency-spike`).
+        source: String,
+        /// Digest of the settings that shape the engine (phase, guardrails, playbooks).
+        config_digest: String,
+        /// Session start (unix seconds, wall clock).
+        start: f64,
+        /// OS user.
+        user: String,
+        /// Part number (0 for the first file of a session).
+        part: u32,
+    },
+    /// An event the engine applied, in order.
+    Event {
+        /// Sequence number within the session.
+        seq: u64,
+        /// The event.
+        event: Event,
+    },
+    /// An action about to be carried out: written and flushed before the actuator is called.
+    Intent {
+        /// Sequence number within the session.
+        seq: u64,
+        /// Engine time.
+        t: f64,
+        /// Remediation id.
+        id: u64,
+        /// `namespace/name`.
+        model: String,
+        /// What.
+        action: Action,
+        /// Why.
+        purpose: Purpose,
+        /// Who approved it.
+        who: String,
+        /// Actuator that will carry it out.
+        actuator: String,
+    },
+}
+
+/// Write a new file readable by its owner only (0600), replacing any old one.
+pub fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let mut f = open_private(path, true)?;
+    f.write_all(bytes)?;
+    f.sync_all()
+}
+
+fn open_private(path: &Path, truncate: bool) -> std::io::Result<File> {
+    let mut o = OpenOptions::new();
+    o.write(true).create(true);
+    if truncate {
+        o.truncate(true);
+    } else {
+        o.append(true);
+    }
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        o.mode(0o600);
+    }
+    o.open(path)
+}
+
+/// Settings of a journal.
+#[derive(Debug, Clone)]
+pub struct JournalConfig {
+    /// Directory the files go to.
+    pub dir: PathBuf,
+    /// File name stem (`session-<start>-<pid>`).
+    pub stem: String,
+    /// Bytes after which a new part starts.
+    pub max_part_bytes: u64,
+    /// Parts kept per session (the oldest are deleted).
+    pub max_parts: u32,
+}
+
+/// A journal being written.
+pub struct Journal {
+    cfg: JournalConfig,
+    header: Record,
+    out: BufWriter<File>,
+    path: PathBuf,
+    part: u32,
+    bytes: u64,
+    seq: u64,
+}
+
+impl Journal {
+    /// Create the first part (and the directory, owner-only).
+    pub fn create(cfg: JournalConfig, header: Record) -> std::io::Result<Journal> {
+        std::fs::create_dir_all(&cfg.dir)?;
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let _ = std::fs::set_permissions(&cfg.dir, std::fs::Permissions::from_mode(0o700));
+        }
+        let path = part_path(&cfg, 0);
+        let file = open_private(&path, true)?;
+        let mut j = Journal {
+            cfg,
+            header,
+            out: BufWriter::new(file),
+            path,
+            part: 0,
+            bytes: 0,
+            seq: 0,
+        };
+        j.write_header()?;
+        Ok(j)
+    }
+
+    /// Path of the part being written.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    fn write_header(&mut self) -> std::io::Result<()> {
+        if let Record::Header { part, .. } = &mut self.header {
+            *part = self.part;
+        }
+        let h = self.header.clone();
+        self.write_line(&h)?;
+        self.out.flush()
+    }
+
+    fn write_line(&mut self, r: &Record) -> std::io::Result<()> {
+        let mut line = serde_json::to_vec(r).map_err(std::io::Error::other)?;
+        line.push(b'\n');
+        self.out.write_all(&line)?;
+        self.bytes += line.len() as u64;
+        Ok(())
+    }
+
+    fn rotate_if_needed(&mut self) -> std::io::Result<()> {
+        if self.bytes < self.cfg.max_part_bytes {
+            return Ok(());
+        }
+        self.out.flush()?;
+        self.out.get_ref().sync_data()?;
+        self.part += 1;
+        self.path = part_path(&self.cfg, self.part);
+        self.out = BufWriter::new(open_private(&self.path, true)?);
+        self.bytes = 0;
+        self.write_header()?;
+        if self.part >= self.cfg.max_parts {
+            let old = part_path(&self.cfg, self.part - self.cfg.max_parts);
+            let _ = std::fs::remove_file(old);
+        }
+        Ok(())
+    }
+
+    /// Append an event (buffered).
+    pub fn event(&mut self, event: &Event) -> std::io::Result<()> {
+        self.rotate_if_needed()?;
+        self.seq += 1;
+        let r = Record::Event {
+            seq: self.seq,
+            event: event.clone(),
+        };
+        self.write_line(&r)
+    }
+
+    /// Append an intent and make it durable (flush and fsync) before returning: the caller
+    /// calls the actuator only after this succeeded.
+    #[allow(clippy::too_many_arguments)]
+    pub fn intent(
+        &mut self,
+        t: f64,
+        id: u64,
+        model: &str,
+        action: &Action,
+        purpose: Purpose,
+        who: &str,
+        actuator: &str,
+    ) -> std::io::Result<()> {
+        self.rotate_if_needed()?;
+        self.seq += 1;
+        let r = Record::Intent {
+            seq: self.seq,
+            t,
+            id,
+            model: model.to_string(),
+            action: action.clone(),
+            purpose,
+            who: who.to_string(),
+            actuator: actuator.to_string(),
+        };
+        self.write_line(&r)?;
+        self.out.flush()?;
+        self.out.get_ref().sync_data()
+    }
+
+    /// Flush buffered records to the file.
+    pub fn flush(&mut self) -> std::io::Result<()> {
+        self.out.flush()
+    }
+}
+
+impl Drop for Journal {
+    fn drop(&mut self) {
+        let _ = self.out.flush();
+    }
+}
+
+fn part_path(cfg: &JournalConfig, part: u32) -> PathBuf {
+    if part == 0 {
+        cfg.dir.join(format!("{}.jsonl", cfg.stem))
+    } else {
+        cfg.dir.join(format!("{}.{part}.jsonl", cfg.stem))
+    }
+}
+
+/// A short, stable digest (FNV-1a, hex) of the settings that shape the engine.
+pub fn digest(text: &str) -> String {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in text.bytes() {
+        h ^= u64::from(b);
+        h = h.wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    format!("{h:016x}")
+}
+
+/// A line that could not be read: (1-based line number, why).
+pub type BadLine = (usize, String);
+
+/// Read every record of a journal file; lines that cannot be read are reported with their
+/// number and skipped.
+pub fn read(path: &Path) -> std::io::Result<(Vec<Record>, Vec<BadLine>)> {
+    let text = std::fs::read_to_string(path)?;
+    let mut out = Vec::new();
+    let mut bad = Vec::new();
+    for (i, line) in text.lines().enumerate() {
+        if line.trim().is_empty() {
+            continue;
+        }
+        match serde_json::from_str::<Record>(line) {
+            Ok(r) => out.push(r),
+            Err(e) => bad.push((i + 1, e.to_string())),
+        }
+    }
+    Ok((out, bad))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn header() -> Record {
+        Record::Header {
+            format: FORMAT,
+            pitcrew: "test".into(),
+            source: "sim".into(),
+            config_digest: digest("x"),
+            start: 0.0,
+            user: "me".into(),
+            part: 0,
+        }
+    }
+
+    #[test]
+    fn writes_owner_only_rotates_and_reads_back() {
+        let dir = tempfile::tempdir().unwrap();
+        let cfg = JournalConfig {
+            dir: dir.path().join("j"),
+            stem: "s".into(),
+            max_part_bytes: 600,
+            max_parts: 2,
+        };
+        let mut j = Journal::create(cfg, header()).unwrap();
+        for i in 0..40 {
+            j.event(&Event::Clock { t: f64::from(i) }).unwrap();
+        }
+        j.intent(1.0, 7, "a/b", &Action::Restart, Purpose::Run, "me", "sim")
+            .unwrap();
+        let last = j.path().to_path_buf();
+        drop(j);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(&last).unwrap().permissions().mode();
+            assert_eq!(mode & 0o777, 0o600);
+        }
+        let files: Vec<_> = std::fs::read_dir(dir.path().join("j")).unwrap().collect();
+        assert_eq!(files.len(), 2, "only the newest parts are kept");
+        let (recs, bad) = read(&last).unwrap();
+        assert!(bad.is_empty());
+        assert!(matches!(recs[0], Record::Header { part, .. } if part > 0));
+        assert!(matches!(recs.last(), Some(Record::Intent { id: 7, .. })));
+    }
+
+    #[test]
+    fn damaged_lines_are_reported_and_skipped() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("x.jsonl");
+        let good = serde_json::to_string(&header()).unwrap();
+        std::fs::write(
+            &p,
+            format!("{good}\n{{oops\n{good}\n{{\"record\":\"event\",\"se"),
+        )
+        .unwrap();
+        let (recs, bad) = read(&p).unwrap();
+        assert_eq!(recs.len(), 2);
+        assert_eq!(bad.iter().map(|b| b.0).collect::<Vec<_>>(), vec![2, 4]);
+    }
+}

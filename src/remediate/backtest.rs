@@ -1,0 +1,434 @@
+//! `pitcrew backtest incidents`: every simulated incident scenario, run under an autonomy
+//! phase with the same simulated physics, reporting detection delay, time to remediation,
+//! time to recovery (MTTR), actions, wrong actions and guardrail blocks.
+//!
+//! The engine, the policy, the guardrails and the simulator are the console's own; only the
+//! clock is driven as fast as the machine allows. In phases where proposals wait for a human, a
+//! modelled operator approves each one a fixed delay after it appears (default 15 minutes).
+//! Every action goes through the same path as in the console: the intent is journaled first
+//! (here, in memory), then the simulated actuator carries it out and its result is fed back.
+
+use crate::autonomy::{ActionClass, Phase};
+use crate::engine::incident::RESOLVE_AFTER;
+use crate::engine::remedy::Purpose;
+use crate::engine::{Command, Effect, Engine, EngineConfig, Event};
+use crate::remediate::RemState;
+use crate::sim::{
+    IncidentKind, LABEL_DELAY, POD_STARTUP, RESTART_TIME, RETRAIN_TIME, ROLLOUT_TIME, SIM_STEP,
+    SimWorld, scenario,
+};
+use crate::sources::sim::step_events;
+use serde::Serialize;
+
+/// Settings.
+#[derive(Debug, Clone)]
+pub struct BacktestConfig {
+    /// Phase.
+    pub phase: Phase,
+    /// Seconds the modelled operator takes to approve a proposal.
+    pub operator_delay: f64,
+    /// Seed of the simulated fleet.
+    pub seed: u64,
+    /// Models in the fleet.
+    pub models: usize,
+    /// Seconds of normal operation before the scenario (detectors and forecasts warm up).
+    pub warmup: f64,
+    /// Seconds watched after the scenario starts.
+    pub horizon: f64,
+}
+
+impl Default for BacktestConfig {
+    fn default() -> Self {
+        BacktestConfig {
+            phase: Phase::Augmentation,
+            operator_delay: 900.0,
+            seed: 7,
+            models: 15,
+            warmup: 6.0 * 3600.0,
+            horizon: 8.0 * 3600.0,
+        }
+    }
+}
+
+/// The simulated physics, the same in every phase.
+#[derive(Debug, Clone, Serialize)]
+pub struct Physics {
+    /// Seconds between samples.
+    pub sample_step_secs: f64,
+    /// Pod start-up (weights load), seconds.
+    pub pod_startup_secs: f64,
+    /// Rollout of a version, seconds.
+    pub rollout_secs: f64,
+    /// Rolling restart, seconds.
+    pub restart_secs: f64,
+    /// Delay of labels (accuracy), seconds.
+    pub label_delay_secs: f64,
+    /// Retraining job, seconds.
+    pub retrain_secs: f64,
+}
+
+impl Physics {
+    /// The simulator's.
+    pub fn current() -> Physics {
+        Physics {
+            sample_step_secs: SIM_STEP,
+            pod_startup_secs: POD_STARTUP,
+            rollout_secs: ROLLOUT_TIME,
+            restart_secs: RESTART_TIME,
+            label_delay_secs: LABEL_DELAY,
+            retrain_secs: RETRAIN_TIME,
+        }
+    }
+}
+
+/// One injected incident's figures.
+#[derive(Debug, Clone, Serialize)]
+pub struct IncidentReport {
+    /// Scenario.
+    pub scenario: String,
+    /// Incident kind.
+    pub kind: String,
+    /// Model.
+    pub model: String,
+    /// Injection to the incident opening, seconds.
+    pub detection_delay_secs: Option<f64>,
+    /// Injection to the first action on the model, seconds.
+    pub time_to_remediation_secs: Option<f64>,
+    /// Injection to the signals being back for good (the incident's resolution minus the
+    /// quiet period that confirms it), seconds; `None`: not recovered within the horizon.
+    pub mttr_secs: Option<f64>,
+    /// Actions carried out (every model, this scenario).
+    pub actions: u32,
+    /// Actions on the wrong model, of the wrong class for the cause, or that failed.
+    pub wrong_actions: u32,
+    /// Times guardrails held an approved action back.
+    pub guardrail_blocks: u32,
+    /// Proposals shown as would-do (observe mode).
+    pub would_do: u32,
+    /// Playbooks that ran, in order.
+    pub playbooks: Vec<String>,
+}
+
+/// The whole report.
+#[derive(Debug, Clone, Serialize)]
+pub struct Report {
+    /// Phase.
+    pub phase: Phase,
+    /// Operator delay, seconds (phases where proposals wait for a human).
+    pub operator_delay_secs: f64,
+    /// Physics.
+    pub physics: Physics,
+    /// Seed.
+    pub seed: u64,
+    /// Per incident.
+    pub incidents: Vec<IncidentReport>,
+    /// Median MTTR over incidents, seconds (unrecovered ones count as the horizon).
+    pub median_mttr_secs: f64,
+    /// Incidents not recovered within the horizon.
+    pub unrecovered: u32,
+    /// Actions in total.
+    pub actions: u32,
+    /// Wrong actions in total.
+    pub wrong_actions: u32,
+    /// Guardrail blocks in total.
+    pub guardrail_blocks: u32,
+}
+
+/// The class that fixes an injected incident.
+pub fn right_classes(kind: IncidentKind) -> &'static [ActionClass] {
+    match kind {
+        IncidentKind::LatencySpike | IncidentKind::ErrorBurst | IncidentKind::MemoryLeak => {
+            &[ActionClass::Restart]
+        }
+        IncidentKind::AccuracyDrift => &[ActionClass::Retrain, ActionClass::Canary],
+        IncidentKind::TrafficSurge => &[ActionClass::Scale],
+        IncidentKind::BadDeploy => &[ActionClass::Rollback],
+    }
+}
+
+/// An intent journaled (in memory) before the actuator runs, and what the actuator did.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Executed {
+    /// Engine time.
+    pub t: f64,
+    /// Remediation id.
+    pub id: u64,
+    /// Model index.
+    pub model: u32,
+    /// Why.
+    pub purpose: Purpose,
+}
+
+/// Feed effects to the simulated world, the way the console's edge does: intent first, then
+/// the actuator, then the result back to the engine.
+pub fn route(engine: &mut Engine, world: &mut SimWorld, fx: Vec<Effect>, log: &mut Vec<Executed>) {
+    let mut queue = fx;
+    while let Some(f) = queue.pop() {
+        match f {
+            Effect::Execute {
+                t,
+                id,
+                model,
+                action,
+                purpose,
+                ..
+            } => {
+                log.push(Executed {
+                    t,
+                    id,
+                    model,
+                    purpose,
+                });
+                let r = world.act(model as usize, &action);
+                let (ok, message) = match r {
+                    Ok(m) => (true, m),
+                    Err(e) => (false, e),
+                };
+                queue.extend(engine.apply(Event::ActionResult {
+                    t: world.time(),
+                    id,
+                    ok,
+                    dry_run: false,
+                    message,
+                }));
+            }
+            Effect::Inject { model, incident } => world.inject(model as usize, incident),
+            Effect::Outcome { .. } => {}
+        }
+    }
+}
+
+/// Run one scenario.
+pub fn run_scenario(cfg: &BacktestConfig, sc: &scenario::Scenario) -> Vec<IncidentReport> {
+    trace_scenario(cfg, sc).1
+}
+
+/// Run one scenario; also returns the engine at the end (its log and remediations).
+pub fn trace_scenario(
+    cfg: &BacktestConfig,
+    sc: &scenario::Scenario,
+) -> (Engine, Vec<IncidentReport>) {
+    let t0 = 1_700_000_000.0;
+    let mut world = SimWorld::new(cfg.seed, cfg.models, t0 - cfg.warmup);
+    let mut engine = Engine::new(EngineConfig {
+        phase: cfg.phase,
+        actuator: Some("simulated fleet (backtest)".into()),
+        ..EngineConfig::default()
+    });
+    engine.apply(Event::Models {
+        t: world.time(),
+        models: world.metas(),
+    });
+    let mut log = Vec::new();
+    let steps = |secs: f64| (secs / SIM_STEP).round() as usize;
+    for _ in 0..steps(cfg.warmup) {
+        for ev in step_events(&mut world) {
+            let fx = engine.apply(ev);
+            route(&mut engine, &mut world, fx, &mut log);
+        }
+    }
+    let live = world.time();
+    let first_rem = engine.remediations().map(|r| r.id).max().unwrap_or(0);
+    let first_exec = log.len();
+    let schedule = sc.schedule(live, cfg.models);
+    world.schedule(schedule.clone());
+    for _ in 0..steps(cfg.horizon) {
+        for ev in step_events(&mut world) {
+            let fx = engine.apply(ev);
+            route(&mut engine, &mut world, fx, &mut log);
+        }
+        let t = world.time();
+        let due: Vec<u64> = engine
+            .remediations()
+            .filter(|r| r.state == RemState::Proposed && t - r.proposed >= cfg.operator_delay)
+            .map(|r| r.id)
+            .collect();
+        for id in due {
+            let fx = engine.apply(Event::Command {
+                t,
+                user: "operator (modelled)".into(),
+                command: Command::Approve { id },
+            });
+            route(&mut engine, &mut world, fx, &mut log);
+        }
+    }
+    let rems: Vec<_> = engine.remediations().filter(|r| r.id > first_rem).collect();
+    let runs: Vec<&Executed> = log[first_exec..]
+        .iter()
+        .filter(|e| e.purpose == Purpose::Run)
+        .collect();
+    // each action belongs to the latest injection on its model before it; actions on models
+    // with no injection belong to the injection before them in time (and are wrong)
+    let owner = |e: &Executed| -> Option<usize> {
+        let same = schedule
+            .iter()
+            .enumerate()
+            .filter(|(_, s)| s.model as u32 == e.model && s.at <= e.t)
+            .max_by(|a, b| a.1.at.total_cmp(&b.1.at))
+            .map(|(k, _)| k);
+        same.or_else(|| {
+            schedule
+                .iter()
+                .enumerate()
+                .filter(|(_, s)| s.at <= e.t)
+                .max_by(|a, b| a.1.at.total_cmp(&b.1.at))
+                .map(|(k, _)| k)
+        })
+    };
+    let mut out = Vec::new();
+    for (k, s) in schedule.iter().enumerate() {
+        let key = world.models[s.model].meta.key();
+        let inc = engine
+            .incidents()
+            .filter(|i| i.model == s.model as u32 && i.opened >= s.at)
+            .min_by(|a, b| a.opened.total_cmp(&b.opened));
+        let mut wrong = 0;
+        let mut actions = 0;
+        let mut blocks = 0;
+        let mut would_do = 0;
+        let mut playbooks = Vec::new();
+        let mine_runs: Vec<&&Executed> = runs.iter().filter(|e| owner(e) == Some(k)).collect();
+        for e in &mine_runs {
+            actions += 1;
+            let Some(r) = rems.iter().find(|r| r.id == e.id) else {
+                continue;
+            };
+            playbooks.push(r.playbook.clone());
+            let right = e.model == s.model as u32
+                && right_classes(s.kind).contains(&r.class)
+                && !matches!(r.state, RemState::Failed | RemState::Undone);
+            if !right {
+                wrong += 1;
+            }
+        }
+        for r in rems
+            .iter()
+            .filter(|r| r.model == s.model as u32 && r.proposed >= s.at)
+        {
+            let next_same = schedule
+                .iter()
+                .filter(|o| o.model == s.model && o.at > s.at)
+                .map(|o| o.at)
+                .fold(f64::INFINITY, f64::min);
+            if r.proposed < next_same {
+                blocks += r.blocks;
+                if r.mode == crate::autonomy::Mode::Observe {
+                    would_do += 1;
+                }
+            }
+        }
+        let first_action = mine_runs
+            .iter()
+            .filter(|e| e.model == s.model as u32)
+            .map(|e| e.t)
+            .next();
+        out.push(IncidentReport {
+            scenario: sc.name.to_string(),
+            kind: s.kind.name().to_string(),
+            model: key,
+            detection_delay_secs: inc.map(|i| i.opened - s.at),
+            time_to_remediation_secs: first_action.map(|t| t - s.at),
+            mttr_secs: inc
+                .and_then(|i| i.resolved)
+                .map(|r| (r - RESOLVE_AFTER - s.at).max(0.0)),
+            actions,
+            wrong_actions: wrong,
+            guardrail_blocks: blocks,
+            would_do,
+            playbooks,
+        });
+    }
+    (engine, out)
+}
+
+/// Run every scenario.
+pub fn run(cfg: &BacktestConfig) -> Report {
+    let mut incidents = Vec::new();
+    for sc in scenario::all() {
+        incidents.extend(run_scenario(cfg, sc));
+    }
+    let mut mttrs: Vec<f64> = incidents
+        .iter()
+        .map(|i| i.mttr_secs.unwrap_or(cfg.horizon))
+        .collect();
+    mttrs.sort_by(f64::total_cmp);
+    let median = if mttrs.is_empty() {
+        f64::NAN
+    } else if mttrs.len() % 2 == 1 {
+        mttrs[mttrs.len() / 2]
+    } else {
+        (mttrs[mttrs.len() / 2 - 1] + mttrs[mttrs.len() / 2]) / 2.0
+    };
+    Report {
+        phase: cfg.phase,
+        operator_delay_secs: cfg.operator_delay,
+        physics: Physics::current(),
+        seed: cfg.seed,
+        median_mttr_secs: median,
+        unrecovered: incidents.iter().filter(|i| i.mttr_secs.is_none()).count() as u32,
+        actions: incidents.iter().map(|i| i.actions).sum(),
+        wrong_actions: incidents.iter().map(|i| i.wrong_actions).sum(),
+        guardrail_blocks: incidents.iter().map(|i| i.guardrail_blocks).sum(),
+        incidents,
+    }
+}
+
+fn mins(v: Option<f64>) -> String {
+    match v {
+        Some(s) => format!("{:.1}", s / 60.0),
+        None => "—".to_string(),
+    }
+}
+
+/// The report as text.
+pub fn render(r: &Report) -> String {
+    let p = &r.physics;
+    let mut s = format!(
+        "phase {} · operator answers after {:.0} min · seed {}\nphysics: sample every {:.0} s, pod start-up {:.0} s, rollout {:.0} s, restart {:.0} s, label delay {:.0} s, retraining {:.0} s\n\n",
+        r.phase,
+        r.operator_delay_secs / 60.0,
+        r.seed,
+        p.sample_step_secs,
+        p.pod_startup_secs,
+        p.rollout_secs,
+        p.restart_secs,
+        p.label_delay_secs,
+        p.retrain_secs
+    );
+    s.push_str(&format!(
+        "{:<15} {:<15} {:<26} {:>7} {:>7} {:>7} {:>4} {:>5} {:>6}  playbooks\n",
+        "scenario", "incident", "model", "detect", "remedy", "MTTR", "acts", "wrong", "blocks"
+    ));
+    for i in &r.incidents {
+        s.push_str(&format!(
+            "{:<15} {:<15} {:<26} {:>7} {:>7} {:>7} {:>4} {:>5} {:>6}  {}\n",
+            i.scenario,
+            i.kind,
+            i.model,
+            mins(i.detection_delay_secs),
+            mins(i.time_to_remediation_secs),
+            mins(i.mttr_secs),
+            i.actions,
+            i.wrong_actions,
+            i.guardrail_blocks,
+            if i.playbooks.is_empty() {
+                if i.would_do > 0 {
+                    format!("({} would-do)", i.would_do)
+                } else {
+                    "—".to_string()
+                }
+            } else {
+                i.playbooks.join(", ")
+            }
+        ));
+    }
+    s.push_str(&format!(
+        "\n(minutes; MTTR — = not recovered within the horizon)\nmedian MTTR {:.1} min · unrecovered {} · actions {} · wrong actions {} · guardrail blocks {}\n",
+        r.median_mttr_secs / 60.0,
+        r.unrecovered,
+        r.actions,
+        r.wrong_actions,
+        r.guardrail_blocks
+    ));
+    s
+}

@@ -1,0 +1,552 @@
+//! Playbooks: declarative (TOML) rules from a condition — a diagnosis or a forecast — to an
+//! action with parameters, with the action class, blast radius, verification and undo.
+//!
+//! Built-ins ship inside the binary (`builtin_playbooks.toml`); `<config dir>/playbooks/*.toml`
+//! add more, and one with the name of a built-in replaces it.
+
+use crate::autonomy::ActionClass;
+use crate::check::{Problem, SourceText};
+use crate::diagnosis::Cause;
+use crate::fleet::Signal;
+use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
+
+/// The built-in playbooks' source.
+pub const BUILTIN: &str = include_str!("builtin_playbooks.toml");
+
+/// What triggers a playbook.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct When {
+    /// A diagnosis: the incident's top hypothesis.
+    #[serde(default)]
+    pub cause: Option<Cause>,
+    /// Lowest confidence of the hypothesis.
+    #[serde(default = "default_confidence")]
+    pub min_confidence: f64,
+    /// A forecast condition.
+    #[serde(default)]
+    pub forecast: Option<ForecastCondition>,
+    /// Shortfall (share of ready replicas) that triggers a forecast playbook.
+    #[serde(default = "default_shortfall")]
+    pub min_shortfall: f64,
+    /// Whether a better registered candidate version is needed, excluded, or irrelevant.
+    #[serde(default)]
+    pub candidate: CandidateNeed,
+}
+
+fn default_confidence() -> f64 {
+    0.5
+}
+
+fn default_shortfall() -> f64 {
+    0.25
+}
+
+/// Forecast conditions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ForecastCondition {
+    /// The plan needs more replicas within the start-up lead time than are ready.
+    CapacityShort,
+}
+
+/// A playbook's need for a candidate version.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CandidateNeed {
+    /// Does not matter.
+    #[default]
+    Any,
+    /// Only when a better candidate is registered.
+    Required,
+    /// Only when none is.
+    None,
+}
+
+/// The action a playbook takes, with its parameters.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+pub enum ActionTemplate {
+    /// Change the replica count: to `to`, or to what the demand seen now needs at
+    /// `target_utilisation` plus `headroom`, and at least `factor` × the ready replicas.
+    Scale {
+        /// Fixed target.
+        #[serde(default)]
+        to: Option<u32>,
+        /// Lowest multiple of the ready replicas.
+        #[serde(default = "one")]
+        factor: f64,
+        /// Utilisation the new replicas should run at.
+        #[serde(default = "default_target")]
+        target_utilisation: f64,
+        /// Extra share on top of the need.
+        #[serde(default)]
+        headroom: f64,
+    },
+    /// Roll back to the previous version.
+    Rollback,
+    /// Progressive rollout of a better candidate.
+    Canary {
+        /// Traffic shares of the stages, increasing, the last 1.0.
+        #[serde(default = "default_stages")]
+        stages: Vec<f64>,
+        /// Seconds each stage is watched before the next.
+        #[serde(default = "default_stage_secs")]
+        stage_secs: f64,
+        /// Gate: accuracy of the candidate at least this.
+        #[serde(default = "default_min_accuracy")]
+        min_accuracy: f64,
+        /// Gate: p95 latency at most this (ms).
+        #[serde(default = "default_max_p95")]
+        max_p95_ms: f64,
+        /// Gate: error rate at most this.
+        #[serde(default = "default_max_errors")]
+        max_error_rate: f64,
+    },
+    /// Start a retraining job.
+    Retrain,
+    /// Rolling restart.
+    Restart,
+}
+
+fn one() -> f64 {
+    1.0
+}
+fn default_target() -> f64 {
+    0.6
+}
+fn default_stages() -> Vec<f64> {
+    vec![0.1, 0.5, 1.0]
+}
+fn default_stage_secs() -> f64 {
+    900.0
+}
+fn default_min_accuracy() -> f64 {
+    0.85
+}
+fn default_max_p95() -> f64 {
+    200.0
+}
+fn default_max_errors() -> f64 {
+    0.01
+}
+
+impl ActionTemplate {
+    /// The class this action belongs to.
+    pub fn class(&self) -> ActionClass {
+        match self {
+            ActionTemplate::Scale { .. } => ActionClass::Scale,
+            ActionTemplate::Rollback => ActionClass::Rollback,
+            ActionTemplate::Canary { .. } => ActionClass::Canary,
+            ActionTemplate::Retrain => ActionClass::Retrain,
+            ActionTemplate::Restart => ActionClass::Restart,
+        }
+    }
+}
+
+/// How an action is verified.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Verify {
+    /// Signals that must be back within objectives (none: the action's own result decides).
+    #[serde(default)]
+    pub signals: Vec<Signal>,
+    /// Seconds after execution within which they must be.
+    #[serde(default = "default_window")]
+    pub window_secs: f64,
+}
+
+fn default_window() -> f64 {
+    900.0
+}
+
+/// How an action is undone when its verification fails.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Undo {
+    /// Not undone automatically (raised to the operator).
+    None,
+    /// Back to the replica count before.
+    ScaleBack,
+    /// Back to the version before.
+    RollForward,
+    /// Traffic back to the serving version.
+    AbortCanary,
+}
+
+/// How much of the fleet an action touches.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum BlastRadius {
+    /// One model.
+    Model,
+    /// Every model of its namespace.
+    Namespace,
+}
+
+/// A playbook.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Playbook {
+    /// Unique name.
+    pub name: String,
+    /// What it is for.
+    pub description: String,
+    /// Action class (what the operator grants autonomy to).
+    pub class: ActionClass,
+    /// Runs by itself in the Autonomy phase.
+    #[serde(default)]
+    pub well_known: bool,
+    /// What it touches.
+    pub blast_radius: BlastRadius,
+    /// Condition.
+    pub when: When,
+    /// Action.
+    pub action: ActionTemplate,
+    /// Verification.
+    pub verify: Verify,
+    /// Undo.
+    pub undo: Undo,
+    /// Expected effect, in words.
+    pub expected: String,
+    /// Risk, in words.
+    pub risk: String,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PlaybookFile {
+    #[serde(default)]
+    playbook: Vec<Playbook>,
+}
+
+impl Playbook {
+    /// Problems with a parsed playbook's values (not its syntax).
+    pub fn problems(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        if self.name.trim().is_empty() {
+            out.push("a playbook needs a name".to_string());
+        }
+        if self.class != self.action.class() {
+            out.push(format!(
+                "playbook '{}': class {} does not match its action ({})",
+                self.name,
+                self.class.name(),
+                self.action.class().name()
+            ));
+        }
+        match (&self.when.cause, &self.when.forecast) {
+            (None, None) => out.push(format!(
+                "playbook '{}': `when` needs a cause or a forecast",
+                self.name
+            )),
+            (Some(_), Some(_)) => out.push(format!(
+                "playbook '{}': `when` has both a cause and a forecast; use two playbooks",
+                self.name
+            )),
+            _ => {}
+        }
+        if matches!(
+            self.when.cause,
+            Some(Cause::Infrastructure | Cause::Unexplained)
+        ) {
+            out.push(format!(
+                "playbook '{}': causes 'infrastructure' and 'unexplained' are for humans, not playbooks",
+                self.name
+            ));
+        }
+        if !(0.0..=1.0).contains(&self.when.min_confidence) {
+            out.push(format!(
+                "playbook '{}': min_confidence must be within 0..1",
+                self.name
+            ));
+        }
+        if !(self.when.min_shortfall.is_finite() && self.when.min_shortfall >= 0.0) {
+            out.push(format!(
+                "playbook '{}': min_shortfall must be ≥ 0",
+                self.name
+            ));
+        }
+        if !(self.verify.window_secs.is_finite() && self.verify.window_secs >= 60.0) {
+            out.push(format!(
+                "playbook '{}': verify.window_secs must be at least 60",
+                self.name
+            ));
+        }
+        match &self.action {
+            ActionTemplate::Scale {
+                to,
+                factor,
+                target_utilisation,
+                headroom,
+            } => {
+                if to == &Some(0) {
+                    out.push(format!(
+                        "playbook '{}': scale to 0 is not allowed",
+                        self.name
+                    ));
+                }
+                if !(factor.is_finite() && (0.1..=10.0).contains(factor)) {
+                    out.push(format!(
+                        "playbook '{}': factor must be within 0.1..10",
+                        self.name
+                    ));
+                }
+                if !(target_utilisation.is_finite()
+                    && *target_utilisation > 0.05
+                    && *target_utilisation <= 1.0)
+                {
+                    out.push(format!(
+                        "playbook '{}': target_utilisation must be within 0.05..1",
+                        self.name
+                    ));
+                }
+                if !(headroom.is_finite() && (0.0..=5.0).contains(headroom)) {
+                    out.push(format!(
+                        "playbook '{}': headroom must be within 0..5",
+                        self.name
+                    ));
+                }
+                if matches!(self.undo, Undo::RollForward | Undo::AbortCanary) {
+                    out.push(format!(
+                        "playbook '{}': a scale is undone with scale_back or none",
+                        self.name
+                    ));
+                }
+            }
+            ActionTemplate::Canary {
+                stages,
+                stage_secs,
+                min_accuracy,
+                max_p95_ms,
+                max_error_rate,
+            } => {
+                let increasing = stages.windows(2).all(|w| w[0] < w[1]);
+                let in_range = stages.iter().all(|s| *s > 0.0 && *s <= 1.0);
+                if stages.is_empty() || !increasing || !in_range || stages.last() != Some(&1.0) {
+                    out.push(format!(
+                        "playbook '{}': stages must increase within (0, 1] and end at 1.0, e.g. [0.1, 0.5, 1.0]",
+                        self.name
+                    ));
+                }
+                if !(stage_secs.is_finite() && *stage_secs >= 60.0) {
+                    out.push(format!(
+                        "playbook '{}': stage_secs must be at least 60",
+                        self.name
+                    ));
+                }
+                if !((0.0..=1.0).contains(min_accuracy)
+                    && max_p95_ms.is_finite()
+                    && *max_p95_ms > 0.0
+                    && (0.0..=1.0).contains(max_error_rate))
+                {
+                    out.push(format!(
+                        "playbook '{}': gates need min_accuracy and max_error_rate in 0..1 and max_p95_ms > 0",
+                        self.name
+                    ));
+                }
+            }
+            _ => {}
+        }
+        out
+    }
+
+    /// The scale target for a model that has `ready` replicas serving `rate` req/s, one
+    /// replica serving `per_replica` req/s at 100 %.
+    pub fn scale_target(&self, ready: u32, rate: f64, per_replica: f64) -> Option<u32> {
+        let ActionTemplate::Scale {
+            to,
+            factor,
+            target_utilisation,
+            headroom,
+        } = &self.action
+        else {
+            return None;
+        };
+        if let Some(n) = to {
+            return Some(*n);
+        }
+        let by_factor = (f64::from(ready.max(1)) * factor).ceil();
+        let by_demand = if rate.is_finite() && per_replica.is_finite() && per_replica > 0.0 {
+            (rate * (1.0 + headroom) / (per_replica * target_utilisation)).ceil()
+        } else {
+            0.0
+        };
+        Some(by_factor.max(by_demand).clamp(1.0, 100_000.0) as u32)
+    }
+}
+
+/// Parse playbooks from TOML text; `display` names the file in problems.
+pub fn parse(display: &str, text: &str) -> Result<Vec<Playbook>, Vec<Problem>> {
+    let src = SourceText::new(display.to_string(), text.to_string().into());
+    let file: PlaybookFile = match toml::from_str(text) {
+        Ok(f) => f,
+        Err(e) => {
+            let msg = e.message().to_string();
+            return Err(vec![match e.span() {
+                Some(span) => Problem::at_span(&src, span, msg),
+                None => Problem::whole_file(display, msg),
+            }]);
+        }
+    };
+    let mut problems = Vec::new();
+    let mut seen = std::collections::BTreeSet::new();
+    for p in &file.playbook {
+        for msg in p.problems() {
+            problems.push(Problem::whole_file(display, msg));
+        }
+        if !seen.insert(p.name.clone()) {
+            problems.push(Problem::whole_file(
+                display,
+                format!("playbook '{}' is defined twice in this file", p.name),
+            ));
+        }
+    }
+    if problems.is_empty() {
+        Ok(file.playbook)
+    } else {
+        Err(problems)
+    }
+}
+
+/// The built-in playbooks.
+pub fn builtins() -> Vec<Playbook> {
+    parse("playbooks (built-in)", BUILTIN).unwrap_or_default()
+}
+
+/// The `*.toml` files of a playbook directory, sorted (none when it does not exist).
+pub fn user_files(dir: &Path) -> Vec<PathBuf> {
+    let mut v: Vec<PathBuf> = std::fs::read_dir(dir)
+        .map(|rd| {
+            rd.filter_map(Result::ok)
+                .map(|e| e.path())
+                .filter(|p| p.extension().is_some_and(|x| x == "toml"))
+                .collect()
+        })
+        .unwrap_or_default();
+    v.sort();
+    v
+}
+
+/// Built-ins, overridden and extended by the user's files. Problems are returned alongside:
+/// a broken user file is skipped (and reported), the rest load.
+pub fn load(dir: &Path) -> (Vec<Playbook>, Vec<Problem>) {
+    let mut books = builtins();
+    let mut problems = Vec::new();
+    for path in user_files(dir) {
+        let display = path.display().to_string();
+        let text = match std::fs::read_to_string(&path) {
+            Ok(t) => t,
+            Err(e) => {
+                problems.push(Problem::whole_file(&display, format!("cannot read: {e}")));
+                continue;
+            }
+        };
+        match parse(&display, &text) {
+            Ok(list) => {
+                for p in list {
+                    match books.iter_mut().find(|b| b.name == p.name) {
+                        Some(b) => *b = p,
+                        None => books.push(p),
+                    }
+                }
+            }
+            Err(mut ps) => problems.append(&mut ps),
+        }
+    }
+    (books, problems)
+}
+
+/// `pitcrew check` of the playbooks: the built-ins and every user file.
+pub fn check(dir: &Path) -> Vec<(String, Vec<Problem>)> {
+    let mut out = vec![(
+        "playbooks (built-in)".to_string(),
+        parse("playbooks (built-in)", BUILTIN)
+            .err()
+            .unwrap_or_default(),
+    )];
+    for path in user_files(dir) {
+        let display = path.display().to_string();
+        let problems = match std::fs::read_to_string(&path) {
+            Ok(text) => parse(&display, &text).err().unwrap_or_default(),
+            Err(e) => vec![Problem::whole_file(&display, format!("cannot read: {e}"))],
+        };
+        out.push((format!("playbooks {display}"), problems));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn builtins_parse_and_cover_every_action_class() {
+        let b = parse("builtin", BUILTIN).expect("built-ins are valid");
+        for class in ActionClass::ALL {
+            assert!(
+                b.iter().any(|p| p.class == class),
+                "no built-in playbook for {}",
+                class.name()
+            );
+        }
+        for cause in [
+            Cause::BadDeploy,
+            Cause::TrafficSurge,
+            Cause::MemoryLeak,
+            Cause::DegradedPod,
+            Cause::PodErrors,
+            Cause::DataDrift,
+        ] {
+            assert!(b.iter().any(|p| p.when.cause == Some(cause)), "{cause}");
+        }
+        assert!(
+            b.iter()
+                .any(|p| p.when.forecast == Some(ForecastCondition::CapacityShort))
+        );
+    }
+
+    #[test]
+    fn bad_files_say_where_and_what() {
+        let e = parse("x.toml", "[[playbook]]\nname = 3\n").unwrap_err();
+        assert_eq!(e[0].line, 2, "{e:?}");
+        let text = BUILTIN.replace("class = \"rollback\"", "class = \"scale\"");
+        let e = parse("x.toml", &text).unwrap_err();
+        assert!(e[0].message.contains("does not match"), "{e:?}");
+        let text = BUILTIN.replace("stages = [0.1, 0.5, 1.0]", "stages = [0.5, 0.1]");
+        let e = parse("x.toml", &text).unwrap_err();
+        assert!(e[0].message.contains("stages"), "{e:?}");
+        let e = parse("x.toml", "[[playbook]]\nnmae = \"a\"\n").unwrap_err();
+        assert!(e[0].message.contains("unknown field"), "{e:?}");
+    }
+
+    #[test]
+    fn user_files_override_and_extend_and_bad_ones_are_reported() {
+        let dir = tempfile::tempdir().unwrap();
+        let mine = BUILTIN
+            .split("[[playbook]]")
+            .nth(1)
+            .unwrap()
+            .replace("well_known = true", "well_known = false");
+        std::fs::write(dir.path().join("a.toml"), format!("[[playbook]]{mine}")).unwrap();
+        std::fs::write(dir.path().join("b.toml"), "[[playbook]]\nname = \n").unwrap();
+        let (books, problems) = load(dir.path());
+        assert_eq!(books.len(), builtins().len());
+        assert!(!books[0].well_known);
+        assert_eq!(problems.len(), 1);
+        assert!(problems[0].file.ends_with("b.toml"));
+    }
+
+    #[test]
+    fn scale_target_uses_demand_factor_and_fixed() {
+        let b = builtins();
+        let p = b.iter().find(|p| p.name == "scale-out-surge").unwrap();
+        // 10 ready, 900 req/s, 100 req/s per replica: 900*1.3/(100*0.6) = 19.5 → 20
+        assert_eq!(p.scale_target(10, 900.0, 100.0), Some(20));
+        // little demand: at least 1.5 × ready
+        assert_eq!(p.scale_target(10, 10.0, 100.0), Some(15));
+        // unknown capacity: the factor
+        assert_eq!(p.scale_target(10, 900.0, f64::NAN), Some(15));
+    }
+}

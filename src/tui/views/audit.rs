@@ -1,0 +1,137 @@
+//! The Audit screen: every decision (who, when, what, why) newest first, and what the console
+//! has learnt from outcomes: success and failure per playbook, and how each class is handled
+//! in the current phase.
+
+use super::{Ctx, clock};
+use crate::autonomy::{Trust, decide};
+use crate::tui::state::Ui;
+use ratatui::Frame;
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::text::Span;
+use ratatui::widgets::{Block, Borders, Cell, Row, Table};
+
+/// Draw the Audit screen.
+pub fn draw(f: &mut Frame, ui: &mut Ui, ctx: &Ctx, area: Rect) {
+    let snap = ctx.snap;
+    let books = snap.playbooks.len() as u16;
+    let stats_h = (books + 3).min(area.height / 2).max(4);
+    let [top, bottom] =
+        Layout::vertical([Constraint::Min(4), Constraint::Length(stats_h)]).areas(area);
+    let page = top.height.saturating_sub(3).max(1) as usize;
+    ui.page = page;
+    ui.audit_offset = ui.audit_offset.min(snap.audit.len().saturating_sub(1));
+    let rows: Vec<Row> = snap
+        .audit
+        .iter()
+        .rev()
+        .skip(ui.audit_offset)
+        .take(page)
+        .map(|a| {
+            Row::new(vec![
+                Cell::from(clock(a.t)),
+                Cell::from(a.who.clone()),
+                Cell::from(a.what.clone()),
+                Cell::from(a.subject.clone()),
+                Cell::from(a.reason.clone().unwrap_or_default()),
+            ])
+            .style(ctx.s("ui.text"))
+        })
+        .collect();
+    let empty = rows.is_empty();
+    let table = Table::new(
+        rows,
+        [
+            Constraint::Length(8),
+            Constraint::Length(16),
+            Constraint::Length(14),
+            Constraint::Fill(2),
+            Constraint::Fill(4),
+        ],
+    )
+    .header(Row::new(vec!["time", "who", "what", "about", "reason"]).style(ctx.s("ui.header")))
+    .column_spacing(1)
+    .block(
+        Block::default()
+            .borders(Borders::ALL)
+            .border_style(ctx.s("ui.border"))
+            .title(Span::styled(
+                if empty {
+                    " Audit · no decision yet this session ".to_string()
+                } else {
+                    format!(" Audit · {} decisions, newest first ", snap.audit.len())
+                },
+                ctx.s("ui.title"),
+            )),
+    );
+    f.render_widget(table, top);
+
+    let rows: Vec<Row> = snap
+        .playbooks
+        .iter()
+        .map(|p| {
+            let c = snap.stats.playbook(&p.name);
+            let rate = c
+                .rate()
+                .map_or_else(|| "—".to_string(), |(r, _)| format!("{:.0} %", r * 100.0));
+            let d = decide(
+                snap.phase,
+                &snap.overrides,
+                p.class,
+                Trust {
+                    well_known: p.well_known,
+                    success: c.rate(),
+                },
+            );
+            let mode = if snap.actuator.is_none() {
+                "observe (read-only)".to_string()
+            } else {
+                format!("{:?}", d.mode).to_lowercase()
+            };
+            Row::new(vec![
+                Cell::from(p.name.clone()),
+                Cell::from(p.class.name()),
+                Cell::from(if p.well_known { "yes" } else { "no" }),
+                Cell::from(format!("{}", c.success)),
+                Cell::from(format!("{}", c.failure)),
+                Cell::from(rate),
+                Cell::from(mode),
+            ])
+            .style(ctx.s("ui.text"))
+        })
+        .collect();
+    let table = Table::new(
+        rows,
+        [
+            Constraint::Fill(3),
+            Constraint::Length(8),
+            Constraint::Length(5),
+            Constraint::Length(4),
+            Constraint::Length(4),
+            Constraint::Length(6),
+            Constraint::Fill(1),
+        ],
+    )
+    .header(
+        Row::new(vec![
+            "playbook",
+            "class",
+            "known",
+            "ok",
+            "fail",
+            "rate",
+            "in this phase",
+        ])
+        .style(ctx.s("ui.header")),
+    )
+    .column_spacing(1)
+    .block(
+        Block::default()
+            .borders(Borders::ALL)
+            .border_style(ctx.s("ui.border"))
+            .title(Span::styled(
+                format!(" Outcomes · {} phase ", snap.phase),
+                ctx.s("ui.title"),
+            )),
+    );
+    f.render_widget(table, bottom);
+}

@@ -1,0 +1,241 @@
+//! The Remediations screen: the queue (waiting for a human, running, recent) and the answer to
+//! "why?" for the selected one — evidence, diagnosis, playbook, expected effect, risk,
+//! guardrails checked, decisions and timeline.
+
+use super::{Ctx, clock};
+use crate::remediate::{RemState, Remediation, describe};
+use crate::tui::keymap::Action;
+use crate::tui::state::{Ui, remediation_queue};
+use ratatui::Frame;
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Borders, Cell, Paragraph, Row, Table, Wrap};
+
+/// Theme scope of a state (never the only cue: the word is always shown).
+fn scope(s: RemState) -> &'static str {
+    match s {
+        RemState::Proposed | RemState::Inconclusive => "status.warn",
+        RemState::Failed => "status.crit",
+        RemState::Succeeded | RemState::Executing | RemState::Verifying | RemState::Approved => {
+            "status.ok"
+        }
+        _ => "ui.text.dim",
+    }
+}
+
+fn age(secs: f64) -> String {
+    if secs < 60.0 {
+        format!("{secs:.0}s")
+    } else if secs < 3600.0 {
+        format!("{:.0}m", secs / 60.0)
+    } else {
+        format!("{:.1}h", secs / 3600.0)
+    }
+}
+
+/// The full explanation of a remediation, as lines.
+pub fn explanation<'a>(r: &Remediation, ctx: &Ctx, ascii: bool) -> Vec<Line<'a>> {
+    let (ok, bad) = if ascii { ("+", "X") } else { ("✔", "✖") };
+    let h = |t: &str| Line::from(Span::styled(t.to_string(), ctx.s("ui.header")));
+    let mut l = vec![Line::from(vec![
+        Span::styled(format!("R{} {} ", r.id, r.title()), ctx.s("ui.title")),
+        Span::styled(format!("[{}]", r.state.word()), ctx.s(scope(r.state))),
+    ])];
+    l.push(Line::from(format!(
+        "class {} · playbook {} · policy: {}",
+        r.class.name(),
+        r.playbook,
+        r.policy
+    )));
+    l.push(h("Why"));
+    l.push(Line::from(format!("  {}", r.why.trigger)));
+    for e in &r.why.evidence {
+        l.push(Line::from(format!("  · {e}")));
+    }
+    l.push(h("Playbook"));
+    l.push(Line::from(format!("  {}", r.why.playbook)));
+    l.push(h("Expected effect"));
+    l.push(Line::from(format!("  {}", r.why.expected)));
+    l.push(h("Risk"));
+    l.push(Line::from(format!("  {}", r.why.risk)));
+    l.push(h("Verification and undo"));
+    l.push(Line::from(format!("  {}", r.why.verify)));
+    l.push(h("Guardrails (checked again before it runs)"));
+    for c in &r.checks {
+        l.push(Line::from(vec![
+            Span::styled(
+                format!("  {} ", if c.passed { ok } else { bad }),
+                ctx.s(if c.passed { "status.ok" } else { "status.crit" }),
+            ),
+            Span::raw(format!(
+                "{} {}: {}",
+                c.name,
+                if c.passed { "passes" } else { "BLOCKS" },
+                c.detail
+            )),
+        ]));
+    }
+    if !r.decisions.is_empty() {
+        l.push(h("Decisions"));
+        for d in &r.decisions {
+            l.push(Line::from(format!(
+                "  {} {} by {}{}",
+                clock(d.t),
+                d.what,
+                d.who,
+                d.reason
+                    .as_ref()
+                    .map(|x| format!(": {x}"))
+                    .unwrap_or_default()
+            )));
+        }
+    }
+    l.push(h("Timeline"));
+    for (t, text) in &r.timeline {
+        l.push(Line::from(format!("  {} {text}", clock(*t))));
+    }
+    l
+}
+
+/// Draw the Remediations screen.
+pub fn draw(f: &mut Frame, ui: &mut Ui, ctx: &Ctx, area: Rect) {
+    let snap = ctx.snap;
+    let queue = remediation_queue(snap);
+    let waiting = queue.iter().filter(|r| r.state.needs_human()).count();
+    let running = queue.iter().filter(|r| r.state.is_running()).count();
+    let actuator = match &snap.actuator {
+        Some(a) => format!("actuator: {a}"),
+        None => "read-only: no actuator".to_string(),
+    };
+    let block = Block::default()
+        .borders(Borders::ALL)
+        .border_style(ctx.s("ui.border"))
+        .title(Span::styled(
+            format!(
+                " Remediations · {waiting} waiting · {running} running · {} phase · {actuator} ",
+                snap.phase
+            ),
+            ctx.s("ui.title"),
+        ));
+    if queue.is_empty() {
+        f.render_widget(
+            Paragraph::new(format!(
+                "no proposals: playbooks answer diagnosed incidents and capacity forecasts.\nIn the {} phase: {}.",
+                snap.phase,
+                snap.phase.description()
+            ))
+            .wrap(Wrap { trim: true })
+            .style(ctx.s("ui.text.dim"))
+            .block(block),
+            area,
+        );
+        return;
+    }
+    ui.rem_pos = ui.rem_pos.min(queue.len() - 1);
+    let r = queue[ui.rem_pos];
+    let hint = format!(
+        " {} approve · {} veto · {} automate {} · {} {} ",
+        ctx.key(Action::Approve),
+        ctx.key(Action::Veto),
+        ctx.key(Action::Automate),
+        r.class.name(),
+        ctx.key(Action::Select),
+        if ui.explain {
+            "back to the queue"
+        } else {
+            "why?"
+        }
+    );
+    if ui.explain {
+        let lines = explanation(r, ctx, ui.ascii);
+        let page = area.height.saturating_sub(2) as usize;
+        ui.page = page.max(1);
+        ui.explain_scroll = ui.explain_scroll.min(lines.len().saturating_sub(1));
+        f.render_widget(
+            Paragraph::new(lines)
+                .wrap(Wrap { trim: false })
+                .scroll((ui.explain_scroll as u16, 0))
+                .block(
+                    Block::default()
+                        .borders(Borders::ALL)
+                        .border_style(ctx.s("ui.border"))
+                        .title(Span::styled(format!(" Why R{}? ", r.id), ctx.s("ui.title")))
+                        .title_bottom(Span::styled(hint, ctx.s("ui.text.dim"))),
+                ),
+            area,
+        );
+        return;
+    }
+    let list_h = (queue.len() as u16 + 3).min(area.height / 2).max(4);
+    let [top, bottom] =
+        Layout::vertical([Constraint::Length(list_h), Constraint::Min(3)]).areas(area);
+    let page = top.height.saturating_sub(3).max(1) as usize;
+    ui.page = page;
+    let from = ui.rem_pos.saturating_sub(page - 1);
+    let rows: Vec<Row> = queue
+        .iter()
+        .enumerate()
+        .skip(from)
+        .take(page)
+        .map(|(i, q)| {
+            let sel = i == ui.rem_pos;
+            let marker = match (sel, ui.ascii) {
+                (true, true) => ">",
+                (true, false) => "▶",
+                _ => " ",
+            };
+            let row = Row::new(vec![
+                Cell::from(format!("{marker}R{}", q.id)),
+                Cell::from(Span::styled(q.state.word(), ctx.s(scope(q.state)))),
+                Cell::from(q.key.clone()),
+                Cell::from(describe(&q.action)),
+                Cell::from(age(snap.t - q.proposed)),
+                Cell::from(
+                    q.blocked
+                        .clone()
+                        .map_or_else(|| q.why.trigger.clone(), |b| format!("held: {b}")),
+                ),
+            ]);
+            if sel {
+                row.style(ctx.s("ui.selection"))
+            } else {
+                row.style(ctx.s("ui.text"))
+            }
+        })
+        .collect();
+    let table = Table::new(
+        rows,
+        [
+            Constraint::Length(6),
+            Constraint::Length(12),
+            Constraint::Fill(2),
+            Constraint::Fill(2),
+            Constraint::Length(5),
+            Constraint::Fill(3),
+        ],
+    )
+    .header(
+        Row::new(vec![
+            "id",
+            "state",
+            "model",
+            "action",
+            "age",
+            "why / held by",
+        ])
+        .style(ctx.s("ui.header")),
+    )
+    .column_spacing(1)
+    .block(block);
+    f.render_widget(table, top);
+    let lines = explanation(r, ctx, ui.ascii);
+    f.render_widget(
+        Paragraph::new(lines).wrap(Wrap { trim: false }).block(
+            Block::default()
+                .borders(Borders::ALL)
+                .border_style(ctx.s("ui.border"))
+                .title(Span::styled(hint, ctx.s("ui.title"))),
+        ),
+        bottom,
+    );
+}
