@@ -33,6 +33,14 @@ pub struct DetectConfig {
     pub enabled: [bool; 4],
     /// Combine detectors by summing their surprises (Fisher) rather than taking the largest.
     pub fisher: bool,
+    /// Within `suppress_span` of an alarm, a later alarm escapes suppression only if its score
+    /// beats the (decaying) score of that alarm by this margin.
+    pub suppress_margin: f64,
+    /// Resolution: every detector's sigma is at least this fraction of the series' long-run
+    /// range (its extremes over about `calibration_span` samples). Deviations finer than that are
+    /// not meaningful, whatever the recent noise (a flat stretch must not turn the next routine
+    /// blip into a record).
+    pub range_floor: f64,
 }
 
 impl Default for DetectConfig {
@@ -44,10 +52,12 @@ impl Default for DetectConfig {
             calibration_span: 4096,
             full_scale_rarity: 1e5,
             suppress_span: 128,
-            alarm_level: 0.5,
+            alarm_level: 0.4,
             suppress_factor: 0.3,
             smoothing: 1.0,
             fisher: false,
+            suppress_margin: 0.1,
+            range_floor: 0.04,
             enabled: [true, true, true, false],
         }
     }
@@ -191,6 +201,45 @@ impl Clock {
     }
 }
 
+/// Long-run range of the values: the extremes, relaxing towards each other with time constant
+/// `span` samples when not renewed.
+#[derive(Debug, Clone, PartialEq)]
+struct Range {
+    hi: f64,
+    lo: f64,
+    n: u32,
+}
+
+impl Range {
+    fn learn(&mut self, x: f64, span: u32) {
+        if self.n == 0 {
+            self.hi = x;
+            self.lo = x;
+        } else {
+            let shrink = (self.hi - self.lo) / f64::from(span.max(1));
+            self.hi = (self.hi - shrink).max(x);
+            self.lo = (self.lo + shrink).min(x);
+        }
+        self.n = self.n.saturating_add(1);
+    }
+
+    fn width(&self) -> f64 {
+        self.hi - self.lo
+    }
+}
+
+/// Re-expresses evidence with its sigma raised to at least `floor`.
+fn floored(e: Evidence, floor: f64) -> Evidence {
+    if floor.is_nan() || e.sigma >= floor {
+        return e;
+    }
+    Evidence {
+        z: e.z * (e.sigma / floor),
+        sigma: floor,
+        ..e
+    }
+}
+
 /// One series' detectors and calibration. See the module documentation of [`crate::detect`].
 #[derive(Debug, Clone)]
 pub struct Ensemble {
@@ -201,6 +250,7 @@ pub struct Ensemble {
     slow: RobustLevel,
     seasonal: Option<Seasonal>,
     cusum: Cusum,
+    range: Range,
     /// Present only when the novelty detector is enabled (it holds an 8 KiB set).
     novelty: Option<Novelty>,
     cal: [Calibrator; 4],
@@ -243,6 +293,11 @@ impl Ensemble {
             n: 0,
             seasonal: None,
             cusum: Cusum::default(),
+            range: Range {
+                hi: 0.0,
+                lo: 0.0,
+                n: 0,
+            },
             novelty,
             cal: [
                 Calibrator::new(),
@@ -298,9 +353,14 @@ impl Ensemble {
         }
 
         // Evidence against the state before this sample.
-        let lev = self.level.evidence(x);
-        let sea = self.seasonal.as_ref().and_then(|s| s.evidence(t, x));
-        let slow = self.slow.evidence(x);
+        let floor = self.cfg.range_floor * self.range.width();
+        let lev = self.level.evidence(x).map(|e| floored(e, floor));
+        let sea = self
+            .seasonal
+            .as_ref()
+            .and_then(|s| s.evidence(t, x))
+            .map(|e| floored(e, floor));
+        let slow = self.slow.evidence(x).map(|e| floored(e, floor));
         let primary = sea.or(lev);
         let cus = primary.map_or(0.0, |e| self.cusum.update(e.z));
         let q = Novelty::quantise(slow.map_or(0.0, |e| e.z));
@@ -367,7 +427,7 @@ impl Ensemble {
             if self.since_alarm < self.cfg.suppress_span {
                 let frac = f64::from(self.since_alarm) / f64::from(self.cfg.suppress_span);
                 let reference = self.last_alarm * (1.0 - frac);
-                if score <= reference {
+                if score <= reference + self.cfg.suppress_margin {
                     score *= self.cfg.suppress_factor;
                 }
             }
@@ -394,6 +454,7 @@ impl Ensemble {
         }
         self.level.learn(x);
         self.slow.learn(x);
+        self.range.learn(x, self.cfg.calibration_span);
         if let Some(n) = self.novelty.as_mut() {
             n.learn(q);
         }

@@ -32,7 +32,15 @@
 //! "just beyond it". The smallest `p` (Bonferroni-corrected) wins, and the score is its rarity
 //! `-ln(p) / ln(1e5)` clamped to `[0, 1]`, so scores mean the same thing on every series, which matters because a single global
 //! threshold is applied across series. After an alarm, the following alarms of the same incident
-//! are suppressed unless they are more extreme: one incident, one page.
+//! are suppressed unless they are clearly more extreme (by [`DetectConfig::suppress_margin`]):
+//! one incident, one page.
+//!
+//! Every sigma has a *resolution floor*: a fraction ([`DetectConfig::range_floor`]) of the
+//! series' long-run range (its extremes, relaxing over the calibration span). Without it, a series
+//! that is flat between routine spikes has a scale shrinking towards zero, so each routine spike
+//! sets a new record in sigmas and is judged rarer than anything before; with it, spikes of the
+//! usual size look alike and become familiar. (Encoders of other streaming detectors have the
+//! same kind of resolution: HTM's about 1/130 of the range, CAD OSE's 1/8.)
 //!
 //! Warm-up is counted in samples, so it adapts to the sampling interval; the sampling interval
 //! itself is estimated robustly to size the seasonal bins.
