@@ -187,6 +187,29 @@ impl Watch {
         self.recent.iter().rev().find(|a| a.t >= since)
     }
 
+    /// The newest anomaly at or after `since` that is a symptom: more demand than usual is
+    /// information (it explains other moves, and diagnosis uses it) but not, by itself, a
+    /// sign that the model serves badly; a drop in demand is (clients failing upstream).
+    ///
+    /// An anomaly stops being a symptom once its signal is back inside the expected band
+    /// (`now` holds the current smoothed values): what it flagged is over.
+    pub fn latest_symptom_since(&self, since: f64, now: &[f32; Signal::COUNT]) -> Option<&Anomaly> {
+        self.recent
+            .iter()
+            .rev()
+            .take_while(|a| a.t >= since)
+            .find(|a| {
+                let more_demand = a.signal == Signal::RequestRate && a.up;
+                !(more_demand || self.back_in_band(a.signal, now))
+            })
+    }
+
+    fn back_in_band(&self, sig: Signal, now: &[f32; Signal::COUNT]) -> bool {
+        let (lo, hi) = self.band[sig.index()];
+        let v = now[sig.index()];
+        lo.is_finite() && hi.is_finite() && v.is_finite() && v >= lo && v <= hi
+    }
+
     /// Approximate bytes of detector state.
     pub fn state_bytes(&self) -> usize {
         self.dets.iter().map(Ensemble::state_bytes).sum::<usize>()

@@ -581,7 +581,7 @@ impl Engine {
                 }
             }
             let (mut status, mut reason) = judge(&m.smooth, &o);
-            let recent = m.watch.latest_since(t - ANOMALY_HOLD);
+            let recent = m.watch.latest_symptom_since(t - ANOMALY_HOLD, &m.smooth);
             if let Some(a) = recent
                 && status == Status::Ok
             {
