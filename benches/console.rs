@@ -29,6 +29,7 @@ fn fleet_frame(c: &mut Criterion) {
             Capabilities {
                 clock_control: true,
                 inject: true,
+                replay: false,
             },
             "bench".into(),
         );

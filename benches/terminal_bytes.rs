@@ -51,6 +51,7 @@ fn measure(view: View, mode: ColorMode, theme_name: &str) -> (f64, u64) {
         Capabilities {
             clock_control: true,
             inject: true,
+            replay: false,
         },
         "bench".into(),
     );

@@ -154,6 +154,20 @@ impl ClassOverrides {
     pub fn get(&self, phase: Phase, class: ActionClass) -> Option<Mode> {
         self.map.get(&(phase, class)).copied()
     }
+
+    /// Every override.
+    pub fn entries(&self) -> Vec<(Phase, ActionClass, Mode)> {
+        self.map.iter().map(|(&(p, c), &m)| (p, c, m)).collect()
+    }
+
+    /// From a list of overrides.
+    pub fn from_entries(list: &[(Phase, ActionClass, Mode)]) -> Self {
+        let mut o = ClassOverrides::default();
+        for &(p, c, m) in list {
+            o.set(p, c, Some(m));
+        }
+        o
+    }
 }
 
 /// What the policy knows of a playbook.

@@ -168,8 +168,25 @@ impl ModelMeta {
 /// One observation of every signal of one model at one instant. Missing values are NaN.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct Sample {
-    /// Values indexed by [`Signal::index`].
+    /// Values indexed by [`Signal::index`] (missing: NaN, written as `null` in JSON).
+    #[serde(with = "nan_as_null")]
     pub values: [f32; Signal::COUNT],
+}
+
+/// JSON has no NaN: missing values are written as `null` and read back as NaN.
+mod nan_as_null {
+    use super::Signal;
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+    pub fn serialize<S: Serializer>(v: &[f32; Signal::COUNT], s: S) -> Result<S::Ok, S::Error> {
+        let o: [Option<f32>; Signal::COUNT] = v.map(|x| x.is_finite().then_some(x));
+        o.serialize(s)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<[f32; Signal::COUNT], D::Error> {
+        let o = <[Option<f32>; Signal::COUNT]>::deserialize(d)?;
+        Ok(o.map(|x| x.unwrap_or(f32::NAN)))
+    }
 }
 
 impl Sample {

@@ -7,13 +7,17 @@
 //! is called. Files are created readable by their owner only and rotate at a size bound: each
 //! part starts with its own header, and only the newest parts are kept.
 
-use crate::engine::Event;
+use crate::autonomy::{ActionClass, ClassOverrides, Mode, Phase};
 use crate::engine::remedy::Purpose;
-use crate::remediate::Action;
+use crate::engine::{EngineConfig, Event, LogEntry};
+use crate::remediate::guardrails::Guardrails;
+use crate::remediate::playbook::Playbook;
+use crate::remediate::{Action, OutcomeStats};
 use serde::{Deserialize, Serialize};
 use std::fs::{File, OpenOptions};
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 /// Version of the journal format written by this build.
 pub const FORMAT: u32 = 1;
@@ -38,6 +42,17 @@ pub enum Record {
         user: String,
         /// Part number (0 for the first file of a session).
         part: u32,
+        /// The engine's settings, so that the session can be re-run (`replay --verify`).
+        #[serde(default)]
+        settings: Option<Box<Settings>>,
+    },
+    /// An entry of the engine's log (detections, incidents, proposals, decisions, actions,
+    /// outcomes, phase changes, notes), as it was shown.
+    Log {
+        /// Sequence number within the session.
+        seq: u64,
+        /// The entry.
+        entry: LogEntry,
     },
     /// An event the engine applied, in order.
     Event {
@@ -65,6 +80,66 @@ pub enum Record {
         /// Actuator that will carry it out.
         actuator: String,
     },
+}
+
+/// The settings that shape what the engine does with the events, kept in the header.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Settings {
+    /// Starting phase.
+    pub phase: Phase,
+    /// No actuator.
+    pub read_only: bool,
+    /// Actuator name.
+    pub actuator: Option<String>,
+    /// Fleet replica budget.
+    pub replica_budget: Option<u32>,
+    /// Pod start-up lead time.
+    pub pod_startup: f64,
+    /// Playbooks.
+    pub playbooks: Vec<Playbook>,
+    /// Guardrails.
+    pub guardrails: Guardrails,
+    /// Outcome statistics at the start.
+    pub stats: OutcomeStats,
+    /// Class overrides at the start.
+    pub overrides: Vec<(Phase, ActionClass, Mode)>,
+    /// Approval timeout, seconds.
+    pub approval_timeout: f64,
+}
+
+impl Settings {
+    /// From an engine configuration.
+    pub fn of(cfg: &EngineConfig) -> Settings {
+        Settings {
+            phase: cfg.phase,
+            read_only: cfg.read_only,
+            actuator: cfg.actuator.clone(),
+            replica_budget: cfg.replica_budget,
+            pod_startup: cfg.pod_startup,
+            playbooks: cfg.playbooks.as_ref().clone(),
+            guardrails: cfg.guardrails.clone(),
+            stats: cfg.stats.clone(),
+            overrides: cfg.overrides.entries(),
+            approval_timeout: cfg.approval_timeout,
+        }
+    }
+
+    /// The engine configuration to re-run with.
+    pub fn config(&self) -> EngineConfig {
+        EngineConfig {
+            phase: self.phase,
+            read_only: self.read_only,
+            actuator: self.actuator.clone(),
+            replica_budget: self.replica_budget,
+            pod_startup: self.pod_startup,
+            playbooks: Arc::new(self.playbooks.clone()),
+            guardrails: self.guardrails.clone(),
+            stats: self.stats.clone(),
+            overrides: ClassOverrides::from_entries(&self.overrides),
+            approval_timeout: self.approval_timeout,
+            ..EngineConfig::default()
+        }
+    }
 }
 
 /// Write a new file readable by its owner only (0600), replacing any old one.
@@ -189,6 +264,17 @@ impl Journal {
         self.write_line(&r)
     }
 
+    /// Append an entry of the engine's log (buffered).
+    pub fn log(&mut self, entry: &LogEntry) -> std::io::Result<()> {
+        self.rotate_if_needed()?;
+        self.seq += 1;
+        let r = Record::Log {
+            seq: self.seq,
+            entry: entry.clone(),
+        };
+        self.write_line(&r)
+    }
+
     /// Append an intent and make it durable (flush and fsync) before returning: the caller
     /// calls the actuator only after this succeeded.
     #[allow(clippy::too_many_arguments)]
@@ -283,6 +369,7 @@ mod tests {
             start: 0.0,
             user: "me".into(),
             part: 0,
+            settings: None,
         }
     }
 

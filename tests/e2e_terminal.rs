@@ -367,3 +367,103 @@ fn read_only_says_so_on_approve() {
     assert!(s.wait_exit(10).success());
     s.assert_restored();
 }
+
+fn checksum(p: &std::path::Path) -> u64 {
+    let bytes = std::fs::read(p).expect("read");
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in bytes {
+        h ^= u64::from(b);
+        h = h.wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    h
+}
+
+/// Replay a fixture, jump to its first decision, press approve: nothing changes (the file's
+/// checksum is the same, no journal is written) and the screen says replay is read-only.
+#[test]
+fn replay_jumps_to_a_decision_and_refuses_to_change_anything() {
+    let fixture = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("fixtures/incidents/surge-vetoed-false-alarm.jsonl");
+    let before = checksum(&fixture);
+    let path = fixture.to_str().expect("utf-8 path");
+    let mut s = spawn(&["replay", path, "--speed", "1"], &[], 120, 30);
+    s.wait_for("REPLAY", 20);
+    s.wait_for("READ-ONLY", 5);
+    s.send(" "); // pause
+    s.send("n");
+    s.wait_for("at search/query-intent incident", 10);
+    s.send("n");
+    s.wait_for("at veto R1", 10);
+    s.send("5");
+    s.wait_for("vetoed", 10);
+    s.send("a");
+    s.wait_for("replay is read-only", 5);
+    s.send("v");
+    s.wait_for("replay is read-only: 'veto'", 5);
+    s.send("q");
+    assert!(s.wait_exit(10).success());
+    s.assert_restored();
+    assert_eq!(checksum(&fixture), before, "the recording is unchanged");
+    assert!(
+        !s._dirs.path().join("data/journal").exists(),
+        "a replay writes no journal"
+    );
+}
+
+/// A session killed with SIGKILL leaves a journal that replays up to its last record.
+#[test]
+fn sigkilled_session_journal_replays() {
+    let mut s = spawn(
+        &[
+            "--scenario",
+            "latency-spike",
+            "--phase",
+            "autonomy",
+            "--speed",
+            "40",
+        ],
+        &[],
+        100,
+        30,
+    );
+    s.wait_for("AUTONOMY", 30);
+    s.send("5");
+    s.wait_for("succeeded", 120);
+    let pid = s.child.process_id().expect("pid");
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(pid as i32),
+        nix::sys::signal::Signal::SIGKILL,
+    )
+    .expect("kill");
+    let _ = s.wait_exit(10);
+    let dir = s._dirs.path().join("data/journal");
+    let journal = std::fs::read_dir(&dir)
+        .expect("journal dir")
+        .next()
+        .expect("a journal")
+        .expect("entry")
+        .path();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_pitcrew"))
+        .args(["replay", "--verify"])
+        .arg(&journal)
+        .output()
+        .expect("run");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains("identical"), "{stdout}");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_pitcrew"))
+        .args(["replay", "--summary"])
+        .arg(&journal)
+        .output()
+        .expect("run");
+    let md = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success());
+    assert!(
+        md.contains("restart-degraded-pod") && md.contains("succeeded"),
+        "{md}"
+    );
+}

@@ -229,6 +229,7 @@ proptest! {
                 start: 0.0,
                 user: "t".into(),
                 part: 0,
+                settings: None,
             },
         ).expect("journal");
         let checking = Arc::new(Checking { dir: jdir, seen: Mutex::new(Vec::new()) });

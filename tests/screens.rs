@@ -37,6 +37,7 @@ fn ui() -> Ui {
         Capabilities {
             clock_control: true,
             inject: true,
+            replay: false,
         },
         "tester".into(),
     )

@@ -376,6 +376,17 @@ impl Engine {
         self.incidents.iter()
     }
 
+    /// Log entries newer than `seq`, oldest first (for the journal).
+    pub fn log_since(&self, seq: u64) -> impl Iterator<Item = &Arc<LogEntry>> {
+        let skip = self.log.partition_point(|e| e.seq <= seq);
+        self.log.iter().skip(skip)
+    }
+
+    /// Sequence number of the newest log entry.
+    pub fn log_seq(&self) -> u64 {
+        self.seq
+    }
+
     /// Outcome statistics.
     pub fn stats(&self) -> &OutcomeStats {
         &self.stats

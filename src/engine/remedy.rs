@@ -1020,9 +1020,15 @@ impl Engine {
             let before = r.before[i];
             let at = r.baseline[i];
             let within = !breaches.contains(s) && now.is_finite();
+            // better than before the incident counts as back
+            let worse = if *s == Signal::Accuracy {
+                before - now
+            } else {
+                now - before
+            };
             let back = !before.is_finite()
                 || !at.is_finite()
-                || (now - before).abs() <= ((at - before).abs() * 0.5).max(tolerance(*s, before));
+                || worse <= ((at - before).abs() * 0.5).max(tolerance(*s, before));
             if !(within && back) {
                 ok = false;
             }
@@ -1104,6 +1110,13 @@ impl Engine {
     fn fail_and_undo(&mut self, k: usize, t: f64, why: String, fx: &mut Vec<Effect>) {
         self.outcome(k, false, fx);
         let r = &mut self.remediations[k];
+        // a canary promoted to all traffic is undone by rolling back to the version before
+        if let Action::Canary { share, .. } = r.action
+            && share >= 1.0
+            && r.undo.is_some()
+        {
+            r.undo = Some(Action::Rollback);
+        }
         match r.undo.clone() {
             Some(undo) => {
                 r.undoing = true;

@@ -62,6 +62,8 @@ pub struct Channels {
     pub commands: mpsc::Sender<Event>,
     /// The simulator's controls, when the source is the simulator.
     pub sim: Option<mpsc::Sender<SimControl>>,
+    /// The player's controls, when the source is a recording.
+    pub replay: Option<mpsc::Sender<crate::replay::Control>>,
 }
 
 /// Run the UI until quit or cancellation.
@@ -85,6 +87,7 @@ pub async fn run(
     let mut notices_shown = 0;
     loop {
         let snap = ch.snapshots.borrow().clone();
+        ui.clock = snap.t;
         // problems with the console itself (an unwritable data dir…) are said at once
         if snap.notices.len() > notices_shown {
             ui.flash = snap.notices.last().cloned();
@@ -147,14 +150,33 @@ pub async fn run(
                                 ui.flash = Some("engine busy: command not sent, try again".into());
                             }
                         }
-                        Out::Speed(f) => if let Some(sim) = &ch.sim {
+                        Out::Speed(f) => {
                             let s = next_speed(snap.source.speed, f > 1.0);
-                            let _ = sim.try_send(SimControl::SetSpeed(s));
+                            if let Some(sim) = &ch.sim {
+                                let _ = sim.try_send(SimControl::SetSpeed(s));
+                            }
+                            if let Some(r) = &ch.replay {
+                                let _ = r.try_send(crate::replay::Control::Speed(s));
+                            }
                             ui.flash = Some(format!("speed ×{s}"));
-                        },
-                        Out::TogglePause => if let Some(sim) = &ch.sim {
+                        }
+                        Out::TogglePause => {
                             let paused = matches!(snap.source.state, SourceState::Paused);
-                            let _ = sim.try_send(SimControl::SetPaused(!paused));
+                            if let Some(sim) = &ch.sim {
+                                let _ = sim.try_send(SimControl::SetPaused(!paused));
+                            }
+                            if let Some(r) = &ch.replay {
+                                let _ = r.try_send(crate::replay::Control::Pause(!paused));
+                            }
+                        }
+                        Out::Step(fwd) => if let Some(r) = &ch.replay {
+                            let _ = r.try_send(crate::replay::Control::Step(fwd));
+                        },
+                        Out::Mark(next) => if let Some(r) = &ch.replay {
+                            let _ = r.try_send(crate::replay::Control::Mark(next));
+                        },
+                        Out::Seek(t) => if let Some(r) = &ch.replay {
+                            let _ = r.try_send(crate::replay::Control::Seek(t));
                         },
                     }
                 }

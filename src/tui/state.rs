@@ -208,6 +208,8 @@ pub enum InputPurpose {
     Note,
     /// The reason for vetoing (or rejecting the outcome of) a remediation.
     Veto(u64),
+    /// A time to seek to (replay).
+    Seek,
 }
 
 /// What the UI asks of the rest of the program.
@@ -225,6 +227,12 @@ pub enum Out {
     Redraw,
     /// Turn mouse capture on or off.
     SetMouse(bool),
+    /// Replay: one step forward (true) or back.
+    Step(bool),
+    /// Replay: to the next (true) or previous incident or decision.
+    Mark(bool),
+    /// Replay: to a time.
+    Seek(f64),
 }
 
 /// What the source allows the UI to do.
@@ -234,6 +242,8 @@ pub struct Capabilities {
     pub clock_control: bool,
     /// Incidents can be injected.
     pub inject: bool,
+    /// A recording: step, jump to marks, seek.
+    pub replay: bool,
 }
 
 /// The UI's state.
@@ -286,6 +296,8 @@ pub struct Ui {
     pub caps: Capabilities,
     /// The OS user (for confirmations).
     pub user: String,
+    /// The clock of the last snapshot (for relative seeks).
+    pub clock: f64,
     visible: Vec<u32>,
     visible_key: Option<(usize, SortKey, bool, String)>,
 }
@@ -318,6 +330,7 @@ impl Ui {
             page: 20,
             caps,
             user,
+            clock: 0.0,
             visible: Vec::new(),
             visible_key: None,
         }
@@ -333,6 +346,7 @@ impl Ui {
             | NextWindow | PrevWindow | NextSignal | PrevSignal | SetPhase | AddNote | Left
             | Right | ViewRemediations | ViewAudit | Approve | Veto | Automate => true,
             Pause | SpeedUp | SpeedDown => self.caps.clock_control,
+            StepForward | StepBack | NextMark | PrevMark | Seek => self.caps.replay,
             InjectIncident => self.caps.inject,
             _ => false,
         }
@@ -413,6 +427,13 @@ impl Ui {
     /// Handle an action. Text input (filter, dialogs) is handled by [`Ui::on_key_text`] first.
     pub fn on_action(&mut self, a: Action, snap: &Snapshot) -> Vec<Out> {
         use Action::*;
+        if a.is_mutating() && snap.source.kind == crate::engine::SourceKind::Replay {
+            self.set_flash(format!(
+                "replay is read-only: '{}' cannot change a recording (nothing was changed)",
+                a.name()
+            ));
+            return vec![];
+        }
         if !self.supported(a) {
             if snap.read_only && a.is_mutating() {
                 self.set_flash(format!(
@@ -544,6 +565,19 @@ impl Ui {
                 self.signal = Signal::ALL[j];
             }
             Pause => out.push(Out::TogglePause),
+            StepForward => out.push(Out::Step(true)),
+            StepBack => out.push(Out::Step(false)),
+            NextMark => out.push(Out::Mark(true)),
+            PrevMark => out.push(Out::Mark(false)),
+            Seek => {
+                let mut ta = TextArea::default();
+                ta.set_placeholder_text("HH:MM (UTC, same day), +MIN / -MIN, or unix seconds");
+                self.dialog = Some(Dialog::Input {
+                    purpose: InputPurpose::Seek,
+                    title: "Seek to a time".into(),
+                    area: Box::new(ta),
+                });
+            }
             SpeedUp => out.push(Out::Speed(2.0)),
             SpeedDown => out.push(Out::Speed(0.5)),
             InjectIncident => {
@@ -770,7 +804,17 @@ impl Ui {
                             return Some(vec![]);
                         }
                         self.dialog = None;
+                        let now = self.clock;
                         return Some(match purpose {
+                            InputPurpose::Seek => match parse_seek(&text, now) {
+                                Some(t) => vec![Out::Seek(t)],
+                                None => {
+                                    self.set_flash(format!(
+                                        "'{text}' is not a time: use HH:MM, +MIN, -MIN or unix seconds"
+                                    ));
+                                    vec![]
+                                }
+                            },
                             InputPurpose::Note => {
                                 self.set_flash("note saved to the journal");
                                 vec![Out::Command(Command::Note { text })]
@@ -920,6 +964,36 @@ impl Ui {
     }
 }
 
+/// A seek target: `HH:MM` (UTC, the day of `now`), `+MIN` / `-MIN` from `now`, or unix seconds.
+pub fn parse_seek(s: &str, now: f64) -> Option<f64> {
+    let s = s.trim();
+    if let Some(m) = s.strip_prefix('+') {
+        return m
+            .trim()
+            .parse::<f64>()
+            .ok()
+            .filter(|v| v.is_finite())
+            .map(|v| now + v * 60.0);
+    }
+    if let Some(m) = s.strip_prefix('-') {
+        return m
+            .trim()
+            .parse::<f64>()
+            .ok()
+            .filter(|v| v.is_finite())
+            .map(|v| now - v * 60.0);
+    }
+    if let Some((h, m)) = s.split_once(':') {
+        let (h, m) = (h.trim().parse::<u32>().ok()?, m.trim().parse::<u32>().ok()?);
+        if h > 23 || m > 59 {
+            return None;
+        }
+        let day = (now / 86_400.0).floor() * 86_400.0;
+        return Some(day + f64::from(h * 3600 + m * 60));
+    }
+    s.parse::<f64>().ok().filter(|v| v.is_finite() && *v > 0.0)
+}
+
 /// Remediations in queue order: waiting for a human first, then running, then the rest
 /// (newest first).
 pub fn remediation_queue(snap: &Snapshot) -> Vec<&crate::remediate::Remediation> {
@@ -1038,6 +1112,7 @@ mod tests {
             Capabilities {
                 clock_control: true,
                 inject: true,
+                replay: false,
             },
             "t".into(),
         )

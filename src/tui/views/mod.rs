@@ -183,6 +183,10 @@ fn draw_tabs(f: &mut Frame, ui: &Ui, ctx: &Ctx, area: Rect) {
             style,
         ));
     }
+    if ctx.snap.source.kind == crate::engine::SourceKind::Replay {
+        spans.push(Span::raw(" "));
+        spans.push(Span::styled(" REPLAY ", ctx.s("ui.badge.readonly")));
+    }
     if ctx.snap.read_only {
         spans.push(Span::raw(" "));
         spans.push(Span::styled(" READ-ONLY ", ctx.s("ui.badge.readonly")));
@@ -387,6 +391,7 @@ fn draw_dialog(f: &mut Frame, ui: &mut Ui, ctx: &Ctx, area: Rect) {
             f.render_widget(&**ta, edit);
             let hint_text = match purpose {
                 crate::tui::state::InputPurpose::Note => "enter save · esc cancel",
+                crate::tui::state::InputPurpose::Seek => "enter seek · esc cancel",
                 crate::tui::state::InputPurpose::Veto(_) => {
                     "a reason is required · enter veto · esc cancel"
                 }

@@ -1,0 +1,809 @@
+//! Read-only replay of recorded sessions: open a journal (an index of its events, not the file
+//! in memory), re-run the engine over it, check that the re-run reproduces what was recorded
+//! (`--verify`), and summarise it as an incident report (`--summary`).
+//!
+//! Damaged recordings are read as far as possible: a truncated last line (a crash), corrupt
+//! lines and records of kinds from a newer version are reported with their line number and
+//! skipped.
+
+use crate::engine::{Command, Effect, Engine, Event, LogEntry, LogKind};
+use crate::journal::{FORMAT, Record, Settings};
+use serde::Serialize;
+use std::fs::File;
+use std::io::{BufRead, BufReader, Seek, SeekFrom};
+use std::path::{Path, PathBuf};
+
+/// Why a recording cannot be replayed at all.
+#[derive(Debug, thiserror::Error)]
+pub enum ReplayError {
+    /// The file cannot be read.
+    #[error("{path}: {source}")]
+    Io {
+        /// File.
+        path: String,
+        /// Cause.
+        source: std::io::Error,
+    },
+    /// Not a pitcrew journal.
+    #[error("{0}")]
+    Format(String),
+}
+
+/// Damaged lines reported one by one (the rest are counted).
+const MAX_PROBLEMS: usize = 1000;
+
+/// An event's place in the file.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Idx {
+    /// Byte offset of its line.
+    pub offset: u64,
+    /// Its time.
+    pub t: f64,
+}
+
+/// Something to jump to: an incident opening or an operator decision.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Mark {
+    /// Time.
+    pub t: f64,
+    /// Number of events to apply to be just after it.
+    pub events: usize,
+    /// What.
+    pub what: String,
+}
+
+/// An opened recording.
+#[derive(Debug, Clone)]
+pub struct Recording {
+    /// File.
+    pub path: PathBuf,
+    /// Source label recorded.
+    pub source: String,
+    /// Who recorded it.
+    pub user: String,
+    /// pitcrew version that wrote it.
+    pub pitcrew: String,
+    /// Wall-clock start.
+    pub start: f64,
+    /// Engine settings.
+    pub settings: Settings,
+    /// Events, in order.
+    pub events: Vec<Idx>,
+    /// Incident openings and decisions.
+    pub marks: Vec<Mark>,
+    /// Lines skipped, with why.
+    pub problems: Vec<String>,
+}
+
+fn is_decision(c: &Command) -> Option<String> {
+    match c {
+        Command::Approve { id } => Some(format!("approve R{id}")),
+        Command::Veto { id, reason } => Some(format!("veto R{id}: {reason}")),
+        Command::SetPhase { phase } => Some(format!("phase → {phase}")),
+        Command::SetClassMode { phase, class, mode } => {
+            Some(format!("{} in {phase}: {mode:?}", class.name()))
+        }
+        Command::Note { text } => Some(format!("note: {text}")),
+        Command::Inject { .. } => None,
+    }
+}
+
+impl Recording {
+    /// Read the file once, keeping an index of its events and its marks.
+    pub fn open(path: &Path) -> Result<Recording, ReplayError> {
+        let io = |e| ReplayError::Io {
+            path: path.display().to_string(),
+            source: e,
+        };
+        let f = File::open(path).map_err(io)?;
+        let len = f.metadata().map_err(io)?.len();
+        let mut r = BufReader::with_capacity(1 << 16, f);
+        let mut line = Vec::new();
+        let mut offset = 0u64;
+        let mut n = 0usize;
+        let mut header: Option<Record> = None;
+        let mut events = Vec::new();
+        let mut marks = Vec::new();
+        let mut problems = Vec::new();
+        let mut more = 0usize;
+        loop {
+            line.clear();
+            let got = r.read_until(b'\n', &mut line).map_err(io)?;
+            if got == 0 {
+                break;
+            }
+            n += 1;
+            let at = offset;
+            offset += got as u64;
+            let complete = line.last() == Some(&b'\n');
+            let text = String::from_utf8_lossy(&line);
+            let text = text.trim();
+            if text.is_empty() {
+                continue;
+            }
+            let rec: Record = match serde_json::from_str(text) {
+                Ok(rec) => rec,
+                Err(e) => {
+                    let msg = e.to_string();
+                    if problems.len() >= MAX_PROBLEMS {
+                        more += 1;
+                        continue;
+                    }
+                    problems.push(if !complete && offset == len {
+                        format!("line {n}: truncated last line (the session ended abruptly) — skipped")
+                    } else if msg.contains("unknown variant") {
+                        format!("line {n}: a record of a kind this version does not know (written by a newer pitcrew?) — skipped: {msg}")
+                    } else {
+                        format!("line {n}: corrupt record — skipped: {msg}")
+                    });
+                    continue;
+                }
+            };
+            match rec {
+                Record::Header { .. } => {
+                    if header.is_none() {
+                        header = Some(rec);
+                    }
+                }
+                Record::Event { event, .. } => {
+                    if let Event::Command { command, t, .. } = &event
+                        && let Some(what) = is_decision(command)
+                    {
+                        marks.push(Mark {
+                            t: *t,
+                            events: events.len() + 1,
+                            what,
+                        });
+                    }
+                    events.push(Idx {
+                        offset: at,
+                        t: event.time(),
+                    });
+                }
+                Record::Log { entry, .. } => {
+                    if entry.kind == LogKind::Incident
+                        && (entry.text.contains(" opened") || entry.text.contains(" reopened"))
+                    {
+                        marks.push(Mark {
+                            t: entry.t,
+                            events: events.len(),
+                            what: format!(
+                                "{} {}",
+                                entry.model.as_deref().unwrap_or(""),
+                                entry.text
+                            ),
+                        });
+                    }
+                }
+                Record::Intent { .. } => {}
+            }
+        }
+        let Some(Record::Header {
+            format,
+            pitcrew,
+            source,
+            start,
+            user,
+            settings,
+            ..
+        }) = header
+        else {
+            return Err(ReplayError::Format(format!(
+                "{}: no journal header (is this a pitcrew journal?)",
+                path.display()
+            )));
+        };
+        if format > FORMAT {
+            return Err(ReplayError::Format(format!(
+                "{}: journal format {format} is newer than this pitcrew reads ({FORMAT}); upgrade pitcrew",
+                path.display()
+            )));
+        }
+        let Some(settings) = settings else {
+            return Err(ReplayError::Format(format!(
+                "{}: the header has no engine settings (written before replay existed)",
+                path.display()
+            )));
+        };
+        if more > 0 {
+            problems.push(format!("… and {more} more damaged lines skipped"));
+        }
+        marks.sort_by(|a, b| a.t.total_cmp(&b.t));
+        Ok(Recording {
+            path: path.to_path_buf(),
+            source,
+            user,
+            pitcrew,
+            start,
+            settings: *settings,
+            events,
+            marks,
+            problems,
+        })
+    }
+
+    /// Time of the first and last event.
+    pub fn span(&self) -> (f64, f64) {
+        (
+            self.events.first().map_or(0.0, |e| e.t),
+            self.events.last().map_or(0.0, |e| e.t),
+        )
+    }
+}
+
+/// Reads events of a recording by index.
+pub struct Reader {
+    file: BufReader<File>,
+    pos: u64,
+    line: String,
+}
+
+impl Reader {
+    /// On a recording's file.
+    pub fn new(rec: &Recording) -> Result<Reader, ReplayError> {
+        let f = File::open(&rec.path).map_err(|e| ReplayError::Io {
+            path: rec.path.display().to_string(),
+            source: e,
+        })?;
+        Ok(Reader {
+            file: BufReader::with_capacity(1 << 16, f),
+            pos: 0,
+            line: String::new(),
+        })
+    }
+
+    /// The event at `idx` (sequential reads need no seek).
+    pub fn event(&mut self, idx: &Idx) -> Option<Event> {
+        if self.pos != idx.offset {
+            self.file.seek(SeekFrom::Start(idx.offset)).ok()?;
+            self.pos = idx.offset;
+        }
+        self.line.clear();
+        let n = self.file.read_line(&mut self.line).ok()?;
+        self.pos += n as u64;
+        match serde_json::from_str::<Record>(self.line.trim()).ok()? {
+            Record::Event { event, .. } => Some(event),
+            _ => None,
+        }
+    }
+}
+
+/// Replays a recording into an engine; seeks forwards by applying events and backwards from
+/// the nearest checkpoint (clones of the engine taken every so often, bounded in number).
+pub struct Player {
+    /// The recording.
+    pub rec: std::sync::Arc<Recording>,
+    reader: Reader,
+    engine: Engine,
+    next: usize,
+    checkpoints: Vec<(usize, Engine)>,
+    every: f64,
+    last_cp: f64,
+}
+
+/// Checkpoints kept at most (the spacing doubles when full).
+const MAX_CHECKPOINTS: usize = 32;
+
+impl Player {
+    /// At the start of the recording.
+    pub fn new(rec: std::sync::Arc<Recording>) -> Result<Player, ReplayError> {
+        let reader = Reader::new(&rec)?;
+        let engine = Engine::new(rec.settings.config());
+        Ok(Player {
+            rec,
+            reader,
+            engine,
+            next: 0,
+            checkpoints: Vec::new(),
+            every: 1800.0,
+            last_cp: f64::NEG_INFINITY,
+        })
+    }
+
+    /// The engine (the replayed state).
+    pub fn engine(&self) -> &Engine {
+        &self.engine
+    }
+
+    /// Events applied so far.
+    pub fn position(&self) -> usize {
+        self.next
+    }
+
+    /// Time of the next event, if any.
+    pub fn next_time(&self) -> Option<f64> {
+        self.rec.events.get(self.next).map(|e| e.t)
+    }
+
+    /// Apply the next event; false at the end. Effects are dropped: nothing is executed.
+    pub fn step(&mut self) -> bool {
+        let Some(idx) = self.rec.events.get(self.next).copied() else {
+            return false;
+        };
+        if let Some(ev) = self.reader.event(&idx) {
+            let _: Vec<Effect> = self.engine.apply(ev);
+        }
+        self.next += 1;
+        if idx.t - self.last_cp >= self.every {
+            self.last_cp = idx.t;
+            self.checkpoints.push((self.next, self.engine.clone()));
+            if self.checkpoints.len() > MAX_CHECKPOINTS {
+                let mut k = 0;
+                self.checkpoints.retain(|_| {
+                    k += 1;
+                    k % 2 == 1
+                });
+                self.every *= 2.0;
+            }
+        }
+        true
+    }
+
+    /// Be just after `target` events.
+    pub fn seek_events(&mut self, target: usize) {
+        let target = target.min(self.rec.events.len());
+        if target < self.next {
+            match self.checkpoints.iter().rev().find(|(n, _)| *n <= target) {
+                Some((n, e)) => {
+                    self.next = *n;
+                    self.engine = e.clone();
+                }
+                None => {
+                    self.next = 0;
+                    self.engine = Engine::new(self.rec.settings.config());
+                }
+            }
+        }
+        while self.next < target && self.step() {}
+    }
+
+    /// Be just after every event at or before `t`.
+    pub fn seek_time(&mut self, t: f64) {
+        let target = self.rec.events.partition_point(|e| e.t <= t);
+        self.seek_events(target);
+    }
+}
+
+/// What `replay --verify` found.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Verification {
+    /// Events re-applied.
+    pub events: usize,
+    /// Log entries compared (detections, incidents, proposals, decisions, actions, outcomes…).
+    pub log_entries: usize,
+    /// Execution intents compared.
+    pub intents: usize,
+    /// Differences, in order.
+    pub divergences: Vec<String>,
+    /// Lines skipped while reading.
+    pub problems: Vec<String>,
+    /// Entries and intents the re-run produced after the last recorded one.
+    pub beyond_end: usize,
+}
+
+fn same_entry(a: &LogEntry, b: &LogEntry) -> bool {
+    a.kind == b.kind && a.model == b.model && a.text == b.text && (a.t - b.t).abs() < 1e-6
+}
+
+fn show(e: &LogEntry) -> String {
+    format!(
+        "{} {} {} {}",
+        crate::tui::views::datetime(e.t),
+        e.kind.label(),
+        e.model.as_deref().unwrap_or("-"),
+        e.text
+    )
+}
+
+/// Re-run the engine on the recorded events and operator decisions and compare what it
+/// produces — log entries and execution intents — with what was recorded.
+pub fn verify(path: &Path) -> Result<Verification, ReplayError> {
+    let rec = Recording::open(path)?;
+    let mut engine = Engine::new(rec.settings.config());
+    let f = File::open(path).map_err(|e| ReplayError::Io {
+        path: path.display().to_string(),
+        source: e,
+    })?;
+    let mut v = Verification {
+        problems: rec.problems.clone(),
+        ..Verification::default()
+    };
+    let mut produced: std::collections::VecDeque<LogEntry> = Default::default();
+    let mut intents: std::collections::VecDeque<(u64, String, crate::remediate::Action)> =
+        Default::default();
+    let mut logged = 0u64;
+    let push_div = |v: &mut Verification, s: String| {
+        if v.divergences.len() < 50 {
+            v.divergences.push(s);
+        }
+    };
+    for (n, line) in BufReader::new(f).lines().enumerate() {
+        let Ok(line) = line else { break };
+        let Ok(rec) = serde_json::from_str::<Record>(line.trim()) else {
+            continue;
+        };
+        match rec {
+            Record::Event { event, .. } => {
+                v.events += 1;
+                for fx in engine.apply(event) {
+                    if let Effect::Execute {
+                        id, key, action, ..
+                    } = fx
+                    {
+                        intents.push_back((id, key, action));
+                    }
+                }
+                for e in engine.log_since(logged) {
+                    if e.kind != LogKind::Source {
+                        produced.push_back(e.as_ref().clone());
+                    }
+                }
+                logged = engine.log_seq();
+            }
+            Record::Log { entry, .. } => {
+                if entry.kind == LogKind::Source {
+                    continue;
+                }
+                v.log_entries += 1;
+                match produced.pop_front() {
+                    Some(p) if same_entry(&p, &entry) => {}
+                    Some(p) => push_div(
+                        &mut v,
+                        format!(
+                            "line {}: recorded  {}\n           re-run    {}",
+                            n + 1,
+                            show(&entry),
+                            show(&p)
+                        ),
+                    ),
+                    None => push_div(
+                        &mut v,
+                        format!(
+                            "line {}: recorded {} — the re-run produced nothing",
+                            n + 1,
+                            show(&entry)
+                        ),
+                    ),
+                }
+            }
+            Record::Intent {
+                id, model, action, ..
+            } => {
+                v.intents += 1;
+                match intents.pop_front() {
+                    Some((pid, pm, pa)) if pid == id && pm == model && pa == action => {}
+                    Some((pid, pm, pa)) => push_div(
+                        &mut v,
+                        format!(
+                            "line {}: recorded intent R{id} {} on {model}, re-run R{pid} {} on {pm}",
+                            n + 1,
+                            crate::remediate::describe(&action),
+                            crate::remediate::describe(&pa)
+                        ),
+                    ),
+                    None => push_div(
+                        &mut v,
+                        format!(
+                            "line {}: recorded intent R{id} {} on {model}; the re-run intended nothing",
+                            n + 1,
+                            crate::remediate::describe(&action)
+                        ),
+                    ),
+                }
+            }
+            Record::Header { .. } => {}
+        }
+    }
+    // what the re-run produced after the last recorded entry is not a divergence: a recording
+    // cut short (a crash, SIGKILL) loses the entries of its last event; it is reported
+    v.beyond_end = produced.len() + intents.len();
+    Ok(v)
+}
+
+/// One incident in the report.
+#[derive(Debug, Clone, Serialize)]
+pub struct IncidentSummary {
+    /// Id.
+    pub id: u64,
+    /// Model.
+    pub model: String,
+    /// What was injected on the model before it (simulated fleets), with when.
+    pub injected: Option<(String, f64)>,
+    /// First symptom.
+    pub onset: f64,
+    /// Opened.
+    pub opened: f64,
+    /// Injection (or onset) to opening, seconds.
+    pub detection_delay_secs: f64,
+    /// Resolved.
+    pub resolved: Option<f64>,
+    /// Injection (or onset) to the signals being back for good, seconds.
+    pub mttr_secs: Option<f64>,
+    /// Top diagnosis.
+    pub diagnosis: Option<String>,
+}
+
+/// The incident report of a recording.
+#[derive(Debug, Clone, Serialize)]
+pub struct Summary {
+    /// File.
+    pub file: String,
+    /// Source.
+    pub source: String,
+    /// Recorded by.
+    pub user: String,
+    /// First and last event time.
+    pub from: f64,
+    /// Last event time.
+    pub to: f64,
+    /// Incidents.
+    pub incidents: Vec<IncidentSummary>,
+    /// Decisions (who, when, what, why).
+    pub decisions: Vec<crate::engine::remedy::AuditEntry>,
+    /// Remediations: (id, model, playbook, final state, action).
+    pub remediations: Vec<(u64, String, String, String, String)>,
+    /// Timeline: the log entries that matter (incidents, proposals, decisions, actions,
+    /// outcomes, phase changes, notes).
+    pub timeline: Vec<(f64, String, String)>,
+    /// Lines skipped while reading.
+    pub problems: Vec<String>,
+}
+
+/// Build the incident report by re-running the recording.
+pub fn summary(path: &Path) -> Result<Summary, ReplayError> {
+    let rec = std::sync::Arc::new(Recording::open(path)?);
+    let mut p = Player::new(rec.clone())?;
+    let mut injected: Vec<(u32, String, f64)> = Vec::new();
+    let mut timeline = Vec::new();
+    let mut logged = 0;
+    while p.next < rec.events.len() {
+        let idx = rec.events[p.next];
+        if let Some(Event::Change {
+            t,
+            model,
+            change: crate::engine::Change::Injected { incident },
+        }) = p.reader.event(&idx)
+        {
+            injected.push((model, incident.name().to_string(), t));
+        }
+        p.step();
+        for e in p.engine.log_since(logged) {
+            if matches!(
+                e.kind,
+                LogKind::Incident
+                    | LogKind::Proposal
+                    | LogKind::Decision
+                    | LogKind::Action
+                    | LogKind::Outcome
+                    | LogKind::Phase
+                    | LogKind::Note
+                    | LogKind::Injection
+            ) {
+                timeline.push((
+                    e.t,
+                    e.model.clone().unwrap_or_default(),
+                    format!("{}: {}", e.kind.label(), e.text),
+                ));
+            }
+        }
+        logged = p.engine.log_seq();
+    }
+    let e = p.engine();
+    let incidents = e
+        .incidents()
+        .map(|i| {
+            let inj = injected
+                .iter()
+                .filter(|(m, _, t)| *m == i.model && *t <= i.opened)
+                .max_by(|a, b| a.2.total_cmp(&b.2))
+                .map(|(_, k, t)| (k.clone(), *t));
+            let start = inj.as_ref().map_or(i.onset, |x| x.1.min(i.onset));
+            IncidentSummary {
+                id: i.id,
+                model: i.key.clone(),
+                injected: inj,
+                onset: i.onset,
+                opened: i.opened,
+                detection_delay_secs: i.opened - start,
+                resolved: i.resolved,
+                mttr_secs: i
+                    .resolved
+                    .map(|r| (r - crate::engine::incident::RESOLVE_AFTER - start).max(0.0)),
+                diagnosis: i
+                    .top()
+                    .map(|h| format!("{} ({:.0} %)", h.cause, h.confidence * 100.0)),
+            }
+        })
+        .collect();
+    let snap = e.snapshot(None, 0);
+    let (from, to) = rec.span();
+    Ok(Summary {
+        file: path.display().to_string(),
+        source: rec.source.clone(),
+        user: rec.user.clone(),
+        from,
+        to,
+        incidents,
+        decisions: snap.audit.as_ref().clone(),
+        remediations: snap
+            .remediations
+            .iter()
+            .map(|r| {
+                (
+                    r.id,
+                    r.key.clone(),
+                    r.playbook.clone(),
+                    r.state.word().to_string(),
+                    crate::remediate::describe(&r.action),
+                )
+            })
+            .collect(),
+        timeline,
+        problems: rec.problems.clone(),
+    })
+}
+
+fn mins(s: Option<f64>) -> String {
+    s.map_or_else(|| "—".to_string(), |v| format!("{:.1} min", v / 60.0))
+}
+
+/// The report as Markdown.
+pub fn summary_markdown(s: &Summary) -> String {
+    use crate::tui::views::datetime;
+    let mut o = format!(
+        "# Incident report: {}\n\nSource: {} · recorded by {} · {} → {} UTC\n\n## Incidents\n\n",
+        s.file,
+        s.source,
+        s.user,
+        datetime(s.from),
+        datetime(s.to)
+    );
+    if s.incidents.is_empty() {
+        o.push_str("None.\n");
+    } else {
+        o.push_str("| # | model | injected | opened | detection delay | diagnosis | resolved | MTTR |\n|---|---|---|---|---|---|---|---|\n");
+        for i in &s.incidents {
+            o.push_str(&format!(
+                "| {} | {} | {} | {} | {} | {} | {} | {} |\n",
+                i.id,
+                i.model,
+                i.injected.as_ref().map_or("—".into(), |x| x.0.clone()),
+                datetime(i.opened),
+                mins(Some(i.detection_delay_secs)),
+                i.diagnosis.clone().unwrap_or_else(|| "—".into()),
+                i.resolved.map_or("open".into(), datetime),
+                mins(i.mttr_secs)
+            ));
+        }
+    }
+    o.push_str("\n## Decisions\n\n");
+    if s.decisions.is_empty() {
+        o.push_str("None.\n");
+    }
+    for d in &s.decisions {
+        o.push_str(&format!(
+            "- {} **{}** {} {}{}\n",
+            datetime(d.t),
+            d.who,
+            d.what,
+            d.subject,
+            d.reason
+                .as_ref()
+                .map(|r| format!(" — “{r}”"))
+                .unwrap_or_default()
+        ));
+    }
+    o.push_str("\n## Remediations\n\n");
+    if s.remediations.is_empty() {
+        o.push_str("None.\n");
+    }
+    for (id, model, pb, state, action) in &s.remediations {
+        o.push_str(&format!("- R{id} {action} on {model} ({pb}): {state}\n"));
+    }
+    o.push_str("\n## Timeline\n\n");
+    for (t, model, text) in &s.timeline {
+        o.push_str(&format!("- {} {model} {text}\n", datetime(*t)));
+    }
+    if !s.problems.is_empty() {
+        o.push_str("\n## Lines skipped\n\n");
+        for p in &s.problems {
+            o.push_str(&format!("- {p}\n"));
+        }
+    }
+    o
+}
+
+/// What the console asks of the player.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Control {
+    /// Pause (true) or play.
+    Pause(bool),
+    /// Playback speed.
+    Speed(f64),
+    /// One event forward (true) or back.
+    Step(bool),
+    /// To the next (true) or previous incident or decision; pauses there.
+    Mark(bool),
+    /// To a time; pauses there.
+    Seek(f64),
+}
+
+/// The player's state as the status bar shows it.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct PlayState {
+    /// Playing.
+    pub playing: bool,
+    /// Speed.
+    pub speed: f64,
+    /// Virtual time of the playback cursor.
+    pub cursor: f64,
+}
+
+impl Player {
+    /// Apply a control; returns a message for the operator when there is one.
+    pub fn control(&mut self, c: Control, st: &mut PlayState) -> Option<String> {
+        match c {
+            Control::Pause(p) => st.playing = !p && self.next < self.rec.events.len(),
+            Control::Speed(s) => st.speed = s.clamp(1.0, 1000.0),
+            Control::Step(fwd) => {
+                st.playing = false;
+                if fwd {
+                    self.step();
+                } else {
+                    self.seek_events(self.next.saturating_sub(1));
+                }
+                st.cursor = self.engine.time();
+            }
+            Control::Mark(next) => {
+                st.playing = false;
+                let pos = self.next;
+                let m = if next {
+                    self.rec.marks.iter().find(|m| m.events > pos).cloned()
+                } else {
+                    self.rec
+                        .marks
+                        .iter()
+                        .rev()
+                        .find(|m| m.events < pos)
+                        .cloned()
+                };
+                match m {
+                    Some(m) => {
+                        self.seek_events(m.events);
+                        st.cursor = self.engine.time();
+                        return Some(format!("at {}", m.what));
+                    }
+                    None => {
+                        return Some(if next {
+                            "no later incident or decision".to_string()
+                        } else {
+                            "no earlier incident or decision".to_string()
+                        });
+                    }
+                }
+            }
+            Control::Seek(t) => {
+                st.playing = false;
+                self.seek_time(t);
+                st.cursor = self.engine.time();
+            }
+        }
+        None
+    }
+
+    /// Advance playback to the cursor (at most `budget` events); false at the end.
+    pub fn advance(&mut self, st: &mut PlayState, budget: usize) -> bool {
+        let mut n = 0;
+        while n < budget {
+            match self.next_time() {
+                Some(t) if t <= st.cursor => {
+                    self.step();
+                    n += 1;
+                }
+                Some(_) => return true,
+                None => return false,
+            }
+        }
+        true
+    }
+}
