@@ -598,6 +598,15 @@ async fn replay_console(
     spawn_signal_watch(cancel.clone());
     let problems: Vec<String> = rec.problems.clone();
     let task_cancel = cancel.clone();
+    // one pass through the recording in the background takes checkpoints, so that seeking
+    // anywhere is quick; until it is done, seeks re-run the events they need
+    let (cps_tx, mut cps_rx) = tokio::sync::oneshot::channel();
+    let scan_rec = rec.clone();
+    tokio::task::spawn_blocking(move || {
+        if let Ok(c) = Player::scan_checkpoints(scan_rec) {
+            let _ = cps_tx.send(c);
+        }
+    });
     let task = tokio::spawn(async move {
         let mut tick = tokio::time::interval(Duration::from_millis(100));
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -617,6 +626,11 @@ async fn replay_console(
                 // commands from the UI: the UI refuses mutating keys in a replay; anything that
                 // still arrives is dropped here, never applied to the recording
                 _ = cmd_rx.recv() => {}
+                cps = &mut cps_rx, if !cps_rx.is_terminated() => {
+                    if let Ok(c) = cps {
+                        player.adopt_checkpoints(c, f64::INFINITY);
+                    }
+                }
                 r = focus_rx.changed() => { if r.is_err() { break; } }
                 _ = tick.tick() => {
                     let now = tokio::time::Instant::now();

@@ -281,8 +281,12 @@ pub struct Player {
     last_cp: f64,
 }
 
-/// Checkpoints kept at most (the spacing doubles when full).
+/// Checkpoints kept at most (the spacing doubles when full) …
 const MAX_CHECKPOINTS: usize = 32;
+/// … and within this memory budget (an engine clone is about [`MODEL_STATE_BYTES`] per model).
+const CHECKPOINT_BUDGET: usize = 128 << 20;
+/// Rough size of one model's state in the engine (histories, detectors, plan).
+const MODEL_STATE_BYTES: usize = 128 << 10;
 
 impl Player {
     /// At the start of the recording.
@@ -324,10 +328,13 @@ impl Player {
             let _: Vec<Effect> = self.engine.apply(ev);
         }
         self.next += 1;
-        if idx.t - self.last_cp >= self.every {
+        let newest = self.checkpoints.last().map_or(0, |c| c.0);
+        if idx.t - self.last_cp >= self.every && self.next > newest {
             self.last_cp = idx.t;
             self.checkpoints.push((self.next, self.engine.clone()));
-            if self.checkpoints.len() > MAX_CHECKPOINTS {
+            let per = (self.engine.model_count() * MODEL_STATE_BYTES).max(1);
+            let max = (CHECKPOINT_BUDGET / per).clamp(4, MAX_CHECKPOINTS);
+            if self.checkpoints.len() > max {
                 let mut k = 0;
                 self.checkpoints.retain(|_| {
                     k += 1;
@@ -342,8 +349,23 @@ impl Player {
     /// Be just after `target` events.
     pub fn seek_events(&mut self, target: usize) {
         let target = target.min(self.rec.events.len());
+        // forwards: start from the latest checkpoint ahead of the current position
+        if let Some((n, e)) = self
+            .checkpoints
+            .iter()
+            .filter(|(n, _)| *n <= target && *n > self.next)
+            .max_by_key(|(n, _)| *n)
+        {
+            self.next = *n;
+            self.engine = e.clone();
+        }
         if target < self.next {
-            match self.checkpoints.iter().rev().find(|(n, _)| *n <= target) {
+            match self
+                .checkpoints
+                .iter()
+                .filter(|(n, _)| *n <= target)
+                .max_by_key(|(n, _)| *n)
+            {
                 Some((n, e)) => {
                     self.next = *n;
                     self.engine = e.clone();
@@ -355,6 +377,29 @@ impl Player {
             }
         }
         while self.next < target && self.step() {}
+    }
+
+    /// Run through the whole recording once to take checkpoints (so that later seeks are
+    /// quick), and return them; the player's own position does not change.
+    pub fn scan_checkpoints(
+        rec: std::sync::Arc<Recording>,
+    ) -> Result<Vec<(usize, Engine)>, ReplayError> {
+        let mut p = Player::new(rec)?;
+        p.seek_events(usize::MAX);
+        Ok(p.checkpoints)
+    }
+
+    /// Take checkpoints made by [`Player::scan_checkpoints`].
+    pub fn adopt_checkpoints(&mut self, cps: Vec<(usize, Engine)>, every: f64) {
+        if cps.len() >= self.checkpoints.len() {
+            self.checkpoints = cps;
+            self.every = every;
+        }
+    }
+
+    /// Checkpoints held.
+    pub fn checkpoint_count(&self) -> usize {
+        self.checkpoints.len()
     }
 
     /// Be just after every event at or before `t`.
