@@ -27,7 +27,10 @@ fn main() -> std::io::Result<()> {
     let hours: f64 = args.get(1).and_then(|s| s.parse().ok()).unwrap_or(24.0);
     let models: usize = args.get(2).and_then(|s| s.parse().ok()).unwrap_or(100);
     let dir = tempfile::tempdir()?;
-    let path = dir.path().join("long.jsonl");
+    let path = match std::env::var("KEEP") {
+        Ok(p) => std::path::PathBuf::from(p),
+        Err(_) => dir.path().join("long.jsonl"),
+    };
     let t = Instant::now();
     let script = (0..(hours as usize))
         .map(|h| {

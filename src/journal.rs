@@ -24,7 +24,7 @@ pub const FORMAT: u32 = 1;
 
 /// One line of a journal.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "record", rename_all = "snake_case")]
+#[serde(tag = "record", content = "data", rename_all = "snake_case")]
 pub enum Record {
     /// First line of every file.
     Header {

@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 /// Everything the engine reacts to. Time is carried by events (`t`, unix seconds of the source's
 /// clock); the engine never reads the wall clock.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "type", rename_all = "snake_case")]
+#[serde(tag = "type", content = "data", rename_all = "snake_case")]
 pub enum Event {
     /// The models a source serves; indices in later events refer to this order (appended).
     Models {

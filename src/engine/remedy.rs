@@ -395,20 +395,24 @@ impl Engine {
         if books.is_empty() {
             return;
         }
+        // one pass over the remediations, not one per model
+        let mut busy = vec![false; self.models.len()];
+        for r in &self.remediations {
+            let live = !r.state.is_final();
+            let recent = r.incident.is_none() && t - r.updated < REPROPOSE_AFTER;
+            if (live || recent)
+                && let Some(b) = busy.get_mut(r.model as usize)
+            {
+                *b = true;
+            }
+        }
         let mut new = Vec::new();
-        for idx in 0..self.models.len() {
-            let m = &self.models[idx];
-            if m.incident.is_some() || self.live_on_model(idx as u32) {
+        for (idx, m) in self.models.iter().enumerate() {
+            if m.incident.is_some() || busy[idx] {
                 continue;
             }
             let Some(p) = m.plan.plan() else { continue };
             if t - p.made_at > super::plan::FORECAST_EVERY * 2.0 {
-                continue;
-            }
-            let recent = self.remediations.iter().any(|r| {
-                r.model == idx as u32 && r.incident.is_none() && t - r.updated < REPROPOSE_AFTER
-            });
-            if recent {
                 continue;
             }
             let (ready, _, _) = self.capacity_facts(idx);
