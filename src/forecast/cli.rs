@@ -275,14 +275,16 @@ pub fn run_backtest_scaling(
     let (report, rows) = scaling_backtest::run(&s.points, &cfg)
         .map_err(|e| CliError::Usage(format!("{}: {e}", input.display())))?;
     if let Some(path) = trace {
-        let mut out = String::from("timestamp,demand,hpa_replicas,predictive_replicas\n");
+        let mut out =
+            String::from("timestamp,demand,hpa_replicas,predictive_replicas,predictive_asked\n");
         for r in &rows {
             out.push_str(&format!(
-                "{},{},{},{}\n",
+                "{},{},{},{},{}\n",
                 format_timestamp(r.t, s.style),
                 r.demand,
                 r.hpa_ready,
-                r.predictive_ready
+                r.predictive_ready,
+                r.predictive_asked
             ));
         }
         std::fs::write(path, out).map_err(|source| CliError::Io {

@@ -1,9 +1,14 @@
 //! Scaling backtest: replays a demand series (requests per second) against static provisioning,
 //! the Kubernetes HPA ([`super::hpa`]) and pitcrew's predictive planner.
 //!
-//! The demand is stepped every 15 s, linearly interpolated between samples (negative values are
-//! read as 0). A pod asked for becomes ready `startup_secs` later; scale-in removes not-yet-ready
-//! pods first. Per step the *ready* pods serve the demand, spread evenly:
+//! **Demand.** The series is put on a regular grid at its median spacing; each grid value is the
+//! latest observation at or before its time (carried forward over gaps, negative values read as
+//! 0) and holds until the next grid time. The replay steps every 15 s, every sample holding for a
+//! full interval. The demand at any time therefore depends only on observations at or before it:
+//! no interpolation towards a later sample, so no policy can read a sample before its time. All
+//! three policies see this same demand. A pod asked for becomes ready `startup_secs` later;
+//! scale-in removes not-yet-ready pods first. Per step the *ready* pods serve the demand, spread
+//! evenly:
 //! - `replica_hours` counts every existing pod (ready or starting: both are paid for),
 //! - a step is *saturated* when ready pods are above 90% utilisation (or there are none),
 //! - *unserved* demand is what exceeds the ready capacity (`ready × R`).
@@ -12,17 +17,24 @@
 //! - **static**: `ceil(peak demand / (R × U))` pods all the time.
 //! - **hpa**: the documented algorithm at target `U`, syncing every 15 s, the metric being the
 //!   offered load per ready pod relative to `R` (not capped at 100%, which favours the HPA).
-//! - **predictive**: at every new sample the forecaster ([`super::forecast`]) is refitted on the
-//!   samples seen so far; between samples its path is corrected by the gap between the observed
-//!   demand and the forecast path at the current time (level correction), and the recent observed
-//!   trend (last 5 minutes) extrapolated over the lead time is used when it is higher. The
-//!   planner ([`super::capacity::plan_replicas`]) then asks now for the pods needed over the next
-//!   `startup_secs + 15 s`, plus a 5-minute scale-in caution, never below the reactive need, at
-//!   [`BacktestConfig::max_planned_utilisation`] (0.85). Where the path lies beyond the next
-//!   sample (it rests on the forecast, not on the observed trend) a margin is added that the
-//!   policy learns online: it records its own relative under-prediction at the lead time for
-//!   such predictions and uses their [`BacktestConfig::margin_quantile`] (98%) quantile over the
-//!   last two days, so it keeps capacity ahead of demand with just the margin its errors need.
+//! - **predictive**: it learns a sample when its time comes. Then it scores its earlier
+//!   predictions of that sample and refits three short-horizon forecasters on what it has seen:
+//!   the rolling-origin selection of [`super::select`], a seasonal difference (last value plus the
+//!   mean change at the same daily phase over the last 14 days) and the last value. Each keeps
+//!   its own errors per steps-ahead, scaled by the mean absolute change between consecutive
+//!   samples (half the last day's, half the same daily phase's over 14 days). The demand planned
+//!   for a future sample is the forecast of the member whose recent errors make planning cheapest
+//!   (upper quantile minus mean), plus its conformal margin: the
+//!   [`BacktestConfig::margin_quantile`] (0.9, the top of an 80% interval) quantile of its scaled
+//!   errors over the last [`BacktestConfig::error_window`] samples, times the current scale. A
+//!   surge floor keeps it at least at the last sample with a reactive autoscaler's headroom
+//!   (`U_max / U`), so a jump a reactive autoscaler at `U` would absorb is absorbed too. The
+//!   planner ([`super::capacity::plan_replicas`]) asks now for the pods needed over the exact
+//!   start-up lead time (the next `startup_secs`, rounded up to a step; the scale-in caution,
+//!   5 minutes, lies within it) at
+//!   [`BacktestConfig::max_planned_utilisation`] (0.9), never below the need of the current
+//!   demand at 0.9. The margin is thus paid only while pods for the next sample are starting;
+//!   once a sample is seen, pods it does not need are released.
 //!
 //! Default `R` when not given: `peak demand / 40` (the peak needs 40 replicas at 100%, 58 at
 //! U = 0.7): tens of replicas, so rounding to whole pods does not dominate the comparison.
@@ -37,6 +49,8 @@ use std::collections::VecDeque;
 pub const STEP_SECS: f64 = 15.0;
 /// Utilisation above which a ready pod counts as saturated.
 pub const SATURATION: f64 = 0.9;
+/// Floor of the predictive policy's error scale, as a fraction of `R`.
+const SCALE_FLOOR: f64 = 0.05;
 
 /// Backtest settings.
 #[derive(Debug, Clone, PartialEq)]
@@ -58,6 +72,8 @@ pub struct BacktestConfig {
     /// Utilisation the predictive policy plans at (its learned margin is added on top of the
     /// demand where the path rests on the forecast).
     pub max_planned_utilisation: f64,
+    /// Errors needed (per steps-ahead) before the quantile replaces the warm-up margin.
+    pub min_errors: usize,
 }
 
 impl Default for BacktestConfig {
@@ -67,10 +83,11 @@ impl Default for BacktestConfig {
             target_utilisation: 0.7,
             startup_secs: 600.0,
             scale_in_delay_secs: 300.0,
-            margin_quantile: 0.98,
+            margin_quantile: 0.9,
             forecast_window: 24 * 7 * 6,
             error_window: 24 * 14,
             max_planned_utilisation: SATURATION,
+            min_errors: 24,
         }
     }
 }
@@ -127,6 +144,8 @@ pub struct TraceRow {
     pub hpa_ready: u32,
     /// Ready predictive replicas.
     pub predictive_ready: u32,
+    /// Replicas the predictive planner asked for at this step (ready and starting).
+    pub predictive_asked: u32,
 }
 
 /// Pods of one policy.
@@ -210,96 +229,276 @@ impl Acc {
     }
 }
 
-/// Reads an experiment knob from the environment (temporary).
-fn knob(name: &str, default: f64) -> f64 {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
-
-/// A prediction waiting for its sample: (sample index, steps ahead − 1, predicted value, scale).
-type Pending = (usize, usize, f64, f64);
-
-/// The predictive policy's state (see the module docs).
-struct Predictive {
-    /// Planner settings handed to [`plan_replicas`].
-    cfg: PlannerConfig,
-    /// Sample values as the policy knows them: observed, plus the next one once the observed
-    /// slope determines it.
-    seen: Vec<f64>,
-    /// Forecast means of the samples after the last one in `seen`.
-    ahead: Vec<f64>,
-    /// Predictions to score once their sample is known.
-    pending: VecDeque<Pending>,
-    /// Recent scaled errors (actual − predicted) / scale, one pool per steps-ahead.
-    errors: Vec<VecDeque<f64>>,
-    /// Margin per steps-ahead, in units of the scale.
-    margins: Vec<f64>,
-    /// Demand observed at the previous step.
-    prev_demand: Option<f64>,
-}
+/// A prediction waiting for its sample: sample index, steps ahead − 1, each forecaster's
+/// prediction, and the error scale at the time.
+type Pending = (usize, usize, Vec<f64>, f64);
 
 fn quantile(v: &mut [f64], q: f64) -> f64 {
     if v.is_empty() {
         return 0.0;
     }
-    let i = ((v.len() - 1) as f64 * q.clamp(0.0, 1.0)).round() as usize;
+    let i = ((v.len() - 1) as f64 * q.clamp(0.0, 1.0)).ceil() as usize;
     let (_, m, _) = v.select_nth_unstable_by(i, |a, b| a.total_cmp(b));
     *m
 }
 
+/// The demand series as the replay defines it: a regular grid at the series' median spacing,
+/// each grid value the latest observation at or before its time (carried forward over gaps, so
+/// no value depends on a later observation), held until the next grid time.
+fn causal_grid(points: &[(f64, f64)]) -> Result<(f64, f64, Vec<f64>), String> {
+    let reg = regularize(points).map_err(|e| e.to_string())?;
+    let mut pts: Vec<(f64, f64)> = points
+        .iter()
+        .copied()
+        .filter(|(t, v)| t.is_finite() && v.is_finite())
+        .collect();
+    pts.sort_by(|a, b| a.0.total_cmp(&b.0));
+    let (t0, step) = (reg.t0, reg.step_secs);
+    let mut vals = Vec::with_capacity(reg.values.len());
+    let mut j = 0;
+    let mut last = 0.0;
+    for i in 0..reg.values.len() {
+        let ti = t0 + i as f64 * step;
+        // Slack for timestamps a hair off the grid (regularize rounds to the nearest slot).
+        while j < pts.len() && pts[j].0 <= ti + 1e-6 * step {
+            last = pts[j].1;
+            j += 1;
+        }
+        vals.push(last.max(0.0));
+    }
+    Ok((t0, step, vals))
+}
+
+/// One short-horizon forecaster of the predictive policy, with its own error record.
+#[derive(Debug, Clone, Default)]
+struct Member {
+    /// Forecast means of the samples after the last seen one.
+    ahead: Vec<f64>,
+    /// Recent scaled errors (actual − predicted) / scale, one pool per steps-ahead.
+    errors: Vec<VecDeque<f64>>,
+    /// Margin per steps-ahead (the errors' quantile), in units of the scale.
+    margins: Vec<f64>,
+    /// What planning on this member costs beyond the demand, per steps-ahead: margin − mean
+    /// error, in units of the scale (lower is better).
+    excess: Vec<f64>,
+}
+
+/// Forecasters: 0 = the rolling-origin selection of [`select`], 1 = seasonal difference (the
+/// last value plus the mean change at the same phase over the last days), 2 = last value.
+const MEMBERS: usize = 3;
+
+/// The predictive policy's state (see the module docs).
+struct Predictive {
+    /// Planner settings handed to [`plan_replicas`].
+    cfg: PlannerConfig,
+    /// Samples whose time has come.
+    seen: Vec<f64>,
+    /// The forecasters.
+    members: Vec<Member>,
+    /// Predictions to score once their sample is known.
+    pending: VecDeque<Pending>,
+    /// Samples per day (0 when the step does not divide a day).
+    period: usize,
+    /// Floor of the error scale.
+    floor: f64,
+    /// Surge floor: the next samples are planned at least at the last one times this.
+    surge: f64,
+}
+
 impl Predictive {
-    /// The error scale at the end of `seen`: the mean absolute change between consecutive
-    /// samples over the last `n`, floored at `floor`.
-    fn scale(&self, mode: usize, n: usize, floor: f64) -> f64 {
-        let s = &self.seen;
-        let from = s.len().saturating_sub(n + 1);
-        let w = &s[from..];
-        let v = match mode {
-            0 => 1.0,
-            1 => {
-                if w.len() < 2 {
-                    0.0
-                } else {
-                    w.windows(2).map(|p| (p[1] - p[0]).abs()).sum::<f64>() / (w.len() - 1) as f64
-                }
-            }
-            _ => {
-                if w.is_empty() {
-                    0.0
-                } else {
-                    w.iter().sum::<f64>() / w.len() as f64
-                }
-            }
+    fn new(
+        cfg: PlannerConfig,
+        ahead_n: usize,
+        step: f64,
+        floor: f64,
+        surge: f64,
+        n: usize,
+    ) -> Predictive {
+        let per_day = 86_400.0 / step;
+        let period = if per_day >= 2.0 && (per_day - per_day.round()).abs() < 1e-9 {
+            per_day.round() as usize
+        } else {
+            0
         };
-        v.max(floor)
+        Predictive {
+            cfg,
+            seen: Vec::with_capacity(n),
+            members: vec![
+                Member {
+                    ahead: Vec::new(),
+                    errors: vec![VecDeque::new(); ahead_n],
+                    margins: vec![WARMUP_MARGIN; ahead_n],
+                    excess: vec![WARMUP_MARGIN; ahead_n],
+                };
+                MEMBERS
+            ],
+            pending: VecDeque::new(),
+            period,
+            floor,
+            surge,
+        }
+    }
+
+    /// Error scale for sample index `j` (after the last seen one): the mean absolute change
+    /// between consecutive samples at the same daily phase over the last [`PHASE_DAYS`] days
+    /// (or, without a daily period, over the last [`SCALE_SAMPLES`] samples), floored.
+    fn scale(&self, j: usize) -> f64 {
+        let s = &self.seen;
+        let w = &s[s.len().saturating_sub(SCALE_SAMPLES + 1)..];
+        let recent = if w.len() < 2 {
+            0.0
+        } else {
+            w.windows(2).map(|p| (p[1] - p[0]).abs()).sum::<f64>() / (w.len() - 1) as f64
+        };
+        let (mut sum, mut n) = (0.0, 0usize);
+        if self.period > 0 {
+            let p = self.period;
+            for l in 1..=PHASE_DAYS {
+                let Some(a) = j.checked_sub(l * p) else { break };
+                if a == 0 || a >= s.len() {
+                    continue;
+                }
+                sum += (s[a] - s[a - 1]).abs();
+                n += 1;
+            }
+        }
+        let v = if n >= PHASE_DAYS / 2 {
+            0.5 * (recent + sum / n as f64)
+        } else {
+            recent
+        };
+        v.max(self.floor)
+    }
+
+    /// Seasonal-difference forecast of `h` samples.
+    fn seasonal_difference(&self, h: usize) -> Option<Vec<f64>> {
+        let p = self.period;
+        let s = &self.seen;
+        if p == 0 || s.len() < 2 * p + 2 {
+            return None;
+        }
+        let n = s.len();
+        let mut level = s[n - 1];
+        let mut out = Vec::with_capacity(h);
+        for k in 1..=h {
+            let j = n - 1 + k;
+            let (mut sum, mut cnt) = (0.0, 0usize);
+            for l in 1..=PHASE_DAYS {
+                let Some(a) = j.checked_sub(l * p) else { break };
+                if a == 0 || a >= n {
+                    continue;
+                }
+                sum += s[a] - s[a - 1];
+                cnt += 1;
+            }
+            if cnt > 0 {
+                level += sum / cnt as f64;
+            }
+            out.push(level.max(0.0));
+        }
+        Some(out)
+    }
+
+    /// A new sample `v` has arrived: score the predictions it settles, update the margins and
+    /// refit the forecasters on what has been seen.
+    fn observe(&mut self, v: f64, step: f64, bc: &BacktestConfig) {
+        self.seen.push(v);
+        let h = self.seen.len() - 1;
+        while let Some((j, _, _, _)) = self.pending.front() {
+            if *j > h {
+                break;
+            }
+            let (j, k, preds, sc) = self.pending.pop_front().expect("front exists");
+            for (m, p) in self.members.iter_mut().zip(&preds) {
+                let pool = &mut m.errors[k];
+                pool.push_back((self.seen[j] - p) / sc);
+                if pool.len() > bc.error_window {
+                    pool.pop_front();
+                }
+            }
+        }
+        for m in &mut self.members {
+            for k in 0..m.errors.len() {
+                let mut e: Vec<f64> = m.errors[k].iter().copied().collect();
+                if e.len() >= bc.min_errors {
+                    let mean = e.iter().sum::<f64>() / e.len() as f64;
+                    m.margins[k] = quantile(&mut e, bc.margin_quantile).max(0.0);
+                    m.excess[k] = m.margins[k] - mean;
+                } else {
+                    // Too few errors yet: be generous.
+                    m.margins[k] = e.iter().copied().fold(WARMUP_MARGIN, f64::max);
+                    m.excess[k] = f64::INFINITY;
+                }
+            }
+        }
+        let n = self.members[0].errors.len();
+        let from = self.seen.len().saturating_sub(bc.forecast_window);
+        let last = self.seen[h];
+        let fallback = vec![last; n];
+        self.members[0].ahead = select::forecast_values(&self.seen[from..], step, n, 3, 0)
+            .map(|f| f.mean)
+            .unwrap_or_else(|_| fallback.clone());
+        self.members[1].ahead = self
+            .seasonal_difference(n)
+            .unwrap_or_else(|| fallback.clone());
+        self.members[2].ahead = fallback;
+        for k in 0..n {
+            let preds = self.members.iter().map(|m| m.ahead[k]).collect();
+            self.pending
+                .push_back((h + 1 + k, k, preds, self.scale(h + 1 + k)));
+        }
+    }
+
+    /// Demand the policy plans for at sample index `j`: the sample once seen, else the
+    /// forecast plus its learned margin of the member whose recent errors cost least there.
+    fn planned(&self, j: usize) -> f64 {
+        let h = self.seen.len() - 1;
+        if j <= h {
+            return self.seen[j];
+        }
+        let k = j - h - 1;
+        let sc = self.scale(j);
+        let best = self
+            .members
+            .iter()
+            .filter(|m| k < m.ahead.len())
+            .min_by(|a, b| a.excess[k].total_cmp(&b.excess[k]));
+        let f = match best {
+            Some(m) => (m.ahead[k] + m.margins[k] * sc).max(0.0),
+            None => self.seen[h] + WARMUP_MARGIN * sc,
+        };
+        // Surge floor: never less than the current demand with a reactive autoscaler's headroom.
+        f.max(self.seen[h] * self.surge)
     }
 }
+
+/// Margin (in units of the error scale) before enough errors are collected.
+const WARMUP_MARGIN: f64 = 3.0;
+/// Samples the fallback error scale is taken over.
+const SCALE_SAMPLES: usize = 24;
+/// Days the phase statistics (error scale, seasonal difference) are taken over.
+const PHASE_DAYS: usize = 14;
 
 /// Runs the backtest on `(unix seconds, requests per second)` points.
 pub fn run(
     points: &[(f64, f64)],
     cfg: &BacktestConfig,
 ) -> Result<(BacktestReport, Vec<TraceRow>), String> {
-    let reg = regularize(points).map_err(|e| e.to_string())?;
-    let vals: Vec<f64> = reg.values.iter().map(|v| v.max(0.0)).collect();
+    let (t0, step, vals) = causal_grid(points)?;
     let peak = vals.iter().copied().fold(0.0, f64::max);
     if peak <= 0.0 {
         return Err("demand is zero throughout: nothing to scale".into());
     }
     let r = cfg.capacity_per_replica.unwrap_or(peak / 40.0);
     let u = cfg.target_utilisation;
-    let step = reg.step_secs;
-    let demand_at = |t: f64| {
-        let x = ((t - reg.t0) / step).max(0.0);
-        let i = (x.floor() as usize).min(vals.len() - 1);
-        let j = (i + 1).min(vals.len() - 1);
-        vals[i] + (vals[j] - vals[i]) * (x - i as f64).min(1.0)
+    // Sample index in force at time t (held until the next sample's time).
+    let index_at = |t: f64| -> usize {
+        ((((t - t0) / step) + 1e-9).floor().max(0.0) as usize).min(vals.len() - 1)
     };
-    let n_steps = ((reg.t_last() - reg.t0) / STEP_SECS).floor() as usize + 1;
+    // Every sample holds for one full interval, the last one included.
+    let n_steps = ((vals.len() as f64 * step) / STEP_SECS).round().max(1.0) as usize;
     let lead_steps = (cfg.startup_secs / STEP_SECS).ceil() as usize;
-    let d0 = demand_at(reg.t0);
+    let d0 = vals[0];
     let init = replicas_needed(d0, r, u, 0.0).max(1);
     let static_n = replicas_needed(peak, r, u, 0.0).max(1);
     let mut pods_static = Pods {
@@ -318,21 +517,14 @@ pub fn run(
         target_utilisation: u,
         ..HpaConfig::default()
     });
-    let k_q = knob("PC_Q", cfg.margin_quantile);
-    let k_win = knob("PC_WIN", cfg.error_window as f64) as usize;
-    let k_mode = knob("PC_SCALE", 1.0) as usize;
-    let k_sn = knob("PC_SN", 24.0) as usize;
-    let k_floor = knob("PC_FLOOR", 0.05) * r;
-    let k_u = knob("PC_U", cfg.max_planned_utilisation);
-    let k_mult = knob("PC_MULT", 1.0);
-    let k_min = knob("PC_MINN", 24.0) as usize;
+    let floor = SCALE_FLOOR * r;
     let window_secs = lead_steps as f64 * STEP_SECS;
     let path_steps = ((window_secs.max(cfg.scale_in_delay_secs)) / STEP_SECS).ceil() as usize;
-    // Sample steps the path can reach beyond the last known sample.
+    // Samples the path can reach beyond the last seen one.
     let ahead_n = ((path_steps as f64 * STEP_SECS) / step).ceil() as usize + 1;
-    let mut pred = Predictive {
-        cfg: PlannerConfig {
-            target_utilisation: k_u.clamp(0.1, 1.0),
+    let mut pred = Predictive::new(
+        PlannerConfig {
+            target_utilisation: cfg.max_planned_utilisation.clamp(0.1, 1.0),
             headroom: 0.0,
             min_replicas: 1,
             max_replicas: u32::MAX / 2,
@@ -341,19 +533,20 @@ pub fn run(
             plan_on_upper_bound: false,
             forecast_only: false,
         },
-        seen: Vec::with_capacity(vals.len()),
-        ahead: Vec::new(),
-        pending: VecDeque::new(),
-        errors: vec![VecDeque::new(); ahead_n],
-        margins: vec![1.0; ahead_n],
-        prev_demand: None,
-    };
+        ahead_n,
+        step,
+        floor,
+        // The reactive autoscaler's headroom: demand planned at U_max instead of U.
+        (cfg.max_planned_utilisation / u.max(1e-9)).max(1.0),
+        vals.len(),
+    );
     let (mut a_s, mut a_h, mut a_p) = (Acc::default(), Acc::default(), Acc::default());
     let mut total_demand = 0.0;
     let mut trace = Vec::with_capacity(n_steps);
     for s in 0..n_steps {
-        let t = reg.t0 + s as f64 * STEP_SECS;
-        let d = demand_at(t);
+        let t = t0 + s as f64 * STEP_SECS;
+        let i = index_at(t);
+        let d = vals[i];
         total_demand += d * STEP_SECS;
         for p in [&mut pods_static, &mut pods_hpa, &mut pods_pred] {
             p.advance(t);
@@ -361,12 +554,7 @@ pub fn run(
         a_s.record(&pods_static, d, r);
         a_h.record(&pods_hpa, d, r);
         a_p.record(&pods_pred, d, r);
-        trace.push(TraceRow {
-            t,
-            demand: d,
-            hpa_ready: pods_hpa.ready,
-            predictive_ready: pods_pred.ready,
-        });
+        let (hpa_ready, predictive_ready) = (pods_hpa.ready, pods_pred.ready);
 
         // HPA.
         let util = if pods_hpa.ready > 0 {
@@ -378,87 +566,17 @@ pub fn run(
         let want = hpa.sync(t, pods_hpa.total(), pods_hpa.ready, unready, util);
         pods_hpa.set(want, t + cfg.startup_secs);
 
-        // Predictive. The sample interval we are in, and the slope seen over the last step.
-        let i = (((t - reg.t0) / step).floor().max(0.0) as usize).min(vals.len() - 1);
-        let seg_t = reg.t0 + i as f64 * step;
-        let slope = pred
-            .prev_demand
-            .filter(|_| t - STEP_SECS >= seg_t - 1e-6)
-            .map(|p| (d - p) / STEP_SECS);
-        pred.prev_demand = Some(d);
-        let mut new_value = false;
+        // Predictive: it learns a sample when its time comes, never before.
         while pred.seen.len() <= i {
-            pred.seen.push(vals[pred.seen.len()]);
-            new_value = true;
+            let v = vals[pred.seen.len()];
+            pred.observe(v, step, cfg);
         }
-        pred.seen[i] = vals[i];
-        if let Some(sl) = slope
-            && pred.seen.len() == i + 1
-            && i + 1 < vals.len()
-        {
-            // Linear between samples: the observed slope determines the next sample.
-            pred.seen.push((d + sl * (seg_t + step - t)).max(0.0));
-            new_value = true;
-        }
-        if new_value {
-            let h = pred.seen.len() - 1;
-            // Score the predictions whose sample is now known.
-            while let Some(&(j, k, p, sc)) = pred.pending.front() {
-                if j > h {
-                    break;
-                }
-                pred.pending.pop_front();
-                if let Some(&actual) = pred.seen.get(j) {
-                    let pool = &mut pred.errors[k];
-                    pool.push_back((actual - p) / sc);
-                    if pool.len() > k_win {
-                        pool.pop_front();
-                    }
-                }
-            }
-            for (k, pool) in pred.errors.iter().enumerate() {
-                let mut e: Vec<f64> = pool.iter().copied().collect();
-                pred.margins[k] = if e.len() >= k_min {
-                    quantile(&mut e, k_q).max(0.0) * k_mult
-                } else {
-                    e.iter().copied().fold(1.0, f64::max)
-                };
-            }
-            let from = pred.seen.len().saturating_sub(cfg.forecast_window);
-            pred.ahead = select::forecast_values(&pred.seen[from..], step, ahead_n, 3, 0)
-                .map(|f| f.mean)
-                .unwrap_or_default();
-            let sc = pred.scale(k_mode, k_sn, k_floor);
-            for k in 0..ahead_n {
-                let p = pred.ahead.get(k).copied().unwrap_or(pred.seen[h]);
-                pred.pending.push_back((h + 1 + k, k, p, sc));
-            }
-        }
-        // The path: the observed trend up to the last determined sample, then the forecast
-        // with its learned margin.
-        let h = pred.seen.len() - 1;
-        let t_h = reg.t0 + h as f64 * step;
-        let sc = pred.scale(k_mode, k_sn, k_floor);
-        let last = pred.seen[h];
-        let beyond = |k: usize| -> f64 {
-            if k == 0 {
-                return last;
-            }
-            let p = pred.ahead.get(k - 1).copied().unwrap_or(last);
-            (p + pred.margins.get(k - 1).copied().unwrap_or(0.0) * sc).max(0.0)
-        };
         let path: Vec<ForecastPoint> = (0..=path_steps)
             .map(|k| {
                 let tau = t + k as f64 * STEP_SECS;
-                let m = if tau <= t_h {
-                    (d + slope.unwrap_or(0.0) * (tau - t)).max(0.0)
-                } else {
-                    let x = (tau - t_h) / step;
-                    let j = x.floor() as usize;
-                    beyond(j) + (beyond(j + 1) - beyond(j)) * (x - j as f64)
-                };
+                let m = ((tau - t0) / step + 1e-9).floor().max(0.0) as usize;
                 // Floating-point safety: never plan exactly at the rounding edge.
-                let m = m * (1.0 + 1e-9);
+                let m = pred.planned(m) * (1.0 + 1e-9);
                 ForecastPoint {
                     t: tau,
                     mean: m,
@@ -475,6 +593,13 @@ pub fn run(
         };
         let plan = plan_replicas(&f, &pred.cfg, pods_pred.total(), d, r);
         pods_pred.set(plan.desired_now, t + cfg.startup_secs);
+        trace.push(TraceRow {
+            t,
+            demand: d,
+            hpa_ready,
+            predictive_ready,
+            predictive_asked: plan.desired_now,
+        });
     }
     let static_ = a_s.result(total_demand);
     let hpa_r = a_h.result(total_demand);
@@ -529,6 +654,117 @@ mod tests {
         assert!(rep.predictive.replica_hours < rep.static_.replica_hours);
         assert!(rep.predictive.unserved_fraction <= rep.hpa.unserved_fraction + 1e-9);
         assert!(rep.static_.saturated_minutes == 0.0);
+    }
+
+    fn hourly(v: &[f64]) -> Vec<(f64, f64)> {
+        v.iter()
+            .enumerate()
+            .map(|(i, &x)| (1_500_000_000.0 + i as f64 * 3600.0, x))
+            .collect()
+    }
+
+    fn daily(days: usize) -> Vec<f64> {
+        (0..24 * days)
+            .map(|i| {
+                let ph = std::f64::consts::TAU * i as f64 / 24.0;
+                100.0 + 50.0 * ph.sin() + 7.0 * ((i * 7919) % 13) as f64 / 13.0
+            })
+            .collect()
+    }
+
+    #[test]
+    fn demand_is_held_causally_between_samples() {
+        let (rep, trace) = run(&hourly(&[10.0, 20.0, 5.0]), &BacktestConfig::default()).unwrap();
+        // Every sample holds for a full hour (240 steps), never moving towards the next one.
+        assert_eq!(rep.steps, 3 * 240);
+        for (k, row) in trace.iter().enumerate() {
+            assert_eq!(row.demand, [10.0, 20.0, 5.0][k / 240], "step {k}");
+        }
+        // A gap is carried forward from the last observation, not interpolated.
+        let mut pts = hourly(&[10.0, 20.0, 30.0, 40.0, 50.0, 60.0]);
+        pts.remove(2);
+        let (_, _, vals) = causal_grid(&pts).unwrap();
+        assert_eq!(vals, vec![10.0, 20.0, 20.0, 40.0, 50.0, 60.0]);
+    }
+
+    #[test]
+    fn plan_at_a_step_does_not_depend_on_later_demand() {
+        let base = daily(12);
+        let cfg = BacktestConfig {
+            capacity_per_replica: Some(5.0),
+            ..BacktestConfig::default()
+        };
+        let (_, a) = run(&hourly(&base), &cfg).unwrap();
+        for j in [30, 150, 200, 287] {
+            let mut alt = base.clone();
+            for (k, x) in alt.iter_mut().enumerate().skip(j) {
+                *x = if k % 2 == 0 { 3.0 * *x } else { 0.0 };
+            }
+            let (_, b) = run(&hourly(&alt), &cfg).unwrap();
+            let t_j = 1_500_000_000.0 + j as f64 * 3600.0;
+            let before = a.iter().zip(&b).take_while(|(r, _)| r.t < t_j);
+            let mut n = 0;
+            for (r, s) in before {
+                assert_eq!(
+                    (
+                        r.demand,
+                        r.hpa_ready,
+                        r.predictive_ready,
+                        r.predictive_asked
+                    ),
+                    (
+                        s.demand,
+                        s.hpa_ready,
+                        s.predictive_ready,
+                        s.predictive_asked
+                    ),
+                    "sample {j} changed, t = {}",
+                    r.t
+                );
+                n += 1;
+            }
+            assert_eq!(n, j * 240);
+            // And the change is seen from its time on.
+            assert_ne!(a[j * 240].demand, b[j * 240].demand);
+        }
+    }
+
+    #[test]
+    fn asks_for_the_next_sample_exactly_one_lead_time_ahead() {
+        let base = daily(10);
+        let cfg = BacktestConfig {
+            capacity_per_replica: Some(5.0),
+            ..BacktestConfig::default()
+        };
+        let (_, tr) = run(&hourly(&base), &cfg).unwrap();
+        let lead = (cfg.startup_secs / STEP_SECS) as usize;
+        for i in 200..239 {
+            let next = replicas_needed(base[i + 1], 5.0, 0.9, 0.0);
+            let now = replicas_needed(base[i], 5.0, 0.9, 0.0);
+            // Pods for the next sample are asked for 600 s before it and are ready at its time
+            // (surge floor: at least the reactive autoscaler's count at U = 0.7 for the last).
+            let at = (i + 1) * 240 - lead;
+            assert!(tr[at].predictive_asked >= replicas_needed(base[i], 5.0, 0.7, 0.0));
+            assert!(tr[(i + 1) * 240].predictive_ready >= next.min(tr[at].predictive_asked));
+            // Before that, only the current sample's need (at 0.9) is held.
+            assert_eq!(tr[at - 1].predictive_asked, now, "hour {i}");
+        }
+    }
+
+    #[test]
+    fn surge_floor_absorbs_what_the_hpa_absorbs() {
+        // Flat for three days, then an unforeseeable 20% step: at U = 0.7 the HPA is not
+        // saturated (84%), and neither is the predictive planner, though it plans at 90%.
+        let mut v = vec![100.0; 72];
+        v.extend(vec![120.0; 24]);
+        let cfg = BacktestConfig {
+            capacity_per_replica: Some(5.0),
+            ..BacktestConfig::default()
+        };
+        let (rep, _) = run(&hourly(&v), &cfg).unwrap();
+        assert_eq!(rep.hpa.saturated_minutes, 0.0);
+        assert_eq!(rep.predictive.saturated_minutes, 0.0);
+        assert!(rep.predictive.replica_hours < rep.hpa.replica_hours);
     }
 
     #[test]
