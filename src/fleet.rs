@@ -508,8 +508,19 @@ impl History {
             Resolution::Mid => (&self.mid[s.index()], &self.mid_t),
             Resolution::Coarse => (&self.coarse[s.index()], &self.coarse_t),
         };
-        let mut out = Vec::with_capacity(ring.len());
-        for i in 0..ring.len() {
+        // times increase along the ring: find the first one at or after `since` by bisection
+        let n = ring.len().min(ts.len);
+        let (mut lo, mut hi) = (0, n);
+        while lo < hi {
+            let mid = (lo + hi) / 2;
+            if ts.get(mid).is_some_and(|t| t >= since) {
+                hi = mid;
+            } else {
+                lo = mid + 1;
+            }
+        }
+        let mut out = Vec::with_capacity(n - lo);
+        for i in lo..n {
             if let (Some(t), Some(v)) = (ts.get(i), ring.get(i))
                 && t >= since
             {
