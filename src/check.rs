@@ -2,8 +2,8 @@
 //! `file:line:col: message`.
 //!
 //! With no file given, every built-in theme and keymap is checked, and every `*.toml` in the
-//! user theme and keymap directories. The main config's schema is not known here: its TOML
-//! syntax is checked, and a [`ConfigValidator`] can be plugged in by [`check_files_with`].
+//! user theme and keymap directories. The main config is checked for TOML syntax and then
+//! against its schema ([`crate::config::Config`]); [`check_files_with`] takes another validator.
 
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -78,7 +78,12 @@ pub fn check_files(
     config: Option<&Path>,
     search: &Search,
 ) -> CheckReport {
-    check_files_with(theme, keymap, config, search, None)
+    check_files_with(theme, keymap, config, search, Some(&config_schema))
+}
+
+/// The main config's schema check ([`crate::config::Config::parse`]).
+pub fn config_schema(src: &SourceText, _doc: &toml::de::DeTable<'_>) -> Vec<Problem> {
+    crate::config::Config::parse(src).err().unwrap_or_default()
 }
 
 /// [`check_files`] with a schema check for the config file.
@@ -303,8 +308,8 @@ mod tests {
         assert_eq!(check_config(&good, None), vec![]);
         let validator = |src: &SourceText, doc: &toml::de::DeTable<'_>| -> Vec<Problem> {
             doc.iter()
-                .filter(|(k, _)| k.get_ref() == "tick_ms")
-                .map(|(k, _)| Problem::at_span(src, k.span(), "tick_ms is not allowed"))
+                .filter(|(k, _)| k.get_ref() == "keymap")
+                .map(|(k, _)| Problem::at_span(src, k.span(), "keymap is not allowed"))
                 .collect()
         };
         let report = check_files_with(
@@ -316,6 +321,17 @@ mod tests {
         );
         assert_eq!(report.problems.len(), 1, "{report}");
         assert_eq!((report.problems[0].line, report.problems[0].col), (3, 1));
+        // the default check knows the config's schema
+        let schema = fixtures("config").join("config_bad_schema.toml");
+        let report = check_files(None, None, Some(&schema), &Search::default());
+        assert!(report.problems.len() >= 3, "{report}");
+        assert!(
+            report.to_string().contains("config_bad_schema.toml:3:"),
+            "{report}"
+        );
+        let real = fixtures("config").join("config_real.toml");
+        let report = check_files(None, None, Some(&real), &Search::default());
+        assert!(report.ok(), "{report}");
         let missing = check_config(Path::new("/nonexistent/pitcrew.toml"), None);
         assert_eq!(missing[0].line, 0);
         assert!(missing[0].message.contains("cannot read"));

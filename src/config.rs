@@ -88,7 +88,461 @@ impl Paths {
     }
 }
 
+// ---------------------------------------------------------------------------------------------
+// The main config file: real systems (Prometheus, MLflow, Kubernetes) and the agent.
+// ---------------------------------------------------------------------------------------------
+
+use crate::fleet::Signal;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// The main config file (`config.toml`, or `--config PATH`). Every section is optional: with
+/// none, the console runs on the simulated fleet. Secrets are never written here: only the
+/// name of an environment variable or a file that holds them.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// Theme name or path.
+    #[serde(default)]
+    pub theme: Option<String>,
+    /// Keymap name or path.
+    #[serde(default)]
+    pub keymap: Option<String>,
+    /// Where the signals come from.
+    #[serde(default)]
+    pub prometheus: Option<PrometheusConfig>,
+    /// The model registry.
+    #[serde(default)]
+    pub mlflow: Option<MlflowConfig>,
+    /// Where actions are carried out.
+    #[serde(default)]
+    pub kubernetes: Option<KubeConfig>,
+    /// `pitcrew agent`.
+    #[serde(default)]
+    pub agent: Option<AgentConfig>,
+    /// Per-model settings, keyed `namespace/name`.
+    #[serde(default)]
+    pub models: BTreeMap<String, ModelConfig>,
+}
+
+/// A secret: read from an environment variable or a file, never from the config itself.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SecretRef {
+    /// Name of an environment variable that holds it.
+    #[serde(default)]
+    pub env: Option<String>,
+    /// A file that holds it (trailing white space is trimmed).
+    #[serde(default)]
+    pub file: Option<PathBuf>,
+}
+
+impl SecretRef {
+    /// Read the secret; `Ok(None)` when neither source is set. The error names the variable or
+    /// file, never the value.
+    pub fn read(&self) -> Result<Option<String>, String> {
+        if let Some(var) = &self.env {
+            return match std::env::var(var) {
+                Ok(v) if !v.trim().is_empty() => Ok(Some(v.trim().to_string())),
+                _ => Err(format!("environment variable {var} is not set or empty")),
+            };
+        }
+        if let Some(path) = &self.file {
+            return std::fs::read_to_string(path)
+                .map(|v| Some(v.trim().to_string()))
+                .map_err(|e| format!("cannot read secret file {}: {e}", path.display()));
+        }
+        Ok(None)
+    }
+}
+
+/// A Prometheus server and how to query each signal.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PrometheusConfig {
+    /// Base URL, e.g. `http://prometheus.monitoring:9090`.
+    pub url: String,
+    /// Bearer token (from an env var or a file).
+    #[serde(default)]
+    pub bearer_token: Option<SecretRef>,
+    /// A PEM file with the CA that signs the server's certificate.
+    #[serde(default)]
+    pub ca_file: Option<PathBuf>,
+    /// Request timeout, seconds.
+    #[serde(default = "default_timeout")]
+    pub timeout_seconds: f64,
+    /// Poll interval (the scrape interval), seconds.
+    #[serde(default = "default_step")]
+    pub step_seconds: f64,
+    /// History loaded at start, hours.
+    #[serde(default = "default_backfill")]
+    pub backfill_hours: f64,
+    /// The label whose value names the model.
+    #[serde(default = "default_model_label")]
+    pub model_label: String,
+    /// The label whose value names the namespace (absent: `default_namespace`).
+    #[serde(default = "default_namespace_label")]
+    pub namespace_label: String,
+    /// Namespace for series without a namespace label.
+    #[serde(default = "default_namespace")]
+    pub default_namespace: String,
+    /// Data older than this is stale (no decision is taken on it), seconds.
+    #[serde(default = "default_stale")]
+    pub stale_after_seconds: f64,
+    /// One PromQL query per signal; each returns one series per model.
+    pub queries: SignalQueries,
+}
+
+/// PromQL per signal. Request rate is required; the others may be left out.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SignalQueries {
+    /// Requests per second.
+    pub request_rate: String,
+    /// p95 latency in milliseconds.
+    #[serde(default)]
+    pub latency_p95: Option<String>,
+    /// Share of failed requests, 0..1.
+    #[serde(default)]
+    pub error_rate: Option<String>,
+    /// Accuracy, 0..1.
+    #[serde(default)]
+    pub accuracy: Option<String>,
+    /// CPU utilisation of the serving pods, 0..1.
+    #[serde(default)]
+    pub cpu: Option<String>,
+    /// Ready replicas.
+    #[serde(default)]
+    pub replicas: Option<String>,
+}
+
+impl SignalQueries {
+    /// The configured queries with their signal.
+    pub fn iter(&self) -> impl Iterator<Item = (Signal, &str)> {
+        [
+            (Signal::RequestRate, Some(self.request_rate.as_str())),
+            (Signal::LatencyP95, self.latency_p95.as_deref()),
+            (Signal::ErrorRate, self.error_rate.as_deref()),
+            (Signal::Accuracy, self.accuracy.as_deref()),
+            (Signal::Cpu, self.cpu.as_deref()),
+            (Signal::Replicas, self.replicas.as_deref()),
+        ]
+        .into_iter()
+        .filter_map(|(s, q)| q.map(|q| (s, q)))
+    }
+}
+
+/// The MLflow tracking server that holds the model registry.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MlflowConfig {
+    /// Tracking URI, e.g. `http://mlflow.ml:5000`.
+    pub tracking_uri: String,
+    /// Bearer token (from an env var or a file), when the server wants one.
+    #[serde(default)]
+    pub token: Option<SecretRef>,
+    /// Registered model name for a served model: `{name}` and `{namespace}` are replaced.
+    #[serde(default = "default_name_template")]
+    pub model_name_template: String,
+    /// Alias of the version that serves.
+    #[serde(default = "default_champion")]
+    pub champion_alias: String,
+    /// Alias of the candidate for a canary.
+    #[serde(default = "default_challenger")]
+    pub challenger_alias: String,
+    /// Request timeout, seconds.
+    #[serde(default = "default_timeout")]
+    pub timeout_seconds: f64,
+}
+
+/// The Kubernetes cluster that serves the models.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct KubeConfig {
+    /// kubeconfig context (absent: the current one, or in-cluster config).
+    #[serde(default)]
+    pub context: Option<String>,
+    /// Namespace for models whose own namespace is not known.
+    #[serde(default = "default_namespace")]
+    pub namespace: String,
+    /// The Deployment that serves a model: `{name}` and `{namespace}` are replaced.
+    #[serde(default = "default_name_template")]
+    pub deployment_template: String,
+    /// The Deployment of a model's canary (same template rules).
+    #[serde(default = "default_canary_template")]
+    pub canary_template: String,
+    /// Name of the Lease that makes one pitcrew the executor per namespace.
+    #[serde(default = "default_lease")]
+    pub lease_name: String,
+    /// Lease duration, seconds.
+    #[serde(default = "default_lease_seconds")]
+    pub lease_seconds: u32,
+}
+
+/// `pitcrew agent`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AgentConfig {
+    /// Address for `/metrics` and `/healthz`.
+    #[serde(default = "default_listen")]
+    pub listen: String,
+}
+
+/// Per-model settings.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ModelConfig {
+    /// Business priority, 1 (highest) to 5.
+    #[serde(default = "default_priority")]
+    pub priority: u8,
+    /// Fewest replicas.
+    #[serde(default)]
+    pub min_replicas: u32,
+    /// Most replicas (0: no bound).
+    #[serde(default)]
+    pub max_replicas: u32,
+}
+
+fn default_timeout() -> f64 {
+    10.0
+}
+fn default_step() -> f64 {
+    15.0
+}
+fn default_backfill() -> f64 {
+    24.0
+}
+fn default_model_label() -> String {
+    "model".into()
+}
+fn default_namespace_label() -> String {
+    "namespace".into()
+}
+fn default_namespace() -> String {
+    "default".into()
+}
+fn default_stale() -> f64 {
+    60.0
+}
+fn default_name_template() -> String {
+    "{name}".into()
+}
+fn default_canary_template() -> String {
+    "{name}-canary".into()
+}
+fn default_champion() -> String {
+    "champion".into()
+}
+fn default_challenger() -> String {
+    "challenger".into()
+}
+fn default_lease() -> String {
+    "pitcrew-executor".into()
+}
+fn default_lease_seconds() -> u32 {
+    30
+}
+fn default_listen() -> String {
+    "0.0.0.0:9184".into()
+}
+fn default_priority() -> u8 {
+    3
+}
+
+/// Replace `{name}` and `{namespace}` in a template.
+pub fn fill_template(template: &str, namespace: &str, name: &str) -> String {
+    template
+        .replace("{namespace}", namespace)
+        .replace("{name}", name)
+}
+
+impl Config {
+    /// Parse and validate a config text; every problem is located at `file:line:col`.
+    pub fn parse(src: &crate::check::SourceText) -> Result<Config, Vec<crate::check::Problem>> {
+        use crate::check::Problem;
+        let cfg: Config = match toml::from_str(&src.text) {
+            Ok(c) => c,
+            Err(e) => {
+                let span = e.span().unwrap_or(0..0);
+                let msg = e.message().trim().to_string();
+                return Err(vec![Problem::at_span(src, span, msg)]);
+            }
+        };
+        let mut problems = Vec::new();
+        let at = |key: &str| -> std::ops::Range<usize> {
+            // the first occurrence of `key =` (good enough to point at the line)
+            src.text
+                .find(&format!("{key} ="))
+                .or_else(|| src.text.find(&format!("{key}=")))
+                .map(|i| i..i)
+                .unwrap_or(0..0)
+        };
+        let url_ok = |u: &str| u.starts_with("http://") || u.starts_with("https://");
+        if let Some(p) = &cfg.prometheus {
+            if !url_ok(&p.url) {
+                problems.push(Problem::at_span(
+                    src,
+                    at("url"),
+                    format!(
+                        "prometheus.url '{}' must start with http:// or https://",
+                        p.url
+                    ),
+                ));
+            }
+            for (k, v, lo, hi) in [
+                ("timeout_seconds", p.timeout_seconds, 0.1, 600.0),
+                ("step_seconds", p.step_seconds, 1.0, 3600.0),
+                ("backfill_hours", p.backfill_hours, 0.0, 168.0),
+                ("stale_after_seconds", p.stale_after_seconds, 1.0, 86400.0),
+            ] {
+                if !(lo..=hi).contains(&v) {
+                    problems.push(Problem::at_span(
+                        src,
+                        at(k),
+                        format!("prometheus.{k} = {v} is out of range: use {lo} to {hi}"),
+                    ));
+                }
+            }
+            for (signal, q) in p.queries.iter() {
+                if q.trim().is_empty() {
+                    problems.push(Problem::at_span(
+                        src,
+                        at(signal.name()),
+                        format!(
+                            "prometheus.queries.{} is empty: give a PromQL query or remove the key",
+                            signal.name()
+                        ),
+                    ));
+                }
+            }
+            if let Some(s) = &p.bearer_token {
+                check_secret(src, &mut problems, "prometheus.bearer_token", s, &at);
+            }
+        }
+        if let Some(m) = &cfg.mlflow {
+            if !url_ok(&m.tracking_uri) {
+                problems.push(Problem::at_span(
+                    src,
+                    at("tracking_uri"),
+                    format!(
+                        "mlflow.tracking_uri '{}' must start with http:// or https:// (pitcrew talks to the REST API)",
+                        m.tracking_uri
+                    ),
+                ));
+            }
+            if !m.model_name_template.contains("{name}") {
+                problems.push(Problem::at_span(
+                    src,
+                    at("model_name_template"),
+                    "mlflow.model_name_template must contain {name}",
+                ));
+            }
+            if let Some(s) = &m.token {
+                check_secret(src, &mut problems, "mlflow.token", s, &at);
+            }
+        }
+        if let Some(k) = &cfg.kubernetes {
+            for (key, t) in [
+                ("deployment_template", &k.deployment_template),
+                ("canary_template", &k.canary_template),
+            ] {
+                if !t.contains("{name}") {
+                    problems.push(Problem::at_span(
+                        src,
+                        at(key),
+                        format!("kubernetes.{key} must contain {{name}}"),
+                    ));
+                }
+            }
+            if k.deployment_template == k.canary_template {
+                problems.push(Problem::at_span(
+                    src,
+                    at("canary_template"),
+                    "kubernetes.canary_template must differ from deployment_template",
+                ));
+            }
+            if !(5..=3600).contains(&k.lease_seconds) {
+                problems.push(Problem::at_span(
+                    src,
+                    at("lease_seconds"),
+                    "kubernetes.lease_seconds must be between 5 and 3600",
+                ));
+            }
+        }
+        if let Some(a) = &cfg.agent
+            && a.listen.parse::<std::net::SocketAddr>().is_err()
+        {
+            problems.push(Problem::at_span(
+                src,
+                at("listen"),
+                format!(
+                    "agent.listen '{}' is not an address like 0.0.0.0:9184",
+                    a.listen
+                ),
+            ));
+        }
+        for (key, m) in &cfg.models {
+            if key.split('/').count() != 2 {
+                problems.push(Problem::at_span(
+                    src,
+                    at(&format!("[models.\"{key}\"]")),
+                    format!("models.\"{key}\": the key must be namespace/name"),
+                ));
+            }
+            if !(1..=5).contains(&m.priority) {
+                problems.push(Problem::at_span(
+                    src,
+                    at("priority"),
+                    format!("models.\"{key}\".priority must be 1 (highest) to 5"),
+                ));
+            }
+            if m.max_replicas != 0 && m.max_replicas < m.min_replicas {
+                problems.push(Problem::at_span(
+                    src,
+                    at("max_replicas"),
+                    format!("models.\"{key}\": max_replicas is below min_replicas"),
+                ));
+            }
+        }
+        if problems.is_empty() {
+            Ok(cfg)
+        } else {
+            Err(problems)
+        }
+    }
+
+    /// Read, parse and validate a config file.
+    pub fn load(path: &Path) -> Result<Config, Vec<crate::check::Problem>> {
+        let text = std::fs::read_to_string(path).map_err(|e| {
+            vec![crate::check::Problem::whole_file(
+                path.display().to_string(),
+                format!("cannot read the config file: {e}; check the path given to --config"),
+            )]
+        })?;
+        let src = crate::check::SourceText::new(path.display().to_string(), text.into());
+        Config::parse(&src)
+    }
+}
+
+fn check_secret(
+    src: &crate::check::SourceText,
+    problems: &mut Vec<crate::check::Problem>,
+    what: &str,
+    s: &SecretRef,
+    at: &dyn Fn(&str) -> std::ops::Range<usize>,
+) {
+    let n = usize::from(s.env.is_some()) + usize::from(s.file.is_some());
+    if n != 1 {
+        problems.push(crate::check::Problem::at_span(
+            src,
+            at(what.rsplit('.').next().unwrap_or(what)),
+            format!("{what}: give exactly one of env = \"VAR\" or file = \"PATH\""),
+        ));
+    }
+}
+
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 
@@ -123,5 +577,81 @@ mod tests {
             ..p
         };
         assert!(ok.ensure_data_dir().is_ok());
+    }
+
+    fn fixture(name: &str) -> PathBuf {
+        PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+            .join("fixtures/config/config")
+            .join(name)
+    }
+
+    #[test]
+    fn sample_real_config_is_accepted() {
+        let cfg = Config::load(&fixture("config_real.toml")).unwrap();
+        let p = cfg.prometheus.unwrap();
+        assert_eq!(p.step_seconds, 15.0);
+        assert_eq!(p.queries.iter().count(), 6);
+        assert_eq!(cfg.kubernetes.unwrap().deployment_template, "{name}-server");
+        assert_eq!(cfg.models["payments/fraud-scorer"].priority, 1);
+        let simulated = Config::load(&fixture("config_valid.toml")).unwrap();
+        assert!(simulated.prometheus.is_none() && simulated.kubernetes.is_none());
+    }
+
+    #[test]
+    fn schema_problems_are_located() {
+        let problems = Config::load(&fixture("config_bad_schema.toml")).unwrap_err();
+        let text: Vec<String> = problems.iter().map(|p| p.to_string()).collect();
+        assert!(
+            text.iter()
+                .any(|t| t.contains("config_bad_schema.toml:3:") && t.contains("http://")),
+            "{text:?}"
+        );
+        assert!(
+            text.iter()
+                .any(|t| t.contains(":4:") && t.contains("step_seconds")),
+            "{text:?}"
+        );
+        assert!(text.iter().any(|t| t.contains("{name}")), "{text:?}");
+        let src = crate::check::SourceText::new(
+            "x.toml",
+            "[prometheus]\nurl = 'http://p'\nbogus = 1\n".into(),
+        );
+        let e = Config::parse(&src).unwrap_err();
+        assert!(e[0].to_string().contains("x.toml:"), "{e:?}");
+        assert!(
+            e[0].message.contains("bogus") || e[0].message.contains("unknown"),
+            "{e:?}"
+        );
+    }
+
+    #[test]
+    fn secrets_come_from_env_or_file_and_are_not_echoed() {
+        let tmp = tempfile::tempdir().unwrap();
+        let f = tmp.path().join("token");
+        std::fs::write(&f, "s3cret\n").unwrap();
+        let s = SecretRef {
+            env: None,
+            file: Some(f),
+        };
+        assert_eq!(s.read().unwrap().as_deref(), Some("s3cret"));
+        let missing = SecretRef {
+            env: Some("PITCREW_TEST_SURELY_UNSET_VAR".into()),
+            file: None,
+        };
+        let e = missing.read().unwrap_err();
+        assert!(e.contains("PITCREW_TEST_SURELY_UNSET_VAR"), "{e}");
+        assert_eq!(SecretRef::default().read().unwrap(), None);
+        let both = "[mlflow]\ntracking_uri = 'http://m'\ntoken = { env = 'A', file = '/b' }\n";
+        let src = crate::check::SourceText::new("m.toml", both.into());
+        let e = Config::parse(&src).unwrap_err();
+        assert!(e[0].message.contains("exactly one"), "{e:?}");
+    }
+
+    #[test]
+    fn templates_fill() {
+        assert_eq!(
+            fill_template("{namespace}-{name}-canary", "ns", "m"),
+            "ns-m-canary"
+        );
     }
 }

@@ -5,6 +5,7 @@
 //! [`engine::Effect`]s for the actuators.
 #![forbid(unsafe_code)]
 
+pub mod agent;
 pub mod app;
 pub mod autonomy;
 pub mod check;

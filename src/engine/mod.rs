@@ -1224,6 +1224,7 @@ impl Engine {
             } else {
                 self.cfg.actuator.clone()
             },
+            counters: self.counters(),
         }
     }
 }

@@ -273,6 +273,8 @@ pub struct Snapshot {
     pub playbooks: Arc<Vec<crate::remediate::playbook::Playbook>>,
     /// Actuator name (`None`: read-only, none exists).
     pub actuator: Option<String>,
+    /// Times the guardrails held an approved action back, and actions sent to the actuator.
+    pub counters: (u64, u64),
 }
 
 impl Snapshot {
