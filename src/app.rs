@@ -50,6 +50,8 @@ pub struct ConsoleOptions {
     pub refresh_hz: f64,
     /// Fleet-wide replica budget.
     pub replica_budget: Option<u32>,
+    /// The config file's contents (real systems, per-model settings).
+    pub config: crate::config::Config,
 }
 
 /// The OS user, for the journal.
@@ -291,6 +293,49 @@ fn route(engine: &mut Engine, edge: &mut Edge, fx: Effect) {
 pub fn run_console(opts: ConsoleOptions) -> anyhow::Result<()> {
     let paths = Paths::from_env();
     let (theme, keymap) = load_look(&paths, &opts.theme, &opts.keymap)?;
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    rt.block_on(console(opts, paths, theme, keymap))
+}
+
+/// A running session: source, engine and actuator tasks, without a terminal.
+pub struct Session {
+    /// Snapshots published by the engine.
+    pub snapshots: watch::Receiver<Arc<Snapshot>>,
+    /// What the UI focuses (the engine builds the detail of that model).
+    pub focus: watch::Sender<Option<String>>,
+    /// Where operator commands go.
+    pub commands: mpsc::Sender<Event>,
+    /// Simulator control, when the source is the simulator.
+    pub sim: Option<mpsc::Sender<SimControl>>,
+    /// Cancels every task.
+    pub cancel: CancellationToken,
+    /// Where the journal is written, when there is one.
+    pub journal_path: Option<std::path::PathBuf>,
+    tasks: Vec<tokio::task::JoinHandle<()>>,
+    engine: tokio::task::JoinHandle<Engine>,
+}
+
+impl Session {
+    /// Stop every task (bounded wait) and return the engine's final state when it stopped in time.
+    pub async fn stop(self) -> Option<Engine> {
+        self.cancel.cancel();
+        for t in self.tasks {
+            let _ = tokio::time::timeout(Duration::from_secs(2), t).await;
+        }
+        match tokio::time::timeout(Duration::from_secs(2), self.engine).await {
+            Ok(Ok(e)) => Some(e),
+            _ => None,
+        }
+    }
+}
+
+/// Start the source, engine and actuator of a session (console or agent): playbooks, learnt
+/// outcomes, journal, and the simulated fleet.
+pub async fn start_session(opts: &ConsoleOptions, paths: &Paths) -> anyhow::Result<Session> {
     let scenario = match opts.scenario.as_deref() {
         None => None,
         Some(name) => Some(scenario::find(name).ok_or_else(|| {
@@ -304,21 +349,6 @@ pub fn run_console(opts: ConsoleOptions) -> anyhow::Result<()> {
             )
         })?),
     };
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .context("cannot start the async runtime")?;
-    rt.block_on(console(opts, paths, theme, keymap, scenario))
-}
-
-async fn console(
-    opts: ConsoleOptions,
-    paths: Paths,
-    theme: Theme,
-    keymap: Keymap,
-    scenario: Option<&'static scenario::Scenario>,
-) -> anyhow::Result<()> {
     let (books, book_problems) = playbook::load(&paths.config_dir.join("playbooks"));
     let stats_path = paths.data_dir.join("outcomes.json");
     let (stats, stats_problem) = match OutcomeStats::load(&stats_path) {
@@ -353,7 +383,7 @@ async fn console(
     if let Some(e) = stats_problem {
         engine.add_notice(e);
     }
-    let logging = init_logging(&paths);
+    let logging = init_logging(paths);
     if let Err(why) = &logging {
         engine.add_notice(format!("running without log file and journal: {why}"));
     }
@@ -374,46 +404,11 @@ async fn console(
         None => format!("sim seed {}", opts.seed),
     };
     let journal = if logging.is_ok() {
-        let wall = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_secs_f64())
-            .unwrap_or(0.0);
-        let stamp = jiff::Timestamp::from_second(wall as i64)
-            .map(|ts| ts.strftime("%Y%m%dT%H%M%SZ").to_string())
-            .unwrap_or_else(|_| format!("{wall:.0}"));
-        match Journal::create(
-            JournalConfig {
-                dir: paths.data_dir.join("journal"),
-                stem: format!("session-{stamp}-{}", std::process::id()),
-                max_part_bytes: 256 * 1024 * 1024,
-                max_parts: 8,
-            },
-            Record::Header {
-                format: crate::journal::FORMAT,
-                pitcrew: env!("CARGO_PKG_VERSION").to_string(),
-                source: label.clone(),
-                config_digest: digest,
-                start: wall,
-                user: os_user(),
-                part: 0,
-                settings: Some(Box::new(settings)),
-            },
-        ) {
-            Ok(j) => {
-                tracing::info!(path = %j.path().display(), "journal");
-                Some(j)
-            }
-            Err(e) => {
-                engine.add_notice(format!(
-                    "no journal (actions are disabled): {} cannot be written: {e}",
-                    paths.data_dir.join("journal").display()
-                ));
-                None
-            }
-        }
+        open_journal(paths, &label, digest, settings, &mut engine)
     } else {
         None
     };
+    let journal_path = journal.as_ref().map(|j| j.path().to_path_buf());
     let cancel = CancellationToken::new();
     let (ev_tx, ev_rx) = mpsc::channel::<Event>(1024);
     let (sim_tx, sim_rx) = mpsc::channel::<SimControl>(64);
@@ -453,16 +448,86 @@ async fn console(
         cancel.clone(),
         opts.refresh_hz.max(2.0),
     ));
-    spawn_signal_watch(cancel.clone());
+    Ok(Session {
+        snapshots: snap_rx,
+        focus: focus_tx,
+        commands: ev_tx,
+        sim: Some(sim_tx),
+        cancel,
+        journal_path,
+        tasks: vec![source],
+        engine: engine_handle,
+    })
+}
 
-    let (mut term, guard) = terminal::setup(opts.mouse, theme.mode() == ColorMode::None)
-        .context("cannot set up the terminal (is this a TTY?)")?;
+/// Open the session journal in the data dir; on failure say so in the engine's notices.
+fn open_journal(
+    paths: &Paths,
+    label: &str,
+    digest: String,
+    settings: crate::journal::Settings,
+    engine: &mut Engine,
+) -> Option<Journal> {
+    let wall = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs_f64())
+        .unwrap_or(0.0);
+    let stamp = jiff::Timestamp::from_second(wall as i64)
+        .map(|ts| ts.strftime("%Y%m%dT%H%M%SZ").to_string())
+        .unwrap_or_else(|_| format!("{wall:.0}"));
+    match Journal::create(
+        JournalConfig {
+            dir: paths.data_dir.join("journal"),
+            stem: format!("session-{stamp}-{}", std::process::id()),
+            max_part_bytes: 256 * 1024 * 1024,
+            max_parts: 8,
+        },
+        Record::Header {
+            format: crate::journal::FORMAT,
+            pitcrew: env!("CARGO_PKG_VERSION").to_string(),
+            source: label.to_string(),
+            config_digest: digest,
+            start: wall,
+            user: os_user(),
+            part: 0,
+            settings: Some(Box::new(settings)),
+        },
+    ) {
+        Ok(j) => {
+            tracing::info!(path = %j.path().display(), "journal");
+            Some(j)
+        }
+        Err(e) => {
+            engine.add_notice(format!(
+                "no journal (actions are disabled): {} cannot be written: {e}",
+                paths.data_dir.join("journal").display()
+            ));
+            None
+        }
+    }
+}
+
+async fn console(
+    opts: ConsoleOptions,
+    paths: Paths,
+    theme: Theme,
+    keymap: Keymap,
+) -> anyhow::Result<()> {
+    let session = start_session(&opts, &paths).await?;
+    spawn_signal_watch(session.cancel.clone());
+    let (mut term, guard) = match terminal::setup(opts.mouse, theme.mode() == ColorMode::None) {
+        Ok(t) => t,
+        Err(e) => {
+            session.stop().await;
+            return Err(e).context("cannot set up the terminal (is this a TTY?)");
+        }
+    };
     let mut ui = Ui::new(
         opts.ascii,
         opts.mouse,
         Capabilities {
-            clock_control: true,
-            inject: true,
+            clock_control: session.sim.is_some(),
+            inject: session.sim.is_some(),
             replay: false,
         },
         os_user(),
@@ -473,21 +538,62 @@ async fn console(
         &theme,
         &keymap,
         Channels {
-            snapshots: snap_rx,
-            focus: focus_tx,
-            commands: ev_tx,
-            sim: Some(sim_tx),
+            snapshots: session.snapshots.clone(),
+            focus: session.focus.clone(),
+            commands: session.commands.clone(),
+            sim: session.sim.clone(),
             replay: None,
         },
-        cancel.clone(),
+        session.cancel.clone(),
         opts.refresh_hz,
     )
     .await;
-    cancel.cancel();
+    session.cancel.cancel();
     drop(guard);
-    let _ = tokio::time::timeout(Duration::from_secs(2), source).await;
-    let _ = tokio::time::timeout(Duration::from_secs(2), engine_handle).await;
+    session.stop().await;
     result
+}
+
+/// Options of `pitcrew agent` beyond the session's.
+#[derive(Debug, Clone)]
+pub struct AgentOptions {
+    /// Where `/metrics` and `/healthz` are served.
+    pub listen: String,
+}
+
+/// Run the agent: a session without a terminal, serving `/metrics` and `/healthz`, until
+/// SIGTERM, SIGINT or SIGHUP.
+pub fn run_agent(opts: ConsoleOptions, agent: AgentOptions) -> anyhow::Result<()> {
+    let paths = Paths::from_env();
+    let listen: std::net::SocketAddr = agent.listen.parse().with_context(|| {
+        format!(
+            "--listen '{}' is not an address like 0.0.0.0:9184",
+            agent.listen
+        )
+    })?;
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    rt.block_on(async move {
+        let listener = tokio::net::TcpListener::bind(listen)
+            .await
+            .with_context(|| format!("cannot listen on {listen}"))?;
+        let bound = listener.local_addr().unwrap_or(listen);
+        let session = start_session(&opts, &paths).await?;
+        spawn_signal_watch(session.cancel.clone());
+        // stdout is not a terminal the agent owns: say where it serves and journals, once
+        println!("pitcrew agent: serving http://{bound}/metrics and /healthz");
+        match &session.journal_path {
+            Some(p) => println!("pitcrew agent: journal {}", p.display()),
+            None => println!("pitcrew agent: no journal (actions are disabled); see the log"),
+        }
+        let served =
+            crate::agent::serve(listener, session.snapshots.clone(), session.cancel.clone()).await;
+        session.stop().await;
+        served.with_context(|| format!("the HTTP server on {bound} failed"))
+    })
 }
 
 /// Cancel on SIGTERM, SIGHUP (a dropped SSH session) and SIGINT.

@@ -511,6 +511,25 @@ impl Config {
         }
     }
 
+    /// The config in force: `explicit` (which must exist), else `<config dir>/config.toml` when
+    /// it exists, else the empty config (the simulated fleet). Returns the file used.
+    pub fn resolve(
+        explicit: Option<&Path>,
+        paths: &Paths,
+    ) -> Result<(Config, Option<PathBuf>), Vec<crate::check::Problem>> {
+        let path = match explicit {
+            Some(p) => p.to_path_buf(),
+            None => {
+                let p = paths.config_file();
+                if !p.exists() {
+                    return Ok((Config::default(), None));
+                }
+                p
+            }
+        };
+        Config::load(&path).map(|c| (c, Some(path)))
+    }
+
     /// Read, parse and validate a config file.
     pub fn load(path: &Path) -> Result<Config, Vec<crate::check::Problem>> {
         let text = std::fs::read_to_string(path).map_err(|e| {

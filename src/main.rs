@@ -57,6 +57,10 @@ struct Cli {
     /// Fleet-wide replica budget: when the plans want more, capacity goes by priority.
     #[arg(long, value_name = "REPLICAS")]
     replica_budget: Option<u32>,
+    /// The config file (Prometheus, MLflow, Kubernetes, per-model settings); default
+    /// `<config dir>/config.toml` when it exists.
+    #[arg(long, value_name = "PATH")]
+    config: Option<std::path::PathBuf>,
     /// Data-driven redraws per second at most (keys always redraw at once).
     #[arg(long, default_value_t = 2.0)]
     refresh: f64,
@@ -124,6 +128,33 @@ enum Cmd {
         /// ASCII only.
         #[arg(long)]
         ascii: bool,
+    },
+    /// The engine without a terminal, for running in the cluster: serves `/metrics` and
+    /// `/healthz`, journals like the console. On the simulated fleet unless the config names
+    /// real systems.
+    Agent {
+        /// Address for `/metrics` and `/healthz` (default: the config's `[agent] listen`, else
+        /// 0.0.0.0:9184).
+        #[arg(long, value_name = "ADDR")]
+        listen: Option<String>,
+        /// The config file (default `<config dir>/config.toml` when it exists).
+        #[arg(long, value_name = "PATH")]
+        config: Option<std::path::PathBuf>,
+        /// Autonomy phase: foundation, augmentation, autonomy or evolution.
+        #[arg(long, default_value = "foundation", value_parser = parse_phase)]
+        phase: Phase,
+        /// Build no actuator.
+        #[arg(long)]
+        read_only: bool,
+        /// Record actions without changing anything (server-side dry run on Kubernetes).
+        #[arg(long, conflicts_with = "read_only")]
+        dry_run: bool,
+        /// Number of simulated models (when no real source is configured).
+        #[arg(long, default_value_t = 15, value_parser = clap::value_parser!(u32).range(1..=100_000))]
+        models: u32,
+        /// Scheduled incident scenario of the simulated fleet.
+        #[arg(long, value_name = "NAME")]
+        scenario: Option<String>,
     },
     /// Validate theme, keymap and config files; report every problem with file:line:column.
     Check {
@@ -533,6 +564,48 @@ fn main() -> ExitCode {
                 }
             }
         }
+        Some(Cmd::Agent {
+            listen,
+            config,
+            phase,
+            read_only,
+            dry_run,
+            models,
+            scenario,
+        }) => {
+            let config = match load_config(config.as_deref()) {
+                Ok(c) => c,
+                Err(code) => return code,
+            };
+            let listen = listen
+                .or_else(|| config.agent.as_ref().map(|a| a.listen.clone()))
+                .unwrap_or_else(|| "0.0.0.0:9184".to_string());
+            let opts = ConsoleOptions {
+                seed: cli.seed,
+                models: models as usize,
+                speed: 1.0,
+                scenario,
+                backfill_hours: 24.0,
+                replica_budget: None,
+                start: None,
+                theme: "default".into(),
+                keymap: "default".into(),
+                ascii: true,
+                mouse: false,
+                read_only,
+                dry_run,
+                phase,
+                refresh_hz: 1.0,
+                config,
+            };
+            match pitcrew::app::run_agent(opts, pitcrew::app::AgentOptions { listen }) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    eprintln!("pitcrew agent: {e:#}");
+                    ExitCode::from(1)
+                }
+            }
+        }
         Some(Cmd::Check {
             theme,
             keymap,
@@ -579,6 +652,10 @@ fn main() -> ExitCode {
                     return ExitCode::from(2);
                 }
             };
+            let config = match load_config(cli.config.as_deref()) {
+                Ok(c) => c,
+                Err(code) => return code,
+            };
             let opts = ConsoleOptions {
                 seed: cli.seed,
                 models: cli.models as usize,
@@ -595,6 +672,7 @@ fn main() -> ExitCode {
                 dry_run: cli.dry_run,
                 phase: cli.phase,
                 refresh_hz: cli.refresh,
+                config,
             };
             match run_console(opts) {
                 Ok(()) => ExitCode::SUCCESS,
@@ -603,6 +681,24 @@ fn main() -> ExitCode {
                     ExitCode::from(1)
                 }
             }
+        }
+    }
+}
+
+/// The config in force (`--config`, else the config dir's `config.toml` when it exists); every
+/// problem is printed as `file:line:col: message` and the exit code is 2.
+fn load_config(path: Option<&std::path::Path>) -> Result<pitcrew::config::Config, ExitCode> {
+    let paths = pitcrew::config::Paths::from_env();
+    match pitcrew::config::Config::resolve(path, &paths) {
+        Ok((c, _)) => Ok(c),
+        Err(problems) => {
+            for p in &problems {
+                eprintln!("{p}");
+            }
+            eprintln!(
+                "pitcrew: the config is not valid (`pitcrew check --config FILE` lists the same)"
+            );
+            Err(ExitCode::from(2))
         }
     }
 }

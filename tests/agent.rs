@@ -1,0 +1,134 @@
+//! `pitcrew agent` driven as a process: it serves `/metrics` and `/healthz` on loopback,
+//! journals, and stops cleanly on SIGTERM.
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+/// A plain HTTP/1.0 GET on loopback: (status code, body).
+fn get(addr: &str, path: &str) -> (u16, String) {
+    let mut s = TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    write!(s, "GET {path} HTTP/1.0\r\nHost: {addr}\r\n\r\n").unwrap();
+    let mut text = String::new();
+    s.read_to_string(&mut text).unwrap();
+    let code = text
+        .split_whitespace()
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0);
+    let body = text.split_once("\r\n\r\n").map_or("", |x| x.1).to_string();
+    (code, body)
+}
+
+#[test]
+fn agent_serves_metrics_and_health_and_stops_on_sigterm() {
+    let data = tempfile::tempdir().unwrap();
+    let config = tempfile::tempdir().unwrap();
+    let mut child = common::bin()
+        .args([
+            "agent",
+            "--listen",
+            "127.0.0.1:0",
+            "--models",
+            "4",
+            "--phase",
+            "autonomy",
+        ])
+        .env("PITCREW_DATA", data.path())
+        .env("PITCREW_CONFIG", config.path())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut out = BufReader::new(child.stdout.take().unwrap());
+    let mut line = String::new();
+    out.read_line(&mut line).unwrap();
+    let addr = line
+        .split("http://")
+        .nth(1)
+        .and_then(|r| r.split('/').next())
+        .unwrap_or_else(|| panic!("no address in {line:?}"))
+        .to_string();
+    // the backfill takes a moment: wait for every model to be exported
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let metrics = loop {
+        let (code, body) = get(&addr, "/metrics");
+        assert_eq!(code, 200, "{body}");
+        if body.contains("pitcrew_models 4") && body.contains("mlops_model_accuracy{") {
+            break body;
+        }
+        assert!(Instant::now() < deadline, "models never appeared:\n{body}");
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    for name in [
+        "mlops_model_accuracy",
+        "mlops_model_latency_p95",
+        "mlops_model_status",
+        "pitcrew_source_up",
+    ] {
+        assert!(
+            metrics.contains(&format!("# TYPE {name} gauge")),
+            "{name}:\n{metrics}"
+        );
+    }
+    assert!(metrics.contains("pitcrew_phase{phase=\"autonomy\"} 1"));
+    assert!(metrics.trim_end().ends_with("# EOF"));
+    let (code, body) = get(&addr, "/healthz");
+    assert_eq!((code, body.trim()), (200, "ok"));
+    let (code, _) = get(&addr, "/nothing-here");
+    assert_eq!(code, 404);
+
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(child.id() as i32),
+        nix::sys::signal::Signal::SIGTERM,
+    )
+    .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let status = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break s;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the agent did not stop on SIGTERM"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let mut err = String::new();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut err)
+        .unwrap();
+    assert!(status.success(), "{status:?}: {err}");
+    // it journaled like the console
+    let journals: Vec<_> = std::fs::read_dir(data.path().join("journal"))
+        .unwrap()
+        .filter_map(Result::ok)
+        .collect();
+    assert_eq!(journals.len(), 1);
+    let first = std::fs::read_to_string(journals[0].path()).unwrap();
+    assert!(first.lines().count() > 10, "journal too short");
+}
+
+#[test]
+fn agent_refuses_a_bad_config_before_serving() {
+    let config = tempfile::tempdir().unwrap();
+    let bad = config.path().join("bad.toml");
+    std::fs::write(&bad, "[prometheus]\nurl = \"nope\"\n").unwrap();
+    let out = common::bin()
+        .args(["agent", "--listen", "127.0.0.1:0", "--config"])
+        .arg(&bad)
+        .env("PITCREW_CONFIG", config.path())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("bad.toml:"), "{err}");
+}
