@@ -52,6 +52,8 @@ pub struct ConsoleOptions {
     pub replica_budget: Option<u32>,
     /// The config file's contents (real systems, per-model settings).
     pub config: crate::config::Config,
+    /// History mode: a past window `(from, to)` of the Prometheus data, replayed read-only.
+    pub history: Option<(f64, f64)>,
 }
 
 /// The OS user, for the journal.

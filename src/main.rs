@@ -61,6 +61,13 @@ struct Cli {
     /// `<config dir>/config.toml` when it exists.
     #[arg(long, value_name = "PATH")]
     config: Option<std::path::PathBuf>,
+    /// History mode: run the console read-only over past Prometheus data from this time
+    /// (RFC 3339 or unix seconds); needs `[prometheus]` in the config.
+    #[arg(long, value_name = "TIME")]
+    from: Option<String>,
+    /// End of the history window (default: now).
+    #[arg(long, value_name = "TIME", requires = "from")]
+    to: Option<String>,
     /// Data-driven redraws per second at most (keys always redraw at once).
     #[arg(long, default_value_t = 2.0)]
     refresh: f64,
@@ -248,12 +255,16 @@ fn parse_phase(s: &str) -> Result<Phase, String> {
 }
 
 fn parse_time(s: &str) -> Result<f64, String> {
+    parse_time_for("--start", s)
+}
+
+fn parse_time_for(flag: &str, s: &str) -> Result<f64, String> {
     if let Ok(x) = s.parse::<f64>() {
         return Ok(x);
     }
     s.parse::<jiff::Timestamp>()
         .map(|t| t.as_second() as f64)
-        .map_err(|e| format!("--start: '{s}' is neither unix seconds nor RFC 3339 ({e})"))
+        .map_err(|e| format!("{flag}: '{s}' is neither unix seconds nor RFC 3339 ({e})"))
 }
 
 fn main() -> ExitCode {
@@ -597,6 +608,7 @@ fn main() -> ExitCode {
                 phase,
                 refresh_hz: 1.0,
                 config,
+                history: None,
             };
             match pitcrew::app::run_agent(opts, pitcrew::app::AgentOptions { listen }) {
                 Ok(()) => ExitCode::SUCCESS,
@@ -656,6 +668,13 @@ fn main() -> ExitCode {
                 Ok(c) => c,
                 Err(code) => return code,
             };
+            let history = match history_window(cli.from.as_deref(), cli.to.as_deref(), &config) {
+                Ok(h) => h,
+                Err(e) => {
+                    eprintln!("pitcrew: {e}");
+                    return ExitCode::from(2);
+                }
+            };
             let opts = ConsoleOptions {
                 seed: cli.seed,
                 models: cli.models as usize,
@@ -668,11 +687,12 @@ fn main() -> ExitCode {
                 keymap: cli.keymap,
                 ascii: cli.ascii,
                 mouse: cli.mouse,
-                read_only: cli.read_only,
-                dry_run: cli.dry_run,
+                read_only: cli.read_only || history.is_some(),
+                dry_run: cli.dry_run && history.is_none(),
                 phase: cli.phase,
                 refresh_hz: cli.refresh,
                 config,
+                history,
             };
             match run_console(opts) {
                 Ok(()) => ExitCode::SUCCESS,
@@ -701,4 +721,38 @@ fn load_config(path: Option<&std::path::Path>) -> Result<pitcrew::config::Config
             Err(ExitCode::from(2))
         }
     }
+}
+
+/// The history window of `--from`/`--to` (unix seconds), checked against the config.
+fn history_window(
+    from: Option<&str>,
+    to: Option<&str>,
+    config: &pitcrew::config::Config,
+) -> Result<Option<(f64, f64)>, String> {
+    let Some(from) = from else {
+        return Ok(None);
+    };
+    if config.prometheus.is_none() {
+        return Err(
+            "--from replays past Prometheus data: the config needs a [prometheus] section \
+             (give it with --config PATH; `pitcrew check --config PATH` validates it)"
+                .into(),
+        );
+    }
+    let from = parse_time_for("--from", from)?;
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs_f64())
+        .unwrap_or(0.0);
+    let to = match to {
+        Some(t) => parse_time_for("--to", t)?,
+        None => now,
+    };
+    if from >= to {
+        return Err(format!("--from ({from:.0}) must be before --to ({to:.0})"));
+    }
+    if from > now {
+        return Err("--from is in the future".into());
+    }
+    Ok(Some((from, to.min(now))))
 }
