@@ -1526,7 +1526,11 @@ fn dedup(v: Vec<String>) -> Vec<String> {
 
 fn note_result(notes: &mut Vec<String>, sig: Signal, r: &QueryResult) {
     for w in &r.warnings {
-        notes.push(format!("{}: {w}", sig.name()));
+        tracing::warn!("prometheus {}: {w}", sig.name());
+        // the same warning from several queries is shown once
+        if !notes.contains(w) {
+            notes.push(w.clone());
+        }
     }
     for w in &r.infos {
         tracing::info!("prometheus {}: {w}", sig.name());
