@@ -1713,6 +1713,7 @@ async fn history(src: &mut Src, from: f64, to: f64) {
     let mut notes: Vec<String> = Vec::new();
     let mut live_sent = false;
     let mut real0 = tokio::time::Instant::now();
+    let mut last_clock = real0;
     let sim_now =
         |real0: tokio::time::Instant, speed: f64| from_a + real0.elapsed().as_secs_f64() * speed;
     for (i, (s, e)) in chunks.into_iter().enumerate() {
@@ -1806,9 +1807,13 @@ async fn history(src: &mut Src, from: f64, to: f64) {
                 }
                 let wait = ((row.0 - now) / src.speed).min(1.0);
                 tokio::time::sleep(Duration::from_secs_f64(wait.max(0.0))).await;
-                let now = sim_now(real0, src.speed).min(row.0);
-                if !src.send(Event::Clock { t: now }).await {
-                    return;
+                // a clock event at most every real second (data age between sparse rows)
+                if last_clock.elapsed() >= Duration::from_secs(1) {
+                    last_clock = tokio::time::Instant::now();
+                    let now = sim_now(real0, src.speed).min(row.0);
+                    if !src.send(Event::Clock { t: now }).await {
+                        return;
+                    }
                 }
             }
             if !src.emit(vec![row]).await {
