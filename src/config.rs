@@ -271,6 +271,9 @@ pub struct KubeConfig {
     /// The Deployment of a model's canary (same template rules).
     #[serde(default = "default_canary_template")]
     pub canary_template: String,
+    /// The CronJob a model's retraining Job is created from (same template rules).
+    #[serde(default = "default_retrain_template")]
+    pub retrain_template: String,
     /// Name of the Lease that makes one pitcrew the executor per namespace.
     #[serde(default = "default_lease")]
     pub lease_name: String,
@@ -329,6 +332,9 @@ fn default_name_template() -> String {
 }
 fn default_canary_template() -> String {
     "{name}-canary".into()
+}
+fn default_retrain_template() -> String {
+    "{name}-retrain".into()
 }
 fn default_champion() -> String {
     "champion".into()
@@ -445,6 +451,7 @@ impl Config {
             for (key, t) in [
                 ("deployment_template", &k.deployment_template),
                 ("canary_template", &k.canary_template),
+                ("retrain_template", &k.retrain_template),
             ] {
                 if !t.contains("{name}") {
                     problems.push(Problem::at_span(

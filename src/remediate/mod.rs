@@ -12,6 +12,8 @@
 pub mod actuator;
 pub mod backtest;
 pub mod guardrails;
+pub mod kube;
+pub mod lease;
 pub mod playbook;
 
 pub use actuator::{Actuator, DryRunActuator, SimActuator};
