@@ -4,6 +4,7 @@ use crate::autonomy::Phase;
 use crate::config::Paths;
 use crate::engine::{Effect, Engine, EngineConfig, Event, Snapshot};
 use crate::journal::{Journal, JournalConfig, Record};
+use crate::remediate::lease::LeaseStatus;
 use crate::remediate::{Actuator, DryRunActuator, OutcomeStats, SimActuator, playbook};
 use crate::sim::{SIM_STEP, SimWorld, scenario};
 use crate::sources::sim::{self as simsrc, SimControl, SimSourceConfig};
@@ -12,6 +13,7 @@ use crate::tui::state::{Capabilities, Ui};
 use crate::tui::theme::{ColorMode, Theme};
 use crate::tui::{self, Channels, terminal};
 use anyhow::Context;
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::{mpsc, watch};
@@ -54,6 +56,8 @@ pub struct ConsoleOptions {
     pub config: crate::config::Config,
     /// History mode: a past window `(from, to)` of the Prometheus data, replayed read-only.
     pub history: Option<(f64, f64)>,
+    /// Console or agent (named in the Kubernetes Lease).
+    pub role: crate::remediate::lease::Role,
 }
 
 /// The OS user, for the journal.
@@ -116,6 +120,37 @@ pub struct Edge {
     pub results: mpsc::Sender<Event>,
     /// Where outcome statistics are saved.
     pub stats_path: Option<std::path::PathBuf>,
+    /// The Kubernetes Lease per namespace, when the actuator competes for one.
+    pub lease: Option<watch::Receiver<BTreeMap<String, LeaseStatus>>>,
+}
+
+/// The Lease states in a few words for the status bar: who executes actions.
+pub fn executor_summary(leases: &BTreeMap<String, LeaseStatus>) -> Option<String> {
+    if leases.is_empty() {
+        return Some("executor: acquiring the lease…".into());
+    }
+    let others: Vec<String> = leases
+        .iter()
+        .filter_map(|(ns, s)| match s {
+            LeaseStatus::Other { holder, .. } => Some(format!("{ns}: {holder}")),
+            _ => None,
+        })
+        .collect();
+    if !others.is_empty() {
+        return Some(format!("executor elsewhere ({})", others.join(", ")));
+    }
+    if let Some((ns, _)) = leases
+        .iter()
+        .find(|(_, s)| matches!(s, LeaseStatus::Unknown { .. }))
+    {
+        return Some(format!(
+            "executor unknown in {ns} (lease error; not acting there)"
+        ));
+    }
+    if leases.values().all(LeaseStatus::is_held) {
+        return Some("executor: this pitcrew".into());
+    }
+    leases.values().next().map(LeaseStatus::short)
 }
 
 /// Run the engine task: journal and apply events, route effects, publish snapshots at most
@@ -160,6 +195,9 @@ pub async fn engine_task(
                 dirty = true;
             }
             _ = tick.tick() => {
+                if edge.lease.as_ref().is_some_and(|l| l.has_changed().unwrap_or(false)) {
+                    dirty = true;
+                }
                 if let Some(j) = edge.journal.as_mut()
                     && let Err(e) = j.flush()
                 {
@@ -168,7 +206,10 @@ pub async fn engine_task(
                 }
                 if dirty {
                     let f = focus.borrow().clone();
-                    let snap = engine.snapshot(f.as_deref(), 1000);
+                    let mut snap = engine.snapshot(f.as_deref(), 1000);
+                    if let Some(l) = edge.lease.as_mut() {
+                        snap.executor = executor_summary(&l.borrow_and_update());
+                    }
                     if snap_tx.send(Arc::new(snap)).is_err() {
                         break;
                     }
@@ -357,16 +398,28 @@ pub async fn start_session(opts: &ConsoleOptions, paths: &Paths) -> anyhow::Resu
         Ok(s) => (s, None),
         Err(e) => (OutcomeStats::default(), Some(e)),
     };
-    let actuator_name = if opts.read_only {
+    let real = opts.config.prometheus.clone();
+    // what carries actions out: nothing at all when read-only (or in history mode); on real
+    // systems only Kubernetes can (a dry run records), on the simulator the simulator
+    let read_only = opts.read_only
+        || opts.history.is_some()
+        || (real.is_some() && opts.config.kubernetes.is_none() && !opts.dry_run);
+    let actuator_name = if read_only {
         None
-    } else if opts.dry_run {
+    } else if opts.dry_run && (real.is_none() || opts.config.kubernetes.is_none()) {
         Some("dry run".to_string())
+    } else if real.is_some() {
+        Some(if opts.dry_run {
+            "kubernetes (server-side dry run)".to_string()
+        } else {
+            "kubernetes".to_string()
+        })
     } else {
         Some("simulated fleet".to_string())
     };
     let cfg = EngineConfig {
         phase: opts.phase,
-        read_only: opts.read_only,
+        read_only,
         replica_budget: opts.replica_budget,
         playbooks: Arc::new(books),
         stats,
@@ -401,10 +454,22 @@ pub async fn start_session(opts: &ConsoleOptions, paths: &Paths) -> anyhow::Resu
     if let Some(s) = scenario {
         world.schedule(s.schedule(live_start, opts.models));
     }
-    let label = match scenario {
-        Some(s) => format!("sim seed {} · {}", opts.seed, s.name),
-        None => format!("sim seed {}", opts.seed),
+    let label = match (&real, scenario) {
+        (Some(p), _) => match opts.history {
+            Some(_) => format!(
+                "{} (history)",
+                crate::sources::prometheus::source_label(&p.url)
+            ),
+            None => crate::sources::prometheus::source_label(&p.url),
+        },
+        (None, Some(s)) => format!("sim seed {} · {}", opts.seed, s.name),
+        (None, None) => format!("sim seed {}", opts.seed),
     };
+    if real.is_some() && read_only && !opts.read_only && opts.history.is_none() {
+        engine.add_notice(
+            "no [kubernetes] section in the config: no actuator, proposals are shown as would-do",
+        );
+    }
     let journal = if logging.is_ok() {
         open_journal(paths, &label, digest, settings, &mut engine)
     } else {
@@ -414,9 +479,31 @@ pub async fn start_session(opts: &ConsoleOptions, paths: &Paths) -> anyhow::Resu
     let cancel = CancellationToken::new();
     let (ev_tx, ev_rx) = mpsc::channel::<Event>(1024);
     let (sim_tx, sim_rx) = mpsc::channel::<SimControl>(64);
+    let mut tasks = Vec::new();
+    let mut lease = None;
     // read-only: no actuator is constructed at all
-    let actuator: Option<Arc<dyn Actuator>> = if opts.read_only {
+    let actuator: Option<Arc<dyn Actuator>> = if read_only {
         None
+    } else if real.is_some() {
+        match &opts.config.kubernetes {
+            Some(k) => {
+                let kube = crate::remediate::kube::KubeActuator::new(k, opts.dry_run, opts.role)
+                    .await
+                    .map_err(|e| anyhow::anyhow!("{e}"))
+                    .context("cannot reach the Kubernetes cluster named in the config")?;
+                let kube = Arc::new(kube);
+                lease = Some(kube.lease_status());
+                let namespaces = namespaces_of(&opts.config, k);
+                let keeper = kube.clone();
+                let c = cancel.clone();
+                // acquires and renews; gives the Leases up when cancelled
+                tasks.push(tokio::spawn(async move {
+                    keeper.keep_leases(&namespaces, c).await;
+                }));
+                Some(kube)
+            }
+            None => Some(Arc::new(DryRunActuator::default())),
+        }
     } else if opts.dry_run {
         Some(Arc::new(DryRunActuator::default()))
     } else {
@@ -424,28 +511,41 @@ pub async fn start_session(opts: &ConsoleOptions, paths: &Paths) -> anyhow::Resu
     };
     let (snap_tx, snap_rx) = watch::channel(Arc::new(engine.snapshot(None, 0)));
     let (focus_tx, focus_rx) = watch::channel::<Option<String>>(None);
-    let source = tokio::spawn(simsrc::run(
-        world,
-        SimSourceConfig {
-            backfill,
-            speed: opts.speed,
-            label,
-        },
-        ev_tx.clone(),
-        sim_rx,
-        cancel.clone(),
-    ));
+    let is_sim = real.is_none();
+    let source = match real {
+        Some(p) => tokio::spawn(crate::sources::prometheus::run(
+            p,
+            opts.config.models.clone(),
+            opts.history,
+            opts.speed,
+            ev_tx.clone(),
+            cancel.clone(),
+        )),
+        None => tokio::spawn(simsrc::run(
+            world,
+            SimSourceConfig {
+                backfill,
+                speed: opts.speed,
+                label,
+            },
+            ev_tx.clone(),
+            sim_rx,
+            cancel.clone(),
+        )),
+    };
+    tasks.insert(0, source);
     let engine_handle = tokio::spawn(engine_task(
         engine,
         ev_rx,
         snap_tx,
         focus_rx,
         Edge {
-            sim: Some(sim_tx.clone()),
+            sim: is_sim.then(|| sim_tx.clone()),
             actuator,
             journal,
             results: ev_tx.clone(),
             stats_path: logging.is_ok().then_some(stats_path),
+            lease,
         },
         cancel.clone(),
         opts.refresh_hz.max(2.0),
@@ -454,12 +554,26 @@ pub async fn start_session(opts: &ConsoleOptions, paths: &Paths) -> anyhow::Resu
         snapshots: snap_rx,
         focus: focus_tx,
         commands: ev_tx,
-        sim: Some(sim_tx),
+        sim: is_sim.then_some(sim_tx),
         cancel,
         journal_path,
-        tasks: vec![source],
+        tasks,
         engine: engine_handle,
     })
+}
+
+/// The namespaces whose Lease this pitcrew holds: those of the configured models, and the
+/// cluster's default one.
+fn namespaces_of(cfg: &crate::config::Config, k: &crate::config::KubeConfig) -> Vec<String> {
+    let mut ns: Vec<String> = cfg
+        .models
+        .keys()
+        .filter_map(|key| key.split_once('/').map(|(n, _)| n.to_string()))
+        .collect();
+    ns.push(k.namespace.clone());
+    ns.sort();
+    ns.dedup();
+    ns
 }
 
 /// Open the session journal in the data dir; on failure say so in the engine's notices.

@@ -163,6 +163,17 @@ enum Cmd {
         #[arg(long, value_name = "NAME")]
         scenario: Option<String>,
     },
+    /// Print the least-privilege Kubernetes Role (and RoleBinding) that pitcrew's actions,
+    /// Leases and retraining Jobs need in a namespace, as YAML for `kubectl apply -f -`.
+    Rbac {
+        /// Namespace of the Role (default: the config's `[kubernetes] namespace`, else
+        /// `default`).
+        #[arg(long)]
+        namespace: Option<String>,
+        /// The config file.
+        #[arg(long, value_name = "PATH")]
+        config: Option<std::path::PathBuf>,
+    },
     /// Validate theme, keymap and config files; report every problem with file:line:column.
     Check {
         /// Theme to validate (built-in name or path); with no option, everything is checked.
@@ -609,6 +620,7 @@ fn main() -> ExitCode {
                 refresh_hz: 1.0,
                 config,
                 history: None,
+                role: pitcrew::remediate::lease::Role::Agent,
             };
             match pitcrew::app::run_agent(opts, pitcrew::app::AgentOptions { listen }) {
                 Ok(()) => ExitCode::SUCCESS,
@@ -617,6 +629,17 @@ fn main() -> ExitCode {
                     ExitCode::from(1)
                 }
             }
+        }
+        Some(Cmd::Rbac { namespace, config }) => {
+            let config = match load_config(config.as_deref()) {
+                Ok(c) => c,
+                Err(code) => return code,
+            };
+            let ns = namespace
+                .or_else(|| config.kubernetes.as_ref().map(|k| k.namespace.clone()))
+                .unwrap_or_else(|| "default".to_string());
+            print!("{}", pitcrew::remediate::kube::rbac_role(&ns));
+            ExitCode::SUCCESS
         }
         Some(Cmd::Check {
             theme,
@@ -693,6 +716,7 @@ fn main() -> ExitCode {
                 refresh_hz: cli.refresh,
                 config,
                 history,
+                role: pitcrew::remediate::lease::Role::Console,
             };
             match run_console(opts) {
                 Ok(()) => ExitCode::SUCCESS,

@@ -257,6 +257,7 @@ proptest! {
                     journal: Some(journal),
                     results: tx.clone(),
                     stats_path: None,
+                    lease: None,
                 },
                 cancel.clone(),
                 10.0,

@@ -1225,6 +1225,7 @@ impl Engine {
                 self.cfg.actuator.clone()
             },
             counters: self.counters(),
+            executor: None,
         }
     }
 }

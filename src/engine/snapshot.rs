@@ -275,6 +275,9 @@ pub struct Snapshot {
     pub actuator: Option<String>,
     /// Times the guardrails held an approved action back, and actions sent to the actuator.
     pub counters: (u64, u64),
+    /// Who executes actions (the Kubernetes Lease), when more than one pitcrew could; set by
+    /// the edge, not the engine.
+    pub executor: Option<String>,
 }
 
 impl Snapshot {

@@ -284,6 +284,15 @@ fn draw_status(f: &mut Frame, ui: &Ui, ctx: &Ctx, area: Rect) {
         spans.push(Span::raw(sep));
         spans.push(Span::styled("READ-ONLY", ctx.s("ui.badge.readonly")));
     }
+    if let Some(who) = &snap.executor {
+        spans.push(Span::raw(sep));
+        let style = if who.ends_with("this pitcrew") {
+            ctx.s("ui.statusbar")
+        } else {
+            ctx.s("ui.badge.readonly")
+        };
+        spans.push(Span::styled(who.clone(), style));
+    }
     if let Some(msg) = &ui.flash {
         // what the operator just did comes first: it must not be cut off on a narrow terminal
         spans.insert(1, Span::raw(sep));
