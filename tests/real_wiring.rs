@@ -1,0 +1,232 @@
+//! The binary wired to real systems: `pitcrew agent --config` reads its models and signals
+//! from a Prometheus HTTP API (a scripted server on 127.0.0.1 that speaks the real JSON) and
+//! exports them; with no `[kubernetes]` section no actuator exists.
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use axum::routing::any;
+use std::collections::HashMap;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+/// Every query answers one series per model: alpha and beta in namespace shop.
+fn answer(query: &str, range: Option<(f64, f64, f64)>, now: f64) -> serde_json::Value {
+    let v = |model: &str| -> f64 {
+        match (query, model) {
+            ("rate_q", "alpha") => 42.0,
+            ("rate_q", _) => 7.0,
+            ("p95_q", "alpha") => 120.0,
+            ("p95_q", _) => 80.0,
+            _ => 0.0,
+        }
+    };
+    let result: Vec<serde_json::Value> = ["alpha", "beta"]
+        .iter()
+        .map(|m| {
+            let metric = serde_json::json!({"model": m, "namespace": "shop"});
+            match range {
+                Some((start, end, step)) => {
+                    let mut values = Vec::new();
+                    let mut t = start;
+                    while t <= end {
+                        values.push(serde_json::json!([t, format!("{}", v(m))]));
+                        t += step;
+                    }
+                    serde_json::json!({"metric": metric, "values": values})
+                }
+                None => serde_json::json!({"metric": metric, "value": [now, format!("{}", v(m))]}),
+            }
+        })
+        .collect();
+    let kind = if range.is_some() { "matrix" } else { "vector" };
+    serde_json::json!({"status": "success", "data": {"resultType": kind, "result": result}})
+}
+
+fn params(uri: &axum::http::Uri, body: &[u8]) -> HashMap<String, String> {
+    let mut all = String::from_utf8_lossy(body).to_string();
+    if let Some(q) = uri.query() {
+        all.push('&');
+        all.push_str(q);
+    }
+    all.split('&')
+        .filter_map(|kv| kv.split_once('='))
+        .map(|(k, v)| {
+            let v = v.replace('+', " ");
+            let v = percent_decode(&v);
+            (k.to_string(), v)
+        })
+        .collect()
+}
+
+fn percent_decode(s: &str) -> String {
+    let b = s.as_bytes();
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'%'
+            && i + 2 < b.len()
+            && let Ok(x) = u8::from_str_radix(&s[i + 1..i + 3], 16)
+        {
+            out.push(x);
+            i += 3;
+            continue;
+        }
+        out.push(b[i]);
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).to_string()
+}
+
+/// Start the scripted Prometheus on a thread of its own; returns its address.
+fn fake_prometheus() -> String {
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async move {
+            let app = axum::Router::new().route(
+                "/api/v1/{kind}",
+                any(
+                    |axum::extract::Path(kind): axum::extract::Path<String>,
+                     uri: axum::http::Uri,
+                     body: axum::body::Bytes| async move {
+                        let p = params(&uri, &body);
+                        let q = p.get("query").cloned().unwrap_or_default();
+                        let now = std::time::SystemTime::now()
+                            .duration_since(std::time::UNIX_EPOCH)
+                            .unwrap()
+                            .as_secs_f64();
+                        let range = (kind == "query_range").then(|| {
+                            let f = |k: &str| -> f64 {
+                                p.get(k).and_then(|v| v.parse().ok()).unwrap_or(0.0)
+                            };
+                            (f("start"), f("end"), f("step").max(1.0))
+                        });
+                        axum::Json(answer(&q, range, now))
+                    },
+                ),
+            );
+            let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+            tx.send(l.local_addr().unwrap().to_string()).unwrap();
+            axum::serve(l, app).await.unwrap();
+        });
+    });
+    rx.recv().unwrap()
+}
+
+fn get(addr: &str, path: &str) -> (u16, String) {
+    let mut s = TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    write!(s, "GET {path} HTTP/1.0\r\nHost: {addr}\r\n\r\n").unwrap();
+    let mut text = String::new();
+    s.read_to_string(&mut text).unwrap();
+    let code = text
+        .split_whitespace()
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0);
+    (
+        code,
+        text.split_once("\r\n\r\n").map_or("", |x| x.1).to_string(),
+    )
+}
+
+#[test]
+fn agent_on_prometheus_exports_its_models_and_builds_no_actuator() {
+    let prom = fake_prometheus();
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("config.toml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "[prometheus]\nurl = \"http://{prom}\"\nstep_seconds = 5\nbackfill_hours = 1\n\
+             [prometheus.queries]\nrequest_rate = \"rate_q\"\nlatency_p95 = \"p95_q\"\n\
+             [models.\"shop/alpha\"]\npriority = 1\n"
+        ),
+    )
+    .unwrap();
+    let check = common::bin()
+        .args(["check", "--config"])
+        .arg(&cfg)
+        .output()
+        .unwrap();
+    assert!(
+        check.status.success(),
+        "{}",
+        String::from_utf8_lossy(&check.stdout)
+    );
+    let mut child = common::bin()
+        .args([
+            "agent",
+            "--listen",
+            "127.0.0.1:0",
+            "--phase",
+            "autonomy",
+            "--config",
+        ])
+        .arg(&cfg)
+        .env("PITCREW_DATA", dir.path().join("data"))
+        .env("PITCREW_CONFIG", dir.path())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut out = BufReader::new(child.stdout.take().unwrap());
+    let mut line = String::new();
+    out.read_line(&mut line).unwrap();
+    let addr = line
+        .split("http://")
+        .nth(1)
+        .and_then(|r| r.split('/').next())
+        .unwrap_or_else(|| panic!("no address in {line:?}"))
+        .to_string();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let metrics = loop {
+        let (_, body) = get(&addr, "/metrics");
+        if body.contains("mlops_model_latency_p95{namespace=\"shop\",model=\"alpha\"} 120") {
+            break body;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "Prometheus data never arrived:\n{body}"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    assert!(metrics.contains("pitcrew_models 2"), "{metrics}");
+    assert!(
+        metrics.contains("mlops_model_request_rate{namespace=\"shop\",model=\"beta\"} 7"),
+        "{metrics}"
+    );
+    assert!(metrics.contains("pitcrew_source_up 1"), "{metrics}");
+    let (code, body) = get(&addr, "/healthz");
+    assert_eq!(code, 200, "{body}");
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(child.id() as i32),
+        nix::sys::signal::Signal::SIGTERM,
+    )
+    .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while child.try_wait().unwrap().is_none() {
+        assert!(Instant::now() < deadline, "the agent did not stop");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    // the journal says where the data came from and that no actuator existed
+    let journal = std::fs::read_dir(dir.path().join("data/journal"))
+        .unwrap()
+        .filter_map(Result::ok)
+        .next()
+        .unwrap()
+        .path();
+    let text = std::fs::read_to_string(journal).unwrap();
+    let header = text.lines().next().unwrap();
+    assert!(header.contains(&format!("prometheus {prom}")), "{header}");
+    assert!(
+        text.contains("no [kubernetes] section in the config"),
+        "the missing actuator is said"
+    );
+}
