@@ -38,7 +38,13 @@
 //! - 403 names the verb, resource (with subresource), API group and namespace that are missing
 //!   and points at `pitcrew rbac`; 404 names the Deployment and the template that made its name.
 //! - The actuator acts in a namespace only while this pitcrew holds its Lease
-//!   ([`super::lease`]); otherwise it says who does.
+//!   ([`super::lease`]); otherwise it says who does. It acquires or renews the Lease before
+//!   every action; [`KubeActuator::keep_leases`] holds the Leases of the namespaces a session
+//!   watches between actions and gives them up on stop. In dry-run mode the Lease writes are
+//!   dry runs too (nothing is stored), so a dry-run console never keeps a real executor out,
+//!   but it still refuses where another pitcrew holds a fresh Lease.
+//! - Replica bounds, cooldowns and blast radius are the engine's guardrails, checked before an
+//!   action reaches any actuator; this one carries out what it is given.
 
 use super::Action;
 use super::actuator::Actuator;
