@@ -680,4 +680,22 @@ mod tests {
             "ns-m-canary"
         );
     }
+
+    #[test]
+    fn retrain_template_defaults_and_must_name_the_model() {
+        let src = crate::check::SourceText::new("k.toml", "[kubernetes]\n".into());
+        let k = Config::parse(&src).unwrap().kubernetes.unwrap();
+        assert_eq!(k.retrain_template, "{name}-retrain");
+        let src = crate::check::SourceText::new(
+            "k.toml",
+            "[kubernetes]\nretrain_template = \"train\"\n".into(),
+        );
+        let e = Config::parse(&src).unwrap_err();
+        assert!(
+            e.iter().any(|p| p
+                .message
+                .contains("kubernetes.retrain_template must contain {name}")),
+            "{e:?}"
+        );
+    }
 }

@@ -1790,6 +1790,34 @@ async fn the_printed_role_covers_every_request_and_no_more() {
 }
 
 #[tokio::test]
+async fn an_unreachable_api_server_is_named_with_the_request() {
+    // a loopback port nobody listens on
+    let port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        l.local_addr().expect("an address").port()
+    };
+    let client = kube::Client::try_from(kube::Config::new(
+        format!("http://127.0.0.1:{port}").parse().expect("a URL"),
+    ))
+    .expect("a client");
+    let a = KubeActuator::with_client(client, &kube_cfg(), false);
+    let msg = tokio::time::timeout(
+        std::time::Duration::from_secs(20),
+        a.act("ml/fraud", &Action::Restart),
+    )
+    .await
+    .expect("fails within 20 s")
+    .expect_err("no server")
+    .to_string();
+    assert!(
+        msg.starts_with("get leases ml/pitcrew-executor failed: ")
+            && msg.contains("is the API server reachable"),
+        "{msg}"
+    );
+    assert!(!a.lease_status().borrow()["ml"].is_held());
+}
+
+#[tokio::test]
 async fn the_client_really_talks_to_the_fake_server() {
     // guards the fixture itself: a typed read through kube sees what the fake stores
     let f = Fake::start().await;

@@ -38,7 +38,13 @@
 //! - 403 names the verb, resource (with subresource), API group and namespace that are missing
 //!   and points at `pitcrew rbac`; 404 names the Deployment and the template that made its name.
 //! - The actuator acts in a namespace only while this pitcrew holds its Lease
-//!   ([`super::lease`]); otherwise it says who does.
+//!   ([`super::lease`]); otherwise it says who does. It acquires or renews the Lease before
+//!   every action; [`KubeActuator::keep_leases`] holds the Leases of the namespaces a session
+//!   watches between actions and gives them up on stop. In dry-run mode the Lease writes are
+//!   dry runs too (nothing is stored), so a dry-run console never keeps a real executor out,
+//!   but it still refuses where another pitcrew holds a fresh Lease.
+//! - Replica bounds, cooldowns and blast radius are the engine's guardrails, checked before an
+//!   action reaches any actuator; this one carries out what it is given.
 
 use super::Action;
 use super::actuator::Actuator;
@@ -153,24 +159,8 @@ pub enum KubeError {
         message: String,
     },
     /// A Deployment does not exist.
-    #[error(
-        "deployment {namespace}/{name} not found: model {model} maps to it through kubernetes.{template_key} = \"{template}\"; {}",
-        if others.is_empty() { "there is no Deployment in that namespace (is it the right cluster context?)".to_string() } else { format!("Deployments in {namespace}: {}; fix the template in the config", others.join(", ")) }
-    )]
-    DeploymentNotFound {
-        /// Namespace.
-        namespace: String,
-        /// The Deployment name looked for.
-        name: String,
-        /// The model key.
-        model: String,
-        /// `deployment_template` or `canary_template`.
-        template_key: &'static str,
-        /// The template.
-        template: String,
-        /// Deployments that do exist there (at most a few).
-        others: Vec<String>,
-    },
+    #[error("{0}")]
+    DeploymentNotFound(Box<DeploymentNotFound>),
     /// The retraining CronJob does not exist.
     #[error(
         "cronjob {namespace}/{name} not found: retraining model {model} creates a Job from it (kubernetes.retrain_template = \"{template}\"); create the CronJob (it may be suspended) or fix the template"
@@ -239,6 +229,27 @@ pub enum KubeError {
     /// An action that cannot be carried out as asked.
     #[error("{0}")]
     Invalid(String),
+}
+
+/// A Deployment that does not exist, and where its name came from.
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "deployment {namespace}/{name} not found: model {model} maps to it through kubernetes.{template_key} = \"{template}\"; {}",
+    if others.is_empty() { "there is no Deployment in that namespace (is it the right cluster context?)".to_string() } else { format!("Deployments in {namespace}: {}; fix the template in the config", others.join(", ")) }
+)]
+pub struct DeploymentNotFound {
+    /// Namespace.
+    pub namespace: String,
+    /// The Deployment name looked for.
+    pub name: String,
+    /// The model key.
+    pub model: String,
+    /// `deployment_template` or `canary_template`.
+    pub template_key: &'static str,
+    /// The template.
+    pub template: String,
+    /// Deployments that do exist there (at most 20).
+    pub others: Vec<String>,
 }
 
 impl KubeError {
@@ -515,14 +526,14 @@ impl KubeActuator {
         } else {
             ("deployment_template", self.cfg.deployment_template.clone())
         };
-        KubeError::DeploymentNotFound {
+        KubeError::DeploymentNotFound(Box::new(DeploymentNotFound {
             namespace: ns.to_string(),
             name: name.to_string(),
             model: format!("{ns}/{model}"),
             template_key,
             template,
             others,
-        }
+        }))
     }
 
     async fn get_replicas(
