@@ -127,15 +127,14 @@ struct Prom {
     dir: PathBuf,
     port: u16,
     child: Option<Child>,
+    starts: u32,
 }
 
 impl Prom {
     fn start(&mut self) {
-        let log = std::fs::File::create(self.dir.join(format!(
-            "prometheus-{}.log",
-            Instant::now().elapsed().as_nanos()
-        )))
-        .unwrap();
+        self.starts += 1;
+        let log = std::fs::File::create(self.dir.join(format!("prometheus-{}.log", self.starts)))
+            .unwrap();
         let child = Command::new(&self.bin)
             .arg(format!(
                 "--config.file={}",
@@ -321,6 +320,7 @@ async fn backfill_equals_known_values_then_down_stale_and_recovery() {
         dir: tmp.path().to_path_buf(),
         port: free_port(),
         child: None,
+        starts: 0,
     };
     prom.start();
     prom.wait_ready().await;

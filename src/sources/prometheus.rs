@@ -33,8 +33,11 @@
 //! indices are this source's, so it must be the engine's only source of models. A series is
 //! mapped to `namespace/name` from `model_label` and `namespace_label` (else
 //! `default_namespace`); priority and replica bounds come from the `models` config, the version
-//! from a `version` label (else `unknown`). When several series of one query map to one model,
-//! the first is kept and a warning says to aggregate `by (namespace, model)`.
+//! from a `version` label (else `unknown`; with one series per version, the version with the
+//! most traffic at the latest time). When several series of one query map to one model (per
+//! pod, per version), request rate and replicas are summed; for the other signals the first is
+//! kept and a warning says to aggregate `by (namespace, model)`. Models named in the `models`
+//! config but absent from the data are not announced.
 
 use crate::config::{ModelConfig, PrometheusConfig};
 use crate::engine::{Event, SourceKind, SourceState, SourceStatus};
@@ -1092,13 +1095,6 @@ impl Registry {
         let (ns, name, version) = self.labels.identify(labels)?;
         let key = format!("{ns}/{name}");
         if let Some(&i) = self.index.get(&key) {
-            if let Some(v) = version {
-                let m = &mut self.metas[i as usize];
-                if m.version != v {
-                    m.version = v;
-                    self.pending.insert(i);
-                }
-            }
             return Some(i);
         }
         let cfg = self.configs.get(&key);
@@ -1116,6 +1112,16 @@ impl Registry {
         self.index.insert(key, i);
         self.pending.insert(i);
         Some(i)
+    }
+
+    /// Set the version a model serves (announced again when it changed).
+    pub fn set_version(&mut self, model: u32, version: &str) {
+        if let Some(m) = self.metas.get_mut(model as usize)
+            && m.version != version
+        {
+            m.version = version.to_string();
+            self.pending.insert(model);
+        }
     }
 
     /// New or changed models since the last call, in index order (for `Event::Models`).
@@ -1138,6 +1144,8 @@ pub struct Merger {
     rows: BTreeMap<i64, BTreeMap<u32, Sample>>,
     duplicates: usize,
     unlabelled: usize,
+    /// Per model the version seen with most weight: (from request rate, time, value, version).
+    versions: HashMap<u32, (bool, f64, f64, String)>,
 }
 
 fn time_key(t: f64) -> i64 {
@@ -1170,16 +1178,75 @@ impl Merger {
         }
     }
 
-    /// Every point of every series of one signal's answer.
+    /// A point of one more series of an additive signal (request rate, replicas): summed with
+    /// what other series gave for the same model and time.
+    pub fn add_summed(&mut self, t: f64, model: u32, signal: Signal, v: f64) {
+        if !t.is_finite() {
+            return;
+        }
+        let s = self
+            .rows
+            .entry(time_key(t))
+            .or_default()
+            .entry(model)
+            .or_insert(Sample::MISSING);
+        let slot = &mut s.values[signal.index()];
+        if v.is_finite() {
+            *slot = if slot.is_finite() {
+                *slot + v as f32
+            } else {
+                v as f32
+            };
+        }
+    }
+
+    /// Every point of every series of one signal's answer. Several series of one model (per
+    /// version, per pod) are summed for request rate and replicas; for the other signals the
+    /// first is kept (see [`Merger::duplicates`]). A time repeated within one series counts once.
     pub fn add_result(&mut self, reg: &mut Registry, signal: Signal, series: &[Series]) {
+        let additive = matches!(signal, Signal::RequestRate | Signal::Replicas);
         for s in series {
             let Some(m) = reg.resolve(&s.labels) else {
                 self.unlabelled += 1;
                 continue;
             };
+            let mut seen = std::collections::HashSet::with_capacity(s.points.len());
             for &(t, v) in &s.points {
-                self.add(t, m, signal, v);
+                if !t.is_finite() || !seen.insert(time_key(t)) {
+                    continue;
+                }
+                if additive {
+                    self.add_summed(t, m, signal, v);
+                } else {
+                    self.add(t, m, signal, v);
+                }
             }
+            if let Some(version) = s.labels.get("version").filter(|v| !v.is_empty())
+                && let Some(&(t, v)) = s.points.iter().rev().find(|p| p.0.is_finite())
+            {
+                let cand = (
+                    signal == Signal::RequestRate,
+                    t,
+                    if v.is_finite() { v } else { f64::MIN },
+                );
+                let better = self.versions.get(&m).is_none_or(|o| {
+                    (cand.0, cand.1, cand.2)
+                        .partial_cmp(&(o.0, o.1, o.2))
+                        .is_some_and(|c| c == std::cmp::Ordering::Greater)
+                });
+                if better {
+                    self.versions
+                        .insert(m, (cand.0, cand.1, cand.2, version.clone()));
+                }
+            }
+        }
+    }
+
+    /// Give each model the version of its series with the most traffic at the latest time (a
+    /// query `by (namespace, model, version)` during a rollout has one series per version).
+    pub fn apply_versions(&self, reg: &mut Registry) {
+        for (m, (_, _, _, v)) in &self.versions {
+            reg.set_version(*m, v);
         }
     }
 
@@ -1413,6 +1480,7 @@ impl Src {
             tracing::warn!("{}: {e}", sig.name());
             notes.push(format!("{} failed: {e}", sig.name()));
         }
+        m.apply_versions(&mut self.reg);
         if m.duplicates() > 0 {
             notes.push(format!(
                 "{} values dropped: a query returns several series per model; aggregate by ({}, {})",
@@ -2015,14 +2083,39 @@ mod tests {
         assert_eq!(a[1].key(), "default/rank");
         assert_eq!(a[1].priority, DEFAULT_PRIORITY);
         assert!(r.take_announcements().is_empty());
-        // a version label updates the model (announced again, same index)
-        let v = labels(&[("model", "fraud"), ("namespace", "pay"), ("version", "v7")]);
-        assert_eq!(r.resolve(&v), Some(0));
+        // a new version is announced again, same index
+        r.set_version(0, "v7");
         let a = r.take_announcements();
         assert_eq!(a.len(), 1);
         assert_eq!(a[0].version, "v7");
-        assert_eq!(r.resolve(&v), Some(0));
+        r.set_version(0, "v7");
         assert!(r.take_announcements().is_empty());
+    }
+
+    #[test]
+    fn the_version_is_the_one_with_most_traffic() {
+        let mut r = Registry::new(map(), BTreeMap::new());
+        let s = |v: &str, rate: f64| Series {
+            labels: labels(&[("model", "m"), ("version", v)]),
+            points: vec![(10.0, rate)],
+        };
+        // during a rollout both versions have a series: no flapping, the busier one wins
+        for _ in 0..3 {
+            let mut m = Merger::new();
+            m.add_result(&mut r, Signal::RequestRate, &[s("v1", 90.0), s("v2", 10.0)]);
+            m.add_result(&mut r, Signal::LatencyP95, &[s("v2", 500.0)]);
+            m.apply_versions(&mut r);
+        }
+        let a = r.take_announcements();
+        assert_eq!(a.len(), 1);
+        assert_eq!(a[0].version, "v1");
+        let mut m = Merger::new();
+        m.add_result(&mut r, Signal::RequestRate, &[s("v1", 20.0), s("v2", 80.0)]);
+        m.apply_versions(&mut r);
+        let a = r.take_announcements();
+        assert_eq!(a.len(), 1);
+        assert_eq!(a[0].version, "v2");
+        assert_eq!(r.metas().len(), 1);
     }
 
     #[test]
@@ -2046,6 +2139,35 @@ mod tests {
         assert!(s.get(Signal::ErrorRate).is_nan());
         assert_eq!(rows[1].0, 20.0);
         assert_eq!(m.into_rows(Some(10.0)).len(), 1);
+    }
+
+    #[test]
+    fn several_series_per_model_sum_rates_and_keep_the_first_ratio() {
+        let mut r = Registry::new(map(), BTreeMap::new());
+        let s = |pod: &str, pts: Vec<(f64, f64)>| Series {
+            labels: labels(&[("model", "m"), ("pod", pod)]),
+            points: pts,
+        };
+        let mut m = Merger::new();
+        // a repeated time within one series counts once
+        m.add_result(
+            &mut r,
+            Signal::RequestRate,
+            &[
+                s("a", vec![(10.0, 5.0), (10.0, 5.0)]),
+                s("b", vec![(10.0, 7.0)]),
+                s("c", vec![(10.0, f64::NAN)]),
+            ],
+        );
+        m.add_result(
+            &mut r,
+            Signal::ErrorRate,
+            &[s("a", vec![(10.0, 0.5)]), s("b", vec![(10.0, 0.1)])],
+        );
+        assert_eq!(m.duplicates(), 1);
+        let rows = m.into_rows(None);
+        assert_eq!(rows[0].1[0].1.get(Signal::RequestRate), 12.0);
+        assert_eq!(rows[0].1[0].1.get(Signal::ErrorRate), 0.5);
     }
 
     #[test]
