@@ -1,3 +1,4 @@
 //! Sources: edges that turn the outside world (or the simulator) into engine events.
 
+pub mod mlflow;
 pub mod sim;
