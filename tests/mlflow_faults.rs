@@ -38,7 +38,10 @@ async fn runs(State(c): State<Arc<Counts>>) -> impl IntoResponse {
 async fn slow_alias(State(c): State<Arc<Counts>>) -> impl IntoResponse {
     c.alias.fetch_add(1, Ordering::SeqCst);
     tokio::time::sleep(Duration::from_secs(5)).await;
-    (StatusCode::OK, r#"{"model_version":{"name":"m","version":"1"}}"#)
+    (
+        StatusCode::OK,
+        r#"{"model_version":{"name":"m","version":"1"}}"#,
+    )
 }
 
 async fn missing_version(State(c): State<Arc<Counts>>) -> impl IntoResponse {
@@ -111,11 +114,17 @@ async fn persistent_5xx_gives_up_after_the_retries_with_the_mlflow_error() {
         .await
         .expect_err("always 500");
     assert_eq!(counts.search.load(Ordering::SeqCst), 4, "1 + 3 retries");
-    assert!(matches!(e, MlflowError::GaveUp { attempts: 4, .. }), "{e:?}");
+    assert!(
+        matches!(e, MlflowError::GaveUp { attempts: 4, .. }),
+        "{e:?}"
+    );
     assert_eq!(e.error_code(), Some("INTERNAL_ERROR"));
     let s = e.to_string();
     assert!(s.contains("model-versions/search"), "{s}");
-    assert!(s.contains("name%3D%27fraud%27"), "the URL with the filter: {s}");
+    assert!(
+        s.contains("name%3D%27fraud%27"),
+        "the URL with the filter: {s}"
+    );
     assert!(s.contains("boom") && s.contains("HTTP 500"), "{s}");
 }
 
@@ -149,12 +158,18 @@ async fn malformed_json_is_a_decode_error_not_retried() {
     let c = MlflowClient::with_token(&uri, None, 2.0)
         .expect("client")
         .with_retry(fast_retry());
-    let e = c.get_registered_model("fraud").await.expect_err("truncated");
+    let e = c
+        .get_registered_model("fraud")
+        .await
+        .expect_err("truncated");
     assert!(matches!(e, MlflowError::Decode { .. }), "{e:?}");
     assert_eq!(counts.model.load(Ordering::SeqCst), 1);
     let s = e.to_string();
     assert!(s.contains("registered-models/get?name=fraud"), "{s}");
-    assert!(s.contains("model 'fraud'") && s.contains("not the JSON expected"), "{s}");
+    assert!(
+        s.contains("model 'fraud'") && s.contains("not the JSON expected"),
+        "{s}"
+    );
 }
 
 #[tokio::test]
@@ -179,14 +194,20 @@ async fn a_reply_slower_than_the_timeout_is_bounded() {
         matches!(&e, MlflowError::GaveUp { attempts: 3, last } if matches!(**last, MlflowError::Timeout { .. })),
         "{e:?}"
     );
-    assert!(took >= Duration::from_millis(900), "3 timeouts of 0.3 s: {took:?}");
+    assert!(
+        took >= Duration::from_millis(900),
+        "3 timeouts of 0.3 s: {took:?}"
+    );
     assert!(
         took <= c.worst_case() + Duration::from_millis(500),
         "{took:?} > worst case {:?}",
         c.worst_case()
     );
     let s = e.to_string();
-    assert!(s.contains("no answer within 0.3 s") && s.contains("alias 'champion'"), "{s}");
+    assert!(
+        s.contains("no answer within 0.3 s") && s.contains("alias 'champion'"),
+        "{s}"
+    );
 }
 
 #[tokio::test]

@@ -61,7 +61,7 @@ pub enum MlflowError {
     #[error("mlflow config: {0}")]
     Config(String),
     /// MLflow answered with its error JSON (`error_code`, `message`).
-    #[error("MLflow {method} {url} ({what}): {code}: {message} (HTTP {status}){hint}")]
+    #[error("MLflow {method} {url} ({what}): {code}: {message} (HTTP {status}){}", hint_for(.code, *.status))]
     Api {
         /// HTTP method.
         method: &'static str,
@@ -75,11 +75,9 @@ pub enum MlflowError {
         code: String,
         /// MLflow `message`.
         message: String,
-        /// What to check.
-        hint: &'static str,
     },
     /// An HTTP error without MLflow's error JSON (a proxy, a different server).
-    #[error("MLflow {method} {url} ({what}): HTTP {status}: {body}{hint}")]
+    #[error("MLflow {method} {url} ({what}): HTTP {status}: {body}{}", hint_for("", *.status))]
     Http {
         /// HTTP method.
         method: &'static str,
@@ -91,8 +89,6 @@ pub enum MlflowError {
         status: u16,
         /// Start of the body.
         body: String,
-        /// What to check.
-        hint: &'static str,
     },
     /// No complete answer within the timeout.
     #[error(
@@ -926,10 +922,10 @@ impl MlflowClient {
             }
         }
         Err(MlflowError::TooManyPages {
-            url: self.api.join("registered-models/search").map_or_else(
-                |_| self.api.to_string(),
-                |u| u.to_string(),
-            ),
+            url: self
+                .api
+                .join("registered-models/search")
+                .map_or_else(|_| self.api.to_string(), |u| u.to_string()),
             what: "registered models".into(),
             pages: MAX_PAGES,
         })
@@ -1006,10 +1002,10 @@ impl MlflowClient {
             }
         }
         Err(MlflowError::TooManyPages {
-            url: self.api.join("model-versions/search").map_or_else(
-                |_| self.api.to_string(),
-                |u| u.to_string(),
-            ),
+            url: self
+                .api
+                .join("model-versions/search")
+                .map_or_else(|_| self.api.to_string(), |u| u.to_string()),
             what: format!("versions of model '{name}'"),
             pages: MAX_PAGES,
         })
@@ -1059,7 +1055,12 @@ impl MlflowClient {
     }
 
     /// `POST registered-models/alias`: point `alias` at `version`.
-    pub async fn set_alias(&self, name: &str, alias: &str, version: &str) -> Result<(), MlflowError> {
+    pub async fn set_alias(
+        &self,
+        name: &str,
+        alias: &str,
+        version: &str,
+    ) -> Result<(), MlflowError> {
         let what = format!("model '{name}' version {version}, setting alias '{alias}'");
         let _: Empty = self
             .call(Req {
@@ -1102,9 +1103,7 @@ impl MlflowClient {
                 method: Method::POST,
                 path: "model-versions/set-tag",
                 query: &[],
-                body: Some(
-                    json!({ "name": name, "version": version, "key": key, "value": value }),
-                ),
+                body: Some(json!({ "name": name, "version": version, "key": key, "value": value })),
                 what: &what,
             })
             .await?;
@@ -1141,7 +1140,6 @@ fn error_from(
             url: url.to_string(),
             what: what.to_string(),
             status: code,
-            hint: hint_for(&e.error_code, code),
             code: e.error_code,
             message: e.message,
         },
@@ -1152,10 +1150,7 @@ fn error_from(
                 excerpt.push('…');
             }
             if excerpt.is_empty() {
-                excerpt = status
-                    .canonical_reason()
-                    .unwrap_or("no body")
-                    .to_string();
+                excerpt = status.canonical_reason().unwrap_or("no body").to_string();
             }
             MlflowError::Http {
                 method,
@@ -1163,7 +1158,6 @@ fn error_from(
                 what: what.to_string(),
                 status: code,
                 body: excerpt,
-                hint: hint_for("", code),
             }
         }
     }
@@ -1583,7 +1577,12 @@ impl CandidateWatch {
     /// Read the registry for every model (index = position in `models`, the engine's order) and
     /// return the events for what is new at time `t`. A candidate is reported once its run has
     /// logged an accuracy (until then it is looked at again on the next poll).
-    pub async fn poll(&mut self, registry: &Registry, models: &[ModelMeta], t: f64) -> RegistryPoll {
+    pub async fn poll(
+        &mut self,
+        registry: &Registry,
+        models: &[ModelMeta],
+        t: f64,
+    ) -> RegistryPoll {
         let mut updated = Vec::new();
         let mut changes = Vec::new();
         let mut errors = Vec::new();
@@ -1785,7 +1784,15 @@ mod tests {
 
     #[test]
     fn candidates_are_challenger_and_newer_eligible_versions() {
-        let vs = vec![v(1), v(2), v(3), v(4), archived(5), tagged(6, TAG_ROLLED_BACK_AT), v(7)];
+        let vs = vec![
+            v(1),
+            v(2),
+            v(3),
+            v(4),
+            archived(5),
+            tagged(6, TAG_ROLLED_BACK_AT),
+            v(7),
+        ];
         assert_eq!(candidate_versions(Some(3), None, &vs), vec![7, 4]);
         // an older challenger is a candidate too
         assert_eq!(candidate_versions(Some(3), Some(2), &vs), vec![7, 4, 2]);
@@ -1926,10 +1933,17 @@ mod tests {
 
     #[test]
     fn errors_classify_and_name_url_and_model() {
-        let url = Url::parse("http://127.0.0.1:1/api/2.0/mlflow/model-versions/get?name=m&version=9")
-            .expect("url");
+        let url =
+            Url::parse("http://127.0.0.1:1/api/2.0/mlflow/model-versions/get?name=m&version=9")
+                .expect("url");
         let body = br#"{"error_code":"RESOURCE_DOES_NOT_EXIST","message":"Model Version (name=m, version=9) not found"}"#;
-        let e = error_from("GET", &url, "model 'm' version 9", StatusCode::NOT_FOUND, body);
+        let e = error_from(
+            "GET",
+            &url,
+            "model 'm' version 9",
+            StatusCode::NOT_FOUND,
+            body,
+        );
         assert!(e.is_not_found());
         assert!(!e.is_retryable());
         assert_eq!(e.error_code(), Some("RESOURCE_DOES_NOT_EXIST"));
@@ -1939,7 +1953,13 @@ mod tests {
         assert!(s.contains("RESOURCE_DOES_NOT_EXIST"), "{s}");
         assert!(s.contains("model_name_template"), "{s}");
 
-        let e = error_from("GET", &url, "x", StatusCode::BAD_GATEWAY, b"<html>bad gateway</html>");
+        let e = error_from(
+            "GET",
+            &url,
+            "x",
+            StatusCode::BAD_GATEWAY,
+            b"<html>bad gateway</html>",
+        );
         assert!(e.is_retryable());
         assert!(matches!(e, MlflowError::Http { status: 502, .. }));
         let e = error_from("GET", &url, "x", StatusCode::UNAUTHORIZED, b"");
@@ -1973,14 +1993,16 @@ mod tests {
     #[test]
     fn config_problems_are_errors_not_panics() {
         for t in [0.0, -1.0, f64::NAN, f64::INFINITY, 1e12] {
-            let e = MlflowClient::with_token("http://127.0.0.1:5000", None, t).expect_err("bad timeout");
+            let e = MlflowClient::with_token("http://127.0.0.1:5000", None, t)
+                .expect_err("bad timeout");
             assert!(e.to_string().contains("timeout_seconds"), "{e}");
         }
         for u in ["", "mlflow:5000", "ftp://x", "http://"] {
             assert!(MlflowClient::with_token(u, None, 1.0).is_err(), "{u}");
         }
-        let c = MlflowClient::with_token("http://127.0.0.1:5000/prefix/", Some("s3cret".into()), 2.0)
-            .expect("client");
+        let c =
+            MlflowClient::with_token("http://127.0.0.1:5000/prefix/", Some("s3cret".into()), 2.0)
+                .expect("client");
         assert_eq!(c.api_base(), "http://127.0.0.1:5000/prefix/api/2.0/mlflow/");
         assert!(!format!("{c:?}").contains("s3cret"));
         let cfg = MlflowConfig {
@@ -1995,7 +2017,11 @@ mod tests {
             timeout_seconds: 1.0,
         };
         let e = MlflowClient::new(&cfg).expect_err("token env missing");
-        assert!(e.to_string().contains("PITCREW_TEST_MLFLOW_TOKEN_THAT_IS_NOT_SET"), "{e}");
+        assert!(
+            e.to_string()
+                .contains("PITCREW_TEST_MLFLOW_TOKEN_THAT_IS_NOT_SET"),
+            "{e}"
+        );
         assert!(quote("it's").expect("quote") == "\"it's\"");
         assert!(quote("a'b\"c").is_err());
     }
