@@ -138,7 +138,7 @@ impl Server {
 
     fn wait_healthy(&mut self) {
         let url = format!("{}/health", self.uri());
-        let deadline = Instant::now() + Duration::from_secs(120);
+        let deadline = Instant::now() + Duration::from_secs(180);
         loop {
             if let Some(child) = self.child.as_mut()
                 && let Ok(Some(status)) = child.try_wait()
@@ -153,7 +153,7 @@ impl Server {
             }
             if Instant::now() > deadline {
                 panic!(
-                    "mlflow server did not answer {url} within 120 s; log:\n{}",
+                    "mlflow server did not answer {url} within 180 s; log:\n{}",
                     self.log_tail()
                 );
             }
@@ -612,6 +612,17 @@ async fn registry_on_a_real_mlflow_server() {
         .await
         .expect("rollback");
     assert_eq!(alias_of(c, "champion").await.as_deref(), Some("1"));
+    assert!(
+        c.get_model_version(MODEL, "5")
+            .await
+            .expect("v5")
+            .is_rolled_back()
+    );
+    // the undo of a rollback promotes it on purpose: it may serve again
+    let m = registry.promote(MODEL, 5).await.expect("promote again");
+    assert_eq!((m.from, m.to), (Some(1), 5));
+    let v5 = c.get_model_version(MODEL, "5").await.expect("v5");
+    assert!(!v5.is_rolled_back() && v5.has_served(), "{:?}", v5.tags);
     assert!(
         act.apply("risk/fraud", &Action::Scale { replicas: 3 })
             .await

@@ -1110,6 +1110,26 @@ impl MlflowClient {
         Ok(())
     }
 
+    /// `DELETE model-versions/delete-tag`.
+    pub async fn delete_model_version_tag(
+        &self,
+        name: &str,
+        version: &str,
+        key: &str,
+    ) -> Result<(), MlflowError> {
+        let what = format!("model '{name}' version {version}, deleting tag '{key}'");
+        let _: Empty = self
+            .call(Req {
+                method: Method::DELETE,
+                path: "model-versions/delete-tag",
+                query: &[],
+                body: Some(json!({ "name": name, "version": version, "key": key })),
+                what: &what,
+            })
+            .await?;
+        Ok(())
+    }
+
     /// `GET runs/get`: the run with its logged metrics (latest value per key).
     pub async fn get_run(&self, run_id: &str) -> Result<Run, MlflowError> {
         let what = format!("run {run_id}");
@@ -1200,9 +1220,10 @@ pub fn is_better(candidate: Option<f64>, champion: Option<f64>) -> bool {
 
 /// The version to roll back to from `champion`:
 ///
-/// 1. the version the `previous-champion` alias names (`previous_alias`), when it is below… or
-///    anywhere but the champion, and still eligible (READY, not archived, not rolled back) —
-///    [`Registry::promote`] recorded it, so this is exact;
+/// 1. the version the `previous-champion` alias names (`previous_alias`), when it is not the
+///    champion and still eligible (READY, not archived, not rolled back) — [`Registry::promote`]
+///    recorded it, so this is exact (it may even be newer than the champion, when a human
+///    promoted an older version);
 /// 2. otherwise the highest eligible version below the champion that has served (pitcrew
 ///    promoted it: tag [`TAG_PROMOTED_AT`]);
 /// 3. otherwise the highest eligible version below the champion.
@@ -1448,8 +1469,10 @@ impl Registry {
     }
 
     /// Make `version` the champion: `previous-champion` is pointed at the old champion first,
-    /// then `champion` at `version`, and the version is tagged [`TAG_PROMOTED_AT`]. The version
-    /// must exist and be READY. Promoting the champion changes nothing.
+    /// then `champion` at `version`, and the version is tagged [`TAG_PROMOTED_AT`] (and loses
+    /// [`TAG_ROLLED_BACK_AT`]). The version must exist and be READY. Promoting the champion
+    /// changes nothing. Should a step fail, the ones before it stay done; each is safe alone
+    /// (`previous-champion` pointing at the still-serving champion is ignored by rollback).
     pub async fn promote(&self, model: &str, version: u64) -> Result<AliasMove, MlflowError> {
         let v = version.to_string();
         let target = self.client.get_model_version(model, &v).await?;
@@ -1480,6 +1503,12 @@ impl Registry {
         self.client
             .set_model_version_tag(model, &v, TAG_PROMOTED_AT, &unix_ms_now())
             .await?;
+        if target.is_rolled_back() {
+            // promoted again on purpose (e.g. the undo of a rollback): it may serve again
+            self.client
+                .delete_model_version_tag(model, &v, TAG_ROLLED_BACK_AT)
+                .await?;
+        }
         Ok(AliasMove {
             model: model.to_string(),
             from,
