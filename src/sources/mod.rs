@@ -1,4 +1,5 @@
 //! Sources: edges that turn the outside world (or the simulator) into engine events.
 
+pub mod mlflow;
 pub mod prometheus;
 pub mod sim;
