@@ -4,9 +4,11 @@ use crate::autonomy::Phase;
 use crate::config::Paths;
 use crate::engine::{Effect, Engine, EngineConfig, Event, Snapshot};
 use crate::journal::{Journal, JournalConfig, Record};
+use crate::remediate::chain::ServingThenRegistry;
 use crate::remediate::lease::LeaseStatus;
 use crate::remediate::{Actuator, DryRunActuator, OutcomeStats, SimActuator, playbook};
 use crate::sim::{SIM_STEP, SimWorld, scenario};
+use crate::sources::mlflow::{CandidateWatch, Registry, RegistryActuator};
 use crate::sources::sim::{self as simsrc, SimControl, SimSourceConfig};
 use crate::tui::keymap::Keymap;
 use crate::tui::state::{Capabilities, Ui};
@@ -122,6 +124,8 @@ pub struct Edge {
     pub stats_path: Option<std::path::PathBuf>,
     /// The Kubernetes Lease per namespace, when the actuator competes for one.
     pub lease: Option<watch::Receiver<BTreeMap<String, LeaseStatus>>>,
+    /// The model registry's state in a few words, when one is polled.
+    pub registry: Option<watch::Receiver<Option<String>>>,
 }
 
 /// The Lease states in a few words for the status bar: who executes actions.
@@ -195,7 +199,9 @@ pub async fn engine_task(
                 dirty = true;
             }
             _ = tick.tick() => {
-                if edge.lease.as_ref().is_some_and(|l| l.has_changed().unwrap_or(false)) {
+                if edge.lease.as_ref().is_some_and(|l| l.has_changed().unwrap_or(false))
+                    || edge.registry.as_ref().is_some_and(|r| r.has_changed().unwrap_or(false))
+                {
                     dirty = true;
                 }
                 if let Some(j) = edge.journal.as_mut()
@@ -209,6 +215,9 @@ pub async fn engine_task(
                     let mut snap = engine.snapshot(f.as_deref(), 1000);
                     if let Some(l) = edge.lease.as_mut() {
                         snap.executor = executor_summary(&l.borrow_and_update());
+                    }
+                    if let Some(r) = edge.registry.as_mut() {
+                        snap.registry = r.borrow_and_update().clone();
                     }
                     if snap_tx.send(Arc::new(snap)).is_err() {
                         break;
@@ -417,6 +426,12 @@ pub async fn start_session(opts: &ConsoleOptions, paths: &Paths) -> anyhow::Resu
     } else {
         Some("simulated fleet".to_string())
     };
+    let mut base = EngineConfig::default();
+    if let Some(p) = &real {
+        // judge data age by the real source's own scrape interval and staleness bound
+        base.guardrails.max_data_age_secs = p.stale_after_seconds;
+        base.objectives.stale_steps = (p.stale_after_seconds / p.step_seconds).max(2.0);
+    }
     let cfg = EngineConfig {
         phase: opts.phase,
         read_only,
@@ -424,7 +439,7 @@ pub async fn start_session(opts: &ConsoleOptions, paths: &Paths) -> anyhow::Resu
         playbooks: Arc::new(books),
         stats,
         actuator: actuator_name,
-        ..EngineConfig::default()
+        ..base
     };
     let settings = crate::journal::Settings::of(&cfg);
     let digest = crate::journal::digest(&format!(
@@ -481,6 +496,19 @@ pub async fn start_session(opts: &ConsoleOptions, paths: &Paths) -> anyhow::Resu
     let (sim_tx, sim_rx) = mpsc::channel::<SimControl>(64);
     let mut tasks = Vec::new();
     let mut lease = None;
+    // the model registry: followed by rollbacks and canaries, polled for candidates (not in
+    // history mode: today's registry says nothing about the past)
+    let registry = match (
+        &opts.config.mlflow,
+        real.is_some() && opts.history.is_none(),
+    ) {
+        (Some(m), true) => Some(
+            Registry::new(m)
+                .map_err(|e| anyhow::anyhow!("{e}"))
+                .context("the [mlflow] section cannot be used")?,
+        ),
+        _ => None,
+    };
     // read-only: no actuator is constructed at all
     let actuator: Option<Arc<dyn Actuator>> = if read_only {
         None
@@ -500,7 +528,14 @@ pub async fn start_session(opts: &ConsoleOptions, paths: &Paths) -> anyhow::Resu
                 tasks.push(tokio::spawn(async move {
                     keeper.keep_leases(&namespaces, c).await;
                 }));
-                Some(kube)
+                let serving: Arc<dyn Actuator> = kube;
+                match registry.clone() {
+                    Some(r) => Some(Arc::new(ServingThenRegistry::new(
+                        serving,
+                        Some(RegistryActuator::new(r)),
+                    ))),
+                    None => Some(serving),
+                }
             }
             None => Some(Arc::new(DryRunActuator::default())),
         }
@@ -534,6 +569,18 @@ pub async fn start_session(opts: &ConsoleOptions, paths: &Paths) -> anyhow::Resu
         )),
     };
     tasks.insert(0, source);
+    let mut registry_status = None;
+    if let Some(r) = registry {
+        let (tx, rx) = watch::channel(Some("registry: first poll…".to_string()));
+        registry_status = Some(rx);
+        tasks.push(tokio::spawn(poll_registry(
+            r,
+            snap_rx.clone(),
+            ev_tx.clone(),
+            tx,
+            cancel.clone(),
+        )));
+    }
     let engine_handle = tokio::spawn(engine_task(
         engine,
         ev_rx,
@@ -546,6 +593,7 @@ pub async fn start_session(opts: &ConsoleOptions, paths: &Paths) -> anyhow::Resu
             results: ev_tx.clone(),
             stats_path: logging.is_ok().then_some(stats_path),
             lease,
+            registry: registry_status,
         },
         cancel.clone(),
         opts.refresh_hz.max(2.0),
@@ -560,6 +608,77 @@ pub async fn start_session(opts: &ConsoleOptions, paths: &Paths) -> anyhow::Resu
         tasks,
         engine: engine_handle,
     })
+}
+
+/// Seconds between two reads of the model registry.
+pub const REGISTRY_POLL_SECS: u64 = 60;
+
+/// Read the registry for every model the engine knows, now and every
+/// [`REGISTRY_POLL_SECS`]: champion versions and new candidates go to the engine as events;
+/// how it went goes to `status` (shown in the status bar).
+async fn poll_registry(
+    registry: Registry,
+    snaps: watch::Receiver<Arc<Snapshot>>,
+    tx: mpsc::Sender<Event>,
+    status: watch::Sender<Option<String>>,
+    cancel: CancellationToken,
+) {
+    let mut watch = CandidateWatch::new();
+    loop {
+        let (metas, t) = {
+            let snap = snaps.borrow();
+            let mut rows: Vec<_> = snap.rows.iter().collect();
+            rows.sort_by_key(|r| r.index);
+            // the poll names models by their position: only when the rows are the whole fleet
+            let whole = rows.iter().enumerate().all(|(i, r)| r.index as usize == i);
+            let metas: Vec<crate::fleet::ModelMeta> = if whole {
+                rows.iter().map(|r| (*r.meta).clone()).collect()
+            } else {
+                Vec::new()
+            };
+            (metas, snap.t)
+        };
+        if !metas.is_empty() {
+            let poll = tokio::select! {
+                _ = cancel.cancelled() => return,
+                p = watch.poll(&registry, &metas, t) => p,
+            };
+            for ev in poll.events {
+                if tx.send(ev).await.is_err() {
+                    return;
+                }
+            }
+            let unregistered = poll.errors.iter().filter(|(_, e)| e.is_not_found()).count();
+            let failed: Vec<_> = poll
+                .errors
+                .iter()
+                .filter(|(_, e)| !e.is_not_found())
+                .collect();
+            for (key, e) in &failed {
+                tracing::warn!("registry read for {key}: {e}");
+            }
+            let text = match failed.first() {
+                Some((key, e)) if failed.len() == metas.len() => {
+                    format!("registry DOWN ({key}: {e})")
+                }
+                Some((key, _)) => format!(
+                    "registry: {} of {} models unreadable (first {key}; see the log)",
+                    failed.len(),
+                    metas.len()
+                ),
+                None if unregistered > 0 => format!(
+                    "registry ok, {unregistered} of {} models not registered",
+                    metas.len()
+                ),
+                None => "registry ok".to_string(),
+            };
+            let _ = status.send(Some(text));
+        }
+        tokio::select! {
+            _ = cancel.cancelled() => return,
+            _ = tokio::time::sleep(Duration::from_secs(if metas.is_empty() { 2 } else { REGISTRY_POLL_SECS })) => {}
+        }
+    }
 }
 
 /// The namespaces whose Lease this pitcrew holds: those of the configured models, and the

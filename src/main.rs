@@ -185,6 +185,10 @@ enum Cmd {
         /// Config file to validate.
         #[arg(long)]
         config: Option<std::path::PathBuf>,
+        /// Also try every endpoint the config names (read-only requests) and report what
+        /// answered.
+        #[arg(long, requires = "config")]
+        probe: bool,
     },
 }
 
@@ -645,6 +649,7 @@ fn main() -> ExitCode {
             theme,
             keymap,
             config,
+            probe,
         }) => {
             let paths = pitcrew::config::Paths::from_env();
             let search = pitcrew::check::Search {
@@ -659,11 +664,38 @@ fn main() -> ExitCode {
                 &search,
             );
             println!("{report}");
-            if report.ok() {
-                ExitCode::SUCCESS
-            } else {
-                ExitCode::from(1)
+            if !report.ok() {
+                return ExitCode::from(1);
             }
+            if probe && let Some(path) = config.as_deref() {
+                let Ok(cfg) = pitcrew::config::Config::load(path) else {
+                    return ExitCode::from(1);
+                };
+                let Ok(rt) = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                else {
+                    eprintln!("pitcrew check: cannot start the async runtime");
+                    return ExitCode::from(1);
+                };
+                let lines = rt.block_on(pitcrew::probe::probe(&cfg));
+                if lines.is_empty() {
+                    println!("probe: the config names no Prometheus, MLflow or Kubernetes");
+                }
+                for l in &lines {
+                    println!("{l}");
+                }
+                let failed = lines.iter().filter(|l| l.outcome.is_err()).count();
+                if failed > 0 {
+                    println!(
+                        "probe: {failed} of {} endpoints did not answer",
+                        lines.len()
+                    );
+                    return ExitCode::from(1);
+                }
+                println!("probe: all {} answered", lines.len());
+            }
+            ExitCode::SUCCESS
         }
         None => {
             if cli.scenario.as_deref() == Some("list") {

@@ -1,5 +1,5 @@
 //! The Prometheus source against a real Prometheus (Debian's `prometheus` package, installed by
-//! `scripts/setup-test-servers` / `scripts/setup-prometheus.sh`) started here on a free
+//! `scripts/test` / `scripts/setup-prometheus.sh`) started here on a free
 //! loopback port: known series backfilled with `promtool tsdb create-blocks-from openmetrics`,
 //! live data scraped from a small exporter this test serves on 127.0.0.1. The test kills
 //! Prometheus mid-session (the source goes down, a real engine marks the models stale and
@@ -33,7 +33,7 @@ fn find_bin(name: &str, env: &str) -> PathBuf {
         let p = PathBuf::from(p);
         assert!(
             p.is_file(),
-            "${env} = {} is not a file: point it at the binary or unset it and run scripts/setup-test-servers",
+            "${env} = {} is not a file: point it at the binary or unset it and run scripts/setup-prometheus.sh (or scripts/test)",
             p.display()
         );
         return p;
@@ -46,8 +46,8 @@ fn find_bin(name: &str, env: &str) -> PathBuf {
         }
     }
     panic!(
-        "`{name}` is not on PATH (nor in ${env}): run scripts/setup-test-servers \
-         (or scripts/setup-prometheus.sh) to install Debian's prometheus package; \
+        "`{name}` is not on PATH (nor in ${env}): run scripts/setup-prometheus.sh \
+         (or scripts/test) to install Debian's prometheus package; \
          this test never skips"
     );
 }

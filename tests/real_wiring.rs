@@ -230,3 +230,52 @@ fn agent_on_prometheus_exports_its_models_and_builds_no_actuator() {
         "the missing actuator is said"
     );
 }
+
+#[test]
+fn check_probe_says_what_answered() {
+    let prom = fake_prometheus();
+    let dir = tempfile::tempdir().unwrap();
+    let good = dir.path().join("good.toml");
+    std::fs::write(
+        &good,
+        format!(
+            "[prometheus]\nurl = \"http://{prom}\"\n[prometheus.queries]\n\
+             request_rate = \"rate_q\"\nlatency_p95 = \"p95_q\"\n"
+        ),
+    )
+    .unwrap();
+    let out = common::bin()
+        .args(["check", "--probe", "--config"])
+        .arg(&good)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text}");
+    assert!(
+        text.contains("ok    prometheus  query request_rate: 2 series"),
+        "{text}"
+    );
+    assert!(text.contains("probe: all 2 answered"), "{text}");
+    // nothing listens on port 9 of loopback
+    let bad = dir.path().join("bad.toml");
+    std::fs::write(
+        &bad,
+        "[prometheus]\nurl = \"http://127.0.0.1:9\"\ntimeout_seconds = 1\n\
+         [prometheus.queries]\nrequest_rate = \"rate_q\"\n\
+         [mlflow]\ntracking_uri = \"http://127.0.0.1:9\"\ntimeout_seconds = 1\n",
+    )
+    .unwrap();
+    let out = common::bin()
+        .args(["check", "--probe", "--config"])
+        .arg(&bad)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert!(
+        text.contains("FAIL  prometheus  query request_rate"),
+        "{text}"
+    );
+    assert!(text.contains("FAIL  mlflow"), "{text}");
+    assert!(text.contains("127.0.0.1:9"), "{text}");
+}

@@ -258,6 +258,7 @@ proptest! {
                     results: tx.clone(),
                     stats_path: None,
                     lease: None,
+                    registry: None,
                 },
                 cancel.clone(),
                 10.0,

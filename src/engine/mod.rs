@@ -1226,6 +1226,7 @@ impl Engine {
             },
             counters: self.counters(),
             executor: None,
+            registry: None,
         }
     }
 }

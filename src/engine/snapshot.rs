@@ -278,6 +278,8 @@ pub struct Snapshot {
     /// Who executes actions (the Kubernetes Lease), when more than one pitcrew could; set by
     /// the edge, not the engine.
     pub executor: Option<String>,
+    /// The model registry's state in a few words, when one is polled; set by the edge.
+    pub registry: Option<String>,
 }
 
 impl Snapshot {

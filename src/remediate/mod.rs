@@ -11,6 +11,7 @@
 
 pub mod actuator;
 pub mod backtest;
+pub mod chain;
 pub mod guardrails;
 pub mod kube;
 pub mod lease;

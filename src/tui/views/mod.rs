@@ -293,6 +293,15 @@ fn draw_status(f: &mut Frame, ui: &Ui, ctx: &Ctx, area: Rect) {
         };
         spans.push(Span::styled(who.clone(), style));
     }
+    if let Some(reg) = &snap.registry {
+        spans.push(Span::raw(sep));
+        let style = if reg.starts_with("registry ok") {
+            ctx.s("ui.statusbar")
+        } else {
+            ctx.s("ui.badge.readonly")
+        };
+        spans.push(Span::styled(reg.clone(), style));
+    }
     if let Some(msg) = &ui.flash {
         // what the operator just did comes first: it must not be cut off on a narrow terminal
         spans.insert(1, Span::raw(sep));
