@@ -2,6 +2,8 @@
 //! `q`, and check that the terminal was restored; the same after SIGTERM and SIGHUP (a dropped
 //! SSH session); and that `NO_COLOR` means no colour escape sequences at all.
 
+mod common;
+
 use portable_pty::{Child, CommandBuilder, MasterPty, PtySize, native_pty_system};
 use std::io::{Read, Write};
 use std::sync::{Arc, Mutex};
@@ -465,5 +467,55 @@ fn sigkilled_session_journal_replays() {
     assert!(
         md.contains("restart-degraded-pod") && md.contains("succeeded"),
         "{md}"
+    );
+}
+
+#[test]
+fn history_mode_replays_past_prometheus_data_read_only() {
+    let prom = common::fake_prom::fake_prometheus();
+    let cfg_dir = tempfile::tempdir().expect("tempdir");
+    let cfg = cfg_dir.path().join("config.toml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "[prometheus]\nurl = \"http://{prom}\"\nstep_seconds = 60\nbackfill_hours = 1\n\
+             [prometheus.queries]\nrequest_rate = \"rate_q\"\nlatency_p95 = \"p95_q\"\n"
+        ),
+    )
+    .expect("write config");
+    let cfg = cfg.to_string_lossy().to_string();
+    let mut s = spawn(
+        &[
+            "--config",
+            &cfg,
+            "--from",
+            "2026-11-24T08:00:00Z",
+            "--to",
+            "2026-11-24T09:00:00Z",
+            "--speed",
+            "1000",
+            "--phase",
+            "autonomy",
+        ],
+        &[],
+        120,
+        30,
+    );
+    s.wait_for("alpha", 30);
+    s.wait_for("READ-ONLY", 5);
+    s.wait_for("(history)", 5);
+    // a mutating key explains that nothing can act
+    s.send("5");
+    s.send("a");
+    s.wait_for("no actuator", 10);
+    s.send("q");
+    assert!(s.wait_exit(10).success());
+    s.assert_restored();
+    let journal = journal_text(&s);
+    let header = journal.lines().next().unwrap_or("");
+    assert!(header.contains("(history)"), "{header}");
+    assert!(
+        journal.contains("\"observations\""),
+        "the window was recorded"
     );
 }

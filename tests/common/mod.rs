@@ -1,6 +1,8 @@
 //! Helpers shared by the integration tests that drive the real binary.
 #![allow(dead_code)]
 
+pub mod fake_prom;
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
