@@ -818,11 +818,23 @@ pub fn run_agent(opts: ConsoleOptions, agent: AgentOptions) -> anyhow::Result<()
         let bound = listener.local_addr().unwrap_or(listen);
         let session = start_session(&opts, &paths).await?;
         spawn_signal_watch(session.cancel.clone());
-        // stdout is not a terminal the agent owns: say where it serves and journals, once
-        println!("pitcrew agent: serving http://{bound}/metrics and /healthz");
-        match &session.journal_path {
-            Some(p) => println!("pitcrew agent: journal {}", p.display()),
-            None => println!("pitcrew agent: no journal (actions are disabled); see the log"),
+        // stdout is not a terminal the agent owns: say where it serves and journals, once;
+        // a closed stdout (its reader gone) must not stop the agent
+        {
+            use std::io::Write;
+            let mut out = std::io::stdout().lock();
+            let _ = writeln!(
+                out,
+                "pitcrew agent: serving http://{bound}/metrics and /healthz"
+            );
+            let _ = match &session.journal_path {
+                Some(p) => writeln!(out, "pitcrew agent: journal {}", p.display()),
+                None => writeln!(
+                    out,
+                    "pitcrew agent: no journal (actions are disabled); see the log"
+                ),
+            };
+            let _ = out.flush();
         }
         let served =
             crate::agent::serve(listener, session.snapshots.clone(), session.cancel.clone()).await;

@@ -4,60 +4,31 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::TcpStream;
-use std::process::Stdio;
+use std::io::Read;
 use std::time::{Duration, Instant};
-
-/// A plain HTTP/1.0 GET on loopback: (status code, body).
-fn get(addr: &str, path: &str) -> (u16, String) {
-    let mut s = TcpStream::connect(addr).unwrap();
-    s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
-    write!(s, "GET {path} HTTP/1.0\r\nHost: {addr}\r\n\r\n").unwrap();
-    let mut text = String::new();
-    s.read_to_string(&mut text).unwrap();
-    let code = text
-        .split_whitespace()
-        .nth(1)
-        .and_then(|c| c.parse().ok())
-        .unwrap_or(0);
-    let body = text.split_once("\r\n\r\n").map_or("", |x| x.1).to_string();
-    (code, body)
-}
 
 #[test]
 fn agent_serves_metrics_and_health_and_stops_on_sigterm() {
     let data = tempfile::tempdir().unwrap();
     let config = tempfile::tempdir().unwrap();
-    let mut child = common::bin()
-        .args([
-            "agent",
-            "--listen",
-            "127.0.0.1:0",
-            "--models",
-            "4",
-            "--phase",
-            "autonomy",
-        ])
-        .env("PITCREW_DATA", data.path())
-        .env("PITCREW_CONFIG", config.path())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut out = BufReader::new(child.stdout.take().unwrap());
-    let mut line = String::new();
-    out.read_line(&mut line).unwrap();
-    let addr = line
-        .split("http://")
-        .nth(1)
-        .and_then(|r| r.split('/').next())
-        .unwrap_or_else(|| panic!("no address in {line:?}"))
-        .to_string();
+    let (mut child, addr) = common::spawn_agent(
+        common::bin()
+            .args([
+                "agent",
+                "--listen",
+                "127.0.0.1:0",
+                "--models",
+                "4",
+                "--phase",
+                "autonomy",
+            ])
+            .env("PITCREW_DATA", data.path())
+            .env("PITCREW_CONFIG", config.path()),
+    );
     // the backfill takes a moment: wait for every model to be exported
     let deadline = Instant::now() + Duration::from_secs(60);
     let metrics = loop {
-        let (code, body) = get(&addr, "/metrics");
+        let (code, body) = common::http_get(&addr, "/metrics");
         assert_eq!(code, 200, "{body}");
         if body.contains("pitcrew_models 4") && body.contains("mlops_model_accuracy{") {
             break body;
@@ -78,27 +49,12 @@ fn agent_serves_metrics_and_health_and_stops_on_sigterm() {
     }
     assert!(metrics.contains("pitcrew_phase{phase=\"autonomy\"} 1"));
     assert!(metrics.trim_end().ends_with("# EOF"));
-    let (code, body) = get(&addr, "/healthz");
+    let (code, body) = common::http_get(&addr, "/healthz");
     assert_eq!((code, body.trim()), (200, "ok"));
-    let (code, _) = get(&addr, "/nothing-here");
+    let (code, _) = common::http_get(&addr, "/nothing-here");
     assert_eq!(code, 404);
 
-    nix::sys::signal::kill(
-        nix::unistd::Pid::from_raw(child.id() as i32),
-        nix::sys::signal::Signal::SIGTERM,
-    )
-    .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(10);
-    let status = loop {
-        if let Some(s) = child.try_wait().unwrap() {
-            break s;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "the agent did not stop on SIGTERM"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    };
+    let status = common::terminate(&mut child);
     let mut err = String::new();
     child
         .stderr

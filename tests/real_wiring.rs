@@ -5,27 +5,7 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::TcpStream;
-use std::process::Stdio;
 use std::time::{Duration, Instant};
-
-fn get(addr: &str, path: &str) -> (u16, String) {
-    let mut s = TcpStream::connect(addr).unwrap();
-    s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
-    write!(s, "GET {path} HTTP/1.0\r\nHost: {addr}\r\n\r\n").unwrap();
-    let mut text = String::new();
-    s.read_to_string(&mut text).unwrap();
-    let code = text
-        .split_whitespace()
-        .nth(1)
-        .and_then(|c| c.parse().ok())
-        .unwrap_or(0);
-    (
-        code,
-        text.split_once("\r\n\r\n").map_or("", |x| x.1).to_string(),
-    )
-}
 
 #[test]
 fn agent_on_prometheus_exports_its_models_and_builds_no_actuator() {
@@ -51,34 +31,23 @@ fn agent_on_prometheus_exports_its_models_and_builds_no_actuator() {
         "{}",
         String::from_utf8_lossy(&check.stdout)
     );
-    let mut child = common::bin()
-        .args([
-            "agent",
-            "--listen",
-            "127.0.0.1:0",
-            "--phase",
-            "autonomy",
-            "--config",
-        ])
-        .arg(&cfg)
-        .env("PITCREW_DATA", dir.path().join("data"))
-        .env("PITCREW_CONFIG", dir.path())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut out = BufReader::new(child.stdout.take().unwrap());
-    let mut line = String::new();
-    out.read_line(&mut line).unwrap();
-    let addr = line
-        .split("http://")
-        .nth(1)
-        .and_then(|r| r.split('/').next())
-        .unwrap_or_else(|| panic!("no address in {line:?}"))
-        .to_string();
+    let (mut child, addr) = common::spawn_agent(
+        common::bin()
+            .args([
+                "agent",
+                "--listen",
+                "127.0.0.1:0",
+                "--phase",
+                "autonomy",
+                "--config",
+            ])
+            .arg(&cfg)
+            .env("PITCREW_DATA", dir.path().join("data"))
+            .env("PITCREW_CONFIG", dir.path()),
+    );
     let deadline = Instant::now() + Duration::from_secs(30);
     let metrics = loop {
-        let (_, body) = get(&addr, "/metrics");
+        let (_, body) = common::http_get(&addr, "/metrics");
         if body.contains("mlops_model_latency_p95{namespace=\"shop\",model=\"alpha\"} 120") {
             break body;
         }
@@ -94,18 +63,9 @@ fn agent_on_prometheus_exports_its_models_and_builds_no_actuator() {
         "{metrics}"
     );
     assert!(metrics.contains("pitcrew_source_up 1"), "{metrics}");
-    let (code, body) = get(&addr, "/healthz");
+    let (code, body) = common::http_get(&addr, "/healthz");
     assert_eq!(code, 200, "{body}");
-    nix::sys::signal::kill(
-        nix::unistd::Pid::from_raw(child.id() as i32),
-        nix::sys::signal::Signal::SIGTERM,
-    )
-    .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while child.try_wait().unwrap().is_none() {
-        assert!(Instant::now() < deadline, "the agent did not stop");
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    common::terminate(&mut child);
     // the journal says where the data came from and that no actuator existed
     let journal = std::fs::read_dir(dir.path().join("data/journal"))
         .unwrap()
