@@ -435,19 +435,29 @@ fn main() -> ExitCode {
                 for r in &reports {
                     println!("{}", pitcrew::remediate::backtest::render(r));
                 }
-                let med = |p: Phase| {
-                    reports
-                        .iter()
-                        .find(|r| r.phase == p)
-                        .map(|r| r.median_mttr_secs)
-                };
-                if let (Some(aug), Some(auto)) = (med(Phase::Augmentation), med(Phase::Autonomy)) {
-                    println!(
-                        "Autonomy median MTTR {:.1} min = {:.0} % of Augmentation's {:.1} min",
-                        auto / 60.0,
-                        auto / aug * 100.0,
-                        aug / 60.0
-                    );
+                let find = |p: Phase| reports.iter().find(|r| r.phase == p);
+                if let (Some(aug), Some(auto)) =
+                    (find(Phase::Augmentation), find(Phase::Autonomy))
+                {
+                    for (what, a, b) in [
+                        (
+                            "median MTTR (from the injection)",
+                            auto.median_mttr_secs,
+                            aug.median_mttr_secs,
+                        ),
+                        (
+                            "median recovery after detection",
+                            auto.median_recovery_after_detection_secs,
+                            aug.median_recovery_after_detection_secs,
+                        ),
+                    ] {
+                        println!(
+                            "Autonomy {what} {:.1} min = {:.0} % of Augmentation's {:.1} min",
+                            a / 60.0,
+                            a / b * 100.0,
+                            b / 60.0
+                        );
+                    }
                 }
             }
             ExitCode::SUCCESS

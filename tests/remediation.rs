@@ -38,6 +38,15 @@ fn backtest_foundation_runs_nothing_autonomy_no_wrong_action_and_faster() {
         auto.median_mttr_secs / 60.0,
         aug.median_mttr_secs / 60.0
     );
+    // what the phase can change: from detection to recovery, Autonomy takes at most a quarter
+    // of the time a human in the loop takes (the target)
+    assert!(
+        auto.median_recovery_after_detection_secs
+            <= 0.25 * aug.median_recovery_after_detection_secs,
+        "recovery after detection: Autonomy {:.1} min vs Augmentation {:.1} min",
+        auto.median_recovery_after_detection_secs / 60.0,
+        aug.median_recovery_after_detection_secs / 60.0
+    );
     // every single-incident scenario is remediated sooner in Autonomy than the operator could
     // answer (in busy-night the guardrails' blast radius may delay one on purpose)
     for (a, b) in auto

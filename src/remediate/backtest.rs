@@ -97,6 +97,9 @@ pub struct IncidentReport {
     /// Injection to the signals being back for good (the incident's resolution minus the
     /// quiet period that confirms it), seconds; `None`: not recovered within the horizon.
     pub mttr_secs: Option<f64>,
+    /// The incident opening to the signals being back for good, seconds: the part of the
+    /// outage that the phase can change (detection is the same in every phase).
+    pub recovery_after_detection_secs: Option<f64>,
     /// Actions carried out (every model, this scenario).
     pub actions: u32,
     /// Actions on the wrong model, of the wrong class for the cause, or that failed.
@@ -124,6 +127,9 @@ pub struct Report {
     pub incidents: Vec<IncidentReport>,
     /// Median MTTR over incidents, seconds (unrecovered ones count as the horizon).
     pub median_mttr_secs: f64,
+    /// Median recovery after detection over incidents, seconds (unrecovered ones count as
+    /// the horizon).
+    pub median_recovery_after_detection_secs: f64,
     /// Incidents not recovered within the horizon.
     pub unrecovered: u32,
     /// Actions in total.
@@ -331,6 +337,10 @@ pub fn trace_scenario(
             mttr_secs: inc
                 .and_then(|i| i.resolved)
                 .map(|r| (r - RESOLVE_AFTER - s.at).max(0.0)),
+            recovery_after_detection_secs: inc.and_then(|i| {
+                i.resolved
+                    .map(|r| (r - RESOLVE_AFTER - i.opened.max(s.at)).max(0.0))
+            }),
             actions,
             wrong_actions: wrong,
             guardrail_blocks: blocks,
@@ -347,24 +357,29 @@ pub fn run(cfg: &BacktestConfig) -> Report {
     for sc in scenario::all() {
         incidents.extend(run_scenario(cfg, sc));
     }
-    let mut mttrs: Vec<f64> = incidents
-        .iter()
-        .map(|i| i.mttr_secs.unwrap_or(cfg.horizon))
-        .collect();
-    mttrs.sort_by(f64::total_cmp);
-    let median = if mttrs.is_empty() {
-        f64::NAN
-    } else if mttrs.len() % 2 == 1 {
-        mttrs[mttrs.len() / 2]
-    } else {
-        (mttrs[mttrs.len() / 2 - 1] + mttrs[mttrs.len() / 2]) / 2.0
+    let median_of = |f: &dyn Fn(&IncidentReport) -> Option<f64>| {
+        let mut v: Vec<f64> = incidents
+            .iter()
+            .map(|i| f(i).unwrap_or(cfg.horizon))
+            .collect();
+        v.sort_by(f64::total_cmp);
+        if v.is_empty() {
+            f64::NAN
+        } else if v.len() % 2 == 1 {
+            v[v.len() / 2]
+        } else {
+            (v[v.len() / 2 - 1] + v[v.len() / 2]) / 2.0
+        }
     };
+    let median = median_of(&|i| i.mttr_secs);
+    let median_after = median_of(&|i| i.recovery_after_detection_secs);
     Report {
         phase: cfg.phase,
         operator_delay_secs: cfg.operator_delay,
         physics: Physics::current(),
         seed: cfg.seed,
         median_mttr_secs: median,
+        median_recovery_after_detection_secs: median_after,
         unrecovered: incidents.iter().filter(|i| i.mttr_secs.is_none()).count() as u32,
         actions: incidents.iter().map(|i| i.actions).sum(),
         wrong_actions: incidents.iter().map(|i| i.wrong_actions).sum(),
@@ -396,18 +411,28 @@ pub fn render(r: &Report) -> String {
         p.retrain_secs
     );
     s.push_str(&format!(
-        "{:<15} {:<15} {:<26} {:>7} {:>7} {:>7} {:>4} {:>5} {:>6}  playbooks\n",
-        "scenario", "incident", "model", "detect", "remedy", "MTTR", "acts", "wrong", "blocks"
+        "{:<15} {:<15} {:<26} {:>7} {:>7} {:>7} {:>7} {:>4} {:>5} {:>6}  playbooks\n",
+        "scenario",
+        "incident",
+        "model",
+        "detect",
+        "remedy",
+        "MTTR",
+        "recover",
+        "acts",
+        "wrong",
+        "blocks"
     ));
     for i in &r.incidents {
         s.push_str(&format!(
-            "{:<15} {:<15} {:<26} {:>7} {:>7} {:>7} {:>4} {:>5} {:>6}  {}\n",
+            "{:<15} {:<15} {:<26} {:>7} {:>7} {:>7} {:>7} {:>4} {:>5} {:>6}  {}\n",
             i.scenario,
             i.kind,
             i.model,
             mins(i.detection_delay_secs),
             mins(i.time_to_remediation_secs),
             mins(i.mttr_secs),
+            mins(i.recovery_after_detection_secs),
             i.actions,
             i.wrong_actions,
             i.guardrail_blocks,
@@ -423,8 +448,9 @@ pub fn render(r: &Report) -> String {
         ));
     }
     s.push_str(&format!(
-        "\n(minutes; MTTR — = not recovered within the horizon)\nmedian MTTR {:.1} min · unrecovered {} · actions {} · wrong actions {} · guardrail blocks {}\n",
+        "\n(minutes from the injection: detect, remedy, MTTR; recover = from detection to recovery; — = not recovered within the horizon)\nmedian MTTR {:.1} min · median recovery after detection {:.1} min · unrecovered {} · actions {} · wrong actions {} · guardrail blocks {}\n",
         r.median_mttr_secs / 60.0,
+        r.median_recovery_after_detection_secs / 60.0,
         r.unrecovered,
         r.actions,
         r.wrong_actions,
