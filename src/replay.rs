@@ -279,6 +279,8 @@ pub struct Player {
     checkpoints: Vec<(usize, Engine)>,
     every: f64,
     last_cp: f64,
+    /// Helper thread the engine shares its demand forecasts with (none on one core).
+    pool: Option<std::sync::Arc<crate::engine::plan::ForecastPool>>,
 }
 
 /// Checkpoints kept at most (the spacing doubles when full) …
@@ -298,7 +300,9 @@ impl Player {
     /// At the start of the recording.
     pub fn new(rec: std::sync::Arc<Recording>) -> Result<Player, ReplayError> {
         let reader = Reader::new(&rec)?;
-        let engine = Engine::new(rec.settings.config());
+        let pool = crate::engine::plan::ForecastPool::new().map(std::sync::Arc::new);
+        let mut engine = Engine::new(rec.settings.config());
+        engine.set_forecast_pool(pool.clone());
         Ok(Player {
             rec,
             reader,
@@ -307,7 +311,15 @@ impl Player {
             checkpoints: Vec::new(),
             every: 1800.0,
             last_cp: f64::NEG_INFINITY,
+            pool,
         })
+    }
+
+    /// Continue from a checkpoint (with this player's forecast helper).
+    fn restore(&mut self, n: usize, e: Engine) {
+        self.next = n;
+        self.engine = e;
+        self.engine.set_forecast_pool(self.pool.clone());
     }
 
     /// The engine (the replayed state).
@@ -404,9 +416,9 @@ impl Player {
             .iter()
             .filter(|(n, _)| *n <= target && *n > self.next)
             .max_by_key(|(n, _)| *n)
+            .map(|(n, e)| (*n, e.clone()))
         {
-            self.next = *n;
-            self.engine = e.clone();
+            self.restore(n, e);
         }
         if target < self.next {
             match self
@@ -414,14 +426,12 @@ impl Player {
                 .iter()
                 .filter(|(n, _)| *n <= target)
                 .max_by_key(|(n, _)| *n)
+                .map(|(n, e)| (*n, e.clone()))
             {
-                Some((n, e)) => {
-                    self.next = *n;
-                    self.engine = e.clone();
-                }
+                Some((n, e)) => self.restore(n, e),
                 None => {
-                    self.next = 0;
-                    self.engine = Engine::new(self.rec.settings.config());
+                    let fresh = Engine::new(self.rec.settings.config());
+                    self.restore(0, fresh);
                 }
             }
         }
@@ -494,6 +504,8 @@ fn show(e: &LogEntry) -> String {
 pub fn verify(path: &Path) -> Result<Verification, ReplayError> {
     let rec = Recording::open(path)?;
     let mut engine = Engine::new(rec.settings.config());
+    // as the player re-runs it (with a forecast helper), so that this checks that too
+    engine.set_forecast_pool(crate::engine::plan::ForecastPool::new().map(std::sync::Arc::new));
     let f = File::open(path).map_err(|e| ReplayError::Io {
         path: path.display().to_string(),
         source: e,

@@ -212,6 +212,8 @@ pub struct Engine {
     audit: VecDeque<remedy::AuditEntry>,
     guard_blocks: u64,
     actions_run: u64,
+    /// Where demand forecasts may be shared out (replay); `None`: all made here.
+    forecasts: Option<Arc<plan::ForecastPool>>,
 }
 
 /// Judge smoothed values against objectives: the worst status and its reason.
@@ -363,7 +365,15 @@ impl Engine {
             audit: VecDeque::new(),
             guard_blocks: 0,
             actions_run: 0,
+            forecasts: None,
         }
+    }
+
+    /// Share the demand forecasts of each planning batch with `pool`'s helper thread (or stop,
+    /// with `None`). Results are the same either way: a forecast is a pure function of its
+    /// input, and plans are applied in the same order.
+    pub fn set_forecast_pool(&mut self, pool: Option<Arc<plan::ForecastPool>>) {
+        self.forecasts = pool;
     }
 
     /// Remediations, oldest first.
@@ -663,14 +673,15 @@ impl Engine {
         if n == 0 {
             return;
         }
-        let mut done = 0;
-        let mut changed = false;
+        // the models due, oldest plan first from the cursor (a model's being due depends on
+        // its own plan only, so choosing them all before planning them changes nothing)
+        let mut due_models = Vec::with_capacity(plan::PER_BATCH);
         for k in 0..n {
-            if done >= plan::PER_BATCH {
+            if due_models.len() >= plan::PER_BATCH {
                 break;
             }
             let i = (self.plan_cursor + k) % n;
-            let m = &mut self.models[i];
+            let m = &self.models[i];
             let due = m
                 .plan
                 .age_from()
@@ -678,13 +689,28 @@ impl Engine {
             if !due || m.history.last_time().is_none() {
                 continue;
             }
-            done += 1;
+            due_models.push(i);
             self.plan_cursor = (i + 1) % n;
-            m.plan = match plan::make_plan(&m.history, t, 1, 1000, self.cfg.pod_startup) {
+        }
+        let changed = !due_models.is_empty();
+        let forecasts: Vec<Result<crate::forecast::Forecast, String>> = match &self.forecasts {
+            Some(pool) if due_models.len() > 1 => pool.forecast_all(
+                due_models
+                    .iter()
+                    .map(|&i| self.models[i].history.demand())
+                    .collect(),
+            ),
+            _ => due_models
+                .iter()
+                .map(|&i| plan::forecast_demand(&self.models[i].history.demand()))
+                .collect(),
+        };
+        for (i, f) in due_models.into_iter().zip(forecasts) {
+            let m = &mut self.models[i];
+            m.plan = match plan::plan_with(&m.history, f, t, 1, 1000, self.cfg.pod_startup) {
                 Ok(p) => plan::PlanState::Ready(Arc::new(p)),
                 Err(e) => plan::PlanState::Failed(t, e),
             };
-            changed = true;
         }
         if changed && let Some(budget) = self.cfg.replica_budget {
             self.apply_budget(budget);

@@ -78,8 +78,25 @@ pub fn make_plan(
     max_replicas: u32,
     startup_secs: f64,
 ) -> Result<ModelPlan, String> {
-    let demand = h.demand();
-    let f = crate::forecast::forecast(&demand, HORIZON_STEPS).map_err(|e| e.to_string())?;
+    let f = forecast_demand(&h.demand());
+    plan_with(h, f, now, min_replicas, max_replicas, startup_secs)
+}
+
+/// The demand forecast a plan is made from (a pure function of the demand series).
+pub fn forecast_demand(demand: &[(f64, f64)]) -> Result<Forecast, String> {
+    crate::forecast::forecast(demand, HORIZON_STEPS).map_err(|e| e.to_string())
+}
+
+/// [`make_plan`] with its demand forecast already made ([`forecast_demand`] of `h.demand()`).
+pub fn plan_with(
+    h: &History,
+    forecast: Result<Forecast, String>,
+    now: f64,
+    min_replicas: u32,
+    max_replicas: u32,
+    startup_secs: f64,
+) -> Result<ModelPlan, String> {
+    let f = forecast?;
     let since = now - 6.0 * 3600.0;
     let rate = h.series(Signal::RequestRate, Resolution::Mid, since);
     let reps = h.series(Signal::Replicas, Resolution::Mid, since);
@@ -137,4 +154,147 @@ pub fn share_budget(wants: &[(u32, u32, u8)], budget: u32) -> Vec<(u32, u32, u32
         .iter()
         .filter_map(|(m, w, g)| m.parse::<u32>().ok().map(|i| (i, *w, *g)))
         .collect()
+}
+
+/// Shares the demand forecasts of a batch of plans with one helper thread.
+///
+/// A forecast is a pure function of its demand series, so where it is computed changes
+/// nothing in the results: [`ForecastPool::forecast_all`] returns exactly what
+/// [`forecast_demand`] gives for each input, in order. The caller computes forecasts too (it
+/// takes jobs from the back of the queue while the helper takes them from the front), so a
+/// helper that is slow to be scheduled never makes a batch slower than doing it alone. Used
+/// by replay (re-running a long recording is mostly forecasting); the live engine has none.
+pub struct ForecastPool {
+    shared: Arc<Shared>,
+    worker: Option<std::thread::JoinHandle<()>>,
+}
+
+type Job = (usize, Vec<(f64, f64)>);
+type Made = Result<Forecast, String>;
+
+#[derive(Default)]
+struct Shared {
+    /// Held for a whole batch: engines cloned from one another may share a pool.
+    batch: std::sync::Mutex<()>,
+    state: std::sync::Mutex<PoolState>,
+    work: std::sync::Condvar,
+    done: std::sync::Condvar,
+}
+
+#[derive(Default)]
+struct PoolState {
+    queue: std::collections::VecDeque<Job>,
+    results: Vec<Option<Made>>,
+    busy: usize,
+    stop: bool,
+}
+
+impl Shared {
+    fn lock(&self) -> std::sync::MutexGuard<'_, PoolState> {
+        // a panic while holding the lock leaves plain data: carry on with it
+        self.state
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
+fn forecast_caught(demand: &[(f64, f64)]) -> Made {
+    std::panic::catch_unwind(|| forecast_demand(demand))
+        .unwrap_or_else(|_| Err("the demand forecast failed (internal error)".to_string()))
+}
+
+impl ForecastPool {
+    /// A pool with one helper thread; `None` when the machine has a single core or the thread
+    /// cannot be started (forecasts are then made by the caller alone).
+    pub fn new() -> Option<ForecastPool> {
+        if std::thread::available_parallelism().map_or(1, |n| n.get()) < 2 {
+            return None;
+        }
+        let shared = Arc::new(Shared::default());
+        let theirs = shared.clone();
+        let worker = std::thread::Builder::new()
+            .name("pitcrew-forecast".into())
+            .spawn(move || {
+                let mut st = theirs.lock();
+                loop {
+                    if st.stop {
+                        return;
+                    }
+                    let Some((slot, demand)) = st.queue.pop_front() else {
+                        st = theirs
+                            .work
+                            .wait(st)
+                            .unwrap_or_else(std::sync::PoisonError::into_inner);
+                        continue;
+                    };
+                    st.busy += 1;
+                    drop(st);
+                    let made = forecast_caught(&demand);
+                    st = theirs.lock();
+                    if let Some(r) = st.results.get_mut(slot) {
+                        *r = Some(made);
+                    }
+                    st.busy -= 1;
+                    theirs.done.notify_all();
+                }
+            })
+            .ok()?;
+        Some(ForecastPool {
+            shared,
+            worker: Some(worker),
+        })
+    }
+
+    /// [`forecast_demand`] of every series, in order.
+    pub fn forecast_all(&self, demands: Vec<Vec<(f64, f64)>>) -> Vec<Made> {
+        let n = demands.len();
+        let sh = &self.shared;
+        let _batch = sh
+            .batch
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        {
+            let mut st = sh.lock();
+            st.results = (0..n).map(|_| None).collect();
+            st.queue = demands.into_iter().enumerate().collect();
+        }
+        sh.work.notify_one();
+        let mut st = sh.lock();
+        while let Some((slot, demand)) = st.queue.pop_back() {
+            drop(st);
+            let made = forecast_caught(&demand);
+            st = sh.lock();
+            if let Some(r) = st.results.get_mut(slot) {
+                *r = Some(made);
+            }
+        }
+        while st.busy > 0 {
+            st = sh
+                .done
+                .wait(st)
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+        }
+        std::mem::take(&mut st.results)
+            .into_iter()
+            .map(|r| {
+                r.unwrap_or_else(|| Err("the demand forecast was lost (internal error)".into()))
+            })
+            .collect()
+    }
+}
+
+impl Drop for ForecastPool {
+    fn drop(&mut self) {
+        self.shared.lock().stop = true;
+        self.shared.work.notify_all();
+        if let Some(w) = self.worker.take() {
+            let _ = w.join();
+        }
+    }
+}
+
+impl std::fmt::Debug for ForecastPool {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ForecastPool")
+    }
 }
