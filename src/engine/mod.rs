@@ -212,7 +212,7 @@ pub struct Engine {
     audit: VecDeque<remedy::AuditEntry>,
     guard_blocks: u64,
     actions_run: u64,
-    /// Where demand forecasts may be shared out (replay); `None`: all made here.
+    /// Where plans (demand forecasts) may be shared out (replay); `None`: all made here.
     forecasts: Option<Arc<plan::ForecastPool>>,
 }
 
@@ -369,9 +369,9 @@ impl Engine {
         }
     }
 
-    /// Share the demand forecasts of each planning batch with `pool`'s helper thread (or stop,
-    /// with `None`). Results are the same either way: a forecast is a pure function of its
-    /// input, and plans are applied in the same order.
+    /// Share the plans (demand forecasts) of each planning batch with `pool`'s helper thread
+    /// (or stop, with `None`). Results are the same either way: a plan is a pure function of
+    /// what is read from the history, and plans are applied in the same order.
     pub fn set_forecast_pool(&mut self, pool: Option<Arc<plan::ForecastPool>>) {
         self.forecasts = pool;
     }
@@ -693,21 +693,16 @@ impl Engine {
             self.plan_cursor = (i + 1) % n;
         }
         let changed = !due_models.is_empty();
-        let forecasts: Vec<Result<crate::forecast::Forecast, String>> = match &self.forecasts {
-            Some(pool) if due_models.len() > 1 => pool.forecast_all(
-                due_models
-                    .iter()
-                    .map(|&i| self.models[i].history.demand())
-                    .collect(),
-            ),
-            _ => due_models
-                .iter()
-                .map(|&i| plan::forecast_demand(&self.models[i].history.demand()))
-                .collect(),
+        let startup = self.cfg.pod_startup;
+        let inputs = due_models
+            .iter()
+            .map(|&i| plan::PlanInputs::read(&self.models[i].history, t, 1, 1000, startup));
+        let plans: Vec<Result<plan::ModelPlan, String>> = match &self.forecasts {
+            Some(pool) if due_models.len() > 1 => pool.plan_all(inputs.collect()),
+            _ => inputs.map(|inp| plan::plan_from(&inp)).collect(),
         };
-        for (i, f) in due_models.into_iter().zip(forecasts) {
-            let m = &mut self.models[i];
-            m.plan = match plan::plan_with(&m.history, f, t, 1, 1000, self.cfg.pod_startup) {
+        for (i, p) in due_models.into_iter().zip(plans) {
+            self.models[i].plan = match p {
                 Ok(p) => plan::PlanState::Ready(Arc::new(p)),
                 Err(e) => plan::PlanState::Failed(t, e),
             };

@@ -78,46 +78,85 @@ pub fn make_plan(
     max_replicas: u32,
     startup_secs: f64,
 ) -> Result<ModelPlan, String> {
-    let f = forecast_demand(&h.demand());
-    plan_with(h, f, now, min_replicas, max_replicas, startup_secs)
+    plan_from(&PlanInputs::read(
+        h,
+        now,
+        min_replicas,
+        max_replicas,
+        startup_secs,
+    ))
 }
 
-/// The demand forecast a plan is made from (a pure function of the demand series).
-pub fn forecast_demand(demand: &[(f64, f64)]) -> Result<Forecast, String> {
-    crate::forecast::forecast(demand, HORIZON_STEPS).map_err(|e| e.to_string())
-}
-
-/// [`make_plan`] with its demand forecast already made ([`forecast_demand`] of `h.demand()`).
-pub fn plan_with(
-    h: &History,
-    forecast: Result<Forecast, String>,
+/// What a plan is made from, read from a model's history (so that the plan itself, a pure
+/// function of these, can be made on another thread).
+#[derive(Debug, Clone)]
+pub struct PlanInputs {
     now: f64,
     min_replicas: u32,
     max_replicas: u32,
     startup_secs: f64,
-) -> Result<ModelPlan, String> {
-    let f = forecast?;
-    let since = now - 6.0 * 3600.0;
-    let rate = h.series(Signal::RequestRate, Resolution::Mid, since);
-    let reps = h.series(Signal::Replicas, Resolution::Mid, since);
-    let cpu = h.series(Signal::Cpu, Resolution::Mid, since);
-    let samples: Vec<(f64, f64, f64)> = rate
-        .iter()
-        .zip(reps.iter())
-        .zip(cpu.iter())
-        .map(|((r, n), c)| (r.1, n.1, c.1))
-        .collect();
-    let capacity = estimate_capacity_per_replica(&samples, TARGET_UTILISATION)
+    /// Five-minute means of the request rate.
+    demand: Vec<(f64, f64)>,
+    /// (request rate, replicas, CPU) one-minute means of the last six hours.
+    samples: Vec<(f64, f64, f64)>,
+    /// Replicas now (newest sample).
+    current: f32,
+    /// Mean request rate of the last five minutes.
+    current_demand: f64,
+}
+
+impl PlanInputs {
+    /// Read from `h` at `now`.
+    pub fn read(
+        h: &History,
+        now: f64,
+        min_replicas: u32,
+        max_replicas: u32,
+        startup_secs: f64,
+    ) -> PlanInputs {
+        let since = now - 6.0 * 3600.0;
+        let rate = h.series(Signal::RequestRate, Resolution::Mid, since);
+        let reps = h.series(Signal::Replicas, Resolution::Mid, since);
+        let cpu = h.series(Signal::Cpu, Resolution::Mid, since);
+        let samples: Vec<(f64, f64, f64)> = rate
+            .iter()
+            .zip(reps.iter())
+            .zip(cpu.iter())
+            .map(|((r, n), c)| (r.1, n.1, c.1))
+            .collect();
+        PlanInputs {
+            now,
+            min_replicas,
+            max_replicas,
+            startup_secs,
+            demand: h.demand(),
+            samples,
+            current: h.last(Signal::Replicas),
+            current_demand: h.mean_between(Signal::RequestRate, now - 300.0, now),
+        }
+    }
+}
+
+/// Forecast the demand and plan replicas from what [`PlanInputs::read`] read.
+pub fn plan_from(inp: &PlanInputs) -> Result<ModelPlan, String> {
+    let PlanInputs {
+        now,
+        min_replicas,
+        max_replicas,
+        startup_secs,
+        ..
+    } = *inp;
+    let f = crate::forecast::forecast(&inp.demand, HORIZON_STEPS).map_err(|e| e.to_string())?;
+    let capacity = estimate_capacity_per_replica(&inp.samples, TARGET_UTILISATION)
         .ok_or("no usable (traffic, replicas, CPU) history to learn capacity per replica yet")?;
     // the estimator gives throughput at the target: the planner wants it at 100 %
     let per_replica_full = capacity / TARGET_UTILISATION;
-    let current = h.last(Signal::Replicas);
-    let current = if current.is_finite() {
-        current as u32
+    let current = if inp.current.is_finite() {
+        inp.current as u32
     } else {
         0
     };
-    let current_demand = h.mean_between(Signal::RequestRate, now - 300.0, now);
+    let current_demand = inp.current_demand;
     let cfg = PlannerConfig {
         target_utilisation: TARGET_UTILISATION,
         min_replicas,
@@ -156,11 +195,11 @@ pub fn share_budget(wants: &[(u32, u32, u8)], budget: u32) -> Vec<(u32, u32, u32
         .collect()
 }
 
-/// Shares the demand forecasts of a batch of plans with one helper thread.
+/// Shares the plans of a batch (their demand forecasts, mostly) with one helper thread.
 ///
-/// A forecast is a pure function of its demand series, so where it is computed changes
-/// nothing in the results: [`ForecastPool::forecast_all`] returns exactly what
-/// [`forecast_demand`] gives for each input, in order. The caller computes forecasts too (it
+/// A plan is a pure function of its [`PlanInputs`], so where it is computed changes nothing
+/// in the results: [`ForecastPool::plan_all`] returns exactly what [`plan_from`] gives for
+/// each input, in order. The caller computes forecasts too (it
 /// takes jobs from the back of the queue while the helper takes them from the front), so a
 /// helper that is slow to be scheduled never makes a batch slower than doing it alone. Used
 /// by replay (re-running a long recording is mostly forecasting); the live engine has none.
@@ -169,8 +208,8 @@ pub struct ForecastPool {
     worker: Option<std::thread::JoinHandle<()>>,
 }
 
-type Job = (usize, Vec<(f64, f64)>);
-type Made = Result<Forecast, String>;
+type Job = (usize, PlanInputs);
+type Made = Result<ModelPlan, String>;
 
 #[derive(Default)]
 struct Shared {
@@ -198,14 +237,14 @@ impl Shared {
     }
 }
 
-fn forecast_caught(demand: &[(f64, f64)]) -> Made {
-    std::panic::catch_unwind(|| forecast_demand(demand))
-        .unwrap_or_else(|_| Err("the demand forecast failed (internal error)".to_string()))
+fn plan_caught(inputs: &PlanInputs) -> Made {
+    std::panic::catch_unwind(|| plan_from(inputs))
+        .unwrap_or_else(|_| Err("making the plan failed (internal error)".to_string()))
 }
 
 impl ForecastPool {
     /// A pool with one helper thread; `None` when the machine has a single core or the thread
-    /// cannot be started (forecasts are then made by the caller alone).
+    /// cannot be started (plans are then made by the caller alone).
     pub fn new() -> Option<ForecastPool> {
         if std::thread::available_parallelism().map_or(1, |n| n.get()) < 2 {
             return None;
@@ -220,7 +259,7 @@ impl ForecastPool {
                     if st.stop {
                         return;
                     }
-                    let Some((slot, demand)) = st.queue.pop_front() else {
+                    let Some((slot, inputs)) = st.queue.pop_front() else {
                         st = theirs
                             .work
                             .wait(st)
@@ -229,7 +268,7 @@ impl ForecastPool {
                     };
                     st.busy += 1;
                     drop(st);
-                    let made = forecast_caught(&demand);
+                    let made = plan_caught(&inputs);
                     st = theirs.lock();
                     if let Some(r) = st.results.get_mut(slot) {
                         *r = Some(made);
@@ -245,9 +284,9 @@ impl ForecastPool {
         })
     }
 
-    /// [`forecast_demand`] of every series, in order.
-    pub fn forecast_all(&self, demands: Vec<Vec<(f64, f64)>>) -> Vec<Made> {
-        let n = demands.len();
+    /// [`plan_from`] of every input, in order.
+    pub fn plan_all(&self, inputs: Vec<PlanInputs>) -> Vec<Made> {
+        let n = inputs.len();
         let sh = &self.shared;
         let _batch = sh
             .batch
@@ -256,13 +295,13 @@ impl ForecastPool {
         {
             let mut st = sh.lock();
             st.results = (0..n).map(|_| None).collect();
-            st.queue = demands.into_iter().enumerate().collect();
+            st.queue = inputs.into_iter().enumerate().collect();
         }
         sh.work.notify_one();
         let mut st = sh.lock();
-        while let Some((slot, demand)) = st.queue.pop_back() {
+        while let Some((slot, inputs)) = st.queue.pop_back() {
             drop(st);
-            let made = forecast_caught(&demand);
+            let made = plan_caught(&inputs);
             st = sh.lock();
             if let Some(r) = st.results.get_mut(slot) {
                 *r = Some(made);
@@ -276,9 +315,7 @@ impl ForecastPool {
         }
         std::mem::take(&mut st.results)
             .into_iter()
-            .map(|r| {
-                r.unwrap_or_else(|| Err("the demand forecast was lost (internal error)".into()))
-            })
+            .map(|r| r.unwrap_or_else(|| Err("the plan was lost (internal error)".into())))
             .collect()
     }
 }
