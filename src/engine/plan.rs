@@ -335,3 +335,57 @@ impl std::fmt::Debug for ForecastPool {
         f.write_str("ForecastPool")
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::fleet::Sample;
+
+    fn history(seed: u32) -> History {
+        let mut h = History::new();
+        for i in 0..(8 * 720) {
+            let t = f64::from(i) * 5.0;
+            let day = (t / 86_400.0 * std::f64::consts::TAU).sin();
+            let rate = 100.0 + 40.0 * day + f64::from((i * 7 + seed) % 13);
+            let reps = 3.0 + f64::from(seed % 3);
+            let cpu = rate / reps / 60.0;
+            let s = Sample {
+                values: [rate as f32, 50.0, 0.001, f32::NAN, cpu as f32, reps as f32],
+            };
+            h.push(t, &s);
+        }
+        h
+    }
+
+    #[test]
+    fn pool_plans_equal_plans_made_alone_in_order() {
+        let Some(pool) = ForecastPool::new() else {
+            // a single core: the engine makes its plans alone and there is nothing to compare
+            assert_eq!(
+                std::thread::available_parallelism().map_or(1, |n| n.get()),
+                1
+            );
+            return;
+        };
+        let hs: Vec<History> = (0..9).map(history).collect();
+        let now = 8.0 * 3600.0;
+        let inputs: Vec<PlanInputs> = hs
+            .iter()
+            .map(|h| PlanInputs::read(h, now, 1, 1000, 150.0))
+            .collect();
+        let alone: Vec<_> = hs
+            .iter()
+            .map(|h| make_plan(h, now, 1, 1000, 150.0))
+            .collect();
+        assert!(alone.iter().all(Result::is_ok), "{alone:?}");
+        for _ in 0..3 {
+            assert_eq!(pool.plan_all(inputs.clone()), alone);
+        }
+        // a history too short to plan fails the same way through the pool
+        let empty = PlanInputs::read(&History::new(), now, 1, 1000, 150.0);
+        let got = pool.plan_all(vec![empty.clone(), inputs[0].clone()]);
+        assert_eq!(got[0], plan_from(&empty));
+        assert!(got[0].is_err());
+        assert_eq!(got[1], alone[0]);
+    }
+}
