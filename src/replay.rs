@@ -116,7 +116,11 @@ impl Recording {
             let at = offset;
             offset += got as u64;
             let complete = line.last() == Some(&b'\n');
-            let text = String::from_utf8_lossy(&line);
+            // valid UTF-8 (the usual case) is borrowed as it is, without the lossy scan
+            let text = match std::str::from_utf8(&line) {
+                Ok(s) => std::borrow::Cow::Borrowed(s),
+                Err(_) => String::from_utf8_lossy(&line),
+            };
             let text = text.trim();
             if text.is_empty() {
                 continue;
