@@ -283,8 +283,6 @@ pub struct Player {
     checkpoints: Vec<(usize, Engine)>,
     every: f64,
     last_cp: f64,
-    /// Helper thread the engine shares its demand forecasts with (none on one core).
-    pool: Option<std::sync::Arc<crate::engine::plan::ForecastPool>>,
 }
 
 /// Checkpoints kept at most (the spacing doubles when full) …
@@ -304,9 +302,7 @@ impl Player {
     /// At the start of the recording.
     pub fn new(rec: std::sync::Arc<Recording>) -> Result<Player, ReplayError> {
         let reader = Reader::new(&rec)?;
-        let pool = crate::engine::plan::ForecastPool::new().map(std::sync::Arc::new);
-        let mut engine = Engine::new(rec.settings.config());
-        engine.set_forecast_pool(pool.clone());
+        let engine = Engine::new(rec.settings.config());
         Ok(Player {
             rec,
             reader,
@@ -315,15 +311,13 @@ impl Player {
             checkpoints: Vec::new(),
             every: 1800.0,
             last_cp: f64::NEG_INFINITY,
-            pool,
         })
     }
 
-    /// Continue from a checkpoint (with this player's forecast helper).
+    /// Continue from a checkpoint.
     fn restore(&mut self, n: usize, e: Engine) {
         self.next = n;
         self.engine = e;
-        self.engine.set_forecast_pool(self.pool.clone());
     }
 
     /// The engine (the replayed state).
@@ -508,8 +502,6 @@ fn show(e: &LogEntry) -> String {
 pub fn verify(path: &Path) -> Result<Verification, ReplayError> {
     let rec = Recording::open(path)?;
     let mut engine = Engine::new(rec.settings.config());
-    // as the player re-runs it (with a forecast helper), so that this checks that too
-    engine.set_forecast_pool(crate::engine::plan::ForecastPool::new().map(std::sync::Arc::new));
     let f = File::open(path).map_err(|e| ReplayError::Io {
         path: path.display().to_string(),
         source: e,

@@ -212,8 +212,6 @@ pub struct Engine {
     audit: VecDeque<remedy::AuditEntry>,
     guard_blocks: u64,
     actions_run: u64,
-    /// Where plans (demand forecasts) may be shared out (replay); `None`: all made here.
-    forecasts: Option<Arc<plan::ForecastPool>>,
 }
 
 /// Judge smoothed values against objectives: the worst status and its reason.
@@ -365,15 +363,7 @@ impl Engine {
             audit: VecDeque::new(),
             guard_blocks: 0,
             actions_run: 0,
-            forecasts: None,
         }
-    }
-
-    /// Share the plans (demand forecasts) of each planning batch with `pool`'s helper thread
-    /// (or stop, with `None`). Results are the same either way: a plan is a pure function of
-    /// what is read from the history, and plans are applied in the same order.
-    pub fn set_forecast_pool(&mut self, pool: Option<Arc<plan::ForecastPool>>) {
-        self.forecasts = pool;
     }
 
     /// Remediations, oldest first.
@@ -673,15 +663,14 @@ impl Engine {
         if n == 0 {
             return;
         }
-        // the models due, oldest plan first from the cursor (a model's being due depends on
-        // its own plan only, so choosing them all before planning them changes nothing)
-        let mut due_models = Vec::with_capacity(plan::PER_BATCH);
+        let mut done = 0;
+        let mut changed = false;
         for k in 0..n {
-            if due_models.len() >= plan::PER_BATCH {
+            if done >= plan::PER_BATCH {
                 break;
             }
             let i = (self.plan_cursor + k) % n;
-            let m = &self.models[i];
+            let m = &mut self.models[i];
             let due = m
                 .plan
                 .age_from()
@@ -689,23 +678,13 @@ impl Engine {
             if !due || m.history.last_time().is_none() {
                 continue;
             }
-            due_models.push(i);
+            done += 1;
             self.plan_cursor = (i + 1) % n;
-        }
-        let changed = !due_models.is_empty();
-        let startup = self.cfg.pod_startup;
-        let inputs = due_models
-            .iter()
-            .map(|&i| plan::PlanInputs::read(&self.models[i].history, t, 1, 1000, startup));
-        let plans: Vec<Result<plan::ModelPlan, String>> = match &self.forecasts {
-            Some(pool) if due_models.len() > 1 => pool.plan_all(inputs.collect()),
-            _ => inputs.map(|inp| plan::plan_from(&inp)).collect(),
-        };
-        for (i, p) in due_models.into_iter().zip(plans) {
-            self.models[i].plan = match p {
+            m.plan = match plan::make_plan(&m.history, t, 1, 1000, self.cfg.pod_startup) {
                 Ok(p) => plan::PlanState::Ready(Arc::new(p)),
                 Err(e) => plan::PlanState::Failed(t, e),
             };
+            changed = true;
         }
         if changed && let Some(budget) = self.cfg.replica_budget {
             self.apply_budget(budget);
