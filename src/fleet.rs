@@ -264,7 +264,40 @@ impl Ring {
     /// Iterate from oldest to newest over the last `n` values (or all, when fewer).
     pub fn tail(&self, n: usize) -> impl Iterator<Item = f32> + '_ {
         let n = n.min(self.len);
-        (self.len - n..self.len).filter_map(move |i| self.get(i))
+        self.iter_from(self.len - n)
+    }
+
+    /// The values held from the `i`-th oldest on, oldest first (the two contiguous parts of
+    /// the ring: no index arithmetic per value).
+    fn iter_from(&self, i: usize) -> impl Iterator<Item = f32> + '_ {
+        let (a, b) = ring_parts(&self.buf, self.head, self.len);
+        skip_parts(a, b, i).copied()
+    }
+}
+
+/// The `len` values of a ring buffer whose next write goes to `head`, oldest first, as two
+/// contiguous slices.
+fn ring_parts<T>(buf: &[T], head: usize, len: usize) -> (&[T], &[T]) {
+    let cap = buf.len();
+    let start = (head + cap - len) % cap;
+    if start + len <= cap {
+        (&buf[start..start + len], &[])
+    } else {
+        (&buf[start..], &buf[..start + len - cap])
+    }
+}
+
+/// The parts `a` then `b` from their `i`-th element on.
+fn skip_parts<'a, T>(
+    a: &'a [T],
+    b: &'a [T],
+    i: usize,
+) -> std::iter::Chain<std::slice::Iter<'a, T>, std::slice::Iter<'a, T>> {
+    if i <= a.len() {
+        a[i..].iter().chain(b.iter())
+    } else {
+        let j = (i - a.len()).min(b.len());
+        a[a.len()..].iter().chain(b[j..].iter())
     }
 }
 
@@ -370,6 +403,10 @@ impl Ring64 {
         let cap = self.buf.len();
         let start = (self.head + cap - self.len) % cap;
         Some(self.buf[(start + i) % cap])
+    }
+    fn iter_from(&self, i: usize) -> impl Iterator<Item = f64> + '_ {
+        let (a, b) = ring_parts(&self.buf, self.head, self.len);
+        skip_parts(a, b, i).copied()
     }
 }
 
@@ -520,10 +557,8 @@ impl History {
             }
         }
         let mut out = Vec::with_capacity(n - lo);
-        for i in lo..n {
-            if let (Some(t), Some(v)) = (ts.get(i), ring.get(i))
-                && t >= since
-            {
+        for (t, v) in ts.iter_from(lo).zip(ring.iter_from(lo)).take(n - lo) {
+            if t >= since {
                 out.push((t, f64::from(v)));
             }
         }
@@ -533,11 +568,15 @@ impl History {
     /// Five-minute means of the request rate `(t, v)`, up to seven days, oldest first (for
     /// forecasting demand).
     pub fn demand(&self) -> Vec<(f64, f64)> {
-        let mut out = Vec::with_capacity(self.demand.len());
-        for i in 0..self.demand.len() {
-            if let (Some(t), Some(v)) = (self.demand_t.get(i), self.demand.get(i))
-                && v.is_finite()
-            {
+        let n = self.demand.len().min(self.demand_t.len);
+        let mut out = Vec::with_capacity(n);
+        for (t, v) in self
+            .demand_t
+            .iter_from(0)
+            .zip(self.demand.iter_from(0))
+            .take(n)
+        {
+            if v.is_finite() {
                 out.push((t, f64::from(v)));
             }
         }
@@ -593,6 +632,54 @@ mod tests {
         assert_eq!(r.tail(10).collect::<Vec<_>>(), vec![3.0, 4.0, 5.0]);
         assert_eq!(r.last(), Some(5.0));
         assert_eq!(r.get(3), None);
+    }
+
+    #[test]
+    fn ring_iteration_from_any_start_matches_indexing() {
+        for cap in [1, 3, 7] {
+            let mut r = Ring::new(cap);
+            let mut t = Ring64::new(cap);
+            for v in 0..20 {
+                for i in 0..=r.len() + 1 {
+                    let by_index: Vec<f32> = (i..r.len()).filter_map(|k| r.get(k)).collect();
+                    assert_eq!(
+                        r.iter_from(i).collect::<Vec<_>>(),
+                        by_index,
+                        "cap {cap} at {i}"
+                    );
+                    let by_index: Vec<f64> = (i..t.len).filter_map(|k| t.get(k)).collect();
+                    assert_eq!(
+                        t.iter_from(i).collect::<Vec<_>>(),
+                        by_index,
+                        "cap {cap} at {i}"
+                    );
+                }
+                r.push(v as f32);
+                t.push(f64::from(v));
+            }
+        }
+    }
+
+    #[test]
+    fn series_and_demand_after_the_rings_wrap() {
+        let mut h = History::new();
+        // 30 h at 60 s: every ring has wrapped
+        for i in 0..1800 {
+            h.push(i as f64 * 60.0, &sample((i % 97) as f32));
+        }
+        let mid = h.series(Signal::Cpu, Resolution::Mid, 0.0);
+        assert_eq!(mid.len(), MID_LEN);
+        assert!(mid.windows(2).all(|w| w[1].0 - w[0].0 == MID_STEP));
+        assert_eq!(
+            mid.last(),
+            Some(&(1798.0 * 60.0, f64::from((1798 % 97) as f32)))
+        );
+        let since = h.series(Signal::Cpu, Resolution::Mid, 1700.0 * 60.0);
+        assert_eq!(since.len(), 99);
+        assert_eq!(since[0].0, 1700.0 * 60.0);
+        let d = h.demand();
+        assert_eq!(d.len(), 1799 * 60 / 300);
+        assert!(d.windows(2).all(|w| w[1].0 - w[0].0 == COARSE_STEP));
     }
 
     #[test]
