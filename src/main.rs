@@ -436,8 +436,7 @@ fn main() -> ExitCode {
                     println!("{}", pitcrew::remediate::backtest::render(r));
                 }
                 let find = |p: Phase| reports.iter().find(|r| r.phase == p);
-                if let (Some(aug), Some(auto)) =
-                    (find(Phase::Augmentation), find(Phase::Autonomy))
+                if let (Some(aug), Some(auto)) = (find(Phase::Augmentation), find(Phase::Autonomy))
                 {
                     for (what, a, b) in [
                         (
