@@ -1049,3 +1049,54 @@ async fn replay_console(
     let _ = tokio::time::timeout(Duration::from_secs(2), task).await;
     result
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use crate::remediate::lease::Acquired;
+    use jiff::Timestamp;
+
+    fn held() -> LeaseStatus {
+        LeaseStatus::Held {
+            how: Acquired::Renewed,
+            renewed: Timestamp::UNIX_EPOCH,
+            expires: Timestamp::UNIX_EPOCH,
+            transitions: 0,
+        }
+    }
+
+    #[test]
+    fn executor_summary_names_the_other_holder_first() {
+        let mut m = BTreeMap::new();
+        assert_eq!(
+            executor_summary(&m).as_deref(),
+            Some("executor: acquiring the lease…")
+        );
+        m.insert("a".to_string(), held());
+        m.insert("b".to_string(), held());
+        assert_eq!(
+            executor_summary(&m).as_deref(),
+            Some("executor: this pitcrew")
+        );
+        m.insert(
+            "c".to_string(),
+            LeaseStatus::Unknown {
+                error: "403".into(),
+            },
+        );
+        assert!(executor_summary(&m).unwrap().contains("unknown in c"));
+        m.insert(
+            "d".to_string(),
+            LeaseStatus::Other {
+                holder: "bob@h/7 (agent)".into(),
+                renewed: Timestamp::UNIX_EPOCH,
+                expires: Timestamp::UNIX_EPOCH,
+            },
+        );
+        assert_eq!(
+            executor_summary(&m).as_deref(),
+            Some("executor elsewhere (d: bob@h/7 (agent))")
+        );
+    }
+}
