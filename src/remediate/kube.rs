@@ -559,6 +559,37 @@ impl KubeActuator {
         }
     }
 
+    /// One merge patch of a Deployment (`scale`: of its scale subresource): `Ok(true)` when it
+    /// landed, `Ok(false)` on a 409 (the caller re-reads and retries), a 404 named with the
+    /// template that produced the name, anything else as the API's error.
+    async fn merge_patch(
+        &self,
+        ns: &str,
+        model: &str,
+        name: &str,
+        canary: bool,
+        scale: bool,
+        patch: &serde_json::Value,
+    ) -> Result<bool, KubeError> {
+        let api = self.deployments(ns);
+        let pp = self.patch_params();
+        let sent = if scale {
+            api.patch_scale(name, &pp, &Patch::Merge(patch))
+                .await
+                .map(|_| ())
+        } else {
+            api.patch(name, &pp, &Patch::Merge(patch)).await.map(|_| ())
+        };
+        match sent {
+            Ok(()) => Ok(true),
+            Err(e) if status_code(&e) == Some(409) => Ok(false),
+            Err(e) if status_code(&e) == Some(404) => {
+                Err(self.not_found(ns, model, name, canary).await)
+            }
+            Err(e) => Err(KubeError::from_kube(patch_op(ns, name, scale), e)),
+        }
+    }
+
     /// Merge-patch the scale subresource, retrying 409s.
     async fn patch_replicas(
         &self,
@@ -568,28 +599,16 @@ impl KubeActuator {
         replicas: u32,
         canary: bool,
     ) -> Result<(), KubeError> {
-        let n = i32::try_from(replicas)
-            .map_err(|_| KubeError::Invalid(format!("{replicas} replicas is too many")))?;
-        let op = Op::new("patch", "apps", "deployments/scale", ns, name);
-        let patch = json!({"spec": {"replicas": n}});
+        let patch = json!({"spec": {"replicas": replica_count(replicas)?}});
         for _ in 0..ATTEMPTS {
-            match self
-                .deployments(ns)
-                .patch_scale(name, &self.patch_params(), &Patch::Merge(&patch))
-                .await
+            if self
+                .merge_patch(ns, model, name, canary, true, &patch)
+                .await?
             {
-                Ok(_) => return Ok(()),
-                Err(e) if status_code(&e) == Some(409) => continue,
-                Err(e) if status_code(&e) == Some(404) => {
-                    return Err(self.not_found(ns, model, name, canary).await);
-                }
-                Err(e) => return Err(KubeError::from_kube(op, e)),
+                return Ok(());
             }
         }
-        Err(KubeError::Conflict {
-            op,
-            attempts: ATTEMPTS,
-        })
+        Err(conflict(ns, name, true))
     }
 
     async fn scale(
@@ -599,64 +618,39 @@ impl KubeActuator {
         name: &str,
         replicas: u32,
     ) -> Result<String, KubeError> {
-        let n = i32::try_from(replicas)
-            .map_err(|_| KubeError::Invalid(format!("{replicas} replicas is too many")))?;
-        let op = Op::new("patch", "apps", "deployments/scale", ns, name);
-        let patch = json!({"spec": {"replicas": n}});
+        let patch = json!({"spec": {"replicas": replica_count(replicas)?}});
         for _ in 0..ATTEMPTS {
+            // read again on every attempt: a 409 means someone else changed it
             let from = self.get_replicas(ns, model, name, false).await?;
-            match self
-                .deployments(ns)
-                .patch_scale(name, &self.patch_params(), &Patch::Merge(&patch))
-                .await
+            if self
+                .merge_patch(ns, model, name, false, true, &patch)
+                .await?
             {
-                Ok(_) => {
-                    return Ok(self.said(
-                        format!("scale deployment {ns}/{name} from {from} to {replicas} replicas"),
-                        format!("scaled deployment {ns}/{name} from {from} to {replicas} replicas"),
-                    ));
-                }
-                Err(e) if status_code(&e) == Some(409) => continue,
-                Err(e) if status_code(&e) == Some(404) => {
-                    return Err(self.not_found(ns, model, name, false).await);
-                }
-                Err(e) => return Err(KubeError::from_kube(op, e)),
+                return Ok(self.said(
+                    format!("scale deployment {ns}/{name} from {from} to {replicas} replicas"),
+                    format!("scaled deployment {ns}/{name} from {from} to {replicas} replicas"),
+                ));
             }
         }
-        Err(KubeError::Conflict {
-            op,
-            attempts: ATTEMPTS,
-        })
+        Err(conflict(ns, name, true))
     }
 
     async fn restart(&self, ns: &str, model: &str, name: &str) -> Result<String, KubeError> {
         let at = (self.clock)().strftime("%Y-%m-%dT%H:%M:%SZ").to_string();
         let patch =
             json!({"spec": {"template": {"metadata": {"annotations": {RESTARTED_AT: at}}}}});
-        let op = Op::new("patch", "apps", "deployments", ns, name);
         for _ in 0..ATTEMPTS {
-            match self
-                .deployments(ns)
-                .patch(name, &self.patch_params(), &Patch::Merge(&patch))
-                .await
+            if self
+                .merge_patch(ns, model, name, false, false, &patch)
+                .await?
             {
-                Ok(_) => {
-                    return Ok(self.said(
-                        format!("restart deployment {ns}/{name} ({RESTARTED_AT}={at})"),
-                        format!("restarted deployment {ns}/{name} ({RESTARTED_AT}={at})"),
-                    ));
-                }
-                Err(e) if status_code(&e) == Some(409) => continue,
-                Err(e) if status_code(&e) == Some(404) => {
-                    return Err(self.not_found(ns, model, name, false).await);
-                }
-                Err(e) => return Err(KubeError::from_kube(op, e)),
+                return Ok(self.said(
+                    format!("restart deployment {ns}/{name} ({RESTARTED_AT}={at})"),
+                    format!("restarted deployment {ns}/{name} ({RESTARTED_AT}={at})"),
+                ));
             }
         }
-        Err(KubeError::Conflict {
-            op,
-            attempts: ATTEMPTS,
-        })
+        Err(conflict(ns, name, false))
     }
 
     async fn get_deployment(
@@ -717,7 +711,6 @@ impl KubeActuator {
     }
 
     async fn rollback(&self, ns: &str, model: &str, name: &str) -> Result<String, KubeError> {
-        let op = Op::new("patch", "apps", "deployments", ns, name);
         for _ in 0..ATTEMPTS {
             let d = self.get_deployment(ns, model, name, false).await?;
             let sets = self.replica_sets_of(ns, &d).await?;
@@ -771,10 +764,7 @@ impl KubeActuator {
                 Err(Some(e)) => return Err(e),
             }
         }
-        Err(KubeError::Conflict {
-            op,
-            attempts: ATTEMPTS,
-        })
+        Err(conflict(ns, name, false))
     }
 
     /// The ReplicaSets controlled by `d`, with their revisions.
@@ -852,10 +842,7 @@ impl KubeActuator {
                 Err(Some(e)) => return Err(e),
             }
         }
-        Err(KubeError::Conflict {
-            op: Op::new("patch", "apps", "deployments", ns, name),
-            attempts: ATTEMPTS,
-        })
+        Err(conflict(ns, name, false))
     }
 
     async fn canary(
@@ -962,6 +949,30 @@ impl KubeActuator {
             attempts: ATTEMPTS,
         })
     }
+}
+
+/// The operation of a Deployment patch (`scale`: of its scale subresource).
+fn patch_op(ns: &str, name: &str, scale: bool) -> Op {
+    let resource = if scale {
+        "deployments/scale"
+    } else {
+        "deployments"
+    };
+    Op::new("patch", "apps", resource, ns, name)
+}
+
+/// Every attempt of a patch met a 409.
+fn conflict(ns: &str, name: &str, scale: bool) -> KubeError {
+    KubeError::Conflict {
+        op: patch_op(ns, name, scale),
+        attempts: ATTEMPTS,
+    }
+}
+
+/// A replica count as the API wants it.
+fn replica_count(replicas: u32) -> Result<i32, KubeError> {
+    i32::try_from(replicas)
+        .map_err(|_| KubeError::Invalid(format!("{replicas} replicas is too many")))
 }
 
 impl Actuator for KubeActuator {

@@ -1161,16 +1161,9 @@ impl Merger {
     /// One point. Non-finite times are dropped; non-finite values are missing (NaN). A second
     /// value for the same model, signal and time is dropped (the first is kept).
     pub fn add(&mut self, t: f64, model: u32, signal: Signal, v: f64) {
-        if !t.is_finite() {
+        let Some(slot) = self.slot(t, model, signal) else {
             return;
-        }
-        let s = self
-            .rows
-            .entry(time_key(t))
-            .or_default()
-            .entry(model)
-            .or_insert(Sample::MISSING);
-        let slot = &mut s.values[signal.index()];
+        };
         if slot.is_finite() {
             self.duplicates += 1;
         } else if v.is_finite() {
@@ -1178,11 +1171,10 @@ impl Merger {
         }
     }
 
-    /// A point of one more series of an additive signal (request rate, replicas): summed with
-    /// what other series gave for the same model and time.
-    pub fn add_summed(&mut self, t: f64, model: u32, signal: Signal, v: f64) {
+    /// The value of `signal` for `model` at `t` (created missing); none for a non-finite time.
+    fn slot(&mut self, t: f64, model: u32, signal: Signal) -> Option<&mut f32> {
         if !t.is_finite() {
-            return;
+            return None;
         }
         let s = self
             .rows
@@ -1190,7 +1182,15 @@ impl Merger {
             .or_default()
             .entry(model)
             .or_insert(Sample::MISSING);
-        let slot = &mut s.values[signal.index()];
+        Some(&mut s.values[signal.index()])
+    }
+
+    /// A point of one more series of an additive signal (request rate, replicas): summed with
+    /// what other series gave for the same model and time.
+    pub fn add_summed(&mut self, t: f64, model: u32, signal: Signal, v: f64) {
+        let Some(slot) = self.slot(t, model, signal) else {
+            return;
+        };
         if v.is_finite() {
             *slot = if slot.is_finite() {
                 *slot + v as f32
