@@ -85,7 +85,7 @@ pub struct Hypothesis {
 }
 
 /// A change made to the model (deploy, restart, scale…), as the engine saw it.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct ChangeNote {
     /// Time.
     pub t: f64,

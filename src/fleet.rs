@@ -202,7 +202,7 @@ impl Sample {
 }
 
 /// A fixed-capacity ring of `f32` values.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct Ring {
     buf: Box<[f32]>,
     head: usize,
@@ -302,7 +302,7 @@ fn skip_parts<'a, T>(
 }
 
 /// Running mean over a bucket of samples, ignoring NaN.
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Copy, Default, serde::Serialize, serde::Deserialize)]
 pub struct Acc {
     sum: f64,
     n: u32,
@@ -353,7 +353,7 @@ pub enum Resolution {
 }
 
 /// Bounded history of every signal of one model at three resolutions.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct History {
     fine: [Ring; Signal::COUNT],
     fine_t: Ring64,
@@ -375,7 +375,7 @@ pub struct History {
 }
 
 /// A ring of timestamps (f64 seconds).
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 struct Ring64 {
     buf: Box<[f64]>,
     head: usize,

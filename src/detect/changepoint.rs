@@ -5,7 +5,7 @@
 /// Residuals are clipped to `±clip` so that one spike cannot trigger it alone: it answers "has
 /// the mean shifted?" rather than "is this sample odd?". After the statistic crosses `h` it
 /// resets, so a shift raises one alarm, not one per sample.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Cusum {
     k: f64,
     h: f64,

@@ -9,7 +9,7 @@ use super::{DetectorKind, Direction, Evidence, Explanation, Scored, clamp_value}
 
 /// Tunables of the ensemble. The defaults are meant to be used as they are: every quantity is in
 /// samples or in the series' own units of surprise, so nothing depends on the series' scale.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct DetectConfig {
     /// Samples before any score is emitted (scores are 0 during warm-up).
     pub warmup: u32,
@@ -82,10 +82,29 @@ fn fast_ln1p(v: f64) -> f64 {
     (exp as f64 + (mant - 1.0)) * std::f64::consts::LN_2
 }
 
+/// The calibrator's bins (serde's arrays stop at 32) as a sequence, checked for length.
+mod bins {
+    use super::HIST_BINS;
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+    pub fn serialize<S: Serializer>(a: &[f32; HIST_BINS], s: S) -> Result<S::Ok, S::Error> {
+        a.as_slice().serialize(s)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<[f32; HIST_BINS], D::Error> {
+        let v = Vec::<f32>::deserialize(d)?;
+        let n = v.len();
+        v.try_into().map_err(|_| {
+            serde::de::Error::custom(format!("{n} calibration bins, expected {HIST_BINS}"))
+        })
+    }
+}
+
 /// Decayed histogram of a non-negative statistic on a `ln(1+v)` grid, giving an empirical tail
 /// probability: how often, in the recent past, this detector has been at least this surprised.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 struct Calibrator {
+    #[serde(with = "bins")]
     counts: [f32; HIST_BINS],
     total: f64,
     /// Weight of the next count (grows instead of decaying the old counts).
@@ -171,7 +190,7 @@ impl Calibrator {
 }
 
 /// Sampling clock: keeps time monotone and estimates the sampling interval robustly.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 struct Clock {
     first: Option<f64>,
     last: f64,
@@ -203,7 +222,7 @@ impl Clock {
 
 /// Long-run range of the values: the extremes, relaxing towards each other with time constant
 /// `span` samples when not renewed.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 struct Range {
     hi: f64,
     lo: f64,
@@ -241,7 +260,7 @@ fn floored(e: Evidence, floor: f64) -> Evidence {
 }
 
 /// One series' detectors and calibration. See the module documentation of [`crate::detect`].
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct Ensemble {
     cfg: DetectConfig,
     clock: Clock,

@@ -11,7 +11,7 @@ pub const MAD_TO_SIGMA: f64 = 1.253_314_137_315_500_3;
 /// The first `span` samples are averaged with equal weight (so warm-up needs no tuning), then the
 /// weights decay with time constant `span` samples. Residuals are clipped to `±clip` sigmas before
 /// they update the state, so a single spike moves the baseline by at most `clip/span` sigmas.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct RobustLevel {
     n: u32,
     span: u32,

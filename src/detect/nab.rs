@@ -5,7 +5,7 @@
 use std::collections::HashMap;
 
 /// Weights of a NAB cost profile.
-#[derive(Debug, Clone, Copy, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, serde::Deserialize, serde::Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct CostMatrix {
     /// Reward of a true positive at the start of a window.
@@ -20,7 +20,7 @@ pub struct CostMatrix {
 }
 
 /// A named cost profile.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Profile {
     /// Profile name, e.g. `standard`.
     pub name: String,

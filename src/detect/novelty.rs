@@ -10,7 +10,7 @@ const SET_BITS: usize = 1 << 16;
 /// Remembers which contexts (the current quantised level and the one, two and three levels before
 /// it) have occurred, in a bounded bit set (a one-hash Bloom filter). Quantisation is relative to
 /// a slow robust baseline, `width` sigmas per level, so it is scale-free.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Novelty {
     seen: Vec<u64>,
     history: [u8; MAX_CONTEXT],

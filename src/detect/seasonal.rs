@@ -18,7 +18,7 @@ const WEEKLY_BINS_MAX: usize = 672;
 const SELECT_RATIO: f64 = 0.75;
 
 /// One candidate period.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 struct Profile {
     period: f64,
     seasonal: Vec<f32>,
@@ -105,7 +105,7 @@ impl Profile {
 }
 
 /// Seasonal baseline with data-driven period choice (daily, weekly or none).
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Seasonal {
     t_start: f64,
     profiles: Vec<Profile>,

@@ -66,7 +66,7 @@ pub struct Anomaly {
 }
 
 /// The detectors and recent anomalies of one model.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct Watch {
     dets: Vec<Ensemble>,
     acc: [Acc; WATCHED.len()],

@@ -26,7 +26,8 @@ use crate::remediate::playbook::Playbook;
 use crate::remediate::{OutcomeStats, Remediation};
 use anomaly::{Anomaly, Watch};
 use incident::{Incident, REDIAGNOSE_EVERY, RESOLVE_AFTER};
-use std::collections::{HashMap, VecDeque};
+use serde::{Deserialize, Serialize};
+use std::collections::{BTreeMap, VecDeque};
 use std::sync::Arc;
 
 /// Service-level objectives a model's health is judged against.
@@ -125,7 +126,7 @@ const REOPEN_WITHIN: f64 = 1800.0;
 /// Smoothing of the values health is judged on (per sample).
 const SMOOTH: f32 = 0.3;
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 struct ModelState {
     meta: Arc<ModelMeta>,
     history: History,
@@ -185,11 +186,15 @@ impl ModelState {
 }
 
 /// The engine.
-#[derive(Debug, Clone)]
+///
+/// Its whole state but the settings (which a journal's header carries) serialises, so that a
+/// journal can hold checkpoints of it ([`Engine::checkpoint`], [`Engine::restore`]).
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Engine {
+    #[serde(skip)]
     cfg: EngineConfig,
     models: Vec<ModelState>,
-    index: HashMap<String, u32>,
+    index: BTreeMap<String, u32>,
     log: VecDeque<Arc<LogEntry>>,
     seq: u64,
     t: f64,
@@ -334,7 +339,7 @@ impl Engine {
         Engine {
             cfg,
             models: Vec::new(),
-            index: HashMap::new(),
+            index: BTreeMap::new(),
             log: VecDeque::new(),
             seq: 0,
             t: 0.0,
@@ -405,6 +410,31 @@ impl Engine {
     /// Current phase.
     pub fn phase(&self) -> Phase {
         self.phase
+    }
+
+    /// The engine's state (all but its settings) as bytes, for a journal checkpoint: a
+    /// compact binary encoding that keeps every value exactly (NaN and infinities included).
+    pub fn checkpoint(&self) -> Result<Vec<u8>, String> {
+        rmp_serde::to_vec(self).map_err(|e| format!("engine checkpoint: {e}"))
+    }
+
+    /// The state that the events determine, as bytes: [`Engine::checkpoint`] without the log
+    /// and the notices, which also hold what the console said of itself ([`Engine::add_notice`]:
+    /// a journal that failed, a missing actuator), which no re-run can know.
+    pub fn fleet_state(&self) -> Result<Vec<u8>, String> {
+        let mut e = self.clone();
+        e.log.clear();
+        e.seq = 0;
+        e.notices.clear();
+        e.checkpoint()
+    }
+
+    /// An engine from a [`Engine::checkpoint`] and the settings it ran with.
+    pub fn restore(cfg: EngineConfig, bytes: &[u8]) -> Result<Engine, String> {
+        let mut e: Engine =
+            rmp_serde::from_slice(bytes).map_err(|e| format!("engine checkpoint: {e}"))?;
+        e.cfg = cfg;
+        Ok(e)
     }
 
     /// Number of models.

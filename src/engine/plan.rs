@@ -26,7 +26,7 @@ pub const PER_BATCH: usize = 8;
 pub const TARGET_UTILISATION: f64 = 0.7;
 
 /// A model's forecast and plan.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct ModelPlan {
     /// When it was made.
     pub made_at: f64,
@@ -41,7 +41,7 @@ pub struct ModelPlan {
 }
 
 /// Why a model has no plan.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub enum PlanState {
     /// Not yet tried.
     Pending,

@@ -181,7 +181,7 @@ impl Pods {
     }
 }
 
-#[derive(Debug, Default)]
+#[derive(Debug, Default, serde::Serialize, serde::Deserialize)]
 struct Acc {
     cost_secs: f64,
     sat_secs: f64,

@@ -75,7 +75,7 @@ pub struct Facts {
 }
 
 /// One action taken.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct LedgerEntry {
     /// When.
     pub t: f64,
@@ -86,7 +86,7 @@ pub struct LedgerEntry {
 }
 
 /// The actions taken recently (enough for every window).
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Ledger {
     entries: VecDeque<LedgerEntry>,
 }
@@ -109,7 +109,7 @@ impl Ledger {
 }
 
 /// One guard's verdict.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct GuardCheck {
     /// Guard.
     pub name: &'static str,
@@ -117,6 +117,41 @@ pub struct GuardCheck {
     pub passed: bool,
     /// What was compared.
     pub detail: String,
+}
+
+/// Names of the guards, in the order they are checked.
+pub const GUARD_NAMES: [&str; 7] = [
+    "cooldown",
+    "actions per hour (model)",
+    "actions per hour (fleet)",
+    "blast radius",
+    "replica bounds",
+    "minimum traffic",
+    "fresh data",
+];
+
+/// A [`GuardCheck`] as read back (from an engine checkpoint), its name not yet the static one.
+#[derive(serde::Deserialize)]
+struct GuardCheckRead {
+    name: String,
+    passed: bool,
+    detail: String,
+}
+
+impl<'de> serde::Deserialize<'de> for GuardCheck {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let r = GuardCheckRead::deserialize(d)?;
+        let name = GUARD_NAMES
+            .iter()
+            .find(|n| **n == r.name)
+            .copied()
+            .ok_or_else(|| serde::de::Error::custom(format!("unknown guard {:?}", r.name)))?;
+        Ok(GuardCheck {
+            name,
+            passed: r.passed,
+            detail: r.detail,
+        })
+    }
 }
 
 /// True when every guard passed.

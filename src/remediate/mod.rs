@@ -135,7 +135,7 @@ pub struct DecisionRecord {
 }
 
 /// The answer to "why?" for a proposal.
-#[derive(Debug, Clone, PartialEq, Default)]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct Explanation {
     /// Condition met: the diagnosis or the forecast.
     pub trigger: String,
@@ -152,7 +152,7 @@ pub struct Explanation {
 }
 
 /// One remediation.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Remediation {
     /// Sequence number.
     pub id: u64,
