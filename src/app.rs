@@ -3,7 +3,7 @@
 use crate::autonomy::Phase;
 use crate::config::Paths;
 use crate::engine::{Effect, Engine, EngineConfig, Event, Snapshot};
-use crate::journal::{Journal, JournalConfig, Record};
+use crate::journal::{EncodedState, Journal, JournalConfig, Record};
 use crate::remediate::chain::ServingThenRegistry;
 use crate::remediate::lease::LeaseStatus;
 use crate::remediate::{Actuator, DryRunActuator, OutcomeStats, SimActuator, playbook};
@@ -173,9 +173,15 @@ pub async fn engine_task(
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut dirty = true;
     let mut logged = 0u64;
+    // checkpoints of the engine's state are encoded off this task (a clone goes to a blocking
+    // thread) and come back here to be journaled
+    let (cp_tx, mut cp_rx) = mpsc::unbounded_channel::<(u64, Result<EncodedState, String>)>();
     loop {
         tokio::select! {
             _ = cancel.cancelled() => break,
+            Some((after, r)) = cp_rx.recv() => {
+                journal_checkpoint(&mut engine, &mut edge, after, r);
+            }
             ev = rx.recv() => {
                 let Some(ev) = ev else { break };
                 let mut batch = vec![ev];
@@ -191,6 +197,7 @@ pub async fn engine_task(
                         route(&mut engine, &mut edge, fx);
                     }
                     journal_log(&mut engine, &mut edge, &mut logged);
+                    start_checkpoint(&engine, &mut edge, &cp_tx);
                 }
                 dirty = true;
             }
@@ -231,6 +238,53 @@ pub async fn engine_task(
         let _ = j.flush();
     }
     engine
+}
+
+/// Start encoding a checkpoint of the engine's state when the journal says one is due.
+fn start_checkpoint(
+    engine: &Engine,
+    edge: &mut Edge,
+    done: &mpsc::UnboundedSender<(u64, Result<EncodedState, String>)>,
+) {
+    let Some(j) = edge.journal.as_mut() else {
+        return;
+    };
+    if !j.checkpoint_due(engine.time()) {
+        return;
+    }
+    j.checkpoint_started();
+    let after = j.last_event();
+    let copy = engine.clone();
+    let done = done.clone();
+    tokio::task::spawn_blocking(move || {
+        let _ = done.send((after, crate::journal::encode_state(&copy)));
+    });
+}
+
+/// Journal an encoded checkpoint (or say why there is none).
+fn journal_checkpoint(
+    engine: &mut Engine,
+    edge: &mut Edge,
+    after: u64,
+    r: Result<EncodedState, String>,
+) {
+    let Some(j) = edge.journal.as_mut() else {
+        return;
+    };
+    match r {
+        Ok(s) => {
+            if let Err(e) = j.checkpoint(after, s) {
+                engine.add_notice(format!(
+                    "journal write failed, journaling stopped and actions disabled: {e}"
+                ));
+                edge.journal = None;
+            }
+        }
+        Err(e) => {
+            j.checkpoint_failed();
+            engine.add_notice(format!("no checkpoint in the journal this time: {e}"));
+        }
+    }
 }
 
 /// Journal the engine's new log entries (what the operator was shown).
@@ -966,6 +1020,7 @@ async fn replay_console(
         let mut last = tokio::time::Instant::now();
         let mut flash: Option<String> = None;
         let mut notices: Vec<String> = problems;
+        let mut shown_problems = 0;
         loop {
             tokio::select! {
                 _ = task_cancel.cancelled() => break,
@@ -995,6 +1050,11 @@ async fn replay_console(
                     }
                     last = now;
                 }
+            }
+            // a checkpoint of the journal that could not be read is said, not hidden
+            if player.problems().len() > shown_problems {
+                notices.extend(player.problems()[shown_problems..].iter().cloned());
+                shown_problems = player.problems().len();
             }
             let f = focus_rx.borrow().clone();
             let mut snap = replay_snapshot(&player, &st, f.as_deref(), &label);

@@ -4,8 +4,10 @@
 //! source, config digest, start time, user). Then come, in the order the engine saw them, the
 //! events it applied (observations, changes, operator commands with who and when, actuator
 //! results) and the execution intents, each written and flushed to disk *before* the actuator
-//! is called. Files are created readable by their owner only and rotate at a size bound: each
-//! part starts with its own header, and only the newest parts are kept.
+//! is called. Now and then comes a checkpoint of the engine's whole state, so that a replay
+//! seeks without re-running everything before it. Files are created readable by their owner
+//! only and rotate at a size bound: each part starts with its own header, then a checkpoint,
+//! and only the newest parts are kept.
 
 use crate::autonomy::{ActionClass, ClassOverrides, Mode, Phase};
 use crate::engine::remedy::Purpose;
@@ -21,6 +23,67 @@ use std::sync::Arc;
 
 /// Version of the journal format written by this build.
 pub const FORMAT: u32 = 1;
+
+/// The encoding of a checkpoint's state: the engine as MessagePack, zstd-compressed, in base64.
+pub const CHECKPOINT_ENCODING: &str = "msgpack+zstd+base64";
+
+/// A checkpoint is due once the journal has grown by this many times the last one's size since
+/// it (checkpoints then take at most a fifth of a journal, and a seek re-runs at most that
+/// many checkpoints' worth of events) …
+pub const CHECKPOINT_RATIO: u64 = 4;
+/// … counting a checkpoint as at least this big (no storm of tiny ones at the start) …
+pub const CHECKPOINT_MIN_BYTES: u64 = 64 << 10;
+/// … and at most one per this many seconds of session time.
+pub const CHECKPOINT_MIN_SECS: f64 = 60.0;
+
+/// An engine state encoded for a [`Record::Checkpoint`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct EncodedState {
+    /// Engine time.
+    pub t: f64,
+    /// Length before compression.
+    pub len: u64,
+    /// The encoded state.
+    pub state: String,
+}
+
+/// Encode an engine's state (a clone may be encoded on another thread).
+pub fn encode_state(engine: &crate::engine::Engine) -> Result<EncodedState, String> {
+    use base64::Engine as _;
+    let raw = engine.checkpoint()?;
+    let packed = zstd::bulk::compress(&raw, 1).map_err(|e| format!("engine checkpoint: {e}"))?;
+    Ok(EncodedState {
+        t: engine.time(),
+        len: raw.len() as u64,
+        state: base64::engine::general_purpose::STANDARD.encode(packed),
+    })
+}
+
+/// The engine's state bytes ([`crate::engine::Engine::checkpoint`]) of a checkpoint record.
+pub fn decode_state(encoding: &str, len: u64, state: &str) -> Result<Vec<u8>, String> {
+    use base64::Engine as _;
+    if encoding != CHECKPOINT_ENCODING {
+        return Err(format!(
+            "checkpoint encoded as {encoding:?}, this pitcrew reads {CHECKPOINT_ENCODING:?}"
+        ));
+    }
+    // a damaged length must not make us allocate without bound
+    if len > 16 << 30 {
+        return Err(format!("checkpoint claims {len} bytes"));
+    }
+    let packed = base64::engine::general_purpose::STANDARD
+        .decode(state)
+        .map_err(|e| format!("checkpoint is not base64: {e}"))?;
+    let raw = zstd::bulk::decompress(&packed, len as usize)
+        .map_err(|e| format!("checkpoint does not decompress: {e}"))?;
+    if raw.len() as u64 != len {
+        return Err(format!(
+            "checkpoint decompresses to {} bytes, its record says {len}",
+            raw.len()
+        ));
+    }
+    Ok(raw)
+}
 
 /// One line of a journal.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -60,6 +123,24 @@ pub enum Record {
         seq: u64,
         /// The event.
         event: Event,
+    },
+    /// The engine's whole state, so that a replay can start here instead of re-running every
+    /// event before it (and a rotated part replays on its own from its first checkpoint).
+    Checkpoint {
+        /// Sequence number of this record.
+        seq: u64,
+        /// The state is the engine's just after the event record with this sequence number.
+        /// It may be written a few records later: the console encodes it off the engine's
+        /// thread.
+        after: u64,
+        /// Engine time of that state.
+        t: f64,
+        /// How `state` is encoded: [`CHECKPOINT_ENCODING`].
+        encoding: String,
+        /// Length of the encoded state before compression.
+        len: u64,
+        /// The state.
+        state: String,
     },
     /// An action about to be carried out: written and flushed before the actuator is called.
     Intent {
@@ -187,6 +268,20 @@ pub struct Journal {
     part: u32,
     bytes: u64,
     seq: u64,
+    /// Sequence number of the last event record.
+    last_event: u64,
+    /// Bytes written since the last checkpoint.
+    since_checkpoint: u64,
+    /// Size of the last checkpoint record.
+    checkpoint_bytes: u64,
+    /// Session time of the last checkpoint.
+    checkpoint_t: f64,
+    /// A part began and has no checkpoint yet.
+    fresh_part: bool,
+    /// A checkpoint is being encoded.
+    checkpoint_pending: bool,
+    /// Sequence number of the first event of this part.
+    part_first: u64,
 }
 
 impl Journal {
@@ -208,6 +303,13 @@ impl Journal {
             part: 0,
             bytes: 0,
             seq: 0,
+            last_event: 0,
+            since_checkpoint: 0,
+            checkpoint_bytes: 0,
+            checkpoint_t: f64::NEG_INFINITY,
+            fresh_part: false,
+            checkpoint_pending: false,
+            part_first: 1,
         };
         j.write_header()?;
         Ok(j)
@@ -232,6 +334,7 @@ impl Journal {
         line.push(b'\n');
         self.out.write_all(&line)?;
         self.bytes += line.len() as u64;
+        self.since_checkpoint += line.len() as u64;
         Ok(())
     }
 
@@ -245,6 +348,8 @@ impl Journal {
         self.path = part_path(&self.cfg, self.part);
         self.out = BufWriter::new(open_private(&self.path, true)?);
         self.bytes = 0;
+        self.fresh_part = true;
+        self.part_first = self.seq + 1;
         self.write_header()?;
         if self.part >= self.cfg.max_parts {
             let old = part_path(&self.cfg, self.part - self.cfg.max_parts);
@@ -257,6 +362,7 @@ impl Journal {
     pub fn event(&mut self, event: &Event) -> std::io::Result<()> {
         self.rotate_if_needed()?;
         self.seq += 1;
+        self.last_event = self.seq;
         let r = Record::Event {
             seq: self.seq,
             event: event.clone(),
@@ -264,9 +370,58 @@ impl Journal {
         self.write_line(&r)
     }
 
+    /// Sequence number of the last event written (0: none yet).
+    pub fn last_event(&self) -> u64 {
+        self.last_event
+    }
+
+    /// True when a checkpoint of the engine's state should be taken now, at session time `t`:
+    /// a new part has none yet, or the journal has grown enough since the last one.
+    pub fn checkpoint_due(&self, t: f64) -> bool {
+        if self.checkpoint_pending || self.last_event == 0 {
+            return false;
+        }
+        self.fresh_part
+            || (self.since_checkpoint
+                >= CHECKPOINT_RATIO * self.checkpoint_bytes.max(CHECKPOINT_MIN_BYTES)
+                && t - self.checkpoint_t >= CHECKPOINT_MIN_SECS)
+    }
+
+    /// A checkpoint is being encoded (no other is due until it is written or given up).
+    pub fn checkpoint_started(&mut self) {
+        self.checkpoint_pending = true;
+    }
+
+    /// The checkpoint being encoded failed: try again after as much journal again.
+    pub fn checkpoint_failed(&mut self) {
+        self.checkpoint_pending = false;
+        self.since_checkpoint = 0;
+    }
+
+    /// Write a checkpoint: the engine's state just after event record `after`.
+    pub fn checkpoint(&mut self, after: u64, s: EncodedState) -> std::io::Result<()> {
+        self.seq += 1;
+        let r = Record::Checkpoint {
+            seq: self.seq,
+            after,
+            t: s.t,
+            encoding: CHECKPOINT_ENCODING.to_string(),
+            len: s.len,
+            state: s.state,
+        };
+        let before = self.bytes;
+        self.write_line(&r)?;
+        self.checkpoint_bytes = self.bytes.saturating_sub(before);
+        self.since_checkpoint = 0;
+        self.checkpoint_t = s.t;
+        self.checkpoint_pending = false;
+        // a checkpoint of a state from before this part began does not make the part whole
+        self.fresh_part = self.fresh_part && after + 1 < self.part_first;
+        Ok(())
+    }
+
     /// Append an entry of the engine's log (buffered).
     pub fn log(&mut self, entry: &LogEntry) -> std::io::Result<()> {
-        self.rotate_if_needed()?;
         self.seq += 1;
         let r = Record::Log {
             seq: self.seq,
@@ -288,7 +443,6 @@ impl Journal {
         who: &str,
         actuator: &str,
     ) -> std::io::Result<()> {
-        self.rotate_if_needed()?;
         self.seq += 1;
         let r = Record::Intent {
             seq: self.seq,

@@ -537,11 +537,12 @@ fn main() -> ExitCode {
                                 println!("{d}");
                             }
                             println!(
-                                "{}: {} events re-run; {} log entries and {} intents compared; {}",
+                                "{}: {} events re-run; {} log entries, {} intents and {} checkpoints compared; {}",
                                 file.display(),
                                 v.events,
                                 v.log_entries,
                                 v.intents,
+                                v.checkpoints,
                                 if v.divergences.is_empty() {
                                     "identical".to_string()
                                 } else {

@@ -1,7 +1,7 @@
 //! Headless recorded sessions on the simulated fleet: the console's pipeline without a
 //! terminal — every event journaled before the engine applies it, the engine's log after it,
-//! every intent flushed before the simulated actuator acts — with a script of operator
-//! decisions. Used to make the incident fixtures (`fixtures/incidents/*.jsonl`) and in tests.
+//! every intent flushed before the simulated actuator acts, checkpoints of the engine's state
+//! when due — with a script of operator decisions. Used to make the incident fixtures (`fixtures/incidents/*.jsonl`) and in tests.
 
 use crate::autonomy::Phase;
 use crate::engine::{
@@ -53,6 +53,17 @@ pub struct Session {
 
 /// Record a session to `path`.
 pub fn record(path: &Path, s: &Session) -> std::io::Result<()> {
+    record_parts(path, s, u64::MAX, 1)
+}
+
+/// Record a session to `path`, rotating to a new part (`stem.1.jsonl`, …) past
+/// `max_part_bytes` and keeping the newest `max_parts`.
+pub fn record_parts(
+    path: &Path,
+    s: &Session,
+    max_part_bytes: u64,
+    max_parts: u32,
+) -> std::io::Result<()> {
     let t0 = 1_764_000_000.0;
     let mut world = SimWorld::new(s.seed, s.models, t0 - s.backfill);
     let cfg = EngineConfig {
@@ -70,8 +81,8 @@ pub fn record(path: &Path, s: &Session) -> std::io::Result<()> {
         JournalConfig {
             dir: dir.to_path_buf(),
             stem,
-            max_part_bytes: u64::MAX,
-            max_parts: 1,
+            max_part_bytes,
+            max_parts,
         },
         Record::Header {
             format: FORMAT,
@@ -126,6 +137,16 @@ pub fn record(path: &Path, s: &Session) -> std::io::Result<()> {
                     }
                     Effect::Inject { model, incident } => world.inject(model as usize, incident),
                     Effect::Outcome { .. } => {}
+                }
+            }
+        }
+        if j.checkpoint_due(engine.time()) {
+            let after = j.last_event();
+            match crate::journal::encode_state(engine) {
+                Ok(s) => j.checkpoint(after, s)?,
+                Err(e) => {
+                    j.checkpoint_failed();
+                    return Err(std::io::Error::other(e));
                 }
             }
         }

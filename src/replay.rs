@@ -39,6 +39,23 @@ pub struct Idx {
     pub offset: u64,
     /// Its time.
     pub t: f64,
+    /// Its record's sequence number.
+    pub seq: u64,
+}
+
+/// A checkpoint of the engine's state in the journal (decoded only when a seek starts there).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct StoredCheckpoint {
+    /// Byte offset of its line.
+    pub offset: u64,
+    /// Its line number.
+    pub line: usize,
+    /// The state is the engine's after the event record with this sequence number …
+    pub after: u64,
+    /// … that is after this many of the recording's events.
+    pub events: usize,
+    /// Engine time of the state.
+    pub t: f64,
 }
 
 /// Something to jump to: an incident opening or an operator decision.
@@ -71,6 +88,8 @@ pub struct Recording {
     pub events: Vec<Idx>,
     /// Incident openings and decisions.
     pub marks: Vec<Mark>,
+    /// Checkpoints of the engine's state, in order.
+    pub checkpoints: Vec<StoredCheckpoint>,
     /// Lines skipped, with why.
     pub problems: Vec<String>,
 }
@@ -88,99 +107,221 @@ fn is_decision(c: &Command) -> Option<String> {
     }
 }
 
+/// Files at least this big are indexed on several threads …
+const OPEN_SLICE_MIN: u64 = 8 << 20;
+/// … at most this many.
+const OPEN_THREADS_MAX: usize = 4;
+
+/// What one slice of a journal holds (line numbers and event counts relative to the slice).
+#[derive(Default)]
+struct Slice {
+    header: Option<Record>,
+    events: Vec<Idx>,
+    marks: Vec<Mark>,
+    checkpoints: Vec<StoredCheckpoint>,
+    /// `(line within the slice, what)`.
+    problems: Vec<(usize, String)>,
+    more: usize,
+    lines: usize,
+}
+
+/// Offsets cutting the file into `n` slices that begin at the start of a line.
+fn slice_bounds(path: &Path, len: u64, n: usize) -> std::io::Result<Vec<u64>> {
+    let mut f = BufReader::new(File::open(path)?);
+    let mut out = vec![0u64];
+    let mut skip = Vec::new();
+    for k in 1..n {
+        let guess = len * k as u64 / n as u64;
+        if guess <= *out.last().unwrap_or(&0) {
+            continue;
+        }
+        f.seek(SeekFrom::Start(guess))?;
+        skip.clear();
+        // the rest of the line the guess fell in belongs to the slice before
+        let got = f.read_until(b'\n', &mut skip)?;
+        let at = guess + got as u64;
+        if at < len && at > *out.last().unwrap_or(&0) {
+            out.push(at);
+        }
+    }
+    out.push(len);
+    Ok(out)
+}
+
+/// Index the lines between `from` and `to` (a file of `len` bytes).
+fn scan_slice(path: &Path, from: u64, to: u64, len: u64) -> std::io::Result<Slice> {
+    let mut f = File::open(path)?;
+    f.seek(SeekFrom::Start(from))?;
+    let mut r = BufReader::with_capacity(1 << 16, f);
+    let mut sl = Slice::default();
+    let mut line = Vec::new();
+    let mut offset = from;
+    while offset < to {
+        line.clear();
+        let got = r.read_until(b'\n', &mut line)?;
+        if got == 0 {
+            break;
+        }
+        sl.lines += 1;
+        let n = sl.lines;
+        let at = offset;
+        offset += got as u64;
+        let complete = line.last() == Some(&b'\n');
+        // valid UTF-8 (the usual case) is borrowed as it is, without the lossy scan
+        let text = match std::str::from_utf8(&line) {
+            Ok(s) => std::borrow::Cow::Borrowed(s),
+            Err(_) => String::from_utf8_lossy(&line),
+        };
+        let text = text.trim();
+        if text.is_empty() {
+            continue;
+        }
+        let rec: Record = match serde_json::from_str(text) {
+            Ok(rec) => rec,
+            Err(e) => {
+                let msg = e.to_string();
+                if sl.problems.len() >= MAX_PROBLEMS {
+                    sl.more += 1;
+                    continue;
+                }
+                sl.problems.push((
+                    n,
+                    if !complete && offset == len {
+                        "truncated last line (the session ended abruptly) — skipped".to_string()
+                    } else if msg.contains("unknown variant") {
+                        format!("a record of a kind this version does not know (written by a newer pitcrew?) — skipped: {msg}")
+                    } else {
+                        format!("corrupt record — skipped: {msg}")
+                    },
+                ));
+                continue;
+            }
+        };
+        match rec {
+            Record::Header { .. } => {
+                if sl.header.is_none() {
+                    sl.header = Some(rec);
+                }
+            }
+            Record::Event { event, seq } => {
+                if let Event::Command { command, t, .. } = &event
+                    && let Some(what) = is_decision(command)
+                {
+                    sl.marks.push(Mark {
+                        t: *t,
+                        events: sl.events.len() + 1,
+                        what,
+                    });
+                }
+                sl.events.push(Idx {
+                    offset: at,
+                    t: event.time(),
+                    seq,
+                });
+            }
+            Record::Checkpoint { after, t, .. } => sl.checkpoints.push(StoredCheckpoint {
+                offset: at,
+                line: n,
+                after,
+                events: 0,
+                t,
+            }),
+            Record::Log { entry, .. } => {
+                if entry.kind == LogKind::Incident
+                    && (entry.text.contains(" opened") || entry.text.contains(" reopened"))
+                {
+                    sl.marks.push(Mark {
+                        t: entry.t,
+                        events: sl.events.len(),
+                        what: format!("{} {}", entry.model.as_deref().unwrap_or(""), entry.text),
+                    });
+                }
+            }
+            Record::Intent { .. } => {}
+        }
+    }
+    Ok(sl)
+}
+
 impl Recording {
-    /// Read the file once, keeping an index of its events and its marks.
+    /// Read the file once, keeping an index of its events and its marks (large files are
+    /// read in slices on several threads; the index is the same).
     pub fn open(path: &Path) -> Result<Recording, ReplayError> {
         let io = |e| ReplayError::Io {
             path: path.display().to_string(),
             source: e,
         };
-        let f = File::open(path).map_err(io)?;
-        let len = f.metadata().map_err(io)?.len();
-        let mut r = BufReader::with_capacity(1 << 16, f);
-        let mut line = Vec::new();
-        let mut offset = 0u64;
-        let mut n = 0usize;
+        let len = std::fs::metadata(path).map_err(io)?.len();
+        let threads = if len < OPEN_SLICE_MIN {
+            1
+        } else {
+            std::thread::available_parallelism()
+                .map_or(1, |n| n.get())
+                .clamp(1, OPEN_THREADS_MAX)
+        };
+        Recording::open_on(path, threads)
+    }
+
+    /// [`Recording::open`] on `threads` threads (the index does not depend on how many).
+    pub fn open_on(path: &Path, threads: usize) -> Result<Recording, ReplayError> {
+        let io = |e| ReplayError::Io {
+            path: path.display().to_string(),
+            source: e,
+        };
+        let len = std::fs::metadata(path).map_err(io)?.len();
+        let threads = threads.max(1);
+        let bounds = slice_bounds(path, len, threads).map_err(io)?;
+        let slices: Vec<Result<Slice, std::io::Error>> = if bounds.len() == 2 {
+            vec![scan_slice(path, bounds[0], bounds[1], len)]
+        } else {
+            std::thread::scope(|sc| {
+                let handles: Vec<_> = bounds
+                    .windows(2)
+                    .map(|w| {
+                        let (from, to) = (w[0], w[1]);
+                        sc.spawn(move || scan_slice(path, from, to, len))
+                    })
+                    .collect();
+                handles
+                    .into_iter()
+                    .map(|h| {
+                        h.join()
+                            .unwrap_or_else(|_| Err(std::io::Error::other("index thread failed")))
+                    })
+                    .collect()
+            })
+        };
         let mut header: Option<Record> = None;
         let mut events = Vec::new();
         let mut marks = Vec::new();
+        let mut checkpoints = Vec::new();
         let mut problems = Vec::new();
         let mut more = 0usize;
-        loop {
-            line.clear();
-            let got = r.read_until(b'\n', &mut line).map_err(io)?;
-            if got == 0 {
-                break;
+        let mut lines = 0usize;
+        for sl in slices {
+            let sl = sl.map_err(io)?;
+            if header.is_none() {
+                header = sl.header;
             }
-            n += 1;
-            let at = offset;
-            offset += got as u64;
-            let complete = line.last() == Some(&b'\n');
-            // valid UTF-8 (the usual case) is borrowed as it is, without the lossy scan
-            let text = match std::str::from_utf8(&line) {
-                Ok(s) => std::borrow::Cow::Borrowed(s),
-                Err(_) => String::from_utf8_lossy(&line),
-            };
-            let text = text.trim();
-            if text.is_empty() {
-                continue;
+            let base = events.len();
+            events.extend(sl.events);
+            marks.extend(sl.marks.into_iter().map(|mut m| {
+                m.events += base;
+                m
+            }));
+            checkpoints.extend(sl.checkpoints.into_iter().map(|mut c| {
+                c.line += lines;
+                c
+            }));
+            for (n, what) in sl.problems {
+                if problems.len() >= MAX_PROBLEMS {
+                    more += 1;
+                } else {
+                    problems.push(format!("line {}: {what}", n + lines));
+                }
             }
-            let rec: Record = match serde_json::from_str(text) {
-                Ok(rec) => rec,
-                Err(e) => {
-                    let msg = e.to_string();
-                    if problems.len() >= MAX_PROBLEMS {
-                        more += 1;
-                        continue;
-                    }
-                    problems.push(if !complete && offset == len {
-                        format!("line {n}: truncated last line (the session ended abruptly) — skipped")
-                    } else if msg.contains("unknown variant") {
-                        format!("line {n}: a record of a kind this version does not know (written by a newer pitcrew?) — skipped: {msg}")
-                    } else {
-                        format!("line {n}: corrupt record — skipped: {msg}")
-                    });
-                    continue;
-                }
-            };
-            match rec {
-                Record::Header { .. } => {
-                    if header.is_none() {
-                        header = Some(rec);
-                    }
-                }
-                Record::Event { event, .. } => {
-                    if let Event::Command { command, t, .. } = &event
-                        && let Some(what) = is_decision(command)
-                    {
-                        marks.push(Mark {
-                            t: *t,
-                            events: events.len() + 1,
-                            what,
-                        });
-                    }
-                    events.push(Idx {
-                        offset: at,
-                        t: event.time(),
-                    });
-                }
-                Record::Log { entry, .. } => {
-                    if entry.kind == LogKind::Incident
-                        && (entry.text.contains(" opened") || entry.text.contains(" reopened"))
-                    {
-                        marks.push(Mark {
-                            t: entry.t,
-                            events: events.len(),
-                            what: format!(
-                                "{} {}",
-                                entry.model.as_deref().unwrap_or(""),
-                                entry.text
-                            ),
-                        });
-                    }
-                }
-                Record::Intent { .. } => {}
-            }
+            more += sl.more;
+            lines += sl.lines;
         }
         let Some(Record::Header {
             format,
@@ -213,6 +354,12 @@ impl Recording {
             problems.push(format!("… and {more} more damaged lines skipped"));
         }
         marks.sort_by(|a, b| a.t.total_cmp(&b.t));
+        // a checkpoint stands after the events up to its sequence number, wherever its line is
+        // (the console writes it a few records later); events are in sequence order
+        for c in &mut checkpoints {
+            c.events = events.partition_point(|e| e.seq <= c.after);
+        }
+        checkpoints.sort_by_key(|c| (c.events, c.line));
         Ok(Recording {
             path: path.to_path_buf(),
             source,
@@ -222,6 +369,7 @@ impl Recording {
             settings: *settings,
             events,
             marks,
+            checkpoints,
             problems,
         })
     }
@@ -270,6 +418,38 @@ impl Reader {
             _ => None,
         }
     }
+
+    /// The engine state bytes of the checkpoint `c` ([`Engine::checkpoint`]).
+    pub fn checkpoint_state(&mut self, c: &StoredCheckpoint) -> Result<Vec<u8>, String> {
+        let at = |e: String| format!("line {}: {e}", c.line);
+        self.file
+            .seek(SeekFrom::Start(c.offset))
+            .map_err(|e| at(e.to_string()))?;
+        self.line.clear();
+        let n = self
+            .file
+            .read_line(&mut self.line)
+            .map_err(|e| at(e.to_string()))?;
+        self.pos = c.offset + n as u64;
+        let rec = serde_json::from_str::<Record>(self.line.trim()).map_err(|e| at(e.to_string()));
+        // the line's memory is not kept for the next, short, event lines
+        self.line = String::new();
+        match rec? {
+            Record::Checkpoint {
+                encoding,
+                len,
+                state,
+                ..
+            } => crate::journal::decode_state(&encoding, len, &state).map_err(at),
+            _ => Err(at("not a checkpoint any more (the file changed?)".into())),
+        }
+    }
+
+    /// The engine of the checkpoint `c`, with the recording's settings.
+    pub fn checkpoint(&mut self, c: &StoredCheckpoint, rec: &Recording) -> Result<Engine, String> {
+        let bytes = self.checkpoint_state(c)?;
+        Engine::restore(rec.settings.config(), &bytes).map_err(|e| format!("line {}: {e}", c.line))
+    }
 }
 
 /// Replays a recording into an engine; seeks forwards by applying events and backwards from
@@ -283,6 +463,11 @@ pub struct Player {
     checkpoints: Vec<(usize, Engine)>,
     every: f64,
     last_cp: f64,
+    /// The journal's checkpoints that could not be read (by index in `rec.checkpoints`).
+    bad: Vec<bool>,
+    /// Events applied since the player was made (seeks count what they re-ran).
+    applied: usize,
+    problems: Vec<String>,
 }
 
 /// Checkpoints kept at most (the spacing doubles when full) …
@@ -303,7 +488,10 @@ impl Player {
     pub fn new(rec: std::sync::Arc<Recording>) -> Result<Player, ReplayError> {
         let reader = Reader::new(&rec)?;
         let engine = Engine::new(rec.settings.config());
+        let bad = vec![false; rec.checkpoints.len()];
         Ok(Player {
+            bad,
+            applied: 0,
             rec,
             reader,
             engine,
@@ -311,6 +499,7 @@ impl Player {
             checkpoints: Vec::new(),
             every: 1800.0,
             last_cp: f64::NEG_INFINITY,
+            problems: Vec::new(),
         })
     }
 
@@ -318,6 +507,12 @@ impl Player {
     fn restore(&mut self, n: usize, e: Engine) {
         self.next = n;
         self.engine = e;
+    }
+
+    /// Continue from an engine holding the state after the first `events` events (a
+    /// checkpoint restored elsewhere).
+    pub fn resume(&mut self, events: usize, engine: Engine) {
+        self.restore(events.min(self.rec.events.len()), engine);
     }
 
     /// The engine (the replayed state).
@@ -352,6 +547,7 @@ impl Player {
             let _: Vec<Effect> = self.engine.apply(ev);
         }
         self.next += 1;
+        self.applied += 1;
         let newest = self.checkpoints.last().map_or(0, |c| c.0);
         if idx.t - self.last_cp >= self.every && self.next > newest {
             self.last_cp = idx.t;
@@ -405,35 +601,81 @@ impl Player {
         while self.next < target && self.step() {}
     }
 
-    /// Be just after `target` events.
+    /// Be just after `target` events: start from the latest state known at or before it —
+    /// the current one, a checkpoint held in memory, or one of the journal's — and apply the
+    /// events from there.
     pub fn seek_events(&mut self, target: usize) {
         let target = target.min(self.rec.events.len());
-        // forwards: start from the latest checkpoint ahead of the current position
-        if let Some((n, e)) = self
-            .checkpoints
-            .iter()
-            .filter(|(n, _)| *n <= target && *n > self.next)
-            .max_by_key(|(n, _)| *n)
-            .map(|(n, e)| (*n, e.clone()))
-        {
-            self.restore(n, e);
-        }
-        if target < self.next {
-            match self
+        // going forwards, a starting point must be ahead of where we are to be worth it
+        let above = if target >= self.next {
+            Some(self.next)
+        } else {
+            None
+        };
+        let ok = |n: usize| n <= target && above.is_none_or(|a| n > a);
+        loop {
+            let memory = self
                 .checkpoints
                 .iter()
-                .filter(|(n, _)| *n <= target)
-                .max_by_key(|(n, _)| *n)
-                .map(|(n, e)| (*n, e.clone()))
-            {
-                Some((n, e)) => self.restore(n, e),
-                None => {
-                    let fresh = Engine::new(self.rec.settings.config());
-                    self.restore(0, fresh);
+                .enumerate()
+                .filter(|(_, (n, _))| ok(*n))
+                .max_by_key(|(_, (n, _))| *n)
+                .map(|(i, (n, _))| (*n, i));
+            let stored = self
+                .rec
+                .checkpoints
+                .iter()
+                .enumerate()
+                .filter(|(i, c)| !self.bad[*i] && ok(c.events))
+                .max_by_key(|(_, c)| c.events)
+                .map(|(i, c)| (c.events, i));
+            let from_memory = match (memory, stored) {
+                (Some((n, _)), Some((m, _))) => n >= m,
+                (m, _) => m.is_some(),
+            };
+            match (memory, stored) {
+                (Some((n, i)), _) if from_memory => {
+                    let e = self.checkpoints[i].1.clone();
+                    self.restore(n, e);
+                }
+                (_, Some((n, i))) => {
+                    let c = self.rec.checkpoints[i];
+                    let rec = self.rec.clone();
+                    match self.reader.checkpoint(&c, &rec) {
+                        Ok(e) => self.restore(n, e),
+                        Err(e) => {
+                            self.bad[i] = true;
+                            self.problems
+                                .push(format!("{e} — checkpoint skipped, events re-run instead"));
+                            continue;
+                        }
+                    }
+                }
+                _ => {
+                    if above.is_none() {
+                        let fresh = Engine::new(self.rec.settings.config());
+                        self.restore(0, fresh);
+                    }
                 }
             }
+            break;
         }
         self.run_to(target);
+    }
+
+    /// Events applied since the player was made (what its seeks re-ran).
+    pub fn applied(&self) -> usize {
+        self.applied
+    }
+
+    /// Seek by re-running events only, as if the journal had no checkpoints (to compare).
+    pub fn ignore_journal_checkpoints(&mut self) {
+        self.bad.iter_mut().for_each(|b| *b = true);
+    }
+
+    /// Checkpoints of the journal that could not be read, as they were met.
+    pub fn problems(&self) -> &[String] {
+        &self.problems
     }
 
     /// Run through the whole recording once to take checkpoints (so that later seeks are
@@ -481,6 +723,8 @@ pub struct Verification {
     pub problems: Vec<String>,
     /// Entries and intents the re-run produced after the last recorded one.
     pub beyond_end: usize,
+    /// Checkpoints of the engine's state found identical to the re-run's.
+    pub checkpoints: usize,
 }
 
 fn same_entry(a: &LogEntry, b: &LogEntry) -> bool {
@@ -519,15 +763,46 @@ pub fn verify(path: &Path) -> Result<Verification, ReplayError> {
             v.divergences.push(s);
         }
     };
+    // checkpoints by the event they follow, compared when the re-run has applied that event
+    let mut due: std::collections::BTreeMap<u64, Vec<StoredCheckpoint>> = Default::default();
+    for c in &rec.checkpoints {
+        due.entry(c.after).or_default().push(*c);
+    }
+    let mut reader = Reader::new(&rec)?;
+    let mut check = |v: &mut Verification, engine: &Engine, cps: Vec<StoredCheckpoint>| {
+        let now = engine.fleet_state();
+        for c in cps {
+            let stored = reader
+                .checkpoint(&c, &rec)
+                .and_then(|e| e.fleet_state().map_err(|e| format!("line {}: {e}", c.line)));
+            match (stored, &now) {
+                (Ok(stored), Ok(now)) if stored == *now => v.checkpoints += 1,
+                (Ok(_), Ok(_)) => push_div(
+                    v,
+                    format!(
+                        "line {}: the checkpoint of the engine's state at {} is not the re-run's state there (a replay starting from it would show another)",
+                        c.line,
+                        crate::tui::views::datetime(c.t)
+                    ),
+                ),
+                (Err(e), _) => v.problems.push(format!("{e} — checkpoint not usable")),
+                (_, Err(e)) => v.problems.push(e.clone()),
+            }
+        }
+    };
     for (n, line) in BufReader::new(f).lines().enumerate() {
         let Ok(line) = line else { break };
         let Ok(rec) = serde_json::from_str::<Record>(line.trim()) else {
             continue;
         };
         match rec {
-            Record::Event { event, .. } => {
+            Record::Event { event, seq } => {
                 v.events += 1;
-                for fx in engine.apply(event) {
+                let fx = engine.apply(event);
+                if let Some(cps) = due.remove(&seq) {
+                    check(&mut v, &engine, cps);
+                }
+                for fx in fx {
                     if let Effect::Execute {
                         id, key, action, ..
                     } = fx
@@ -593,8 +868,14 @@ pub fn verify(path: &Path) -> Result<Verification, ReplayError> {
                     ),
                 }
             }
-            Record::Header { .. } => {}
+            Record::Header { .. } | Record::Checkpoint { .. } => {}
         }
+    }
+    for c in due.into_values().flatten() {
+        v.problems.push(format!(
+            "line {}: checkpoint after event record {} not checked: that event is not in the recording",
+            c.line, c.after
+        ));
     }
     // what the re-run produced after the last recorded entry is not a divergence: a recording
     // cut short (a crash, SIGKILL) loses the entries of its last event; it is reported

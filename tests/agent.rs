@@ -71,6 +71,21 @@ fn agent_serves_metrics_and_health_and_stops_on_sigterm() {
     assert_eq!(journals.len(), 1);
     let first = std::fs::read_to_string(journals[0].path()).unwrap();
     assert!(first.lines().count() > 10, "journal too short");
+    // with checkpoints of the engine's state, encoded off the engine's task, that are the
+    // state a re-run reaches at their place
+    assert!(
+        first.contains("{\"record\":\"checkpoint\""),
+        "no checkpoint"
+    );
+    let out = common::bin()
+        .args(["replay", "--verify"])
+        .arg(journals[0].path())
+        .output()
+        .unwrap();
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{said}");
+    assert!(said.contains("identical"), "{said}");
+    assert!(!said.contains(" 0 checkpoints compared"), "{said}");
 }
 
 #[test]

@@ -38,6 +38,10 @@ fn every_fixture_passes_verify() {
             v.divergences.join("\n")
         );
         assert_eq!(v.beyond_end, 0, "{}", f.display());
+        // every checkpoint of the engine's state in it is the re-run's state at its place
+        let rec = Recording::open(&f).expect("open");
+        assert!(!rec.checkpoints.is_empty(), "{}", f.display());
+        assert_eq!(v.checkpoints, rec.checkpoints.len(), "{}", f.display());
         // and through the binary, with its exit code
         let out = common::bin()
             .args(["replay", "--verify"])
@@ -141,6 +145,15 @@ fn damaged_recordings_are_reported_and_the_rest_replays() {
     std::fs::write(&f, out).expect("write");
     let rec = Recording::open(&f).expect("opens despite damage");
     assert_eq!(rec.problems.len(), 3, "{:?}", rec.problems);
+    // read in slices on several threads, the index is the same
+    for threads in [2, 3, 7] {
+        let sliced = Recording::open_on(&f, threads).expect("opens in slices");
+        assert_eq!(
+            format!("{sliced:?}"),
+            format!("{rec:?}"),
+            "{threads} threads"
+        );
+    }
     assert!(rec.problems.iter().any(|p| p.contains("newer")));
     assert!(rec.problems.iter().any(|p| p.contains("corrupt")));
     assert!(
@@ -192,4 +205,245 @@ fn seeking_back_and_forth_gives_the_state_of_playing_through() {
     let (t0, t1) = rec.span();
     b.seek_time(t0 + (t1 - t0) / 2.0);
     assert!(b.position() < n * 3 / 4);
+}
+
+#[test]
+fn an_engine_checkpoint_restores_the_whole_state_and_runs_on_identically() {
+    for f in fixtures() {
+        let rec = Arc::new(Recording::open(&f).expect("open"));
+        let n = rec.events.len();
+        let mut a = Player::new(rec.clone()).expect("player");
+        a.seek_events(n / 2);
+        let bytes = a.engine().checkpoint().expect("checkpoint");
+        let restored =
+            pitcrew::engine::Engine::restore(rec.settings.config(), &bytes).expect("restore");
+        // Debug shows every field: nothing was lost on the way
+        assert_eq!(
+            format!("{restored:?}"),
+            format!("{:?}", a.engine()),
+            "{}",
+            f.display()
+        );
+        assert_eq!(restored.checkpoint().expect("again"), bytes);
+        let mut b = Player::new(rec.clone()).expect("player");
+        b.resume(n / 2, restored);
+        a.seek_events(n);
+        b.seek_events(n);
+        assert_eq!(
+            format!("{:?}", b.engine()),
+            format!("{:?}", a.engine()),
+            "{}: the restored engine ran on differently",
+            f.display()
+        );
+    }
+}
+
+/// A copy of a fixture with its lines changed by `edit`.
+fn edited(name: &str, dir: &Path, edit: impl FnOnce(&mut Vec<String>)) -> PathBuf {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("fixtures/incidents")
+        .join(name);
+    let text = std::fs::read_to_string(&src).expect("read");
+    let mut lines: Vec<String> = text.lines().map(String::from).collect();
+    edit(&mut lines);
+    let f = dir.join(name);
+    std::fs::write(&f, lines.join("\n") + "\n").expect("write");
+    f
+}
+
+fn is_checkpoint(l: &str) -> bool {
+    l.starts_with("{\"record\":\"checkpoint\"")
+}
+
+/// The engine's state after seeking to the end by re-running every event.
+fn played_through(rec: &Arc<Recording>) -> String {
+    let mut p = Player::new(rec.clone()).expect("player");
+    p.ignore_journal_checkpoints();
+    p.seek_events(usize::MAX);
+    assert_eq!(p.applied(), rec.events.len());
+    format!("{:?}", p.engine())
+}
+
+#[test]
+fn seeks_start_from_the_journals_checkpoints_and_reach_the_same_state() {
+    for f in fixtures() {
+        let rec = Arc::new(Recording::open(&f).expect("open"));
+        let last = *rec.checkpoints.last().expect("a checkpoint");
+        let mut p = Player::new(rec.clone()).expect("player");
+        p.seek_events(usize::MAX);
+        // only the events after the last checkpoint were re-run …
+        assert_eq!(
+            p.applied(),
+            rec.events.len() - last.events,
+            "{}",
+            f.display()
+        );
+        assert!(p.problems().is_empty(), "{:?}", p.problems());
+        // … and the state is the one of playing every event
+        assert_eq!(
+            format!("{:?}", p.engine()),
+            played_through(&rec),
+            "{}",
+            f.display()
+        );
+    }
+}
+
+#[test]
+fn a_damaged_checkpoint_is_reported_and_the_events_are_re_run_instead() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let name = "drift-retrain-canary.jsonl";
+    let mut line = 0;
+    let f = edited(name, dir.path(), |lines| {
+        let (i, l) = lines
+            .iter_mut()
+            .enumerate()
+            .rfind(|(_, l)| is_checkpoint(l))
+            .expect("a checkpoint");
+        line = i + 1;
+        // flip characters in the middle of its state: still JSON, no longer the state
+        let at = l.len() / 2;
+        let flipped: String = l[at..at + 40]
+            .chars()
+            .map(|c| if c == 'A' { 'B' } else { 'A' })
+            .collect();
+        l.replace_range(at..at + 40, &flipped);
+    });
+    let rec = Arc::new(Recording::open(&f).expect("open"));
+    assert!(rec.problems.is_empty(), "{:?}", rec.problems);
+    let mut p = Player::new(rec.clone()).expect("player");
+    p.seek_events(usize::MAX);
+    assert_eq!(p.problems().len(), 1, "{:?}", p.problems());
+    assert!(
+        p.problems()[0].starts_with(&format!("line {line}: ")),
+        "{:?}",
+        p.problems()
+    );
+    assert!(p.problems()[0].contains("re-run instead"));
+    // it started from the checkpoint before the damaged one
+    let before = rec.checkpoints[rec.checkpoints.len() - 2];
+    assert_eq!(p.applied(), rec.events.len() - before.events);
+    assert_eq!(format!("{:?}", p.engine()), played_through(&rec));
+    // --verify says it cannot use it, and finds the rest identical
+    let v = verify(&f).expect("verify");
+    assert!(v.divergences.is_empty(), "{:?}", v.divergences);
+    assert!(
+        v.problems
+            .iter()
+            .any(|p| p.starts_with(&format!("line {line}: ")) && p.contains("not usable")),
+        "{:?}",
+        v.problems
+    );
+    assert_eq!(v.checkpoints, rec.checkpoints.len() - 1);
+}
+
+#[test]
+fn a_checkpoint_that_is_not_the_state_at_its_place_is_a_divergence() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let name = "surge-scale-fails-undone.jsonl";
+    let mut line = 0;
+    let f = edited(name, dir.path(), |lines| {
+        let (i, l) = lines
+            .iter_mut()
+            .enumerate()
+            .find(|(_, l)| is_checkpoint(l))
+            .expect("a checkpoint");
+        line = i + 1;
+        // say it is the state of 40 records earlier
+        let at = l.find("\"after\":").expect("after") + 8;
+        let end = at + l[at..].find(',').expect(",");
+        let after: u64 = l[at..end].parse().expect("number");
+        l.replace_range(at..end, &(after - 40).to_string());
+    });
+    let v = verify(&f).expect("verify");
+    assert_eq!(v.divergences.len(), 1, "{:?}", v.divergences);
+    assert!(v.divergences[0].starts_with(&format!("line {line}: the checkpoint")));
+    let out = common::bin()
+        .args(["replay", "--verify"])
+        .arg(&f)
+        .output()
+        .expect("run");
+    assert_eq!(out.status.code(), Some(1));
+}
+
+#[test]
+fn a_journal_without_checkpoints_replays_the_same() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let name = "leak-and-errors-evolution.jsonl";
+    let f = edited(name, dir.path(), |lines| {
+        lines.retain(|l| !is_checkpoint(l))
+    });
+    let rec = Arc::new(Recording::open(&f).expect("open"));
+    assert!(rec.checkpoints.is_empty());
+    let v = verify(&f).expect("verify");
+    assert!(v.divergences.is_empty() && v.problems.is_empty(), "{v:?}");
+    let mut p = Player::new(rec.clone()).expect("player");
+    p.seek_events(usize::MAX);
+    assert_eq!(p.applied(), rec.events.len());
+    let full = Arc::new(
+        Recording::open(
+            &Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("fixtures/incidents")
+                .join(name),
+        )
+        .expect("open"),
+    );
+    assert_eq!(format!("{:?}", p.engine()), played_through(&full));
+}
+
+#[test]
+fn every_rotated_part_starts_with_a_checkpoint_and_replays_on_its_own() {
+    use pitcrew::autonomy::Phase;
+    use pitcrew::record::{Act, Session, record, record_parts};
+    use pitcrew::sim::IncidentKind;
+    let dir = tempfile::tempdir().expect("tmp");
+    let s = Session {
+        seed: 5,
+        models: 3,
+        backfill: 3600.0,
+        duration: 3.0 * 3600.0,
+        phase: Phase::Autonomy,
+        user: "test".into(),
+        script: vec![(1800.0, Act::Inject(1, IncidentKind::ErrorBurst))],
+    };
+    let whole = dir.path().join("whole.jsonl");
+    record(&whole, &s).expect("record");
+    let split = dir.path().join("split.jsonl");
+    record_parts(&split, &s, 300 << 10, 100).expect("record in parts");
+    let whole = Arc::new(Recording::open(&whole).expect("open"));
+    let mut parts = vec![split.clone()];
+    for k in 1.. {
+        let p = dir.path().join(format!("split.{k}.jsonl"));
+        if !p.exists() {
+            break;
+        }
+        parts.push(p);
+    }
+    assert!(parts.len() >= 3, "{parts:?}");
+    let mut before = 0;
+    for (k, part) in parts.iter().enumerate() {
+        let rec = Arc::new(Recording::open(part).expect("open part"));
+        assert!(rec.problems.is_empty(), "{:?}", rec.problems);
+        let n = rec.events.len();
+        if k > 0 {
+            // the part's first checkpoint is the state after its first event
+            assert_eq!(
+                rec.checkpoints.first().map(|c| c.events),
+                Some(1),
+                "part {k}"
+            );
+        }
+        let mut p = Player::new(rec.clone()).expect("player");
+        p.seek_events(n);
+        let mut w = Player::new(whole.clone()).expect("player");
+        w.ignore_journal_checkpoints();
+        w.seek_events(before + n);
+        assert_eq!(
+            p.engine().fleet_state().expect("state"),
+            w.engine().fleet_state().expect("state"),
+            "part {k} replayed alone"
+        );
+        before += n;
+    }
+    assert_eq!(before, whole.events.len());
 }
