@@ -994,7 +994,10 @@ async fn replay_console(
     let mut st = PlayState {
         playing: true,
         speed,
-        cursor: rec.events[0].t,
+        cursor: rec
+            .events
+            .get(player.origin())
+            .map_or(rec.events[0].t, |e| e.t),
     };
     player.advance(&mut st, usize::MAX);
     let (snap_tx, snap_rx) = watch::channel(Arc::new(replay_snapshot(&player, &st, None, &label)));

@@ -219,6 +219,11 @@ impl Ring {
         }
     }
 
+    /// True when its head and length fit its buffer (a ring read back from a checkpoint).
+    fn consistent(&self) -> bool {
+        !self.buf.is_empty() && self.head < self.buf.len() && self.len <= self.buf.len()
+    }
+
     /// Append a value, dropping the oldest when full.
     pub fn push(&mut self, v: f32) {
         let cap = self.buf.len();
@@ -383,6 +388,10 @@ struct Ring64 {
 }
 
 impl Ring64 {
+    fn consistent(&self) -> bool {
+        !self.buf.is_empty() && self.head < self.buf.len() && self.len <= self.buf.len()
+    }
+
     fn new(cap: usize) -> Self {
         Ring64 {
             buf: vec![0.0; cap.max(1)].into_boxed_slice(),
@@ -417,6 +426,25 @@ impl Default for History {
 }
 
 impl History {
+    /// Make a ring's head point past its buffer (as a damaged checkpoint could).
+    #[cfg(test)]
+    pub(crate) fn break_ring_for_test(&mut self) {
+        self.fine[0].head = usize::MAX;
+    }
+
+    /// Every ring's head and length fit its buffer (a history read back from a checkpoint).
+    pub fn consistent(&self) -> bool {
+        let rings = self
+            .fine
+            .iter()
+            .chain(&self.mid)
+            .chain(&self.coarse)
+            .chain(&self.band_lo)
+            .chain(&self.band_hi)
+            .chain(std::iter::once(&self.demand));
+        let times = [&self.fine_t, &self.mid_t, &self.coarse_t, &self.demand_t];
+        rings.into_iter().all(Ring::consistent) && times.iter().all(|r| r.consistent())
+    }
     /// An empty history.
     pub fn new() -> Self {
         History {

@@ -51,7 +51,13 @@ pub struct EncodedState {
 pub fn encode_state(engine: &crate::engine::Engine) -> Result<EncodedState, String> {
     use base64::Engine as _;
     let raw = engine.checkpoint()?;
-    let packed = zstd::bulk::compress(&raw, 1).map_err(|e| format!("engine checkpoint: {e}"))?;
+    // with zstd's checksum of the content: a damaged state is an error, not another state
+    let packed = zstd::bulk::Compressor::new(1)
+        .and_then(|mut c| {
+            c.set_parameter(zstd::zstd_safe::CParameter::ChecksumFlag(true))?;
+            c.compress(&raw)
+        })
+        .map_err(|e| format!("engine checkpoint: {e}"))?;
     Ok(EncodedState {
         t: engine.time(),
         len: raw.len() as u64,
@@ -67,13 +73,19 @@ pub fn decode_state(encoding: &str, len: u64, state: &str) -> Result<Vec<u8>, St
             "checkpoint encoded as {encoding:?}, this pitcrew reads {CHECKPOINT_ENCODING:?}"
         ));
     }
-    // a damaged length must not make us allocate without bound
-    if len > 16 << 30 {
-        return Err(format!("checkpoint claims {len} bytes"));
-    }
     let packed = base64::engine::general_purpose::STANDARD
         .decode(state)
         .map_err(|e| format!("checkpoint is not base64: {e}"))?;
+    // a damaged length must not make us allocate without bound: it must be the frame's own
+    let framed = zstd::zstd_safe::get_frame_content_size(&packed)
+        .ok()
+        .flatten();
+    if framed != Some(len) {
+        return Err(format!(
+            "checkpoint says {len} bytes, its compressed frame {}",
+            framed.map_or_else(|| "does not say".to_string(), |n| n.to_string())
+        ));
+    }
     let raw = zstd::bulk::decompress(&packed, len as usize)
         .map_err(|e| format!("checkpoint does not decompress: {e}"))?;
     if raw.len() as u64 != len {
@@ -186,6 +198,9 @@ pub struct Settings {
     pub overrides: Vec<(Phase, ActionClass, Mode)>,
     /// Approval timeout, seconds.
     pub approval_timeout: f64,
+    /// Health objectives (journals written before they were recorded: the defaults).
+    #[serde(default)]
+    pub objectives: crate::engine::Objectives,
 }
 
 impl Settings {
@@ -202,6 +217,7 @@ impl Settings {
             stats: cfg.stats.clone(),
             overrides: cfg.overrides.entries(),
             approval_timeout: cfg.approval_timeout,
+            objectives: cfg.objectives,
         }
     }
 
@@ -218,6 +234,7 @@ impl Settings {
             stats: self.stats.clone(),
             overrides: ClassOverrides::from_entries(&self.overrides),
             approval_timeout: self.approval_timeout,
+            objectives: self.objectives,
             ..EngineConfig::default()
         }
     }
@@ -280,8 +297,10 @@ pub struct Journal {
     fresh_part: bool,
     /// A checkpoint is being encoded.
     checkpoint_pending: bool,
-    /// Sequence number of the first event of this part.
+    /// Sequence number of the first event of this part …
     part_first: u64,
+    /// … and of the last event before it.
+    part_before: u64,
 }
 
 impl Journal {
@@ -310,6 +329,7 @@ impl Journal {
             fresh_part: false,
             checkpoint_pending: false,
             part_first: 1,
+            part_before: 0,
         };
         j.write_header()?;
         Ok(j)
@@ -339,7 +359,14 @@ impl Journal {
     }
 
     fn rotate_if_needed(&mut self) -> std::io::Result<()> {
-        if self.bytes < self.cfg.max_part_bytes {
+        // a part holds at least a few checkpoints' worth of events: were checkpoints as big as
+        // a part, every event would rotate and the oldest parts would go at once
+        if self.bytes
+            < self
+                .cfg
+                .max_part_bytes
+                .max(2 * CHECKPOINT_RATIO * self.checkpoint_bytes)
+        {
             return Ok(());
         }
         self.out.flush()?;
@@ -350,6 +377,7 @@ impl Journal {
         self.bytes = 0;
         self.fresh_part = true;
         self.part_first = self.seq + 1;
+        self.part_before = self.last_event;
         self.write_header()?;
         if self.part >= self.cfg.max_parts {
             let old = part_path(&self.cfg, self.part - self.cfg.max_parts);
@@ -392,14 +420,22 @@ impl Journal {
         self.checkpoint_pending = true;
     }
 
-    /// The checkpoint being encoded failed: try again after as much journal again.
+    /// The checkpoint being encoded failed: try again after as much journal again (a new
+    /// part goes without one rather than retrying at every event).
     pub fn checkpoint_failed(&mut self) {
         self.checkpoint_pending = false;
         self.since_checkpoint = 0;
+        self.fresh_part = false;
     }
 
-    /// Write a checkpoint: the engine's state just after event record `after`.
+    /// Write a checkpoint: the engine's state just after event record `after`. One encoded
+    /// while the journal moved to a new part is dropped when events between it and the part
+    /// are in the part before (replayed alone, the part could not have reached it).
     pub fn checkpoint(&mut self, after: u64, s: EncodedState) -> std::io::Result<()> {
+        if after < self.part_before {
+            self.checkpoint_pending = false;
+            return Ok(());
+        }
         self.seq += 1;
         let r = Record::Checkpoint {
             seq: self.seq,
@@ -415,8 +451,7 @@ impl Journal {
         self.since_checkpoint = 0;
         self.checkpoint_t = s.t;
         self.checkpoint_pending = false;
-        // a checkpoint of a state from before this part began does not make the part whole
-        self.fresh_part = self.fresh_part && after + 1 < self.part_first;
+        self.fresh_part = false;
         Ok(())
     }
 
@@ -525,6 +560,98 @@ mod tests {
             part: 0,
             settings: None,
         }
+    }
+
+    fn state(t: f64, bytes: usize) -> EncodedState {
+        EncodedState {
+            t,
+            len: 1,
+            state: "x".repeat(bytes),
+        }
+    }
+
+    fn checkpoints_in(path: &Path) -> Vec<u64> {
+        read(path)
+            .unwrap()
+            .0
+            .into_iter()
+            .filter_map(|r| match r {
+                Record::Checkpoint { after, .. } => Some(after),
+                _ => None,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn checkpoints_are_due_by_growth_and_at_each_new_part() {
+        let dir = tempfile::tempdir().unwrap();
+        let cfg = JournalConfig {
+            dir: dir.path().join("j"),
+            stem: "s".into(),
+            max_part_bytes: 1 << 20,
+            max_parts: 100,
+        };
+        let mut j = Journal::create(cfg, header()).unwrap();
+        // nothing to checkpoint before the first event
+        assert!(!j.checkpoint_due(0.0));
+        j.event(&Event::Clock { t: 0.0 }).unwrap();
+        assert!(!j.checkpoint_due(0.0), "the journal has not grown enough");
+        let mut t = 0.0;
+        while !j.checkpoint_due(t) {
+            t += 5.0;
+            j.event(&Event::Clock { t }).unwrap();
+        }
+        // grown by CHECKPOINT_RATIO x the minimum size, and a minute later at least
+        assert!(j.since_checkpoint >= CHECKPOINT_RATIO * CHECKPOINT_MIN_BYTES);
+        j.checkpoint_started();
+        assert!(!j.checkpoint_due(t), "one at a time");
+        let after = j.last_event();
+        j.checkpoint(after, state(t, 100_000)).unwrap();
+        assert!(!j.checkpoint_due(t + 3600.0));
+        // the next is due after 4x the last one's size
+        let first_part = j.path().to_path_buf();
+        while !j.checkpoint_due(t) {
+            t += 5.0;
+            j.event(&Event::Clock { t }).unwrap();
+        }
+        assert!(j.since_checkpoint >= CHECKPOINT_RATIO * 100_000);
+        assert_eq!(j.path(), first_part, "no rotation yet");
+        j.flush().unwrap();
+        assert_eq!(checkpoints_in(&first_part), vec![after]);
+        j.checkpoint_failed();
+        assert!(
+            !j.checkpoint_due(t),
+            "a failure waits for as much journal again"
+        );
+        // a new part wants one at once, after its first event
+        while j.path() == first_part {
+            t += 5.0;
+            j.event(&Event::Clock { t }).unwrap();
+        }
+        assert!(j.checkpoint_due(t));
+        // one started before the part began is dropped, and the part still wants one
+        j.checkpoint_started();
+        j.checkpoint(after, state(t, 10)).unwrap();
+        assert!(j.checkpoint_due(t));
+        let first = j.last_event();
+        j.checkpoint_started();
+        j.checkpoint(first, state(t, 10)).unwrap();
+        assert!(!j.checkpoint_due(t));
+        let second = j.path().to_path_buf();
+        j.flush().unwrap();
+        assert_eq!(checkpoints_in(&second), vec![first]);
+        // a part is never smaller than a few checkpoints' worth
+        j.checkpoint_started();
+        j.checkpoint(first, state(t, 1 << 20)).unwrap();
+        for _ in 0..100 {
+            t += 5.0;
+            j.event(&Event::Clock { t }).unwrap();
+        }
+        assert_eq!(
+            j.path(),
+            second,
+            "a checkpoint as big as a part does not rotate it"
+        );
     }
 
     #[test]

@@ -92,6 +92,10 @@ pub struct Recording {
     pub checkpoints: Vec<StoredCheckpoint>,
     /// Lines skipped, with why.
     pub problems: Vec<String>,
+    /// Line numbers of the lines skipped.
+    pub damaged: Vec<usize>,
+    /// Part of the session (0: its first file; later parts begin mid-session).
+    pub part: u32,
 }
 
 fn is_decision(c: &Command) -> Option<String> {
@@ -121,6 +125,8 @@ struct Slice {
     checkpoints: Vec<StoredCheckpoint>,
     /// `(line within the slice, what)`.
     problems: Vec<(usize, String)>,
+    /// Lines that could not be read.
+    damaged: Vec<usize>,
     more: usize,
     lines: usize,
 }
@@ -180,6 +186,7 @@ fn scan_slice(path: &Path, from: u64, to: u64, len: u64) -> std::io::Result<Slic
             Ok(rec) => rec,
             Err(e) => {
                 let msg = e.to_string();
+                sl.damaged.push(n);
                 if sl.problems.len() >= MAX_PROBLEMS {
                     sl.more += 1;
                     continue;
@@ -298,6 +305,7 @@ impl Recording {
         let mut problems = Vec::new();
         let mut more = 0usize;
         let mut lines = 0usize;
+        let mut damaged = Vec::new();
         for sl in slices {
             let sl = sl.map_err(io)?;
             if header.is_none() {
@@ -321,6 +329,7 @@ impl Recording {
                 }
             }
             more += sl.more;
+            damaged.extend(sl.damaged.iter().map(|n| n + lines));
             lines += sl.lines;
         }
         let Some(Record::Header {
@@ -330,6 +339,7 @@ impl Recording {
             start,
             user,
             settings,
+            part,
             ..
         }) = header
         else {
@@ -371,6 +381,8 @@ impl Recording {
             marks,
             checkpoints,
             problems,
+            damaged,
+            part,
         })
     }
 
@@ -460,6 +472,12 @@ pub struct Player {
     reader: Reader,
     engine: Engine,
     next: usize,
+    /// First playable position …
+    origin: usize,
+    /// … the sequence number of the event it follows (0: the start) …
+    origin_seq: u64,
+    /// … and the checkpoint it is (by index in `rec.checkpoints`).
+    origin_cp: Option<usize>,
     checkpoints: Vec<(usize, Engine)>,
     every: f64,
     last_cp: f64,
@@ -474,6 +492,8 @@ pub struct Player {
 const MAX_CHECKPOINTS: usize = 32;
 /// … and within this memory budget (an engine clone is about [`MODEL_STATE_BYTES`] per model).
 const CHECKPOINT_BUDGET: usize = 128 << 20;
+/// Seeking forwards, a checkpoint of the journal is read only to skip more events than this.
+const STORED_JUMP_MIN: usize = 256;
 /// Seeks over at least this many events read them on a second thread.
 const PREFETCH_MIN: usize = 256;
 /// Events parsed per message to the engine's thread …
@@ -489,18 +509,88 @@ impl Player {
         let reader = Reader::new(&rec)?;
         let engine = Engine::new(rec.settings.config());
         let bad = vec![false; rec.checkpoints.len()];
-        Ok(Player {
+        let mut p = Player {
             bad,
             applied: 0,
             rec,
             reader,
             engine,
             next: 0,
+            origin: 0,
+            origin_seq: 0,
+            origin_cp: None,
             checkpoints: Vec::new(),
             every: 1800.0,
             last_cp: f64::NEG_INFINITY,
             problems: Vec::new(),
-        })
+        };
+        let rec = p.rec.clone();
+        let ours = env!("CARGO_PKG_VERSION");
+        if !rec.checkpoints.is_empty() && rec.pitcrew != ours {
+            p.ignore_journal_checkpoints();
+            p.problems.push(format!(
+                "checkpoints written by pitcrew {}, this is {ours}: not used, events re-run instead",
+                rec.pitcrew
+            ));
+        }
+        // a later part of a session begins mid-session: it plays from its first checkpoint
+        let mut start_line = 0;
+        if rec.part > 0 {
+            for (i, c) in rec.checkpoints.iter().enumerate() {
+                if p.bad[i] {
+                    continue;
+                }
+                match p.reader.checkpoint(c, &rec) {
+                    Ok(e) => {
+                        p.restore(c.events, e);
+                        p.origin = c.events;
+                        p.origin_seq = c.after;
+                        p.origin_cp = Some(i);
+                        start_line = c.line;
+                        break;
+                    }
+                    Err(e) => {
+                        p.bad[i] = true;
+                        p.problems.push(format!("{e} — checkpoint skipped"));
+                    }
+                }
+            }
+            if start_line == 0 {
+                p.problems.push(format!(
+                    "part {} of a session and no usable checkpoint: replayed from an empty state, without what came before this part",
+                    rec.part
+                ));
+            }
+        }
+        // past a damaged line, playing on lacks what it held and a checkpoint does not: seeks
+        // do not use checkpoints after it, so that they show what playing shows
+        if let Some(d) = rec.damaged.iter().copied().find(|&d| d > start_line) {
+            let mut n = 0;
+            for (i, c) in rec.checkpoints.iter().enumerate() {
+                if c.line > d && !p.bad[i] {
+                    p.bad[i] = true;
+                    n += 1;
+                }
+            }
+            if n > 0 {
+                p.problems.push(format!(
+                    "{n} checkpoints after damaged line {d} not used: seeks re-run the events instead"
+                ));
+            }
+        }
+        Ok(p)
+    }
+
+    /// The first event that can be played (a later part of a session starts at its first
+    /// checkpoint).
+    pub fn origin(&self) -> usize {
+        self.origin
+    }
+
+    /// True when seeks may start from the journal's checkpoint `i` (it was read or not yet
+    /// tried, and no damaged line comes before it).
+    pub fn checkpoint_usable(&self, i: usize) -> bool {
+        self.bad.get(i).is_some_and(|b| !b)
     }
 
     /// Continue from a checkpoint.
@@ -605,7 +695,7 @@ impl Player {
     /// the current one, a checkpoint held in memory, or one of the journal's — and apply the
     /// events from there.
     pub fn seek_events(&mut self, target: usize) {
-        let target = target.min(self.rec.events.len());
+        let target = target.min(self.rec.events.len()).max(self.origin);
         // going forwards, a starting point must be ahead of where we are to be worth it
         let above = if target >= self.next {
             Some(self.next)
@@ -626,7 +716,12 @@ impl Player {
                 .checkpoints
                 .iter()
                 .enumerate()
-                .filter(|(i, c)| !self.bad[*i] && ok(c.events))
+                // decoding one costs about as much as re-running a few hundred events
+                .filter(|(i, c)| {
+                    !self.bad[*i]
+                        && ok(c.events)
+                        && above.is_none_or(|a| c.events > a + STORED_JUMP_MIN)
+                })
                 .max_by_key(|(_, c)| c.events)
                 .map(|(i, c)| (c.events, i));
             let from_memory = match (memory, stored) {
@@ -744,8 +839,12 @@ fn show(e: &LogEntry) -> String {
 /// Re-run the engine on the recorded events and operator decisions and compare what it
 /// produces — log entries and execution intents — with what was recorded.
 pub fn verify(path: &Path) -> Result<Verification, ReplayError> {
-    let rec = Recording::open(path)?;
-    let mut engine = Engine::new(rec.settings.config());
+    let rec = std::sync::Arc::new(Recording::open(path)?);
+    // where a player starts: the start, or a later part's first checkpoint
+    let start = Player::new(rec.clone())?;
+    let mut engine = start.engine().clone();
+    let skip_to = start.origin_seq;
+    let mut skipping = skip_to > 0;
     let f = File::open(path).map_err(|e| ReplayError::Io {
         path: path.display().to_string(),
         source: e,
@@ -754,10 +853,17 @@ pub fn verify(path: &Path) -> Result<Verification, ReplayError> {
         problems: rec.problems.clone(),
         ..Verification::default()
     };
+    v.problems.extend(start.problems().iter().cloned());
+    if let Some(i) = start.origin_cp {
+        v.problems.push(format!(
+            "part {} of a session: checked from its first checkpoint (line {}) on",
+            rec.part, rec.checkpoints[i].line
+        ));
+    }
     let mut produced: std::collections::VecDeque<LogEntry> = Default::default();
     let mut intents: std::collections::VecDeque<(u64, String, crate::remediate::Action)> =
         Default::default();
-    let mut logged = 0u64;
+    let mut logged = engine.log_seq();
     let push_div = |v: &mut Verification, s: String| {
         if v.divergences.len() < 50 {
             v.divergences.push(s);
@@ -765,8 +871,18 @@ pub fn verify(path: &Path) -> Result<Verification, ReplayError> {
     };
     // checkpoints by the event they follow, compared when the re-run has applied that event
     let mut due: std::collections::BTreeMap<u64, Vec<StoredCheckpoint>> = Default::default();
-    for c in &rec.checkpoints {
-        due.entry(c.after).or_default().push(*c);
+    for (i, c) in rec.checkpoints.iter().enumerate() {
+        if Some(i) == start.origin_cp {
+            continue;
+        }
+        if start.checkpoint_usable(i) {
+            due.entry(c.after).or_default().push(*c);
+        } else if rec.pitcrew == env!("CARGO_PKG_VERSION") {
+            v.problems.push(format!(
+                "line {}: checkpoint not checked (a damaged line comes before it)",
+                c.line
+            ));
+        }
     }
     let mut reader = Reader::new(&rec)?;
     let mut check = |v: &mut Verification, engine: &Engine, cps: Vec<StoredCheckpoint>| {
@@ -795,6 +911,13 @@ pub fn verify(path: &Path) -> Result<Verification, ReplayError> {
         let Ok(rec) = serde_json::from_str::<Record>(line.trim()) else {
             continue;
         };
+        // a later part: what comes before its first checkpoint's state is not re-run
+        if skipping {
+            match &rec {
+                Record::Event { seq, .. } if *seq > skip_to => skipping = false,
+                _ => continue,
+            }
+        }
         match rec {
             Record::Event { event, seq } => {
                 v.events += 1;

@@ -168,6 +168,20 @@ fn damaged_recordings_are_reported_and_the_rest_replays() {
     p.seek_events(usize::MAX);
     assert_eq!(p.position(), rec.events.len());
     assert!(p.engine().incidents().count() >= 1);
+    // past the corrupt line, seeking shows what playing through shows (checkpoints after
+    // it, which hold what the line held, are not used, and that is said)
+    let mut q = Player::new(rec.clone()).expect("player");
+    while q.step() {}
+    assert_eq!(format!("{:?}", p.engine()), format!("{:?}", q.engine()));
+    if rec.checkpoints.iter().any(|c| c.line > n / 2) {
+        assert!(
+            p.problems()
+                .iter()
+                .any(|m| m.contains("after damaged line")),
+            "{:?}",
+            p.problems()
+        );
+    }
     let s = summary(&f).expect("summary");
     assert_eq!(s.problems.len(), 3);
     // not a journal at all: a clear error
@@ -349,12 +363,28 @@ fn a_checkpoint_that_is_not_the_state_at_its_place_is_a_divergence() {
             .find(|(_, l)| is_checkpoint(l))
             .expect("a checkpoint");
         line = i + 1;
-        // say it is the state of 40 records earlier
-        let at = l.find("\"after\":").expect("after") + 8;
-        let end = at + l[at..].find(',').expect(",");
-        let after: u64 = l[at..end].parse().expect("number");
-        l.replace_range(at..end, &(after - 40).to_string());
+        let _ = l;
     });
+    // say it is the state after an event 40 events earlier
+    let text = std::fs::read_to_string(&f).expect("read");
+    let mut lines: Vec<String> = text.lines().map(String::from).collect();
+    let seq_of = |l: &str| -> u64 {
+        let at = l.find("\"seq\":").expect("seq") + 6;
+        let end = at + l[at..].find(|c: char| !c.is_ascii_digit()).expect("end");
+        l[at..end].parse().expect("number")
+    };
+    let earlier = lines[..line - 1]
+        .iter()
+        .filter(|l| l.starts_with("{\"record\":\"event\""))
+        .rev()
+        .nth(40)
+        .map(|l| seq_of(l))
+        .expect("40 events before it");
+    let l = &mut lines[line - 1];
+    let at = l.find("\"after\":").expect("after") + 8;
+    let end = at + l[at..].find(',').expect(",");
+    l.replace_range(at..end, &earlier.to_string());
+    std::fs::write(&f, lines.join("\n") + "\n").expect("write");
     let v = verify(&f).expect("verify");
     assert_eq!(v.divergences.len(), 1, "{:?}", v.divergences);
     assert!(v.divergences[0].starts_with(&format!("line {line}: the checkpoint")));
@@ -425,23 +455,45 @@ fn every_rotated_part_starts_with_a_checkpoint_and_replays_on_its_own() {
         let rec = Arc::new(Recording::open(part).expect("open part"));
         assert!(rec.problems.is_empty(), "{:?}", rec.problems);
         let n = rec.events.len();
-        if k > 0 {
-            // the part's first checkpoint is the state after its first event
-            assert_eq!(
-                rec.checkpoints.first().map(|c| c.events),
-                Some(1),
-                "part {k}"
-            );
-        }
-        let mut p = Player::new(rec.clone()).expect("player");
-        p.seek_events(n);
+        assert_eq!(rec.part, k as u32);
         let mut w = Player::new(whole.clone()).expect("player");
         w.ignore_journal_checkpoints();
+        if k > 0 {
+            // the part's first checkpoint is the state after its first event (and the
+            // actuator's answers to it, when it had effects) …
+            let first = rec.checkpoints.first().map_or(usize::MAX, |c| c.events);
+            assert!(
+                (1..=3).contains(&first),
+                "part {k}: first checkpoint after {first}"
+            );
+            // … and a player of the part starts there, in the state of the whole session
+            let p = Player::new(rec.clone()).expect("player");
+            assert_eq!(p.origin(), first);
+            assert_eq!(p.position(), first);
+            w.seek_events(before + first);
+            assert_eq!(
+                p.engine().fleet_state().expect("state"),
+                w.engine().fleet_state().expect("state"),
+                "part {k} at its start"
+            );
+        }
+        // played (not sought) to its end, the part reaches the whole session's state
+        let mut p = Player::new(rec.clone()).expect("player");
+        while p.step() {}
         w.seek_events(before + n);
         assert_eq!(
             p.engine().fleet_state().expect("state"),
             w.engine().fleet_state().expect("state"),
             "part {k} replayed alone"
+        );
+        // and --verify checks the part from its first checkpoint
+        let v = verify(part).expect("verify");
+        assert!(v.divergences.is_empty(), "part {k}: {:?}", v.divergences);
+        assert_eq!(v.beyond_end, 0, "part {k}");
+        assert_eq!(
+            v.checkpoints,
+            rec.checkpoints.len() - usize::from(k > 0),
+            "part {k}"
         );
         before += n;
     }

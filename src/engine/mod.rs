@@ -31,7 +31,8 @@ use std::collections::{BTreeMap, VecDeque};
 use std::sync::Arc;
 
 /// Service-level objectives a model's health is judged against.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct Objectives {
     /// p95 latency above this (ms) is a warning.
     pub latency_warn_ms: f64,
@@ -202,6 +203,9 @@ pub struct Engine {
     source: SourceStatus,
     phase: Phase,
     notices: Vec<String>,
+    /// Log sequence numbers of the notices (left out of checkpoints).
+    #[serde(skip)]
+    notice_seqs: Vec<u64>,
     incidents: VecDeque<Incident>,
     next_incident: u64,
     last_creep_check: f64,
@@ -353,6 +357,7 @@ impl Engine {
             },
             phase,
             notices: Vec::new(),
+            notice_seqs: Vec::new(),
             incidents: VecDeque::new(),
             next_incident: 0,
             last_creep_check: f64::NEG_INFINITY,
@@ -414,8 +419,32 @@ impl Engine {
 
     /// The engine's state (all but its settings) as bytes, for a journal checkpoint: a
     /// compact binary encoding that keeps every value exactly (NaN and infinities included).
+    ///
+    /// What the console said of itself ([`Engine::add_notice`]) is left out, and the log
+    /// renumbered without it: a replay starting here shows what playing through shows.
     pub fn checkpoint(&self) -> Result<Vec<u8>, String> {
-        rmp_serde::to_vec(self).map_err(|e| format!("engine checkpoint: {e}"))
+        let enc = |e: &Engine| rmp_serde::to_vec(e).map_err(|e| format!("engine checkpoint: {e}"));
+        if self.notice_seqs.is_empty() && self.notices.is_empty() {
+            return enc(self);
+        }
+        let ns = &self.notice_seqs;
+        let mut e = self.clone();
+        e.notices.clear();
+        e.notice_seqs.clear();
+        e.seq = e.seq.saturating_sub(ns.len() as u64);
+        e.log = self
+            .log
+            .iter()
+            .filter(|x| ns.binary_search(&x.seq).is_err())
+            .map(|x| match ns.partition_point(|&s| s < x.seq) as u64 {
+                0 => x.clone(),
+                shift => Arc::new(LogEntry {
+                    seq: x.seq - shift,
+                    ..(**x).clone()
+                }),
+            })
+            .collect();
+        enc(&e)
     }
 
     /// The state that the events determine, as bytes: [`Engine::checkpoint`] without the log
@@ -426,6 +455,7 @@ impl Engine {
         e.log.clear();
         e.seq = 0;
         e.notices.clear();
+        e.notice_seqs.clear();
         e.checkpoint()
     }
 
@@ -433,8 +463,38 @@ impl Engine {
     pub fn restore(cfg: EngineConfig, bytes: &[u8]) -> Result<Engine, String> {
         let mut e: Engine =
             rmp_serde::from_slice(bytes).map_err(|e| format!("engine checkpoint: {e}"))?;
+        e.consistent()
+            .map_err(|why| format!("engine checkpoint is inconsistent: {why}"))?;
         e.cfg = cfg;
         Ok(e)
+    }
+
+    /// The cross-references a restored state relies on hold: indices of models in range,
+    /// rings that fit their buffers.
+    fn consistent(&self) -> Result<(), String> {
+        let n = self.models.len();
+        if self.index.len() != n {
+            return Err(format!("{} models, {} in the index", n, self.index.len()));
+        }
+        for (key, &i) in &self.index {
+            if self
+                .models
+                .get(i as usize)
+                .is_none_or(|m| m.meta.key() != *key)
+            {
+                return Err(format!("index entry {key} → {i}"));
+            }
+        }
+        if let Some(m) = self.models.iter().find(|m| !m.history.consistent()) {
+            return Err(format!("history of {}", m.meta.key()));
+        }
+        if let Some(i) = self.incidents.iter().find(|i| i.model as usize >= n) {
+            return Err(format!("incident #{} on model {}", i.id, i.model));
+        }
+        if let Some(r) = self.remediations.iter().find(|r| r.model as usize >= n) {
+            return Err(format!("remediation R{} on model {}", r.id, r.model));
+        }
+        Ok(())
     }
 
     /// Number of models.
@@ -451,6 +511,7 @@ impl Engine {
     pub fn add_notice(&mut self, text: impl Into<String>) {
         let text = text.into();
         self.push_log(self.t, LogKind::Source, None, Status::Warn, text.clone());
+        self.notice_seqs.push(self.seq);
         self.notices.push(text);
     }
 
@@ -1268,27 +1329,36 @@ mod tests {
     use crate::sim::{IncidentKind, SimWorld};
 
     fn drive(seed: u64, steps: usize) -> Engine {
-        let mut w = SimWorld::new(seed, 15, 1.7e9);
+        let w = SimWorld::new(seed, 15, 1.7e9);
         let mut e = Engine::new(EngineConfig::default());
         e.apply(Event::Models {
             t: w.time(),
             models: w.metas(),
         });
-        for i in 0..steps {
+        drive_on(&mut e, seed, 0, steps);
+        e
+    }
+
+    /// Apply the observations of steps `from..to` of a world (a latency spike on model 1 at
+    /// step 100); the world is re-made, so a session can be driven in pieces.
+    fn drive_on(e: &mut Engine, seed: u64, from: usize, to: usize) {
+        let mut w = SimWorld::new(seed, 15, 1.7e9);
+        for i in 0..to {
             let s = w.step();
             if i == 100 {
                 w.inject(1, IncidentKind::LatencySpike);
             }
-            e.apply(Event::Observations {
-                t: w.time(),
-                samples: s
-                    .into_iter()
-                    .enumerate()
-                    .map(|(i, s)| (i as u32, s))
-                    .collect(),
-            });
+            if i >= from {
+                e.apply(Event::Observations {
+                    t: w.time(),
+                    samples: s
+                        .into_iter()
+                        .enumerate()
+                        .map(|(i, s)| (i as u32, s))
+                        .collect(),
+                });
+            }
         }
-        e
     }
 
     fn fingerprint(s: &Snapshot) -> String {
@@ -1306,6 +1376,37 @@ mod tests {
             out.push_str(&format!("{l:?}\n"));
         }
         out
+    }
+
+    #[test]
+    fn a_checkpoint_leaves_out_the_consoles_notices_and_renumbers_the_log() {
+        let mut live = drive(3, 150);
+        live.add_notice("journal write failed");
+        drive_on(&mut live, 3, 150, 300);
+        live.add_notice("playbook file skipped");
+        let quiet = drive(3, 300);
+        assert_ne!(format!("{live:?}"), format!("{quiet:?}"));
+        // the live session's checkpoint is the state of a session without the notices
+        let restored =
+            Engine::restore(EngineConfig::default(), &live.checkpoint().unwrap()).unwrap();
+        assert_eq!(format!("{restored:?}"), format!("{quiet:?}"));
+        assert_eq!(live.fleet_state().unwrap(), quiet.fleet_state().unwrap());
+    }
+
+    #[test]
+    fn an_inconsistent_checkpoint_is_refused_not_run() {
+        let e = drive(3, 50);
+        let mut bad = e.clone();
+        bad.index.insert("ghost/model".into(), 99);
+        let err = Engine::restore(EngineConfig::default(), &bad.checkpoint().unwrap()).unwrap_err();
+        assert!(err.contains("index"), "{err}");
+        let mut bad = e.clone();
+        bad.models[2].history = History::new();
+        bad.models[2].history.break_ring_for_test();
+        let err = Engine::restore(EngineConfig::default(), &bad.checkpoint().unwrap()).unwrap_err();
+        assert!(err.contains("history of"), "{err}");
+        assert!(Engine::restore(EngineConfig::default(), &e.checkpoint().unwrap()).is_ok());
+        assert!(Engine::restore(EngineConfig::default(), b"\x93\x01").is_err());
     }
 
     #[test]
