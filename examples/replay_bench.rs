@@ -62,10 +62,11 @@ fn main() -> std::io::Result<()> {
     let rec = Arc::new(Recording::open(&path).map_err(std::io::Error::other)?);
     let open = t.elapsed().as_secs_f64();
     println!(
-        "open (index of {} events, {} marks, {} checkpoints of the engine): {open:.2} s",
+        "open (index of {} events, {} marks, {} checkpoints of the engine in {:.0} MB): {open:.2} s",
         rec.events.len(),
         rec.marks.len(),
-        rec.checkpoints.len()
+        rec.checkpoints.len(),
+        rec.checkpoints.iter().map(|c| c.bytes).sum::<u64>() as f64 / 1e6
     );
     let t = Instant::now();
     let mut cold = Player::new(rec.clone()).map_err(std::io::Error::other)?;

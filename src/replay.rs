@@ -56,6 +56,8 @@ pub struct StoredCheckpoint {
     pub events: usize,
     /// Engine time of the state.
     pub t: f64,
+    /// Length of its line.
+    pub bytes: u64,
 }
 
 /// Something to jump to: an incident opening or an operator decision.
@@ -232,6 +234,7 @@ fn scan_slice(path: &Path, from: u64, to: u64, len: u64) -> std::io::Result<Slic
                 after,
                 events: 0,
                 t,
+                bytes: got as u64,
             }),
             Record::Log { entry, .. } => {
                 if entry.kind == LogKind::Incident

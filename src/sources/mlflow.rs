@@ -1054,6 +1054,26 @@ impl MlflowClient {
         }
     }
 
+    /// A request that changes the registry and answers nothing (`{}`).
+    async fn write(
+        &self,
+        method: Method,
+        path: &str,
+        body: Value,
+        what: &str,
+    ) -> Result<(), MlflowError> {
+        let _: Empty = self
+            .call(Req {
+                method,
+                path,
+                query: &[],
+                body: Some(body),
+                what,
+            })
+            .await?;
+        Ok(())
+    }
+
     /// `POST registered-models/alias`: point `alias` at `version`.
     pub async fn set_alias(
         &self,
@@ -1062,31 +1082,25 @@ impl MlflowClient {
         version: &str,
     ) -> Result<(), MlflowError> {
         let what = format!("model '{name}' version {version}, setting alias '{alias}'");
-        let _: Empty = self
-            .call(Req {
-                method: Method::POST,
-                path: "registered-models/alias",
-                query: &[],
-                body: Some(json!({ "name": name, "alias": alias, "version": version })),
-                what: &what,
-            })
-            .await?;
-        Ok(())
+        self.write(
+            Method::POST,
+            "registered-models/alias",
+            json!({ "name": name, "alias": alias, "version": version }),
+            &what,
+        )
+        .await
     }
 
     /// `DELETE registered-models/alias` (MLflow answers success when it was not set).
     pub async fn delete_alias(&self, name: &str, alias: &str) -> Result<(), MlflowError> {
         let what = format!("model '{name}', deleting alias '{alias}'");
-        let _: Empty = self
-            .call(Req {
-                method: Method::DELETE,
-                path: "registered-models/alias",
-                query: &[],
-                body: Some(json!({ "name": name, "alias": alias })),
-                what: &what,
-            })
-            .await?;
-        Ok(())
+        self.write(
+            Method::DELETE,
+            "registered-models/alias",
+            json!({ "name": name, "alias": alias }),
+            &what,
+        )
+        .await
     }
 
     /// `POST model-versions/set-tag`.
@@ -1098,16 +1112,13 @@ impl MlflowClient {
         value: &str,
     ) -> Result<(), MlflowError> {
         let what = format!("model '{name}' version {version}, setting tag '{key}'");
-        let _: Empty = self
-            .call(Req {
-                method: Method::POST,
-                path: "model-versions/set-tag",
-                query: &[],
-                body: Some(json!({ "name": name, "version": version, "key": key, "value": value })),
-                what: &what,
-            })
-            .await?;
-        Ok(())
+        self.write(
+            Method::POST,
+            "model-versions/set-tag",
+            json!({ "name": name, "version": version, "key": key, "value": value }),
+            &what,
+        )
+        .await
     }
 
     /// `DELETE model-versions/delete-tag`.
@@ -1118,16 +1129,13 @@ impl MlflowClient {
         key: &str,
     ) -> Result<(), MlflowError> {
         let what = format!("model '{name}' version {version}, deleting tag '{key}'");
-        let _: Empty = self
-            .call(Req {
-                method: Method::DELETE,
-                path: "model-versions/delete-tag",
-                query: &[],
-                body: Some(json!({ "name": name, "version": version, "key": key })),
-                what: &what,
-            })
-            .await?;
-        Ok(())
+        self.write(
+            Method::DELETE,
+            "model-versions/delete-tag",
+            json!({ "name": name, "version": version, "key": key }),
+            &what,
+        )
+        .await
     }
 
     /// `GET runs/get`: the run with its logged metrics (latest value per key).
