@@ -62,14 +62,6 @@ pub struct ConsoleOptions {
     pub role: crate::remediate::lease::Role,
 }
 
-/// The OS user, for the journal.
-pub fn os_user() -> String {
-    std::env::var("USER")
-        .or_else(|_| std::env::var("LOGNAME"))
-        .or_else(|_| std::env::var("USERNAME"))
-        .unwrap_or_else(|_| "unknown".to_string())
-}
-
 /// Load theme and keymap, reporting problems before the terminal is taken.
 pub fn load_look(paths: &Paths, theme: &str, keymap: &str) -> anyhow::Result<(Theme, Keymap)> {
     let mode = ColorMode::detect_from_env(|k| std::env::var(k).ok());
@@ -234,8 +226,19 @@ pub async fn engine_task(
             }
         }
     }
+    // a checkpoint still being encoded when the session ends is journaled (a bounded wait),
+    // so that a short session's journal has one too
+    if edge
+        .journal
+        .as_ref()
+        .is_some_and(Journal::checkpoint_pending)
+        && let Ok(Some((after, r))) =
+            tokio::time::timeout(Duration::from_secs(2), cp_rx.recv()).await
+    {
+        journal_checkpoint(&mut engine, &mut edge, after, r);
+    }
     if let Some(j) = edge.journal.as_mut() {
-        let _ = j.flush();
+        let _ = j.finish();
     }
     engine
 }
@@ -540,7 +543,15 @@ pub async fn start_session(opts: &ConsoleOptions, paths: &Paths) -> anyhow::Resu
         );
     }
     let journal = if logging.is_ok() {
-        open_journal(paths, &label, digest, settings, &mut engine)
+        open_journal(
+            paths,
+            &label,
+            digest,
+            settings,
+            crate::operator::operator_name(&opts.config),
+            crate::config::retention_of(&opts.config),
+            &mut engine,
+        )
     } else {
         None
     };
@@ -755,6 +766,8 @@ fn open_journal(
     label: &str,
     digest: String,
     settings: crate::journal::Settings,
+    user: String,
+    retention: crate::journal::retention::Retention,
     engine: &mut Engine,
 ) -> Option<Journal> {
     let wall = std::time::SystemTime::now()
@@ -770,6 +783,7 @@ fn open_journal(
             stem: format!("session-{stamp}-{}", std::process::id()),
             max_part_bytes: 256 * 1024 * 1024,
             max_parts: 8,
+            retention: Some(retention),
         },
         Record::Header {
             format: crate::journal::FORMAT,
@@ -777,7 +791,7 @@ fn open_journal(
             source: label.to_string(),
             config_digest: digest,
             start: wall,
-            user: os_user(),
+            user,
             part: 0,
             settings: Some(Box::new(settings)),
         },
@@ -819,7 +833,7 @@ async fn console(
             inject: session.sim.is_some(),
             replay: false,
         },
-        os_user(),
+        crate::operator::operator_name(&opts.config),
     );
     let result = tui::run(
         &mut term,
@@ -1083,7 +1097,7 @@ async fn replay_console(
             inject: false,
             replay: true,
         },
-        os_user(),
+        crate::operator::os_account(),
     );
     ui.flash = Some(format!(
         "replaying {} ({} events, {} marks) read-only: space play/pause, +/- speed, ./, step, n/N incidents and decisions, t seek",

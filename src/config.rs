@@ -123,6 +123,59 @@ pub struct Config {
     /// Per-model settings, keyed `namespace/name`.
     #[serde(default)]
     pub models: BTreeMap<String, ModelConfig>,
+    /// Who decides at this console.
+    #[serde(default)]
+    pub operator: Option<OperatorConfig>,
+    /// How much session journal the data dir keeps.
+    #[serde(default)]
+    pub journal: Option<JournalRetentionConfig>,
+}
+
+/// How much session journal the data dir keeps; the oldest sessions are pruned first at
+/// every start, never the one being written.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct JournalRetentionConfig {
+    /// Total size of every session's journal, MiB.
+    #[serde(default = "default_journal_mib")]
+    pub max_total_mib: f64,
+    /// Sessions older than this are deleted, days.
+    #[serde(default = "default_journal_days")]
+    pub max_age_days: f64,
+}
+
+fn default_journal_mib() -> f64 {
+    1024.0
+}
+
+fn default_journal_days() -> f64 {
+    30.0
+}
+
+impl JournalRetentionConfig {
+    /// As the journal's retention rule.
+    pub fn retention(&self) -> crate::journal::retention::Retention {
+        crate::journal::retention::Retention {
+            max_total_bytes: (self.max_total_mib.max(0.0) * 1024.0 * 1024.0) as u64,
+            max_age_secs: self.max_age_days.max(0.0) * 86_400.0,
+        }
+    }
+}
+
+/// The journal retention of a config (the defaults without a `[journal]` section).
+pub fn retention_of(c: &Config) -> crate::journal::retention::Retention {
+    c.journal
+        .as_ref()
+        .map_or_else(Default::default, JournalRetentionConfig::retention)
+}
+
+/// Who decides at this console (journaled with every decision).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OperatorConfig {
+    /// The name to journal decisions under, instead of the OS account's (a shared account).
+    #[serde(default)]
+    pub name: Option<String>,
 }
 
 /// A secret: read from an environment variable or a file, never from the config itself.

@@ -16,6 +16,7 @@ pub mod engine;
 pub mod fleet;
 pub mod forecast;
 pub mod journal;
+pub mod operator;
 pub mod probe;
 pub mod record;
 pub mod remediate;

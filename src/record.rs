@@ -83,6 +83,7 @@ pub fn record_parts(
             stem,
             max_part_bytes,
             max_parts,
+            retention: None,
         },
         Record::Header {
             format: FORMAT,

@@ -103,3 +103,73 @@ fn agent_refuses_a_bad_config_before_serving() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("bad.toml:"), "{err}");
 }
+
+/// Bytes of every file under `dir`.
+fn tree_bytes(dir: &std::path::Path) -> u64 {
+    let Ok(rd) = std::fs::read_dir(dir) else {
+        return 0;
+    };
+    rd.filter_map(Result::ok)
+        .map(|e| {
+            let m = e.metadata().unwrap();
+            if m.is_dir() {
+                tree_bytes(&e.path())
+            } else {
+                m.len()
+            }
+        })
+        .sum()
+}
+
+/// Journal retention across 50 starts: with `[journal] max_total_mib` set, the data dir stays
+/// under the bound after every session (the oldest sessions are pruned whole), and the newest
+/// session is always kept.
+#[test]
+fn the_data_dir_stays_under_the_journal_bound_across_50_starts() {
+    let data = tempfile::tempdir().unwrap();
+    let config = tempfile::tempdir().unwrap();
+    let bound_mib = 24.0;
+    std::fs::write(
+        config.path().join("config.toml"),
+        format!("[journal]\nmax_total_mib = {bound_mib}\nmax_age_days = 30\n"),
+    )
+    .unwrap();
+    let bound = (bound_mib * 1024.0 * 1024.0) as u64;
+    let mut written = 0u64;
+    let mut largest_seen = 0u64;
+    for i in 0..50 {
+        let (mut child, addr) = common::spawn_agent(
+            common::bin()
+                .args(["agent", "--listen", "127.0.0.1:0", "--models", "4"])
+                .env("PITCREW_DATA", data.path())
+                .env("PITCREW_CONFIG", config.path()),
+        );
+        let (code, _) = common::http_get(&addr, "/healthz");
+        assert_eq!(code, 200);
+        std::thread::sleep(Duration::from_millis(100 + 20 * (i % 5)));
+        assert!(common::terminate(&mut child).success());
+        let journal = data.path().join("journal");
+        let newest = std::fs::read_dir(&journal)
+            .unwrap()
+            .filter_map(Result::ok)
+            .max_by_key(|e| e.metadata().unwrap().modified().unwrap())
+            .unwrap();
+        let size = newest.metadata().unwrap().len();
+        written += size;
+        largest_seen = largest_seen.max(size);
+        let total = tree_bytes(data.path());
+        assert!(
+            total <= bound + 1024 * 1024,
+            "start {i}: data dir {total} bytes, bound {bound} (+1 MiB of log)"
+        );
+        assert!(
+            tree_bytes(&journal) <= bound,
+            "start {i}: journals over the bound"
+        );
+    }
+    // the bound did something: more was written than it keeps
+    assert!(
+        written > 2 * bound,
+        "50 sessions wrote only {written} bytes (largest {largest_seen})"
+    );
+}

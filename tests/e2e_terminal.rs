@@ -20,6 +20,17 @@ struct Session {
 }
 
 fn spawn(args: &[&str], envs: &[(&str, &str)], cols: u16, rows: u16) -> Session {
+    spawn_with_config(args, envs, cols, rows, None)
+}
+
+/// Like [`spawn`], with a `config.toml` in the config dir.
+fn spawn_with_config(
+    args: &[&str],
+    envs: &[(&str, &str)],
+    cols: u16,
+    rows: u16,
+    config: Option<&str>,
+) -> Session {
     let pty = native_pty_system();
     let pair = pty
         .openpty(PtySize {
@@ -30,6 +41,10 @@ fn spawn(args: &[&str], envs: &[(&str, &str)], cols: u16, rows: u16) -> Session 
         })
         .expect("openpty");
     let dirs = tempfile::tempdir().expect("tempdir");
+    if let Some(c) = config {
+        std::fs::create_dir_all(dirs.path().join("config")).expect("config dir");
+        std::fs::write(dirs.path().join("config/config.toml"), c).expect("config");
+    }
     let mut cmd = CommandBuilder::new(env!("CARGO_BIN_EXE_pitcrew"));
     cmd.args(["--start", "1764000000", "--backfill", "1"]);
     cmd.args(args);
@@ -39,7 +54,12 @@ fn spawn(args: &[&str], envs: &[(&str, &str)], cols: u16, rows: u16) -> Session 
     cmd.env("PITCREW_CONFIG", dirs.path().join("config"));
     cmd.env("PITCREW_DATA", dirs.path().join("data"));
     for (k, v) in envs {
-        cmd.env(k, v);
+        // an empty value means the variable is not set at all
+        if v.is_empty() {
+            cmd.env_remove(k);
+        } else {
+            cmd.env(k, v);
+        }
     }
     let child = pair.slave.spawn_command(cmd).expect("spawn pitcrew");
     drop(pair.slave);
@@ -296,7 +316,7 @@ fn journal_text(s: &Session) -> String {
 /// vetoed with a reason, and the reason is in the journal, after the approval and the intent.
 #[test]
 fn augmentation_approve_then_veto_with_reason_in_journal() {
-    let mut s = spawn(
+    let mut s = spawn_with_config(
         &[
             "--scenario",
             "latency-spike",
@@ -305,9 +325,11 @@ fn augmentation_approve_then_veto_with_reason_in_journal() {
             "--speed",
             "40",
         ],
-        &[("USER", "oncall-ann")],
+        &[("USER", "somebody-else")],
         120,
         40,
+        // the name decisions are journaled under comes from the config, not from $USER
+        Some("[operator]\nname = \"oncall-ann\"\n"),
     );
     s.wait_for("AUGMENTATION", 30);
     s.send("5");
@@ -326,10 +348,13 @@ fn augmentation_approve_then_veto_with_reason_in_journal() {
     s.send("j\r"); // error-burst
     s.send("5");
     s.wait_for("PENDING", 120);
+    // the selection stayed on R1 (by identity): move up to the new proposal
+    s.send("k");
+    s.wait_for("\u{25b6}R2", 5);
     s.send("v");
-    s.wait_for("Veto R", 5);
+    s.wait_for("Veto R2", 5);
     s.send("\r");
-    s.wait_for("a veto needs a reason", 5);
+    s.wait_for("at least 3 words", 5);
     assert!(
         s.screen().contains("Veto R"),
         "the dialog stays open without a reason"
@@ -355,6 +380,113 @@ fn augmentation_approve_then_veto_with_reason_in_journal() {
     assert!(approve < intent && intent < veto, "journal order");
     assert!(j.contains(r#""user":"oncall-ann""#), "who decided");
     assert!(j.contains(r#""cmd":"veto""#));
+}
+
+/// The account the tests run as, as `id -un` says (what the journal must name when `$USER`
+/// is not set).
+fn os_account() -> String {
+    let out = std::process::Command::new("id")
+        .arg("-un")
+        .output()
+        .expect("id -un runs");
+    assert!(out.status.success(), "id -un");
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+/// The selection is a proposal, not a row: a proposal arriving above the selected one does not
+/// move it, and `a` approves the one selected. With `$USER` unset (root over SSH), the journal
+/// names the OS account, never "unknown".
+#[test]
+fn a_new_proposal_above_does_not_move_the_selection_and_approve_acts_on_the_selected_one() {
+    let mut s = spawn(
+        &[
+            "--scenario",
+            "latency-spike",
+            "--phase",
+            "augmentation",
+            "--speed",
+            "40",
+        ],
+        &[("USER", ""), ("LOGNAME", ""), ("USERNAME", "")],
+        120,
+        40,
+    );
+    s.wait_for("AUGMENTATION", 30);
+    s.send("5");
+    s.wait_for("PENDING", 90);
+    s.wait_for("\u{25b6}R1", 5);
+    // a second incident elsewhere: its proposal R2 sorts above R1 (newest first)
+    s.send("1");
+    s.send("/txn-scorer\r");
+    s.send("i");
+    s.wait_for("Inject an incident", 5);
+    s.send("j\r"); // error-burst
+    s.send("5");
+    s.wait_for(" R2 ", 120);
+    let screen = s.screen();
+    let r2 = screen.find(" R2 ").expect("R2 listed");
+    let r1 = screen.find("\u{25b6}R1").expect("R1 still selected");
+    assert!(r2 < r1, "R2 arrived above R1:\n{screen}");
+    s.send("a");
+    s.wait_for("Approve R1?", 5);
+    assert!(!s.screen().contains("Approve R2?"));
+    s.send("y");
+    s.wait_for("approved by", 10);
+    s.send("q");
+    assert!(s.wait_exit(10).success());
+    s.assert_restored();
+    let j = journal_text(&s);
+    assert!(j.contains(r#""cmd":"approve","id":1"#), "R1 approved");
+    assert!(!j.contains(r#""cmd":"approve","id":2"#), "R2 untouched");
+    let me = os_account();
+    assert!(
+        j.contains(&format!(r#""user":"{me}"#)),
+        "the journal names the OS account {me}"
+    );
+    assert!(!j.contains(r#""user":"unknown""#));
+}
+
+/// A veto's text field owns every key until it is closed: keys bound to other actions (`j`,
+/// `v`, `y`, `q`, `1`) land in the reason; a reason under three words is refused and the field
+/// stays open; after the veto the console says what comes next.
+#[test]
+fn veto_reason_takes_every_key_and_needs_three_words() {
+    let mut s = spawn(
+        &[
+            "--scenario",
+            "latency-spike",
+            "--phase",
+            "augmentation",
+            "--speed",
+            "40",
+        ],
+        &[],
+        120,
+        40,
+    );
+    s.wait_for("AUGMENTATION", 30);
+    s.send("5");
+    s.wait_for("PENDING", 90);
+    s.send("v");
+    s.wait_for("Veto R1", 5);
+    s.send("y\r");
+    s.wait_for("at least 3 words", 5);
+    assert!(s.screen().contains("Veto R1"), "the field stays open");
+    s.send(" jq v1: q is 1 noisy pod\r");
+    s.wait_for("After the veto", 10);
+    assert!(
+        !s.screen().contains("Autonomy phase"),
+        "no key reached the phase picker"
+    );
+    s.send("q");
+    assert!(s.wait_exit(10).success());
+    s.assert_restored();
+    let j = journal_text(&s);
+    assert!(
+        j.contains(r#""reason":"y jq v1: q is 1 noisy pod""#),
+        "every character landed in the reason"
+    );
+    assert!(j.contains("act by hand") || j.contains("next: R"));
 }
 
 #[test]

@@ -229,6 +229,7 @@ proptest! {
                 stem: "s".into(),
                 max_part_bytes: 1 << 30,
                 max_parts: 2,
+                retention: None,
             },
             pitcrew::journal::Record::Header {
                 format: pitcrew::journal::FORMAT,
@@ -293,4 +294,67 @@ proptest! {
         prop_assert!(!seen.is_empty(), "the incident led to at least one action");
         prop_assert!(seen.iter().all(|(_, found)| *found), "an action ran before its intent was journaled: {seen:?}");
     }
+}
+
+/// At speeds above 1×, a proposal waiting for a human never expires in less than 30 s of wall
+/// time, however short the approval timeout is in the source's own clock. The wall time comes
+/// from the events (the source's speed), so a replay decides the same; at 1× the timeout
+/// alone decides.
+#[test]
+fn a_pending_proposal_waits_thirty_wall_seconds_whatever_the_speed() {
+    use pitcrew::engine::{SourceKind, SourceState, SourceStatus};
+    use pitcrew::remediate::RemState;
+    let run = |speed: f64| {
+        let cfg = EngineConfig {
+            phase: Phase::Augmentation,
+            approval_timeout: 60.0,
+            ..Default::default()
+        };
+        let (mut w, mut e) = pitcrew::sources::sim::start(7, 15, 1.7e9, cfg);
+        e.apply(Event::Source {
+            t: w.time(),
+            status: SourceStatus {
+                kind: SourceKind::Simulated,
+                label: "sim".into(),
+                state: SourceState::Live,
+                speed,
+                step: 5.0,
+            },
+        });
+        w.inject(0, IncidentKind::MemoryLeak);
+        let mut proposed = None;
+        for _ in 0..5000 {
+            pitcrew::sources::sim::drive(&mut w, &mut e, 1);
+            if let Some(r) = e.remediations().find(|r| r.state == RemState::Proposed) {
+                proposed = Some((r.id, w.time()));
+                break;
+            }
+        }
+        let (id, t0) = proposed.expect("the leak is proposed for");
+        let state_at = |e: &Engine| {
+            e.remediations()
+                .find(|r| r.id == id)
+                .map(|r| (r.state, r.timeline.last().map(|x| x.1.clone())))
+                .expect("kept")
+        };
+        let mut at = Vec::new();
+        for until in [t0 + 120.0, t0 + 1200.0, t0 + 30.0 * speed + 60.0] {
+            while w.time() < until {
+                pitcrew::sources::sim::drive(&mut w, &mut e, 1);
+            }
+            at.push(state_at(&e));
+        }
+        at
+    };
+    // ×1: the 60 s timeout decides
+    let slow = run(1.0);
+    assert_eq!(slow[0].0, RemState::Expired, "{slow:?}");
+    assert!(slow[0].1.as_deref().unwrap_or("").contains("no decision"));
+    // ×200: 60 s of the source's clock is 0.3 s of wall time; 20 min of it is 6 s: still
+    // waiting; 30 s of wall time later it expires
+    let fast = run(200.0);
+    assert_eq!(fast[0].0, RemState::Proposed, "{fast:?}");
+    assert_eq!(fast[1].0, RemState::Proposed, "{fast:?}");
+    assert_eq!(fast[2].0, RemState::Expired, "{fast:?}");
+    assert!(fast[2].1.as_deref().unwrap_or("").contains("no decision"));
 }

@@ -312,13 +312,32 @@ fn approve_veto_and_automate_ask_first() {
     ui.on_action(Action::Veto, &snap);
     let enter = crossterm::event::KeyEvent::from(crossterm::event::KeyCode::Enter);
     // no reason: refused, the dialog stays
-    assert_eq!(ui.on_key_text(&enter), Some(vec![]));
+    assert_eq!(ui.on_key_text(&enter, &snap), Some(vec![]));
     assert!(ui.dialog.is_some());
-    for c in "flaky".chars() {
-        ui.on_key_text(&crossterm::event::KeyEvent::from(
-            crossterm::event::KeyCode::Char(c),
-        ));
-    }
-    let out = ui.on_key_text(&enter).expect("handled");
-    assert!(matches!(&out[..], [Out::Command(Command::Veto { reason, .. })] if reason == "flaky"));
+    let type_text = |ui: &mut Ui, text: &str| {
+        for c in text.chars() {
+            ui.on_key_text(
+                &crossterm::event::KeyEvent::from(crossterm::event::KeyCode::Char(c)),
+                &snap,
+            );
+        }
+    };
+    // a one-word reason is refused too, and the field keeps what was typed
+    type_text(&mut ui, "flaky");
+    assert_eq!(ui.on_key_text(&enter, &snap), Some(vec![]));
+    assert!(
+        ui.dialog.is_some(),
+        "the dialog stays open on a short reason"
+    );
+    assert!(
+        ui.flash
+            .as_deref()
+            .unwrap_or("")
+            .contains("at least 3 words")
+    );
+    type_text(&mut ui, " detector after deploy");
+    let out = ui.on_key_text(&enter, &snap).expect("handled");
+    assert!(
+        matches!(&out[..], [Out::Command(Command::Veto { reason, .. })] if reason == "flaky detector after deploy")
+    );
 }

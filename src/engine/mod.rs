@@ -221,6 +221,11 @@ pub struct Engine {
     audit: VecDeque<remedy::AuditEntry>,
     guard_blocks: u64,
     actions_run: u64,
+    /// Wall-clock seconds the source's clock has covered: its time divided by its speed,
+    /// counted while it delivers (live or down), so that a human's time to decide is
+    /// measured in human seconds, from the events alone.
+    #[serde(default)]
+    wall: f64,
 }
 
 /// Judge smoothed values against objectives: the worst status and its reason.
@@ -373,6 +378,7 @@ impl Engine {
             audit: VecDeque::new(),
             guard_blocks: 0,
             actions_run: 0,
+            wall: 0.0,
         }
     }
 
@@ -541,6 +547,17 @@ impl Engine {
     pub fn apply(&mut self, event: Event) -> Vec<Effect> {
         let t = event.time();
         if t.is_finite() && t > self.t {
+            if matches!(
+                self.source.state,
+                SourceState::Live | SourceState::Down { .. }
+            ) {
+                let speed = if self.source.speed.is_finite() {
+                    self.source.speed.max(1e-3)
+                } else {
+                    1.0
+                };
+                self.wall += (t - self.t) / speed;
+            }
             self.t = t;
         }
         let mut effects = Vec::new();
@@ -635,6 +652,7 @@ impl Engine {
                 Command::Approve { id } => effects.extend(self.approve(self.t, &user, id)),
                 Command::Veto { id, reason } => {
                     effects.extend(self.veto(self.t, &user, id, reason));
+                    effects.extend(self.after_veto(self.t, id));
                 }
                 Command::SetClassMode { phase, class, mode } => {
                     self.set_class_mode(t, &user, phase, class, mode);

@@ -11,7 +11,10 @@ use crate::remediate::guardrails::{self, ActionRequest, Facts, LedgerEntry};
 use crate::remediate::playbook::{
     ActionTemplate, CandidateNeed, ForecastCondition, Playbook, Undo,
 };
-use crate::remediate::{Action, DecisionRecord, Explanation, RemState, Remediation, describe};
+use crate::remediate::{
+    Action, DecisionRecord, Explanation, MIN_WAIT_WALL, RemState, Remediation, describe,
+    reason_problem,
+};
 use serde::{Deserialize, Serialize};
 
 /// Seconds an actuator may take to answer before the action counts as failed.
@@ -304,7 +307,9 @@ impl Engine {
                 if follow_up && !(symptoms_now && inc.last_bad > r.updated + SETTLE) {
                     continue;
                 }
-                if !follow_up && t - r.updated < REPROPOSE_AFTER {
+                // a veto says "not this": the next hypothesis is proposed at once; after a
+                // failure or an expiry, a pause before trying again
+                if !follow_up && r.state != RemState::Vetoed && t - r.updated < REPROPOSE_AFTER {
                     continue;
                 }
             }
@@ -537,6 +542,8 @@ impl Engine {
             undoing: false,
             timeline: vec![(t, format!("proposed by playbook {}", pb.name))],
             dry_run: false,
+            wall_since: self.wall,
+            next: None,
         };
         r.checks = guardrails::check(
             &self.cfg.guardrails,
@@ -688,6 +695,7 @@ impl Engine {
                             }
                             if mode == Mode::Approve {
                                 self.remediations[k].expires = t + self.cfg.approval_timeout;
+                                self.remediations[k].wall_since = self.wall;
                             }
                             self.set_state(k, t, ns, text, Status::Ok);
                         }
@@ -695,7 +703,9 @@ impl Engine {
                 }
                 let r = &self.remediations[k];
                 match r.state {
-                    RemState::Proposed if t >= r.expires => {
+                    RemState::Proposed
+                        if t >= r.expires && self.wall - r.wall_since >= MIN_WAIT_WALL =>
+                    {
                         let mins = self.cfg.approval_timeout / 60.0;
                         let subject = format!("R{} {}", r.id, r.title());
                         self.audit(
@@ -1225,6 +1235,17 @@ impl Engine {
         let Some(k) = self.remediations.iter().position(|r| r.id == id) else {
             return fx;
         };
+        if let Some(why) = reason_problem(&reason) {
+            let key = self.remediations[k].key.clone();
+            self.push_log(
+                t,
+                LogKind::Decision,
+                Some(key),
+                Status::Warn,
+                format!("{user}'s veto of R{id} refused: {why}"),
+            );
+            return fx;
+        }
         let r = &mut self.remediations[k];
         let subject = format!("R{id} {}", r.title());
         match r.state {
@@ -1270,6 +1291,67 @@ impl Engine {
                 self.push_log(t, LogKind::Decision, Some(key), Status::Warn, text);
             }
         }
+        fx
+    }
+
+    /// What comes after a veto: the next hypothesis's playbook is proposed at once when one
+    /// answers the incident; otherwise the operator is told to act by hand, with the vetoed
+    /// playbook's runbook. Said on the vetoed remediation and in the log.
+    pub(super) fn after_veto(&mut self, t: f64, id: u64) -> Vec<Effect> {
+        let Some(k) = self.remediations.iter().position(|r| r.id == id) else {
+            return Vec::new();
+        };
+        if self.remediations[k].state != RemState::Vetoed || self.remediations[k].next.is_some() {
+            return Vec::new();
+        }
+        let newest_before = self.remediations.iter().map(|r| r.id).max().unwrap_or(0);
+        let fx = self.remediate(t);
+        let Some(k) = self.remediations.iter().position(|r| r.id == id) else {
+            return fx;
+        };
+        let (incident, key, playbook) = {
+            let r = &self.remediations[k];
+            (r.incident, r.key.clone(), r.playbook.clone())
+        };
+        let successor = self
+            .remediations
+            .iter()
+            .find(|r| r.id > newest_before && r.incident.is_some() && r.incident == incident)
+            .map(|r| {
+                format!(
+                    "R{} {} ({}: {})",
+                    r.id,
+                    describe(&r.action),
+                    r.playbook,
+                    r.why.trigger
+                )
+            });
+        let text = match successor {
+            Some(s) => format!("next: {s}"),
+            None => {
+                let runbook = self
+                    .playbook(&playbook)
+                    .and_then(|p| p.runbook.clone())
+                    .unwrap_or_else(|| {
+                        "check the model's recent deploys, pods and upstream dependencies; note what you do (n) so the journal has it".to_string()
+                    });
+                let what = match incident {
+                    Some(inc) => format!("no other playbook answers incident #{inc}"),
+                    None => "the forecast is re-checked on every plan".to_string(),
+                };
+                format!("{what}: act by hand — {runbook}")
+            }
+        };
+        let r = &mut self.remediations[k];
+        r.next = Some(text.clone());
+        r.timeline.push((t, format!("after the veto, {text}")));
+        self.push_log(
+            t,
+            LogKind::Decision,
+            Some(key),
+            Status::Warn,
+            format!("R{id} vetoed; {text}"),
+        );
         fx
     }
 

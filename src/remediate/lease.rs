@@ -51,10 +51,7 @@ impl Role {
 
 /// The holder identity of this process: `user@host/pid (console|agent)`.
 pub fn identity(role: Role) -> String {
-    let user = ["USER", "LOGNAME", "USERNAME"]
-        .iter()
-        .find_map(|k| std::env::var(k).ok().filter(|v| !v.trim().is_empty()))
-        .unwrap_or_else(|| "unknown".to_string());
+    let user = crate::operator::os_account();
     let host = std::env::var("HOSTNAME")
         .ok()
         .filter(|h| !h.trim().is_empty())

@@ -45,6 +45,24 @@ pub fn describe(a: &Action) -> String {
     }
 }
 
+/// Fewest words a veto's (or a rejection's) reason must have: the journal must say why to
+/// whoever reads it later, and a stray key ("y") is not a reason.
+pub const MIN_REASON_WORDS: usize = 3;
+
+/// Why `reason` cannot stand as a veto's reason, or `None` when it can. One rule for the
+/// console (which keeps the field open) and the engine (which refuses the command).
+pub fn reason_problem(reason: &str) -> Option<String> {
+    let words = reason
+        .split_whitespace()
+        .filter(|w| w.chars().any(char::is_alphanumeric))
+        .count();
+    (words < MIN_REASON_WORDS).then(|| {
+        format!(
+            "a reason needs at least {MIN_REASON_WORDS} words (what you saw and why), it is journaled; {words} given"
+        )
+    })
+}
+
 /// Where a remediation is in its lifecycle.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -104,6 +122,19 @@ impl RemState {
                 | RemState::Failed
                 | RemState::Undone
                 | RemState::Recorded
+        )
+    }
+
+    /// An approval means something in this state (a proposal, or an outcome to accept).
+    pub fn approvable(self) -> bool {
+        matches!(self, RemState::Proposed | RemState::Inconclusive)
+    }
+
+    /// A veto means something in this state (before it runs, or an outcome to reject).
+    pub fn vetoable(self) -> bool {
+        matches!(
+            self,
+            RemState::Proposed | RemState::Approved | RemState::WouldDo | RemState::Inconclusive
         )
     }
 
@@ -214,7 +245,19 @@ pub struct Remediation {
     pub timeline: Vec<(f64, String)>,
     /// Dry run: the actuator records only.
     pub dry_run: bool,
+    /// The source's wall-clock seconds (see `Engine`) when it began waiting for a human: a
+    /// proposal never expires before it has waited [`MIN_WAIT_WALL`] of them, whatever the
+    /// speed of the source's clock.
+    #[serde(default)]
+    pub wall_since: f64,
+    /// What comes after a veto: the next proposal, or what to do by hand.
+    #[serde(default)]
+    pub next: Option<String>,
 }
+
+/// Seconds of wall-clock time a proposal waits for a human at least before it may expire
+/// (at ×100 the source's 30-minute timeout would otherwise pass in 18 s).
+pub const MIN_WAIT_WALL: f64 = 30.0;
 
 impl Remediation {
     /// The playbook's action in words, with the model.

@@ -212,6 +212,10 @@ pub struct Playbook {
     pub expected: String,
     /// Risk, in words.
     pub risk: String,
+    /// What an operator does by hand when this playbook is vetoed and nothing else answers
+    /// (manual steps, commands, who to call).
+    #[serde(default)]
+    pub runbook: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -202,7 +202,7 @@ pub fn handle_term_event(ui: &mut Ui, keymap: &Keymap, snap: &Snapshot, ev: Term
             if k.code == KeyCode::Char('c') && k.modifiers.contains(KeyModifiers::CONTROL) {
                 return vec![Out::Quit];
             }
-            if let Some(outs) = ui.on_key_text(&k) {
+            if let Some(outs) = ui.on_key_text(&k, snap) {
                 return outs;
             }
             match keymap.action_for(&k) {

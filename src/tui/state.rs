@@ -272,10 +272,11 @@ pub struct Ui {
     pub signal: Signal,
     /// Events scroll (0 = newest).
     pub events_offset: usize,
-    /// Selected incident (position in the list, newest first).
-    pub incident_pos: usize,
-    /// Selected remediation (position in the queue order).
-    pub rem_pos: usize,
+    /// Selected incident, by id: the selection stays on it whatever arrives above it.
+    pub incident_selected: Option<u64>,
+    /// Selected remediation, by id: a proposal arriving above it does not move the selection,
+    /// so that approve and veto act on what the operator chose.
+    pub rem_selected: Option<u64>,
     /// The explanation of the selected remediation fills the screen.
     pub explain: bool,
     /// Explanation scroll.
@@ -318,8 +319,8 @@ impl Ui {
             window: Window::H1,
             signal: Signal::LatencyP95,
             events_offset: 0,
-            incident_pos: 0,
-            rem_pos: 0,
+            incident_selected: None,
+            rem_selected: None,
             explain: false,
             explain_scroll: 0,
             audit_offset: 0,
@@ -403,6 +404,36 @@ impl Ui {
         let p = pos.min(vis.len() - 1);
         let idx = vis[p] as usize;
         self.selected = Some(snap.rows[idx].meta.key());
+    }
+
+    /// The selected remediation, by id. With none selected yet (or when the selected one is
+    /// no longer kept), the first of the queue becomes the selection, so that what is
+    /// highlighted is what approve and veto act on.
+    pub fn selected_remediation<'a>(
+        &mut self,
+        snap: &'a Snapshot,
+    ) -> Option<&'a crate::remediate::Remediation> {
+        let queue = remediation_queue(snap);
+        let found = self
+            .rem_selected
+            .and_then(|id| queue.iter().find(|r| r.id == id).copied());
+        let r = found.or_else(|| queue.first().copied())?;
+        self.rem_selected = Some(r.id);
+        Some(r)
+    }
+
+    /// The selected incident, by id (the first of the list when none is selected yet).
+    pub fn selected_incident<'a>(
+        &mut self,
+        snap: &'a Snapshot,
+    ) -> Option<&'a crate::engine::incident::Incident> {
+        let list = incidents_newest_first(snap);
+        let found = self
+            .incident_selected
+            .and_then(|id| list.iter().find(|i| i.id == id).copied());
+        let inc = found.or_else(|| list.first().copied())?;
+        self.incident_selected = Some(inc.id);
+        Some(inc)
     }
 
     /// The selected model's row.
@@ -508,7 +539,7 @@ impl Ui {
             }
             Up | Down | PageUp | PageDown | Top | Bottom => self.navigate(a, snap),
             Select if self.view == View::Incidents => {
-                if let Some(inc) = incidents_newest_first(snap).get(self.incident_pos) {
+                if let Some(inc) = self.selected_incident(snap) {
                     // the model must be visible to be selected
                     self.filter.clear();
                     self.selected = Some(inc.key.clone());
@@ -516,8 +547,7 @@ impl Ui {
                 }
             }
             Select
-                if self.view == View::Remediations
-                    && remediation_queue(snap).get(self.rem_pos).is_some() =>
+                if self.view == View::Remediations && self.selected_remediation(snap).is_some() =>
             {
                 self.explain = !self.explain;
                 self.explain_scroll = 0;
@@ -639,16 +669,9 @@ impl Ui {
                 _ => {}
             },
             View::Incidents => {
-                let max = snap.incidents.len().saturating_sub(1);
-                self.incident_pos = match a {
-                    Up => self.incident_pos.saturating_sub(1),
-                    Down => (self.incident_pos + 1).min(max),
-                    PageUp => self.incident_pos.saturating_sub(page as usize),
-                    PageDown => (self.incident_pos + page as usize).min(max),
-                    Top => 0,
-                    Bottom => max,
-                    _ => self.incident_pos,
-                };
+                let list = incidents_newest_first(snap);
+                let ids: Vec<u64> = list.iter().map(|i| i.id).collect();
+                self.incident_selected = step_by_id(&ids, self.incident_selected, a, page);
             }
             View::Remediations if self.explain => {
                 self.explain_scroll = match a {
@@ -661,16 +684,8 @@ impl Ui {
                 };
             }
             View::Remediations => {
-                let max = remediation_queue(snap).len().saturating_sub(1);
-                self.rem_pos = match a {
-                    Up => self.rem_pos.saturating_sub(1),
-                    Down => (self.rem_pos + 1).min(max),
-                    PageUp => self.rem_pos.saturating_sub(page as usize),
-                    PageDown => (self.rem_pos + page as usize).min(max),
-                    Top => 0,
-                    Bottom => max,
-                    _ => self.rem_pos,
-                };
+                let ids: Vec<u64> = remediation_queue(snap).iter().map(|r| r.id).collect();
+                self.rem_selected = step_by_id(&ids, self.rem_selected, a, page);
             }
             View::Audit => {
                 let max = snap.audit.len().saturating_sub(1);
@@ -763,7 +778,15 @@ impl Ui {
 
     /// Keys while a text field or a confirmation is open. Returns `None` when the key is not
     /// for a text field or dialog (then the keymap applies).
-    pub fn on_key_text(&mut self, key: &crossterm::event::KeyEvent) -> Option<Vec<Out>> {
+    ///
+    /// A text field owns every key until it is closed (enter or esc): nothing typed into it
+    /// reaches the keymap. A confirmation is checked against `snap` when it is answered: a
+    /// proposal that is no longer waiting is not approved.
+    pub fn on_key_text(
+        &mut self,
+        key: &crossterm::event::KeyEvent,
+        snap: &Snapshot,
+    ) -> Option<Vec<Out>> {
         use crossterm::event::{KeyCode, KeyModifiers};
         if let Some(ta) = self.filter_edit.as_mut() {
             match key.code {
@@ -793,13 +816,23 @@ impl Ui {
                     KeyCode::Enter => {
                         let text = area.lines().join(" ").trim().to_string();
                         let purpose = *purpose;
-                        if text.is_empty() {
-                            if let InputPurpose::Veto(_) = purpose {
-                                self.set_flash(
-                                    "a veto needs a reason (it is journaled); esc cancels",
-                                );
+                        if let InputPurpose::Veto(id) = purpose {
+                            if let Some(why) = crate::remediate::reason_problem(&text) {
+                                self.set_flash(format!("R{id} not vetoed: {why}; esc cancels"));
                                 return Some(vec![]);
                             }
+                            if let Some(r) = snap.remediations.iter().find(|r| r.id == id)
+                                && !r.state.vetoable()
+                            {
+                                self.dialog = None;
+                                self.set_flash(format!(
+                                    "R{id} is now {}: too late to veto, nothing sent",
+                                    r.state.word()
+                                ));
+                                return Some(vec![]);
+                            }
+                        }
+                        if text.is_empty() {
                             self.dialog = None;
                             return Some(vec![]);
                         }
@@ -840,6 +873,17 @@ impl Ui {
                 );
                 if yes {
                     if let Some(Dialog::Confirm { command, .. }) = self.dialog.take() {
+                        // the proposal may have moved on while the dialog was open
+                        if let Command::Approve { id } = &command
+                            && let Some(r) = snap.remediations.iter().find(|r| r.id == *id)
+                            && !r.state.approvable()
+                        {
+                            self.set_flash(format!(
+                                "R{id} is now {}: nothing approved",
+                                r.state.word()
+                            ));
+                            return Some(vec![]);
+                        }
                         self.set_flash("done");
                         return Some(vec![Out::Command(command)]);
                     }
@@ -864,8 +908,7 @@ impl Ui {
             ));
             return;
         }
-        let queue = remediation_queue(snap);
-        let Some(r) = queue.get(self.rem_pos) else {
+        let Some(r) = self.selected_remediation(snap) else {
             self.set_flash("no remediation selected");
             return;
         };
@@ -962,6 +1005,31 @@ impl Ui {
             _ => {}
         }
     }
+}
+
+/// Move a selection held by id through a list of ids in display order: the new selection is
+/// the id at the moved position (the first when nothing was selected or the selected id is
+/// gone). Nothing moves but what the key asks for.
+fn step_by_id(ids: &[u64], selected: Option<u64>, a: Action, page: isize) -> Option<u64> {
+    use Action::*;
+    if ids.is_empty() {
+        return None;
+    }
+    let max = ids.len() - 1;
+    let pos = selected
+        .and_then(|id| ids.iter().position(|&i| i == id))
+        .unwrap_or(0);
+    let page = page.max(1) as usize;
+    let np = match a {
+        Up => pos.saturating_sub(1),
+        Down => (pos + 1).min(max),
+        PageUp => pos.saturating_sub(page),
+        PageDown => (pos + page).min(max),
+        Top => 0,
+        Bottom => max,
+        _ => pos,
+    };
+    Some(ids[np])
 }
 
 /// A seek target: `HH:MM` (UTC, the day of `now`), `+MIN` / `-MIN` from `now`, or unix seconds.
@@ -1159,14 +1227,14 @@ mod tests {
         );
         assert!(matches!(ui.dialog, Some(Dialog::Confirm { .. })));
         let no = crossterm::event::KeyEvent::from(crossterm::event::KeyCode::Char('n'));
-        assert_eq!(ui.on_key_text(&no), Some(vec![]));
+        assert_eq!(ui.on_key_text(&no, &s), Some(vec![]));
         assert!(ui.dialog.is_none());
         ui.on_action(Action::SetPhase, &s);
         ui.on_action(Action::Down, &s);
         ui.on_action(Action::Select, &s);
         let yes = crossterm::event::KeyEvent::from(crossterm::event::KeyCode::Char('y'));
         assert_eq!(
-            ui.on_key_text(&yes),
+            ui.on_key_text(&yes, &s),
             Some(vec![Out::Command(Command::SetPhase {
                 phase: Phase::Augmentation
             })])

@@ -115,7 +115,7 @@ pub fn draw(f: &mut Frame, ui: &mut Ui, ctx: &Ctx, area: Rect) {
                 b.cuts
                     .iter()
                     .take(4)
-                    .map(|(m, w, g)| format!("{m} {w}→{g}"))
+                    .map(|(m, w, g)| format!("{m} {w} → {g}"))
                     .collect::<Vec<_>>()
                     .join(", ")
             };

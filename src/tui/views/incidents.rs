@@ -41,13 +41,16 @@ pub fn draw(f: &mut Frame, ui: &mut Ui, ctx: &Ctx, area: Rect) {
         );
         return;
     }
-    ui.incident_pos = ui.incident_pos.min(list.len() - 1);
+    let Some(selected) = ui.selected_incident(snap) else {
+        return;
+    };
+    let sel_pos = list.iter().position(|i| i.id == selected.id).unwrap_or(0);
     let list_h = (list.len() as u16 + 3).min(area.height / 2).max(4);
     let [top, bottom] =
         Layout::vertical([Constraint::Length(list_h), Constraint::Min(3)]).areas(area);
     let page = top.height.saturating_sub(3).max(1) as usize;
     ui.page = page;
-    let from = ui.incident_pos.saturating_sub(page - 1);
+    let from = sel_pos.saturating_sub(page - 1);
     let ascii = ui.ascii;
     let rows: Vec<Row> = list
         .iter()
@@ -55,7 +58,7 @@ pub fn draw(f: &mut Frame, ui: &mut Ui, ctx: &Ctx, area: Rect) {
         .skip(from)
         .take(page)
         .map(|(i, inc)| {
-            let sel = i == ui.incident_pos;
+            let sel = i == sel_pos;
             let state = if inc.is_open() {
                 format!("{} {}", inc.severity.symbol(ascii), inc.severity.word())
             } else {
@@ -118,7 +121,7 @@ pub fn draw(f: &mut Frame, ui: &mut Ui, ctx: &Ctx, area: Rect) {
     .block(block);
     f.render_widget(table, top);
 
-    let inc = list[ui.incident_pos];
+    let inc = list[sel_pos];
     let mut lines = vec![Line::from(vec![
         Span::styled(format!("#{} {} ", inc.id, inc.key), ctx.s("ui.title")),
         Span::styled(

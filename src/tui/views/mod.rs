@@ -93,13 +93,41 @@ pub fn ascii_of(c: char) -> char {
     }
 }
 
-/// Replace every non-ASCII symbol of a buffer by its ASCII stand-in (`--ascii`).
+/// Replace every non-ASCII symbol of a buffer by its ASCII stand-in (`--ascii`). An arrow
+/// becomes a two-character arrow (`a → b` reads `a-> b`, never `a > b`, which would say
+/// something else), taking the blank beside it.
 pub fn asciify(buf: &mut ratatui::buffer::Buffer) {
-    for cell in buf.content.iter_mut() {
-        let sym = cell.symbol();
-        if !sym.is_ascii() {
-            let c = sym.chars().next().map_or(' ', ascii_of);
-            cell.set_char(c);
+    let width = buf.area.width as usize;
+    if width == 0 {
+        return;
+    }
+    let rows = buf.content.len() / width;
+    for y in 0..rows {
+        let row = &mut buf.content[y * width..(y + 1) * width];
+        for x in 0..width {
+            let sym = row[x].symbol();
+            if sym.is_ascii() {
+                continue;
+            }
+            let c = sym.chars().next().unwrap_or(' ');
+            let arrow = match c {
+                '→' | '⟶' => Some(('-', '>')),
+                '←' | '⟵' => Some(('<', '-')),
+                _ => None,
+            };
+            match arrow {
+                Some((a, b)) if x > 0 && row[x - 1].symbol() == " " => {
+                    row[x - 1].set_char(a);
+                    row[x].set_char(b);
+                }
+                Some((a, b)) if x + 1 < width && row[x + 1].symbol() == " " => {
+                    row[x].set_char(a);
+                    row[x + 1].set_char(b);
+                }
+                _ => {
+                    row[x].set_char(ascii_of(c));
+                }
+            }
         }
     }
 }

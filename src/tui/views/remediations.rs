@@ -47,6 +47,13 @@ pub fn explanation<'a>(r: &Remediation, ctx: &Ctx, ascii: bool) -> Vec<Line<'a>>
         r.playbook,
         r.policy
     )));
+    if let Some(next) = &r.next {
+        l.push(h("After the veto"));
+        l.push(Line::from(Span::styled(
+            format!("  {next}"),
+            ctx.s("status.warn"),
+        )));
+    }
     l.push(h("Why"));
     l.push(Line::from(format!("  {}", r.why.trigger)));
     for e in &r.why.evidence {
@@ -131,8 +138,10 @@ pub fn draw(f: &mut Frame, ui: &mut Ui, ctx: &Ctx, area: Rect) {
         );
         return;
     }
-    ui.rem_pos = ui.rem_pos.min(queue.len() - 1);
-    let r = queue[ui.rem_pos];
+    let Some(r) = ui.selected_remediation(snap) else {
+        return;
+    };
+    let sel_pos = queue.iter().position(|q| q.id == r.id).unwrap_or(0);
     let hint = format!(
         " {} approve · {} veto · {} automate {} · {} {} ",
         ctx.key(Action::Approve),
@@ -171,14 +180,14 @@ pub fn draw(f: &mut Frame, ui: &mut Ui, ctx: &Ctx, area: Rect) {
         Layout::vertical([Constraint::Length(list_h), Constraint::Min(3)]).areas(area);
     let page = top.height.saturating_sub(3).max(1) as usize;
     ui.page = page;
-    let from = ui.rem_pos.saturating_sub(page - 1);
+    let from = sel_pos.saturating_sub(page - 1);
     let rows: Vec<Row> = queue
         .iter()
         .enumerate()
         .skip(from)
         .take(page)
         .map(|(i, q)| {
-            let sel = i == ui.rem_pos;
+            let sel = i == sel_pos;
             let marker = match (sel, ui.ascii) {
                 (true, true) => ">",
                 (true, false) => "▶",

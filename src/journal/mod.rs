@@ -9,6 +9,8 @@
 //! only and rotate at a size bound: each part starts with its own header, then a checkpoint,
 //! and only the newest parts are kept.
 
+pub mod retention;
+
 use crate::autonomy::{ActionClass, ClassOverrides, Mode, Phase};
 use crate::engine::remedy::Purpose;
 use crate::engine::{EngineConfig, Event, LogEntry};
@@ -274,6 +276,9 @@ pub struct JournalConfig {
     pub max_part_bytes: u64,
     /// Parts kept per session (the oldest are deleted).
     pub max_parts: u32,
+    /// Other sessions' journals in `dir` are pruned to this at creation, at every new part
+    /// and at [`Journal::finish`] (none: never).
+    pub retention: Option<retention::Retention>,
 }
 
 /// A journal being written.
@@ -332,7 +337,41 @@ impl Journal {
             part_before: 0,
         };
         j.write_header()?;
+        j.prune();
         Ok(j)
+    }
+
+    /// Prune the other sessions' journals to the retention (when one is set); problems are
+    /// returned, never fatal: a journal that cannot be pruned costs disk, not the session.
+    pub fn prune(&self) -> retention::Pruned {
+        let Some(r) = &self.cfg.retention else {
+            return retention::Pruned::default();
+        };
+        let p = retention::prune(
+            &self.cfg.dir,
+            Some(&self.cfg.stem),
+            r,
+            std::time::SystemTime::now(),
+        );
+        if p.sessions > 0 {
+            tracing::info!(
+                sessions = p.sessions,
+                bytes = p.bytes,
+                kept = p.kept,
+                "old journals pruned"
+            );
+        }
+        for e in &p.errors {
+            tracing::warn!(error = %e, "an old journal could not be pruned");
+        }
+        p
+    }
+
+    /// Flush and prune at the end of a session.
+    pub fn finish(&mut self) -> std::io::Result<()> {
+        self.flush()?;
+        self.prune();
+        Ok(())
     }
 
     /// Path of the part being written.
@@ -383,6 +422,7 @@ impl Journal {
             let old = part_path(&self.cfg, self.part - self.cfg.max_parts);
             let _ = std::fs::remove_file(old);
         }
+        self.prune();
         Ok(())
     }
 
@@ -413,6 +453,11 @@ impl Journal {
             || (self.since_checkpoint
                 >= CHECKPOINT_RATIO * self.checkpoint_bytes.max(CHECKPOINT_MIN_BYTES)
                 && t - self.checkpoint_t >= CHECKPOINT_MIN_SECS)
+    }
+
+    /// A checkpoint is being encoded and not yet written.
+    pub fn checkpoint_pending(&self) -> bool {
+        self.checkpoint_pending
     }
 
     /// A checkpoint is being encoded (no other is due until it is written or given up).
@@ -590,6 +635,7 @@ mod tests {
             stem: "s".into(),
             max_part_bytes: 1 << 20,
             max_parts: 100,
+            retention: None,
         };
         let mut j = Journal::create(cfg, header()).unwrap();
         // nothing to checkpoint before the first event
@@ -662,6 +708,7 @@ mod tests {
             stem: "s".into(),
             max_part_bytes: 600,
             max_parts: 2,
+            retention: None,
         };
         let mut j = Journal::create(cfg, header()).unwrap();
         for i in 0..40 {
