@@ -6,11 +6,14 @@
 //! (`crate::app`) owns it, journals events and effects, and publishes [`Snapshot`]s.
 
 pub mod anomaly;
+mod decisions;
 pub mod event;
 pub mod incident;
 pub mod plan;
+mod proposals;
 pub mod remedy;
 pub mod snapshot;
+mod verification;
 
 pub use event::{Change, Command, Effect, Event, SourceKind, SourceState, SourceStatus};
 pub use snapshot::{

@@ -5,7 +5,9 @@
 //! something changed (a key, a new snapshot, the clock's second), capped in frequency.
 
 pub mod config_error;
+pub mod dialog;
 pub mod keymap;
+pub mod lists;
 pub mod state;
 pub mod terminal;
 pub mod theme;

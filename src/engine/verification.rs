@@ -1,0 +1,291 @@
+//! Verification of a remediation that ran: whether the target signals came back to their
+//! level before the incident within the playbook's window, the canary's stages, and the undo
+//! when they did not.
+
+use super::remedy::{POLICY, Purpose, SETTLE};
+use super::{Effect, Engine, Status, objective_breaches};
+use crate::fleet::Signal;
+use crate::remediate::playbook::{ActionTemplate, Playbook};
+use crate::remediate::{Action, RemState, describe};
+
+impl Engine {
+    pub(super) fn recent_means(&self, model: usize, t: f64) -> [f64; Signal::COUNT] {
+        let h = &self.models[model].history;
+        let mut v = [f64::NAN; Signal::COUNT];
+        for s in Signal::ALL {
+            v[s.index()] = h.mean_between(s, t - 300.0, t);
+        }
+        v
+    }
+
+    pub(super) fn verify(&mut self, k: usize, t: f64, pb: &Playbook, fx: &mut Vec<Effect>) {
+        let model = self.remediations[k].model as usize;
+        let until = self.remediations[k].verify_until.unwrap_or(t);
+        // canary stages before the last: gates at the end of the stage
+        if let (
+            ActionTemplate::Canary {
+                stages,
+                min_accuracy,
+                max_p95_ms,
+                max_error_rate,
+                ..
+            },
+            Action::Canary { version, share },
+        ) = (&pb.action, self.remediations[k].action.clone())
+            && share < 1.0
+        {
+            if t < until {
+                return;
+            }
+            let r = &self.remediations[k];
+            let now = self.recent_means(model, t);
+            let est = |s: Signal, trend: f64| {
+                let b = r.baseline[s.index()] + trend * (t - r.stage_started) / 3600.0;
+                b + (now[s.index()] - b) / share.max(0.01)
+            };
+            let acc = est(Signal::Accuracy, r.trend);
+            let p95 = est(Signal::LatencyP95, 0.0);
+            let err = est(Signal::ErrorRate, 0.0);
+            let gates = format!(
+                "candidate estimated at accuracy {acc:.3} (≥ {min_accuracy:.2}), p95 {p95:.0} ms (≤ {max_p95_ms:.0}), errors {:.2} % (≤ {:.1} %)",
+                err * 100.0,
+                max_error_rate * 100.0
+            );
+            if !(acc.is_finite() && p95.is_finite() && err.is_finite()) {
+                self.set_state(
+                    k,
+                    t,
+                    RemState::Inconclusive,
+                    format!(
+                        "stage {:.0} %: no data to judge the gates — waiting for a human",
+                        share * 100.0
+                    ),
+                    Status::Warn,
+                );
+                return;
+            }
+            let pass = acc >= *min_accuracy && p95 <= *max_p95_ms && err <= *max_error_rate;
+            if pass {
+                let next = stages
+                    .iter()
+                    .copied()
+                    .find(|s| *s > share + 1e-9)
+                    .unwrap_or(1.0);
+                let r = &mut self.remediations[k];
+                r.stage += 1;
+                r.action = Action::Canary {
+                    version,
+                    share: next,
+                };
+                r.executed = Some(t);
+                let text = format!(
+                    "stage {:.0} % passed ({gates}); moving to {:.0} %",
+                    share * 100.0,
+                    next * 100.0
+                );
+                fx.push(Effect::Execute {
+                    t,
+                    id: r.id,
+                    model: r.model,
+                    key: r.key.clone(),
+                    action: r.action.clone(),
+                    purpose: Purpose::Stage,
+                    who: r
+                        .decisions
+                        .last()
+                        .map_or_else(|| POLICY.to_string(), |d| d.who.clone()),
+                });
+                self.set_state(k, t, RemState::Executing, text, Status::Ok);
+            } else {
+                self.fail_and_undo(
+                    k,
+                    t,
+                    format!("stage {:.0} % failed its gates: {gates}", share * 100.0),
+                    fx,
+                );
+            }
+            return;
+        }
+        // the action's own result: a retraining job registers a candidate
+        if pb.verify.signals.is_empty() {
+            let since = self.remediations[k].executed.unwrap_or(t);
+            let got = self.models[model]
+                .candidates
+                .iter()
+                .find(|c| c.2 >= since)
+                .map(|c| (c.0, c.1));
+            if let Some((v, acc)) = got {
+                self.set_state(
+                    k,
+                    t,
+                    RemState::Succeeded,
+                    format!("candidate v{v} registered (offline accuracy {acc:.3})"),
+                    Status::Ok,
+                );
+                self.outcome(k, true, fx);
+            } else if t >= until {
+                self.fail_and_undo(k, t, "no result within the verification window".into(), fx);
+            }
+            return;
+        }
+        let m = &self.models[model];
+        let o = self.cfg.objectives;
+        let breaches = objective_breaches(&m.smooth, &o);
+        let r = &self.remediations[k];
+        let mut ok = true;
+        let mut improving = true;
+        let mut detail = Vec::new();
+        for s in &pb.verify.signals {
+            let i = s.index();
+            let now = f64::from(m.smooth[i]);
+            let before = r.before[i];
+            let at = r.baseline[i];
+            let within = !breaches.contains(s) && now.is_finite();
+            // better than before the incident counts as back
+            let worse = if *s == Signal::Accuracy {
+                before - now
+            } else {
+                now - before
+            };
+            let back = !before.is_finite()
+                || !at.is_finite()
+                || worse <= ((at - before).abs() * 0.5).max(tolerance(*s, before));
+            if !(within && back) {
+                ok = false;
+            }
+            if !(at.is_finite() && now.is_finite() && (now - before).abs() < (at - before).abs()) {
+                improving = false;
+            }
+            detail.push(format!(
+                "{} {} (was {} at execution, {} before the incident)",
+                s.title(),
+                fmt_signal(*s, now),
+                fmt_signal(*s, at),
+                fmt_signal(*s, before)
+            ));
+        }
+        let detail = detail.join("; ");
+        let exec = r.executed.unwrap_or(t);
+        if ok {
+            let since = *self.remediations[k].ok_since.get_or_insert(t);
+            if t - since >= SETTLE && t - exec >= SETTLE {
+                self.set_state(
+                    k,
+                    t,
+                    RemState::Succeeded,
+                    format!("verified: {detail}"),
+                    Status::Ok,
+                );
+                self.outcome(k, true, fx);
+            }
+            return;
+        }
+        self.remediations[k].ok_since = None;
+        if t < until {
+            return;
+        }
+        let facts = self.facts(model, t);
+        let quality = pb
+            .verify
+            .signals
+            .iter()
+            .any(|s| matches!(s, Signal::Accuracy | Signal::LatencyP95));
+        if facts.data_age > self.cfg.guardrails.max_data_age_secs {
+            self.set_state(
+                k,
+                t,
+                RemState::Inconclusive,
+                format!(
+                    "data {:.0} s old at the end of the window: cannot judge — waiting for a human",
+                    facts.data_age
+                ),
+                Status::Warn,
+            );
+        } else if quality
+            && (facts.request_rate.is_nan()
+                || facts.request_rate < self.cfg.guardrails.min_request_rate)
+        {
+            self.set_state(
+                k,
+                t,
+                RemState::Inconclusive,
+                format!(
+                    "too little traffic ({:.2} req/s) to judge: waiting for a human",
+                    facts.request_rate
+                ),
+                Status::Warn,
+            );
+        } else if improving {
+            self.set_state(
+                k,
+                t,
+                RemState::Inconclusive,
+                format!("improving but not back within objectives: {detail} — waiting for a human"),
+                Status::Warn,
+            );
+        } else {
+            self.fail_and_undo(k, t, format!("did not help: {detail}"), fx);
+        }
+    }
+
+    fn fail_and_undo(&mut self, k: usize, t: f64, why: String, fx: &mut Vec<Effect>) {
+        self.outcome(k, false, fx);
+        let r = &mut self.remediations[k];
+        // a canary promoted to all traffic is undone by rolling back to the version before
+        if let Action::Canary { share, .. } = r.action
+            && share >= 1.0
+            && r.undo.is_some()
+        {
+            r.undo = Some(Action::Rollback);
+        }
+        match r.undo.clone() {
+            Some(undo) => {
+                r.undoing = true;
+                r.executed = Some(t);
+                fx.push(Effect::Execute {
+                    t,
+                    id: r.id,
+                    model: r.model,
+                    key: r.key.clone(),
+                    action: undo.clone(),
+                    purpose: Purpose::Undo,
+                    who: POLICY.to_string(),
+                });
+                let text = format!("{why}; undoing: {}", describe(&undo));
+                self.set_state(k, t, RemState::Executing, text, Status::Crit);
+            }
+            None => self.set_state(
+                k,
+                t,
+                RemState::Failed,
+                format!("{why}; no safe undo — raised to the operator"),
+                Status::Crit,
+            ),
+        }
+    }
+}
+
+/// How close to its level before the incident a signal must come back to count as recovered.
+fn tolerance(s: Signal, before: f64) -> f64 {
+    let b = before.abs();
+    match s {
+        Signal::Accuracy => 0.01,
+        Signal::ErrorRate => (0.5 * b).max(0.002),
+        Signal::Cpu => 0.05 + 0.1 * b,
+        _ => 0.25 * b + 1e-3,
+    }
+}
+
+fn fmt_signal(s: Signal, v: f64) -> String {
+    if !v.is_finite() {
+        return "unknown".to_string();
+    }
+    match s {
+        Signal::LatencyP95 => format!("{v:.0} ms"),
+        Signal::ErrorRate => format!("{:.2} %", v * 100.0),
+        Signal::Accuracy => format!("{v:.3}"),
+        Signal::Cpu => format!("{:.0} %", v * 100.0),
+        Signal::RequestRate => format!("{v:.1} req/s"),
+        Signal::Replicas => format!("{v:.0}"),
+    }
+}
