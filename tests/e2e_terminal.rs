@@ -9,6 +9,17 @@ use std::io::{Read, Write};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+/// A latency spike in the Augmentation phase at ×40: a proposal waits for a human within
+/// seconds.
+const LATENCY_SPIKE_AUGMENTATION: &[&str] = &[
+    "--scenario",
+    "latency-spike",
+    "--phase",
+    "augmentation",
+    "--speed",
+    "40",
+];
+
 struct Session {
     cols: u16,
     rows: u16,
@@ -317,14 +328,7 @@ fn journal_text(s: &Session) -> String {
 #[test]
 fn augmentation_approve_then_veto_with_reason_in_journal() {
     let mut s = spawn_with_config(
-        &[
-            "--scenario",
-            "latency-spike",
-            "--phase",
-            "augmentation",
-            "--speed",
-            "40",
-        ],
+        LATENCY_SPIKE_AUGMENTATION,
         &[("USER", "somebody-else")],
         120,
         40,
@@ -399,14 +403,7 @@ fn os_account() -> String {
 #[test]
 fn a_new_proposal_above_does_not_move_the_selection_and_approve_acts_on_the_selected_one() {
     let mut s = spawn(
-        &[
-            "--scenario",
-            "latency-spike",
-            "--phase",
-            "augmentation",
-            "--speed",
-            "40",
-        ],
+        LATENCY_SPIKE_AUGMENTATION,
         &[("USER", ""), ("LOGNAME", ""), ("USERNAME", "")],
         120,
         40,
@@ -451,19 +448,7 @@ fn a_new_proposal_above_does_not_move_the_selection_and_approve_acts_on_the_sele
 /// stays open; after the veto the console says what comes next.
 #[test]
 fn veto_reason_takes_every_key_and_needs_three_words() {
-    let mut s = spawn(
-        &[
-            "--scenario",
-            "latency-spike",
-            "--phase",
-            "augmentation",
-            "--speed",
-            "40",
-        ],
-        &[],
-        120,
-        40,
-    );
+    let mut s = spawn(LATENCY_SPIKE_AUGMENTATION, &[], 120, 40);
     s.wait_for("AUGMENTATION", 30);
     s.send("5");
     s.wait_for("PENDING", 90);
