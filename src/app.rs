@@ -420,6 +420,8 @@ pub struct Session {
     pub commands: mpsc::Sender<Event>,
     /// Simulator control, when the source is the simulator.
     pub sim: Option<mpsc::Sender<SimControl>>,
+    /// Pause and speed of a past window, in history mode.
+    pub pace: Option<mpsc::Sender<crate::sources::pace::Pace>>,
     /// Cancels every task.
     pub cancel: CancellationToken,
     /// Where the journal is written, when there is one.
@@ -612,12 +614,20 @@ pub async fn start_session(opts: &ConsoleOptions, paths: &Paths) -> anyhow::Resu
     let (snap_tx, snap_rx) = watch::channel(Arc::new(engine.snapshot(None, 0)));
     let (focus_tx, focus_rx) = watch::channel::<Option<String>>(None);
     let is_sim = real.is_none();
+    let (pace_tx, pace_rx) = match opts.history {
+        Some(_) => {
+            let (tx, rx) = mpsc::channel(16);
+            (Some(tx), Some(rx))
+        }
+        None => (None, None),
+    };
     let source = match real {
         Some(p) => tokio::spawn(crate::sources::prometheus::run(
             p,
             opts.config.models.clone(),
             opts.history,
             opts.speed,
+            pace_rx,
             ev_tx.clone(),
             cancel.clone(),
         )),
@@ -668,6 +678,7 @@ pub async fn start_session(opts: &ConsoleOptions, paths: &Paths) -> anyhow::Resu
         focus: focus_tx,
         commands: ev_tx,
         sim: is_sim.then_some(sim_tx),
+        pace: pace_tx,
         cancel,
         journal_path,
         tasks,
@@ -829,7 +840,7 @@ async fn console(
         opts.ascii,
         opts.mouse,
         Capabilities {
-            clock_control: session.sim.is_some(),
+            clock_control: session.sim.is_some() || session.pace.is_some(),
             inject: session.sim.is_some(),
             replay: false,
         },
@@ -845,6 +856,7 @@ async fn console(
             focus: session.focus.clone(),
             commands: session.commands.clone(),
             sim: session.sim.clone(),
+            pace: session.pace.clone(),
             replay: None,
         },
         session.cancel.clone(),
@@ -1115,6 +1127,7 @@ async fn replay_console(
             focus: focus_tx,
             commands: cmd_tx,
             sim: None,
+            pace: None,
             replay: Some(ctl_tx),
         },
         cancel.clone(),

@@ -419,15 +419,33 @@ impl Config {
     /// Parse and validate a config text; every problem is located at `file:line:col`.
     pub fn parse(src: &crate::check::SourceText) -> Result<Config, Vec<crate::check::Problem>> {
         use crate::check::Problem;
-        let cfg: Config = match toml::from_str(&src.text) {
-            Ok(c) => c,
-            Err(e) => {
-                let span = e.span().unwrap_or(0..0);
-                let msg = e.message().trim().to_string();
-                return Err(vec![Problem::at_span(src, span, msg)]);
+        // serde stops at the first problem: blank the line it is on and read again, so that
+        // one run reports every problem of the file (bounded; a problem that spans lines or
+        // sits on a table header stops the search, as blanking it would invent others)
+        let mut problems = Vec::new();
+        let mut text = src.text.to_string();
+        let cfg: Option<Config> = loop {
+            match toml::from_str::<Config>(&text) {
+                Ok(c) => break Some(c),
+                Err(e) => {
+                    let span = e.span().unwrap_or(0..0);
+                    let msg = e.message().trim().to_string();
+                    problems.push(Problem::at_span(src, span.clone(), msg));
+                    if problems.len() >= MAX_SCHEMA_PROBLEMS {
+                        break None;
+                    }
+                    match blank_line(&text, span) {
+                        Some(t) => text = t,
+                        None => break None,
+                    }
+                }
             }
         };
-        let mut problems = Vec::new();
+        let Some(cfg) = cfg else {
+            // in the file's order, as an editor lists them
+            problems.sort_by_key(|p| (p.line, p.col));
+            return Err(problems);
+        };
         let at = |key: &str| -> std::ops::Range<usize> {
             // the first occurrence of `key =` (good enough to point at the line)
             src.text
@@ -567,6 +585,7 @@ impl Config {
         if problems.is_empty() {
             Ok(cfg)
         } else {
+            problems.sort_by_key(|p| (p.line, p.col));
             Err(problems)
         }
     }
@@ -601,6 +620,34 @@ impl Config {
         let src = crate::check::SourceText::new(path.display().to_string(), text.into());
         Config::parse(&src)
     }
+}
+
+/// Problems of the config's schema reported at most in one run.
+const MAX_SCHEMA_PROBLEMS: usize = 100;
+
+/// `text` with the line holding `span` blanked (same length, so every other position holds);
+/// `None` when the span is empty, covers several lines or is a table header.
+fn blank_line(text: &str, span: std::ops::Range<usize>) -> Option<String> {
+    if span.start >= text.len() || !text.is_char_boundary(span.start) {
+        return None;
+    }
+    let end = span.end.clamp(span.start, text.len());
+    if text.get(span.start..end)?.contains('\n') {
+        return None;
+    }
+    let line_start = text[..span.start].rfind('\n').map_or(0, |i| i + 1);
+    let line_end = text[span.start..]
+        .find('\n')
+        .map_or(text.len(), |i| span.start + i);
+    let line = &text[line_start..line_end];
+    if line.trim_start().starts_with('[') || line.trim().is_empty() {
+        return None;
+    }
+    let mut out = String::with_capacity(text.len());
+    out.push_str(&text[..line_start]);
+    out.extend(std::iter::repeat_n(' ', line.len()));
+    out.push_str(&text[line_end..]);
+    Some(out)
 }
 
 fn check_secret(
@@ -696,11 +743,14 @@ mod tests {
             "[prometheus]\nurl = 'http://p'\nbogus = 1\n".into(),
         );
         let e = Config::parse(&src).unwrap_err();
-        assert!(e[0].to_string().contains("x.toml:"), "{e:?}");
+        assert!(e.iter().all(|p| p.to_string().contains("x.toml:")), "{e:?}");
+        // both problems in one run: the unknown key on line 3 and the missing table
         assert!(
-            e[0].message.contains("bogus") || e[0].message.contains("unknown"),
+            e.iter().any(|p| p.line == 3 && p.message.contains("bogus")),
             "{e:?}"
         );
+        assert!(e.iter().any(|p| p.message.contains("queries")), "{e:?}");
+        assert_eq!(e.len(), 2, "{e:?}");
     }
 
     #[test]

@@ -120,16 +120,44 @@ pub struct Context<'a> {
     pub breaches: Vec<Signal>,
 }
 
-fn rel(a: f64, b: f64) -> f64 {
-    if a.is_finite() && b.is_finite() && b.abs() > 1e-12 {
-        a / b - 1.0
-    } else {
-        0.0
+/// Relative change of `a` from `b`, when both are known and `b` is not zero.
+fn rel(a: f64, b: f64) -> Option<f64> {
+    (a.is_finite() && b.is_finite() && b.abs() > 1e-12).then(|| a / b - 1.0)
+}
+
+/// A relative change as a signed percentage; a change that rounds to zero is "±0 %" (never
+/// "-0 %"), an unknown one "unknown".
+fn pct(x: Option<f64>) -> String {
+    match x {
+        Some(x) if (x * 100.0).round() == 0.0 => "±0 %".to_string(),
+        Some(x) => format!("{:+.0} %", x * 100.0),
+        None => "unknown".to_string(),
     }
 }
 
-fn pct(x: f64) -> String {
-    format!("{:+.0} %", x * 100.0)
+/// "traffic steady (+3 %)", or that traffic is not measured.
+fn steady_traffic(rate: Option<f64>) -> String {
+    match rate {
+        Some(_) => format!("traffic steady ({})", pct(rate)),
+        None => "traffic not measured".to_string(),
+    }
+}
+
+/// An error rate before and now: "1.0 % → 1.6 %", "steady at 1.0 %" when both read the same,
+/// `None` when either is unknown.
+fn errors_move(before: f64, now: f64) -> Option<String> {
+    if !(before.is_finite() && now.is_finite()) {
+        return None;
+    }
+    let (b, n) = (
+        format!("{:.1} %", before * 100.0),
+        format!("{:.1} %", now * 100.0),
+    );
+    Some(if b == n {
+        format!("errors steady at {n}")
+    } else {
+        format!("errors {b} → {n}")
+    })
 }
 
 /// Rank the causes of an incident.
@@ -148,9 +176,9 @@ pub fn diagnose(ctx: &Context) -> Vec<Hypothesis> {
         err_n.is_finite() && err_b.is_finite() && err_n - err_b > 0.01 && err_n > 2.0 * err_b;
     let acc_drop = b[Signal::Accuracy.index()] - n[Signal::Accuracy.index()];
     let acc_down = acc_drop.is_finite() && acc_drop > 0.025;
-    let traffic_up = rate > 0.4;
-    let lat_up = lat > 0.5;
-    let cpu_up = cpu > 0.15;
+    let traffic_up = rate.is_some_and(|r| r > 0.4);
+    let lat_up = lat.is_some_and(|l| l > 0.5);
+    let cpu_up = cpu.is_some_and(|c| c > 0.15);
     let (cpu_slope, cpu_r2) = ctx.creep[0];
     let (lat_slope, lat_r2) = ctx.creep[1];
     let creeping = cpu_slope > 0.05 && cpu_r2 > 0.6 && !traffic_up;
@@ -192,14 +220,17 @@ pub fn diagnose(ctx: &Context) -> Vec<Hypothesis> {
     let rate_first = firsts
         .first()
         .is_some_and(|(s, _)| *s == Signal::RequestRate);
-    let moves = format!(
-        "vs the hour before: rate {}, p95 {}, CPU {}, errors {:.1} % → {:.1} %",
-        pct(rate),
-        pct(lat),
-        pct(cpu),
-        err_b * 100.0,
-        err_n * 100.0
-    );
+    // only what was measured: a signal that is not configured is left out, never shown as NaN
+    let mut parts: Vec<String> = [("rate", rate), ("p95", lat), ("CPU", cpu)]
+        .iter()
+        .filter_map(|(name, v)| v.map(|v| format!("{name} {}", pct(Some(v)))))
+        .collect();
+    parts.extend(errors_move(err_b, err_n));
+    let moves = if parts.is_empty() {
+        "no signal measured both now and in the hour before".to_string()
+    } else {
+        format!("vs the hour before: {}", parts.join(", "))
+    };
 
     let mut hs: Vec<Hypothesis> = Vec::new();
     let push =
@@ -237,17 +268,13 @@ pub fn diagnose(ctx: &Context) -> Vec<Hypothesis> {
             ev.push(format!("accuracy −{acc_drop:.3} since"));
         }
         if err_up {
-            ev.push(format!(
-                "errors {:.1} % → {:.1} %",
-                err_b * 100.0,
-                err_n * 100.0
-            ));
+            ev.extend(errors_move(err_b, err_n));
         }
         if lat_up {
             ev.push(format!("p95 {}", pct(lat)));
         }
         if !traffic_up {
-            ev.push(format!("traffic steady ({})", pct(rate)));
+            ev.push(steady_traffic(rate));
         }
         push(&mut hs, Cause::BadDeploy, if harm { 0.9 } else { 0.4 }, ev);
     }
@@ -271,9 +298,9 @@ pub fn diagnose(ctx: &Context) -> Vec<Hypothesis> {
     }
     if creeping {
         let mut ev = vec![format!(
-            "CPU creeping {:+.0} %/h for the last 30 min (r² {cpu_r2:.2}) with traffic steady ({})",
+            "CPU creeping {:+.0} %/h for the last 30 min (r² {cpu_r2:.2}) with {}",
             cpu_slope * 100.0,
-            pct(rate)
+            steady_traffic(rate)
         )];
         let mut c = 0.75;
         if lat_creeping {
@@ -289,9 +316,9 @@ pub fn diagnose(ctx: &Context) -> Vec<Hypothesis> {
             0.7,
             vec![
                 format!(
-                    "p95 {} with traffic steady ({}) and no deploy",
+                    "p95 {} with {} and no deploy",
                     pct(lat),
-                    pct(rate)
+                    steady_traffic(rate)
                 ),
                 moves.clone(),
             ],
@@ -303,9 +330,8 @@ pub fn diagnose(ctx: &Context) -> Vec<Hypothesis> {
             Cause::PodErrors,
             0.7,
             vec![format!(
-                "errors {:.1} % → {:.1} % with traffic steady and no deploy",
-                err_b * 100.0,
-                err_n * 100.0
+                "{} with traffic steady and no deploy",
+                errors_move(err_b, err_n).unwrap_or_default()
             )],
         );
     }
@@ -411,6 +437,29 @@ mod tests {
         let mut nan = BASE;
         nan[3] = f64::NAN;
         assert_eq!(diagnose(&ctx(nan, BASE, &[]))[0].cause, Cause::Unexplained);
+    }
+
+    #[test]
+    fn a_fleet_with_only_request_rate_is_diagnosed_without_invented_values() {
+        let only_rate = |r: f64| {
+            let mut v = [f64::NAN; 6];
+            v[0] = r;
+            v
+        };
+        let h = diagnose(&ctx(only_rate(100.0), only_rate(326.0), &[]));
+        assert_eq!(h[0].cause, Cause::TrafficSurge);
+        let text = h[0].evidence.join(" | ");
+        assert!(text.contains("rate +226 %"), "{text}");
+        for bad in ["NaN", "inf", "p95", "CPU", "errors"] {
+            assert!(!text.contains(bad), "{bad} in {text}");
+        }
+        // a change that rounds to nothing is ±0 %, and equal error rates read as steady
+        assert_eq!(pct(Some(-0.003)), "±0 %");
+        assert_eq!(
+            errors_move(0.0101, 0.0099).as_deref(),
+            Some("errors steady at 1.0 %")
+        );
+        assert_eq!(errors_move(f64::NAN, 0.01), None);
     }
 
     #[test]

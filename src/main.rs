@@ -189,6 +189,13 @@ enum Cmd {
         /// answered.
         #[arg(long, requires = "config")]
         probe: bool,
+        /// With --probe: ask each signal over the window history mode would read, from this
+        /// time (RFC 3339 or unix seconds).
+        #[arg(long, value_name = "TIME", requires = "probe")]
+        from: Option<String>,
+        /// With --from: end of the window (default: now).
+        #[arg(long, value_name = "TIME", requires = "from")]
+        to: Option<String>,
     },
 }
 
@@ -660,6 +667,8 @@ fn main() -> ExitCode {
             keymap,
             config,
             probe,
+            from,
+            to,
         }) => {
             let paths = pitcrew::config::Paths::from_env();
             let search = pitcrew::check::Search {
@@ -681,6 +690,13 @@ fn main() -> ExitCode {
                 let Ok(cfg) = pitcrew::config::Config::load(path) else {
                     return ExitCode::from(1);
                 };
+                let window = match history_window(from.as_deref(), to.as_deref(), &cfg) {
+                    Ok(w) => w,
+                    Err(e) => {
+                        eprintln!("pitcrew check: {e}");
+                        return ExitCode::from(2);
+                    }
+                };
                 let Ok(rt) = tokio::runtime::Builder::new_current_thread()
                     .enable_all()
                     .build()
@@ -688,7 +704,7 @@ fn main() -> ExitCode {
                     eprintln!("pitcrew check: cannot start the async runtime");
                     return ExitCode::from(1);
                 };
-                let lines = rt.block_on(pitcrew::probe::probe(&cfg));
+                let lines = rt.block_on(pitcrew::probe::probe(&cfg, window));
                 if lines.is_empty() {
                     println!("probe: the config names no Prometheus, MLflow or Kubernetes");
                 }

@@ -1,12 +1,16 @@
-//! `pitcrew check --config FILE --probe`: try every endpoint the config names and say what
-//! answered — read-only requests only (a query per signal, the registry's model list, the
-//! Lease of each namespace), so probing a production cluster changes nothing.
+//! `pitcrew check --config FILE --probe [--from T --to T]`: try every endpoint the config names
+//! and say what answered — read-only requests only (a query per signal, the registry's model
+//! list, the Lease of each namespace), so probing a production cluster changes nothing. With a
+//! window, each signal is asked over that window (what history mode will read): how many
+//! series and points it holds, and whether the step fits the data's own resolution.
 
 use crate::config::Config;
 use crate::remediate::kube::KubeActuator;
 use crate::remediate::lease::Role;
 use crate::sources::mlflow::MlflowClient;
-use crate::sources::prometheus::PromClient;
+use crate::sources::prometheus::{POINTS_PER_REQUEST, PromClient};
+use crate::sources::resolution::{series_resolution, step_warning};
+use crate::tui::views::datetime;
 use std::fmt;
 
 /// What one probe found.
@@ -29,8 +33,9 @@ impl fmt::Display for ProbeLine {
     }
 }
 
-/// Probe every system of `cfg`; an empty list when it names none.
-pub async fn probe(cfg: &Config) -> Vec<ProbeLine> {
+/// Probe every system of `cfg`, Prometheus at now or over `window`; an empty list when it
+/// names none.
+pub async fn probe(cfg: &Config, window: Option<(f64, f64)>) -> Vec<ProbeLine> {
     let mut out = Vec::new();
     if let Some(p) = &cfg.prometheus {
         match PromClient::new(p) {
@@ -45,6 +50,14 @@ pub async fn probe(cfg: &Config) -> Vec<ProbeLine> {
                     .map(|d| d.as_secs_f64())
                     .unwrap_or(0.0);
                 for (signal, q) in p.queries.iter() {
+                    if let Some((from, to)) = window {
+                        out.push(ProbeLine {
+                            system: "prometheus",
+                            what: format!("query {} over the window", signal.name()),
+                            outcome: probe_window(&client, q, from, to, p.step_seconds).await,
+                        });
+                        continue;
+                    }
                     let outcome = match client.query(q, now).await {
                         Ok(r) => {
                             let mut m = format!("{} series", r.series.len());
@@ -122,4 +135,71 @@ pub async fn probe(cfg: &Config) -> Vec<ProbeLine> {
         }
     }
     out
+}
+
+/// A signal over `[from, to]`: its coverage at a step coarse enough for one request per series,
+/// then its first points at the configured step, to measure the data's resolution.
+async fn probe_window(
+    client: &PromClient,
+    q: &str,
+    from: f64,
+    to: f64,
+    step: f64,
+) -> Result<String, String> {
+    let step = if step.is_finite() && step > 0.0 {
+        step
+    } else {
+        15.0
+    };
+    let coarse = step.max((to - from) / POINTS_PER_REQUEST as f64).ceil();
+    let r = client
+        .query_range(q, from, to, coarse)
+        .await
+        .map_err(|e| e.to_string())?;
+    let points: usize = r.series.iter().map(|s| s.points.len()).sum();
+    if points == 0 {
+        return Ok(format!(
+            "{} series, no data between {} and {} UTC",
+            r.series.len(),
+            datetime(from),
+            datetime(to)
+        ));
+    }
+    let first = r
+        .series
+        .iter()
+        .filter_map(|s| s.points.first().map(|p| p.0))
+        .min_by(f64::total_cmp)
+        .unwrap_or(from);
+    let last = r
+        .series
+        .iter()
+        .filter_map(|s| s.points.last().map(|p| p.0))
+        .max_by(f64::total_cmp)
+        .unwrap_or(to);
+    let mut m = format!(
+        "{} series with data from {} to {} UTC",
+        r.series.len(),
+        datetime(first),
+        datetime(last)
+    );
+    // the resolution, at the step history mode will use, from where the data begin
+    let fine_end = (first + step * POINTS_PER_REQUEST as f64).min(to);
+    let fine = client
+        .query_range_once(q, first, fine_end, step)
+        .await
+        .map_err(|e| e.to_string())?;
+    match series_resolution(fine.series.iter().map(|s| s.points.as_slice())) {
+        Some(res) => match step_warning(step, res) {
+            Some(w) => m.push_str(&format!("; warning: {w}")),
+            None => m.push_str(&format!(
+                "; a new value every {res:.0} s, step {step:.0} s fits"
+            )),
+        },
+        None => m.push_str("; too few changing values to measure the data's resolution"),
+    }
+    if let Some(w) = r.warnings.first() {
+        m.push_str(&format!("; warning: {w}"));
+    }
+    Ok(m)
 }

@@ -246,6 +246,7 @@ impl Harness {
             BTreeMap::new(),
             range,
             speed,
+            None,
             tx,
             cancel.clone(),
         ));
@@ -720,6 +721,7 @@ async fn bad_client_config_is_reported() {
         BTreeMap::new(),
         None,
         1.0,
+        None,
         tx,
         cancel.clone(),
     ));

@@ -8,14 +8,17 @@
 //! A missing `prometheus` or `promtool` fails the test, always: CI must install them.
 #![allow(clippy::unwrap_used)]
 
+mod common;
+
+use common::prom::{Prom, find_bin, free_port};
 use pitcrew::config::{PrometheusConfig, SignalQueries};
 use pitcrew::engine::{Engine, EngineConfig, Event, SourceState, Status};
 use pitcrew::fleet::Signal;
 use pitcrew::sources::prometheus::{self, PromClient};
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::path::Path;
+use std::process::Command;
 use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
@@ -25,32 +28,6 @@ const MODELS: [&str; 3] = ["fraud", "ranker", "search"];
 const DATA_STEP: i64 = 15;
 /// The source's step in this test (the engine calls a model stale after 6 steps).
 const STEP: f64 = 2.0;
-
-fn find_bin(name: &str, env: &str) -> PathBuf {
-    if let Ok(p) = std::env::var(env)
-        && !p.is_empty()
-    {
-        let p = PathBuf::from(p);
-        assert!(
-            p.is_file(),
-            "${env} = {} is not a file: point it at the binary or unset it and run scripts/setup-prometheus.sh (or scripts/test)",
-            p.display()
-        );
-        return p;
-    }
-    let path = std::env::var_os("PATH").unwrap_or_default();
-    for dir in std::env::split_paths(&path) {
-        let c = dir.join(name);
-        if c.is_file() {
-            return c;
-        }
-    }
-    panic!(
-        "`{name}` is not on PATH (nor in ${env}): run scripts/setup-prometheus.sh \
-         (or scripts/test) to install Debian's prometheus package; \
-         this test never skips"
-    );
-}
 
 /// Known backfilled values: model `m`, data index `k` (time = k · DATA_STEP).
 fn known(sig: Signal, m: usize, k: i64) -> f64 {
@@ -115,96 +92,6 @@ fn exposition() -> String {
         }
     }
     s
-}
-
-fn free_port() -> u16 {
-    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    l.local_addr().unwrap().port()
-}
-
-struct Prom {
-    bin: PathBuf,
-    dir: PathBuf,
-    port: u16,
-    child: Option<Child>,
-    starts: u32,
-}
-
-impl Prom {
-    fn start(&mut self) {
-        self.starts += 1;
-        let log = std::fs::File::create(self.dir.join(format!("prometheus-{}.log", self.starts)))
-            .unwrap();
-        let child = Command::new(&self.bin)
-            .arg(format!(
-                "--config.file={}",
-                self.dir.join("prometheus.yml").display()
-            ))
-            .arg(format!(
-                "--storage.tsdb.path={}",
-                self.dir.join("data").display()
-            ))
-            .arg(format!("--web.listen-address=127.0.0.1:{}", self.port))
-            .arg("--storage.tsdb.retention.time=30d")
-            .stdin(Stdio::null())
-            .stdout(log.try_clone().unwrap())
-            .stderr(log)
-            .spawn()
-            .unwrap_or_else(|e| panic!("cannot start {}: {e}", self.bin.display()));
-        self.child = Some(child);
-    }
-
-    fn kill(&mut self) {
-        if let Some(mut c) = self.child.take() {
-            let _ = c.kill();
-            let _ = c.wait();
-        }
-    }
-
-    fn logs(&self) -> String {
-        let mut out = String::new();
-        for e in std::fs::read_dir(&self.dir).unwrap().flatten() {
-            if e.file_name().to_string_lossy().starts_with("prometheus-") {
-                out.push_str(&std::fs::read_to_string(e.path()).unwrap_or_default());
-            }
-        }
-        out
-    }
-
-    async fn wait_ready(&mut self) {
-        let url = format!("http://127.0.0.1:{}/-/ready", self.port);
-        let http = reqwest::Client::builder()
-            .timeout(Duration::from_secs(2))
-            .build()
-            .unwrap();
-        let t0 = Instant::now();
-        while t0.elapsed() < Duration::from_secs(60) {
-            if let Some(c) = self.child.as_mut()
-                && let Ok(Some(st)) = c.try_wait()
-            {
-                panic!(
-                    "prometheus exited ({st}) before it was ready:\n{}",
-                    self.logs()
-                );
-            }
-            if let Ok(r) = http.get(&url).send().await
-                && r.status().is_success()
-            {
-                return;
-            }
-            tokio::time::sleep(Duration::from_millis(200)).await;
-        }
-        panic!(
-            "prometheus not ready at {url} within 60 s:\n{}",
-            self.logs()
-        );
-    }
-}
-
-impl Drop for Prom {
-    fn drop(&mut self) {
-        self.kill();
-    }
 }
 
 fn config(port: u16) -> PrometheusConfig {
@@ -321,6 +208,7 @@ async fn backfill_equals_known_values_then_down_stale_and_recovery() {
         port: free_port(),
         child: None,
         starts: 0,
+        retention: "30d",
     };
     prom.start();
     prom.wait_ready().await;
@@ -363,6 +251,7 @@ async fn backfill_equals_known_values_then_down_stale_and_recovery() {
         BTreeMap::new(),
         None,
         1.0,
+        None,
         tx,
         cancel.clone(),
     ));

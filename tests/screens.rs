@@ -341,3 +341,210 @@ fn approve_veto_and_automate_ask_first() {
         matches!(&out[..], [Out::Command(Command::Veto { reason, .. })] if reason == "flaky detector after deploy")
     );
 }
+
+/// The cells of a frame, row by row.
+fn cells(ui: &mut Ui, snap: &Snapshot, w: u16, h: u16, ascii: bool) -> Vec<Vec<String>> {
+    let theme = Theme::load("default", &[], ColorMode::TrueColor).expect("theme");
+    let keymap = Keymap::load("default", &[]).expect("keymap");
+    ui.ascii = ascii;
+    let mut term = Terminal::new(TestBackend::new(w, h)).expect("terminal");
+    let ctx = Ctx {
+        snap,
+        theme: &theme,
+        keymap: &keymap,
+    };
+    term.draw(|f| draw(f, ui, &ctx)).expect("draw");
+    term.draw(|f| draw(f, ui, &ctx)).expect("draw");
+    let buf = term.backend().buffer();
+    (0..h)
+        .map(|y| (0..w).map(|x| buf[(x, y)].symbol().to_string()).collect())
+        .collect()
+}
+
+#[test]
+fn every_screen_in_ascii_at_80x24_keeps_arrows_and_ellipses_readable() {
+    let plain = snapshot(Some("search/ranker-bert"), false);
+    let rem = remediation_snapshot();
+    let mut out = String::new();
+    let mut arrows = 0;
+    for view in View::ALL {
+        let snap = match view {
+            View::Remediations | View::Audit => &rem,
+            _ => &plain,
+        };
+        let mut ui = ui();
+        ui.selected = Some("search/ranker-bert".to_string());
+        ui.view = view;
+        let uni = cells(&mut ui, snap, 80, 24, false);
+        let asc = cells(&mut ui, snap, 80, 24, true);
+        for (y, (u, a)) in uni.iter().zip(&asc).enumerate() {
+            let line: String = a.concat();
+            assert!(line.is_ascii(), "{view:?} row {y} is not ASCII: {line}");
+            for (x, uc) in u.iter().enumerate() {
+                fn at(row: &[String], i: usize) -> &str {
+                    row.get(i).map_or("", String::as_str)
+                }
+                match uc.as_str() {
+                    "→" => {
+                        arrows += 1;
+                        assert!(
+                            (at(a, x.wrapping_sub(1)) == "-" && at(a, x) == ">")
+                                || (at(a, x) == "-" && at(a, x + 1) == ">"),
+                            "{view:?} row {y}: an arrow became something else: {line}"
+                        );
+                    }
+                    "…" => assert_eq!(at(a, x), ".", "{view:?} row {y}: {line}"),
+                    _ => {}
+                }
+                // a '>' is an arrow's head ("->"), a '>' the screen drew, or the selection
+                // marker: never an arrow passing for "greater than"
+                if at(a, x) == ">" {
+                    assert!(
+                        at(a, x.wrapping_sub(1)) == "-" || matches!(uc.as_str(), ">" | "▶"),
+                        "{view:?} row {y} col {x}: '>' stands for '{uc}': {line}"
+                    );
+                }
+            }
+        }
+        out.push_str(&format!("== {view:?}\n"));
+        for row in &asc {
+            out.push_str(row.concat().trim_end());
+            out.push('\n');
+        }
+    }
+    assert!(
+        arrows > 0,
+        "no screen drew an arrow: the check checked nothing"
+    );
+    insta::assert_snapshot!("every_screen_ascii_80x24", out);
+}
+
+/// A frame as SVG: one background rectangle per run of cells with the same background, one
+/// text run per run of cells with the same foreground and weight, in a monospace font.
+fn svg_of(buf: &ratatui::buffer::Buffer) -> String {
+    use ratatui::style::{Color, Modifier};
+    const CW: f64 = 8.4;
+    const CH: f64 = 17.0;
+    let rgb = |c: Color, default: &str| -> String {
+        match c {
+            Color::Rgb(r, g, b) => format!("#{r:02x}{g:02x}{b:02x}"),
+            Color::Reset => default.to_string(),
+            other => {
+                // the 16 ANSI colours, as xterm draws them
+                let table = [
+                    (Color::Black, "#000000"),
+                    (Color::Red, "#cd0000"),
+                    (Color::Green, "#00cd00"),
+                    (Color::Yellow, "#cdcd00"),
+                    (Color::Blue, "#0000ee"),
+                    (Color::Magenta, "#cd00cd"),
+                    (Color::Cyan, "#00cdcd"),
+                    (Color::Gray, "#e5e5e5"),
+                    (Color::DarkGray, "#7f7f7f"),
+                    (Color::LightRed, "#ff0000"),
+                    (Color::LightGreen, "#00ff00"),
+                    (Color::LightYellow, "#ffff00"),
+                    (Color::LightBlue, "#5c5cff"),
+                    (Color::LightMagenta, "#ff00ff"),
+                    (Color::LightCyan, "#00ffff"),
+                    (Color::White, "#ffffff"),
+                ];
+                table
+                    .iter()
+                    .find(|(k, _)| *k == other)
+                    .map_or(default, |(_, v)| v)
+                    .to_string()
+            }
+        }
+    };
+    let esc = |s: &str| {
+        s.replace('&', "&amp;")
+            .replace('<', "&lt;")
+            .replace('>', "&gt;")
+    };
+    let (w, h) = (buf.area.width, buf.area.height);
+    let mut out = format!(
+        "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{:.0}\" height=\"{:.0}\" font-family=\"DejaVu Sans Mono, Menlo, Consolas, monospace\" font-size=\"14\">\n<rect width=\"100%\" height=\"100%\" fill=\"#1a1b26\"/>\n",
+        f64::from(w) * CW,
+        f64::from(h) * CH
+    );
+    for y in 0..h {
+        let mut x = 0;
+        while x < w {
+            let bg = rgb(buf[(x, y)].bg, "#1a1b26");
+            let start = x;
+            while x < w && rgb(buf[(x, y)].bg, "#1a1b26") == bg {
+                x += 1;
+            }
+            if bg != "#1a1b26" {
+                out.push_str(&format!(
+                    "<rect x=\"{:.1}\" y=\"{:.1}\" width=\"{:.1}\" height=\"{CH}\" fill=\"{bg}\"/>\n",
+                    f64::from(start) * CW,
+                    f64::from(y) * CH,
+                    f64::from(x - start) * CW
+                ));
+            }
+        }
+        let mut x = 0;
+        while x < w {
+            let cell = &buf[(x, y)];
+            let fg = rgb(cell.fg, "#c0caf5");
+            let bold = cell.modifier.contains(Modifier::BOLD);
+            let start = x;
+            let mut text = String::new();
+            while x < w {
+                let c = &buf[(x, y)];
+                if rgb(c.fg, "#c0caf5") != fg || c.modifier.contains(Modifier::BOLD) != bold {
+                    break;
+                }
+                text.push_str(c.symbol());
+                x += 1;
+            }
+            if !text.trim().is_empty() {
+                out.push_str(&format!(
+                    "<text x=\"{:.1}\" y=\"{:.1}\" fill=\"{fg}\"{} xml:space=\"preserve\" textLength=\"{:.1}\">{}</text>\n",
+                    f64::from(start) * CW,
+                    f64::from(y) * CH + 13.0,
+                    if bold { " font-weight=\"bold\"" } else { "" },
+                    f64::from(x - start) * CW,
+                    esc(&text)
+                ));
+            }
+        }
+    }
+    out.push_str("</svg>\n");
+    out
+}
+
+/// The README's picture is this screen, drawn by the console's own code on a simulated fleet:
+/// a proposal waiting in the Augmentation phase with the answer to "why?". The committed file
+/// must equal what the code draws now; `PITCREW_UPDATE_PICTURE=1` rewrites it.
+#[test]
+fn the_readme_picture_is_a_real_screen() {
+    let snap = remediation_snapshot();
+    let mut ui = ui();
+    ui.view = View::Remediations;
+    let theme = Theme::load("default", &[], ColorMode::TrueColor).expect("theme");
+    let keymap = Keymap::load("default", &[]).expect("keymap");
+    let mut term = Terminal::new(TestBackend::new(110, 34)).expect("terminal");
+    let ctx = Ctx {
+        snap: &snap,
+        theme: &theme,
+        keymap: &keymap,
+    };
+    term.draw(|f| draw(f, &mut ui, &ctx)).expect("draw");
+    term.draw(|f| draw(f, &mut ui, &ctx)).expect("draw");
+    let svg = svg_of(term.backend().buffer());
+    assert!(svg.contains("PENDING") && svg.contains("Why"), "{svg}");
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/snapshots/console.svg");
+    if std::env::var_os("PITCREW_UPDATE_PICTURE").is_some() {
+        std::fs::write(&path, &svg).expect("write the picture");
+    }
+    let committed = std::fs::read_to_string(&path).unwrap_or_default();
+    assert!(
+        committed == svg,
+        "{} is not the screen the console draws now: run \
+         `PITCREW_UPDATE_PICTURE=1 cargo test --release --test screens the_readme_picture` and commit it",
+        path.display()
+    );
+}

@@ -792,7 +792,15 @@ impl Engine {
             }
             done += 1;
             self.plan_cursor = (i + 1) % n;
-            m.plan = match plan::make_plan(&m.history, t, 1, 1000, self.cfg.pod_startup) {
+            let (lo, hi) = (
+                m.meta.min_replicas.max(1),
+                if m.meta.max_replicas > 0 {
+                    m.meta.max_replicas
+                } else {
+                    1000
+                },
+            );
+            m.plan = match plan::make_plan(&m.history, t, lo, hi, self.cfg.pod_startup) {
                 Ok(p) => plan::PlanState::Ready(Arc::new(p)),
                 Err(e) => plan::PlanState::Failed(t, e),
             };
@@ -810,8 +818,8 @@ impl Engine {
             .enumerate()
             .filter_map(|(i, m)| {
                 m.plan
-                    .plan()
-                    .map(|p| (i as u32, p.plan.desired_now, m.meta.priority))
+                    .sizing()
+                    .map(|z| (i as u32, z.plan.desired_now, m.meta.priority))
             })
             .collect();
         let cuts = plan::share_budget(&wants, budget);
@@ -1268,7 +1276,7 @@ impl Engine {
         FleetRow {
             index: i as u32,
             incident: m.incident,
-            next_scale: m.plan.plan().and_then(|p| p.plan.next_scale_event),
+            next_scale: m.plan.sizing().and_then(|z| z.plan.next_scale_event),
             meta: m.meta.clone(),
             status: m.status,
             reason: m.reason.clone(),
@@ -1322,7 +1330,7 @@ impl Engine {
                 wanted: self
                     .models
                     .iter()
-                    .filter_map(|m| m.plan.plan().map(|p| p.plan.desired_now))
+                    .filter_map(|m| m.plan.sizing().map(|z| z.plan.desired_now))
                     .sum(),
                 cuts: self.budget_cuts.clone(),
             }),

@@ -25,19 +25,34 @@ pub const PER_BATCH: usize = 8;
 /// Utilisation the planner plans at.
 pub const TARGET_UTILISATION: f64 = 0.7;
 
-/// A model's forecast and plan.
+/// A model's forecast and, when its signals allow one, its replica plan.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct ModelPlan {
     /// When it was made.
     pub made_at: f64,
-    /// Demand forecast.
+    /// Demand forecast (needs only the request rate).
     pub forecast: Forecast,
+    /// Replica plan and learnt capacity; why there is none when replicas or CPU are not
+    /// measured (or too little of them yet).
+    pub sizing: Result<Sizing, String>,
+    /// Replicas granted under the fleet budget, when it cut this model: (wanted, granted).
+    pub cut: Option<(u32, u32)>,
+}
+
+/// A replica plan and what it rests on.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Sizing {
     /// Replica plan.
     pub plan: ReplicaPlan,
     /// Learnt requests/s one replica serves at the target utilisation.
     pub capacity: f64,
-    /// Replicas granted under the fleet budget, when it cut this model: (wanted, granted).
-    pub cut: Option<(u32, u32)>,
+}
+
+impl ModelPlan {
+    /// The replica plan, when there is one.
+    pub fn sizing(&self) -> Option<&Sizing> {
+        self.sizing.as_ref().ok()
+    }
 }
 
 /// Why a model has no plan.
@@ -61,16 +76,22 @@ impl PlanState {
         }
     }
 
-    /// The plan, when there is one.
+    /// The forecast and plan, when there is one.
     pub fn plan(&self) -> Option<&Arc<ModelPlan>> {
         match self {
             PlanState::Ready(p) => Some(p),
             _ => None,
         }
     }
+
+    /// The replica plan, when there is one.
+    pub fn sizing(&self) -> Option<&Sizing> {
+        self.plan().and_then(|p| p.sizing())
+    }
 }
 
-/// Forecast and plan one model from its history.
+/// Forecast one model's demand from its history and, when replicas and CPU are measured, plan
+/// its replicas. Fails only when the demand itself cannot be forecast.
 pub fn make_plan(
     h: &History,
     now: f64,
@@ -80,18 +101,49 @@ pub fn make_plan(
 ) -> Result<ModelPlan, String> {
     let demand = h.demand();
     let f = crate::forecast::forecast(&demand, HORIZON_STEPS).map_err(|e| e.to_string())?;
+    let sizing = size(h, &f, now, min_replicas, max_replicas, startup_secs);
+    Ok(ModelPlan {
+        made_at: now,
+        forecast: f,
+        sizing,
+        cut: None,
+    })
+}
+
+/// The replica plan for a forecast, from the capacity per replica learnt from the model's own
+/// (traffic, replicas, CPU) history.
+fn size(
+    h: &History,
+    f: &Forecast,
+    now: f64,
+    min_replicas: u32,
+    max_replicas: u32,
+    startup_secs: f64,
+) -> Result<Sizing, String> {
     let since = now - 6.0 * 3600.0;
     let rate = h.series(Signal::RequestRate, Resolution::Mid, since);
     let reps = h.series(Signal::Replicas, Resolution::Mid, since);
     let cpu = h.series(Signal::Cpu, Resolution::Mid, since);
+    let missing: Vec<&str> = [(Signal::Replicas, &reps), (Signal::Cpu, &cpu)]
+        .iter()
+        .filter(|(_, pts)| !pts.iter().any(|p| p.1.is_finite()))
+        .map(|(s, _)| s.title())
+        .collect();
+    if !missing.is_empty() {
+        return Err(format!(
+            "no replica plan: {} not measured in the last 6 h (the demand forecast needs only the request rate)",
+            missing.join(" and ")
+        ));
+    }
     let samples: Vec<(f64, f64, f64)> = rate
         .iter()
         .zip(reps.iter())
         .zip(cpu.iter())
         .map(|((r, n), c)| (r.1, n.1, c.1))
         .collect();
-    let capacity = estimate_capacity_per_replica(&samples, TARGET_UTILISATION)
-        .ok_or("no usable (traffic, replicas, CPU) history to learn capacity per replica yet")?;
+    let capacity = estimate_capacity_per_replica(&samples, TARGET_UTILISATION).ok_or(
+        "no replica plan yet: too little (traffic, replicas, CPU) history to learn the capacity per replica",
+    )?;
     // the estimator gives throughput at the target: the planner wants it at 100 %
     let per_replica_full = capacity / TARGET_UTILISATION;
     let current = h.last(Signal::Replicas);
@@ -109,14 +161,8 @@ pub fn make_plan(
         forecast_only: true,
         ..PlannerConfig::default()
     };
-    let plan = plan_replicas(&f, &cfg, current, current_demand, per_replica_full);
-    Ok(ModelPlan {
-        made_at: now,
-        forecast: f,
-        plan,
-        capacity,
-        cut: None,
-    })
+    let plan = plan_replicas(f, &cfg, current, current_demand, per_replica_full);
+    Ok(Sizing { plan, capacity })
 }
 
 /// Share a replica budget by priority; returns `(model index, wanted, granted)` for cut models.

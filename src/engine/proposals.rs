@@ -23,7 +23,7 @@ impl Engine {
         let m = &self.models[idx];
         match &pb.action {
             ActionTemplate::Scale { .. } => {
-                let (ready, rate, per_replica) = self.capacity_facts(idx);
+                let (ready, rate, per_replica) = self.capacity_facts(idx)?;
                 // demand still rising: size for where it will be when new pods are ready
                 let t = self.t;
                 let earlier = m
@@ -251,11 +251,14 @@ impl Engine {
                 continue;
             }
             let Some(p) = m.plan.plan() else { continue };
+            let Some(z) = p.sizing() else { continue };
             if t - p.made_at > super::plan::FORECAST_EVERY * 2.0 {
                 continue;
             }
-            let (ready, _, _) = self.capacity_facts(idx);
-            let need = p.plan.desired_now;
+            let Some((ready, _, _)) = self.capacity_facts(idx) else {
+                continue;
+            };
+            let need = z.plan.desired_now;
             for pb in &books {
                 let short = f64::from(need) / f64::from(ready.max(1)) - 1.0;
                 if short < pb.when.min_shortfall {
@@ -271,7 +274,7 @@ impl Engine {
                             "forecast: {need} replicas needed within the start-up lead time, {ready} ready ({:.0} % short)",
                             short * 100.0
                         ),
-                        vec![p.plan.reason.clone(), note],
+                        vec![z.plan.reason.clone(), note],
                     ));
                     break;
                 }

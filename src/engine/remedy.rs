@@ -99,37 +99,37 @@ impl Engine {
         self.cfg.playbooks.iter().find(|p| p.name == name)
     }
 
-    /// Replicas ready, request rate and the rate one replica serves at 100 %.
-    pub(super) fn capacity_facts(&self, idx: usize) -> (u32, f64, f64) {
+    /// Replicas ready, request rate and the rate one replica serves at 100 %; `None` when the
+    /// model's replicas, request rate or (without a learnt capacity) CPU are not measured, so
+    /// that no scaling is sized from invented values.
+    pub(super) fn capacity_facts(&self, idx: usize) -> Option<(u32, f64, f64)> {
         let m = &self.models[idx];
         let ready = f64::from(m.smooth[Signal::Replicas.index()]);
-        let ready = if ready.is_finite() && ready >= 1.0 {
-            ready.round() as u32
-        } else {
-            1
-        };
         let rate = f64::from(m.smooth[Signal::RequestRate.index()]);
-        let per_replica = match m.plan.plan() {
-            Some(p) if p.capacity.is_finite() && p.capacity > 0.0 => {
-                p.capacity / super::plan::TARGET_UTILISATION
+        if !ready.is_finite() || !rate.is_finite() {
+            return None;
+        }
+        let ready = (ready.round() as u32).max(1);
+        let per_replica = match m.plan.sizing() {
+            Some(z) if z.capacity.is_finite() && z.capacity > 0.0 => {
+                z.capacity / super::plan::TARGET_UTILISATION
             }
             _ => {
                 let cpu = f64::from(m.smooth[Signal::Cpu.index()]);
+                if !cpu.is_finite() {
+                    return None;
+                }
                 rate / (f64::from(ready) * cpu.max(0.05))
             }
         };
-        (ready, rate, per_replica)
+        Some((ready, rate, per_replica))
     }
 
     pub(super) fn facts(&self, idx: usize, t: f64) -> Facts {
         let m = &self.models[idx];
         Facts {
             min_replicas: m.meta.min_replicas.max(1),
-            max_replicas: if m.meta.max_replicas == 0 {
-                u32::MAX
-            } else {
-                m.meta.max_replicas
-            },
+            max_replicas: (m.meta.max_replicas > 0).then_some(m.meta.max_replicas),
             request_rate: f64::from(m.smooth[Signal::RequestRate.index()]),
             data_age: m.history.last_time().map_or(f64::INFINITY, |l| t - l),
             fleet_size: self.models.len(),
@@ -194,7 +194,11 @@ impl Engine {
             kind_of(state),
             Some(key),
             status,
-            format!("R{id} {}: {text}", state.word()),
+            // "R3 undone: undone: …" says it twice
+            match text.strip_prefix(state.word()) {
+                Some(rest) if rest.starts_with(':') => format!("R{id} {text}"),
+                _ => format!("R{id} {}: {text}", state.word()),
+            },
         );
     }
 

@@ -64,8 +64,8 @@ pub struct ActionRequest {
 pub struct Facts {
     /// Lowest replicas allowed.
     pub min_replicas: u32,
-    /// Highest replicas allowed.
-    pub max_replicas: u32,
+    /// Highest replicas allowed; `None` when no maximum is configured for the model.
+    pub max_replicas: Option<u32>,
     /// Requests per second now.
     pub request_rate: f64,
     /// Seconds since the newest data.
@@ -236,11 +236,14 @@ pub fn check(
     if let Some(r) = req.target_replicas {
         out.push(GuardCheck {
             name: "replica bounds",
-            passed: r >= facts.min_replicas && r <= facts.max_replicas,
-            detail: format!(
-                "{r} replicas asked (bounds {}..={})",
-                facts.min_replicas, facts.max_replicas
-            ),
+            passed: r >= facts.min_replicas && facts.max_replicas.is_none_or(|max| r <= max),
+            detail: match facts.max_replicas {
+                Some(max) => format!("{r} replicas asked (bounds {}..={max})", facts.min_replicas),
+                None => format!(
+                    "{r} replicas asked (at least {}; no maximum configured)",
+                    facts.min_replicas
+                ),
+            },
         });
     }
     if req.judges_quality {
@@ -272,7 +275,7 @@ mod tests {
     fn facts() -> Facts {
         Facts {
             min_replicas: 1,
-            max_replicas: 50,
+            max_replicas: Some(50),
             request_rate: 100.0,
             data_age: 5.0,
             fleet_size: 20,
@@ -352,7 +355,7 @@ mod tests {
                 }
                 if allowed(&check(&g, &r, &l, &f, t)) {
                     if let Some(n) = r.target_replicas {
-                        prop_assert!(n >= f.min_replicas && n <= f.max_replicas);
+                        prop_assert!(n >= f.min_replicas && f.max_replicas.is_none_or(|max| n <= max));
                     }
                     let e = LedgerEntry { t, model: r.model.clone(), class };
                     l.record(e.clone(), &g);

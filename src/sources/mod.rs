@@ -1,5 +1,7 @@
 //! Sources: edges that turn the outside world (or the simulator) into engine events.
 
 pub mod mlflow;
+pub mod pace;
 pub mod prometheus;
+pub mod resolution;
 pub mod sim;

@@ -42,6 +42,8 @@
 use crate::config::{ModelConfig, PrometheusConfig};
 use crate::engine::{Event, SourceKind, SourceState, SourceStatus};
 use crate::fleet::{ModelMeta, Sample, Signal};
+use crate::sources::pace::{Pace, PacedClock};
+use crate::sources::resolution::{data_resolution, step_warning};
 use backon::{BackoffBuilder, ExponentialBuilder};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::time::Duration;
@@ -1102,7 +1104,7 @@ impl Registry {
         self.metas.push(ModelMeta {
             name,
             namespace: ns,
-            version: version.unwrap_or_else(|| "unknown".into()),
+            version: version.unwrap_or_default(),
             priority: cfg.map_or(DEFAULT_PRIORITY, |c| c.priority),
             size_gb: 0.0,
             complexity: 0.0,
@@ -1355,7 +1357,15 @@ struct Src {
     base_label: String,
     speed: f64,
     last_t: Option<f64>,
-    sent: Option<(SourceState, String)>,
+    sent: Option<(SourceState, String, f64)>,
+    /// The console's pause and speed controls (history mode).
+    pace: Option<mpsc::Receiver<Pace>>,
+    /// Seconds between new values, measured from the window fetched in history mode (where all
+    /// the data come from range queries; live, the last backfill need not say how fine the
+    /// data are now, and `stale_after_seconds` is the knob).
+    resolution: Option<f64>,
+    /// History mode.
+    history: bool,
 }
 
 impl Src {
@@ -1365,7 +1375,31 @@ impl Src {
             label,
             state,
             speed: self.speed,
-            step: self.step,
+            step: self.sample_step(),
+        }
+    }
+
+    /// Seconds between samples as the engine should count them: the step, or the data's own
+    /// resolution when that is coarser (so staleness is not declared between two new values).
+    fn sample_step(&self) -> f64 {
+        match self.resolution {
+            Some(r) if step_warning(self.step, r).is_some() => r,
+            _ => self.step,
+        }
+    }
+
+    /// Learn the data's resolution from fetched rows.
+    fn observe_resolution(&mut self, rows: &[(f64, Vec<(u32, Sample)>)]) {
+        if !self.history {
+            return;
+        }
+        if let Some(r) = data_resolution(rows) {
+            if self.resolution != Some(r)
+                && let Some(w) = step_warning(self.step, r)
+            {
+                tracing::warn!("{}: {w}", self.base_label);
+            }
+            self.resolution = Some(r);
         }
     }
 
@@ -1375,21 +1409,28 @@ impl Src {
 
     /// Send the status when it differs from the last one sent (backfill progress always).
     async fn set_status(&mut self, t: f64, state: SourceState, notice: &str) -> bool {
-        let label = label_with(&self.base_label, notice);
+        // the step warning stays for the session, first, whatever else the round says
+        let step_note = self.resolution.and_then(|r| step_warning(self.step, r));
+        let notice = match (step_note, notice.is_empty()) {
+            (Some(w), true) => format!("warning: {w}"),
+            (Some(w), false) => format!("warning: {w}; {notice}"),
+            (None, _) => notice.to_string(),
+        };
+        let label = label_with(&self.base_label, &notice);
         let same = self
             .sent
             .as_ref()
-            .is_some_and(|(s, l)| *s == state && *l == label);
+            .is_some_and(|(s, l, v)| *s == state && *l == label && *v == self.speed);
         if same {
             return true;
         }
-        self.sent = Some((state.clone(), label.clone()));
+        self.sent = Some((state.clone(), label.clone(), self.speed));
         let st = self.status(state, label);
         self.send(Event::Source { t, status: st }).await
     }
 
     fn is_down(&self) -> bool {
-        matches!(self.sent, Some((SourceState::Down { .. }, _)))
+        matches!(self.sent, Some((SourceState::Down { .. }, _, _)))
     }
 
     /// Announce new models, then one observation event per row (rows after the last data only).
@@ -1429,7 +1470,9 @@ impl Src {
                 Err(e) => errors.push((*sig, e)),
             }
         }
-        self.finish(m, notes, errors)
+        let f = self.finish(m, notes, errors)?;
+        self.observe_resolution(&f.rows);
+        Ok(f)
     }
 
     /// Every signal's instant query at `t`, merged.
@@ -1606,12 +1649,14 @@ fn note_result(notes: &mut Vec<String>, sig: Signal, r: &QueryResult) {
 }
 
 /// Run the Prometheus source until cancelled or the engine goes away (see the module docs).
-/// `range = Some((from, to))` replays that past window (history mode) at `speed`.
+/// `range = Some((from, to))` replays that past window (history mode) at `speed`, paused and
+/// sped up by `pace`.
 pub async fn run(
     cfg: PrometheusConfig,
     models: BTreeMap<String, ModelConfig>,
     range: Option<(f64, f64)>,
     speed: f64,
+    pace: Option<mpsc::Receiver<Pace>>,
     tx: mpsc::Sender<Event>,
     cancel: CancellationToken,
 ) {
@@ -1668,6 +1713,9 @@ pub async fn run(
         speed,
         last_t: None,
         sent: None,
+        pace,
+        resolution: None,
+        history: range.is_some(),
     };
     let task = async {
         match range {
@@ -1780,10 +1828,8 @@ async fn history(src: &mut Src, from: f64, to: f64) {
     let n = chunks.len().max(1);
     let mut notes: Vec<String> = Vec::new();
     let mut live_sent = false;
-    let mut real0 = tokio::time::Instant::now();
-    let mut last_clock = real0;
-    let sim_now =
-        |real0: tokio::time::Instant, speed: f64| from_a + real0.elapsed().as_secs_f64() * speed;
+    let mut clock = PacedClock::new(from_a, src.speed, HISTORY_SPEED_RANGE);
+    let mut last_clock = tokio::time::Instant::now();
     for (i, (s, e)) in chunks.into_iter().enumerate() {
         let paced = e > from_a;
         if !paced
@@ -1858,7 +1904,7 @@ async fn history(src: &mut Src, from: f64, to: f64) {
         }
         if !live_sent {
             live_sent = true;
-            real0 = tokio::time::Instant::now();
+            clock = PacedClock::new(from_a, clock.speed(), HISTORY_SPEED_RANGE);
             if !src
                 .set_status(from_a, SourceState::Live, &notice(&notes))
                 .await
@@ -1868,21 +1914,8 @@ async fn history(src: &mut Src, from: f64, to: f64) {
         }
         // the window, paced
         for row in rows {
-            loop {
-                let now = sim_now(real0, src.speed);
-                if now >= row.0 {
-                    break;
-                }
-                let wait = ((row.0 - now) / src.speed).min(1.0);
-                tokio::time::sleep(Duration::from_secs_f64(wait.max(0.0))).await;
-                // a clock event at most every real second (data age between sparse rows)
-                if last_clock.elapsed() >= Duration::from_secs(1) {
-                    last_clock = tokio::time::Instant::now();
-                    let now = sim_now(real0, src.speed).min(row.0);
-                    if !src.send(Event::Clock { t: now }).await {
-                        return;
-                    }
-                }
+            if !wait_until(src, &mut clock, row.0, &mut last_clock, &notice(&notes)).await {
+                return;
             }
             if !src.emit(vec![row]).await {
                 return;
@@ -1891,20 +1924,73 @@ async fn history(src: &mut Src, from: f64, to: f64) {
     }
     // let the clock reach the end of the window, then finish
     let end = align_down(to, step);
-    while sim_now(real0, src.speed) < end {
-        let wait = ((end - sim_now(real0, src.speed)) / src.speed).clamp(0.0, 1.0);
-        tokio::time::sleep(Duration::from_secs_f64(wait)).await;
-        if !src
-            .send(Event::Clock {
-                t: sim_now(real0, src.speed).min(end),
-            })
-            .await
-        {
-            return;
-        }
+    if !live_sent {
+        clock = PacedClock::new(from_a, clock.speed(), HISTORY_SPEED_RANGE);
+    }
+    if !wait_until(src, &mut clock, end, &mut last_clock, &notice(&notes)).await {
+        return;
+    }
+    if !src.send(Event::Clock { t: end }).await {
+        return;
     }
     src.set_status(end, SourceState::Finished, &notice(&notes))
         .await;
+}
+
+/// Wait until the window's clock reaches `target`, applying the console's pause and speed
+/// controls as they come and sending a clock event at most every wall second (so data age
+/// moves between sparse rows). False when the engine went away.
+async fn wait_until(
+    src: &mut Src,
+    clock: &mut PacedClock,
+    target: f64,
+    last_clock: &mut tokio::time::Instant,
+    notes: &str,
+) -> bool {
+    loop {
+        if clock.now() >= target {
+            return true;
+        }
+        let wait = Duration::from_secs_f64(clock.wall_until(target).min(1.0));
+        let control = match src.pace.as_mut() {
+            Some(rx) => tokio::select! {
+                c = rx.recv() => Some(c),
+                _ = tokio::time::sleep(wait) => None,
+            },
+            None => {
+                tokio::time::sleep(wait).await;
+                None
+            }
+        };
+        match control {
+            Some(Some(c)) if clock.apply(c) => {
+                src.speed = clock.speed();
+                let st = if clock.paused() {
+                    SourceState::Paused
+                } else {
+                    SourceState::Live
+                };
+                if !src.set_status(clock.now().min(target), st, notes).await {
+                    return false;
+                }
+            }
+            Some(Some(_)) => {}
+            // the console is gone: play on
+            Some(None) => src.pace = None,
+            None => {}
+        }
+        if last_clock.elapsed() >= Duration::from_secs(1) {
+            *last_clock = tokio::time::Instant::now();
+            if !src
+                .send(Event::Clock {
+                    t: clock.now().min(target),
+                })
+                .await
+            {
+                return false;
+            }
+        }
+    }
 }
 
 #[cfg(test)]
@@ -2079,7 +2165,10 @@ mod tests {
             (a[0].priority, a[0].min_replicas, a[0].max_replicas),
             (1, 3, 40)
         );
-        assert_eq!(a[0].version, "unknown");
+        assert_eq!(
+            a[0].version, "",
+            "no version label: no version, not a made-up one"
+        );
         assert_eq!(a[1].key(), "default/rank");
         assert_eq!(a[1].priority, DEFAULT_PRIORITY);
         assert!(r.take_announcements().is_empty());

@@ -137,7 +137,6 @@ actions! {
     Back = "back", Global, false, "Back, close dialog or cancel";
     Redraw = "redraw", Global, false, "Redraw the screen";
     ToggleMouse = "toggle_mouse", Global, false, "Turn mouse capture on or off";
-    CommandPalette = "command_palette", Global, false, "Command palette";
     Up = "up", Navigation, false, "Move up";
     Down = "down", Navigation, false, "Move down";
     PageUp = "page_up", Navigation, false, "Page up";
@@ -168,7 +167,6 @@ actions! {
     Veto = "veto", Remediation, true, "Veto the selected proposal";
     Automate = "automate", Remediation, true, "Let this action class run automatically";
     SetPhase = "set_phase", Remediation, true, "Change the autonomy phase";
-    Undo = "undo", Remediation, true, "Undo the last action (roll back)";
     AddNote = "add_note", Remediation, true, "Add a note to the audit trail";
 }
 

@@ -64,6 +64,8 @@ pub struct Channels {
     pub commands: mpsc::Sender<Event>,
     /// The simulator's controls, when the source is the simulator.
     pub sim: Option<mpsc::Sender<SimControl>>,
+    /// Pause and speed of a past window, in history mode.
+    pub pace: Option<mpsc::Sender<crate::sources::pace::Pace>>,
     /// The player's controls, when the source is a recording.
     pub replay: Option<mpsc::Sender<crate::replay::Control>>,
 }
@@ -160,6 +162,9 @@ pub async fn run(
                             if let Some(r) = &ch.replay {
                                 let _ = r.try_send(crate::replay::Control::Speed(s));
                             }
+                            if let Some(p) = &ch.pace {
+                                let _ = p.try_send(crate::sources::pace::Pace::Speed(s));
+                            }
                             ui.flash = Some(format!("speed ×{s}"));
                         }
                         Out::TogglePause => {
@@ -169,6 +174,9 @@ pub async fn run(
                             }
                             if let Some(r) = &ch.replay {
                                 let _ = r.try_send(crate::replay::Control::Pause(!paused));
+                            }
+                            if let Some(p) = &ch.pace {
+                                let _ = p.try_send(crate::sources::pace::Pace::Pause(!paused));
                             }
                         }
                         Out::Step(fwd) => if let Some(r) = &ch.replay {

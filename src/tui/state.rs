@@ -300,7 +300,6 @@ impl Ui {
             Pause | SpeedUp | SpeedDown => self.caps.clock_control,
             StepForward | StepBack | NextMark | PrevMark | Seek => self.caps.replay,
             InjectIncident => self.caps.inject,
-            _ => false,
         }
     }
 

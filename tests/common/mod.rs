@@ -2,6 +2,8 @@
 #![allow(dead_code)]
 
 pub mod fake_prom;
+pub mod prom;
+pub mod pty;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;

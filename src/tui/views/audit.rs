@@ -2,7 +2,7 @@
 //! has learnt from outcomes: success and failure per playbook, and how each class is handled
 //! in the current phase.
 
-use super::{Ctx, clock};
+use super::{Ctx, clock, fit};
 use crate::autonomy::{Trust, decide};
 use crate::tui::state::Ui;
 use ratatui::Frame;
@@ -20,6 +20,14 @@ pub fn draw(f: &mut Frame, ui: &mut Ui, ctx: &Ctx, area: Rect) {
     let page = top.height.saturating_sub(3).max(1) as usize;
     ui.page = page;
     ui.audit_offset = ui.audit_offset.min(snap.audit.len().saturating_sub(1));
+    let widths = [
+        Constraint::Length(8),
+        Constraint::Length(16),
+        Constraint::Length(14),
+        Constraint::Fill(2),
+        Constraint::Fill(4),
+    ];
+    let w = super::table_columns(top, &widths);
     let rows: Vec<Row> = snap
         .audit
         .iter()
@@ -29,42 +37,46 @@ pub fn draw(f: &mut Frame, ui: &mut Ui, ctx: &Ctx, area: Rect) {
         .map(|a| {
             Row::new(vec![
                 Cell::from(clock(a.t)),
-                Cell::from(a.who.clone()),
-                Cell::from(a.what.clone()),
-                Cell::from(a.subject.clone()),
-                Cell::from(a.reason.clone().unwrap_or_default()),
+                Cell::from(fit(&a.who, w[1])),
+                Cell::from(fit(&a.what, w[2])),
+                Cell::from(fit(&a.subject, w[3])),
+                Cell::from(fit(a.reason.as_deref().unwrap_or_default(), w[4])),
             ])
             .style(ctx.s("ui.text"))
         })
         .collect();
     let empty = rows.is_empty();
-    let table = Table::new(
-        rows,
-        [
-            Constraint::Length(8),
-            Constraint::Length(16),
-            Constraint::Length(14),
-            Constraint::Fill(2),
-            Constraint::Fill(4),
-        ],
-    )
-    .header(Row::new(vec!["time", "who", "what", "about", "reason"]).style(ctx.s("ui.header")))
-    .column_spacing(1)
-    .block(
-        Block::default()
-            .borders(Borders::ALL)
-            .border_style(ctx.s("ui.border"))
-            .title(Span::styled(
-                if empty {
-                    " Audit · no decision yet this session ".to_string()
-                } else {
-                    format!(" Audit · {} decisions, newest first ", snap.audit.len())
-                },
-                ctx.s("ui.title"),
-            )),
-    );
+    let table = Table::new(rows, widths)
+        .header(Row::new(vec!["time", "who", "what", "about", "reason"]).style(ctx.s("ui.header")))
+        .column_spacing(1)
+        .block(
+            Block::default()
+                .borders(Borders::ALL)
+                .border_style(ctx.s("ui.border"))
+                .title(Span::styled(
+                    if empty {
+                        " Audit · no decision yet this session ".to_string()
+                    } else {
+                        format!(
+                            " Audit · {}, newest first ",
+                            super::count(snap.audit.len(), "decision")
+                        )
+                    },
+                    ctx.s("ui.title"),
+                )),
+        );
     f.render_widget(table, top);
 
+    let outcome_widths = [
+        Constraint::Fill(3),
+        Constraint::Length(8),
+        Constraint::Length(5),
+        Constraint::Length(4),
+        Constraint::Length(4),
+        Constraint::Length(6),
+        Constraint::Fill(1),
+    ];
+    let w = super::table_columns(bottom, &outcome_widths);
     let rows: Vec<Row> = snap
         .playbooks
         .iter()
@@ -88,50 +100,39 @@ pub fn draw(f: &mut Frame, ui: &mut Ui, ctx: &Ctx, area: Rect) {
                 format!("{:?}", d.mode).to_lowercase()
             };
             Row::new(vec![
-                Cell::from(p.name.clone()),
+                Cell::from(fit(&p.name, w[0])),
                 Cell::from(p.class.name()),
                 Cell::from(if p.well_known { "yes" } else { "no" }),
                 Cell::from(format!("{}", c.success)),
                 Cell::from(format!("{}", c.failure)),
                 Cell::from(rate),
-                Cell::from(mode),
+                Cell::from(fit(&mode, w[6])),
             ])
             .style(ctx.s("ui.text"))
         })
         .collect();
-    let table = Table::new(
-        rows,
-        [
-            Constraint::Fill(3),
-            Constraint::Length(8),
-            Constraint::Length(5),
-            Constraint::Length(4),
-            Constraint::Length(4),
-            Constraint::Length(6),
-            Constraint::Fill(1),
-        ],
-    )
-    .header(
-        Row::new(vec![
-            "playbook",
-            "class",
-            "known",
-            "ok",
-            "fail",
-            "rate",
-            "in this phase",
-        ])
-        .style(ctx.s("ui.header")),
-    )
-    .column_spacing(1)
-    .block(
-        Block::default()
-            .borders(Borders::ALL)
-            .border_style(ctx.s("ui.border"))
-            .title(Span::styled(
-                format!(" Outcomes · {} phase ", snap.phase),
-                ctx.s("ui.title"),
-            )),
-    );
+    let table = Table::new(rows, outcome_widths)
+        .header(
+            Row::new(vec![
+                "playbook",
+                "class",
+                "known",
+                "ok",
+                "fail",
+                "rate",
+                "in this phase",
+            ])
+            .style(ctx.s("ui.header")),
+        )
+        .column_spacing(1)
+        .block(
+            Block::default()
+                .borders(Borders::ALL)
+                .border_style(ctx.s("ui.border"))
+                .title(Span::styled(
+                    format!(" Outcomes · {} phase ", snap.phase),
+                    ctx.s("ui.title"),
+                )),
+        );
     f.render_widget(table, bottom);
 }

@@ -55,7 +55,12 @@ pub fn draw(f: &mut Frame, ui: &mut Ui, ctx: &Ctx, area: Rect) {
         Span::styled(key.clone(), ctx.s("ui.title")),
         Span::raw(format!(
             " {} · priority {} ",
-            row.meta.version, row.meta.priority
+            if row.meta.version.is_empty() {
+                "version unknown"
+            } else {
+                &row.meta.version
+            },
+            row.meta.priority
         )),
     ];
     if !row.reason.is_empty() && row.status != Status::Ok {

@@ -37,7 +37,10 @@ pub fn draw(f: &mut Frame, ui: &mut Ui, ctx: &Ctx, area: Rect) {
     let block = Block::default()
         .borders(Borders::ALL)
         .border_style(ctx.s("ui.border"))
-        .title(Span::styled(title, ctx.s("ui.title")))
+        .title(Span::styled(
+            super::fit_title(area, title),
+            ctx.s("ui.title"),
+        ))
         .title_bottom(
             Line::from(Span::styled(
                 format!(
@@ -62,6 +65,22 @@ pub fn draw(f: &mut Frame, ui: &mut Ui, ctx: &Ctx, area: Rect) {
         return;
     }
     let wide = area.width >= 100;
+    let widths: Vec<Constraint> = if wide {
+        vec![
+            Constraint::Length(8),
+            Constraint::Length(10),
+            Constraint::Length(26),
+            Constraint::Fill(1),
+        ]
+    } else {
+        vec![
+            Constraint::Length(8),
+            Constraint::Length(10),
+            Constraint::Fill(1),
+        ]
+    };
+    let w = super::table_columns(area, &widths);
+    let last = w.last().copied().unwrap_or(0);
     let rows: Vec<Row> = entries[from..to]
         .iter()
         .map(|e| {
@@ -80,33 +99,21 @@ pub fn draw(f: &mut Frame, ui: &mut Ui, ctx: &Ctx, area: Rect) {
                 )),
             ];
             if wide {
-                cells.push(Cell::from(
-                    e.model.clone().unwrap_or_else(|| "—".to_string()),
-                ));
-                cells.push(Cell::from(e.text.clone()));
+                cells.push(Cell::from(super::fit(
+                    e.model.as_deref().unwrap_or("—"),
+                    w[2],
+                )));
+                cells.push(Cell::from(super::fit(&e.text, last)));
             } else {
-                match e.model.as_deref().and_then(|m| m.rsplit('/').next()) {
-                    Some(short) => cells.push(Cell::from(format!("{short}: {}", e.text))),
-                    None => cells.push(Cell::from(e.text.clone())),
-                }
+                let text = match e.model.as_deref().and_then(|m| m.rsplit('/').next()) {
+                    Some(short) => format!("{short}: {}", e.text),
+                    None => e.text.clone(),
+                };
+                cells.push(Cell::from(super::fit(&text, last)));
             }
             Row::new(cells).style(ctx.s("ui.text"))
         })
         .collect();
-    let widths: Vec<Constraint> = if wide {
-        vec![
-            Constraint::Length(8),
-            Constraint::Length(10),
-            Constraint::Length(26),
-            Constraint::Fill(1),
-        ]
-    } else {
-        vec![
-            Constraint::Length(8),
-            Constraint::Length(10),
-            Constraint::Fill(1),
-        ]
-    };
     let header: Vec<&str> = if wide {
         vec!["time", "kind", "model", "what"]
     } else {

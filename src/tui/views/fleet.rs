@@ -101,8 +101,8 @@ pub fn draw(f: &mut Frame, ui: &mut Ui, ctx: &Ctx, area: Rect) {
     };
     let title = if ui.filter.is_empty() {
         format!(
-            " Fleet · {} models · sort {} {arrow} ({}) ",
-            total,
+            " Fleet · {} · sort {} {arrow} ({}) ",
+            super::count(total, "model"),
             ui.sort.label(),
             ctx.key(Action::SortNext)
         )
@@ -121,7 +121,10 @@ pub fn draw(f: &mut Frame, ui: &mut Ui, ctx: &Ctx, area: Rect) {
     let block = Block::default()
         .borders(Borders::ALL)
         .border_style(ctx.s("ui.border"))
-        .title(Span::styled(title, ctx.s("ui.title")))
+        .title(Span::styled(
+            super::fit_title(area, title),
+            ctx.s("ui.title"),
+        ))
         .title_bottom(Line::from(Span::styled(pos, ctx.s("ui.text.dim"))).right_aligned());
     if shown == 0 {
         let msg = if total == 0 {
@@ -162,6 +165,33 @@ pub fn draw(f: &mut Frame, ui: &mut Ui, ctx: &Ctx, area: Rect) {
     let next_w = if area.width >= 120 { 11 } else { 0 };
     let why_w = if area.width >= 170 { 40 } else { 0 };
     let sw = spark_width((area.width as usize).saturating_sub(fixed + 3 + why_w + next_w));
+    let spark_col = |sig: Signal| {
+        let v = value_width(sig);
+        Constraint::Length((if sw > 0 { sw + 1 + v } else { v }) as u16)
+    };
+    let mut widths = vec![Constraint::Length(8), Constraint::Length(name_w as u16)];
+    if wide {
+        widths.push(Constraint::Length(ns_w as u16));
+    }
+    widths.extend([
+        Constraint::Length(4),
+        spark_col(Signal::RequestRate),
+        spark_col(Signal::LatencyP95),
+        spark_col(Signal::ErrorRate),
+        Constraint::Length(5),
+        Constraint::Length(4),
+        Constraint::Length(4),
+    ]);
+    if next_w > 0 {
+        widths.push(Constraint::Length(next_w as u16));
+    }
+    if why_w > 0 {
+        widths.push(Constraint::Fill(1));
+    }
+    let why_fit = super::table_columns(area, &widths)
+        .last()
+        .copied()
+        .unwrap_or(0);
     let sel_key = ui.selected.clone();
     let mut rows = Vec::with_capacity(vis.len());
     for &i in &vis {
@@ -177,11 +207,15 @@ pub fn draw(f: &mut Frame, ui: &mut Ui, ctx: &Ctx, area: Rect) {
             format!("{marker}{} {}", st.symbol(ascii), st.word()),
             ctx.s(st.scope()),
         ));
-        let mut cells = vec![status_cell, Cell::from(r.meta.name.clone())];
+        let mut cells = vec![status_cell, Cell::from(super::fit(&r.meta.name, name_w))];
         if wide {
-            cells.push(Cell::from(r.meta.namespace.clone()));
+            cells.push(Cell::from(super::fit(&r.meta.namespace, ns_w)));
         }
-        cells.push(Cell::from(r.meta.version.clone()));
+        cells.push(Cell::from(if r.meta.version.is_empty() {
+            "—".to_string()
+        } else {
+            super::fit(&r.meta.version, 4)
+        }));
         cells.push(signal_cell(ctx, r, Signal::RequestRate, Some(0), sw, ascii));
         cells.push(signal_cell(ctx, r, Signal::LatencyP95, Some(1), sw, ascii));
         cells.push(signal_cell(ctx, r, Signal::ErrorRate, Some(2), sw, ascii));
@@ -214,7 +248,7 @@ pub fn draw(f: &mut Frame, ui: &mut Ui, ctx: &Ctx, area: Rect) {
             } else {
                 r.reason.clone()
             };
-            cells.push(Cell::from(why));
+            cells.push(Cell::from(super::fit(&why, why_fit)));
         }
         let mut row = Row::new(cells).style(ctx.s("ui.text"));
         if selected {
@@ -222,25 +256,10 @@ pub fn draw(f: &mut Frame, ui: &mut Ui, ctx: &Ctx, area: Rect) {
         }
         rows.push(row);
     }
-    let spark_col = |sig: Signal| {
-        let v = value_width(sig);
-        Constraint::Length((if sw > 0 { sw + 1 + v } else { v }) as u16)
-    };
-    let mut widths = vec![Constraint::Length(8), Constraint::Length(name_w as u16)];
     let mut header: Vec<Cell> = vec![Cell::from("status"), Cell::from("model")];
     if wide {
-        widths.push(Constraint::Length(ns_w as u16));
         header.push(Cell::from("namespace"));
     }
-    widths.extend([
-        Constraint::Length(4),
-        spark_col(Signal::RequestRate),
-        spark_col(Signal::LatencyP95),
-        spark_col(Signal::ErrorRate),
-        Constraint::Length(5),
-        Constraint::Length(4),
-        Constraint::Length(4),
-    ]);
     header.push(Cell::from("ver"));
     for (sig, h) in [
         (Signal::RequestRate, "rate"),
@@ -254,11 +273,9 @@ pub fn draw(f: &mut Frame, ui: &mut Ui, ctx: &Ctx, area: Rect) {
         header.push(Cell::from(format!("{h:>w$}")));
     }
     if next_w > 0 {
-        widths.push(Constraint::Length(next_w as u16));
         header.push(Cell::from("next scale"));
     }
     if why_w > 0 {
-        widths.push(Constraint::Fill(1));
         header.push(Cell::from("why"));
     }
     let header = Row::new(header).style(ctx.s("ui.header"));

@@ -52,7 +52,10 @@ pub fn draw(f: &mut Frame, ui: &mut Ui, ctx: &Ctx, area: Rect) {
         Block::default()
             .borders(Borders::ALL)
             .border_style(ctx.s("ui.border"))
-            .title(Span::styled(title, ctx.s("ui.title")))
+            .title(Span::styled(
+                super::fit_title(area, title),
+                ctx.s("ui.title"),
+            ))
     };
     let Some(detail) = detail else {
         f.render_widget(
@@ -90,8 +93,14 @@ pub fn draw(f: &mut Frame, ui: &mut Ui, ctx: &Ctx, area: Rect) {
             None
         }
     };
-    if let Some(p) = &plan {
-        let next = match p.plan.next_scale_event {
+    let sizing = plan.as_ref().and_then(|p| p.sizing());
+    if let Some(p) = &plan
+        && let Err(why) = &p.sizing
+    {
+        lines.push(Line::from(Span::styled(why.clone(), ctx.s("ui.text.dim"))));
+    }
+    if let Some(z) = sizing {
+        let next = match z.plan.next_scale_event {
             Some(ev) => scale_event(now, ev, ascii),
             None => "none within the horizon".to_string(),
         };
@@ -101,8 +110,8 @@ pub fn draw(f: &mut Frame, ui: &mut Ui, ctx: &Ctx, area: Rect) {
             Span::styled(
                 format!(
                     " · plan now {} (reactive floor {}) · current {}",
-                    p.plan.desired_now,
-                    p.plan.reactive_floor,
+                    z.plan.desired_now,
+                    z.plan.reactive_floor,
                     Signal::Replicas.format(f64::from(row.values[Signal::Replicas.index()]))
                 ),
                 ctx.s("ui.text"),
@@ -127,6 +136,8 @@ pub fn draw(f: &mut Frame, ui: &mut Ui, ctx: &Ctx, area: Rect) {
                 ctx.s("ui.text"),
             )));
         }
+    }
+    if let Some(p) = &plan {
         if let Some((w, g)) = p.cut {
             lines.push(Line::from(Span::styled(
                 format!("fleet budget cut this model: wants {w} replicas, granted {g}"),
@@ -149,23 +160,30 @@ pub fn draw(f: &mut Frame, ui: &mut Ui, ctx: &Ctx, area: Rect) {
                 }
             })
             .collect();
+        let serves = sizing.map_or(String::new(), |z| {
+            format!(
+                " · one replica serves {} at 70 % CPU",
+                Signal::RequestRate.format(z.capacity)
+            )
+        });
         lines.push(Line::from(vec![
             Span::styled("forecast: ", ctx.s("ui.text.dim")),
             Span::raw(format!(
-                "{method} · seasonality {} · made {} · one replica serves {} at 70 % CPU",
+                "{method} · seasonality {} · made {}{serves}",
                 if periods.is_empty() {
                     "none".to_string()
                 } else {
                     periods.join(" + ")
                 },
                 clock(p.made_at),
-                Signal::RequestRate.format(p.capacity)
             )),
         ]));
-        lines.push(Line::from(Span::styled(
-            format!("forecast-only: shown, not acted on · {}", p.plan.reason),
-            ctx.s("ui.text.dim"),
-        )));
+        if let Some(z) = sizing {
+            lines.push(Line::from(Span::styled(
+                format!("forecast-only: shown, not acted on · {}", z.plan.reason),
+                ctx.s("ui.text.dim"),
+            )));
+        }
     }
     if let Some(d) = &detail.deploy {
         let mut spans = vec![
@@ -274,8 +292,8 @@ pub fn draw(f: &mut Frame, ui: &mut Ui, ctx: &Ctx, area: Rect) {
     let mut reps = detail
         .history
         .series(Signal::Replicas, Resolution::Coarse, t0);
-    if let Some(p) = &plan {
-        reps.extend(p.plan.steps.iter().map(|s| (s.t, f64::from(s.replicas))));
+    if let Some(z) = plan.as_ref().and_then(|p| p.sizing()) {
+        reps.extend(z.plan.steps.iter().map(|s| (s.t, f64::from(s.replicas))));
     }
     let fmt_reps = |v: f64| format!("{v:.0}");
     let b = inner_block("replicas: ready, then planned");

@@ -11,13 +11,22 @@ use ratatui::widgets::{Block, Borders, Clear, Paragraph};
 pub fn lines(ui: &Ui, ctx: &Ctx) -> Vec<Line<'static>> {
     let mut out = Vec::new();
     let mut group = String::new();
-    for e in ctx.keymap.help_entries() {
-        if !ui.supported(e.action) {
-            continue;
-        }
-        if e.keys.is_empty() {
-            continue;
-        }
+    // the key column is as wide as the longest key list shown (vim and emacs bind several
+    // keys to one action), within a bound that leaves the description room; a list longer
+    // than that is cut with an ellipsis, never run into its description
+    let shown: Vec<_> = ctx
+        .keymap
+        .help_entries()
+        .into_iter()
+        .filter(|e| ui.supported(e.action) && !e.keys.is_empty())
+        .collect();
+    let key_w = shown
+        .iter()
+        .map(|e| unicode_width::UnicodeWidthStr::width(e.keys.join(" ").as_str()))
+        .max()
+        .unwrap_or(0)
+        .clamp(8, 26);
+    for e in shown {
         if e.group.title() != group {
             if !group.is_empty() {
                 out.push(Line::from(""));
@@ -33,7 +42,10 @@ pub fn lines(ui: &Ui, ctx: &Ctx) -> Vec<Line<'static>> {
             desc.push_str(" (read-only: unavailable)");
         }
         out.push(Line::from(vec![
-            Span::styled(format!("  {:<16}", e.keys.join(" ")), ctx.s("ui.help.key")),
+            Span::styled(
+                format!("  {:<key_w$} ", super::fit(&e.keys.join(" "), key_w)),
+                ctx.s("ui.help.key"),
+            ),
             Span::styled(desc, ctx.s("ui.text")),
         ]));
     }

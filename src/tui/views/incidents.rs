@@ -27,7 +27,10 @@ pub fn draw(f: &mut Frame, ui: &mut Ui, ctx: &Ctx, area: Rect) {
         .borders(Borders::ALL)
         .border_style(ctx.s("ui.border"))
         .title(Span::styled(
-            format!(" Incidents · {open} open · {} recent ", list.len() - open),
+            super::fit_title(
+                area,
+                format!(" Incidents · {open} open · {} recent ", list.len() - open),
+            ),
             ctx.s("ui.title"),
         ));
     if list.is_empty() {
@@ -52,6 +55,15 @@ pub fn draw(f: &mut Frame, ui: &mut Ui, ctx: &Ctx, area: Rect) {
     ui.page = page;
     let from = sel_pos.saturating_sub(page - 1);
     let ascii = ui.ascii;
+    let widths = [
+        Constraint::Length(6),
+        Constraint::Length(10),
+        Constraint::Fill(2),
+        Constraint::Length(8),
+        Constraint::Length(6),
+        Constraint::Fill(2),
+    ];
+    let w = super::table_columns(top, &widths);
     let rows: Vec<Row> = list
         .iter()
         .enumerate()
@@ -83,10 +95,10 @@ pub fn draw(f: &mut Frame, ui: &mut Ui, ctx: &Ctx, area: Rect) {
                         "status.ok"
                     }),
                 )),
-                Cell::from(inc.key.clone()),
+                Cell::from(super::fit(&inc.key, w[2])),
                 Cell::from(clock(inc.onset)),
                 Cell::from(minutes(inc.duration(snap.t))),
-                Cell::from(cause),
+                Cell::from(super::fit(&cause, w[5])),
             ]);
             if sel {
                 row.style(ctx.s("ui.selection"))
@@ -95,30 +107,20 @@ pub fn draw(f: &mut Frame, ui: &mut Ui, ctx: &Ctx, area: Rect) {
             }
         })
         .collect();
-    let table = Table::new(
-        rows,
-        [
-            Constraint::Length(6),
-            Constraint::Length(10),
-            Constraint::Fill(2),
-            Constraint::Length(8),
-            Constraint::Length(6),
-            Constraint::Fill(2),
-        ],
-    )
-    .header(
-        Row::new(vec![
-            "id",
-            "state",
-            "model",
-            "onset",
-            "for",
-            "probable cause",
-        ])
-        .style(ctx.s("ui.header")),
-    )
-    .column_spacing(1)
-    .block(block);
+    let table = Table::new(rows, widths)
+        .header(
+            Row::new(vec![
+                "id",
+                "state",
+                "model",
+                "onset",
+                "for",
+                "probable cause",
+            ])
+            .style(ctx.s("ui.header")),
+        )
+        .column_spacing(1)
+        .block(block);
     f.render_widget(table, top);
 
     let inc = list[sel_pos];

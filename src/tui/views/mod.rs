@@ -45,6 +45,61 @@ impl Ctx<'_> {
     }
 }
 
+/// `s` in at most `w` display columns: whole when it fits, else cut with `…` as its last
+/// column (which `--ascii` draws as `...`), so a cut word never passes for a whole one.
+pub fn fit(s: &str, w: usize) -> String {
+    use unicode_width::UnicodeWidthChar;
+    let width: usize = s.chars().map(|c| c.width().unwrap_or(0)).sum();
+    if width <= w {
+        return s.to_string();
+    }
+    if w == 0 {
+        return String::new();
+    }
+    let mut out = String::new();
+    let mut used = 0;
+    for c in s.chars() {
+        let cw = c.width().unwrap_or(0);
+        if used + cw > w - 1 {
+            break;
+        }
+        out.push(c);
+        used += cw;
+    }
+    // a cut after a blank reads better without it
+    let trimmed = out.trim_end().len();
+    out.truncate(trimmed);
+    out.push('…');
+    out
+}
+
+/// A block title cut to the width of the block's top border.
+pub fn fit_title(area: Rect, title: String) -> String {
+    fit(&title, area.width.saturating_sub(2) as usize)
+}
+
+/// The column widths a [`Table`](ratatui::widgets::Table) with these constraints and one
+/// column of spacing gives inside a bordered `area` (the table's own layout).
+pub fn table_columns(area: Rect, constraints: &[Constraint]) -> Vec<usize> {
+    let inner = Rect::new(0, 0, area.width.saturating_sub(2), 1);
+    Layout::horizontal(constraints.to_vec())
+        .flex(ratatui::layout::Flex::Start)
+        .spacing(1)
+        .split(inner)
+        .iter()
+        .map(|r| r.width as usize)
+        .collect()
+}
+
+/// "1 model", "2 models": a count and its noun, singular for one.
+pub fn count(n: usize, noun: &str) -> String {
+    if n == 1 {
+        format!("1 {noun}")
+    } else {
+        format!("{n} {noun}s")
+    }
+}
+
 /// `YYYY-MM-DD HH:MM:SS` UTC of a unix time.
 pub fn datetime(t: f64) -> String {
     match jiff::Timestamp::from_second(t.floor() as i64) {
@@ -64,7 +119,7 @@ pub fn clock(t: f64) -> String {
 pub fn ascii_of(c: char) -> char {
     match c {
         c if c.is_ascii() => c,
-        '─' | '━' | '═' | '—' | '–' | '╌' => '-',
+        '─' | '━' | '═' | '—' | '–' | '╌' | '−' => '-',
         '│' | '┃' | '║' | '┆' => '|',
         '┌' | '┐' | '└' | '┘' | '├' | '┤' | '┬' | '┴' | '┼' | '╭' | '╮' | '╯' | '╰' => {
             '+'
@@ -75,7 +130,7 @@ pub fn ascii_of(c: char) -> char {
         '↓' | '▼' => 'v',
         '×' => 'x',
         '·' | '•' => '.',
-        '…' => '~',
+        '…' => '.',
         '✔' => '+',
         '✖' | '◆' => 'X',
         '░' => ':',
@@ -110,6 +165,21 @@ pub fn asciify(buf: &mut ratatui::buffer::Buffer) {
                 continue;
             }
             let c = sym.chars().next().unwrap_or(' ');
+            if c == '…' {
+                // three dots: into the blanks after it when there are two, else over the two
+                // characters before it (the cut text loses two more of its letters)
+                let after =
+                    x + 2 < width && row[x + 1].symbol() == " " && row[x + 2].symbol() == " ";
+                let span = if after {
+                    x..x + 3
+                } else {
+                    x.saturating_sub(2)..x + 1
+                };
+                for cell in &mut row[span] {
+                    cell.set_char('.');
+                }
+                continue;
+            }
             let arrow = match c {
                 '→' | '⟶' => Some(('-', '>')),
                 '←' | '⟵' => Some(('<', '-')),
@@ -150,12 +220,26 @@ fn draw_inner(f: &mut Frame, ui: &mut Ui, ctx: &Ctx) {
         );
         return;
     }
-    let [tabs, body, status] = Layout::vertical([
+    // what the operator just did (or was refused) has a line of its own above the status
+    // bar, the whole width: it is never cut to make room for the clock, nor the clock for it
+    let flash_h = u16::from(ui.flash.is_some());
+    let [tabs, body, flash, status] = Layout::vertical([
         Constraint::Length(1),
         Constraint::Min(1),
+        Constraint::Length(flash_h),
         Constraint::Length(1),
     ])
     .areas(area);
+    if let Some(msg) = &ui.flash {
+        f.render_widget(
+            Paragraph::new(Line::from(Span::styled(
+                fit(&format!(" {msg}"), flash.width as usize),
+                ctx.s("ui.text"),
+            )))
+            .style(ctx.s("ui.statusbar")),
+            flash,
+        );
+    }
     draw_tabs(f, ui, ctx, tabs);
     match ui.view {
         View::Fleet => fleet::draw(f, ui, ctx, body),
@@ -205,30 +289,37 @@ fn draw_tabs(f: &mut Frame, ui: &Ui, ctx: &Ctx, area: Rect) {
         } else {
             ctx.s("ui.tab")
         };
+        // what waits behind a tab: open incidents, proposals waiting for a decision
+        let waiting = match v {
+            View::Incidents => ctx.snap.incidents.iter().filter(|i| i.is_open()).count(),
+            View::Remediations => ctx
+                .snap
+                .remediations
+                .iter()
+                .filter(|r| r.state.approvable())
+                .count(),
+            _ => 0,
+        };
         spans.push(Span::raw(" "));
         spans.push(Span::styled(
-            format!("{} {}", ctx.key(v.action()), v.title()),
+            if waiting > 0 {
+                format!("{} {} ({waiting})", ctx.key(v.action()), v.title())
+            } else {
+                format!("{} {}", ctx.key(v.action()), v.title())
+            },
             style,
         ));
     }
     if ctx.snap.source.kind == crate::engine::SourceKind::Replay {
         spans.push(Span::raw(" "));
         spans.push(Span::styled(" REPLAY ", ctx.s("ui.badge.readonly")));
+    } else if ctx.snap.source.label.contains("(history)") {
+        spans.push(Span::raw(" "));
+        spans.push(Span::styled(" HISTORY ", ctx.s("ui.badge.readonly")));
     }
     if ctx.snap.read_only {
         spans.push(Span::raw(" "));
         spans.push(Span::styled(" READ-ONLY ", ctx.s("ui.badge.readonly")));
-    }
-    let hint = format!(
-        "{} help  {} quit ",
-        ctx.key(Action::Help),
-        ctx.key(Action::Quit)
-    );
-    let used: usize = spans.iter().map(|s| s.width()).sum();
-    let pad = (area.width as usize).saturating_sub(used + hint.len());
-    if pad > 0 {
-        spans.push(Span::raw(" ".repeat(pad)));
-        spans.push(Span::styled(hint, ctx.s("ui.text.dim")));
     }
     f.render_widget(Line::from(spans).style(ctx.s("ui.statusbar")), area);
 }
@@ -270,75 +361,142 @@ fn draw_status(f: &mut Frame, ui: &Ui, ctx: &Ctx, area: Rect) {
         format!("{} UTC", datetime(snap.t))
     };
     let sep = if ui.ascii { " | " } else { " │ " };
-    let mut spans = vec![
-        Span::styled(
-            format!(" {} ", snap.phase.name().to_uppercase()),
-            ctx.s("ui.statusbar.phase"),
-        ),
-        Span::raw(sep),
-        Span::styled(
-            if narrow {
-                format!(
-                    "{} {state}",
-                    src.label.split_whitespace().next().unwrap_or("")
-                )
-            } else {
-                format!("{} {state}", src.label)
-            },
-            ctx.s("ui.statusbar.source"),
-        ),
-        Span::raw(sep),
-        Span::styled(
-            format!("{time} {}", speed_label(src.speed)),
-            ctx.s("ui.statusbar.clock"),
-        ),
-        Span::raw(sep),
-        Span::styled(
-            if stale {
-                format!("{age_txt} STALE")
-            } else {
-                age_txt
-            },
-            if stale {
-                ctx.s("ui.statusbar.stale")
-            } else {
-                ctx.s("ui.statusbar")
-            },
-        ),
-        Span::raw(sep),
-        Span::raw(status_summary(snap, ui.ascii)),
-    ];
+    let plain = ctx.s("ui.statusbar");
+    let seg = |text: String, style: Style, min: usize| StatusSeg {
+        text,
+        tail: String::new(),
+        style,
+        min,
+    };
+    // what must stay whole comes with `min` = its width; the rest shrinks (with an ellipsis)
+    // or goes, the least telling first, so phase, clock, data age, counts and the help hint
+    // are on screen at any width
+    let mut segs = vec![seg(
+        format!(" {} ", snap.phase.name().to_uppercase()),
+        ctx.s("ui.statusbar.phase"),
+        usize::MAX,
+    )];
+    let label = if narrow {
+        src.label
+            .split_whitespace()
+            .next()
+            .unwrap_or("")
+            .to_string()
+    } else {
+        src.label.clone()
+    };
+    // the label gives way, the state (live, PAUSED, DOWN) stays
+    segs.push(StatusSeg {
+        text: label,
+        tail: format!(" {state}"),
+        style: ctx.s("ui.statusbar.source"),
+        min: 1,
+    });
+    segs.push(seg(
+        format!("{time} {}", speed_label(src.speed)),
+        ctx.s("ui.statusbar.clock"),
+        usize::MAX,
+    ));
+    segs.push(if stale {
+        seg(
+            format!("{age_txt} STALE"),
+            ctx.s("ui.statusbar.stale"),
+            usize::MAX,
+        )
+    } else {
+        seg(age_txt, plain, usize::MAX)
+    });
+    let summary = status_summary(snap, ui.ascii);
+    let summary = if narrow {
+        summary.trim_start_matches("models ").to_string()
+    } else {
+        summary
+    };
+    segs.push(seg(summary, plain, usize::MAX));
     if snap.read_only {
-        spans.push(Span::raw(sep));
-        spans.push(Span::styled("READ-ONLY", ctx.s("ui.badge.readonly")));
+        segs.push(seg(
+            "READ-ONLY".into(),
+            ctx.s("ui.badge.readonly"),
+            usize::MAX,
+        ));
     }
     if let Some(who) = &snap.executor {
-        spans.push(Span::raw(sep));
         let style = if who.ends_with("this pitcrew") {
-            ctx.s("ui.statusbar")
+            plain
         } else {
             ctx.s("ui.badge.readonly")
         };
-        spans.push(Span::styled(who.clone(), style));
+        segs.push(seg(who.clone(), style, 0));
     }
     if let Some(reg) = &snap.registry {
-        spans.push(Span::raw(sep));
         let style = if reg.starts_with("registry ok") {
-            ctx.s("ui.statusbar")
+            plain
         } else {
             ctx.s("ui.badge.readonly")
         };
-        spans.push(Span::styled(reg.clone(), style));
+        segs.push(seg(reg.clone(), style, 0));
     }
-    if let Some(msg) = &ui.flash {
-        // what the operator just did comes first: it must not be cut off on a narrow terminal
-        spans.insert(1, Span::raw(sep));
-        spans.insert(2, Span::styled(msg.clone(), ctx.s("ui.text")));
+    let hint = format!("{} help ", ctx.key(Action::Help));
+    let width = (area.width as usize).saturating_sub(hint.chars().count() + 1);
+    fit_segments(&mut segs, width, sep.chars().count());
+    let mut spans = Vec::new();
+    for (i, s) in segs.into_iter().enumerate() {
+        if i > 0 {
+            spans.push(Span::raw(sep));
+        }
+        spans.push(Span::styled(s.text + &s.tail, s.style));
     }
-    f.render_widget(
-        Paragraph::new(Line::from(spans)).style(ctx.s("ui.statusbar")),
-        area,
-    );
+    let used: usize = spans.iter().map(|s| s.width()).sum();
+    spans.push(Span::raw(" ".repeat(
+        (area.width as usize).saturating_sub(used + hint.chars().count()),
+    )));
+    spans.push(Span::styled(hint, ctx.s("ui.text.dim")));
+    f.render_widget(Paragraph::new(Line::from(spans)).style(plain), area);
+}
+
+/// One part of the status bar: its text, style and the narrowest it may become (0: it may go;
+/// its whole width or more: it stays whole).
+struct StatusSeg {
+    text: String,
+    /// Kept whole after the text, however much the text shrinks.
+    tail: String,
+    style: Style,
+    min: usize,
+}
+
+/// Shrink (with `…`) or drop status-bar parts, the last ones first, until they fit in `width` with `sep` columns between two.
+fn fit_segments(segs: &mut Vec<StatusSeg>, width: usize, sep: usize) {
+    let total = |segs: &[StatusSeg]| -> usize {
+        segs.iter()
+            .map(|s| {
+                unicode_width::UnicodeWidthStr::width(s.text.as_str())
+                    + unicode_width::UnicodeWidthStr::width(s.tail.as_str())
+            })
+            .sum::<usize>()
+            + sep * segs.len().saturating_sub(1)
+    };
+    // the parts give way from the end
+    for i in (1..segs.len()).rev() {
+        let over = total(segs).saturating_sub(width);
+        if over == 0 {
+            return;
+        }
+        let Some(s) = segs.get_mut(i) else { continue };
+        let w = unicode_width::UnicodeWidthStr::width(s.text.as_str());
+        if s.min >= w {
+            continue;
+        }
+        let keep = w.saturating_sub(over).max(s.min);
+        if keep < 4 && !s.tail.is_empty() {
+            // "… live" says less than "live"
+            s.text.clear();
+            s.tail = s.tail.trim_start().to_string();
+        } else if keep == 0 {
+            segs.remove(i);
+        } else {
+            s.text = fit(&s.text, keep);
+        }
+    }
 }
 
 /// A centred rectangle of at most `w`×`h` inside `area`.

@@ -118,9 +118,12 @@ pub fn draw(f: &mut Frame, ui: &mut Ui, ctx: &Ctx, area: Rect) {
         .borders(Borders::ALL)
         .border_style(ctx.s("ui.border"))
         .title(Span::styled(
-            format!(
-                " Remediations · {waiting} waiting · {running} running · {} phase · {actuator} ",
-                snap.phase
+            super::fit_title(
+                area,
+                format!(
+                    " Remediations · {waiting} waiting · {running} running · {} phase · {actuator} ",
+                    snap.phase
+                ),
             ),
             ctx.s("ui.title"),
         ));
@@ -181,6 +184,15 @@ pub fn draw(f: &mut Frame, ui: &mut Ui, ctx: &Ctx, area: Rect) {
     let page = top.height.saturating_sub(3).max(1) as usize;
     ui.page = page;
     let from = sel_pos.saturating_sub(page - 1);
+    let widths = [
+        Constraint::Length(6),
+        Constraint::Length(12),
+        Constraint::Fill(2),
+        Constraint::Fill(2),
+        Constraint::Length(5),
+        Constraint::Fill(3),
+    ];
+    let w = super::table_columns(top, &widths);
     let rows: Vec<Row> = queue
         .iter()
         .enumerate()
@@ -196,14 +208,15 @@ pub fn draw(f: &mut Frame, ui: &mut Ui, ctx: &Ctx, area: Rect) {
             let row = Row::new(vec![
                 Cell::from(format!("{marker}R{}", q.id)),
                 Cell::from(Span::styled(q.state.word(), ctx.s(scope(q.state)))),
-                Cell::from(q.key.clone()),
-                Cell::from(describe(&q.action)),
+                Cell::from(super::fit(&q.key, w[2])),
+                Cell::from(super::fit(&describe(&q.action), w[3])),
                 Cell::from(age(snap.t - q.proposed)),
-                Cell::from(
-                    q.blocked
+                Cell::from(super::fit(
+                    &q.blocked
                         .clone()
                         .map_or_else(|| q.why.trigger.clone(), |b| format!("held: {b}")),
-                ),
+                    w[5],
+                )),
             ]);
             if sel {
                 row.style(ctx.s("ui.selection"))
@@ -212,30 +225,20 @@ pub fn draw(f: &mut Frame, ui: &mut Ui, ctx: &Ctx, area: Rect) {
             }
         })
         .collect();
-    let table = Table::new(
-        rows,
-        [
-            Constraint::Length(6),
-            Constraint::Length(12),
-            Constraint::Fill(2),
-            Constraint::Fill(2),
-            Constraint::Length(5),
-            Constraint::Fill(3),
-        ],
-    )
-    .header(
-        Row::new(vec![
-            "id",
-            "state",
-            "model",
-            "action",
-            "age",
-            "why / held by",
-        ])
-        .style(ctx.s("ui.header")),
-    )
-    .column_spacing(1)
-    .block(block);
+    let table = Table::new(rows, widths)
+        .header(
+            Row::new(vec![
+                "id",
+                "state",
+                "model",
+                "action",
+                "age",
+                "why / held by",
+            ])
+            .style(ctx.s("ui.header")),
+        )
+        .column_spacing(1)
+        .block(block);
     f.render_widget(table, top);
     let lines = explanation(r, ctx, ui.ascii);
     f.render_widget(
@@ -243,7 +246,10 @@ pub fn draw(f: &mut Frame, ui: &mut Ui, ctx: &Ctx, area: Rect) {
             Block::default()
                 .borders(Borders::ALL)
                 .border_style(ctx.s("ui.border"))
-                .title(Span::styled(hint, ctx.s("ui.title"))),
+                .title(Span::styled(
+                    super::fit_title(bottom, hint),
+                    ctx.s("ui.title"),
+                )),
         ),
         bottom,
     );

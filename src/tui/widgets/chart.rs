@@ -44,6 +44,14 @@ pub fn hhmm(t: f64) -> String {
     format!("{:02}:{:02}", s / 3600, (s % 3600) / 60)
 }
 
+/// `MM-DD HH:MM` of a unix time, UTC.
+pub fn day_hhmm(t: f64) -> String {
+    match jiff::Timestamp::from_second(t.floor() as i64) {
+        Ok(ts) => ts.strftime("%m-%d %H:%M").to_string(),
+        Err(_) => hhmm(t),
+    }
+}
+
 fn y_range(points: &[(f64, f64)], band: &[(f64, f64, f64)]) -> Option<(f64, f64)> {
     let mut lo = f64::INFINITY;
     let mut hi = f64::NEG_INFINITY;
@@ -129,8 +137,12 @@ impl Widget for LineChart<'_> {
         }
         let (t0, t1) = self.x_range;
         let bottom = area.y + area.height - 1;
-        let left = hhmm(t0);
-        let right = format!("{} UTC", hhmm(t1));
+        // an axis that crosses midnight says the dates, or 16:21 … 04:20 could be any day
+        let (left, right) = if (t0 / 86_400.0).floor() != (t1 / 86_400.0).floor() {
+            (day_hhmm(t0), format!("{} UTC", day_hhmm(t1)))
+        } else {
+            (hhmm(t0), format!("{} UTC", hhmm(t1)))
+        };
         buf.set_string(plot.x, bottom, &left, self.styles.axis);
         if plot.width as usize > left.len() + right.len() + 1 {
             buf.set_string(
