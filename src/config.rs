@@ -434,7 +434,7 @@ impl Config {
                     if problems.len() >= MAX_SCHEMA_PROBLEMS {
                         break None;
                     }
-                    match blank_line(&text, span) {
+                    match crate::tui::config_error::blank_line(&text, span) {
                         Some(t) => text = t,
                         None => break None,
                     }
@@ -443,7 +443,7 @@ impl Config {
         };
         let Some(cfg) = cfg else {
             // in the file's order, as an editor lists them
-            problems.sort_by_key(|p| (p.line, p.col));
+            crate::tui::config_error::sort_problems(&mut problems);
             return Err(problems);
         };
         let at = |key: &str| -> std::ops::Range<usize> {
@@ -585,7 +585,7 @@ impl Config {
         if problems.is_empty() {
             Ok(cfg)
         } else {
-            problems.sort_by_key(|p| (p.line, p.col));
+            crate::tui::config_error::sort_problems(&mut problems);
             Err(problems)
         }
     }
@@ -624,31 +624,6 @@ impl Config {
 
 /// Problems of the config's schema reported at most in one run.
 const MAX_SCHEMA_PROBLEMS: usize = 100;
-
-/// `text` with the line holding `span` blanked (same length, so every other position holds);
-/// `None` when the span is empty, covers several lines or is a table header.
-fn blank_line(text: &str, span: std::ops::Range<usize>) -> Option<String> {
-    if span.start >= text.len() || !text.is_char_boundary(span.start) {
-        return None;
-    }
-    let end = span.end.clamp(span.start, text.len());
-    if text.get(span.start..end)?.contains('\n') {
-        return None;
-    }
-    let line_start = text[..span.start].rfind('\n').map_or(0, |i| i + 1);
-    let line_end = text[span.start..]
-        .find('\n')
-        .map_or(text.len(), |i| span.start + i);
-    let line = &text[line_start..line_end];
-    if line.trim_start().starts_with('[') || line.trim().is_empty() {
-        return None;
-    }
-    let mut out = String::with_capacity(text.len());
-    out.push_str(&text[..line_start]);
-    out.extend(std::iter::repeat_n(' ', line.len()));
-    out.push_str(&text[line_end..]);
-    Some(out)
-}
 
 fn check_secret(
     src: &crate::check::SourceText,

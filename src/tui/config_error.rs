@@ -164,6 +164,31 @@ pub fn sort_problems(problems: &mut [Problem]) {
     });
 }
 
+/// `text` with the line holding `span` blanked (same length, so every other position holds);
+/// `None` when the span is empty, covers several lines or is a table header.
+pub fn blank_line(text: &str, span: std::ops::Range<usize>) -> Option<String> {
+    if span.start >= text.len() || !text.is_char_boundary(span.start) {
+        return None;
+    }
+    let end = span.end.clamp(span.start, text.len());
+    if text.get(span.start..end)?.contains('\n') {
+        return None;
+    }
+    let line_start = text[..span.start].rfind('\n').map_or(0, |i| i + 1);
+    let line_end = text[span.start..]
+        .find('\n')
+        .map_or(text.len(), |i| span.start + i);
+    let line = &text[line_start..line_end];
+    if line.trim_start().starts_with('[') || line.trim().is_empty() {
+        return None;
+    }
+    let mut out = String::with_capacity(text.len());
+    out.push_str(&text[..line_start]);
+    out.extend(std::iter::repeat_n(' ', line.len()));
+    out.push_str(&text[line_end..]);
+    Some(out)
+}
+
 fn join_problems(problems: &[Problem]) -> String {
     let mut out = String::new();
     for (i, p) in problems.iter().enumerate() {
@@ -554,6 +579,20 @@ fn edit_distance(a: &str, b: &str) -> usize {
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn blanking_a_problem_line_keeps_every_other_position() {
+        let text = "[a]\nx = \"é\"\ny = 2\n";
+        let at = text.find('x').unwrap_or(0);
+        let out = blank_line(text, at..at + 1).unwrap_or_default();
+        assert_eq!(out.len(), text.len());
+        assert_eq!(out.find('y'), text.find('y'));
+        assert!(!out.contains('x') && out.starts_with("[a]\n"));
+        // a table header, a span over lines or an empty file line: not blanked
+        assert_eq!(blank_line(text, 0..1), None);
+        assert_eq!(blank_line(text, at..text.len()), None);
+        assert_eq!(blank_line(text, text.len()..text.len()), None);
+    }
 
     #[test]
     fn line_col_counts_lines_and_characters() {
