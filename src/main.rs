@@ -276,19 +276,6 @@ fn parse_phase(s: &str) -> Result<Phase, String> {
     })
 }
 
-fn parse_time(s: &str) -> Result<f64, String> {
-    parse_time_for("--start", s)
-}
-
-fn parse_time_for(flag: &str, s: &str) -> Result<f64, String> {
-    if let Ok(x) = s.parse::<f64>() {
-        return Ok(x);
-    }
-    s.parse::<jiff::Timestamp>()
-        .map(|t| t.as_second() as f64)
-        .map_err(|e| format!("{flag}: '{s}' is neither unix seconds nor RFC 3339 ({e})"))
-}
-
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
@@ -690,36 +677,17 @@ fn main() -> ExitCode {
                 let Ok(cfg) = pitcrew::config::Config::load(path) else {
                     return ExitCode::from(1);
                 };
-                let window = match history_window(from.as_deref(), to.as_deref(), &cfg) {
-                    Ok(w) => w,
-                    Err(e) => {
-                        eprintln!("pitcrew check: {e}");
-                        return ExitCode::from(2);
-                    }
-                };
-                let Ok(rt) = tokio::runtime::Builder::new_current_thread()
-                    .enable_all()
-                    .build()
-                else {
-                    eprintln!("pitcrew check: cannot start the async runtime");
-                    return ExitCode::from(1);
-                };
-                let lines = rt.block_on(pitcrew::probe::probe(&cfg, window));
-                if lines.is_empty() {
-                    println!("probe: the config names no Prometheus, MLflow or Kubernetes");
-                }
-                for l in &lines {
-                    println!("{l}");
-                }
-                let failed = lines.iter().filter(|l| l.outcome.is_err()).count();
-                if failed > 0 {
-                    println!(
-                        "probe: {failed} of {} endpoints did not answer",
-                        lines.len()
-                    );
+                let window =
+                    match pitcrew::cli_time::history_window(from.as_deref(), to.as_deref(), &cfg) {
+                        Ok(w) => w,
+                        Err(e) => {
+                            eprintln!("pitcrew check: {e}");
+                            return ExitCode::from(2);
+                        }
+                    };
+                if !pitcrew::probe::run_and_print(&cfg, window) {
                     return ExitCode::from(1);
                 }
-                println!("probe: all {} answered", lines.len());
             }
             ExitCode::SUCCESS
         }
@@ -738,7 +706,12 @@ fn main() -> ExitCode {
                 );
                 return ExitCode::from(2);
             }
-            let start = match cli.start.as_deref().map(parse_time).transpose() {
+            let start = match cli
+                .start
+                .as_deref()
+                .map(|t| pitcrew::cli_time::parse_time_for("--start", t))
+                .transpose()
+            {
                 Ok(s) => s,
                 Err(e) => {
                     eprintln!("pitcrew: {e}");
@@ -749,7 +722,11 @@ fn main() -> ExitCode {
                 Ok(c) => c,
                 Err(code) => return code,
             };
-            let history = match history_window(cli.from.as_deref(), cli.to.as_deref(), &config) {
+            let history = match pitcrew::cli_time::history_window(
+                cli.from.as_deref(),
+                cli.to.as_deref(),
+                &config,
+            ) {
                 Ok(h) => h,
                 Err(e) => {
                     eprintln!("pitcrew: {e}");
@@ -803,38 +780,4 @@ fn load_config(path: Option<&std::path::Path>) -> Result<pitcrew::config::Config
             Err(ExitCode::from(2))
         }
     }
-}
-
-/// The history window of `--from`/`--to` (unix seconds), checked against the config.
-fn history_window(
-    from: Option<&str>,
-    to: Option<&str>,
-    config: &pitcrew::config::Config,
-) -> Result<Option<(f64, f64)>, String> {
-    let Some(from) = from else {
-        return Ok(None);
-    };
-    if config.prometheus.is_none() {
-        return Err(
-            "--from replays past Prometheus data: the config needs a [prometheus] section \
-             (give it with --config PATH; `pitcrew check --config PATH` validates it)"
-                .into(),
-        );
-    }
-    let from = parse_time_for("--from", from)?;
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs_f64())
-        .unwrap_or(0.0);
-    let to = match to {
-        Some(t) => parse_time_for("--to", t)?,
-        None => now,
-    };
-    if from >= to {
-        return Err(format!("--from ({from:.0}) must be before --to ({to:.0})"));
-    }
-    if from > now {
-        return Err("--from is in the future".into());
-    }
-    Ok(Some((from, to.min(now))))
 }

@@ -203,3 +203,32 @@ async fn probe_window(
     }
     Ok(m)
 }
+
+/// `check --probe`: probe `cfg` (over `window` when given), print a line per endpoint and a
+/// summary; true when every endpoint answered.
+pub fn run_and_print(cfg: &Config, window: Option<(f64, f64)>) -> bool {
+    let Ok(rt) = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    else {
+        eprintln!("pitcrew check: cannot start the async runtime");
+        return false;
+    };
+    let lines = rt.block_on(probe(cfg, window));
+    if lines.is_empty() {
+        println!("probe: the config names no Prometheus, MLflow or Kubernetes");
+    }
+    for l in &lines {
+        println!("{l}");
+    }
+    let failed = lines.iter().filter(|l| l.outcome.is_err()).count();
+    if failed > 0 {
+        println!(
+            "probe: {failed} of {} endpoints did not answer",
+            lines.len()
+        );
+        return false;
+    }
+    println!("probe: all {} answered", lines.len());
+    true
+}

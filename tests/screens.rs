@@ -43,7 +43,8 @@ fn ui() -> Ui {
     )
 }
 
-fn render(ui: &mut Ui, snap: &Snapshot, w: u16, h: u16, ascii: bool) -> String {
+/// A frame as the console draws it, on ratatui's test backend.
+fn frame(ui: &mut Ui, snap: &Snapshot, w: u16, h: u16, ascii: bool) -> Terminal<TestBackend> {
     let theme = Theme::load("default", &[], ColorMode::TrueColor).expect("theme");
     let keymap = Keymap::load("default", &[]).expect("keymap");
     ui.ascii = ascii;
@@ -56,7 +57,11 @@ fn render(ui: &mut Ui, snap: &Snapshot, w: u16, h: u16, ascii: bool) -> String {
     // twice: the first frame picks the selection and page size, as in the console
     term.draw(|f| draw(f, ui, &ctx)).expect("draw");
     term.draw(|f| draw(f, ui, &ctx)).expect("draw");
-    format!("{}", term.backend())
+    term
+}
+
+fn render(ui: &mut Ui, snap: &Snapshot, w: u16, h: u16, ascii: bool) -> String {
+    format!("{}", frame(ui, snap, w, h, ascii).backend())
 }
 
 fn screen(view: View, w: u16, h: u16) -> String {
@@ -344,17 +349,7 @@ fn approve_veto_and_automate_ask_first() {
 
 /// The cells of a frame, row by row.
 fn cells(ui: &mut Ui, snap: &Snapshot, w: u16, h: u16, ascii: bool) -> Vec<Vec<String>> {
-    let theme = Theme::load("default", &[], ColorMode::TrueColor).expect("theme");
-    let keymap = Keymap::load("default", &[]).expect("keymap");
-    ui.ascii = ascii;
-    let mut term = Terminal::new(TestBackend::new(w, h)).expect("terminal");
-    let ctx = Ctx {
-        snap,
-        theme: &theme,
-        keymap: &keymap,
-    };
-    term.draw(|f| draw(f, ui, &ctx)).expect("draw");
-    term.draw(|f| draw(f, ui, &ctx)).expect("draw");
+    let term = frame(ui, snap, w, h, ascii);
     let buf = term.backend().buffer();
     (0..h)
         .map(|y| (0..w).map(|x| buf[(x, y)].symbol().to_string()).collect())
@@ -524,16 +519,7 @@ fn the_readme_picture_is_a_real_screen() {
     let snap = remediation_snapshot();
     let mut ui = ui();
     ui.view = View::Remediations;
-    let theme = Theme::load("default", &[], ColorMode::TrueColor).expect("theme");
-    let keymap = Keymap::load("default", &[]).expect("keymap");
-    let mut term = Terminal::new(TestBackend::new(110, 34)).expect("terminal");
-    let ctx = Ctx {
-        snap: &snap,
-        theme: &theme,
-        keymap: &keymap,
-    };
-    term.draw(|f| draw(f, &mut ui, &ctx)).expect("draw");
-    term.draw(|f| draw(f, &mut ui, &ctx)).expect("draw");
+    let term = frame(&mut ui, &snap, 110, 34, false);
     let svg = svg_of(term.backend().buffer());
     assert!(svg.contains("PENDING") && svg.contains("Why"), "{svg}");
     let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/snapshots/console.svg");

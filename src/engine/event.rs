@@ -138,6 +138,8 @@ pub enum SourceKind {
     Simulated,
     /// A Prometheus server.
     Prometheus,
+    /// A past window of a Prometheus server (history mode), read-only.
+    History,
     /// A recorded journal.
     Replay,
 }

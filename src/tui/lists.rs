@@ -130,12 +130,13 @@ pub fn compute_visible(rows: &[FleetRow], sort: SortKey, reverse: bool, filter: 
 }
 
 /// A status and the number of models in it, for the status bar.
-pub fn status_summary(snap: &Snapshot, ascii: bool) -> String {
+pub fn status_summary(snap: &Snapshot, ascii: bool, noun: bool) -> String {
     let c = snap.counts;
     // models' health now (an incident stays open after its model is healthy again: the
     // Incidents tab counts those)
     format!(
-        "models {}{} {}{} {}{}{}",
+        "{}{}{} {}{} {}{}{}",
+        if noun { "models " } else { "" },
         c.ok,
         Status::Ok.symbol(ascii),
         c.warn,

@@ -313,7 +313,7 @@ fn draw_tabs(f: &mut Frame, ui: &Ui, ctx: &Ctx, area: Rect) {
     if ctx.snap.source.kind == crate::engine::SourceKind::Replay {
         spans.push(Span::raw(" "));
         spans.push(Span::styled(" REPLAY ", ctx.s("ui.badge.readonly")));
-    } else if ctx.snap.source.label.contains("(history)") {
+    } else if ctx.snap.source.kind == crate::engine::SourceKind::History {
         spans.push(Span::raw(" "));
         spans.push(Span::styled(" HISTORY ", ctx.s("ui.badge.readonly")));
     }
@@ -406,13 +406,11 @@ fn draw_status(f: &mut Frame, ui: &Ui, ctx: &Ctx, area: Rect) {
     } else {
         seg(age_txt, plain, usize::MAX)
     });
-    let summary = status_summary(snap, ui.ascii);
-    let summary = if narrow {
-        summary.trim_start_matches("models ").to_string()
-    } else {
-        summary
-    };
-    segs.push(seg(summary, plain, usize::MAX));
+    segs.push(seg(
+        status_summary(snap, ui.ascii, !narrow),
+        plain,
+        usize::MAX,
+    ));
     if snap.read_only {
         segs.push(seg(
             "READ-ONLY".into(),

@@ -1,0 +1,228 @@
+//! The HTTP client: instant and range queries (range queries split to Prometheus's points limit and joined).
+
+use super::*;
+
+/// A thin typed client for Prometheus's HTTP API.
+#[derive(Debug, Clone)]
+pub struct PromClient {
+    http: reqwest::Client,
+    base: String,
+    shown: String,
+    token: Option<String>,
+    timeout_s: f64,
+}
+
+impl PromClient {
+    /// A client for `cfg.url` with its bearer token, CA and time-out.
+    pub fn new(cfg: &PrometheusConfig) -> Result<PromClient, PromError> {
+        let shown = redact_url(cfg.url.trim_end_matches('/'));
+        let err = |detail: String| PromError::Config {
+            url: shown.clone(),
+            detail,
+        };
+        if !(cfg.url.starts_with("http://") || cfg.url.starts_with("https://")) {
+            return Err(err(
+                "prometheus.url must start with http:// or https://".into()
+            ));
+        }
+        if !(cfg.timeout_seconds.is_finite() && cfg.timeout_seconds > 0.0) {
+            return Err(err(format!(
+                "prometheus.timeout_seconds = {} must be positive",
+                cfg.timeout_seconds
+            )));
+        }
+        let token = match &cfg.bearer_token {
+            Some(s) => s.read().map_err(|e| err(format!("bearer token: {e}")))?,
+            None => None,
+        };
+        let timeout = Duration::from_secs_f64(cfg.timeout_seconds);
+        let mut b = reqwest::Client::builder()
+            .timeout(timeout)
+            .connect_timeout(timeout)
+            .user_agent(concat!("pitcrew/", env!("CARGO_PKG_VERSION")));
+        if let Some(ca) = &cfg.ca_file {
+            let pem = std::fs::read(ca).map_err(|e| {
+                err(format!(
+                    "cannot read prometheus.ca_file {}: {e}",
+                    ca.display()
+                ))
+            })?;
+            let cert = reqwest::Certificate::from_pem(&pem).map_err(|e| {
+                err(format!(
+                    "prometheus.ca_file {} is not a PEM certificate: {e}",
+                    ca.display()
+                ))
+            })?;
+            b = b.add_root_certificate(cert);
+        }
+        let http = b
+            .build()
+            .map_err(|e| err(format!("cannot build the HTTP client: {e}")))?;
+        Ok(PromClient {
+            http,
+            base: cfg.url.trim_end_matches('/').to_string(),
+            shown,
+            token,
+            timeout_s: cfg.timeout_seconds,
+        })
+    }
+
+    /// The base URL as shown in messages (no credentials).
+    pub fn url(&self) -> &str {
+        &self.shown
+    }
+
+    /// An instant query at `time` (unix seconds).
+    pub async fn query(&self, promql: &str, time: f64) -> Result<QueryResult, PromError> {
+        self.post(
+            "query",
+            promql,
+            &[("query", promql.to_string()), ("time", fmt_time(time))],
+        )
+        .await
+    }
+
+    /// A range query over `[start, end]` every `step` seconds, split into requests of at most
+    /// [`POINTS_PER_REQUEST`] points per series; series are joined by their labels, points in
+    /// time order, warnings and infos collected.
+    pub async fn query_range(
+        &self,
+        promql: &str,
+        start: f64,
+        end: f64,
+        step: f64,
+    ) -> Result<QueryResult, PromError> {
+        let mut out = QueryResult {
+            result_type: ResultType::Matrix,
+            series: Vec::new(),
+            warnings: Vec::new(),
+            infos: Vec::new(),
+        };
+        let mut by_labels: HashMap<BTreeMap<String, String>, usize> = HashMap::new();
+        for (s, e) in split_range(start, end, step, POINTS_PER_REQUEST) {
+            let r = self.query_range_once(promql, s, e, step).await?;
+            join_result(&mut out, &mut by_labels, r);
+        }
+        Ok(out)
+    }
+
+    /// One `query_range` request (no splitting: the caller keeps under [`MAX_POINTS`]).
+    pub async fn query_range_once(
+        &self,
+        promql: &str,
+        start: f64,
+        end: f64,
+        step: f64,
+    ) -> Result<QueryResult, PromError> {
+        self.post(
+            "query_range",
+            promql,
+            &[
+                ("query", promql.to_string()),
+                ("start", fmt_time(start)),
+                ("end", fmt_time(end)),
+                ("step", fmt_time(step)),
+            ],
+        )
+        .await
+    }
+
+    async fn post(
+        &self,
+        endpoint: &str,
+        promql: &str,
+        form: &[(&str, String)],
+    ) -> Result<QueryResult, PromError> {
+        let url = format!("{}/api/v1/{endpoint}", self.base);
+        let shown = format!("{}/api/v1/{endpoint}", self.shown);
+        let mut req = self.http.post(&url).form(form);
+        if let Some(t) = &self.token {
+            req = req.bearer_auth(t);
+        }
+        let transport = |e: reqwest::Error| {
+            if e.is_timeout() {
+                PromError::Timeout {
+                    url: shown.clone(),
+                    query: promql.to_string(),
+                    timeout_s: self.timeout_s,
+                }
+            } else {
+                PromError::Connect {
+                    url: shown.clone(),
+                    query: promql.to_string(),
+                    detail: error_chain(&e.without_url()),
+                }
+            }
+        };
+        let resp = req.send().await.map_err(transport)?;
+        let status = resp.status().as_u16();
+        let body = resp.bytes().await.map_err(transport)?;
+        interpret(status, &body, &shown, promql)
+    }
+}
+
+pub(super) fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut s = e.to_string();
+    let mut cur = e.source();
+    while let Some(c) = cur {
+        let t = c.to_string();
+        if !s.contains(&t) {
+            s.push_str(": ");
+            s.push_str(&t);
+        }
+        cur = c.source();
+    }
+    s
+}
+
+pub(super) fn fmt_time(t: f64) -> String {
+    // milliseconds are Prometheus's resolution
+    let ms = (t * 1000.0).round() / 1000.0;
+    format!("{ms}")
+}
+
+pub(super) fn join_result(
+    out: &mut QueryResult,
+    by_labels: &mut HashMap<BTreeMap<String, String>, usize>,
+    r: QueryResult,
+) {
+    for w in r.warnings {
+        if !out.warnings.contains(&w) {
+            out.warnings.push(w);
+        }
+    }
+    for w in r.infos {
+        if !out.infos.contains(&w) {
+            out.infos.push(w);
+        }
+    }
+    for s in r.series {
+        match by_labels.get(&s.labels) {
+            Some(&i) => out.series[i].points.extend(s.points),
+            None => {
+                by_labels.insert(s.labels.clone(), out.series.len());
+                out.series.push(s);
+            }
+        }
+    }
+}
+
+/// Split `[start, end]` at `step` into ranges of at most `max_points` evaluation points each
+/// (`start + k·step`); together they hold every point exactly once. Empty for a bad range.
+pub fn split_range(start: f64, end: f64, step: f64, max_points: usize) -> Vec<(f64, f64)> {
+    let mut out = Vec::new();
+    if !(start.is_finite() && end.is_finite() && step.is_finite() && step > 0.0 && end >= start)
+        || max_points == 0
+    {
+        return out;
+    }
+    let total = ((end - start) / step + 1e-9).floor() as u64 + 1;
+    let per = max_points as u64;
+    let mut k = 0u64;
+    while k < total {
+        let last = (k + per).min(total) - 1;
+        out.push((start + k as f64 * step, start + last as f64 * step));
+        k = last + 1;
+    }
+    out
+}

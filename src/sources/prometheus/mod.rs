@@ -1,0 +1,557 @@
+//! Prometheus as a source: a thin typed client over reqwest for the HTTP API
+//! (`/api/v1/query`, `/api/v1/query_range`), retries with exponential backoff and jitter, a
+//! circuit breaker, and the source task that backfills history, polls live and replays a past
+//! window (history mode).
+//!
+//! How the source behaves (the engine judges data age by itself from [`Event::Clock`]):
+//! - **Start**: `Backfilling{progress}` while every configured signal is read with
+//!   `query_range` over `backfill_hours` at `step_seconds`, in chunks of at most
+//!   [`POINTS_PER_REQUEST`] points per series (Prometheus refuses more than 11,000); then
+//!   `Live`.
+//! - **Live**: at every step boundary (wall clock, aligned to a multiple of `step_seconds`) each
+//!   signal's instant `query` runs at that aligned time and one `Observations` event carries
+//!   every model's merged [`Sample`]; an `Event::Clock` goes out every second.
+//! - **Failures**: one request is retried at most [`RETRIES`] times with exponential backoff and
+//!   jitter when the error is retryable (time-out, connection, 5xx, 429). A round in which every
+//!   query failed sends `Down{error}` at once (the first failed round, not only once the breaker
+//!   opens: by then the retries have already been spent). The circuit breaker opens after
+//!   [`BREAKER_THRESHOLD`] consecutive failed requests; while open no request is sent; after a
+//!   cool-down (starting at one step, doubling with jitter up to [`MAX_COOLDOWN`]) one probe
+//!   goes out (half-open). On the first good round the gap since the last data is backfilled
+//!   with `query_range` and `Live` is sent again.
+//! - **Partial results**: a query that fails while others answer, and warnings or infos in the
+//!   API's answer, are logged (tracing) and shown in the status label (`… warning: …`), so they
+//!   stay visible in the status bar and in the Events screen; the data that did arrive is used.
+//! - **Values**: `"NaN"`, `"+Inf"` and `"-Inf"` (and any non-finite value) become NaN (missing)
+//!   in the [`Sample`]. A model whose every signal is missing at a time gets no sample then (so
+//!   it ages and goes stale rather than looking fresh with nothing in it).
+//! - **History mode** (`range = Some((from, to))`): read-only replay of a past window —
+//!   `query_range` over `[from - backfill, from]` as backfill, then `[from, to]` emitted paced
+//!   at `speed` × real time (clock events carry that replay time), then `Finished`.
+//!
+//! Models are announced (`Event::Models`) the first time a series names them, in index order;
+//! indices are this source's, so it must be the engine's only source of models. A series is
+//! mapped to `namespace/name` from `model_label` and `namespace_label` (else
+//! `default_namespace`); priority and replica bounds come from the `models` config, the version
+//! from a `version` label (else none; with one series per version, the version with the
+//! most traffic at the latest time). When several series of one query map to one model (per
+//! pod, per version), request rate and replicas are summed; for the other signals the first is
+//! kept and a warning says to aggregate `by (namespace, model)`. Models named in the `models`
+//! config but absent from the data are not announced.
+
+mod breaker;
+mod client;
+mod error;
+mod series;
+mod task;
+mod wire;
+
+pub use breaker::*;
+pub use client::*;
+pub use error::*;
+pub use series::*;
+pub use task::*;
+pub use wire::*;
+
+use crate::config::{ModelConfig, PrometheusConfig};
+use crate::engine::{Event, SourceKind, SourceState, SourceStatus};
+use crate::fleet::{ModelMeta, Sample, Signal};
+use crate::sources::pace::{Pace, PacedClock};
+use crate::sources::resolution::{data_resolution, step_warning};
+use backon::{BackoffBuilder, ExponentialBuilder};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::time::Duration;
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+/// Prometheus's own limit of points per series in one `query_range`.
+pub const MAX_POINTS: usize = 11_000;
+/// Points per series asked for in one `query_range` (below [`MAX_POINTS`]).
+pub const POINTS_PER_REQUEST: usize = 10_000;
+/// Retries of one request after its first attempt (retryable errors only).
+pub const RETRIES: usize = 2;
+/// Consecutive failed requests that open the circuit breaker.
+pub const BREAKER_THRESHOLD: u32 = 5;
+/// Longest cool-down of the open breaker before jitter, seconds.
+pub const MAX_COOLDOWN: f64 = 300.0;
+/// Priority of a model the `models` config does not name.
+const DEFAULT_PRIORITY: u8 = 3;
+/// Longest status label (the status bar is narrow).
+const LABEL_MAX: usize = 100;
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn labels(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    fn map() -> LabelMap {
+        LabelMap {
+            model_label: "model".into(),
+            namespace_label: "namespace".into(),
+            default_namespace: "default".into(),
+        }
+    }
+
+    #[test]
+    fn values_as_prometheus_writes_them() {
+        assert_eq!(parse_value("1.5"), Some(1.5));
+        assert_eq!(parse_value("-2e3"), Some(-2000.0));
+        for s in ["NaN", "+Inf", "-Inf", "Inf"] {
+            assert!(parse_value(s).unwrap().is_nan(), "{s}");
+        }
+        assert_eq!(parse_value("twelve"), None);
+    }
+
+    #[test]
+    fn vector_matrix_scalar_and_warnings_parse() {
+        let v = br#"{"status":"success","warnings":["partial response"],"infos":["i"],
+            "data":{"resultType":"vector","result":[
+              {"metric":{"model":"a","namespace":"n"},"value":[1700000000.5,"3.25"]},
+              {"metric":{"model":"b"},"value":[1700000000.5,"+Inf"]}]}}"#;
+        let ApiBody::Success(r) = parse_body(v).unwrap() else {
+            panic!()
+        };
+        assert_eq!(r.result_type, ResultType::Vector);
+        assert_eq!(r.warnings, vec!["partial response".to_string()]);
+        assert_eq!(r.infos, vec!["i".to_string()]);
+        assert_eq!(r.series[0].points, vec![(1700000000.5, 3.25)]);
+        assert!(r.series[1].points[0].1.is_nan());
+        let m = br#"{"status":"success","data":{"resultType":"matrix","result":[
+              {"metric":{"model":"a"},"values":[[10,"1"],[20,"NaN"],[30,"-Inf"]]}]}}"#;
+        let ApiBody::Success(r) = parse_body(m).unwrap() else {
+            panic!()
+        };
+        assert_eq!(r.result_type, ResultType::Matrix);
+        assert_eq!(r.series[0].points.len(), 3);
+        assert!(r.series[0].points[2].1.is_nan());
+        let s = br#"{"status":"success","data":{"resultType":"scalar","result":[5,"7"]}}"#;
+        let ApiBody::Success(r) = parse_body(s).unwrap() else {
+            panic!()
+        };
+        assert_eq!(r.series[0].points, vec![(5.0, 7.0)]);
+        let e = br#"{"status":"error","errorType":"bad_data","error":"parse error at char 4"}"#;
+        assert_eq!(
+            parse_body(e).unwrap(),
+            ApiBody::Error {
+                error_type: "bad_data".into(),
+                error: "parse error at char 4".into()
+            }
+        );
+    }
+
+    #[test]
+    fn malformed_answers_are_their_own_kind() {
+        for body in [
+            &b"<html>502 Bad Gateway</html>"[..],
+            br#"{"status":"success"}"#,
+            br#"{"status":"success","data":{"resultType":"vector","result":[{"metric":{},"value":[1,2]}]}}"#,
+            br#"{"status":"maybe"}"#,
+            br#"[1,2]"#,
+        ] {
+            let e = interpret(200, body, "http://p/api/v1/query", "up").unwrap_err();
+            assert!(matches!(e, PromError::Malformed { .. }), "{e}");
+            assert!(!e.is_retryable() && e.is_server_fault());
+            let msg = e.to_string();
+            assert!(msg.contains("http://p/api/v1/query") && msg.contains("`up`"), "{msg}");
+        }
+    }
+
+    #[test]
+    fn status_codes_map_to_kinds() {
+        let bad = br#"{"status":"error","errorType":"bad_data","error":"1:5: parse error"}"#;
+        let e = interpret(400, bad, "u", "rate(x[").unwrap_err();
+        assert!(
+            matches!(e, PromError::BadData { .. }) && !e.is_retryable(),
+            "{e}"
+        );
+        assert!(e.to_string().contains("1:5: parse error"), "{e}");
+        let ex = br#"{"status":"error","errorType":"execution","error":"many-to-many matching"}"#;
+        let e = interpret(422, ex, "u", "a / b").unwrap_err();
+        assert!(
+            matches!(e, PromError::Execution { .. }) && !e.is_server_fault(),
+            "{e}"
+        );
+        assert!(e.to_string().contains("many-to-many"), "{e}");
+        let un = br#"{"status":"error","errorType":"unavailable","error":"not ready"}"#;
+        let e = interpret(503, un, "u", "q").unwrap_err();
+        assert!(matches!(e, PromError::Server { status: 503, .. }) && e.is_retryable());
+        let e = interpret(502, b"<html>bad gateway</html>", "u", "q").unwrap_err();
+        assert!(
+            e.is_retryable() && e.to_string().contains("bad gateway"),
+            "{e}"
+        );
+        let e = interpret(429, b"slow down", "u", "q").unwrap_err();
+        assert!(e.is_retryable());
+        let e = interpret(401, b"Unauthorized", "u", "q").unwrap_err();
+        assert!(
+            !e.is_retryable() && e.to_string().contains("bearer_token"),
+            "{e}"
+        );
+        let to = br#"{"status":"error","errorType":"timeout","error":"query timed out"}"#;
+        assert!(interpret(503, to, "u", "q").unwrap_err().is_retryable());
+    }
+
+    #[test]
+    fn credentials_never_shown() {
+        assert_eq!(
+            redact_url("https://user:pw@prom.example:9090/sub"),
+            "https://prom.example:9090/sub"
+        );
+        assert_eq!(
+            source_label("http://a:b@127.0.0.1:9090/x"),
+            "prometheus 127.0.0.1:9090"
+        );
+    }
+
+    #[test]
+    fn long_ranges_are_split_under_the_limit() {
+        // 30 h at 5 s is 21,601 points: three requests
+        let c = split_range(0.0, 30.0 * 3600.0, 5.0, POINTS_PER_REQUEST);
+        assert_eq!(c.len(), 3);
+        assert_eq!(c[0], (0.0, 9999.0 * 5.0));
+        assert_eq!(c[1].0, 10000.0 * 5.0);
+        assert_eq!(c[2].1, 30.0 * 3600.0);
+        assert_eq!(split_range(10.0, 10.0, 5.0, 100), vec![(10.0, 10.0)]);
+        assert!(split_range(10.0, 5.0, 5.0, 100).is_empty());
+        assert!(split_range(0.0, 5.0, 0.0, 100).is_empty());
+        assert!(split_range(0.0, f64::NAN, 1.0, 100).is_empty());
+    }
+
+    #[test]
+    fn labels_map_to_models_and_config() {
+        let mut cfgs = BTreeMap::new();
+        cfgs.insert(
+            "pay/fraud".to_string(),
+            ModelConfig {
+                priority: 1,
+                min_replicas: 3,
+                max_replicas: 40,
+            },
+        );
+        let mut r = Registry::new(map(), cfgs);
+        assert_eq!(
+            r.resolve(&labels(&[("model", "fraud"), ("namespace", "pay")])),
+            Some(0)
+        );
+        assert_eq!(r.resolve(&labels(&[("model", "rank")])), Some(1));
+        assert_eq!(r.resolve(&labels(&[("job", "x")])), None);
+        assert_eq!(r.resolve(&labels(&[("model", "")])), None);
+        let a = r.take_announcements();
+        assert_eq!(a.len(), 2);
+        assert_eq!(a[0].key(), "pay/fraud");
+        assert_eq!(
+            (a[0].priority, a[0].min_replicas, a[0].max_replicas),
+            (1, 3, 40)
+        );
+        assert_eq!(
+            a[0].version, "",
+            "no version label: no version, not a made-up one"
+        );
+        assert_eq!(a[1].key(), "default/rank");
+        assert_eq!(a[1].priority, DEFAULT_PRIORITY);
+        assert!(r.take_announcements().is_empty());
+        // a new version is announced again, same index
+        r.set_version(0, "v7");
+        let a = r.take_announcements();
+        assert_eq!(a.len(), 1);
+        assert_eq!(a[0].version, "v7");
+        r.set_version(0, "v7");
+        assert!(r.take_announcements().is_empty());
+    }
+
+    #[test]
+    fn the_version_is_the_one_with_most_traffic() {
+        let mut r = Registry::new(map(), BTreeMap::new());
+        let s = |v: &str, rate: f64| Series {
+            labels: labels(&[("model", "m"), ("version", v)]),
+            points: vec![(10.0, rate)],
+        };
+        // during a rollout both versions have a series: no flapping, the busier one wins
+        for _ in 0..3 {
+            let mut m = Merger::new();
+            m.add_result(&mut r, Signal::RequestRate, &[s("v1", 90.0), s("v2", 10.0)]);
+            m.add_result(&mut r, Signal::LatencyP95, &[s("v2", 500.0)]);
+            m.apply_versions(&mut r);
+        }
+        let a = r.take_announcements();
+        assert_eq!(a.len(), 1);
+        assert_eq!(a[0].version, "v1");
+        let mut m = Merger::new();
+        m.add_result(&mut r, Signal::RequestRate, &[s("v1", 20.0), s("v2", 80.0)]);
+        m.apply_versions(&mut r);
+        let a = r.take_announcements();
+        assert_eq!(a.len(), 1);
+        assert_eq!(a[0].version, "v2");
+        assert_eq!(r.metas().len(), 1);
+    }
+
+    #[test]
+    fn merging_joins_signals_per_time_and_model() {
+        let mut m = Merger::new();
+        m.add(20.0, 0, Signal::RequestRate, 5.0);
+        m.add(10.0, 0, Signal::RequestRate, 4.0);
+        m.add(10.0, 0, Signal::LatencyP95, 120.0);
+        m.add(10.0, 1, Signal::RequestRate, f64::NAN);
+        m.add(10.0, 0, Signal::RequestRate, 99.0); // duplicate: first kept
+        m.add(f64::NAN, 0, Signal::Cpu, 1.0);
+        assert_eq!(m.duplicates(), 1);
+        let rows = m.clone().into_rows(None);
+        assert_eq!(rows.len(), 2);
+        assert_eq!(rows[0].0, 10.0);
+        // model 1 had only a NaN: no sample
+        assert_eq!(rows[0].1.len(), 1);
+        let s = rows[0].1[0].1;
+        assert_eq!(s.get(Signal::RequestRate), 4.0);
+        assert_eq!(s.get(Signal::LatencyP95), 120.0);
+        assert!(s.get(Signal::ErrorRate).is_nan());
+        assert_eq!(rows[1].0, 20.0);
+        assert_eq!(m.into_rows(Some(10.0)).len(), 1);
+    }
+
+    #[test]
+    fn several_series_per_model_sum_rates_and_keep_the_first_ratio() {
+        let mut r = Registry::new(map(), BTreeMap::new());
+        let s = |pod: &str, pts: Vec<(f64, f64)>| Series {
+            labels: labels(&[("model", "m"), ("pod", pod)]),
+            points: pts,
+        };
+        let mut m = Merger::new();
+        // a repeated time within one series counts once
+        m.add_result(
+            &mut r,
+            Signal::RequestRate,
+            &[
+                s("a", vec![(10.0, 5.0), (10.0, 5.0)]),
+                s("b", vec![(10.0, 7.0)]),
+                s("c", vec![(10.0, f64::NAN)]),
+            ],
+        );
+        m.add_result(
+            &mut r,
+            Signal::ErrorRate,
+            &[s("a", vec![(10.0, 0.5)]), s("b", vec![(10.0, 0.1)])],
+        );
+        assert_eq!(m.duplicates(), 1);
+        let rows = m.into_rows(None);
+        assert_eq!(rows[0].1[0].1.get(Signal::RequestRate), 12.0);
+        assert_eq!(rows[0].1[0].1.get(Signal::ErrorRate), 0.5);
+    }
+
+    #[test]
+    fn gaps() {
+        assert_eq!(gap_range(Some(100.0), 115.0, 15.0, 3600.0), None);
+        assert_eq!(
+            gap_range(Some(100.0), 130.0, 15.0, 3600.0),
+            Some((105.0, 115.0))
+        );
+        assert_eq!(
+            gap_range(Some(90.0), 150.0, 15.0, 3600.0),
+            Some((105.0, 135.0))
+        );
+        assert_eq!(gap_range(None, 3600.0, 15.0, 600.0), Some((3000.0, 3585.0)));
+        // a gap longer than the backfill starts at the backfill
+        assert_eq!(
+            gap_range(Some(0.0), 7200.0, 15.0, 600.0),
+            Some((6600.0, 7185.0))
+        );
+        assert_eq!(gap_range(None, 3600.0, 15.0, 0.0), None);
+    }
+
+    #[test]
+    fn notices_and_labels_are_short() {
+        assert_eq!(notice(&[]), "");
+        assert_eq!(notice(&["a".into()]), "warning: a");
+        assert_eq!(notice(&["a".into(), "b".into()]), "2 warnings: a (+1 more)");
+        let l = label_with("prometheus h:1", &"x".repeat(500));
+        assert_eq!(l.chars().count(), LABEL_MAX);
+        assert_eq!(label_with("p", ""), "p");
+    }
+
+    #[test]
+    fn breaker_opens_probes_and_closes_on_injected_time() {
+        let mut b = CircuitBreaker::new(3, 10.0, 40.0, Some(7));
+        for _ in 0..2 {
+            assert!(b.allow(0.0));
+            b.on_failure(0.0);
+        }
+        assert_eq!(b.state(), BreakerState::Closed { failures: 2 });
+        assert!(b.allow(0.0));
+        b.on_failure(1.0);
+        let BreakerState::Open { until } = b.state() else {
+            panic!("{:?}", b.state())
+        };
+        // cool-down 10 s plus jitter of up to 10 s
+        assert!((11.0..21.0).contains(&until), "{until}");
+        assert!(!b.allow(5.0) && !b.allow(until - 0.01));
+        assert!(b.retry_in(5.0) > 0.0);
+        // the probe
+        assert!(b.allow(until));
+        assert_eq!(b.state(), BreakerState::HalfOpen);
+        assert!(!b.allow(until), "one probe at a time");
+        b.on_failure(until);
+        let BreakerState::Open { until: u2 } = b.state() else {
+            panic!()
+        };
+        // longer: 20 s plus jitter
+        assert!(u2 - until >= 20.0 && u2 - until < 40.0, "{}", u2 - until);
+        assert_eq!(b.times_opened(), 2);
+        assert!(b.allow(u2));
+        b.on_success();
+        assert_eq!(b.state(), BreakerState::Closed { failures: 0 });
+        assert!(b.allow(u2));
+        // after closing, the cool-down starts short again
+        for _ in 0..3 {
+            b.on_failure(100.0);
+        }
+        let BreakerState::Open { until: u3 } = b.state() else {
+            panic!()
+        };
+        assert!(u3 - 100.0 < 20.0, "{}", u3 - 100.0);
+    }
+
+    #[test]
+    fn breaker_cooldown_is_capped() {
+        let mut b = CircuitBreaker::new(1, 1.0, 8.0, Some(1));
+        let mut now = 0.0;
+        let mut last = 0.0;
+        for _ in 0..10 {
+            b.on_failure(now);
+            let BreakerState::Open { until } = b.state() else {
+                panic!()
+            };
+            last = until - now;
+            assert!(last <= 16.0, "{last}");
+            now = until;
+            assert!(b.allow(now));
+        }
+        assert!(last >= 8.0, "{last}");
+        // success in between failures resets the count
+        let mut c = CircuitBreaker::new(2, 1.0, 8.0, Some(1));
+        c.on_failure(0.0);
+        c.on_success();
+        c.on_failure(0.0);
+        assert!(!c.is_open());
+    }
+
+    #[test]
+    fn retry_delays_grow_and_stay_in_budget() {
+        let d: Vec<f64> = retry_delays(0.5, 10.0).map(|d| d.as_secs_f64()).collect();
+        assert_eq!(d.len(), RETRIES);
+        assert!((0.5..1.0).contains(&d[0]), "{d:?}");
+        assert!((1.0..2.0).contains(&d[1]), "{d:?}");
+        let tight: f64 = retry_delays(0.5, 0.6).map(|d| d.as_secs_f64()).sum();
+        assert!(tight <= 0.6, "{tight}");
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(256))]
+
+        #[test]
+        fn parser_never_panics_on_strings(s in ".{0,200}") {
+            let _ = parse_body(s.as_bytes());
+            let _ = parse_value(&s);
+            let _ = interpret(200, s.as_bytes(), "u", "q");
+            let _ = redact_url(&s);
+            let _ = source_label(&s);
+        }
+
+        #[test]
+        fn parser_never_panics_on_api_like_json(
+            rt in prop::sample::select(vec!["vector", "matrix", "scalar", "string", "x"]),
+            st in prop::sample::select(vec!["success", "error", "?"]),
+            vals in prop::collection::vec(
+                (prop::num::f64::ANY, prop::sample::select(vec!["1", "NaN", "+Inf", "-Inf", "x", "1e999", ""])),
+                0..5),
+            as_values in any::<bool>(),
+        ) {
+            let pts: Vec<serde_json::Value> = vals.iter().map(|(t, v)| {
+                let t = serde_json::Number::from_f64(*t).map_or(serde_json::Value::Null, serde_json::Value::Number);
+                serde_json::json!([t, v])
+            }).collect();
+            let result = if rt == "scalar" {
+                pts.first().cloned().unwrap_or(serde_json::Value::Null)
+            } else if as_values {
+                serde_json::json!([{"metric": {"model": "m"}, "values": pts}])
+            } else {
+                serde_json::json!([{"metric": {"model": "m"}, "value": pts.first()}])
+            };
+            let body = serde_json::json!({"status": st, "data": {"resultType": rt, "result": result}});
+            if let Ok(ApiBody::Success(r)) = parse_body(body.to_string().as_bytes()) {
+                for s in r.series {
+                    for (t, v) in s.points {
+                        prop_assert!(t.is_finite());
+                        prop_assert!(v.is_finite() || v.is_nan());
+                    }
+                }
+            }
+        }
+
+        #[test]
+        fn merging_keeps_time_order_and_drops_duplicates(
+            points in prop::collection::vec((0u32..50, 0u32..3, 0usize..6, -1e6f64..1e6), 0..200),
+            after in prop::option::of(0u32..50),
+        ) {
+            let mut m = Merger::new();
+            for &(t, model, sig, v) in &points {
+                m.add(f64::from(t) * 15.0, model, Signal::ALL[sig], v);
+            }
+            let after = after.map(|a| f64::from(a) * 15.0);
+            let rows = m.into_rows(after);
+            for w in rows.windows(2) {
+                prop_assert!(w[0].0 < w[1].0);
+            }
+            for (t, samples) in &rows {
+                prop_assert!(after.is_none_or(|a| *t > a));
+                let mut seen = BTreeSet::new();
+                for (i, s) in samples {
+                    prop_assert!(seen.insert(*i), "one sample per model and time");
+                    // the first value given for (t, model, signal) is the one kept
+                    for (k, v) in s.values.iter().enumerate() {
+                        let first = points.iter().find(|p| f64::from(p.0) * 15.0 == *t && p.1 == *i && p.2 == k);
+                        match first {
+                            Some(p) => prop_assert_eq!(*v, p.3 as f32),
+                            None => prop_assert!(v.is_nan()),
+                        }
+                    }
+                }
+            }
+        }
+
+        #[test]
+        fn split_covers_every_point_once(start in -1e6f64..1e6, n in 0u64..50_000, step in prop::sample::select(vec![1.0, 5.0, 15.0, 60.0]), max in 1usize..12_000) {
+            let end = start + n as f64 * step;
+            let chunks = split_range(start, end, step, max);
+            let mut count = 0u64;
+            let mut next = start;
+            for (s, e) in &chunks {
+                prop_assert!((s - next).abs() < 1e-6 * step.max(1.0) * 10.0);
+                let k = ((e - s) / step).round() as u64 + 1;
+                prop_assert!(k as usize <= max);
+                count += k;
+                next = e + step;
+            }
+            prop_assert_eq!(count, n + 1);
+        }
+
+        #[test]
+        fn gap_is_within_backfill_and_before_now(last in prop::option::of(0u32..10_000), now in 0u32..10_000, back in 0u32..5000) {
+            let step = 15.0;
+            let now = f64::from(now) * step;
+            let last = last.map(|l| f64::from(l) * step);
+            if let Some((s, e)) = gap_range(last, now, step, f64::from(back)) {
+                prop_assert!(s <= e + 1e-9);
+                prop_assert!(e < now);
+                prop_assert!(s >= now - f64::from(back) - step);
+                prop_assert!(last.is_none_or(|l| s > l));
+            }
+        }
+    }
+}
