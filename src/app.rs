@@ -260,7 +260,7 @@ fn start_checkpoint(
     let copy = engine.clone();
     let done = done.clone();
     tokio::task::spawn_blocking(move || {
-        let _ = done.send((after, crate::journal::encode_state(&copy)));
+        let _ = done.send((after, crate::journal::encode_state(copy)));
     });
 }
 

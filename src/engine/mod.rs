@@ -432,28 +432,44 @@ impl Engine {
     /// What the console said of itself ([`Engine::add_notice`]) is left out, and the log
     /// renumbered without it: a replay starting here shows what playing through shows.
     pub fn checkpoint(&self) -> Result<Vec<u8>, String> {
-        let enc = |e: &Engine| rmp_serde::to_vec(e).map_err(|e| format!("engine checkpoint: {e}"));
-        if self.notice_seqs.is_empty() && self.notices.is_empty() {
-            return enc(self);
+        let mut out = Vec::new();
+        self.write_checkpoint(&mut out)?;
+        Ok(out)
+    }
+
+    /// [`Engine::checkpoint`] written to `w` as it is encoded (no copy of the state is built
+    /// when there are no notices to leave out: see [`Engine::forget_notices`]).
+    pub fn write_checkpoint(&self, w: &mut impl std::io::Write) -> Result<(), String> {
+        if !(self.notice_seqs.is_empty() && self.notices.is_empty()) {
+            let mut e = self.clone();
+            e.forget_notices();
+            return e.write_checkpoint(w);
         }
-        let ns = &self.notice_seqs;
-        let mut e = self.clone();
-        e.notices.clear();
-        e.notice_seqs.clear();
-        e.seq = e.seq.saturating_sub(ns.len() as u64);
-        e.log = self
-            .log
-            .iter()
+        rmp_serde::encode::write(w, self).map_err(|e| format!("engine checkpoint: {e}"))
+    }
+
+    /// Leave out what the console said of itself ([`Engine::add_notice`]) and renumber the
+    /// log without it, as a checkpoint records the state (for a copy that is about to be
+    /// checkpointed: the notices are gone from it).
+    pub fn forget_notices(&mut self) {
+        if self.notice_seqs.is_empty() && self.notices.is_empty() {
+            return;
+        }
+        let ns = std::mem::take(&mut self.notice_seqs);
+        self.notices.clear();
+        self.seq = self.seq.saturating_sub(ns.len() as u64);
+        let log = std::mem::take(&mut self.log);
+        self.log = log
+            .into_iter()
             .filter(|x| ns.binary_search(&x.seq).is_err())
             .map(|x| match ns.partition_point(|&s| s < x.seq) as u64 {
-                0 => x.clone(),
+                0 => x,
                 shift => Arc::new(LogEntry {
                     seq: x.seq - shift,
-                    ..(**x).clone()
+                    ..(*x).clone()
                 }),
             })
             .collect();
-        enc(&e)
     }
 
     /// The state that the events determine, as bytes: [`Engine::checkpoint`] without the log

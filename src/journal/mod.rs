@@ -49,21 +49,44 @@ pub struct EncodedState {
     pub state: String,
 }
 
-/// Encode an engine's state (a clone may be encoded on another thread).
-pub fn encode_state(engine: &crate::engine::Engine) -> Result<EncodedState, String> {
-    use base64::Engine as _;
-    let raw = engine.checkpoint()?;
-    // with zstd's checksum of the content: a damaged state is an error, not another state
-    let packed = zstd::bulk::Compressor::new(1)
-        .and_then(|mut c| {
-            c.set_parameter(zstd::zstd_safe::CParameter::ChecksumFlag(true))?;
-            c.compress(&raw)
-        })
-        .map_err(|e| format!("engine checkpoint: {e}"))?;
+/// Counts the bytes written to it.
+struct Tally(u64);
+
+impl Write for Tally {
+    fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+        self.0 += b.len() as u64;
+        Ok(b.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Encode an engine's state (the console encodes a copy on another thread, so it is taken by
+/// value: its notices are dropped in place rather than copied away).
+///
+/// Streamed: the state is encoded twice, once to learn its length (which the frame and the
+/// record carry) and once through the compressor into the base64 text, so that at no point
+/// is the whole uncompressed state (a gigabyte at 10,000 models) held in memory.
+pub fn encode_state(mut engine: crate::engine::Engine) -> Result<EncodedState, String> {
+    engine.forget_notices();
+    let mut tally = Tally(0);
+    engine.write_checkpoint(&mut tally)?;
+    let len = tally.0;
+    let fail = |e: std::io::Error| format!("engine checkpoint: {e}");
+    let text = base64::write::EncoderStringWriter::new(&base64::engine::general_purpose::STANDARD);
+    let mut z = zstd::stream::write::Encoder::new(text, 1).map_err(fail)?;
+    // with zstd's checksum of the content: a damaged state is an error, not another state;
+    // and with its length in the frame, which decoding checks against the record's
+    z.include_checksum(true).map_err(fail)?;
+    z.set_pledged_src_size(Some(len)).map_err(fail)?;
+    z.include_contentsize(true).map_err(fail)?;
+    engine.write_checkpoint(&mut z)?;
+    let text = z.finish().map_err(fail)?;
     Ok(EncodedState {
         t: engine.time(),
-        len: raw.len() as u64,
-        state: base64::engine::general_purpose::STANDARD.encode(packed),
+        len,
+        state: text.into_inner(),
     })
 }
 
