@@ -247,9 +247,81 @@ pub async fn serve(
                 }
             }),
         );
-    axum::serve(listener, app)
-        .with_graceful_shutdown(async move { cancel.cancelled().await })
-        .await
+    serve_bounded(listener, app, Limits::for_this_process(), cancel).await
+}
+
+/// How the agent's HTTP server bounds what a client can hold.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Limits {
+    /// Connections served at once; one more is closed at once (its file descriptor freed).
+    pub connections: usize,
+    /// Time a client has to send a request's headers.
+    pub header_read: std::time::Duration,
+    /// Time a connection may live (requests and keep-alive idling together).
+    pub connection: std::time::Duration,
+}
+
+impl Limits {
+    /// Half of this process's file-descriptor limit (the rest is for the journal, the source
+    /// and the cluster), between 8 and 1,024 connections; headers within 5 s, 60 s per
+    /// connection.
+    pub fn for_this_process() -> Limits {
+        let fds = nix::sys::resource::getrlimit(nix::sys::resource::Resource::RLIMIT_NOFILE)
+            .map_or(1024, |(soft, _)| soft);
+        Limits {
+            connections: usize::try_from(fds / 2).unwrap_or(1024).clamp(8, 1024),
+            header_read: std::time::Duration::from_secs(5),
+            connection: std::time::Duration::from_secs(60),
+        }
+    }
+}
+
+/// Serve `app` with `limits`: a slow or idle client is closed at the header-read timeout or
+/// the connection's lifetime, and no more than `limits.connections` are held, so slow clients
+/// cannot starve `/healthz` (which answers from the last snapshot, waiting on nothing).
+pub async fn serve_bounded(
+    listener: tokio::net::TcpListener,
+    app: axum::Router,
+    limits: Limits,
+    cancel: CancellationToken,
+) -> std::io::Result<()> {
+    use hyper_util::rt::{TokioIo, TokioTimer};
+    let slots = Arc::new(tokio::sync::Semaphore::new(limits.connections));
+    let service = hyper_util::service::TowerToHyperService::new(app);
+    loop {
+        let (stream, _) = tokio::select! {
+            _ = cancel.cancelled() => return Ok(()),
+            r = listener.accept() => match r {
+                Ok(c) => c,
+                Err(e) => {
+                    // out of file descriptors or a connection reset before accept: wait a
+                    // little rather than spin, and go on serving
+                    tracing::warn!("agent accept error: {e}");
+                    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+        };
+        let Ok(permit) = slots.clone().try_acquire_owned() else {
+            drop(stream);
+            continue;
+        };
+        let service = service.clone();
+        let cancel = cancel.clone();
+        tokio::spawn(async move {
+            let _permit = permit;
+            let mut b = hyper::server::conn::http1::Builder::new();
+            b.timer(TokioTimer::new())
+                .header_read_timeout(limits.header_read)
+                .max_buf_size(64 << 10);
+            let conn = b.serve_connection(TokioIo::new(stream), service);
+            tokio::select! {
+                _ = conn => {}
+                _ = tokio::time::sleep(limits.connection) => {}
+                _ = cancel.cancelled() => {}
+            }
+        });
+    }
 }
 
 #[cfg(test)]

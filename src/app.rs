@@ -78,13 +78,10 @@ pub fn load_look(paths: &Paths, theme: &str, keymap: &str) -> anyhow::Result<(Th
 fn init_logging(paths: &Paths) -> Result<(), String> {
     paths.ensure_data_dir()?;
     let file = paths.data_dir.join("pitcrew.log");
-    let f = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(&file)
+    let f = crate::files::open_private(&file, false)
         .map_err(|e| format!("log file {} cannot be opened: {e}", file.display()))?;
     let _ = tracing_subscriber::fmt()
-        .with_writer(std::sync::Mutex::new(f))
+        .with_writer(std::sync::Mutex::new(crate::redact::OneLine(f)))
         .with_ansi(false)
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_env("PITCREW_LOG")

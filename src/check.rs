@@ -151,7 +151,7 @@ pub fn check_files_with(
 
 /// Check the main config file: TOML syntax, then the validator if one is given.
 pub fn check_config(path: &Path, validator: Option<&ConfigValidator>) -> Vec<Problem> {
-    let text = match std::fs::read_to_string(path) {
+    let text = match crate::files::read_text(path, crate::files::MAX_TEXT_BYTES) {
         Ok(t) => t,
         Err(e) => {
             return vec![Problem::whole_file(

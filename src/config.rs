@@ -69,17 +69,9 @@ impl Paths {
     /// Returns why not, when it cannot.
     pub fn ensure_data_dir(&self) -> Result<(), String> {
         let dir = &self.data_dir;
-        std::fs::create_dir_all(dir)
+        // created owner-only; one that exists keeps the permissions its owner gave it
+        crate::files::create_private_dir(dir)
             .map_err(|e| format!("data dir {} cannot be created: {e}", dir.display()))?;
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::PermissionsExt;
-            if let Ok(meta) = std::fs::metadata(dir)
-                && meta.permissions().mode() & 0o077 != 0
-            {
-                let _ = std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700));
-            }
-        }
         let probe = dir.join(format!(".write-probe-{}", std::process::id()));
         std::fs::write(&probe, b"ok")
             .map_err(|e| format!("data dir {} is not writable: {e}", dir.display()))?;
@@ -201,7 +193,7 @@ impl SecretRef {
             };
         }
         if let Some(path) = &self.file {
-            return std::fs::read_to_string(path)
+            return crate::files::read_text(path, crate::files::MAX_SECRET_BYTES)
                 .map(|v| Some(v.trim().to_string()))
                 .map_err(|e| format!("cannot read secret file {}: {e}", path.display()));
         }
@@ -402,7 +394,7 @@ fn default_lease_seconds() -> u32 {
     30
 }
 fn default_listen() -> String {
-    "0.0.0.0:9184".into()
+    "127.0.0.1:9184".into()
 }
 fn default_priority() -> u8 {
     3
@@ -611,7 +603,7 @@ impl Config {
 
     /// Read, parse and validate a config file.
     pub fn load(path: &Path) -> Result<Config, Vec<crate::check::Problem>> {
-        let text = std::fs::read_to_string(path).map_err(|e| {
+        let text = crate::files::read_text(path, crate::files::MAX_TEXT_BYTES).map_err(|e| {
             vec![crate::check::Problem::whole_file(
                 path.display().to_string(),
                 format!("cannot read the config file: {e}; check the path given to --config"),

@@ -141,7 +141,7 @@ enum Cmd {
     /// real systems.
     Agent {
         /// Address for `/metrics` and `/healthz` (default: the config's `[agent] listen`, else
-        /// 0.0.0.0:9184).
+        /// 127.0.0.1:9184: loopback only; in a cluster give `--listen 0.0.0.0:9184`).
         #[arg(long, value_name = "ADDR")]
         listen: Option<String>,
         /// The config file (default `<config dir>/config.toml` when it exists).
@@ -609,7 +609,7 @@ fn main() -> ExitCode {
             };
             let listen = listen
                 .or_else(|| config.agent.as_ref().map(|a| a.listen.clone()))
-                .unwrap_or_else(|| "0.0.0.0:9184".to_string());
+                .unwrap_or_else(|| "127.0.0.1:9184".to_string());
             let opts = ConsoleOptions {
                 seed: cli.seed,
                 models: models as usize,

@@ -84,7 +84,7 @@ pub async fn probe(cfg: &Config, window: Option<(f64, f64)>) -> Vec<ProbeLine> {
         match MlflowClient::new(m) {
             Err(e) => out.push(ProbeLine {
                 system: "mlflow",
-                what: m.tracking_uri.clone(),
+                what: crate::redact::url(&m.tracking_uri),
                 outcome: Err(e.to_string()),
             }),
             Ok(client) => {

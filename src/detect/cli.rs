@@ -224,7 +224,10 @@ fn stream_file(
     let mut rdr = csv::ReaderBuilder::new()
         .has_headers(true)
         .trim(csv::Trim::All)
-        .from_reader(BufReader::with_capacity(1 << 16, file));
+        .from_reader(crate::files::LineBound::new(
+            BufReader::with_capacity(1 << 16, file),
+            crate::files::MAX_LINE_BYTES,
+        ));
     let csv_err = |e: csv::Error| {
         let line = e.position().map_or(0, |p| p.line());
         match e.into_kind() {

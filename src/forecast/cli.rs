@@ -128,16 +128,17 @@ pub fn read_series(path: &Path, column: Option<&str>) -> Result<Series, CliError
         path: path.to_path_buf(),
         message: e.to_string(),
     };
-    let mut rdr = csv::ReaderBuilder::new()
-        .flexible(true)
-        .from_path(path)
-        .map_err(|e| match e.kind() {
-            csv::ErrorKind::Io(_) => CliError::Io {
-                path: path.to_path_buf(),
-                source: std::io::Error::other(e.to_string()),
-            },
-            _ => csv_err(e),
-        })?;
+    let file = std::fs::File::open(path).map_err(|source| CliError::Io {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    let mut rdr =
+        csv::ReaderBuilder::new()
+            .flexible(true)
+            .from_reader(crate::files::LineBound::new(
+                std::io::BufReader::with_capacity(1 << 16, file),
+                crate::files::MAX_LINE_BYTES,
+            ));
     let headers = rdr.headers().map_err(csv_err)?.clone();
     let want = column.unwrap_or("value");
     let col = headers

@@ -140,6 +140,12 @@ pub fn forecast(y: &[f64], periods: &[usize], h: usize) -> Vec<f64> {
         // but lets a level shift through).
         clip = d.iter().map(|v| (v - init).abs()).sum::<f64>() / n as f64;
     }
+    // a clamp with a NaN or negative bound panics: an unusable clip clips nothing
+    let clip = if clip.is_nan() {
+        f64::INFINITY
+    } else {
+        clip.abs()
+    };
     const M: usize = ALPHAS.len();
     let mut levels = vec![[0.0; M]; n];
     let mut cur = [init; M];

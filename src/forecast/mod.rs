@@ -111,7 +111,25 @@ pub enum ForecastError {
     /// A horizon of zero steps was asked for.
     #[error("horizon must be at least one step")]
     ZeroHorizon,
+    /// A horizon longer than [`MAX_HORIZON_STEPS`] was asked for.
+    #[error(
+        "a horizon of {0} steps is longer than the {MAX_HORIZON_STEPS} steps a forecast may have"
+    )]
+    HorizonTooLong(usize),
+    /// The forecast's values cannot be represented as finite numbers (inputs near the limits of
+    /// a 64-bit float).
+    #[error(
+        "the forecast is not representable: the values are too close to the largest number a 64-bit float holds (about 1.8e308); rescale the input"
+    )]
+    Unrepresentable,
 }
+
+/// The longest horizon a forecast may have, in steps (a year of one-minute steps, twice).
+pub const MAX_HORIZON_STEPS: usize = 1_051_200;
+
+/// Magnitudes outside `[1/LIMIT, LIMIT]` are scaled (by a power of two, exactly) before any
+/// arithmetic, so differences, squares and sums cannot overflow or vanish.
+const SCALE_LIMIT: f64 = 1e100;
 
 /// Tunables of [`forecast_with`]. The defaults are what [`forecast`] uses.
 #[derive(Debug, Clone, PartialEq)]
@@ -269,6 +287,9 @@ pub fn forecast_regular(
     if horizon_steps == 0 {
         return Err(ForecastError::ZeroHorizon);
     }
+    if horizon_steps > MAX_HORIZON_STEPS {
+        return Err(ForecastError::HorizonTooLong(horizon_steps));
+    }
     let week_steps = (config.max_weeks * 7.0 * 86_400.0 / reg.step_secs).max(0.0) as usize;
     let keep = config
         .max_points
@@ -276,13 +297,39 @@ pub fn forecast_regular(
         .max(64)
         .min(reg.values.len());
     let y = &reg.values[reg.values.len() - keep..];
-    let out = select::forecast_values(
+    let big = y.iter().fold(0.0f64, |m, v| m.max(v.abs()));
+    let scale = if big.is_finite() && (big > SCALE_LIMIT || (big > 0.0 && big < 1.0 / SCALE_LIMIT))
+    {
+        2f64.powi(big.log2().floor() as i32)
+    } else {
+        1.0
+    };
+    let scaled: Vec<f64>;
+    let y = if scale == 1.0 {
+        y
+    } else {
+        scaled = y.iter().map(|v| v / scale).collect();
+        &scaled
+    };
+    let mut out = select::forecast_values(
         y,
         reg.step_secs,
         horizon_steps,
         config.validation_origins,
         config.min_validation_points,
     )?;
+    for v in out.mean.iter_mut().chain(&mut out.lo).chain(&mut out.hi) {
+        *v *= scale;
+    }
+    if out
+        .mean
+        .iter()
+        .chain(&out.lo)
+        .chain(&out.hi)
+        .any(|v| !v.is_finite())
+    {
+        return Err(ForecastError::Unrepresentable);
+    }
     let t_last = reg.t_last();
     let points = (0..horizon_steps)
         .map(|h| ForecastPoint {
@@ -318,6 +365,49 @@ mod tests {
         assert_eq!(r.filled, 1);
         assert!((r.values[4] - 4.0).abs() < 1e-9);
         assert_eq!(r.step_secs, 60.0);
+    }
+
+    #[test]
+    fn values_at_the_limits_of_a_float_are_forecast_or_refused_never_garbage() {
+        // found by hand: a clamp with NaN bounds panicked; values near 1.7e308 gave NaN rows
+        let h = series(2, 3600.0, |i| if i == 0 { -1e308 } else { 1e308 });
+        match forecast(&h, 48) {
+            Ok(f) => assert!(
+                f.points
+                    .iter()
+                    .all(|p| p.mean.is_finite() && p.hi80.is_finite())
+            ),
+            Err(e) => assert!(
+                matches!(
+                    e,
+                    ForecastError::Unrepresentable | ForecastError::TooShort { .. }
+                ),
+                "{e}"
+            ),
+        }
+        let h = series(200, 3600.0, |i| {
+            1.7e308 * if i % 2 == 0 { 1.0 } else { -1.0 }
+        });
+        match forecast(&h, 48) {
+            Ok(f) => assert!(
+                f.points
+                    .iter()
+                    .all(|p| p.mean.is_finite() && p.lo80.is_finite())
+            ),
+            Err(e) => assert_eq!(e, ForecastError::Unrepresentable),
+        }
+        let tiny = series(200, 3600.0, |i| 1e-300 * (1.0 + (i % 24) as f64));
+        let f = forecast(&tiny, 24).unwrap();
+        assert!(
+            f.points.iter().all(|p| p.mean > 0.0 && p.mean < 1e-298),
+            "{:?}",
+            f.points[0]
+        );
+        let ok = series(200, 3600.0, |i| (i % 24) as f64);
+        assert_eq!(
+            forecast(&ok, usize::MAX).unwrap_err(),
+            ForecastError::HorizonTooLong(usize::MAX)
+        );
     }
 
     #[test]

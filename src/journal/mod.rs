@@ -18,7 +18,7 @@ use crate::remediate::guardrails::Guardrails;
 use crate::remediate::playbook::Playbook;
 use crate::remediate::{Action, OutcomeStats};
 use serde::{Deserialize, Serialize};
-use std::fs::{File, OpenOptions};
+use std::fs::File;
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -265,28 +265,8 @@ impl Settings {
     }
 }
 
-/// Write a new file readable by its owner only (0600), replacing any old one.
-pub fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    let mut f = open_private(path, true)?;
-    f.write_all(bytes)?;
-    f.sync_all()
-}
-
-fn open_private(path: &Path, truncate: bool) -> std::io::Result<File> {
-    let mut o = OpenOptions::new();
-    o.write(true).create(true);
-    if truncate {
-        o.truncate(true);
-    } else {
-        o.append(true);
-    }
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        o.mode(0o600);
-    }
-    o.open(path)
-}
+use crate::files::open_private;
+pub use crate::files::write_private;
 
 /// Settings of a journal.
 #[derive(Debug, Clone)]
@@ -334,12 +314,7 @@ pub struct Journal {
 impl Journal {
     /// Create the first part (and the directory, owner-only).
     pub fn create(cfg: JournalConfig, header: Record) -> std::io::Result<Journal> {
-        std::fs::create_dir_all(&cfg.dir)?;
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::PermissionsExt;
-            let _ = std::fs::set_permissions(&cfg.dir, std::fs::Permissions::from_mode(0o700));
-        }
+        crate::files::create_private_dir(&cfg.dir)?;
         let path = part_path(&cfg, 0);
         let file = open_private(&path, true)?;
         let mut j = Journal {

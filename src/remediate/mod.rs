@@ -333,7 +333,7 @@ impl OutcomeStats {
     /// Load from a file; a missing file is empty stats, a damaged one an error (the caller
     /// keeps the file and starts empty, saying so).
     pub fn load(path: &std::path::Path) -> Result<OutcomeStats, String> {
-        match std::fs::read_to_string(path) {
+        match crate::files::read_text(path, crate::files::MAX_TEXT_BYTES) {
             Ok(t) => serde_json::from_str(&t).map_err(|e| {
                 format!(
                     "{} is damaged ({e}); starting with no outcomes",

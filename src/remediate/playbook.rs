@@ -440,7 +440,7 @@ pub fn load(dir: &Path) -> (Vec<Playbook>, Vec<Problem>) {
     let mut problems = Vec::new();
     for path in user_files(dir) {
         let display = path.display().to_string();
-        let text = match std::fs::read_to_string(&path) {
+        let text = match crate::files::read_text(&path, crate::files::MAX_TEXT_BYTES) {
             Ok(t) => t,
             Err(e) => {
                 problems.push(Problem::whole_file(&display, format!("cannot read: {e}")));
@@ -472,7 +472,7 @@ pub fn check(dir: &Path) -> Vec<(String, Vec<Problem>)> {
     )];
     for path in user_files(dir) {
         let display = path.display().to_string();
-        let problems = match std::fs::read_to_string(&path) {
+        let problems = match crate::files::read_text(&path, crate::files::MAX_TEXT_BYTES) {
             Ok(text) => parse(&display, &text).err().unwrap_or_default(),
             Err(e) => vec![Problem::whole_file(&display, format!("cannot read: {e}"))],
         };

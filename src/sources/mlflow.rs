@@ -690,18 +690,24 @@ impl MlflowClient {
         let base = tracking_uri.trim().trim_end_matches('/');
         let parsed = Url::parse(base).map_err(|e| {
             MlflowError::Config(format!(
-                "mlflow.tracking_uri '{tracking_uri}' is not a URL ({e}); give e.g. http://mlflow.ml:5000"
+                "mlflow.tracking_uri is not a URL ({e}); give e.g. http://mlflow.ml:5000 (a password in it must be percent-encoded)"
             ))
         })?;
+        let shown = crate::redact::url_of(&parsed);
         if !matches!(parsed.scheme(), "http" | "https") || parsed.host_str().is_none() {
             return Err(MlflowError::Config(format!(
-                "mlflow.tracking_uri '{tracking_uri}' must be an http:// or https:// URL with a host"
+                "mlflow.tracking_uri '{shown}' must be an http:// or https:// URL with a host"
+            )));
+        }
+        let token = token.filter(|t| !t.is_empty());
+        if token.is_some() && (!parsed.username().is_empty() || parsed.password().is_some()) {
+            return Err(MlflowError::Config(format!(
+                "mlflow.tracking_uri '{shown}' carries a user name and password and mlflow.token is set too: give one credential (only one would be sent)"
             )));
         }
         let join = |p: &str| {
-            Url::parse(&format!("{base}/{p}")).map_err(|e| {
-                MlflowError::Config(format!("mlflow.tracking_uri '{tracking_uri}': {e}"))
-            })
+            Url::parse(&format!("{base}/{p}"))
+                .map_err(|e| MlflowError::Config(format!("mlflow.tracking_uri '{shown}': {e}")))
         };
         let api = join("api/2.0/mlflow/")?;
         let health = join("health")?;
@@ -716,7 +722,7 @@ impl MlflowClient {
             http,
             api,
             health,
-            token: token.filter(|t| !t.is_empty()),
+            token,
             timeout,
             retry: RetryPolicy::default(),
         })
@@ -774,7 +780,7 @@ impl MlflowClient {
             if e.is_timeout() {
                 MlflowError::Timeout {
                     method,
-                    url: url.to_string(),
+                    url: crate::redact::url_of(url),
                     what: req.what.to_string(),
                     seconds: self.timeout.as_secs_f64(),
                 }
@@ -788,7 +794,7 @@ impl MlflowClient {
                 }
                 MlflowError::Transport {
                     method,
-                    url: url.to_string(),
+                    url: crate::redact::url_of(url),
                     what: req.what.to_string(),
                     detail,
                 }
@@ -805,7 +811,7 @@ impl MlflowClient {
             };
             return serde_json::from_slice(bytes).map_err(|e| MlflowError::Decode {
                 method,
-                url: url.to_string(),
+                url: crate::redact::url_of(url),
                 what: req.what.to_string(),
                 detail: e.to_string(),
             });
@@ -856,13 +862,13 @@ impl MlflowClient {
             }
             Err(e) if e.is_timeout() => Err(MlflowError::Timeout {
                 method: "GET",
-                url: self.health.to_string(),
+                url: crate::redact::url_of(&self.health),
                 what: what.into(),
                 seconds: self.timeout.as_secs_f64(),
             }),
             Err(e) => Err(MlflowError::Transport {
                 method: "GET",
-                url: self.health.to_string(),
+                url: crate::redact::url_of(&self.health),
                 what: what.into(),
                 detail: e.to_string(),
             }),
@@ -922,10 +928,10 @@ impl MlflowClient {
             }
         }
         Err(MlflowError::TooManyPages {
-            url: self
-                .api
-                .join("registered-models/search")
-                .map_or_else(|_| self.api.to_string(), |u| u.to_string()),
+            url: self.api.join("registered-models/search").map_or_else(
+                |_| crate::redact::url_of(&self.api),
+                |u| crate::redact::url_of(&u),
+            ),
             what: "registered models".into(),
             pages: MAX_PAGES,
         })
@@ -1002,10 +1008,10 @@ impl MlflowClient {
             }
         }
         Err(MlflowError::TooManyPages {
-            url: self
-                .api
-                .join("model-versions/search")
-                .map_or_else(|_| self.api.to_string(), |u| u.to_string()),
+            url: self.api.join("model-versions/search").map_or_else(
+                |_| crate::redact::url_of(&self.api),
+                |u| crate::redact::url_of(&u),
+            ),
             what: format!("versions of model '{name}'"),
             pages: MAX_PAGES,
         })
@@ -1165,7 +1171,7 @@ fn error_from(
     match serde_json::from_slice::<ErrorBody>(body) {
         Ok(e) => MlflowError::Api {
             method,
-            url: url.to_string(),
+            url: crate::redact::url_of(url),
             what: what.to_string(),
             status: code,
             code: e.error_code,
@@ -1182,7 +1188,7 @@ fn error_from(
             }
             MlflowError::Http {
                 method,
-                url: url.to_string(),
+                url: crate::redact::url_of(url),
                 what: what.to_string(),
                 status: code,
                 body: excerpt,

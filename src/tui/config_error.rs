@@ -389,7 +389,7 @@ impl Catalog<'_> {
                 ))
             }
             Origin::File(path) => {
-                let text = std::fs::read_to_string(path)?;
+                let text = crate::files::read_text(path, crate::files::MAX_TEXT_BYTES)?;
                 Ok(SourceText::new(
                     path.display().to_string(),
                     Cow::Owned(text),

@@ -25,6 +25,16 @@ impl PromClient {
                 "prometheus.url must start with http:// or https://".into()
             ));
         }
+        let parsed = reqwest::Url::parse(cfg.url.trim()).map_err(|e| {
+            err(format!(
+                "prometheus.url is not a URL ({e}); a password in it must be percent-encoded"
+            ))
+        })?;
+        if cfg.bearer_token.is_some()
+            && (!parsed.username().is_empty() || parsed.password().is_some())
+        {
+            return Err(err("prometheus.url carries a user name and password and prometheus.bearer_token is set too: give one credential (only one would be sent)".into()));
+        }
         if !(cfg.timeout_seconds.is_finite() && cfg.timeout_seconds > 0.0) {
             return Err(err(format!(
                 "prometheus.timeout_seconds = {} must be positive",

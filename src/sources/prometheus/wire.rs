@@ -110,11 +110,15 @@ pub(super) fn parse_labels(
         .collect()
 }
 
+/// Warnings and infos kept of one answer.
+const MAX_WARNINGS: usize = 16;
+
 pub(super) fn strings(v: Option<&serde_json::Value>) -> Vec<String> {
     v.and_then(|v| v.as_array())
         .map(|a| {
             a.iter()
-                .map(|s| s.as_str().map_or_else(|| s.to_string(), str::to_string))
+                .take(MAX_WARNINGS)
+                .map(|s| s.as_str().map_or_else(|| clip(&s.to_string()), clip))
                 .collect()
         })
         .unwrap_or_default()
@@ -138,13 +142,14 @@ pub fn parse_body(body: &[u8]) -> Result<ApiBody, String> {
                 error_type: obj
                     .get("errorType")
                     .and_then(|s| s.as_str())
-                    .unwrap_or("unknown")
-                    .to_string(),
-                error: obj
-                    .get("error")
-                    .and_then(|s| s.as_str())
-                    .unwrap_or("(no error message)")
-                    .to_string(),
+                    .map_or_else(|| "unknown".to_string(), clip),
+                // upstream text: clipped and without control characters
+                error: crate::redact::text(
+                    obj.get("error")
+                        .and_then(|s| s.as_str())
+                        .unwrap_or("(no error message)"),
+                    400,
+                ),
             });
         }
         other => return Err(format!("unknown status {:?}", clip(other))),
@@ -218,18 +223,7 @@ pub fn parse_body(body: &[u8]) -> Result<ApiBody, String> {
 }
 
 pub(super) fn clip(s: &str) -> String {
-    const N: usize = 160;
-    let one_line: String = s
-        .chars()
-        .map(|c| if c.is_control() { ' ' } else { c })
-        .collect();
-    if one_line.chars().count() <= N {
-        one_line
-    } else {
-        let mut t: String = one_line.chars().take(N).collect();
-        t.push('…');
-        t
-    }
+    crate::redact::text(s, 160)
 }
 
 /// Turn an HTTP status and body into a result (pure; `url` and `query` go into the errors).
@@ -306,20 +300,7 @@ pub(super) fn hint(status: u16) -> &'static str {
     }
 }
 
-/// `url` without user name and password (they never go into messages).
-pub fn redact_url(url: &str) -> String {
-    match url.split_once("://") {
-        Some((scheme, rest)) => {
-            let (authority, path) = match rest.find('/') {
-                Some(i) => rest.split_at(i),
-                None => (rest, ""),
-            };
-            let host = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
-            format!("{scheme}://{host}{path}")
-        }
-        None => url.to_string(),
-    }
-}
+pub use crate::redact::url as redact_url;
 
 /// The short label of a source at `url`: `prometheus host:port`.
 pub fn source_label(url: &str) -> String {
