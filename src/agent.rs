@@ -389,6 +389,91 @@ mod tests {
         );
     }
 
+    async fn start_bounded(limits: Limits) -> (std::net::SocketAddr, CancellationToken) {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let app = axum::Router::new().route("/healthz", axum::routing::get(|| async { "ok\n" }));
+        let cancel = CancellationToken::new();
+        tokio::spawn(serve_bounded(listener, app, limits, cancel.clone()));
+        (addr, cancel)
+    }
+
+    async fn get_health(addr: std::net::SocketAddr) -> String {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
+        s.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+            .await
+            .unwrap();
+        let mut out = String::new();
+        let _ = s.read_to_string(&mut out).await;
+        out
+    }
+
+    #[tokio::test]
+    async fn slow_clients_do_not_starve_health_and_are_closed_at_the_header_timeout() {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        use tokio::time::{Duration, Instant, timeout};
+        let limits = Limits {
+            connections: 256,
+            header_read: Duration::from_millis(500),
+            connection: Duration::from_secs(30),
+        };
+        let (addr, cancel) = start_bounded(limits).await;
+        let mut slow = Vec::new();
+        for _ in 0..200 {
+            let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
+            // headers begun, never finished
+            s.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n")
+                .await
+                .unwrap();
+            slow.push(s);
+        }
+        let t0 = Instant::now();
+        let answer = timeout(Duration::from_secs(1), get_health(addr)).await;
+        let answer = answer.unwrap_or_else(|_| panic!("no answer within 1 s"));
+        assert!(
+            answer.starts_with("HTTP/1.1 200") && answer.ends_with("ok\n"),
+            "{answer}"
+        );
+        assert!(t0.elapsed() < Duration::from_secs(1));
+        // every slow client is closed by the server (at the header timeout), not held forever
+        let mut buf = [0u8; 512];
+        for s in &mut slow {
+            let r = timeout(Duration::from_secs(5), s.read(&mut buf)).await;
+            assert!(r.is_ok(), "a slow client was still held after 5 s");
+        }
+        cancel.cancel();
+    }
+
+    #[tokio::test]
+    async fn connections_over_the_limit_are_closed_at_once() {
+        use tokio::io::AsyncReadExt;
+        use tokio::time::{Duration, timeout};
+        let limits = Limits {
+            connections: 8,
+            header_read: Duration::from_secs(30),
+            connection: Duration::from_secs(30),
+        };
+        let (addr, cancel) = start_bounded(limits).await;
+        let mut held = Vec::new();
+        for _ in 0..8 {
+            held.push(tokio::net::TcpStream::connect(addr).await.unwrap());
+        }
+        // the server has taken the eight slots: the ninth is closed (read gives end of file)
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        let mut extra = tokio::net::TcpStream::connect(addr).await.unwrap();
+        let mut buf = [0u8; 16];
+        let n = timeout(Duration::from_secs(5), extra.read(&mut buf))
+            .await
+            .expect("the connection over the limit was held");
+        assert!(matches!(n, Ok(0) | Err(_)), "{n:?}");
+        drop(held);
+        // slots come back when clients leave
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        assert!(get_health(addr).await.ends_with("ok\n"));
+        cancel.cancel();
+    }
+
     #[test]
     fn health_fails_on_down_stale_or_stopped() {
         let (mut w, mut e) = start(3, 2, 1.7e9, EngineConfig::default());

@@ -254,10 +254,11 @@ fn start_checkpoint(
     }
     j.checkpoint_started();
     let after = j.last_event();
-    let copy = engine.clone();
+    let mut copy = engine.clone();
     let done = done.clone();
     tokio::task::spawn_blocking(move || {
-        let _ = done.send((after, crate::journal::encode_state(copy)));
+        copy.forget_notices();
+        let _ = done.send((after, crate::journal::encode_state(&copy)));
     });
 }
 

@@ -185,6 +185,17 @@ mod tests {
     use super::*;
 
     #[test]
+    fn values_whose_changes_overflow_do_not_panic() {
+        // -1e308 then 1e308: the one-step changes are infinite and their spread NaN (a clamp
+        // with a NaN bound panicked)
+        let y: Vec<f64> = (0..50)
+            .map(|i| if i % 2 == 0 { -1e308 } else { 1e308 })
+            .collect();
+        assert_eq!(forecast(&y, &[], 12).len(), 12);
+        assert_eq!(forecast(&[-1e308, 1e308], &[], 48).len(), 48);
+    }
+
+    #[test]
     fn bands_cover_horizon() {
         assert_eq!(bands(1), vec![(1, 1)]);
         assert_eq!(bands(20), vec![(1, 3), (4, 15), (16, 20)]);

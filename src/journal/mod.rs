@@ -62,14 +62,14 @@ impl Write for Tally {
     }
 }
 
-/// Encode an engine's state (the console encodes a copy on another thread, so it is taken by
-/// value: its notices are dropped in place rather than copied away).
+/// Encode an engine's state (the console encodes a copy on another thread, and drops the
+/// copy's notices first with [`crate::engine::Engine::forget_notices`] so that no second copy
+/// is made here).
 ///
 /// Streamed: the state is encoded twice, once to learn its length (which the frame and the
 /// record carry) and once through the compressor into the base64 text, so that at no point
 /// is the whole uncompressed state (a gigabyte at 10,000 models) held in memory.
-pub fn encode_state(mut engine: crate::engine::Engine) -> Result<EncodedState, String> {
-    engine.forget_notices();
+pub fn encode_state(engine: &crate::engine::Engine) -> Result<EncodedState, String> {
     let mut tally = Tally(0);
     engine.write_checkpoint(&mut tally)?;
     let len = tally.0;

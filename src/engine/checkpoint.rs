@@ -1,0 +1,102 @@
+//! Checkpoints of the engine: its state as bytes (without what the console said of itself),
+//! the fleet state that the events determine, and restoring from them with a consistency check.
+
+use super::*;
+
+impl Engine {
+    /// The engine's state (all but its settings) as bytes, for a journal checkpoint: a
+    /// compact binary encoding that keeps every value exactly (NaN and infinities included).
+    ///
+    /// What the console said of itself ([`Engine::add_notice`]) is left out, and the log
+    /// renumbered without it: a replay starting here shows what playing through shows.
+    pub fn checkpoint(&self) -> Result<Vec<u8>, String> {
+        let mut out = Vec::new();
+        self.write_checkpoint(&mut out)?;
+        Ok(out)
+    }
+
+    /// [`Engine::checkpoint`] written to `w` as it is encoded (no copy of the state is built
+    /// when there are no notices to leave out: see [`Engine::forget_notices`]).
+    pub fn write_checkpoint(&self, w: &mut impl std::io::Write) -> Result<(), String> {
+        if !(self.notice_seqs.is_empty() && self.notices.is_empty()) {
+            let mut e = self.clone();
+            e.forget_notices();
+            return e.write_checkpoint(w);
+        }
+        rmp_serde::encode::write(w, self).map_err(|e| format!("engine checkpoint: {e}"))
+    }
+
+    /// Leave out what the console said of itself ([`Engine::add_notice`]) and renumber the
+    /// log without it, as a checkpoint records the state (for a copy that is about to be
+    /// checkpointed: the notices are gone from it).
+    pub fn forget_notices(&mut self) {
+        if self.notice_seqs.is_empty() && self.notices.is_empty() {
+            return;
+        }
+        let ns = std::mem::take(&mut self.notice_seqs);
+        self.notices.clear();
+        self.seq = self.seq.saturating_sub(ns.len() as u64);
+        let log = std::mem::take(&mut self.log);
+        self.log = log
+            .into_iter()
+            .filter(|x| ns.binary_search(&x.seq).is_err())
+            .map(|x| match ns.partition_point(|&s| s < x.seq) as u64 {
+                0 => x,
+                shift => Arc::new(LogEntry {
+                    seq: x.seq - shift,
+                    ..(*x).clone()
+                }),
+            })
+            .collect();
+    }
+
+    /// The state that the events determine, as bytes: [`Engine::checkpoint`] without the log
+    /// and the notices, which also hold what the console said of itself ([`Engine::add_notice`]:
+    /// a journal that failed, a missing actuator), which no re-run can know.
+    pub fn fleet_state(&self) -> Result<Vec<u8>, String> {
+        let mut e = self.clone();
+        e.log.clear();
+        e.seq = 0;
+        e.notices.clear();
+        e.notice_seqs.clear();
+        e.checkpoint()
+    }
+
+    /// An engine from a [`Engine::checkpoint`] and the settings it ran with.
+    pub fn restore(cfg: EngineConfig, bytes: &[u8]) -> Result<Engine, String> {
+        let mut e: Engine =
+            rmp_serde::from_slice(bytes).map_err(|e| format!("engine checkpoint: {e}"))?;
+        e.consistent()
+            .map_err(|why| format!("engine checkpoint is inconsistent: {why}"))?;
+        e.cfg = cfg;
+        Ok(e)
+    }
+
+    /// The cross-references a restored state relies on hold: indices of models in range,
+    /// rings that fit their buffers.
+    pub(super) fn consistent(&self) -> Result<(), String> {
+        let n = self.models.len();
+        if self.index.len() != n {
+            return Err(format!("{} models, {} in the index", n, self.index.len()));
+        }
+        for (key, &i) in &self.index {
+            if self
+                .models
+                .get(i as usize)
+                .is_none_or(|m| m.meta.key() != *key)
+            {
+                return Err(format!("index entry {key} → {i}"));
+            }
+        }
+        if let Some(m) = self.models.iter().find(|m| !m.history.consistent()) {
+            return Err(format!("history of {}", m.meta.key()));
+        }
+        if let Some(i) = self.incidents.iter().find(|i| i.model as usize >= n) {
+            return Err(format!("incident #{} on model {}", i.id, i.model));
+        }
+        if let Some(r) = self.remediations.iter().find(|r| r.model as usize >= n) {
+            return Err(format!("remediation R{} on model {}", r.id, r.model));
+        }
+        Ok(())
+    }
+}
