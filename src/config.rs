@@ -234,8 +234,26 @@ pub struct PrometheusConfig {
     /// Data older than this is stale (no decision is taken on it), seconds.
     #[serde(default = "default_stale")]
     pub stale_after_seconds: f64,
+    /// The largest answer read from Prometheus, MiB (a range query whose answer is larger is
+    /// asked again in shorter pieces; an instant answer larger is refused with an error).
+    #[serde(default = "default_max_answer_mib")]
+    pub max_answer_mib: f64,
+    /// The most series one query may return (a cardinality limit, well above a 10,000-model
+    /// fleet): an answer with more is refused with an error naming the query.
+    #[serde(default = "default_max_series")]
+    pub max_series: usize,
     /// One PromQL query per signal; each returns one series per model.
     pub queries: SignalQueries,
+}
+
+/// Default of [`PrometheusConfig::max_answer_mib`].
+pub fn default_max_answer_mib() -> f64 {
+    64.0
+}
+
+/// Default of [`PrometheusConfig::max_series`].
+pub fn default_max_series() -> usize {
+    100_000
 }
 
 /// PromQL per signal. Request rate is required; the others may be left out.
@@ -463,6 +481,8 @@ impl Config {
                 ("step_seconds", p.step_seconds, 1.0, 3600.0),
                 ("backfill_hours", p.backfill_hours, 0.0, 168.0),
                 ("stale_after_seconds", p.stale_after_seconds, 1.0, 86400.0),
+                ("max_answer_mib", p.max_answer_mib, 1.0, 4096.0),
+                ("max_series", p.max_series as f64, 1.0, 10_000_000.0),
             ] {
                 if !(lo..=hi).contains(&v) {
                     problems.push(Problem::at_span(

@@ -30,6 +30,14 @@ enum Mode {
     PartialBadLatency,
     /// Success with a warning (a partial response).
     Warn,
+    /// Ten models instead of two (range answers of several MiB).
+    Wide,
+    /// A success answer that never ends.
+    Endless,
+    /// Beta's value is `"abc"`.
+    OneBad,
+    /// 5,000 series in an instant answer.
+    ManySeries,
 }
 
 #[derive(Debug)]
@@ -69,7 +77,7 @@ async fn handle(
     let mode = {
         let mut s = state.lock().unwrap();
         s.requests += 1;
-        if range && s.mode == Mode::Ok {
+        if range && matches!(s.mode, Mode::Ok | Mode::Wide) {
             let start = form
                 .get("start")
                 .and_then(|v| v.parse().ok())
@@ -120,9 +128,42 @@ async fn handle(
             );
         }
         Mode::Slow => tokio::time::sleep(Duration::from_secs(3)).await,
+        Mode::Endless => {
+            let head = futures::stream::once(async {
+                Ok::<_, std::io::Error>(axum::body::Bytes::from_static(
+                    b"{\"status\":\"success\",\"warnings\":[\"",
+                ))
+            });
+            let pad = futures::stream::repeat_with(|| {
+                Ok::<_, std::io::Error>(axum::body::Bytes::from(vec![b'x'; 64 * 1024]))
+            });
+            use futures::StreamExt;
+            return axum::body::Body::from_stream(head.chain(pad)).into_response();
+        }
+        Mode::ManySeries if !range => {
+            let t: f64 = form.get("time").and_then(|v| v.parse().ok()).unwrap_or(0.0);
+            let result: Vec<_> = (0..5_000)
+                .map(|k| serde_json::json!({"metric": metric(&format!("m{k}")), "value": [t, "1"]}))
+                .collect();
+            let body = serde_json::json!({"status": "success",
+                "data": {"resultType": "vector", "result": result}});
+            return (StatusCode::OK, body.to_string()).into_response();
+        }
         _ => {}
     }
-    let models = ["alpha", "beta"];
+    let wide: Vec<String> = (0..10).map(|k| format!("model{k}")).collect();
+    let models: Vec<&str> = if mode == Mode::Wide {
+        wide.iter().map(|m| m.as_str()).collect()
+    } else {
+        vec!["alpha", "beta"]
+    };
+    let value = |q: &str, m: &str, t: f64| {
+        if mode == Mode::OneBad && m == "beta" {
+            "abc".to_string()
+        } else {
+            value(q, m, t)
+        }
+    };
     let data = if range {
         let start: f64 = form
             .get("start")
@@ -211,6 +252,8 @@ fn config(url: &str) -> PrometheusConfig {
         namespace_label: "namespace".into(),
         default_namespace: "default".into(),
         stale_after_seconds: 60.0,
+        max_answer_mib: pitcrew::config::default_max_answer_mib(),
+        max_series: pitcrew::config::default_max_series(),
         queries: SignalQueries {
             request_rate: RR.into(),
             latency_p95: Some(LAT.into()),
@@ -695,6 +738,93 @@ async fn long_backfill_is_split_under_the_points_limit() {
             .all(|w| w[1].0 == w[0].0 + 1.0)
     );
     assert_eq!(state.lock().unwrap().range_requests.len(), 3);
+}
+
+#[tokio::test]
+async fn an_endless_answer_is_cut_at_the_size_limit() {
+    let (url, _s) = server(Mode::Endless).await;
+    let mut cfg = config(&url);
+    cfg.timeout_seconds = 20.0;
+    cfg.max_answer_mib = 1.0;
+    let client = PromClient::new(&cfg).unwrap();
+    let t0 = Instant::now();
+    let err = client.query(RR, 0.0).await.unwrap_err();
+    assert!(
+        matches!(err, PromError::TooLarge { .. }) && !err.is_retryable() && !err.is_server_fault(),
+        "{err}"
+    );
+    let msg = err.to_string();
+    assert!(
+        msg.contains("max_answer_mib") && msg.contains(RR) && msg.contains(&url),
+        "{msg}"
+    );
+    // refused at the limit, not at the time-out
+    assert!(t0.elapsed() < Duration::from_secs(10), "{:?}", t0.elapsed());
+    let err = client.query_range(RR, 0.0, 10.0, 1.0).await.unwrap_err();
+    assert!(matches!(err, PromError::TooLarge { .. }), "{err}");
+}
+
+#[tokio::test]
+async fn a_range_answer_over_the_size_limit_is_asked_again_in_pieces() {
+    let (url, state) = server(Mode::Wide).await;
+    let mut cfg = config(&url);
+    cfg.max_answer_mib = 1.0;
+    let client = PromClient::new(&cfg).unwrap();
+    let r = client
+        .query_range(RR, 1_000_000.0, 1_025_000.0, 1.0)
+        .await
+        .unwrap();
+    assert_eq!(r.series.len(), 10);
+    for s in &r.series {
+        assert_eq!(s.points.len(), 25_001);
+        assert!(s.points.windows(2).all(|w| w[1].0 == w[0].0 + 1.0));
+    }
+    // three pieces under the points limit were too large and were split
+    assert!(state.lock().unwrap().range_requests.len() > 3);
+}
+
+#[tokio::test]
+async fn too_many_series_are_refused_naming_the_query() {
+    let (url, _s) = server(Mode::ManySeries).await;
+    let mut cfg = config(&url);
+    let r = PromClient::new(&cfg).unwrap().query(RR, 5.0).await.unwrap();
+    assert_eq!(
+        r.series.len(),
+        5_000,
+        "the default limit is well above a fleet"
+    );
+    cfg.max_series = 1_000;
+    let err = PromClient::new(&cfg)
+        .unwrap()
+        .query(RR, 5.0)
+        .await
+        .unwrap_err();
+    let msg = err.to_string();
+    assert!(
+        matches!(err, PromError::TooLarge { .. })
+            && msg.contains("1000 series")
+            && msg.contains(RR),
+        "{msg}"
+    );
+}
+
+#[tokio::test]
+async fn one_bad_series_is_dropped_and_said_the_others_kept() {
+    let (url, _s) = server(Mode::OneBad).await;
+    let r = PromClient::new(&config(&url))
+        .unwrap()
+        .query(RR, 5.0)
+        .await
+        .unwrap();
+    assert_eq!(r.series.len(), 1);
+    assert_eq!(r.series[0].labels["model"], "alpha");
+    assert!(
+        r.warnings
+            .iter()
+            .any(|w| w.contains("model=\"beta\"") && w.contains("dropped") && w.contains("abc")),
+        "{:?}",
+        r.warnings
+    );
 }
 
 #[tokio::test]

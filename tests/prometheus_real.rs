@@ -106,6 +106,8 @@ fn config(port: u16) -> PrometheusConfig {
         namespace_label: "namespace".into(),
         default_namespace: "default".into(),
         stale_after_seconds: 60.0,
+        max_answer_mib: pitcrew::config::default_max_answer_mib(),
+        max_series: pitcrew::config::default_max_series(),
         queries: SignalQueries {
             request_rate: "max by (namespace, model, version) (pitcrew_test_rps)".into(),
             latency_p95: Some("max by (namespace, model) (pitcrew_test_p95_ms)".into()),

@@ -10,7 +10,12 @@ pub struct PromClient {
     shown: String,
     token: Option<String>,
     timeout_s: f64,
+    max_body: u64,
+    max_series: usize,
 }
+
+/// Bytes of an error answer (HTTP status not 2xx) read: its message is clipped anyway.
+const MAX_ERROR_BODY: u64 = 64 * 1024;
 
 impl PromClient {
     /// A client for `cfg.url` with its bearer token, CA and time-out.
@@ -39,6 +44,12 @@ impl PromClient {
             return Err(err(format!(
                 "prometheus.timeout_seconds = {} must be positive",
                 cfg.timeout_seconds
+            )));
+        }
+        if !(cfg.max_answer_mib.is_finite() && cfg.max_answer_mib >= 1.0) || cfg.max_series == 0 {
+            return Err(err(format!(
+                "prometheus.max_answer_mib = {} and prometheus.max_series = {} must be at least 1",
+                cfg.max_answer_mib, cfg.max_series
             )));
         }
         let token = match &cfg.bearer_token {
@@ -74,6 +85,8 @@ impl PromClient {
             shown,
             token,
             timeout_s: cfg.timeout_seconds,
+            max_body: (cfg.max_answer_mib * 1024.0 * 1024.0) as u64,
+            max_series: cfg.max_series,
         })
     }
 
@@ -94,7 +107,8 @@ impl PromClient {
 
     /// A range query over `[start, end]` every `step` seconds, split into requests of at most
     /// [`POINTS_PER_REQUEST`] points per series; series are joined by their labels, points in
-    /// time order, warnings and infos collected.
+    /// time order, warnings and infos collected. A piece whose answer passes
+    /// `max_answer_mib` is asked again in two halves (down to one point: then the error).
     pub async fn query_range(
         &self,
         promql: &str,
@@ -109,9 +123,23 @@ impl PromClient {
             infos: Vec::new(),
         };
         let mut by_labels: HashMap<BTreeMap<String, String>, usize> = HashMap::new();
-        for (s, e) in split_range(start, end, step, POINTS_PER_REQUEST) {
-            let r = self.query_range_once(promql, s, e, step).await?;
-            join_result(&mut out, &mut by_labels, r);
+        // pieces to ask, the earliest last (popped first)
+        let mut todo = split_range(start, end, step, POINTS_PER_REQUEST);
+        todo.reverse();
+        while let Some((s, e)) = todo.pop() {
+            match self.query_range_once(promql, s, e, step).await {
+                Ok(r) => join_result(&mut out, &mut by_labels, r),
+                Err(PromError::TooLarge {
+                    limit: AnswerLimit::Bytes(_),
+                    ..
+                }) if e - s >= step => {
+                    let n = ((e - s) / step + 1e-9).floor() as u64 + 1;
+                    let mid = s + ((n / 2) - 1) as f64 * step;
+                    todo.push((mid + step, e));
+                    todo.push((s, mid));
+                }
+                Err(err) => return Err(err),
+            }
         }
         Ok(out)
     }
@@ -164,10 +192,33 @@ impl PromClient {
                 }
             }
         };
-        let resp = req.send().await.map_err(transport)?;
+        let mut resp = req.send().await.map_err(transport)?;
         let status = resp.status().as_u16();
-        let body = resp.bytes().await.map_err(transport)?;
-        interpret(status, &body, &shown, promql)
+        let ok = (200..300).contains(&status);
+        let limit = if ok { self.max_body } else { MAX_ERROR_BODY };
+        let too_large = || PromError::TooLarge {
+            url: shown.clone(),
+            query: promql.to_string(),
+            limit: AnswerLimit::Bytes(limit),
+        };
+        if ok && resp.content_length().is_some_and(|n| n > limit) {
+            return Err(too_large());
+        }
+        // streamed with a bound: an endless or huge body is never held whole
+        let mut body: Vec<u8> = Vec::new();
+        while let Some(chunk) = resp.chunk().await.map_err(transport)? {
+            let room = (limit as usize).saturating_sub(body.len());
+            if chunk.len() > room {
+                if ok {
+                    return Err(too_large());
+                }
+                // an error's message: its start is enough
+                body.extend_from_slice(&chunk[..room]);
+                break;
+            }
+            body.extend_from_slice(&chunk);
+        }
+        interpret_limited(status, &body, &shown, promql, self.max_series)
     }
 }
 

@@ -97,6 +97,16 @@ pub enum PromError {
         /// What is wrong with it.
         detail: String,
     },
+    /// The answer is larger than the limits allow (not retryable, not a server fault).
+    #[error("Prometheus at {url} answered query `{query}` with {limit}")]
+    TooLarge {
+        /// Endpoint.
+        url: String,
+        /// PromQL.
+        query: String,
+        /// Which limit it passed.
+        limit: AnswerLimit,
+    },
     /// The circuit breaker is open: no request was sent.
     #[error(
         "not asking Prometheus at {url} (query `{query}`): circuit open after repeated failures, next try in {retry_in_s:.0} s"
@@ -109,6 +119,31 @@ pub enum PromError {
         /// Seconds until the half-open probe.
         retry_in_s: f64,
     },
+}
+
+/// A limit on what one answer may hold.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum AnswerLimit {
+    /// Bytes of body.
+    Bytes(u64),
+    /// Series.
+    Series(usize),
+}
+
+impl std::fmt::Display for AnswerLimit {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            AnswerLimit::Bytes(b) => write!(
+                f,
+                "more than {:.0} MiB (prometheus.max_answer_mib): aggregate the query by (namespace, model), or raise the limit",
+                *b as f64 / (1024.0 * 1024.0)
+            ),
+            AnswerLimit::Series(n) => write!(
+                f,
+                "more than {n} series (prometheus.max_series): aggregate the query by (namespace, model), or raise the limit"
+            ),
+        }
+    }
 }
 
 impl PromError {

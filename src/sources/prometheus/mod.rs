@@ -152,7 +152,8 @@ mod tests {
         for body in [
             &b"<html>502 Bad Gateway</html>"[..],
             br#"{"status":"success"}"#,
-            br#"{"status":"success","data":{"resultType":"vector","result":[{"metric":{},"value":[1,2]}]}}"#,
+            br#"{"status":"success","data":{"resultType":"vector","result":5}}"#,
+            br#"{"status":"success","data":{"resultType":"matrix","result":[{"metric":{},"values":7}]}}"#,
             br#"{"status":"maybe"}"#,
             br#"[1,2]"#,
         ] {
@@ -162,6 +163,70 @@ mod tests {
             let msg = e.to_string();
             assert!(msg.contains("http://p/api/v1/query") && msg.contains("`up`"), "{msg}");
         }
+    }
+
+    #[test]
+    fn a_malformed_series_is_dropped_and_named_not_the_answer() {
+        let body = br#"{"status":"success","data":{"resultType":"vector","result":[
+              {"metric":{"model":"a"},"value":[1,"2"]},
+              {"metric":{"model":"b"},"value":[1,2]},
+              {"metric":{"model":7},"value":[1,"3"]},
+              {"metric":{"model":"c"}}]}}"#;
+        let r = interpret(200, body, "u", "q").unwrap();
+        assert_eq!(r.series.len(), 1);
+        assert_eq!(r.series[0].labels["model"], "a");
+        assert_eq!(r.warnings.len(), 3, "{:?}", r.warnings);
+        assert!(r.warnings[0].contains("model=\"b\"") && r.warnings[0].contains("dropped"));
+        assert!(r.warnings[1].starts_with("a series dropped: label model"));
+        assert!(r.warnings[2].contains("no \"value\""));
+        let many: Vec<String> = (0..10)
+            .map(|k| format!(r#"{{"metric":{{"model":"m{k}"}},"value":[1,"x"]}}"#))
+            .collect();
+        let body = format!(
+            r#"{{"status":"success","data":{{"resultType":"vector","result":[{}]}}}}"#,
+            many.join(",")
+        );
+        let r = interpret(200, body.as_bytes(), "u", "q").unwrap();
+        assert!(r.series.is_empty());
+        assert_eq!(r.warnings.len(), MAX_DROPPED_NAMED + 1, "{:?}", r.warnings);
+        assert!(r.warnings.last().unwrap().starts_with("7 more"));
+    }
+
+    #[test]
+    fn the_series_limit_is_an_error_of_its_own_and_warnings_are_bounded() {
+        let one = r#"{"metric":{"model":"m"},"value":[1,"1"]}"#;
+        let body = format!(
+            r#"{{"status":"success","data":{{"resultType":"vector","result":[{one},{one},{one}]}}}}"#
+        );
+        assert_eq!(
+            interpret_limited(200, body.as_bytes(), "u", "q", 3)
+                .unwrap()
+                .series
+                .len(),
+            3
+        );
+        let e = interpret_limited(200, body.as_bytes(), "u", "up", 2).unwrap_err();
+        assert!(
+            matches!(
+                e,
+                PromError::TooLarge {
+                    limit: AnswerLimit::Series(2),
+                    ..
+                }
+            ),
+            "{e}"
+        );
+        assert!(
+            e.to_string().contains("`up`") && e.to_string().contains("max_series"),
+            "{e}"
+        );
+        let w: Vec<String> = (0..10_000).map(|k| format!("\"w{k}\"")).collect();
+        let body = format!(
+            r#"{{"status":"success","warnings":[{}],"data":{{"resultType":"string","result":[1,"s"]}}}}"#,
+            w.join(",")
+        );
+        let r = interpret(200, body.as_bytes(), "u", "q").unwrap();
+        assert_eq!(r.warnings.len(), 16);
     }
 
     #[test]

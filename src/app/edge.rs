@@ -1,0 +1,354 @@
+//! The console's edge: the engine task and the one interpreter of the engine's effects —
+//! the journal written before any action, the actuator, the simulator's controls, outcome
+//! statistics and checkpoints.
+
+use super::*;
+
+/// What the engine task talks to besides the UI: the simulator, the actuator, the journal
+/// and the outcome statistics file.
+pub struct Edge {
+    /// Simulator control (injections), when the source is the simulator.
+    pub sim: Option<mpsc::Sender<SimControl>>,
+    /// The actuator; `None` in a read-only session.
+    pub actuator: Option<Arc<dyn Actuator>>,
+    /// The journal; without one, no action is carried out.
+    pub journal: Option<Journal>,
+    /// Where actuator results go back to the engine.
+    pub results: mpsc::Sender<Event>,
+    /// Where outcome statistics are saved.
+    pub stats_path: Option<std::path::PathBuf>,
+    /// The Kubernetes Lease per namespace, when the actuator competes for one.
+    pub lease: Option<watch::Receiver<BTreeMap<String, LeaseStatus>>>,
+    /// The model registry's state in a few words, when one is polled.
+    pub registry: Option<watch::Receiver<Option<String>>>,
+}
+
+/// The Lease states in a few words for the status bar: who executes actions.
+pub fn executor_summary(leases: &BTreeMap<String, LeaseStatus>) -> Option<String> {
+    if leases.is_empty() {
+        return Some("executor: acquiring the lease…".into());
+    }
+    let others: Vec<String> = leases
+        .iter()
+        .filter_map(|(ns, s)| match s {
+            LeaseStatus::Other { holder, .. } => Some(format!("{ns}: {holder}")),
+            _ => None,
+        })
+        .collect();
+    if !others.is_empty() {
+        return Some(format!("executor elsewhere ({})", others.join(", ")));
+    }
+    if let Some((ns, _)) = leases
+        .iter()
+        .find(|(_, s)| matches!(s, LeaseStatus::Unknown { .. }))
+    {
+        return Some(format!(
+            "executor unknown in {ns} (lease error; not acting there)"
+        ));
+    }
+    if leases.values().all(LeaseStatus::is_held) {
+        return Some("executor: this pitcrew".into());
+    }
+    leases.values().next().map(LeaseStatus::short)
+}
+
+/// Run the engine task: journal and apply events, route effects, publish snapshots at most
+/// `hz` per second.
+pub async fn engine_task(
+    mut engine: Engine,
+    mut rx: mpsc::Receiver<Event>,
+    snap_tx: watch::Sender<Arc<Snapshot>>,
+    mut focus: watch::Receiver<Option<String>>,
+    mut edge: Edge,
+    cancel: CancellationToken,
+    hz: f64,
+) -> Engine {
+    let period = Duration::from_secs_f64(1.0 / hz.clamp(0.5, 60.0));
+    let mut tick = tokio::time::interval(period);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut dirty = true;
+    let mut logged = 0u64;
+    // checkpoints of the engine's state are encoded off this task (a clone goes to a blocking
+    // thread) and come back here to be journaled
+    let (cp_tx, mut cp_rx) = mpsc::unbounded_channel::<(u64, Result<EncodedState, String>)>();
+    loop {
+        tokio::select! {
+            _ = cancel.cancelled() => break,
+            Some((after, r)) = cp_rx.recv() => {
+                journal_checkpoint(&mut engine, &mut edge, after, r);
+            }
+            ev = rx.recv() => {
+                let Some(ev) = ev else { break };
+                let mut batch = vec![ev];
+                while batch.len() < 512 {
+                    match rx.try_recv() {
+                        Ok(e) => batch.push(e),
+                        Err(_) => break,
+                    }
+                }
+                for ev in batch {
+                    journal_event(&mut engine, &mut edge, &ev);
+                    for fx in engine.apply(ev) {
+                        route(&mut engine, &mut edge, fx);
+                    }
+                    journal_log(&mut engine, &mut edge, &mut logged);
+                    start_checkpoint(&engine, &mut edge, &cp_tx);
+                }
+                dirty = true;
+            }
+            r = focus.changed() => {
+                if r.is_err() { break; }
+                dirty = true;
+            }
+            _ = tick.tick() => {
+                if edge.lease.as_ref().is_some_and(|l| l.has_changed().unwrap_or(false))
+                    || edge.registry.as_ref().is_some_and(|r| r.has_changed().unwrap_or(false))
+                {
+                    dirty = true;
+                }
+                if let Some(j) = edge.journal.as_mut()
+                    && let Err(e) = j.flush()
+                {
+                    engine.add_notice(format!("journal write failed, journaling stopped: {e}"));
+                    edge.journal = None;
+                }
+                if dirty {
+                    let f = focus.borrow().clone();
+                    let mut snap = engine.snapshot(f.as_deref(), 1000);
+                    if let Some(l) = edge.lease.as_mut() {
+                        snap.executor = executor_summary(&l.borrow_and_update());
+                    }
+                    if let Some(r) = edge.registry.as_mut() {
+                        snap.registry = r.borrow_and_update().clone();
+                    }
+                    if snap_tx.send(Arc::new(snap)).is_err() {
+                        break;
+                    }
+                    dirty = false;
+                }
+            }
+        }
+    }
+    // a checkpoint still being encoded when the session ends is journaled (a bounded wait),
+    // so that a short session's journal has one too
+    if edge
+        .journal
+        .as_ref()
+        .is_some_and(Journal::checkpoint_pending)
+        && let Ok(Some((after, r))) =
+            tokio::time::timeout(Duration::from_secs(2), cp_rx.recv()).await
+    {
+        journal_checkpoint(&mut engine, &mut edge, after, r);
+    }
+    if let Some(j) = edge.journal.as_mut() {
+        let _ = j.finish();
+    }
+    engine
+}
+
+/// Start encoding a checkpoint of the engine's state when the journal says one is due.
+fn start_checkpoint(
+    engine: &Engine,
+    edge: &mut Edge,
+    done: &mpsc::UnboundedSender<(u64, Result<EncodedState, String>)>,
+) {
+    let Some(j) = edge.journal.as_mut() else {
+        return;
+    };
+    if !j.checkpoint_due(engine.time()) {
+        return;
+    }
+    j.checkpoint_started();
+    let after = j.last_event();
+    let mut copy = engine.clone();
+    let done = done.clone();
+    tokio::task::spawn_blocking(move || {
+        copy.forget_notices();
+        let _ = done.send((after, crate::journal::encode_state(&copy)));
+    });
+}
+
+/// Journal an encoded checkpoint (or say why there is none).
+fn journal_checkpoint(
+    engine: &mut Engine,
+    edge: &mut Edge,
+    after: u64,
+    r: Result<EncodedState, String>,
+) {
+    let Some(j) = edge.journal.as_mut() else {
+        return;
+    };
+    match r {
+        Ok(s) => {
+            if let Err(e) = j.checkpoint(after, s) {
+                engine.add_notice(format!(
+                    "journal write failed, journaling stopped and actions disabled: {e}"
+                ));
+                edge.journal = None;
+            }
+        }
+        Err(e) => {
+            j.checkpoint_failed();
+            engine.add_notice(format!("no checkpoint in the journal this time: {e}"));
+        }
+    }
+}
+
+/// Journal the engine's new log entries (what the operator was shown).
+fn journal_log(engine: &mut Engine, edge: &mut Edge, logged: &mut u64) {
+    let Some(j) = edge.journal.as_mut() else {
+        *logged = engine.log_seq();
+        return;
+    };
+    let mut failed = None;
+    for e in engine.log_since(*logged) {
+        if let Err(err) = j.log(e) {
+            failed = Some(err);
+            break;
+        }
+    }
+    *logged = engine.log_seq();
+    if let Some(e) = failed {
+        engine.add_notice(format!(
+            "journal write failed, journaling stopped and actions disabled: {e}"
+        ));
+        edge.journal = None;
+    }
+}
+
+fn journal_event(engine: &mut Engine, edge: &mut Edge, ev: &Event) {
+    if let Some(j) = edge.journal.as_mut()
+        && let Err(e) = j.event(ev)
+    {
+        engine.add_notice(format!(
+            "journal write failed, journaling stopped and actions disabled: {e}"
+        ));
+        edge.journal = None;
+    }
+}
+
+/// Carry out one effect. An action runs only once its intent is on disk.
+fn route(engine: &mut Engine, edge: &mut Edge, fx: Effect) {
+    match fx {
+        Effect::Inject { model, incident } => {
+            if let Some(sim) = &edge.sim {
+                let _ = sim.try_send(SimControl::Inject {
+                    model: model as usize,
+                    kind: incident,
+                });
+            }
+        }
+        Effect::Execute {
+            t,
+            id,
+            model,
+            key,
+            action,
+            purpose,
+            who,
+        } => {
+            let refuse = |why: String| Event::ActionResult {
+                t,
+                id,
+                ok: false,
+                dry_run: false,
+                message: why,
+            };
+            let Some(actuator) = edge.actuator.clone() else {
+                let _ = edge.results.try_send(refuse(
+                    "not executed: this session has no actuator (read-only)".into(),
+                ));
+                return;
+            };
+            let Some(journal) = edge.journal.as_mut() else {
+                let _ = edge.results.try_send(refuse(
+                    "not executed: there is no journal to record the intent in".into(),
+                ));
+                return;
+            };
+            if let Err(e) = journal.intent(t, id, &key, &action, purpose, &who, actuator.name()) {
+                engine.add_notice(format!("journal write failed, actions disabled: {e}"));
+                edge.journal = None;
+                let _ = edge.results.try_send(refuse(format!(
+                    "not executed: the intent could not be journaled ({e})"
+                )));
+                return;
+            }
+            let tx = edge.results.clone();
+            tokio::spawn(async move {
+                let r = actuator.execute(model, &key, &action).await;
+                let (ok, message) = match r {
+                    Ok(m) => (true, m),
+                    Err(e) => (false, e),
+                };
+                let _ = tx
+                    .send(Event::ActionResult {
+                        t,
+                        id,
+                        ok,
+                        dry_run: actuator.dry_run(),
+                        message,
+                    })
+                    .await;
+            });
+        }
+        Effect::Outcome { .. } => {
+            if let Some(path) = &edge.stats_path
+                && let Err(e) = engine.stats().save(path)
+            {
+                engine.add_notice(format!("outcome statistics not saved: {e}"));
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use crate::remediate::lease::Acquired;
+    use jiff::Timestamp;
+
+    fn held() -> LeaseStatus {
+        LeaseStatus::Held {
+            how: Acquired::Renewed,
+            renewed: Timestamp::UNIX_EPOCH,
+            expires: Timestamp::UNIX_EPOCH,
+            transitions: 0,
+        }
+    }
+
+    #[test]
+    fn executor_summary_names_the_other_holder_first() {
+        let mut m = BTreeMap::new();
+        assert_eq!(
+            executor_summary(&m).as_deref(),
+            Some("executor: acquiring the lease…")
+        );
+        m.insert("a".to_string(), held());
+        m.insert("b".to_string(), held());
+        assert_eq!(
+            executor_summary(&m).as_deref(),
+            Some("executor: this pitcrew")
+        );
+        m.insert(
+            "c".to_string(),
+            LeaseStatus::Unknown {
+                error: "403".into(),
+            },
+        );
+        assert!(executor_summary(&m).unwrap().contains("unknown in c"));
+        m.insert(
+            "d".to_string(),
+            LeaseStatus::Other {
+                holder: "bob@h/7 (agent)".into(),
+                renewed: Timestamp::UNIX_EPOCH,
+                expires: Timestamp::UNIX_EPOCH,
+            },
+        );
+        assert_eq!(
+            executor_summary(&m).as_deref(),
+            Some("executor elsewhere (d: bob@h/7 (agent))")
+        );
+    }
+}
