@@ -352,6 +352,46 @@ fn a_damaged_checkpoint_is_reported_and_the_events_are_re_run_instead() {
 }
 
 #[test]
+fn a_checkpoint_bomb_is_refused_with_its_line_and_the_events_are_re_run() {
+    use base64::Engine as _;
+    use std::io::Write as _;
+    let dir = tempfile::tempdir().expect("tmp");
+    let name = "latency-spike-approved.jsonl";
+    // a frame that says, truthfully, it inflates to 512 MiB of zeros
+    let len: u64 = 512 << 20;
+    let mut z = zstd::stream::write::Encoder::new(Vec::new(), 1).expect("zstd");
+    z.set_pledged_src_size(Some(len)).expect("pledge");
+    z.include_contentsize(true).expect("size");
+    let zeros = vec![0u8; 1 << 20];
+    for _ in 0..512 {
+        z.write_all(&zeros).expect("write");
+    }
+    let bomb = base64::engine::general_purpose::STANDARD.encode(z.finish().expect("finish"));
+    let mut line = 0;
+    let f = edited(name, dir.path(), |lines| {
+        let (i, l) = lines
+            .iter_mut()
+            .enumerate()
+            .rfind(|(_, l)| is_checkpoint(l))
+            .expect("a checkpoint");
+        line = i + 1;
+        let mut v: serde_json::Value = serde_json::from_str(l).expect("json");
+        v["data"]["len"] = serde_json::json!(len);
+        v["data"]["state"] = serde_json::json!(bomb);
+        *l = v.to_string();
+    });
+    let v = verify(&f).expect("verify");
+    assert!(v.divergences.is_empty(), "{:?}", v.divergences);
+    assert!(
+        v.problems
+            .iter()
+            .any(|p| p.starts_with(&format!("line {line}: ")) && p.contains("decompression bomb")),
+        "{:?}",
+        v.problems
+    );
+}
+
+#[test]
 fn a_checkpoint_that_is_not_the_state_at_its_place_is_a_divergence() {
     let dir = tempfile::tempdir().expect("tmp");
     let name = "surge-scale-fails-undone.jsonl";

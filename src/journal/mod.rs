@@ -90,7 +90,16 @@ pub fn encode_state(engine: &crate::engine::Engine) -> Result<EncodedState, Stri
     })
 }
 
+/// The most a checkpoint may inflate to, bytes (the state of 10,000 models is about 1.1 GB).
+pub const MAX_CHECKPOINT_BYTES: u64 = 4 << 30;
+
+/// The most a checkpoint may inflate relative to its compressed size (an engine's state
+/// compresses about 13×; a frame of zeros, a decompression bomb, thousands of times).
+pub const MAX_CHECKPOINT_RATIO: u64 = 256;
+
 /// The engine's state bytes ([`crate::engine::Engine::checkpoint`]) of a checkpoint record.
+/// Refused before anything is inflated when the declared length is not the frame's own, or
+/// passes [`MAX_CHECKPOINT_BYTES`] or [`MAX_CHECKPOINT_RATIO`] times the compressed size.
 pub fn decode_state(encoding: &str, len: u64, state: &str) -> Result<Vec<u8>, String> {
     use base64::Engine as _;
     if encoding != CHECKPOINT_ENCODING {
@@ -109,6 +118,15 @@ pub fn decode_state(encoding: &str, len: u64, state: &str) -> Result<Vec<u8>, St
         return Err(format!(
             "checkpoint says {len} bytes, its compressed frame {}",
             framed.map_or_else(|| "does not say".to_string(), |n| n.to_string())
+        ));
+    }
+    let bound = (packed.len() as u64)
+        .saturating_mul(MAX_CHECKPOINT_RATIO)
+        .min(MAX_CHECKPOINT_BYTES);
+    if len > bound {
+        return Err(format!(
+            "checkpoint refused: it would inflate {} bytes to {len}, past the bound of {bound} ({MAX_CHECKPOINT_RATIO}× its size, at most {MAX_CHECKPOINT_BYTES}): a decompression bomb or a damaged record",
+            packed.len()
         ));
     }
     let raw = zstd::bulk::decompress(&packed, len as usize)
@@ -591,6 +609,29 @@ pub fn read(path: &Path) -> std::io::Result<(Vec<Record>, Vec<BadLine>)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_checkpoint_bomb_is_refused_before_it_inflates() {
+        use base64::Engine as _;
+        use std::io::Write as _;
+        let len: u64 = 256 << 20;
+        let mut z = zstd::stream::write::Encoder::new(Vec::new(), 1).unwrap();
+        z.set_pledged_src_size(Some(len)).unwrap();
+        z.include_contentsize(true).unwrap();
+        let zeros = vec![0u8; 1 << 20];
+        for _ in 0..256 {
+            z.write_all(&zeros).unwrap();
+        }
+        let packed = z.finish().unwrap();
+        assert!((packed.len() as u64) * MAX_CHECKPOINT_RATIO < len);
+        let text = base64::engine::general_purpose::STANDARD.encode(&packed);
+        let e = decode_state(CHECKPOINT_ENCODING, len, &text).unwrap_err();
+        assert!(e.contains("decompression bomb"), "{e}");
+        // a real state, encoded the way the console does, is under the bound
+        let engine = crate::engine::Engine::new(crate::engine::EngineConfig::default());
+        let enc = encode_state(&engine).unwrap();
+        assert!(decode_state(CHECKPOINT_ENCODING, enc.len, &enc.state).is_ok());
+    }
 
     fn header() -> Record {
         Record::Header {
