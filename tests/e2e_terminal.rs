@@ -58,6 +58,63 @@ fn sighup_restores_terminal() {
     killed_by(nix::sys::signal::Signal::SIGHUP);
 }
 
+#[test]
+fn sigquit_restores_terminal() {
+    killed_by(nix::sys::signal::Signal::SIGQUIT);
+}
+
+#[test]
+fn sigusr1_restores_terminal() {
+    killed_by(nix::sys::signal::Signal::SIGUSR1);
+}
+
+/// The process's state letter in /proc (`T` when stopped).
+fn proc_state(pid: i32) -> Option<char> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // "pid (comm) S …": the state follows the last ')'
+    stat.rsplit_once(')')?.1.trim_start().chars().next()
+}
+
+#[test]
+fn ctrl_z_and_sigtstp_suspend_cleanly_and_continue_redraws() {
+    use nix::sys::signal::{Signal, kill};
+    let mut s = spawn(&[], &[], 80, 24);
+    s.wait_for("FOUNDATION", 30);
+    let pid = s.child.process_id().expect("pid") as i32;
+    let p = nix::unistd::Pid::from_raw(pid);
+    for how in ["SIGTSTP", "ctrl-z"] {
+        if how == "SIGTSTP" {
+            kill(p, Signal::SIGTSTP).expect("kill");
+        } else {
+            s.send("\x1a");
+        }
+        s.wait_until(&format!("{how}: terminal restored"), 10, |s| {
+            s.looks_restored()
+        });
+        s.wait_until(&format!("{how}: stopped"), 10, |_| {
+            proc_state(pid) == Some('T')
+        });
+        // it really is stopped: nothing is drawn while it is
+        let before = s.text().len();
+        std::thread::sleep(Duration::from_millis(1500));
+        assert_eq!(s.text().len(), before, "{how}: output while stopped");
+        kill(p, Signal::SIGCONT).expect("kill");
+        s.wait_until(&format!("{how}: terminal taken back"), 10, |s| {
+            s.looks_taken()
+        });
+        // drawn again in full after the continue
+        let after = s.text().len();
+        s.wait_until(&format!("{how}: redrawn"), 10, |s| {
+            s.text().len() > after + 500 || s.screen().contains("FOUNDATION")
+        });
+        s.wait_for("FOUNDATION", 10);
+    }
+    s.send("q");
+    let st = s.wait_exit(10);
+    assert!(st.success(), "exit status {st:?}");
+    s.assert_restored();
+}
+
 /// Parameters of every SGR sequence (`ESC [ … m`) in the output.
 fn sgr_params(out: &str) -> Vec<String> {
     let b = out.as_bytes();

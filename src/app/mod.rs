@@ -113,8 +113,19 @@ pub fn run_console(opts: ConsoleOptions) -> anyhow::Result<()> {
         .enable_all()
         .build()
         .context("cannot start the async runtime")?;
-    rt.block_on(console(opts, paths, theme, keymap))
+    let r = rt.block_on(console(opts, paths, theme, keymap));
+    rt.shutdown_timeout(STOP_BLOCKING);
+    r
 }
+
+/// How long the source and actuator tasks get to stop, together.
+pub const STOP_TASKS: Duration = Duration::from_millis(2500);
+
+/// How long the engine gets to stop and journal the end, after them.
+pub const STOP_ENGINE: Duration = Duration::from_millis(1500);
+
+/// How long blocking work (a checkpoint being encoded) gets when the runtime shuts down.
+pub const STOP_BLOCKING: Duration = Duration::from_millis(500);
 
 /// A running session: source, engine and actuator tasks, without a terminal.
 pub struct Session {
@@ -137,13 +148,17 @@ pub struct Session {
 }
 
 impl Session {
-    /// Stop every task (bounded wait) and return the engine's final state when it stopped in time.
+    /// Stop every task and return the engine's final state when it stopped in time. Bounded
+    /// whatever upstream does: [`STOP_TASKS`] for the source and actuator tasks together, then
+    /// [`STOP_ENGINE`] for the engine (which journals the end); what has not stopped by then
+    /// is dropped with the runtime.
     pub async fn stop(self) -> Option<Engine> {
         self.cancel.cancel();
+        let deadline = tokio::time::Instant::now() + STOP_TASKS;
         for t in self.tasks {
-            let _ = tokio::time::timeout(Duration::from_secs(2), t).await;
+            let _ = tokio::time::timeout_at(deadline, t).await;
         }
-        match tokio::time::timeout(Duration::from_secs(2), self.engine).await {
+        match tokio::time::timeout(STOP_ENGINE, self.engine).await {
             Ok(Ok(e)) => Some(e),
             _ => None,
         }
@@ -597,7 +612,7 @@ pub fn run_agent(opts: ConsoleOptions, agent: AgentOptions) -> anyhow::Result<()
         .enable_all()
         .build()
         .context("cannot start the async runtime")?;
-    rt.block_on(async move {
+    let r = rt.block_on(async move {
         let listener = tokio::net::TcpListener::bind(listen)
             .await
             .with_context(|| format!("cannot listen on {listen}"))?;
@@ -626,28 +641,51 @@ pub fn run_agent(opts: ConsoleOptions, agent: AgentOptions) -> anyhow::Result<()
             crate::agent::serve(listener, session.snapshots.clone(), session.cancel.clone()).await;
         session.stop().await;
         served.with_context(|| format!("the HTTP server on {bound} failed"))
-    })
+    });
+    rt.shutdown_timeout(STOP_BLOCKING);
+    r
 }
 
-/// Cancel on SIGTERM, SIGHUP (a dropped SSH session) and SIGINT.
+/// Cancel on every signal whose default would end the process and that can be caught:
+/// SIGTERM, SIGHUP (a dropped SSH session), SIGINT, SIGQUIT, SIGUSR1, SIGUSR2, SIGALRM,
+/// SIGVTALRM, SIGPROF, SIGXCPU and SIGXFSZ, so that the terminal is always put back and the
+/// journal closed. (SIGPIPE is ignored by the runtime; SIGTSTP and SIGCONT are job control,
+/// handled by the console; SIGWINCH redraws; SIGCHLD is ignored.)
 pub fn spawn_signal_watch(cancel: CancellationToken) {
     #[cfg(unix)]
     tokio::spawn(async move {
+        use nix::libc;
         use tokio::signal::unix::{SignalKind, signal};
-        let (Ok(mut term), Ok(mut hup), Ok(mut int)) = (
-            signal(SignalKind::terminate()),
-            signal(SignalKind::hangup()),
-            signal(SignalKind::interrupt()),
-        ) else {
-            return;
-        };
+        let mut streams = Vec::new();
+        for sig in [
+            libc::SIGTERM,
+            libc::SIGHUP,
+            libc::SIGINT,
+            libc::SIGQUIT,
+            libc::SIGUSR1,
+            libc::SIGUSR2,
+            libc::SIGALRM,
+            libc::SIGVTALRM,
+            libc::SIGPROF,
+            libc::SIGXCPU,
+            libc::SIGXFSZ,
+        ] {
+            match signal(SignalKind::from_raw(sig)) {
+                Ok(s) => streams.push((sig, s)),
+                Err(e) => tracing::warn!("cannot listen to signal {sig}: {e}"),
+            }
+        }
+        let any = futures::future::select_all(
+            streams
+                .iter_mut()
+                .map(|(sig, s)| Box::pin(async move { s.recv().await.map(|_| *sig) })),
+        );
         tokio::select! {
-            _ = term.recv() => {}
-            _ = hup.recv() => {}
-            _ = int.recv() => {}
+            (sig, _, _) = any => {
+                tracing::info!("signal {} received, shutting down", sig.unwrap_or(0));
+            }
             _ = cancel.cancelled() => return,
         }
-        tracing::info!("signal received, shutting down");
         cancel.cancel();
     });
     #[cfg(not(unix))]

@@ -22,7 +22,9 @@ pub fn run_replay(
         .enable_all()
         .build()
         .context("cannot start the async runtime")?;
-    rt.block_on(replay_console(rec, speed, theme, keymap, ascii))
+    let r = rt.block_on(replay_console(rec, speed, theme, keymap, ascii));
+    rt.shutdown_timeout(STOP_BLOCKING);
+    r
 }
 
 fn replay_snapshot(

@@ -70,6 +70,68 @@ pub struct Channels {
     pub replay: Option<mpsc::Sender<crate::replay::Control>>,
 }
 
+/// What job control asks of the console.
+enum Job {
+    /// SIGTSTP: suspend.
+    Stop,
+    /// SIGCONT: continued after a stop someone else made (SIGSTOP): take the terminal back.
+    Continued,
+}
+
+/// SIGTSTP and SIGCONT, when they can be listened to (never on other platforms).
+struct JobSignals {
+    #[cfg(unix)]
+    tstp: Option<tokio::signal::unix::Signal>,
+    #[cfg(unix)]
+    cont: Option<tokio::signal::unix::Signal>,
+}
+
+impl JobSignals {
+    fn new() -> JobSignals {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{SignalKind, signal};
+            JobSignals {
+                tstp: signal(SignalKind::from_raw(nix::libc::SIGTSTP)).ok(),
+                cont: signal(SignalKind::from_raw(nix::libc::SIGCONT)).ok(),
+            }
+        }
+        #[cfg(not(unix))]
+        JobSignals {}
+    }
+
+    async fn next(&mut self) -> Job {
+        #[cfg(unix)]
+        {
+            async fn one(s: &mut Option<tokio::signal::unix::Signal>) {
+                let got = match s {
+                    Some(s) => s.recv().await.is_some(),
+                    None => false,
+                };
+                if !got {
+                    std::future::pending::<()>().await;
+                }
+            }
+            tokio::select! {
+                _ = one(&mut self.tstp) => Job::Stop,
+                _ = one(&mut self.cont) => Job::Continued,
+            }
+        }
+        #[cfg(not(unix))]
+        std::future::pending().await
+    }
+}
+
+#[cfg(unix)]
+fn suspend(term: &mut terminal::Term, mouse: bool) -> std::io::Result<()> {
+    terminal::suspend(term, mouse)
+}
+
+#[cfg(not(unix))]
+fn suspend(_term: &mut terminal::Term, _mouse: bool) -> std::io::Result<()> {
+    Ok(())
+}
+
 /// Run the UI until quit or cancellation.
 pub async fn run(
     term: &mut terminal::Term,
@@ -89,6 +151,7 @@ pub async fn run(
     let mut last_second = i64::MIN;
     let mut last_focus: Option<String> = None;
     let mut notices_shown = 0;
+    let mut job = JobSignals::new();
     loop {
         let snap = ch.snapshots.borrow().clone();
         ui.clock = snap.t;
@@ -138,9 +201,26 @@ pub async fn run(
         };
         tokio::select! {
             _ = cancel.cancelled() => return Ok(()),
+            j = job.next() => {
+                match j {
+                    Job::Stop => suspend(term, ui.mouse)?,
+                    Job::Continued => terminal::reenter(term, ui.mouse)?,
+                }
+                dirty = true;
+            }
             ev = events.next() => {
                 let Some(ev) = ev else { return Ok(()) };
                 let ev = ev?;
+                if let TermEvent::Key(k) = &ev
+                    && k.kind != KeyEventKind::Release
+                    && k.code == KeyCode::Char('z')
+                    && k.modifiers.contains(KeyModifiers::CONTROL)
+                {
+                    // ctrl-z in raw mode is a key, not a signal: suspend as the tty would
+                    suspend(term, ui.mouse)?;
+                    dirty = true;
+                    continue;
+                }
                 let outs = handle_term_event(ui, keymap, &snap, ev);
                 dirty = true;
                 for o in outs {

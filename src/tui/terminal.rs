@@ -193,6 +193,32 @@ pub fn full_redraw(term: &mut Term) -> io::Result<()> {
     term.resize(ratatui::layout::Rect::new(0, 0, size.width, size.height))
 }
 
+/// Take the terminal back after it was left (raw mode, alternate screen, hidden cursor,
+/// mouse) and draw the next frame in full: after a suspension, or when the process was
+/// stopped and continued by someone else (a shell's job control may have reset the tty).
+pub fn reenter(term: &mut Term, mouse: bool) -> io::Result<()> {
+    enable_raw_mode()?;
+    ACTIVE.store(true, Ordering::SeqCst);
+    let mut out = io::stdout();
+    execute!(out, EnterAlternateScreen, crossterm::cursor::Hide)?;
+    if mouse {
+        execute!(out, EnableMouseCapture)?;
+    }
+    full_redraw(term)
+}
+
+/// Suspend like any terminal program on ctrl-z or SIGTSTP: put the terminal back, stop this
+/// process (SIGSTOP: the shell gets its prompt back), and when continued take the terminal
+/// back and redraw.
+#[cfg(unix)]
+pub fn suspend(term: &mut Term, mouse: bool) -> io::Result<()> {
+    restore();
+    let _ = io::stdout().flush();
+    let _ = nix::sys::signal::raise(nix::sys::signal::Signal::SIGSTOP);
+    // continued (SIGCONT)
+    reenter(term, mouse)
+}
+
 /// Turn mouse capture on or off.
 pub fn set_mouse(on: bool) -> io::Result<()> {
     let mut out = io::stdout();

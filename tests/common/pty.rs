@@ -151,6 +151,41 @@ impl Session {
         );
     }
 
+    /// Whether the terminal is as the console leaves it (main screen last, canonical mode).
+    pub fn looks_restored(&self) -> bool {
+        let out = self.text();
+        let tio = self.master.get_termios().expect("termios of the pty");
+        out.rfind("\x1b[?1049l") > out.rfind("\x1b[?1049h")
+            && tio
+                .local_flags
+                .contains(nix::sys::termios::LocalFlags::ICANON)
+    }
+
+    /// Whether the console holds the terminal (alternate screen last, raw mode).
+    pub fn looks_taken(&self) -> bool {
+        let out = self.text();
+        let tio = self.master.get_termios().expect("termios of the pty");
+        out.rfind("\x1b[?1049h") > out.rfind("\x1b[?1049l")
+            && !tio
+                .local_flags
+                .contains(nix::sys::termios::LocalFlags::ICANON)
+    }
+
+    /// Wait until `f` holds.
+    pub fn wait_until(&self, what: &str, secs: u64, f: impl Fn(&Session) -> bool) {
+        let deadline = Instant::now() + Duration::from_secs(secs);
+        while Instant::now() < deadline {
+            if f(self) {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        panic!(
+            "{what} did not happen within {secs}s; screen:\n{}",
+            self.screen()
+        );
+    }
+
     pub fn assert_restored(&self) {
         let out = self.text();
         let leave = out.rfind("\x1b[?1049l").expect("left the alternate screen");
