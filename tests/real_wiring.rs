@@ -130,3 +130,166 @@ fn check_probe_says_what_answered() {
     assert!(text.contains("FAIL  mlflow"), "{text}");
     assert!(text.contains("127.0.0.1:9"), "{text}");
 }
+
+/// A hostile Prometheus: request rate answers 5,000 series (one with a namespace holding
+/// control characters); latency answers HTTP 400 with 5 MB
+/// of escape codes; after the first minute of answers, every instant query hangs.
+fn hostile_prometheus() -> String {
+    use axum::routing::any;
+    let (tx, rx) = std::sync::mpsc::channel();
+    let started = Instant::now();
+    std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async move {
+            let app =
+                axum::Router::new().route(
+                    "/api/v1/{kind}",
+                    any(
+                        move |axum::extract::Path(kind): axum::extract::Path<String>,
+                              body: axum::body::Bytes| async move {
+                            use axum::response::IntoResponse;
+                            let form = String::from_utf8_lossy(&body).to_string();
+                            let get = |k: &str| -> f64 {
+                                form.split('&')
+                                    .find_map(|kv| kv.strip_prefix(&format!("{k}=")))
+                                    .and_then(|v| v.parse().ok())
+                                    .unwrap_or(0.0)
+                            };
+                            if form.contains("query=p95_q") {
+                                let junk = "\x1b[2J\x1b]0;owned\x07\nforged line\r".repeat(200_000);
+                                let body = serde_json::json!({"status": "error",
+                                "errorType": "bad_data", "error": junk});
+                                return (axum::http::StatusCode::BAD_REQUEST, body.to_string())
+                                    .into_response();
+                            }
+                            if kind == "query" && started.elapsed() > Duration::from_secs(20) {
+                                // upstream hangs: shutdown must not wait for it
+                                tokio::time::sleep(Duration::from_secs(600)).await;
+                            }
+                            let now = std::time::SystemTime::now()
+                                .duration_since(std::time::UNIX_EPOCH)
+                                .unwrap()
+                                .as_secs_f64();
+                            let times: Vec<f64> = if kind == "query_range" {
+                                let (s, e, st) = (get("start"), get("end"), get("step").max(1.0));
+                                let n = (((e - s) / st).floor() as usize + 1).min(11_000);
+                                (0..n).map(|k| s + k as f64 * st).collect()
+                            } else {
+                                vec![now]
+                            };
+                            let result: Vec<serde_json::Value> = (0..5_000)
+                            .map(|m| {
+                                // one series' namespace carries a newline and an escape code
+                                let ns = if m == 0 { "shop\n\x1b[31mforged" } else { "shop" };
+                                let metric =
+                                    serde_json::json!({"model": format!("m{m}"), "namespace": ns});
+                                if kind == "query_range" {
+                                    let v: Vec<_> =
+                                        times.iter().map(|t| serde_json::json!([t, "5"])).collect();
+                                    serde_json::json!({"metric": metric, "values": v})
+                                } else {
+                                    serde_json::json!({"metric": metric, "value": [now, "5"]})
+                                }
+                            })
+                            .collect();
+                            let rt = if kind == "query_range" {
+                                "matrix"
+                            } else {
+                                "vector"
+                            };
+                            serde_json::json!({"status": "success",
+                            "data": {"resultType": rt, "result": result}})
+                            .to_string()
+                            .into_response()
+                        },
+                    ),
+                );
+            let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+            tx.send(l.local_addr().unwrap().to_string()).unwrap();
+            axum::serve(l, app).await.unwrap();
+        });
+    });
+    rx.recv().unwrap()
+}
+
+#[test]
+fn a_hostile_prometheus_neither_starves_health_nor_forges_logs_nor_delays_shutdown() {
+    let prom = hostile_prometheus();
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("config.toml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "[prometheus]\nurl = \"http://{prom}\"\nstep_seconds = 5\nbackfill_hours = 0.25\n\
+             timeout_seconds = 300\n\
+             [prometheus.queries]\nrequest_rate = \"rate_q\"\nlatency_p95 = \"p95_q\"\n"
+        ),
+    )
+    .unwrap();
+    let data = dir.path().join("data");
+    let (mut child, addr) = common::spawn_agent(
+        common::bin()
+            .args(["agent", "--listen", "127.0.0.1:0", "--config"])
+            .arg(&cfg)
+            .env("PITCREW_DATA", &data)
+            .env("PITCREW_CONFIG", dir.path()),
+    );
+    // 4,999 models arrive (the one with control characters in its name is dropped);
+    // /healthz answers promptly throughout
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let mut slowest = Duration::ZERO;
+    loop {
+        let t0 = Instant::now();
+        let (code, body) = common::http_get(&addr, "/healthz");
+        slowest = slowest.max(t0.elapsed());
+        assert!(code == 200 || code == 503, "{code} {body}");
+        assert!(!body.contains('\x1b'), "escape codes in /healthz: {body:?}");
+        let (_, metrics) = common::http_get(&addr, "/metrics");
+        if metrics.contains("pitcrew_models 4999") {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the models never arrived");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    // into the time when upstream hangs
+    std::thread::sleep(Duration::from_secs(25));
+    let t0 = Instant::now();
+    let (code, _) = common::http_get(&addr, "/healthz");
+    slowest = slowest.max(t0.elapsed());
+    assert!(code == 200 || code == 503);
+    assert!(
+        slowest < Duration::from_secs(1),
+        "/healthz took {slowest:?}"
+    );
+    let t0 = Instant::now();
+    let status = common::terminate(&mut child);
+    assert!(status.success(), "{status:?}");
+    assert!(
+        t0.elapsed() < Duration::from_secs(5),
+        "shutdown took {:?}",
+        t0.elapsed()
+    );
+    // the log: one event per line, no escape code, no forged line, the upstream text clipped
+    let log = std::fs::read(data.join("pitcrew.log")).unwrap();
+    assert!(!log.contains(&0x1b), "escape codes in the log");
+    let log = String::from_utf8_lossy(&log);
+    assert!(
+        !log.lines().any(|l| l.starts_with("forged")),
+        "a forged line in the log"
+    );
+    assert!(log.len() < 4 << 20, "the log grew to {} bytes", log.len());
+    // the journal: no raw escape bytes, and far from 5 MB per error
+    let mut journal_bytes = 0;
+    for e in std::fs::read_dir(data.join("journal")).unwrap() {
+        let b = std::fs::read(e.unwrap().path()).unwrap();
+        assert!(!b.contains(&0x1b), "escape codes in the journal");
+        // nor escaped ones: upstream text and names are stripped of control characters
+        let text = String::from_utf8_lossy(&b);
+        assert!(!text.contains("\\u001b"), "escape codes in the journal");
+        journal_bytes += b.len();
+    }
+    assert!(journal_bytes < 64 << 20, "journal {journal_bytes} bytes");
+}

@@ -171,11 +171,13 @@ mod tests {
               {"metric":{"model":"a"},"value":[1,"2"]},
               {"metric":{"model":"b"},"value":[1,2]},
               {"metric":{"model":7},"value":[1,"3"]},
-              {"metric":{"model":"c"}}]}}"#;
+              {"metric":{"model":"c"}},
+              {"metric":{"model":"d\u001b[2J"},"value":[1,"3"]}]}}"#;
         let r = interpret(200, body, "u", "q").unwrap();
         assert_eq!(r.series.len(), 1);
         assert_eq!(r.series[0].labels["model"], "a");
-        assert_eq!(r.warnings.len(), 3, "{:?}", r.warnings);
+        assert_eq!(r.warnings.len(), 4, "{:?}", r.warnings);
+        assert!(r.warnings[3].ends_with("label model holds control characters"));
         assert!(r.warnings[0].contains("model=\"b\"") && r.warnings[0].contains("dropped"));
         assert!(r.warnings[1].starts_with("a series dropped: label model"));
         assert!(r.warnings[2].contains("no \"value\""));
@@ -189,7 +191,7 @@ mod tests {
         let r = interpret(200, body.as_bytes(), "u", "q").unwrap();
         assert!(r.series.is_empty());
         assert_eq!(r.warnings.len(), MAX_DROPPED_NAMED + 1, "{:?}", r.warnings);
-        assert!(r.warnings.last().unwrap().starts_with("7 more"));
+        assert!(r.warnings.last().unwrap().starts_with("6 more"));
     }
 
     #[test]

@@ -103,9 +103,14 @@ pub(super) fn parse_labels(
         .ok_or_else(|| "a series' \"metric\" is not an object".to_string())?;
     obj.iter()
         .map(|(k, v)| {
-            v.as_str()
-                .map(|s| (k.clone(), s.to_string()))
-                .ok_or_else(|| format!("label {k} is not a string"))
+            let s = v
+                .as_str()
+                .ok_or_else(|| format!("label {} is not a string", clip(k)))?;
+            // names go to the screen, the log and the journal: no escape codes, no newlines
+            if s.chars().chain(k.chars()).any(char::is_control) {
+                return Err(format!("label {} holds control characters", clip(k)));
+            }
+            Ok((k.clone(), s.to_string()))
         })
         .collect()
 }
@@ -114,7 +119,7 @@ pub(super) fn parse_labels(
 const MAX_WARNINGS: usize = 16;
 
 /// Dropped series named one by one in the warnings (the rest are counted).
-pub(super) const MAX_DROPPED_NAMED: usize = 3;
+pub(super) const MAX_DROPPED_NAMED: usize = 4;
 
 /// Why an answer body was not taken.
 #[derive(Debug, Clone, PartialEq)]
