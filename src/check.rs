@@ -46,11 +46,7 @@ impl CheckReport {
 
     fn add(&mut self, what: String, problems: Vec<Problem>) {
         self.checked.push(what);
-        for p in problems {
-            if !self.problems.contains(&p) {
-                self.problems.push(p);
-            }
-        }
+        crate::tui::config_error::extend_unique(&mut self.problems, problems);
     }
 }
 

@@ -147,6 +147,18 @@ impl ConfigError {
     }
 }
 
+/// Append `more` to `problems`, leaving out any already there (order kept; linear time, so a
+/// file with a problem on every line is checked in time proportional to its size).
+pub fn extend_unique(problems: &mut Vec<Problem>, more: impl IntoIterator<Item = Problem>) {
+    let mut seen: std::collections::HashSet<Problem> = problems.iter().cloned().collect();
+    for p in more {
+        if !seen.contains(&p) {
+            seen.insert(p.clone());
+            problems.push(p);
+        }
+    }
+}
+
 /// Sort problems by position within each file, files kept in the order they first appear.
 pub fn sort_problems(problems: &mut [Problem]) {
     let mut files: Vec<String> = Vec::new();
@@ -550,8 +562,11 @@ pub fn expect_str<'a>(
 
 /// The suggestion "did you mean X?" for a misspelt name, if one is close enough.
 pub fn did_you_mean<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str>) -> String {
+    let n = word.chars().count();
     let best = candidates
         .into_iter()
+        // the difference in length bounds the distance from below: most words need no table
+        .filter(|c| c.chars().count().abs_diff(n) <= 2.max(c.len() / 4))
         .map(|c| (edit_distance(word, c), c))
         .filter(|(d, c)| *d <= 2.max(c.len() / 4))
         .min_by_key(|(d, _)| *d);

@@ -292,11 +292,7 @@ impl Theme {
         let mut problems: Vec<Problem> = Vec::new();
         for mode in [ColorMode::TrueColor, ColorMode::Ansi16, ColorMode::None] {
             if let Err(e) = Theme::load(spec, search_dirs, mode) {
-                for p in e.problems() {
-                    if !problems.contains(&p) {
-                        problems.push(p);
-                    }
-                }
+                super::config_error::extend_unique(&mut problems, e.problems());
             }
         }
         problems
