@@ -218,7 +218,25 @@ impl MlflowClient {
         };
         let resp = rb.send().await.map_err(transport)?;
         let status = resp.status();
-        let bytes = resp.bytes().await.map_err(transport)?;
+        let limit = if status.is_success() {
+            MAX_ANSWER_BYTES
+        } else {
+            MAX_ERROR_BYTES
+        };
+        let (bytes, cut) = crate::sources::body::read(resp, limit)
+            .await
+            .map_err(transport)?;
+        if status.is_success() && cut {
+            return Err(MlflowError::Decode {
+                method,
+                url: crate::redact::url_of(url),
+                what: req.what.to_string(),
+                detail: format!(
+                    "the answer is larger than {} MiB, more than any registry page",
+                    MAX_ANSWER_BYTES >> 20
+                ),
+            });
+        }
         if status.is_success() {
             let bytes = if bytes.iter().all(u8::is_ascii_whitespace) {
                 &b"{}"[..]
@@ -273,7 +291,9 @@ impl MlflowClient {
             Ok(r) if r.status().is_success() => Ok(()),
             Ok(r) => {
                 let status = r.status();
-                let body = r.bytes().await.unwrap_or_default();
+                let body = crate::sources::body::read(r, MAX_ERROR_BYTES)
+                    .await
+                    .map_or_else(|_| Vec::new(), |(b, _)| b);
                 Err(error_from("GET", &self.health, what, status, &body))
             }
             Err(e) if e.is_timeout() => Err(MlflowError::Timeout {

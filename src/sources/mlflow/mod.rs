@@ -39,6 +39,12 @@ pub use registry::*;
 pub use rules::*;
 pub use wire::*;
 
+/// The largest MLflow answer read (a page of registry results is a few hundred KiB).
+pub const MAX_ANSWER_BYTES: u64 = 16 << 20;
+
+/// Bytes of an MLflow error answer read: its message is clipped anyway.
+pub const MAX_ERROR_BYTES: u64 = 64 << 10;
+
 use crate::config::{MlflowConfig, fill_template};
 use crate::engine::{Change, Event};
 use crate::fleet::ModelMeta;

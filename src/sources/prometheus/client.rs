@@ -192,31 +192,21 @@ impl PromClient {
                 }
             }
         };
-        let mut resp = req.send().await.map_err(transport)?;
+        let resp = req.send().await.map_err(transport)?;
         let status = resp.status().as_u16();
         let ok = (200..300).contains(&status);
+        // an error's message: its start is enough
         let limit = if ok { self.max_body } else { MAX_ERROR_BODY };
-        let too_large = || PromError::TooLarge {
-            url: shown.clone(),
-            query: promql.to_string(),
-            limit: AnswerLimit::Bytes(limit),
-        };
-        if ok && resp.content_length().is_some_and(|n| n > limit) {
-            return Err(too_large());
-        }
         // streamed with a bound: an endless or huge body is never held whole
-        let mut body: Vec<u8> = Vec::new();
-        while let Some(chunk) = resp.chunk().await.map_err(transport)? {
-            let room = (limit as usize).saturating_sub(body.len());
-            if chunk.len() > room {
-                if ok {
-                    return Err(too_large());
-                }
-                // an error's message: its start is enough
-                body.extend_from_slice(&chunk[..room]);
-                break;
-            }
-            body.extend_from_slice(&chunk);
+        let (body, cut) = crate::sources::body::read(resp, limit)
+            .await
+            .map_err(transport)?;
+        if ok && cut {
+            return Err(PromError::TooLarge {
+                url: shown.clone(),
+                query: promql.to_string(),
+                limit: AnswerLimit::Bytes(limit),
+            });
         }
         interpret_limited(status, &body, &shown, promql, self.max_series)
     }
