@@ -1,0 +1,9 @@
+//! The playbook parser: any text as a playbook file.
+#![no_main]
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(|data: &[u8]| {
+    if let Ok(text) = std::str::from_utf8(data) {
+        let _ = pitcrew::remediate::playbook::parse("playbook.toml", text);
+    }
+});
