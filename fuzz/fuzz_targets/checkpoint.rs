@@ -6,7 +6,8 @@ use libfuzzer_sys::fuzz_target;
 fuzz_target!(|data: &[u8]| {
     if let Ok(text) = std::str::from_utf8(data) {
         for len in [0, data.len() as u64, 1 << 20] {
-            let _ = pitcrew::journal::decode_state(pitcrew::journal::CHECKPOINT_ENCODING, len, text);
+            let _ =
+                pitcrew::journal::decode_state(pitcrew::journal::CHECKPOINT_ENCODING, len, text);
         }
     }
     let _ = pitcrew::engine::Engine::restore(pitcrew::engine::EngineConfig::default(), data);
