@@ -104,15 +104,21 @@ mod replay;
 pub use edge::*;
 pub use replay::*;
 
+/// The runtime every mode runs on: two worker threads (the engine and the UI never wait on
+/// each other), shut down with [`STOP_BLOCKING`] for blocking work.
+fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")
+}
+
 /// Run the console on the simulated fleet.
 pub fn run_console(opts: ConsoleOptions) -> anyhow::Result<()> {
     let paths = Paths::from_env();
     let (theme, keymap) = load_look(&paths, &opts.theme, &opts.keymap)?;
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .context("cannot start the async runtime")?;
+    let rt = runtime()?;
     let r = rt.block_on(console(opts, paths, theme, keymap));
     rt.shutdown_timeout(STOP_BLOCKING);
     r
@@ -607,11 +613,7 @@ pub fn run_agent(opts: ConsoleOptions, agent: AgentOptions) -> anyhow::Result<()
             agent.listen
         )
     })?;
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .context("cannot start the async runtime")?;
+    let rt = runtime()?;
     let r = rt.block_on(async move {
         let listener = tokio::net::TcpListener::bind(listen)
             .await

@@ -17,11 +17,7 @@ pub fn run_replay(
     if rec.events.is_empty() {
         anyhow::bail!("{}: the recording holds no events", file.display());
     }
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .context("cannot start the async runtime")?;
+    let rt = runtime()?;
     let r = rt.block_on(replay_console(rec, speed, theme, keymap, ascii));
     rt.shutdown_timeout(STOP_BLOCKING);
     r
