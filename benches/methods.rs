@@ -1,6 +1,7 @@
 //! Criterion benchmarks of detection, forecasting and the deployment predictor:
 //! - the detector ensemble, samples per second on one core (target ≥ 2 million/s);
-//! - fit and forecast one day ahead for 1,000 series of two weeks of 5-minute data
+//! - fit and forecast one day ahead for 1,000 series of two weeks of 5-minute data, and for one
+//!   series of 20,000 points
 //!   (target < 1 s on one core);
 //! - the deployment-duration predictor: train on 1,000 rows (< 30 ms), predict (< 100 µs).
 
@@ -52,6 +53,10 @@ fn forecasting(c: &mut Criterion) {
     g.sample_size(10);
     g.bench_function("1000_series_2w_5min_one_day_ahead", |b| {
         b.iter(|| black_box(forecast_many(&series, 288)))
+    });
+    let long = synthetic_5min_series(1, 20_000, 11);
+    g.bench_function("one_series_20000_points_one_day_ahead", |b| {
+        b.iter(|| black_box(forecast_many(&long, 288)))
     });
     g.finish();
 }

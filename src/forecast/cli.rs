@@ -296,16 +296,28 @@ pub fn run_backtest_scaling(
     Ok(report)
 }
 
-/// The MASE evaluation on the shared data: every column of `traces/ETTh1.csv` and `ETTh2.csv`
-/// and every series of nab-dev's realTraffic and realAWSCloudwatch, one-day horizon, rolling
-/// origins. `data_root` is the `shared/data` directory.
-pub fn run_mase_evaluation(data_root: &Path) -> Result<EvalSummary, CliError> {
+/// The forecasting suite on the shared data (`data_root` is the `shared/data` directory):
+/// - ETT: every column of `traces/ETTh1.csv` and `ETTh2.csv`,
+/// - realTraffic and realAWSCloudwatch: every series of nab-dev's two categories,
+///
+/// each at up to 20 origins spread over its history, and
+/// - bike_sharing: `cnt` of `traces/bike_sharing/hour.csv`, its missing hours left as gaps, at
+///   the last 56 midnights;
+///
+/// all at a one-day horizon.
+pub fn mase_suite(data_root: &Path) -> Result<Vec<eval::NamedSeries>, CliError> {
     let mut series: Vec<eval::NamedSeries> = Vec::new();
+    let spread = eval::Origins::Spread(20);
     for file in ["ETTh1.csv", "ETTh2.csv"] {
         let path = data_root.join("traces").join(file);
         for col in ["HUFL", "HULL", "MUFL", "MULL", "LUFL", "LULL", "OT"] {
             let s = read_series(&path, Some(col))?;
-            series.push(("ETT".into(), format!("{file}:{col}"), s.points));
+            series.push(eval::NamedSeries {
+                group: "ETT".into(),
+                name: format!("{file}:{col}"),
+                points: s.points,
+                origins: spread,
+            });
         }
     }
     for cat in ["realTraffic", "realAWSCloudwatch"] {
@@ -325,10 +337,177 @@ pub fn run_mase_evaluation(data_root: &Path) -> Result<EvalSummary, CliError> {
                 .file_name()
                 .map(|n| n.to_string_lossy().into_owned())
                 .unwrap_or_default();
-            series.push((cat.into(), name, s.points));
+            series.push(eval::NamedSeries {
+                group: cat.into(),
+                name,
+                points: s.points,
+                origins: spread,
+            });
         }
     }
-    Ok(eval::evaluate_many(&series, &eval::EvalConfig::default()))
+    let bike = data_root
+        .join("traces")
+        .join("bike_sharing")
+        .join("hour.csv");
+    series.push(eval::NamedSeries {
+        group: "bike_sharing".into(),
+        name: "hour.csv:cnt".into(),
+        points: read_date_hour_series(&bike, "dteday", "hr", "cnt")?,
+        origins: eval::Origins::LastMidnights(56),
+    });
+    Ok(series)
+}
+
+/// The MASE evaluation of [`mase_suite`] with the default settings.
+pub fn run_mase_evaluation(data_root: &Path) -> Result<EvalSummary, CliError> {
+    Ok(eval::evaluate_many(
+        &mase_suite(data_root)?,
+        &eval::EvalConfig::default(),
+    ))
+}
+
+/// The leave-one-group-out cross-validation of [`mase_suite`] over
+/// [`eval::default_candidates`].
+pub fn run_forecast_cv(data_root: &Path) -> Result<eval::CvSummary, CliError> {
+    Ok(eval::cross_validate(
+        &mase_suite(data_root)?,
+        &eval::default_candidates(),
+    ))
+}
+
+fn to_json(v: &impl serde::Serialize) -> Result<String, CliError> {
+    serde_json::to_string_pretty(v).map_err(|e| CliError::Usage(format!("cannot encode JSON: {e}")))
+}
+
+const TABLE_HEAD: &str =
+    "group                series     MASE daily-naive weekly-naive  improvement   cover80";
+
+fn table_row(g: &eval::GroupScore) -> String {
+    format!(
+        "{:<20} {:>6} {:>8.3} {:>11.3} {:>12.3} {:>11.1}% {:>8.1}%",
+        g.group,
+        g.series,
+        g.mase,
+        g.mase_daily_naive,
+        g.mase_weekly_naive,
+        g.improvement_vs_better_naive * 100.0,
+        g.coverage80 * 100.0
+    )
+}
+
+/// The evaluation as a table (or JSON).
+pub fn render_evaluation(s: &EvalSummary, json: bool) -> Result<String, CliError> {
+    if json {
+        return to_json(s);
+    }
+    let mut out = vec![TABLE_HEAD.to_string()];
+    out.extend(s.groups.iter().map(table_row));
+    out.extend(
+        s.skipped
+            .iter()
+            .map(|(n, why)| format!("skipped {n}: {why}")),
+    );
+    Ok(out.join("\n"))
+}
+
+/// The cross-validation as tables (or JSON): per group with the setting chosen without it, then
+/// the same groups in-sample.
+pub fn render_cv(s: &eval::CvSummary, json: bool) -> Result<String, CliError> {
+    if json {
+        return to_json(s);
+    }
+    let mut out = vec![
+        format!(
+            "leave-one-group-out over the defaults {{{}}}; chosen on every group: {}",
+            s.candidates.join(", "),
+            s.in_sample_choice
+        ),
+        String::new(),
+        format!("cross-validated (each group scored with the defaults chosen on the others)"),
+        format!("{TABLE_HEAD}   chosen"),
+    ];
+    for f in &s.folds {
+        out.push(format!("{}   {}", table_row(&f.cv), f.chosen));
+    }
+    out.push(table_row(&s.pooled_cv));
+    out.push(String::new());
+    out.push(format!(
+        "in-sample (defaults chosen on every group: {})",
+        s.in_sample_choice
+    ));
+    out.push(TABLE_HEAD.to_string());
+    for f in &s.folds {
+        out.push(table_row(&f.in_sample));
+    }
+    out.push(table_row(&s.pooled_in_sample));
+    out.extend(
+        s.skipped
+            .iter()
+            .map(|(n, why)| format!("skipped {n}: {why}")),
+    );
+    Ok(out.join("\n"))
+}
+
+/// Reads a series whose time is a date column (`YYYY-MM-DD`, UTC) and an hour column (0–23), as
+/// the UCI bike-sharing data writes it. Rows with an unreadable value are left out (gaps).
+pub fn read_date_hour_series(
+    path: &Path,
+    date: &str,
+    hour: &str,
+    value: &str,
+) -> Result<Vec<(f64, f64)>, CliError> {
+    let csv_err = |e: csv::Error| CliError::Csv {
+        path: path.to_path_buf(),
+        message: e.to_string(),
+    };
+    let file = std::fs::File::open(path).map_err(|source| CliError::Io {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    let mut rdr =
+        csv::ReaderBuilder::new()
+            .flexible(true)
+            .from_reader(crate::files::LineBound::new(
+                std::io::BufReader::with_capacity(1 << 16, file),
+                crate::files::MAX_LINE_BYTES,
+            ));
+    let headers = rdr.headers().map_err(csv_err)?.clone();
+    let col = |want: &str| {
+        headers
+            .iter()
+            .position(|h| h.trim() == want)
+            .ok_or_else(|| CliError::NoColumn {
+                path: path.to_path_buf(),
+                column: want.to_string(),
+                available: headers.iter().collect::<Vec<_>>().join(","),
+            })
+    };
+    let (dc, hc, vc) = (col(date)?, col(hour)?, col(value)?);
+    let mut points = Vec::new();
+    for rec in rdr.records() {
+        let rec = rec.map_err(csv_err)?;
+        let line = rec.position().map_or(0, |p| p.line());
+        let d = rec.get(dc).unwrap_or("").trim();
+        let hr = rec.get(hc).unwrap_or("").trim();
+        let t = match (parse_timestamp(d), hr.parse::<u8>()) {
+            (Some((t, _)), Ok(h)) if h < 24 => t + 3600.0 * f64::from(h),
+            _ => {
+                return Err(CliError::BadTimestamp {
+                    path: path.to_path_buf(),
+                    line,
+                    value: format!("{d} hour {hr}"),
+                });
+            }
+        };
+        if let Some(v) = rec
+            .get(vc)
+            .and_then(|v| v.trim().parse::<f64>().ok())
+            .filter(|v| v.is_finite())
+        {
+            points.push((t, v));
+        }
+    }
+    Ok(points)
 }
 
 #[cfg(test)]

@@ -14,6 +14,8 @@ pub const HALF_LIFE_CYCLES: f64 = 3.0;
 pub const MAX_CYCLES: usize = 10;
 /// Most recent points the level is tracked over.
 const LEVEL_WINDOW: usize = 2048;
+/// Most points at which the smoothing constants' errors are compared.
+const EVAL_POINTS: usize = 256;
 const ALPHAS: [f64; 7] = [0.005, 0.02, 0.05, 0.1, 0.25, 0.5, 0.9];
 
 /// Seasonal profiles removed from a series.
@@ -81,7 +83,7 @@ pub fn decompose(y: &[f64], periods: &[usize], h: usize) -> Decomposition {
     }
 }
 
-fn median(v: &mut [f64]) -> f64 {
+pub(super) fn median(v: &mut [f64]) -> f64 {
     if v.is_empty() {
         return 0.0;
     }
@@ -92,10 +94,15 @@ fn median(v: &mut [f64]) -> f64 {
 
 /// Four robust standard deviations (1.4826 × median absolute deviation) of `v`; 0 for empty or
 /// mostly constant input.
-fn robust_clip(v: &[f64]) -> f64 {
-    let mut w = v.to_vec();
+/// Longer inputs are sampled at an even stride down to about this many values: a scale estimate
+/// from a thousand values is as good as one from all of them, at a fraction of the cost.
+const SCALE_SAMPLE: usize = 1024;
+
+pub(super) fn robust_clip(v: &[f64]) -> f64 {
+    let stride = (v.len() / SCALE_SAMPLE).max(1);
+    let mut w: Vec<f64> = v.iter().step_by(stride).copied().collect();
     let m = median(&mut w);
-    let mut dev: Vec<f64> = v.iter().map(|x| (x - m).abs()).collect();
+    let mut dev: Vec<f64> = v.iter().step_by(stride).map(|x| (x - m).abs()).collect();
     4.0 * 1.4826 * median(&mut dev)
 }
 
@@ -114,18 +121,32 @@ fn bands(h: usize) -> Vec<(usize, usize)> {
 /// Forecasts `h` steps of `y` with the decomposition + smoothed level model. Always returns `h`
 /// values (for an empty `y`, zeros).
 pub fn forecast(y: &[f64], periods: &[usize], h: usize) -> Vec<f64> {
-    let n = y.len();
-    if n == 0 {
+    if y.is_empty() {
         return vec![0.0; h];
     }
     let dec = decompose(y, periods, h);
-    let d = &dec.deseasonalised;
+    let init_len = periods.first().copied().unwrap_or(10);
+    smoothed_level(&dec.deseasonalised, init_len, h)
+        .into_iter()
+        .zip(&dec.seasonal_future)
+        .map(|(l, s)| l + s)
+        .collect()
+}
+
+/// The level of a deseasonalised series `d` for each of the next `h` steps: robust simple
+/// exponential smoothing over the last [`LEVEL_WINDOW`] points, started at the median of the first
+/// `init_len`, whose constant is chosen separately for each horizon band by the in-sample
+/// absolute error at that band's horizon. Always returns `h` values (zeros for an empty `d`).
+pub fn smoothed_level(d: &[f64], init_len: usize, h: usize) -> Vec<f64> {
+    if d.is_empty() {
+        return vec![0.0; h];
+    }
     // The level is tracked over the most recent LEVEL_WINDOW points only (the slowest smoothing
     // constant forgets faster than that), all constants in one pass.
-    let start = n.saturating_sub(LEVEL_WINDOW);
+    let start = d.len().saturating_sub(LEVEL_WINDOW);
     let d = &d[start..];
     let n = d.len();
-    let init_len = n.min(periods.first().copied().unwrap_or(10).max(1));
+    let init_len = n.min(init_len.max(1));
     let init = median(&mut d[..init_len].to_vec());
     // Robust levels for each alpha: innovations are clipped at four robust standard deviations
     // of the one-step changes (or of the values when the changes are mostly zero), so isolated
@@ -147,34 +168,43 @@ pub fn forecast(y: &[f64], periods: &[usize], h: usize) -> Vec<f64> {
         clip.abs()
     };
     const M: usize = ALPHAS.len();
-    let mut levels = vec![[0.0; M]; n];
+    // The levels are kept only at the evaluation points: every `stride`-th step from the first
+    // quarter on (at most EVAL_POINTS of them; a few hundred errors tell the constants apart).
+    let from = n / 4;
+    let stride = ((n - from) / EVAL_POINTS).max(1);
+    let mut kept: Vec<(usize, [f64; M])> = Vec::with_capacity(EVAL_POINTS + 2);
     let mut cur = [init; M];
-    for (slot, &v) in levels.iter_mut().zip(d) {
+    for (t, &v) in d.iter().enumerate() {
         for (c, a) in cur.iter_mut().zip(ALPHAS) {
             *c += a * (v - *c).clamp(-clip, clip);
         }
-        *slot = cur;
+        if t >= from && (t - from).is_multiple_of(stride) {
+            kept.push((t, cur));
+        }
     }
     let mut out = vec![0.0; h];
     for (lo, hi) in bands(h) {
         let rep = ((lo * hi) as f64).sqrt().round().max(1.0) as usize;
-        let mut best = M - 1;
-        if n > rep + 1 {
-            let from = (n / 4).min(n - rep - 1);
-            let mut sae = [0.0; M];
-            for t in from..n - rep {
-                let target = d[t + rep];
-                for (e, l) in sae.iter_mut().zip(&levels[t]) {
-                    *e += (target - l).abs();
-                }
+        let mut sae = [0.0; M];
+        let mut scored = 0;
+        for (t, levels) in &kept {
+            let Some(&target) = d.get(t + rep) else {
+                break;
+            };
+            for (e, l) in sae.iter_mut().zip(levels) {
+                *e += (target - l).abs();
             }
-            best = (0..M)
-                .min_by(|&x, &y| sae[x].total_cmp(&sae[y]))
-                .unwrap_or(M - 1);
+            scored += 1;
         }
-        let level = levels[n - 1][best];
-        for k in lo..=hi {
-            out[k - 1] = level + dec.seasonal_future[k - 1];
+        let best = if scored > 0 {
+            (0..M)
+                .min_by(|&x, &y| sae[x].total_cmp(&sae[y]))
+                .unwrap_or(M - 1)
+        } else {
+            M - 1
+        };
+        for slot in &mut out[lo - 1..hi] {
+            *slot = cur[best];
         }
     }
     out

@@ -11,7 +11,8 @@
 //! of the series is computed with an FFT, its peaks are candidates, the day and the week at the
 //! series' own interval are candidates too (snapped to when a peak is within a few percent), and a
 //! period is kept when its autocorrelation is clearly positive and at least two cycles are seen.
-//! Several periods may be kept at once (typically daily and weekly).
+//! Several periods may be kept at once (typically daily and weekly); a multiple of a kept period
+//! (the week of a day) is kept when what is left after removing the shorter profile still repeats.
 //!
 //! Candidate forecasters:
 //! - **seasonal naive** for each period (the baselines; kept as candidates so that selection can
@@ -26,15 +27,19 @@
 //!   SVM regression: the features are few and well conditioned (near-collinear ones are dropped),
 //!   OLS has a closed-form solution that fits 500 rows in tens of microseconds, and it extrapolates
 //!   additive seasonal structure, which kernel SVMs do not; linfa has no regression forests, and
-//!   trees could not extrapolate a level anyway.
+//!   trees could not extrapolate a level anyway,
+//! - **a robust multi-seasonal profile** ([`profile`]): on a log scale for non-negative series,
+//!   the median of each phase of the longest period (the week) over its last cycles, and the
+//!   same smoothed level: built for months of demand with holidays and events.
 //!
 //! **Selection / combination** ([`select`]) is by rolling-origin validation: each candidate is
-//! refitted at the last few origins of the history and scored by its mean absolute error over the
-//! horizon (capped at one seasonal cycle); the single model or the equal-weight combination of
-//! decomposition and linear model with the lowest error wins, and [`Forecast::method`] says which
-//! and why. The **80% prediction interval** comes from the empirical 80% quantile of the winner's
-//! absolute validation errors in each horizon band (made non-decreasing with the horizon), so
-//! its width is honest about how that model actually erred on this series.
+//! refitted at the last origins of the history (at least 7 when the history allows) and scored by
+//! its mean absolute error over the horizon (capped at one seasonal cycle); the single model, the
+//! equal-weight combination of decomposition and linear model, or the mean of the two best, with
+//! the lowest error wins, and [`Forecast::method`] says which and why. The **80% prediction
+//! interval** comes from the empirical 80% quantile of the winner's absolute validation errors in
+//! each horizon band (made non-decreasing with the horizon), so its width is honest about how that
+//! model actually erred on this series.
 //!
 //! # Scaling
 //! - [`capacity`]: replica planning from a forecast with headroom, bounds, start-up lead time,
@@ -52,6 +57,7 @@ pub mod eval;
 pub mod hpa;
 pub mod linear;
 pub mod naive;
+pub mod profile;
 pub mod scaling_backtest;
 pub mod seasonality;
 pub mod select;
@@ -149,7 +155,7 @@ impl Default for ForecastConfig {
         ForecastConfig {
             max_points: 4096,
             max_weeks: 8.0,
-            validation_origins: 3,
+            validation_origins: 7,
             min_validation_points: 120,
         }
     }

@@ -5,8 +5,8 @@
 //! local maxima of the ACF plus the day and the week at the series' interval; a peak within 3% of
 //! a calendar period is snapped to it (calendar periods are exact, peaks are noisy). A candidate
 //! is kept when its autocorrelation exceeds [`MIN_ACF`], at least two full cycles are observed,
-//! and it is not just a multiple of a kept shorter period that adds nothing (its ACF must beat the
-//! shorter one's). The ACF is computed on a copy clipped at the median ± 4 robust standard
+//! and it is not just a multiple of a kept shorter period that adds nothing (the series minus the
+//! shorter period's mean profile must still correlate above [`MIN_ACF`] at the longer lag). The ACF is computed on a copy clipped at the median ± 4 robust standard
 //! deviations, so rare bursts cannot create periods. At most [`MAX_PERIODS`] periods are returned, shortest first.
 
 use rustfft::FftPlanner;
@@ -134,10 +134,14 @@ pub fn detect_periods(y: &[f64], step_secs: f64) -> Vec<usize> {
             let m = (p as f64 / q as f64).round().max(1.0) as usize;
             m >= 2 && (p as i64 - (m * q) as i64).abs() <= 1
         };
-        if kept
-            .iter()
-            .any(|&(q, aq)| near_multiple(q) && a <= aq + 0.02)
-        {
+        // A multiple of a kept period is kept only when it holds structure of its own: the
+        // autocorrelation at its lag of what is left once the shorter period's mean profile is
+        // removed (a week holds weekdays unlike weekends; three weeks hold nothing a week lacks).
+        let a = match kept.iter().rev().find(|&&(q, _)| near_multiple(q)) {
+            Some(&(q, _)) => residual_acf(y, q, p, max_lag),
+            None => a,
+        };
+        if a <= MIN_ACF {
             continue;
         }
         kept.push((p, a));
@@ -148,6 +152,40 @@ pub fn detect_periods(y: &[f64], step_secs: f64) -> Vec<usize> {
     let mut out: Vec<usize> = kept.into_iter().map(|k| k.0).collect();
     out.sort_unstable();
     out
+}
+
+/// Best autocorrelation within ±1 lag of `p` of `y` minus its mean profile of period `q`.
+fn residual_acf(y: &[f64], q: usize, p: usize, max_lag: usize) -> f64 {
+    let n = y.len();
+    let mut sum = vec![0.0; q];
+    let mut cnt = vec![0usize; q];
+    for (i, v) in y.iter().enumerate() {
+        sum[i % q] += v;
+        cnt[i % q] += 1;
+    }
+    let prof: Vec<f64> = sum
+        .iter()
+        .zip(&cnt)
+        .map(|(s, c)| s / (*c).max(1) as f64)
+        .collect();
+    let resid: Vec<f64> = y.iter().enumerate().map(|(i, v)| v - prof[i % q]).collect();
+    let mean = resid.iter().sum::<f64>() / n as f64;
+    let c0: f64 = resid.iter().map(|v| (v - mean) * (v - mean)).sum();
+    if c0 <= 0.0 || !c0.is_finite() {
+        return 0.0;
+    }
+    // Three lags only: summed directly (the same unbiased scaling as the full ACF).
+    let hi = (p + 1).min(max_lag).min(n.saturating_sub(1));
+    (p.saturating_sub(1)..=hi)
+        .map(|k| {
+            let c: f64 = resid[k..]
+                .iter()
+                .zip(&resid)
+                .map(|(a, b)| (a - mean) * (b - mean))
+                .sum();
+            c / c0 * n as f64 / (n - k) as f64
+        })
+        .fold(f64::MIN, f64::max)
 }
 
 #[cfg(test)]

@@ -1,14 +1,16 @@
 //! Rolling-origin selection and combination of the candidate forecasters, and the 80% interval.
 //!
-//! The last few origins of the history (spaced by the validation horizon: the requested horizon
-//! capped at one seasonal cycle and at a quarter of the data) are replayed: every candidate is fit
+//! The last origins of the history (at least the configured number, 7 by default, spaced by the
+//! validation horizon: the requested horizon capped at one seasonal cycle and at a quarter of the
+//! data) are replayed: every candidate is fit
 //! on the data before the origin and scored by its mean absolute error on the steps after it.
-//! The candidate (a single model or the equal-weight combination of the decomposition and linear
-//! models) with the lowest error is refitted on all the data. Its absolute validation errors give
+//! The candidate (a single model, the equal-weight combination of the decomposition and linear
+//! models, or the mean of the two best when that validates better than either) with the lowest
+//! error is refitted on all the data. Its absolute validation errors give
 //! the 80% interval half-width per horizon band (empirical 80% quantile, non-decreasing with the
 //! horizon; beyond the validated horizon the last band's width is kept).
 
-use super::{ForecastError, decompose, linear, naive, seasonality};
+use super::{ForecastError, decompose, linear, naive, profile, seasonality};
 
 /// Result of [`forecast_values`].
 #[derive(Debug, Clone, PartialEq)]
@@ -38,6 +40,8 @@ pub enum Candidate {
     Linear,
     /// Equal-weight mean of decomposition and linear.
     Combination,
+    /// Robust seasonal profile on a log scale with a smoothed level.
+    Profile,
 }
 
 impl Candidate {
@@ -49,6 +53,7 @@ impl Candidate {
             Candidate::Decomposition => "multi-seasonal decomposition".into(),
             Candidate::Linear => "linfa linear model on lag+Fourier features".into(),
             Candidate::Combination => "mean of decomposition and linfa linear model".into(),
+            Candidate::Profile => "robust multi-seasonal profile".into(),
         }
     }
 }
@@ -81,6 +86,7 @@ fn run_all(y: &[f64], periods: &[usize], h: usize, cands: &[Candidate]) -> Vec<O
             Candidate::Combination => lin
                 .as_ref()
                 .map(|l| l.iter().zip(&dec).map(|(a, b)| 0.5 * (a + b)).collect()),
+            Candidate::Profile => profile::forecast(y, &usable, h),
         })
         .collect()
 }
@@ -124,6 +130,7 @@ pub fn forecast_values(
         Candidate::Decomposition,
         Candidate::Linear,
         Candidate::Combination,
+        Candidate::Profile,
     ]);
 
     let hv = h.min(n / 4).max(1);
@@ -154,29 +161,55 @@ pub fn forecast_values(
             scores.push((cands[ci], mae));
         }
     }
-    let best = scores
+    // The two best singles, and their equal-weight mean when it validates better than either
+    // (combining the leaders is steadier than flipping between two near-equal models).
+    let mut ranked: Vec<(usize, f64)> = scores
         .iter()
-        .copied()
         .filter(|s| s.1.is_finite())
-        .min_by(|a, b| a.1.total_cmp(&b.1));
-    let mut final_fc = None;
-    let mut chosen = Candidate::Decomposition;
-    if let Some((c, _)) = best {
-        final_fc = run_all(y, &periods, h, &[c]).pop().flatten();
-        chosen = c;
-    }
-    let mean = match final_fc {
-        Some(f) => f,
-        None => {
-            chosen = Candidate::Decomposition;
-            decompose::forecast(y, &periods, h)
+        .map(|(c, s)| (cands.iter().position(|x| x == c).unwrap_or(0), *s))
+        .collect();
+    ranked.sort_by(|a, b| a.1.total_cmp(&b.1));
+    let mut picked: Vec<usize> = ranked.first().map(|r| vec![r.0]).unwrap_or_default();
+    let mut picked_mae = ranked.first().map(|r| r.1);
+    let mut picked_errs: Option<Vec<Vec<f64>>> = ranked.first().map(|r| errs[r.0].clone());
+    if let [(a, _), (b, _), ..] = ranked[..] {
+        let pair: Vec<Vec<f64>> = errs[a]
+            .iter()
+            .zip(&errs[b])
+            .map(|(x, y)| x.iter().zip(y).map(|(u, v)| 0.5 * (u + v)).collect())
+            .collect();
+        let mae = pair.iter().flatten().map(|v| v.abs()).sum::<f64>() / (used * hv) as f64;
+        if picked_mae.is_some_and(|m| mae < m) {
+            picked = vec![a, b];
+            picked_mae = Some(mae);
+            picked_errs = Some(pair);
         }
+    }
+    let want: Vec<Candidate> = picked.iter().map(|&i| cands[i]).collect();
+    let fits: Vec<Vec<f64>> = run_all(y, &periods, h, &want)
+        .into_iter()
+        .flatten()
+        .collect();
+    let validated = !want.is_empty() && fits.len() == want.len();
+    let mean = if validated {
+        (0..h)
+            .map(|k| fits.iter().map(|f| f[k]).sum::<f64>() / fits.len() as f64)
+            .collect()
+    } else {
+        decompose::forecast(y, &periods, h)
+    };
+    let chosen_name = if validated {
+        want.iter()
+            .map(|c| c.name())
+            .collect::<Vec<_>>()
+            .join(" + ")
+    } else {
+        Candidate::Decomposition.name()
     };
     // Interval half-widths per band from the chosen candidate's validation errors.
     let nb = hv.clamp(1, 4);
     let mut width = vec![0.0; nb];
-    let ci = cands.iter().position(|c| *c == chosen);
-    let chosen_errs = ci.map(|i| &errs[i]).filter(|e| !e.is_empty());
+    let chosen_errs = picked_errs.as_ref().filter(|e| validated && !e.is_empty());
     match chosen_errs {
         Some(e) => {
             for (b, w) in width.iter_mut().enumerate() {
@@ -213,20 +246,19 @@ pub fn forecast_values(
         .iter()
         .map(|(c, s)| format!("{}: {:.4}", c.name(), s))
         .collect();
-    let method = match best {
-        Some((c, s)) if c == chosen => format!(
-            "{} — lowest rolling-origin MAE {:.4} over {} origins × {} steps (all: {}); periods {:?}",
-            c.name(),
-            s,
+    let method = match picked_mae {
+        Some(m) if validated => format!(
+            "{}{} — lowest rolling-origin MAE {:.4} over {} origins × {} steps (all: {}); periods {:?}",
+            if want.len() > 1 { "mean of " } else { "" },
+            chosen_name,
+            m,
             used,
             hv,
             others.join(", "),
             periods
         ),
         _ => format!(
-            "{} — too little history for rolling-origin validation; periods {:?}",
-            chosen.name(),
-            periods
+            "{chosen_name} — too little history for rolling-origin validation; periods {periods:?}"
         ),
     };
     Ok(ValuesForecast {
