@@ -234,8 +234,12 @@ enum BacktestCmd {
         #[arg(long)]
         profile: Option<String>,
         /// Also write the score files here (`<category>/<file>.csv`).
-        #[arg(long, value_name = "DIR")]
+        #[arg(long, value_name = "DIR", conflicts_with = "cv")]
         scores_out: Option<std::path::PathBuf>,
+        /// Cross-validate: `category` leaves each category out in turn, its alarm threshold
+        /// chosen on the others, and prints per fold, pooled, and the in-sample figure beside.
+        #[arg(long, value_parser = ["category"])]
+        cv: Option<String>,
     },
     /// Replay demand (requests per second) against static provisioning, the Kubernetes HPA and
     /// pitcrew's predictive planner, stepped every 15 s; prints JSON per policy.
@@ -267,6 +271,10 @@ enum BacktestCmd {
         /// Print JSON instead of a table.
         #[arg(long)]
         json: bool,
+        /// Cross-validate the defaults: `group` leaves each data set out in turn (its defaults
+        /// chosen on the others) and prints the cross-validated figures beside the in-sample ones.
+        #[arg(long, value_parser = ["group"])]
+        cv: Option<String>,
     },
 }
 
@@ -297,12 +305,30 @@ fn main() -> ExitCode {
                     profiles,
                     profile,
                     scores_out,
+                    cv,
                 },
         }) => {
             let profiles = profiles.or_else(|| {
                 let p = data.join("profiles.json");
                 p.exists().then_some(p)
             });
+            if cv.is_some() {
+                return match pitcrew::detect::cli::backtest_cv(
+                    &data,
+                    &labels,
+                    profiles.as_deref(),
+                    profile.as_deref(),
+                ) {
+                    Ok(report) => {
+                        println!("{report}");
+                        ExitCode::SUCCESS
+                    }
+                    Err(e) => {
+                        eprintln!("pitcrew backtest detect: {e}");
+                        ExitCode::from(2)
+                    }
+                };
+            }
             match pitcrew::detect::cli::backtest_to(
                 &data,
                 &labels,
@@ -456,51 +482,26 @@ fn main() -> ExitCode {
             ExitCode::SUCCESS
         }
         Some(Cmd::Backtest {
-            what: BacktestCmd::Forecast { data, json },
-        }) => match pitcrew::forecast::cli::run_mase_evaluation(&data) {
-            Ok(summary) => {
-                if json {
-                    match serde_json::to_string_pretty(&summary) {
-                        Ok(j) => println!("{j}"),
-                        Err(e) => {
-                            eprintln!("pitcrew backtest forecast: {e}");
-                            return ExitCode::from(1);
-                        }
-                    }
-                } else {
-                    println!(
-                        "{:<20} {:>6} {:>8} {:>10} {:>10} {:>12} {:>9}",
-                        "group",
-                        "series",
-                        "MASE",
-                        "daily-naive",
-                        "weekly-naive",
-                        "improvement",
-                        "cover80"
-                    );
-                    for g in &summary.groups {
-                        println!(
-                            "{:<20} {:>6} {:>8.3} {:>10.3} {:>10.3} {:>11.1}% {:>8.1}%",
-                            g.group,
-                            g.series,
-                            g.mase,
-                            g.mase_daily_naive,
-                            g.mase_weekly_naive,
-                            g.improvement_vs_better_naive * 100.0,
-                            g.coverage80 * 100.0
-                        );
-                    }
-                    for (name, why) in &summary.skipped {
-                        println!("skipped {name}: {why}");
-                    }
+            what: BacktestCmd::Forecast { data, json, cv },
+        }) => {
+            let text = if cv.is_some() {
+                pitcrew::forecast::cli::run_forecast_cv(&data)
+                    .and_then(|r| pitcrew::forecast::cli::render_cv(&r, json))
+            } else {
+                pitcrew::forecast::cli::run_mase_evaluation(&data)
+                    .and_then(|r| pitcrew::forecast::cli::render_evaluation(&r, json))
+            };
+            match text {
+                Ok(t) => {
+                    println!("{t}");
+                    ExitCode::SUCCESS
                 }
-                ExitCode::SUCCESS
+                Err(e) => {
+                    eprintln!("pitcrew backtest forecast: {e}");
+                    ExitCode::from(2)
+                }
             }
-            Err(e) => {
-                eprintln!("pitcrew backtest forecast: {e}");
-                ExitCode::from(2)
-            }
-        },
+        }
         Some(Cmd::Replay {
             file,
             verify,

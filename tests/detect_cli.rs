@@ -66,6 +66,121 @@ fn backtest_agrees_with_reference_scorer() {
     }
 }
 
+/// `backtest detect --cv category`: each fold is what the reference scorer gives for that
+/// category alone at the fold's threshold (`nab_score.py --only CAT --threshold T`), the pooled
+/// figure is the folds' raw scores normalised over all 64 windows, and it cannot beat the
+/// in-sample optimum.
+#[test]
+fn category_cross_validation_agrees_with_reference_scorer() {
+    let sh = shared();
+    let scores = tempfile::tempdir().unwrap();
+    let data = sh.join("data/nab-dev");
+    let labels = sh.join("data/nab-dev/windows.json");
+    let st = bin()
+        .args(["backtest", "detect", "--data"])
+        .arg(&data)
+        .arg("--labels")
+        .arg(&labels)
+        .arg("--scores-out")
+        .arg(scores.path())
+        .output()
+        .unwrap();
+    assert!(st.status.success());
+    let out = bin()
+        .args([
+            "backtest",
+            "detect",
+            "--cv",
+            "category",
+            "--profile",
+            "standard",
+        ])
+        .arg("--data")
+        .arg(&data)
+        .arg("--labels")
+        .arg(&labels)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    // fold lines: category files windows threshold raw normalized in-sample
+    let folds: Vec<Vec<String>> = text
+        .lines()
+        .map(|l| l.split_whitespace().map(String::from).collect::<Vec<_>>())
+        .filter(|w| w.len() == 7 && w[1].parse::<usize>().is_ok())
+        .collect();
+    let names: Vec<&str> = folds.iter().map(|w| w[0].as_str()).collect();
+    assert_eq!(
+        names,
+        [
+            "artificialNoAnomaly",
+            "artificialWithAnomaly",
+            "realAWSCloudwatch",
+            "realAdExchange",
+            "realTraffic"
+        ],
+        "{text}"
+    );
+    let mut raw_sum = 0.0;
+    let mut windows = 0;
+    for w in &folds {
+        raw_sum += w[4].parse::<f64>().unwrap();
+        windows += w[2].parse::<usize>().unwrap();
+        if w[2] == "0" {
+            assert_eq!(w[5], "—", "no windows, no normalised score: {w:?}");
+            continue;
+        }
+        let py = Command::new("python3")
+            .arg(sh.join("tools/nab_score.py"))
+            .arg("--labels")
+            .arg(&labels)
+            .arg("--profiles")
+            .arg(sh.join("data/nab-dev/profiles.json"))
+            .arg("--scores")
+            .arg(scores.path())
+            .args(["--only", &w[0], "--threshold", &w[3]])
+            .output()
+            .expect("python3 runs the reference scorer");
+        assert!(
+            py.status.success(),
+            "{}",
+            String::from_utf8_lossy(&py.stderr)
+        );
+        let reference = normalized(&String::from_utf8_lossy(&py.stdout));
+        let r = reference.iter().find(|(n, _)| n == "standard").unwrap().1;
+        let ours: f64 = w[5].parse().unwrap();
+        assert!(
+            (ours - r).abs() <= 0.01,
+            "{}: ours {ours} vs reference {r}",
+            w[0]
+        );
+    }
+    assert_eq!(windows, 64);
+    let pooled: f64 = text
+        .split("pooled (cross-validated) ")
+        .nth(1)
+        .and_then(|t| t.split_whitespace().next())
+        .and_then(|v| v.parse().ok())
+        .expect("pooled figure");
+    // standard costs: a window is worth 1, a missed one -1
+    let want = 100.0 * (raw_sum + 64.0) / 128.0;
+    assert!((pooled - want).abs() <= 0.02, "pooled {pooled} vs {want}");
+    let inside: f64 = text
+        .split("in-sample ")
+        .nth(1)
+        .and_then(|t| t.split_whitespace().next())
+        .and_then(|v| v.parse().ok())
+        .expect("in-sample figure");
+    assert!(
+        pooled <= inside + 1e-9,
+        "cross-validated {pooled} > in-sample {inside}"
+    );
+}
+
 #[test]
 fn detect_writes_nab_format_and_rejects_malformed_input() {
     let sh = shared();

@@ -178,6 +178,99 @@ pub fn score(files: &[ScoredFile], profile: &Profile, threshold: Option<f64>) ->
     }
 }
 
+/// One left-out group of [`cross_validate`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct CvFold {
+    /// The group (NAB category).
+    pub category: String,
+    /// Files in it.
+    pub files: usize,
+    /// Windows in it.
+    pub windows: usize,
+    /// Threshold chosen on every other group.
+    pub threshold: f64,
+    /// Raw score of the group at that threshold.
+    pub raw: f64,
+    /// Normalised over the group's own windows (NaN without windows).
+    pub normalized: f64,
+    /// Raw score of the group at the in-sample threshold.
+    pub in_sample_raw: f64,
+    /// Normalised at the in-sample threshold (NaN without windows).
+    pub in_sample_normalized: f64,
+}
+
+/// Result of [`cross_validate`] for one profile.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CvScore {
+    /// Profile name.
+    pub profile: String,
+    /// One fold per group, in order of first appearance.
+    pub folds: Vec<CvFold>,
+    /// Every file's raw score at its own fold's threshold, summed and normalised over all
+    /// windows as NAB normalises.
+    pub pooled_normalized: f64,
+    /// The usual in-sample score (one threshold swept on every file).
+    pub in_sample: ProfileScore,
+}
+
+fn normalise(raw: f64, windows: usize, cm: &CostMatrix) -> f64 {
+    let base = -cm.fn_weight * windows as f64;
+    let perfect = cm.tp_weight * windows as f64;
+    if windows > 0 {
+        100.0 * (raw - base) / (perfect - base)
+    } else {
+        f64::NAN
+    }
+}
+
+/// Leave-one-group-out: for each group of files (`group_of(name)`), the threshold is swept on the
+/// other groups' files only and the group is scored at it.
+pub fn cross_validate(
+    files: &[ScoredFile],
+    profile: &Profile,
+    group_of: impl Fn(&str) -> String,
+) -> CvScore {
+    let cm = &profile.cost;
+    let in_sample = score(files, profile, None);
+    let mut groups: Vec<String> = Vec::new();
+    for f in files {
+        let g = group_of(&f.name);
+        if !groups.contains(&g) {
+            groups.push(g);
+        }
+    }
+    let mut pooled = 0.0;
+    let folds = groups
+        .iter()
+        .map(|g| {
+            let (test, train): (Vec<ScoredFile>, Vec<ScoredFile>) =
+                files.iter().cloned().partition(|f| &group_of(&f.name) == g);
+            let thr = score(&train, profile, None).threshold;
+            let held = score(&test, profile, Some(thr));
+            let inside = score(&test, profile, Some(in_sample.threshold));
+            let windows = test.iter().map(|f| f.windows.len()).sum();
+            pooled += held.raw;
+            CvFold {
+                category: g.clone(),
+                files: test.len(),
+                windows,
+                threshold: thr,
+                raw: held.raw,
+                normalized: normalise(held.raw, windows, cm),
+                in_sample_raw: inside.raw,
+                in_sample_normalized: normalise(inside.raw, windows, cm),
+            }
+        })
+        .collect();
+    let all_windows = files.iter().map(|f| f.windows.len()).sum();
+    CvScore {
+        profile: profile.name.clone(),
+        folds,
+        pooled_normalized: normalise(pooled, all_windows, cm),
+        in_sample,
+    }
+}
+
 /// Exact threshold sweep over all distinct scores, as NAB does.
 fn sweep(pts: &[Points], cm: &CostMatrix) -> f64 {
     // (score, weight, global window id)
