@@ -107,11 +107,12 @@ fn category_cross_validation_agrees_with_reference_scorer() {
         String::from_utf8_lossy(&out.stderr)
     );
     let text = String::from_utf8_lossy(&out.stdout).into_owned();
-    // fold lines: category files windows threshold raw normalized in-sample
+    // fold lines: category files windows threshold raw normalized in-sample detected missed
+    // false-alarms
     let folds: Vec<Vec<String>> = text
         .lines()
         .map(|l| l.split_whitespace().map(String::from).collect::<Vec<_>>())
-        .filter(|w| w.len() == 7 && w[1].parse::<usize>().is_ok())
+        .filter(|w| w.len() == 10 && w[1].parse::<usize>().is_ok())
         .collect();
     let names: Vec<&str> = folds.iter().map(|w| w[0].as_str()).collect();
     assert_eq!(
@@ -130,6 +131,12 @@ fn category_cross_validation_agrees_with_reference_scorer() {
     for w in &folds {
         raw_sum += w[4].parse::<f64>().unwrap();
         windows += w[2].parse::<usize>().unwrap();
+        let count = |i: usize| w[i].parse::<usize>().unwrap();
+        assert_eq!(
+            count(7) + count(8),
+            count(2),
+            "detected + missed = windows: {w:?}"
+        );
         if w[2] == "0" {
             assert_eq!(w[5], "—", "no windows, no normalised score: {w:?}");
             continue;
@@ -170,8 +177,9 @@ fn category_cross_validation_agrees_with_reference_scorer() {
     let want = 100.0 * (raw_sum + 64.0) / 128.0;
     assert!((pooled - want).abs() <= 0.02, "pooled {pooled} vs {want}");
     let inside: f64 = text
-        .split("in-sample ")
+        .split("pooled (cross-validated) ")
         .nth(1)
+        .and_then(|t| t.split("in-sample ").nth(1))
         .and_then(|t| t.split_whitespace().next())
         .and_then(|v| v.parse().ok())
         .expect("in-sample figure");

@@ -503,8 +503,17 @@ impl fmt::Display for CvReport {
             )?;
             writeln!(
                 f,
-                "  {:<24} {:>5} {:>7} {:>20} {:>10} {:>10} {:>10}",
-                "category", "files", "windows", "threshold", "raw", "normalized", "in-sample"
+                "  {:<24} {:>5} {:>7} {:>20} {:>10} {:>10} {:>10} {:>8} {:>6} {:>12}",
+                "category",
+                "files",
+                "windows",
+                "threshold",
+                "raw",
+                "normalized",
+                "in-sample",
+                "detected",
+                "missed",
+                "false-alarms"
             )?;
             for k in &r.folds {
                 let norm = if k.windows > 0 {
@@ -521,8 +530,17 @@ impl fmt::Display for CvReport {
                 // CATEGORY --threshold T` reproduces the fold with it
                 writeln!(
                     f,
-                    "  {:<24} {:>5} {:>7} {:>20} {:>10.3} {:>10} {:>10}",
-                    k.category, k.files, k.windows, k.threshold, k.raw, norm, inside
+                    "  {:<24} {:>5} {:>7} {:>20} {:>10.3} {:>10} {:>10} {:>8} {:>6} {:>12}",
+                    k.category,
+                    k.files,
+                    k.windows,
+                    k.threshold,
+                    k.raw,
+                    norm,
+                    inside,
+                    k.detected,
+                    k.missed,
+                    k.false_alarms
                 )?;
             }
             writeln!(

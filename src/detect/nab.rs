@@ -197,6 +197,32 @@ pub struct CvFold {
     pub in_sample_raw: f64,
     /// Normalised at the in-sample threshold (NaN without windows).
     pub in_sample_normalized: f64,
+    /// Windows with a detection at the fold's threshold.
+    pub detected: usize,
+    /// Windows without one (a window inside the probationary period is always missed).
+    pub missed: usize,
+    /// Detections outside every window (after the probationary period) at the fold's threshold.
+    pub false_alarms: usize,
+}
+
+/// `(windows detected, windows missed, detections outside windows)` of `files` at `threshold`.
+fn outcomes(files: &[ScoredFile], cm: &CostMatrix, threshold: f64) -> (usize, usize, usize) {
+    let (mut detected, mut total, mut false_alarms) = (0, 0, 0);
+    for f in files {
+        let p = file_points(f, cm);
+        let mut hit = vec![false; f.windows.len()];
+        for (&id, &s) in p.window.iter().zip(&p.score) {
+            if s >= threshold {
+                match id {
+                    Some(k) => hit[k] = true,
+                    None => false_alarms += 1,
+                }
+            }
+        }
+        detected += hit.iter().filter(|h| **h).count();
+        total += f.windows.len();
+    }
+    (detected, total - detected, false_alarms)
 }
 
 /// Result of [`cross_validate`] for one profile.
@@ -249,6 +275,7 @@ pub fn cross_validate(
             let held = score(&test, profile, Some(thr));
             let inside = score(&test, profile, Some(in_sample.threshold));
             let windows = test.iter().map(|f| f.windows.len()).sum();
+            let (detected, missed, false_alarms) = outcomes(&test, cm, thr);
             pooled += held.raw;
             CvFold {
                 category: g.clone(),
@@ -259,6 +286,9 @@ pub fn cross_validate(
                 normalized: normalise(held.raw, windows, cm),
                 in_sample_raw: inside.raw,
                 in_sample_normalized: normalise(inside.raw, windows, cm),
+                detected,
+                missed,
+                false_alarms,
             }
         })
         .collect();
@@ -348,5 +378,17 @@ mod tests {
         s[300] = 1.0; // before the window: full FP cost
         let r = score(&[file(s, vec![(500, 599)])], std, Some(0.5));
         assert!((r.raw - (1.0 - 0.11)).abs() < 1e-9, "{r:?}");
+    }
+
+    #[test]
+    fn outcomes_count_windows_and_false_alarms() {
+        let cm = &default_profiles()[0].cost;
+        let mut s = vec![0.0; 1000];
+        s[550] = 1.0; // inside the window
+        s[300] = 1.0; // outside, after the probationary period
+        s[100] = 1.0; // inside the probationary period: not counted
+        let f = vec![file(s, vec![(500, 599), (700, 799)])];
+        assert_eq!(outcomes(&f, cm, 0.5), (1, 1, 1));
+        assert_eq!(outcomes(&f, cm, 1.5), (0, 2, 0));
     }
 }
