@@ -122,12 +122,11 @@ pub fn format_timestamp(t: f64, style: TimeStyle) -> String {
     }
 }
 
-/// Reads a series: first column timestamp, value column `column` (default `value`).
-pub fn read_series(path: &Path, column: Option<&str>) -> Result<Series, CliError> {
-    let csv_err = |e: csv::Error| CliError::Csv {
-        path: path.to_path_buf(),
-        message: e.to_string(),
-    };
+/// A CSV reader over a file, each line bounded to [`crate::files::MAX_LINE_BYTES`].
+type CsvReader = csv::Reader<crate::files::LineBound<std::io::BufReader<std::fs::File>>>;
+
+/// Opens `path` as a CSV with a header row; returns the reader and the header.
+fn open_csv(path: &Path) -> Result<(CsvReader, csv::StringRecord), CliError> {
     let file = std::fs::File::open(path).map_err(|source| CliError::Io {
         path: path.to_path_buf(),
         source,
@@ -139,20 +138,39 @@ pub fn read_series(path: &Path, column: Option<&str>) -> Result<Series, CliError
                 std::io::BufReader::with_capacity(1 << 16, file),
                 crate::files::MAX_LINE_BYTES,
             ));
-    let headers = rdr.headers().map_err(csv_err)?.clone();
-    let want = column.unwrap_or("value");
-    let col = headers
+    let headers = rdr.headers().map_err(csv_error(path))?.clone();
+    Ok((rdr, headers))
+}
+
+/// The CSV reader's errors for `path`.
+fn csv_error(path: &Path) -> impl Fn(csv::Error) -> CliError + '_ {
+    move |e| CliError::Csv {
+        path: path.to_path_buf(),
+        message: e.to_string(),
+    }
+}
+
+/// The index of the column named `want` (names trimmed), or an error listing the columns.
+fn column_index(path: &Path, headers: &csv::StringRecord, want: &str) -> Result<usize, CliError> {
+    headers
         .iter()
         .position(|h| h.trim() == want)
         .ok_or_else(|| CliError::NoColumn {
             path: path.to_path_buf(),
             column: want.to_string(),
             available: headers.iter().collect::<Vec<_>>().join(","),
-        })?;
+        })
+}
+
+/// Reads a series: first column timestamp, value column `column` (default `value`).
+pub fn read_series(path: &Path, column: Option<&str>) -> Result<Series, CliError> {
+    let csv_err = csv_error(path);
+    let (mut rdr, headers) = open_csv(path)?;
+    let col = column_index(path, &headers, column.unwrap_or("value"))?;
     let mut points = Vec::new();
     let mut style = TimeStyle::Unix;
     for rec in rdr.records() {
-        let rec = rec.map_err(csv_err)?;
+        let rec = rec.map_err(&csv_err)?;
         let line = rec.position().map_or(0, |p| p.line());
         let ts = rec.get(0).unwrap_or("");
         if ts.trim().is_empty() {
@@ -456,36 +474,13 @@ pub fn read_date_hour_series(
     hour: &str,
     value: &str,
 ) -> Result<Vec<(f64, f64)>, CliError> {
-    let csv_err = |e: csv::Error| CliError::Csv {
-        path: path.to_path_buf(),
-        message: e.to_string(),
-    };
-    let file = std::fs::File::open(path).map_err(|source| CliError::Io {
-        path: path.to_path_buf(),
-        source,
-    })?;
-    let mut rdr =
-        csv::ReaderBuilder::new()
-            .flexible(true)
-            .from_reader(crate::files::LineBound::new(
-                std::io::BufReader::with_capacity(1 << 16, file),
-                crate::files::MAX_LINE_BYTES,
-            ));
-    let headers = rdr.headers().map_err(csv_err)?.clone();
-    let col = |want: &str| {
-        headers
-            .iter()
-            .position(|h| h.trim() == want)
-            .ok_or_else(|| CliError::NoColumn {
-                path: path.to_path_buf(),
-                column: want.to_string(),
-                available: headers.iter().collect::<Vec<_>>().join(","),
-            })
-    };
+    let csv_err = csv_error(path);
+    let (mut rdr, headers) = open_csv(path)?;
+    let col = |want: &str| column_index(path, &headers, want);
     let (dc, hc, vc) = (col(date)?, col(hour)?, col(value)?);
     let mut points = Vec::new();
     for rec in rdr.records() {
-        let rec = rec.map_err(csv_err)?;
+        let rec = rec.map_err(&csv_err)?;
         let line = rec.position().map_or(0, |p| p.line());
         let d = rec.get(dc).unwrap_or("").trim();
         let hr = rec.get(hc).unwrap_or("").trim();

@@ -153,7 +153,8 @@ pub fn evaluate_mase(
         let actual = &y[o..o + h];
         let seen = &observed[o..o + h];
         let scored = seen.iter().filter(|s| **s).count();
-        let Some(scale) = daily_naive_mae(hist, &observed[..o], day).filter(|s| *s > 0.0) else {
+        let Some(scale) = naive::seasonal_naive_mae(hist, &observed[..o], day).filter(|s| *s > 0.0)
+        else {
             continue;
         };
         if scored == 0 {
@@ -227,16 +228,6 @@ fn observed_slots(reg: &Regular, history: &[(f64, f64)]) -> Vec<bool> {
         }
     }
     seen
-}
-
-/// In-sample MAE of the daily seasonal naive over the pairs whose two values were observed.
-fn daily_naive_mae(y: &[f64], observed: &[bool], day: usize) -> Option<f64> {
-    let (sum, count) = (day..y.len())
-        .filter(|&i| observed[i] && observed[i - day])
-        .fold((0.0, 0usize), |(s, c), i| {
-            (s + (y[i] - y[i - day]).abs(), c + 1)
-        });
-    (count > 0).then(|| sum / count as f64)
 }
 
 fn aggregate(group: &str, s: &[&SeriesScore]) -> GroupScore {
@@ -483,7 +474,10 @@ pub fn forecast_many(series: &[Vec<(f64, f64)>], horizon: usize) -> usize {
                 })
             })
             .collect();
-        workers.into_iter().map(|w| w.join().unwrap_or(0)).sum()
+        workers
+            .into_iter()
+            .map(|w| w.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
+            .sum()
     })
 }
 

@@ -11,18 +11,18 @@ pub fn seasonal_naive(y: &[f64], period: usize, h: usize) -> Option<Vec<f64>> {
 }
 
 /// In-sample mean absolute error of the seasonal-naive forecast at lag `period` (the MASE
-/// scale). `None` when there are not enough points.
-pub fn seasonal_naive_mae(y: &[f64], period: usize) -> Option<f64> {
-    if period == 0 || y.len() <= period {
+/// scale), over the pairs whose two values were observed (`observed[i]`; a filled gap is not
+/// an error of the naive). `None` when no pair is left.
+pub fn seasonal_naive_mae(y: &[f64], observed: &[bool], period: usize) -> Option<f64> {
+    if period == 0 || observed.len() != y.len() {
         return None;
     }
-    let n = y.len() - period;
-    Some(
-        (period..y.len())
-            .map(|i| (y[i] - y[i - period]).abs())
-            .sum::<f64>()
-            / n as f64,
-    )
+    let (sum, count) = (period..y.len())
+        .filter(|&i| observed[i] && observed[i - period])
+        .fold((0.0, 0usize), |(s, c), i| {
+            (s + (y[i] - y[i - period]).abs(), c + 1)
+        });
+    (count > 0).then(|| sum / count as f64)
 }
 
 #[cfg(test)]
@@ -39,7 +39,13 @@ mod tests {
         assert_eq!(seasonal_naive(&y, 1, 2).unwrap(), vec![5.0, 5.0]);
         assert!(seasonal_naive(&y, 6, 2).is_none());
         assert!(seasonal_naive(&y, 0, 2).is_none());
-        assert_eq!(seasonal_naive_mae(&y, 1), Some(1.0));
-        assert_eq!(seasonal_naive_mae(&y, 5), None);
+        let all = [true; 5];
+        assert_eq!(seasonal_naive_mae(&y, &all, 1), Some(1.0));
+        assert_eq!(seasonal_naive_mae(&y, &all, 5), None);
+        // a filled value drops both pairs it is part of
+        let z = [1.0, 2.0, 30.0, 4.0, 5.0];
+        let gap = [true, true, false, true, true];
+        assert_eq!(seasonal_naive_mae(&z, &gap, 1), Some(1.0));
+        assert_eq!(seasonal_naive_mae(&z, &gap[..4], 1), None);
     }
 }
