@@ -54,6 +54,23 @@ fn agent_serves_metrics_and_health_and_stops_on_sigterm() {
     let (code, _) = common::http_get(&addr, "/nothing-here");
     assert_eq!(code, 404);
 
+    // the journal takes its first checkpoint once it has grown enough: wait for it (the
+    // journal is flushed at every tick) rather than racing the backfill with SIGTERM
+    let journal_dir = data.path().join("journal");
+    let has_checkpoint = || {
+        std::fs::read_dir(&journal_dir)
+            .into_iter()
+            .flatten()
+            .flatten()
+            .any(|e| {
+                std::fs::read_to_string(e.path())
+                    .is_ok_and(|s| s.contains("{\"record\":\"checkpoint\""))
+            })
+    };
+    while !has_checkpoint() {
+        assert!(Instant::now() < deadline, "no checkpoint within 60 s");
+        std::thread::sleep(Duration::from_millis(100));
+    }
     let status = common::terminate(&mut child);
     let mut err = String::new();
     child

@@ -129,14 +129,17 @@ pub async fn engine_task(
             }
         }
     }
-    // a checkpoint still being encoded when the session ends is journaled (a bounded wait),
-    // so that a short session's journal has one too
+    // a checkpoint still being encoded when the session ends is journaled (a bounded wait,
+    // inside the engine's own stop bound so that the journal is still finished after it)
     if edge
         .journal
         .as_ref()
         .is_some_and(Journal::checkpoint_pending)
-        && let Ok(Some((after, r))) =
-            tokio::time::timeout(Duration::from_secs(2), cp_rx.recv()).await
+        && let Ok(Some((after, r))) = tokio::time::timeout(
+            super::STOP_ENGINE.saturating_sub(Duration::from_millis(500)),
+            cp_rx.recv(),
+        )
+        .await
     {
         journal_checkpoint(&mut engine, &mut edge, after, r);
     }
