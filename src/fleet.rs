@@ -6,6 +6,7 @@
 //! - *mid*: one-minute means, last [`MID_LEN`] (6 h);
 //! - *coarse*: five-minute means, last [`COARSE_LEN`] (24 h).
 
+use crate::chunked::Chunked;
 use serde::{Deserialize, Serialize};
 use std::fmt;
 
@@ -201,19 +202,88 @@ impl Sample {
     }
 }
 
-/// A fixed-capacity ring of `f32` values.
+/// A fixed-capacity ring of values, stored in copy-on-write chunks ([`Chunked`]): a clone
+/// (a checkpoint) shares them, and a ring holds memory only for the values pushed so far.
 #[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
-pub struct Ring {
-    buf: Box<[f32]>,
+pub struct RingOf<T: Copy + PartialEq> {
+    #[serde(bound(deserialize = "T: Fill + serde::Deserialize<'de>"))]
+    #[serde(deserialize_with = "deserialize_fill")]
+    buf: Chunked<T>,
     head: usize,
     len: usize,
 }
 
-impl Ring {
+/// A ring of `f32` values (NaN where never written).
+pub type Ring = RingOf<f32>;
+/// A ring of timestamps, `f64` seconds (0 where never written).
+type Ring64 = RingOf<f64>;
+
+/// The value a ring's slots hold before they are written.
+pub trait Fill: Copy + PartialEq {
+    /// The fill value.
+    const FILL: Self;
+}
+
+impl Fill for f32 {
+    const FILL: f32 = f32::NAN;
+}
+
+impl Fill for f64 {
+    const FILL: f64 = 0.0;
+}
+
+impl Fill for i32 {
+    const FILL: i32 = 0;
+}
+
+/// Start times of fixed-width buckets (one-minute or five-minute means), kept as bucket
+/// numbers (`i32`, half the memory of `f64` seconds); `STEP` is the bucket width in seconds.
+/// Bucket numbers fit `i32` for every time [`History::push`] accepts ([`MAX_ABS_TIME`]).
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+struct BucketTimes<const STEP: u32> {
+    idx: RingOf<i32>,
+}
+
+impl<const STEP: u32> BucketTimes<STEP> {
+    fn new(cap: usize) -> Self {
+        BucketTimes {
+            idx: RingOf::new(cap),
+        }
+    }
+    fn consistent(&self) -> bool {
+        self.idx.consistent()
+    }
+    fn len(&self) -> usize {
+        self.idx.len()
+    }
+    /// Record the bucket numbered `b` (its start is `b * STEP` seconds).
+    fn push(&mut self, b: i64) {
+        self.idx
+            .push(i32::try_from(b).unwrap_or(if b < 0 { i32::MIN } else { i32::MAX }));
+    }
+    fn get(&self, i: usize) -> Option<f64> {
+        self.idx.get(i).map(|b| f64::from(b) * f64::from(STEP))
+    }
+    fn iter_from(&self, i: usize) -> impl Iterator<Item = f64> + '_ {
+        self.idx
+            .iter_from(i)
+            .map(|b| f64::from(b) * f64::from(STEP))
+    }
+}
+
+fn deserialize_fill<'de, D, T>(d: D) -> Result<Chunked<T>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Fill + serde::Deserialize<'de>,
+{
+    crate::chunked::deserialize_with_fill(d, T::FILL)
+}
+
+impl<T: Fill> RingOf<T> {
     /// An empty ring holding at most `cap` values (`cap` ≥ 1).
     pub fn new(cap: usize) -> Self {
-        Ring {
-            buf: vec![f32::NAN; cap.max(1)].into_boxed_slice(),
+        RingOf {
+            buf: Chunked::new(cap.max(1), T::FILL),
             head: 0,
             len: 0,
         }
@@ -225,9 +295,9 @@ impl Ring {
     }
 
     /// Append a value, dropping the oldest when full.
-    pub fn push(&mut self, v: f32) {
+    pub fn push(&mut self, v: T) {
         let cap = self.buf.len();
-        self.buf[self.head] = v;
+        self.buf.set(self.head, v);
         self.head = (self.head + 1) % cap;
         self.len = (self.len + 1).min(cap);
     }
@@ -247,18 +317,23 @@ impl Ring {
         self.buf.len()
     }
 
+    /// Heap bytes held (see [`Chunked::heap_bytes`]).
+    pub fn heap_bytes(&self) -> usize {
+        self.buf.heap_bytes()
+    }
+
     /// The `i`-th oldest value held.
-    pub fn get(&self, i: usize) -> Option<f32> {
+    pub fn get(&self, i: usize) -> Option<T> {
         if i >= self.len {
             return None;
         }
         let cap = self.buf.len();
         let start = (self.head + cap - self.len) % cap;
-        Some(self.buf[(start + i) % cap])
+        Some(self.buf.get((start + i) % cap))
     }
 
     /// The most recent value.
-    pub fn last(&self) -> Option<f32> {
+    pub fn last(&self) -> Option<T> {
         if self.len == 0 {
             None
         } else {
@@ -267,42 +342,28 @@ impl Ring {
     }
 
     /// Iterate from oldest to newest over the last `n` values (or all, when fewer).
-    pub fn tail(&self, n: usize) -> impl Iterator<Item = f32> + '_ {
+    pub fn tail(&self, n: usize) -> impl Iterator<Item = T> + '_ {
         let n = n.min(self.len);
         self.iter_from(self.len - n)
     }
 
     /// The values held from the `i`-th oldest on, oldest first (the two contiguous parts of
-    /// the ring: no index arithmetic per value).
-    fn iter_from(&self, i: usize) -> impl Iterator<Item = f32> + '_ {
-        let (a, b) = ring_parts(&self.buf, self.head, self.len);
-        skip_parts(a, b, i).copied()
-    }
-}
-
-/// The `len` values of a ring buffer whose next write goes to `head`, oldest first, as two
-/// contiguous slices.
-fn ring_parts<T>(buf: &[T], head: usize, len: usize) -> (&[T], &[T]) {
-    let cap = buf.len();
-    let start = (head + cap - len) % cap;
-    if start + len <= cap {
-        (&buf[start..start + len], &[])
-    } else {
-        (&buf[start..], &buf[..start + len - cap])
-    }
-}
-
-/// The parts `a` then `b` from their `i`-th element on.
-fn skip_parts<'a, T>(
-    a: &'a [T],
-    b: &'a [T],
-    i: usize,
-) -> std::iter::Chain<std::slice::Iter<'a, T>, std::slice::Iter<'a, T>> {
-    if i <= a.len() {
-        a[i..].iter().chain(b.iter())
-    } else {
-        let j = (i - a.len()).min(b.len());
-        a[a.len()..].iter().chain(b[j..].iter())
+    /// the ring: no wrapping arithmetic per value).
+    fn iter_from(&self, i: usize) -> impl Iterator<Item = T> + '_ {
+        let cap = self.buf.len();
+        let start = (self.head + cap - self.len) % cap;
+        // the held values are [start, start + len) modulo cap: a first part up to the end of
+        // the buffer, then the rest from its beginning
+        let first = self.len.min(cap - start);
+        let second = self.len - first;
+        let (a_from, b_from) = if i <= first {
+            (start + i, 0)
+        } else {
+            (cap, (i - first).min(second))
+        };
+        self.buf
+            .range(a_from, (start + first).saturating_sub(a_from))
+            .chain(self.buf.range(b_from, second - b_from))
     }
 }
 
@@ -346,6 +407,10 @@ pub const MID_STEP: f64 = 60.0;
 /// Width of a coarse bucket, seconds.
 pub const COARSE_STEP: f64 = 300.0;
 
+/// Samples further than this from 1970 (in seconds, about 4,000 years either way) are not
+/// kept: the one-minute bucket numbers of every time kept fit an `i32`.
+pub const MAX_ABS_TIME: f64 = i32::MAX as f64 * MID_STEP;
+
 /// Which resolution a chart window reads from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Resolution {
@@ -363,13 +428,13 @@ pub struct History {
     fine: [Ring; Signal::COUNT],
     fine_t: Ring64,
     mid: [Ring; Signal::COUNT],
-    mid_t: Ring64,
+    mid_t: BucketTimes<{ MID_STEP as u32 }>,
     coarse: [Ring; Signal::COUNT],
-    coarse_t: Ring64,
+    coarse_t: BucketTimes<{ COARSE_STEP as u32 }>,
     mid_acc: [Acc; Signal::COUNT],
     coarse_acc: [Acc; Signal::COUNT],
     demand: Ring,
-    demand_t: Ring64,
+    demand_t: BucketTimes<{ COARSE_STEP as u32 }>,
     band_lo: [Ring; Signal::COUNT],
     band_hi: [Ring; Signal::COUNT],
     band_lo_acc: [Acc; Signal::COUNT],
@@ -377,46 +442,6 @@ pub struct History {
     mid_bucket: Option<i64>,
     coarse_bucket: Option<i64>,
     last_t: Option<f64>,
-}
-
-/// A ring of timestamps (f64 seconds).
-#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
-struct Ring64 {
-    buf: Box<[f64]>,
-    head: usize,
-    len: usize,
-}
-
-impl Ring64 {
-    fn consistent(&self) -> bool {
-        !self.buf.is_empty() && self.head < self.buf.len() && self.len <= self.buf.len()
-    }
-
-    fn new(cap: usize) -> Self {
-        Ring64 {
-            buf: vec![0.0; cap.max(1)].into_boxed_slice(),
-            head: 0,
-            len: 0,
-        }
-    }
-    fn push(&mut self, v: f64) {
-        let cap = self.buf.len();
-        self.buf[self.head] = v;
-        self.head = (self.head + 1) % cap;
-        self.len = (self.len + 1).min(cap);
-    }
-    fn get(&self, i: usize) -> Option<f64> {
-        if i >= self.len {
-            return None;
-        }
-        let cap = self.buf.len();
-        let start = (self.head + cap - self.len) % cap;
-        Some(self.buf[(start + i) % cap])
-    }
-    fn iter_from(&self, i: usize) -> impl Iterator<Item = f64> + '_ {
-        let (a, b) = ring_parts(&self.buf, self.head, self.len);
-        skip_parts(a, b, i).copied()
-    }
 }
 
 impl Default for History {
@@ -442,8 +467,13 @@ impl History {
             .chain(&self.band_lo)
             .chain(&self.band_hi)
             .chain(std::iter::once(&self.demand));
-        let times = [&self.fine_t, &self.mid_t, &self.coarse_t, &self.demand_t];
-        rings.into_iter().all(Ring::consistent) && times.iter().all(|r| r.consistent())
+        let times = [
+            self.fine_t.consistent(),
+            self.mid_t.consistent(),
+            self.coarse_t.consistent(),
+            self.demand_t.consistent(),
+        ];
+        rings.into_iter().all(Ring::consistent) && times.iter().all(|&ok| ok)
     }
     /// An empty history.
     pub fn new() -> Self {
@@ -451,13 +481,13 @@ impl History {
             fine: std::array::from_fn(|_| Ring::new(FINE_LEN)),
             fine_t: Ring64::new(FINE_LEN),
             mid: std::array::from_fn(|_| Ring::new(MID_LEN)),
-            mid_t: Ring64::new(MID_LEN),
+            mid_t: BucketTimes::new(MID_LEN),
             coarse: std::array::from_fn(|_| Ring::new(COARSE_LEN)),
-            coarse_t: Ring64::new(COARSE_LEN),
+            coarse_t: BucketTimes::new(COARSE_LEN),
             mid_acc: [Acc::default(); Signal::COUNT],
             coarse_acc: [Acc::default(); Signal::COUNT],
             demand: Ring::new(DEMAND_LEN),
-            demand_t: Ring64::new(DEMAND_LEN),
+            demand_t: BucketTimes::new(DEMAND_LEN),
             band_lo: std::array::from_fn(|_| Ring::new(MID_LEN)),
             band_hi: std::array::from_fn(|_| Ring::new(MID_LEN)),
             band_lo_acc: [Acc::default(); Signal::COUNT],
@@ -474,7 +504,8 @@ impl History {
     }
 
     /// Record a sample taken at `t` (unix seconds). A sample older than the newest one is
-    /// dropped (returns false): histories only move forward.
+    /// dropped (returns false): histories only move forward. So is one whose time is not
+    /// finite or beyond [`MAX_ABS_TIME`].
     pub fn push(&mut self, t: f64, s: &Sample) -> bool {
         self.push_with_band(t, s, &[(f32::NAN, f32::NAN); Signal::COUNT])
     }
@@ -487,7 +518,7 @@ impl History {
         s: &Sample,
         band: &[(f32, f32); Signal::COUNT],
     ) -> bool {
-        if !t.is_finite() || self.last_t.is_some_and(|last| t <= last) {
+        if !t.is_finite() || t.abs() > MAX_ABS_TIME || self.last_t.is_some_and(|last| t <= last) {
             return false;
         }
         self.last_t = Some(t);
@@ -507,7 +538,7 @@ impl History {
                 let hi = self.band_hi_acc[i].take();
                 self.band_hi[i].push(hi);
             }
-            self.mid_t.push(cur as f64 * MID_STEP);
+            self.mid_t.push(cur);
         }
         self.mid_bucket = Some(mb);
         let cb = (t / COARSE_STEP).floor() as i64;
@@ -518,11 +549,11 @@ impl History {
                 let v = self.coarse_acc[i].take();
                 if i == Signal::RequestRate.index() {
                     self.demand.push(v);
-                    self.demand_t.push(cur as f64 * COARSE_STEP);
+                    self.demand_t.push(cur);
                 }
                 self.coarse[i].push(v);
             }
-            self.coarse_t.push(cur as f64 * COARSE_STEP);
+            self.coarse_t.push(cur);
         }
         self.coarse_bucket = Some(cb);
         for (i, &(lo, hi)) in band.iter().enumerate() {
@@ -558,7 +589,7 @@ impl History {
 
     /// Number of completed one-minute buckets.
     pub fn mid_len(&self) -> usize {
-        self.mid_t.len
+        self.mid_t.len()
     }
 
     /// The last `n` completed one-minute means of a signal, oldest first.
@@ -568,35 +599,36 @@ impl History {
 
     /// Points `(t, v)` of a signal from `since` on, read at resolution `r`.
     pub fn series(&self, s: Signal, r: Resolution, since: f64) -> Vec<(f64, f64)> {
-        let (ring, ts) = match r {
-            Resolution::Fine => (&self.fine[s.index()], &self.fine_t),
-            Resolution::Mid => (&self.mid[s.index()], &self.mid_t),
-            Resolution::Coarse => (&self.coarse[s.index()], &self.coarse_t),
-        };
-        // times increase along the ring: find the first one at or after `since` by bisection
-        let n = ring.len().min(ts.len);
-        let (mut lo, mut hi) = (0, n);
-        while lo < hi {
-            let mid = (lo + hi) / 2;
-            if ts.get(mid).is_some_and(|t| t >= since) {
-                hi = mid;
-            } else {
-                lo = mid + 1;
-            }
+        let i = s.index();
+        match r {
+            Resolution::Fine => points(
+                &self.fine[i],
+                self.fine_t.len(),
+                |k| self.fine_t.get(k),
+                |k| self.fine_t.iter_from(k),
+                since,
+            ),
+            Resolution::Mid => points(
+                &self.mid[i],
+                self.mid_t.len(),
+                |k| self.mid_t.get(k),
+                |k| self.mid_t.iter_from(k),
+                since,
+            ),
+            Resolution::Coarse => points(
+                &self.coarse[i],
+                self.coarse_t.len(),
+                |k| self.coarse_t.get(k),
+                |k| self.coarse_t.iter_from(k),
+                since,
+            ),
         }
-        let mut out = Vec::with_capacity(n - lo);
-        for (t, v) in ts.iter_from(lo).zip(ring.iter_from(lo)).take(n - lo) {
-            if t >= since {
-                out.push((t, f64::from(v)));
-            }
-        }
-        out
     }
 
     /// Five-minute means of the request rate `(t, v)`, up to seven days, oldest first (for
     /// forecasting demand).
     pub fn demand(&self) -> Vec<(f64, f64)> {
-        let n = self.demand.len().min(self.demand_t.len);
+        let n = self.demand.len().min(self.demand_t.len());
         let mut out = Vec::with_capacity(n);
         for (t, v) in self
             .demand_t
@@ -640,6 +672,35 @@ impl History {
     }
 }
 
+/// Points `(t, v)` of a ring of values from `since` on, with the ring of their times (`get`
+/// reads one time, `times_from` the times from an index on).
+fn points<I: Iterator<Item = f64>>(
+    ring: &Ring,
+    times: usize,
+    get: impl Fn(usize) -> Option<f64>,
+    times_from: impl Fn(usize) -> I,
+    since: f64,
+) -> Vec<(f64, f64)> {
+    // times increase along the ring: find the first one at or after `since` by bisection
+    let n = ring.len().min(times);
+    let (mut lo, mut hi) = (0, n);
+    while lo < hi {
+        let mid = (lo + hi) / 2;
+        if get(mid).is_some_and(|t| t >= since) {
+            hi = mid;
+        } else {
+            lo = mid + 1;
+        }
+    }
+    let mut out = Vec::with_capacity(n - lo);
+    for (t, v) in times_from(lo).zip(ring.iter_from(lo)).take(n - lo) {
+        if t >= since {
+            out.push((t, f64::from(v)));
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -675,7 +736,7 @@ mod tests {
                         by_index,
                         "cap {cap} at {i}"
                     );
-                    let by_index: Vec<f64> = (i..t.len).filter_map(|k| t.get(k)).collect();
+                    let by_index: Vec<f64> = (i..t.len()).filter_map(|k| t.get(k)).collect();
                     assert_eq!(
                         t.iter_from(i).collect::<Vec<_>>(),
                         by_index,
@@ -686,6 +747,23 @@ mod tests {
                 t.push(f64::from(v));
             }
         }
+    }
+
+    #[test]
+    fn times_beyond_the_bucket_range_are_dropped_and_memory_grows_with_data() {
+        let mut h = History::new();
+        let empty = h.fine[0].heap_bytes();
+        assert!(!h.push(MAX_ABS_TIME * 2.0, &sample(1.0)));
+        assert!(!h.push(f64::NAN, &sample(1.0)));
+        assert!(h.push(-MAX_ABS_TIME, &sample(1.0)));
+        assert!(h.push(-MAX_ABS_TIME + 600.0, &sample(2.0)));
+        let mid = h.series(Signal::Cpu, Resolution::Mid, f64::NEG_INFINITY);
+        assert_eq!(mid.len(), 1);
+        assert_eq!(mid[0].0, (-MAX_ABS_TIME / MID_STEP).floor() * MID_STEP);
+        assert!(h.fine[0].heap_bytes() > empty);
+        // a week of five-minute demand is held only once seen: here one chunk, under a
+        // quarter of the full ring (4 bytes a value)
+        assert!(h.demand.heap_bytes() < DEMAND_LEN);
     }
 
     #[test]

@@ -9,6 +9,7 @@ pub mod agent;
 pub mod app;
 pub mod autonomy;
 pub mod check;
+pub mod chunked;
 pub mod cli_time;
 pub mod config;
 pub mod detect;

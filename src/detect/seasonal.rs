@@ -3,6 +3,7 @@
 
 use super::level::MAD_TO_SIGMA;
 use super::{Evidence, scale_floor};
+use crate::chunked::{Chunked, deserialize_with_fill};
 
 /// One day in seconds.
 pub const DAY: f64 = 86_400.0;
@@ -21,8 +22,10 @@ const SELECT_RATIO: f64 = 0.75;
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 struct Profile {
     period: f64,
-    seasonal: Vec<f32>,
-    counts: Vec<u8>,
+    #[serde(deserialize_with = "zero_f32")]
+    seasonal: Chunked<f32>,
+    #[serde(deserialize_with = "zero_u8")]
+    counts: Chunked<u8>,
     level: f64,
     mad: f64,
     n: u32,
@@ -32,13 +35,21 @@ struct Profile {
     n_err: u32,
 }
 
+fn zero_f32<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Chunked<f32>, D::Error> {
+    deserialize_with_fill(d, 0.0)
+}
+
+fn zero_u8<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Chunked<u8>, D::Error> {
+    deserialize_with_fill(d, 0)
+}
+
 impl Profile {
     fn new(period: f64, dt: f64, max_bins: usize) -> Self {
         let bins = ((period / dt.max(1e-9)).round() as usize).clamp(4, max_bins);
         Self {
             period,
-            seasonal: vec![0.0; bins],
-            counts: vec![0; bins],
+            seasonal: Chunked::new(bins, 0.0),
+            counts: Chunked::new(bins, 0),
             level: 0.0,
             mad: 0.0,
             n: 0,
@@ -61,7 +72,7 @@ impl Profile {
 
     fn predict(&self, t: f64) -> Option<f64> {
         let b = self.bin(t);
-        (self.counts[b] > 0 && self.n > 1).then(|| self.level + f64::from(self.seasonal[b]))
+        (self.counts.get(b) > 0 && self.n > 1).then(|| self.level + f64::from(self.seasonal.get(b)))
     }
 
     fn learn(&mut self, t: f64, x: f64, plain_pred: Option<f64>, span: u32, season_span: u8) {
@@ -70,12 +81,12 @@ impl Profile {
         if self.n == 1 {
             self.level = x;
         }
-        if self.counts[b] == 0 {
-            self.seasonal[b] = (x - self.level) as f32;
-            self.counts[b] = 1;
+        if self.counts.get(b) == 0 {
+            self.seasonal.set(b, (x - self.level) as f32);
+            self.counts.set(b, 1);
             return;
         }
-        let pred = self.level + f64::from(self.seasonal[b]);
+        let pred = self.level + f64::from(self.seasonal.get(b));
         let r = x - pred;
         let sigma = self.sigma();
         let warm = self.n_err > 16;
@@ -89,18 +100,18 @@ impl Profile {
         }
         let a = 1.0 / f64::from(self.n.min(span));
         self.level += a * rc;
-        let c = self.counts[b].saturating_add(1).min(season_span);
-        self.counts[b] = c;
+        let c = self.counts.get(b).saturating_add(1).min(season_span);
+        self.counts.set(b, c);
         let g = 1.0 / f64::from(c);
-        let s = f64::from(self.seasonal[b]);
-        self.seasonal[b] = (s + g * (x - self.level - s)) as f32;
+        let s = f64::from(self.seasonal.get(b));
+        self.seasonal.set(b, (s + g * (x - self.level - s)) as f32);
         let bm = 1.0 / f64::from(self.n.min(span * 4));
         let ar = if warm { r.abs().min(lim) } else { r.abs() };
         self.mad += bm * (ar - self.mad);
     }
 
     fn bytes(&self) -> usize {
-        std::mem::size_of::<Self>() + self.seasonal.capacity() * 4 + self.counts.capacity()
+        std::mem::size_of::<Self>() + self.seasonal.heap_bytes() + self.counts.heap_bytes()
     }
 }
 

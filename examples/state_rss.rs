@@ -1,0 +1,99 @@
+//! Resident memory of the engine's state when every history is full, which the console's own
+//! measurement (`console_rss`, two minutes after start) cannot show: a model's histories, its
+//! detectors' seasonal profiles and its demand record grow for seven days before they are
+//! full. This feeds an engine of MODELS simulated models a sample a minute for seven days and
+//! an hour (every ring, profile and demand record then holds all it can), without a terminal,
+//! and prints:
+//! - the resident memory of the process holding that engine (its state at its largest);
+//! - the high-water mark while a checkpoint of it is encoded as the console does (a clone
+//!   handed to the encoder while the engine goes on taking samples).
+//!
+//! `cargo run --release --example state_rss -- [MODELS]` (default 10,000; about three minutes
+//! on two cores). Linux only (reads `/proc`).
+use pitcrew::engine::{Event, SourceKind, SourceState, SourceStatus};
+use pitcrew::fleet::{Sample, Signal};
+use pitcrew::sources::sim::start;
+use std::time::Instant;
+
+fn status_mib(key: &str) -> f64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with(key))?
+                .split_whitespace()
+                .nth(1)?
+                .parse::<f64>()
+                .ok()
+        })
+        .map_or(f64::NAN, |kib| kib / 1024.0)
+}
+
+fn main() {
+    let models: usize = std::env::args()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(10_000);
+    let t0 = 1_764_000_000.0;
+    let (mut world, mut engine) = start(7, models, t0, pitcrew::engine::EngineConfig::default());
+    // one sample a minute: the source says so, so nothing is judged stale
+    engine.apply(Event::Source {
+        t: t0,
+        status: SourceStatus {
+            kind: SourceKind::Simulated,
+            label: "state_rss".into(),
+            state: SourceState::Live,
+            speed: 1.0,
+            step: 60.0,
+        },
+    });
+    let base = world.step();
+    let mut rng = pitcrew::rng::Rng::new(11);
+    let minutes = 7 * 1440 + 60;
+    let started = Instant::now();
+    let mut feed = |engine: &mut pitcrew::engine::Engine, m: usize| {
+        let t = t0 + 60.0 * m as f64;
+        let day = (std::f64::consts::TAU * m as f64 / 1440.0).sin();
+        let samples = base
+            .iter()
+            .enumerate()
+            .map(|(i, s)| {
+                let mut v = s.values;
+                for sig in [Signal::RequestRate, Signal::LatencyP95, Signal::Cpu] {
+                    let k = sig.index();
+                    v[k] *= (1.0 + 0.3 * day + 0.03 * (rng.f64() - 0.5)) as f32;
+                }
+                v[Signal::ErrorRate.index()] *= (1.0 + 0.2 * (rng.f64() - 0.5)) as f32;
+                v[Signal::Accuracy.index()] += (0.004 * (rng.f64() - 0.5)) as f32;
+                (i as u32, Sample { values: v })
+            })
+            .collect();
+        engine.apply(Event::Observations { t, samples });
+    };
+    for m in 1..=minutes {
+        feed(&mut engine, m);
+    }
+    let full = status_mib("VmRSS:");
+    let fed = started.elapsed().as_secs_f64();
+    // a checkpoint as the console takes one: a clone goes to another thread to be encoded
+    // while the engine takes the next samples
+    let copy = engine.clone();
+    let encoder = std::thread::spawn(move || pitcrew::journal::encode_state(&copy).map(|s| s.len));
+    for m in minutes + 1..=minutes + 10 {
+        feed(&mut engine, m);
+    }
+    let len = encoder.join().ok().and_then(Result::ok);
+    let peak = status_mib("VmHWM:");
+    println!(
+        "engine state at {models} models with every history full (7 days + 1 h of minute \
+         samples, fed in {fed:.0} s):"
+    );
+    println!(
+        "  resident {full:.0} MiB ({:.1} KiB a model)",
+        full * 1024.0 / models as f64
+    );
+    println!(
+        "  peak while a checkpoint is encoded {peak:.0} MiB (state {} MiB before compression)",
+        len.map_or("?".to_string(), |l| format!("{:.0}", l as f64 / 1048576.0))
+    );
+}

@@ -1,0 +1,207 @@
+//! A fixed-length array stored in copy-on-write chunks, for the engine's large per-model arrays
+//! (history rings, seasonal profiles).
+//!
+//! - Cloning shares every chunk: a checkpoint of the engine's state (a clone handed to another
+//!   thread to encode) copies pointers, not histories.
+//! - A write copies only the chunk it lands in, and only while that chunk is shared.
+//! - A chunk never written holds no memory and reads as the array's fill value, so a model's
+//!   memory grows with the history it really holds, up to the array's length.
+//!
+//! It serialises as the plain sequence of its values (unwritten ones as the fill), exactly as
+//! a `Vec<T>` of them would, so checkpoints written before it read back unchanged.
+
+use serde::de::{Deserialize, Deserializer};
+use serde::ser::{Serialize, Serializer};
+use std::sync::Arc;
+
+/// Values per chunk (a power of two: the index arithmetic is a shift and a mask).
+pub const CHUNK: usize = 64;
+
+/// A fixed-length array of `T` in copy-on-write chunks of [`CHUNK`] values.
+#[derive(Clone)]
+pub struct Chunked<T: Copy> {
+    chunks: Box<[Option<Arc<[T; CHUNK]>>]>,
+    len: usize,
+    fill: T,
+}
+
+/// Equal, or both NaN (so that a NaN fill is recognised).
+fn same<T: PartialEq>(a: &T, b: &T) -> bool {
+    #[allow(clippy::eq_op)]
+    let both_nan = a != a && b != b;
+    a == b || both_nan
+}
+
+impl<T: Copy + PartialEq> Chunked<T> {
+    /// `len` values, all `fill`, holding no chunk yet.
+    pub fn new(len: usize, fill: T) -> Self {
+        Chunked {
+            chunks: vec![None; len.div_ceil(CHUNK)].into_boxed_slice(),
+            len,
+            fill,
+        }
+    }
+
+    /// From values (chunks holding only the fill are left unallocated).
+    pub fn from_values(values: &[T], fill: T) -> Self {
+        let mut c = Self::new(values.len(), fill);
+        for (k, part) in values.chunks(CHUNK).enumerate() {
+            if part.iter().all(|v| same(v, &fill)) {
+                continue;
+            }
+            let mut a = [fill; CHUNK];
+            a[..part.len()].copy_from_slice(part);
+            c.chunks[k] = Some(Arc::new(a));
+        }
+        c
+    }
+
+    /// Number of values.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// True when it holds no value at all (length 0).
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// The `i`-th value (the fill when never written). Panics when `i` is out of bounds, as
+    /// slice indexing does.
+    #[inline]
+    pub fn get(&self, i: usize) -> T {
+        assert!(i < self.len, "index {i} out of bounds of {}", self.len);
+        match &self.chunks[i / CHUNK] {
+            Some(c) => c[i % CHUNK],
+            None => self.fill,
+        }
+    }
+
+    /// Set the `i`-th value, copying its chunk first when a clone still shares it.
+    #[inline]
+    pub fn set(&mut self, i: usize, v: T) {
+        assert!(i < self.len, "index {i} out of bounds of {}", self.len);
+        let fill = self.fill;
+        match &mut self.chunks[i / CHUNK] {
+            Some(c) => Arc::make_mut(c)[i % CHUNK] = v,
+            // writing the fill where nothing was written changes nothing: no chunk for it
+            // (a signal that is never measured costs no memory)
+            None if same(&v, &fill) => {}
+            slot @ None => {
+                let mut a = [fill; CHUNK];
+                a[i % CHUNK] = v;
+                *slot = Some(Arc::new(a));
+            }
+        }
+    }
+
+    /// The values from `start` on, `n` of them (no wrapping), in order.
+    pub fn range(&self, start: usize, n: usize) -> impl Iterator<Item = T> + '_ {
+        let end = start.saturating_add(n).min(self.len);
+        (start.min(end)..end).map(move |i| match &self.chunks[i / CHUNK] {
+            Some(c) => c[i % CHUNK],
+            None => self.fill,
+        })
+    }
+
+    /// Every value, in order.
+    pub fn iter(&self) -> impl Iterator<Item = T> + '_ {
+        self.range(0, self.len)
+    }
+
+    /// Heap bytes this array holds (its chunk table and the chunks it owns or shares).
+    pub fn heap_bytes(&self) -> usize {
+        let chunk = std::mem::size_of::<[T; CHUNK]>() + 2 * std::mem::size_of::<usize>();
+        self.chunks.len() * std::mem::size_of::<usize>()
+            + self.chunks.iter().flatten().count() * chunk
+    }
+}
+
+impl<T: Copy + PartialEq> PartialEq for Chunked<T> {
+    fn eq(&self, other: &Self) -> bool {
+        self.len == other.len && self.iter().zip(other.iter()).all(|(a, b)| a == b)
+    }
+}
+
+impl<T: Copy + PartialEq + std::fmt::Debug> std::fmt::Debug for Chunked<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_list().entries(self.iter()).finish()
+    }
+}
+
+impl<T: Copy + PartialEq + Serialize> Serialize for Chunked<T> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_seq(self.iter())
+    }
+}
+
+/// Deserialise a chunked array from a plain sequence, with the given fill for values never
+/// written (use through a `deserialize_with` function that names the fill).
+pub fn deserialize_with_fill<'de, D, T>(d: D, fill: T) -> Result<Chunked<T>, D::Error>
+where
+    D: Deserializer<'de>,
+    T: Copy + PartialEq + Deserialize<'de>,
+{
+    let v = Vec::<T>::deserialize(d)?;
+    Ok(Chunked::from_values(&v, fill))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_writes_and_shares_until_written() {
+        let mut a = Chunked::new(200, f32::NAN);
+        assert_eq!(a.len(), 200);
+        assert!(a.get(199).is_nan());
+        assert_eq!(a.heap_bytes(), 4 * 8, "no chunk before the first write");
+        a.set(5, f32::NAN);
+        assert_eq!(a.heap_bytes(), 4 * 8, "writing the fill allocates nothing");
+        a.set(130, 1.5);
+        assert_eq!(a.get(130), 1.5);
+        assert_eq!(a.chunks.iter().flatten().count(), 1);
+        let b = a.clone();
+        assert!(Arc::ptr_eq(
+            a.chunks[2].as_ref().unwrap(),
+            b.chunks[2].as_ref().unwrap()
+        ));
+        a.set(131, 2.5);
+        // the write copied the shared chunk: the clone still sees what it had
+        assert!(b.get(131).is_nan());
+        assert_eq!(a.get(131), 2.5);
+        assert!(!Arc::ptr_eq(
+            a.chunks[2].as_ref().unwrap(),
+            b.chunks[2].as_ref().unwrap()
+        ));
+        assert_eq!(a.range(129, 4).count(), 4);
+        assert_eq!(a.range(198, 10).count(), 2);
+        assert_eq!(a.range(300, 10).count(), 0);
+    }
+
+    #[test]
+    fn serialises_as_the_plain_sequence_and_reads_back_lazily() {
+        let mut a = Chunked::new(130, 0.0f64);
+        a.set(3, 7.0);
+        let plain: Vec<f64> = (0..130).map(|i| if i == 3 { 7.0 } else { 0.0 }).collect();
+        let mine = rmp_serde::to_vec(&a).unwrap();
+        assert_eq!(mine, rmp_serde::to_vec(&plain).unwrap());
+        assert_eq!(
+            serde_json::to_string(&a).unwrap(),
+            serde_json::to_string(&plain).unwrap()
+        );
+        let mut de = rmp_serde::Deserializer::new(&mine[..]);
+        let back = deserialize_with_fill(&mut de, 0.0f64).unwrap();
+        assert_eq!(back, a);
+        assert_eq!(back.chunks.iter().flatten().count(), 1);
+        // a NaN fill is recognised too
+        let n = Chunked::from_values(&[f32::NAN; 70], f32::NAN);
+        assert_eq!(n.chunks.iter().flatten().count(), 0);
+    }
+
+    #[test]
+    #[should_panic(expected = "out of bounds")]
+    fn out_of_bounds_panics_like_a_slice() {
+        Chunked::new(3, 0u8).get(3);
+    }
+}
