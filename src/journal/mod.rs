@@ -52,6 +52,23 @@ pub struct EncodedState {
 /// Counts the bytes written to it.
 struct Tally(u64);
 
+/// Counts the bytes written through it to `inner`.
+struct Counted<'a, W: Write> {
+    inner: &'a mut W,
+    n: u64,
+}
+
+impl<W: Write> Write for Counted<'_, W> {
+    fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+        let k = self.inner.write(b)?;
+        self.n += k as u64;
+        Ok(k)
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.inner.flush()
+    }
+}
+
 impl Write for Tally {
     fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
         self.0 += b.len() as u64;
@@ -404,12 +421,18 @@ impl Journal {
         self.out.flush()
     }
 
+    /// Write a record as one line, straight into the buffered file (a checkpoint's line is
+    /// tens of megabytes at 10,000 models: it is never copied into a line of its own).
     fn write_line(&mut self, r: &Record) -> std::io::Result<()> {
-        let mut line = serde_json::to_vec(r).map_err(std::io::Error::other)?;
-        line.push(b'\n');
-        self.out.write_all(&line)?;
-        self.bytes += line.len() as u64;
-        self.since_checkpoint += line.len() as u64;
+        let mut out = Counted {
+            inner: &mut self.out,
+            n: 0,
+        };
+        serde_json::to_writer(&mut out, r).map_err(std::io::Error::other)?;
+        out.write_all(b"\n")?;
+        let n = out.n;
+        self.bytes += n;
+        self.since_checkpoint += n;
         Ok(())
     }
 
