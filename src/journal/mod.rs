@@ -10,6 +10,9 @@
 //! and only the newest parts are kept.
 
 pub mod retention;
+mod state;
+
+pub use state::*;
 
 use crate::autonomy::{ActionClass, ClassOverrides, Mode, Phase};
 use crate::engine::remedy::Purpose;
@@ -26,9 +29,6 @@ use std::sync::Arc;
 /// Version of the journal format written by this build.
 pub const FORMAT: u32 = 1;
 
-/// The encoding of a checkpoint's state: the engine as MessagePack, zstd-compressed, in base64.
-pub const CHECKPOINT_ENCODING: &str = "msgpack+zstd+base64";
-
 /// A checkpoint is due once the journal has grown by this many times the last one's size since
 /// it (checkpoints then take at most a fifth of a journal, and a seek re-runs at most that
 /// many checkpoints' worth of events) …
@@ -37,125 +37,6 @@ pub const CHECKPOINT_RATIO: u64 = 4;
 pub const CHECKPOINT_MIN_BYTES: u64 = 64 << 10;
 /// … and at most one per this many seconds of session time.
 pub const CHECKPOINT_MIN_SECS: f64 = 60.0;
-
-/// An engine state encoded for a [`Record::Checkpoint`].
-#[derive(Debug, Clone, PartialEq)]
-pub struct EncodedState {
-    /// Engine time.
-    pub t: f64,
-    /// Length before compression.
-    pub len: u64,
-    /// The encoded state.
-    pub state: String,
-}
-
-/// Counts the bytes written to it.
-struct Tally(u64);
-
-/// Counts the bytes written through it to `inner`.
-struct Counted<'a, W: Write> {
-    inner: &'a mut W,
-    n: u64,
-}
-
-impl<W: Write> Write for Counted<'_, W> {
-    fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
-        let k = self.inner.write(b)?;
-        self.n += k as u64;
-        Ok(k)
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        self.inner.flush()
-    }
-}
-
-impl Write for Tally {
-    fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
-        self.0 += b.len() as u64;
-        Ok(b.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-/// Encode an engine's state (the console encodes a copy on another thread, and drops the
-/// copy's notices first with [`crate::engine::Engine::forget_notices`] so that no second copy
-/// is made here).
-///
-/// Streamed: the state is encoded twice, once to learn its length (which the frame and the
-/// record carry) and once through the compressor into the base64 text, so that at no point
-/// is the whole uncompressed state (a gigabyte at 10,000 models) held in memory.
-pub fn encode_state(engine: &crate::engine::Engine) -> Result<EncodedState, String> {
-    let mut tally = Tally(0);
-    engine.write_checkpoint(&mut tally)?;
-    let len = tally.0;
-    let fail = |e: std::io::Error| format!("engine checkpoint: {e}");
-    let text = base64::write::EncoderStringWriter::new(&base64::engine::general_purpose::STANDARD);
-    let mut z = zstd::stream::write::Encoder::new(text, 1).map_err(fail)?;
-    // with zstd's checksum of the content: a damaged state is an error, not another state;
-    // and with its length in the frame, which decoding checks against the record's
-    z.include_checksum(true).map_err(fail)?;
-    z.set_pledged_src_size(Some(len)).map_err(fail)?;
-    z.include_contentsize(true).map_err(fail)?;
-    engine.write_checkpoint(&mut z)?;
-    let text = z.finish().map_err(fail)?;
-    Ok(EncodedState {
-        t: engine.time(),
-        len,
-        state: text.into_inner(),
-    })
-}
-
-/// The most a checkpoint may inflate to, bytes (the state of 10,000 models is about 1.1 GB).
-pub const MAX_CHECKPOINT_BYTES: u64 = 4 << 30;
-
-/// The most a checkpoint may inflate relative to its compressed size (an engine's state
-/// compresses about 13×; a frame of zeros, a decompression bomb, thousands of times).
-pub const MAX_CHECKPOINT_RATIO: u64 = 256;
-
-/// The engine's state bytes ([`crate::engine::Engine::checkpoint`]) of a checkpoint record.
-/// Refused before anything is inflated when the declared length is not the frame's own, or
-/// passes [`MAX_CHECKPOINT_BYTES`] or [`MAX_CHECKPOINT_RATIO`] times the compressed size.
-pub fn decode_state(encoding: &str, len: u64, state: &str) -> Result<Vec<u8>, String> {
-    use base64::Engine as _;
-    if encoding != CHECKPOINT_ENCODING {
-        return Err(format!(
-            "checkpoint encoded as {encoding:?}, this pitcrew reads {CHECKPOINT_ENCODING:?}"
-        ));
-    }
-    let packed = base64::engine::general_purpose::STANDARD
-        .decode(state)
-        .map_err(|e| format!("checkpoint is not base64: {e}"))?;
-    // a damaged length must not make us allocate without bound: it must be the frame's own
-    let framed = zstd::zstd_safe::get_frame_content_size(&packed)
-        .ok()
-        .flatten();
-    if framed != Some(len) {
-        return Err(format!(
-            "checkpoint says {len} bytes, its compressed frame {}",
-            framed.map_or_else(|| "does not say".to_string(), |n| n.to_string())
-        ));
-    }
-    let bound = (packed.len() as u64)
-        .saturating_mul(MAX_CHECKPOINT_RATIO)
-        .min(MAX_CHECKPOINT_BYTES);
-    if len > bound {
-        return Err(format!(
-            "checkpoint refused: it would inflate {} bytes to {len}, past the bound of {bound} ({MAX_CHECKPOINT_RATIO}× its size, at most {MAX_CHECKPOINT_BYTES}): a decompression bomb or a damaged record",
-            packed.len()
-        ));
-    }
-    let raw = zstd::bulk::decompress(&packed, len as usize)
-        .map_err(|e| format!("checkpoint does not decompress: {e}"))?;
-    if raw.len() as u64 != len {
-        return Err(format!(
-            "checkpoint decompresses to {} bytes, its record says {len}",
-            raw.len()
-        ));
-    }
-    Ok(raw)
-}
 
 /// One line of a journal.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -632,29 +513,6 @@ pub fn read(path: &Path) -> std::io::Result<(Vec<Record>, Vec<BadLine>)> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn a_checkpoint_bomb_is_refused_before_it_inflates() {
-        use base64::Engine as _;
-        use std::io::Write as _;
-        let len: u64 = 256 << 20;
-        let mut z = zstd::stream::write::Encoder::new(Vec::new(), 1).unwrap();
-        z.set_pledged_src_size(Some(len)).unwrap();
-        z.include_contentsize(true).unwrap();
-        let zeros = vec![0u8; 1 << 20];
-        for _ in 0..256 {
-            z.write_all(&zeros).unwrap();
-        }
-        let packed = z.finish().unwrap();
-        assert!((packed.len() as u64) * MAX_CHECKPOINT_RATIO < len);
-        let text = base64::engine::general_purpose::STANDARD.encode(&packed);
-        let e = decode_state(CHECKPOINT_ENCODING, len, &text).unwrap_err();
-        assert!(e.contains("decompression bomb"), "{e}");
-        // a real state, encoded the way the console does, is under the bound
-        let engine = crate::engine::Engine::new(crate::engine::EngineConfig::default());
-        let enc = encode_state(&engine).unwrap();
-        assert!(decode_state(CHECKPOINT_ENCODING, enc.len, &enc.state).is_ok());
-    }
 
     fn header() -> Record {
         Record::Header {

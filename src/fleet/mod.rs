@@ -1,0 +1,218 @@
+//! Models, signals and samples; the bounded history kept for each model is in
+//! [`history`], on the rings of [`ring`].
+
+mod history;
+mod ring;
+
+pub use history::*;
+pub use ring::{Fill, Ring, RingOf};
+
+use serde::{Deserialize, Serialize};
+use std::fmt;
+
+/// The signals pitcrew watches for every model.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Signal {
+    /// Requests per second.
+    RequestRate,
+    /// 95th percentile latency, milliseconds.
+    LatencyP95,
+    /// Share of requests that failed, 0..1.
+    ErrorRate,
+    /// Accuracy measured from delayed labels, 0..1.
+    Accuracy,
+    /// CPU utilisation of the serving pods, 0..1.
+    Cpu,
+    /// Ready replicas.
+    Replicas,
+}
+
+impl Signal {
+    /// Every signal, in display order.
+    pub const ALL: [Signal; 6] = [
+        Signal::RequestRate,
+        Signal::LatencyP95,
+        Signal::ErrorRate,
+        Signal::Accuracy,
+        Signal::Cpu,
+        Signal::Replicas,
+    ];
+    /// Number of signals.
+    pub const COUNT: usize = 6;
+
+    /// Position in [`Signal::ALL`].
+    pub fn index(self) -> usize {
+        self as usize
+    }
+
+    /// Machine name (journal, config, CLI).
+    pub fn name(self) -> &'static str {
+        match self {
+            Signal::RequestRate => "request_rate",
+            Signal::LatencyP95 => "latency_p95",
+            Signal::ErrorRate => "error_rate",
+            Signal::Accuracy => "accuracy",
+            Signal::Cpu => "cpu",
+            Signal::Replicas => "replicas",
+        }
+    }
+
+    /// Human title.
+    pub fn title(self) -> &'static str {
+        match self {
+            Signal::RequestRate => "request rate",
+            Signal::LatencyP95 => "p95 latency",
+            Signal::ErrorRate => "error rate",
+            Signal::Accuracy => "accuracy",
+            Signal::Cpu => "CPU",
+            Signal::Replicas => "replicas",
+        }
+    }
+
+    /// Parse a machine name.
+    pub fn from_name(s: &str) -> Option<Signal> {
+        Signal::ALL.into_iter().find(|sig| sig.name() == s)
+    }
+
+    /// Format a value of this signal compactly for tables (at most 7 columns).
+    pub fn format(self, v: f64) -> String {
+        if !v.is_finite() {
+            return "—".to_string();
+        }
+        match self {
+            Signal::RequestRate => format_rate(v),
+            Signal::LatencyP95 => {
+                if v >= 10_000.0 {
+                    format!("{:.0}s", v / 1000.0)
+                } else if v >= 1000.0 {
+                    format!("{:.1}s", v / 1000.0)
+                } else {
+                    format!("{v:.0}ms")
+                }
+            }
+            Signal::ErrorRate => {
+                let p = v * 100.0;
+                if p >= 10.0 {
+                    format!("{p:.0}%")
+                } else {
+                    format!("{p:.1}%")
+                }
+            }
+            Signal::Accuracy => format!("{v:.3}"),
+            Signal::Cpu => format!("{:.0}%", (v * 100.0).clamp(0.0, 999.0)),
+            Signal::Replicas => format!("{v:.0}"),
+        }
+    }
+}
+
+impl fmt::Display for Signal {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.title())
+    }
+}
+
+fn format_rate(v: f64) -> String {
+    if v >= 1_000_000.0 {
+        format!("{:.1}M/s", v / 1_000_000.0)
+    } else if v >= 10_000.0 {
+        format!("{:.0}k/s", v / 1000.0)
+    } else if v >= 1000.0 {
+        format!("{:.1}k/s", v / 1000.0)
+    } else if v >= 10.0 {
+        format!("{v:.0}/s")
+    } else {
+        format!("{v:.1}/s")
+    }
+}
+
+/// Static facts about a served model.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ModelMeta {
+    /// Model name, unique within its namespace.
+    pub name: String,
+    /// Kubernetes namespace (or team) the model is served in.
+    pub namespace: String,
+    /// Version currently serving most traffic.
+    pub version: String,
+    /// Business priority, 1 (highest) to 5.
+    pub priority: u8,
+    /// Size of the model's weights, GB (0 when unknown).
+    #[serde(default)]
+    pub size_gb: f64,
+    /// Complexity score in [0, 1] (layers, custom ops, pipeline stages; 0 when unknown).
+    #[serde(default)]
+    pub complexity: f64,
+    /// Fewest replicas allowed (0 when unknown).
+    #[serde(default)]
+    pub min_replicas: u32,
+    /// Most replicas allowed (0 when unknown: no bound known).
+    #[serde(default)]
+    pub max_replicas: u32,
+}
+
+impl ModelMeta {
+    /// `namespace/name`, the key used everywhere a model is named.
+    pub fn key(&self) -> String {
+        format!("{}/{}", self.namespace, self.name)
+    }
+
+    /// True when `key` is this model's `namespace/name` (without allocating).
+    pub fn is(&self, key: &str) -> bool {
+        key.len() == self.namespace.len() + 1 + self.name.len()
+            && key.starts_with(self.namespace.as_str())
+            && key.as_bytes()[self.namespace.len()] == b'/'
+            && key.ends_with(self.name.as_str())
+    }
+}
+
+/// One observation of every signal of one model at one instant. Missing values are NaN.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Sample {
+    /// Values indexed by [`Signal::index`] (missing: NaN, written as `null` in JSON).
+    #[serde(with = "nan_as_null")]
+    pub values: [f32; Signal::COUNT],
+}
+
+/// JSON has no NaN: missing values are written as `null` and read back as NaN.
+mod nan_as_null {
+    use super::Signal;
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+    pub fn serialize<S: Serializer>(v: &[f32; Signal::COUNT], s: S) -> Result<S::Ok, S::Error> {
+        let o: [Option<f32>; Signal::COUNT] = v.map(|x| x.is_finite().then_some(x));
+        o.serialize(s)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<[f32; Signal::COUNT], D::Error> {
+        let o = <[Option<f32>; Signal::COUNT]>::deserialize(d)?;
+        Ok(o.map(|x| x.unwrap_or(f32::NAN)))
+    }
+}
+
+impl Sample {
+    /// A sample with every value missing.
+    pub const MISSING: Sample = Sample {
+        values: [f32::NAN; Signal::COUNT],
+    };
+
+    /// The value of one signal.
+    pub fn get(&self, s: Signal) -> f32 {
+        self.values[s.index()]
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn formats_are_compact() {
+        assert_eq!(Signal::RequestRate.format(1234.0), "1.2k/s");
+        assert_eq!(Signal::LatencyP95.format(87.4), "87ms");
+        assert_eq!(Signal::LatencyP95.format(2500.0), "2.5s");
+        assert_eq!(Signal::ErrorRate.format(0.0123), "1.2%");
+        assert_eq!(Signal::Accuracy.format(0.9312), "0.931");
+        assert_eq!(Signal::Cpu.format(f64::NAN), "—");
+    }
+}
