@@ -5,8 +5,9 @@
 //! an hour (every ring, profile and demand record then holds all it can), without a terminal,
 //! and prints:
 //! - the resident memory of the process holding that engine (its state at its largest);
-//! - the high-water mark while a checkpoint of it is encoded as the console does (a clone
-//!   handed to the encoder while the engine goes on taking samples).
+//! - the process's high-water mark over the whole run, which ends with a checkpoint encoded
+//!   as the console does (a clone handed to the encoder while the engine goes on taking
+//!   samples).
 //!
 //! `cargo run --release --example state_rss -- [MODELS]` (default 10,000; about three minutes
 //! on two cores). Linux only (reads `/proc`).
@@ -93,7 +94,8 @@ fn main() {
         full * 1024.0 / models as f64
     );
     println!(
-        "  peak while a checkpoint is encoded {peak:.0} MiB (state {} MiB before compression)",
+        "  peak over the run, a checkpoint encoded at its end: {peak:.0} MiB (state {} MiB \
+         before compression)",
         len.map_or("?".to_string(), |l| format!("{:.0}", l as f64 / 1048576.0))
     );
 }
