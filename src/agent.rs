@@ -276,9 +276,46 @@ impl Limits {
     }
 }
 
+/// One connection the server holds, as the eviction sees it.
+struct Held {
+    id: u64,
+    /// Requests being answered on it now.
+    busy: std::sync::atomic::AtomicUsize,
+    /// When it last finished a request, or was accepted (milliseconds since the server began).
+    idle_since: AtomicU64,
+    /// Closes it.
+    evict: CancellationToken,
+}
+
+/// The connections held, for eviction when every slot is taken.
+#[derive(Default)]
+struct HeldSet {
+    next: u64,
+    conns: Vec<Arc<Held>>,
+}
+
+impl HeldSet {
+    /// Close the connection that has waited longest without a request being answered on it
+    /// (one still sending its headers, or idling between requests); false when every
+    /// connection is answering a request.
+    fn evict_idlest(&self) -> bool {
+        use std::sync::atomic::Ordering::Relaxed;
+        let idlest = self
+            .conns
+            .iter()
+            .filter(|c| c.busy.load(Relaxed) == 0 && !c.evict.is_cancelled())
+            .min_by_key(|c| c.idle_since.load(Relaxed));
+        idlest.inspect(|c| c.evict.cancel()).is_some()
+    }
+}
+
 /// Serve `app` with `limits`: a slow or idle client is closed at the header-read timeout or
-/// the connection's lifetime, and no more than `limits.connections` are held, so slow clients
-/// cannot starve `/healthz` (which answers from the last snapshot, waiting on nothing).
+/// the connection's lifetime, and no more than `limits.connections` are held. When every slot
+/// is taken, a new client takes the slot of the connection that has waited longest without a
+/// request in progress (a client still sending its headers, or idling between requests): slow
+/// clients cannot starve `/healthz` (which answers from the last snapshot, waiting on nothing),
+/// however many there are. Only when every held connection is answering a request is a new
+/// one closed at once.
 pub async fn serve_bounded(
     listener: tokio::net::TcpListener,
     app: axum::Router,
@@ -286,7 +323,11 @@ pub async fn serve_bounded(
     cancel: CancellationToken,
 ) -> std::io::Result<()> {
     use hyper_util::rt::{TokioIo, TokioTimer};
+    use std::sync::atomic::Ordering::Relaxed;
     let slots = Arc::new(tokio::sync::Semaphore::new(limits.connections));
+    let held = Arc::new(std::sync::Mutex::new(HeldSet::default()));
+    let began = std::time::Instant::now();
+    let now_ms = move || u64::try_from(began.elapsed().as_millis()).unwrap_or(u64::MAX);
     let service = hyper_util::service::TowerToHyperService::new(app);
     loop {
         let (stream, _) = tokio::select! {
@@ -302,23 +343,75 @@ pub async fn serve_bounded(
                 }
             },
         };
-        let Ok(permit) = slots.clone().try_acquire_owned() else {
-            drop(stream);
-            continue;
+        let permit = match slots.clone().try_acquire_owned() {
+            Ok(p) => p,
+            Err(_) => {
+                let evicted = held.lock().is_ok_and(|h| h.evict_idlest());
+                if !evicted {
+                    drop(stream);
+                    continue;
+                }
+                // the evicted connection's task gives its slot back as it ends
+                match tokio::time::timeout(
+                    std::time::Duration::from_secs(1),
+                    slots.clone().acquire_owned(),
+                )
+                .await
+                {
+                    Ok(Ok(p)) => p,
+                    _ => {
+                        drop(stream);
+                        continue;
+                    }
+                }
+            }
+        };
+        let me = {
+            let Ok(mut h) = held.lock() else {
+                drop(stream);
+                continue;
+            };
+            h.next += 1;
+            let me = Arc::new(Held {
+                id: h.next,
+                busy: 0.into(),
+                idle_since: now_ms().into(),
+                evict: cancel.child_token(),
+            });
+            h.conns.push(me.clone());
+            me
         };
         let service = service.clone();
-        let cancel = cancel.clone();
+        let held = held.clone();
         tokio::spawn(async move {
             let _permit = permit;
             let mut b = hyper::server::conn::http1::Builder::new();
             b.timer(TokioTimer::new())
                 .header_read_timeout(limits.header_read)
                 .max_buf_size(64 << 10);
-            let conn = b.serve_connection(TokioIo::new(stream), service);
+            let counted = {
+                let me = me.clone();
+                hyper::service::service_fn(move |req| {
+                    use hyper::service::Service as _;
+                    let me = me.clone();
+                    me.busy.fetch_add(1, Relaxed);
+                    let answer = service.call(req);
+                    async move {
+                        let r = answer.await;
+                        me.idle_since.store(now_ms(), Relaxed);
+                        me.busy.fetch_sub(1, Relaxed);
+                        r
+                    }
+                })
+            };
+            let conn = b.serve_connection(TokioIo::new(stream), counted);
             tokio::select! {
                 _ = conn => {}
                 _ = tokio::time::sleep(limits.connection) => {}
-                _ = cancel.cancelled() => {}
+                _ = me.evict.cancelled() => {}
+            }
+            if let Ok(mut h) = held.lock() {
+                h.conns.retain(|c| c.id != me.id);
             }
         });
     }
@@ -392,7 +485,15 @@ mod tests {
     async fn start_bounded(limits: Limits) -> (std::net::SocketAddr, CancellationToken) {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
-        let app = axum::Router::new().route("/healthz", axum::routing::get(|| async { "ok\n" }));
+        let app = axum::Router::new()
+            .route("/healthz", axum::routing::get(|| async { "ok\n" }))
+            .route(
+                "/slow",
+                axum::routing::get(|| async {
+                    tokio::time::sleep(std::time::Duration::from_secs(10)).await;
+                    "late\n"
+                }),
+            );
         let cancel = CancellationToken::new();
         tokio::spawn(serve_bounded(listener, app, limits, cancel.clone()));
         (addr, cancel)
@@ -446,8 +547,46 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn connections_over_the_limit_are_closed_at_once() {
-        use tokio::io::AsyncReadExt;
+    async fn a_new_client_takes_the_slot_of_the_longest_waiting_header_less_one() {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        use tokio::time::{Duration, Instant, timeout};
+        let limits = Limits {
+            connections: 8,
+            header_read: Duration::from_secs(30),
+            connection: Duration::from_secs(30),
+        };
+        let (addr, cancel) = start_bounded(limits).await;
+        // every slot held by a client that never finishes its headers
+        let mut held = Vec::new();
+        for _ in 0..8 {
+            let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
+            s.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n")
+                .await
+                .unwrap();
+            held.push(s);
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        for round in 0..3 {
+            let t0 = Instant::now();
+            let answer = timeout(Duration::from_secs(1), get_health(addr))
+                .await
+                .unwrap_or_else(|_| panic!("no answer within 1 s (round {round})"));
+            assert!(answer.ends_with("ok\n"), "{answer}");
+            assert!(t0.elapsed() < Duration::from_secs(1));
+        }
+        // the oldest slow client lost its slot (end of file); the newest ones still hold theirs
+        let mut buf = [0u8; 64];
+        let first = timeout(Duration::from_secs(5), held[0].read(&mut buf)).await;
+        assert!(matches!(first, Ok(Ok(0) | Err(_))), "{first:?}");
+        let last = timeout(Duration::from_millis(300), held[7].read(&mut buf)).await;
+        assert!(last.is_err(), "the newest slow client was closed: {last:?}");
+        cancel.cancel();
+    }
+
+    #[tokio::test]
+    async fn when_every_connection_is_answering_a_new_one_is_closed_at_once() {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
         use tokio::time::{Duration, timeout};
         let limits = Limits {
             connections: 8,
@@ -455,19 +594,23 @@ mod tests {
             connection: Duration::from_secs(30),
         };
         let (addr, cancel) = start_bounded(limits).await;
-        let mut held = Vec::new();
+        let mut busy = Vec::new();
         for _ in 0..8 {
-            held.push(tokio::net::TcpStream::connect(addr).await.unwrap());
+            let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
+            s.write_all(b"GET /slow HTTP/1.1\r\nHost: x\r\n\r\n")
+                .await
+                .unwrap();
+            busy.push(s);
         }
-        // the server has taken the eight slots: the ninth is closed (read gives end of file)
-        tokio::time::sleep(Duration::from_millis(200)).await;
+        // every slot is answering a request: the ninth is closed (read gives end of file)
+        tokio::time::sleep(Duration::from_millis(300)).await;
         let mut extra = tokio::net::TcpStream::connect(addr).await.unwrap();
         let mut buf = [0u8; 16];
         let n = timeout(Duration::from_secs(5), extra.read(&mut buf))
             .await
             .expect("the connection over the limit was held");
         assert!(matches!(n, Ok(0) | Err(_)), "{n:?}");
-        drop(held);
+        drop(busy);
         // slots come back when clients leave
         tokio::time::sleep(Duration::from_millis(200)).await;
         assert!(get_health(addr).await.ends_with("ok\n"));
