@@ -4,8 +4,8 @@
 //! second half of the samples) and the peak (the kernel's high-water mark, `VmHWM`) beside the
 //! targets of issue 14 (800 MiB steady, 1.2 GiB peak at 10,000 models).
 //!
-//! `cargo build --release && cargo run --release --example console_rss -- [MODELS] [SECONDS]`
-//! (default 10,000 models, 120 s). Linux only (reads `/proc`).
+//! `cargo build --release && cargo run --release --example console_rss -- [MODELS] [SECONDS] [--trace]`
+//! (default 10,000 models, 120 s; `--trace` prints every sample to stderr). Linux only (reads `/proc`).
 use portable_pty::{CommandBuilder, PtySize, native_pty_system};
 use std::io::Read;
 use std::time::{Duration, Instant};
@@ -25,6 +25,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args: Vec<String> = std::env::args().collect();
     let models: usize = args.get(1).and_then(|s| s.parse().ok()).unwrap_or(10_000);
     let seconds: u64 = args.get(2).and_then(|s| s.parse().ok()).unwrap_or(120);
+    let trace = args.iter().any(|a| a == "--trace");
     let bin = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target/release/pitcrew");
     if !bin.is_file() {
         return Err(format!(
@@ -60,6 +61,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         std::thread::sleep(Duration::from_secs(1));
         if let Some(kib) = status_kib(pid, "VmRSS:") {
             samples.push(kib / 1024.0);
+            if trace {
+                eprintln!("{:>4} s {:>6.0} MiB", t0.elapsed().as_secs(), kib / 1024.0);
+            }
         }
     }
     let peak = status_kib(pid, "VmHWM:").map_or(f64::NAN, |k| k / 1024.0);
