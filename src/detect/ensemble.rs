@@ -291,6 +291,19 @@ impl Default for Ensemble {
 const CLOCK_WARMUP: u32 = 8;
 
 impl Ensemble {
+    /// Its parts can be indexed as they say (an ensemble read back from a checkpoint, which
+    /// may have been damaged or forged: refused, rather than a panic at its next sample).
+    pub fn consistent(&self) -> bool {
+        self.seasonal.as_ref().is_none_or(Seasonal::consistent)
+            && self.novelty.as_ref().is_none_or(Novelty::consistent)
+    }
+
+    /// Give it a seasonal detector whose profile has no bins (as a forged checkpoint could).
+    #[cfg(test)]
+    pub(crate) fn break_for_test(&mut self) {
+        self.seasonal = Some(Seasonal::broken_for_test());
+    }
+
     /// An ensemble with default configuration.
     pub fn new() -> Self {
         Self::with_config(DetectConfig::default())

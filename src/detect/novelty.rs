@@ -33,6 +33,11 @@ impl Novelty {
         }
     }
 
+    /// Its set has the size its keys index (a detector read back from a checkpoint).
+    pub fn consistent(&self) -> bool {
+        self.seen.len() == SET_BITS / 64
+    }
+
     /// Quantises a standardised value (`z`, in sigmas of a slow baseline) into a level.
     pub fn quantise(z: f64) -> u8 {
         let q = (z * 1.0).floor() as i64 + LEVELS / 2;

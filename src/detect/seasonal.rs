@@ -93,7 +93,7 @@ impl Profile {
         let lim = 4.0 * sigma;
         let rc = if warm { r.clamp(-lim, lim) } else { r };
         if let Some(pp) = plain_pred {
-            let b_err = 1.0 / f64::from(self.n_err.saturating_add(1).min(span * 8));
+            let b_err = 1.0 / f64::from(self.n_err.saturating_add(1).min(span.saturating_mul(8)));
             self.n_err = self.n_err.saturating_add(1);
             self.err_model += b_err * (r.abs() - self.err_model);
             self.err_plain += b_err * ((x - pp).abs() - self.err_plain);
@@ -105,9 +105,14 @@ impl Profile {
         let g = 1.0 / f64::from(c);
         let s = f64::from(self.seasonal.get(b));
         self.seasonal.set(b, (s + g * (x - self.level - s)) as f32);
-        let bm = 1.0 / f64::from(self.n.min(span * 4));
+        let bm = 1.0 / f64::from(self.n.min(span.saturating_mul(4)));
         let ar = if warm { r.abs().min(lim) } else { r.abs() };
         self.mad += bm * (ar - self.mad);
+    }
+
+    /// Its arrays can be indexed as its bins say (a profile read back from a checkpoint).
+    fn consistent(&self) -> bool {
+        !self.seasonal.is_empty() && self.counts.len() == self.seasonal.len()
     }
 
     fn bytes(&self) -> usize {
@@ -140,6 +145,21 @@ impl Seasonal {
             span,
             active: None,
         }
+    }
+
+    /// Its profiles can be indexed as they say and the active one exists (a detector read
+    /// back from a checkpoint, which may have been damaged or forged).
+    pub fn consistent(&self) -> bool {
+        self.profiles.iter().all(Profile::consistent)
+            && self.active.is_none_or(|i| i < self.profiles.len())
+    }
+
+    /// A detector whose daily profile has no bins (as a forged checkpoint could hold).
+    #[cfg(test)]
+    pub(crate) fn broken_for_test() -> Self {
+        let mut s = Self::new(0.0, 60.0);
+        s.profiles[0].seasonal = Chunked::new(0, 0.0);
+        s
     }
 
     /// The period in use, in seconds, if the series is seasonal.
@@ -239,6 +259,18 @@ mod tests {
             plain.learn(x);
         }
         assert_eq!(s.period(), None);
+    }
+
+    #[test]
+    fn a_profile_without_bins_or_a_missing_active_one_is_inconsistent() {
+        assert!(Seasonal::new(0.0, 60.0).consistent());
+        assert!(!Seasonal::broken_for_test().consistent());
+        let mut s = Seasonal::new(0.0, 60.0);
+        s.active = Some(2);
+        assert!(!s.consistent());
+        let mut s = Seasonal::new(0.0, 60.0);
+        s.profiles[1].counts = Chunked::new(3, 0);
+        assert!(!s.consistent());
     }
 
     #[test]

@@ -94,6 +94,19 @@ impl Default for Watch {
 }
 
 impl Watch {
+    /// Every detector can be indexed as it says (a watch read back from a checkpoint).
+    pub fn consistent(&self) -> bool {
+        self.dets.iter().all(Ensemble::consistent)
+    }
+
+    /// Break one detector as a forged checkpoint could.
+    #[cfg(test)]
+    pub(crate) fn break_for_test(&mut self) {
+        if let Some(d) = self.dets.first_mut() {
+            d.break_for_test();
+        }
+    }
+
     /// Take a sample; when it starts a new minute, the detectors score the minute before.
     /// Returns the current expected band per signal and the anomalies raised.
     pub fn observe(&mut self, t: f64, s: &Sample) -> ([(f32, f32); Signal::COUNT], Vec<Anomaly>) {

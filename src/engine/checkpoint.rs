@@ -73,7 +73,7 @@ impl Engine {
     }
 
     /// The cross-references a restored state relies on hold: indices of models in range,
-    /// rings that fit their buffers.
+    /// rings that fit their buffers, detectors whose arrays fit their bins.
     pub(super) fn consistent(&self) -> Result<(), String> {
         let n = self.models.len();
         if self.index.len() != n {
@@ -90,6 +90,9 @@ impl Engine {
         }
         if let Some(m) = self.models.iter().find(|m| !m.history.consistent()) {
             return Err(format!("history of {}", m.meta.key()));
+        }
+        if let Some(m) = self.models.iter().find(|m| !m.watch.consistent()) {
+            return Err(format!("detectors of {}", m.meta.key()));
         }
         if let Some(i) = self.incidents.iter().find(|i| i.model as usize >= n) {
             return Err(format!("incident #{} on model {}", i.id, i.model));

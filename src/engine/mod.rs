@@ -684,6 +684,10 @@ mod tests {
         bad.models[2].history.break_ring_for_test();
         let err = Engine::restore(EngineConfig::default(), &bad.checkpoint().unwrap()).unwrap_err();
         assert!(err.contains("history of"), "{err}");
+        let mut bad = e.clone();
+        bad.models[1].watch.break_for_test();
+        let err = Engine::restore(EngineConfig::default(), &bad.checkpoint().unwrap()).unwrap_err();
+        assert!(err.contains("detectors of"), "{err}");
         assert!(Engine::restore(EngineConfig::default(), &e.checkpoint().unwrap()).is_ok());
         assert!(Engine::restore(EngineConfig::default(), b"\x93\x01").is_err());
     }
