@@ -16,6 +16,10 @@ use pitcrew::fleet::{Sample, Signal};
 use pitcrew::sources::sim::start;
 use std::time::Instant;
 
+/// The binary's allocator, so that what is measured is what the console would hold.
+#[global_allocator]
+static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn status_mib(key: &str) -> f64 {
     std::fs::read_to_string("/proc/self/status")
         .ok()
