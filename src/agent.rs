@@ -546,26 +546,33 @@ mod tests {
         cancel.cancel();
     }
 
+    /// Eight connection slots, timeouts long enough not to free any during a test.
+    const EIGHT_SLOTS: Limits = Limits {
+        connections: 8,
+        header_read: std::time::Duration::from_secs(30),
+        connection: std::time::Duration::from_secs(30),
+    };
+
+    /// Eight clients, one after another, each having sent `request` (whole or in part).
+    async fn occupy(addr: std::net::SocketAddr, request: &[u8]) -> Vec<tokio::net::TcpStream> {
+        use tokio::io::AsyncWriteExt;
+        let mut held = Vec::new();
+        for _ in 0..EIGHT_SLOTS.connections {
+            let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
+            s.write_all(request).await.unwrap();
+            held.push(s);
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+        held
+    }
+
     #[tokio::test]
     async fn a_new_client_takes_the_slot_of_the_longest_waiting_header_less_one() {
-        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        use tokio::io::AsyncReadExt;
         use tokio::time::{Duration, Instant, timeout};
-        let limits = Limits {
-            connections: 8,
-            header_read: Duration::from_secs(30),
-            connection: Duration::from_secs(30),
-        };
-        let (addr, cancel) = start_bounded(limits).await;
+        let (addr, cancel) = start_bounded(EIGHT_SLOTS).await;
         // every slot held by a client that never finishes its headers
-        let mut held = Vec::new();
-        for _ in 0..8 {
-            let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
-            s.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n")
-                .await
-                .unwrap();
-            held.push(s);
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
+        let mut held = occupy(addr, b"GET /healthz HTTP/1.1\r\nHost: x\r\n").await;
         tokio::time::sleep(Duration::from_millis(200)).await;
         for round in 0..3 {
             let t0 = Instant::now();
@@ -586,22 +593,10 @@ mod tests {
 
     #[tokio::test]
     async fn when_every_connection_is_answering_a_new_one_is_closed_at_once() {
-        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        use tokio::io::AsyncReadExt;
         use tokio::time::{Duration, timeout};
-        let limits = Limits {
-            connections: 8,
-            header_read: Duration::from_secs(30),
-            connection: Duration::from_secs(30),
-        };
-        let (addr, cancel) = start_bounded(limits).await;
-        let mut busy = Vec::new();
-        for _ in 0..8 {
-            let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
-            s.write_all(b"GET /slow HTTP/1.1\r\nHost: x\r\n\r\n")
-                .await
-                .unwrap();
-            busy.push(s);
-        }
+        let (addr, cancel) = start_bounded(EIGHT_SLOTS).await;
+        let busy = occupy(addr, b"GET /slow HTTP/1.1\r\nHost: x\r\n\r\n").await;
         // every slot is answering a request: the ninth is closed (read gives end of file)
         tokio::time::sleep(Duration::from_millis(300)).await;
         let mut extra = tokio::net::TcpStream::connect(addr).await.unwrap();
