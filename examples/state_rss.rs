@@ -10,7 +10,7 @@
 //!   samples).
 //!
 //! `cargo run --release --example state_rss -- [MODELS]` (default 10,000; about three minutes
-//! on two cores). Linux only (reads `/proc`).
+//! at 1,000 models on two cores). Linux only (reads `/proc`).
 use pitcrew::engine::{Event, SourceKind, SourceState, SourceStatus};
 use pitcrew::fleet::{Sample, Signal};
 use pitcrew::sources::sim::start;

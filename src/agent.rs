@@ -278,7 +278,6 @@ impl Limits {
 
 /// One connection the server holds, as the eviction sees it.
 struct Held {
-    id: u64,
     /// Requests being answered on it now.
     busy: std::sync::atomic::AtomicUsize,
     /// When it last finished a request, or was accepted (milliseconds since the server began).
@@ -290,7 +289,6 @@ struct Held {
 /// The connections held, for eviction when every slot is taken.
 #[derive(Default)]
 struct HeldSet {
-    next: u64,
     conns: Vec<Arc<Held>>,
 }
 
@@ -371,9 +369,7 @@ pub async fn serve_bounded(
                 drop(stream);
                 continue;
             };
-            h.next += 1;
             let me = Arc::new(Held {
-                id: h.next,
                 busy: 0.into(),
                 idle_since: now_ms().into(),
                 evict: cancel.child_token(),
@@ -411,7 +407,7 @@ pub async fn serve_bounded(
                 _ = me.evict.cancelled() => {}
             }
             if let Ok(mut h) = held.lock() {
-                h.conns.retain(|c| c.id != me.id);
+                h.conns.retain(|c| !Arc::ptr_eq(c, &me));
             }
         });
     }

@@ -147,10 +147,11 @@ impl Seasonal {
         }
     }
 
-    /// Its profiles can be indexed as they say and the active one exists (a detector read
-    /// back from a checkpoint, which may have been damaged or forged).
+    /// Its profiles can be indexed as they say, the active one exists and its span is not zero
+    /// (a detector read back from a checkpoint, which may have been damaged or forged).
     pub fn consistent(&self) -> bool {
-        self.profiles.iter().all(Profile::consistent)
+        self.span >= 1
+            && self.profiles.iter().all(Profile::consistent)
             && self.active.is_none_or(|i| i < self.profiles.len())
     }
 
@@ -270,6 +271,9 @@ mod tests {
         assert!(!s.consistent());
         let mut s = Seasonal::new(0.0, 60.0);
         s.profiles[1].counts = Chunked::new(3, 0);
+        assert!(!s.consistent());
+        let mut s = Seasonal::new(0.0, 60.0);
+        s.span = 0;
         assert!(!s.consistent());
     }
 

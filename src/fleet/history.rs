@@ -289,12 +289,6 @@ impl History {
         }
         if n > 0.0 { sum / n } else { f64::NAN }
     }
-
-    /// Approximate heap bytes held.
-    pub fn heap_bytes(&self) -> usize {
-        Signal::COUNT * (FINE_LEN + MID_LEN + COARSE_LEN) * 4
-            + (FINE_LEN + MID_LEN + COARSE_LEN) * 8
-    }
 }
 
 /// Points `(t, v)` of a ring of values from `since` on; `time(k)` is the time of its `k`-th
