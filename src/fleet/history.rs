@@ -2,12 +2,16 @@
 //! rings, so that memory per model is bounded whatever the session length (and, the rings
 //! being chunked, grows only with what has been seen):
 //! - *fine*: every sample (the source's own step, 5 s for the simulator), last [`FINE_LEN`];
-//! - *mid*: one-minute means, last [`MID_LEN`] (6 h), with the detectors' expected band;
+//! - *mid*: one-minute means, last [`MID_LEN`] (6 h), with the detectors' expected band (its
+//!   edges kept as `bf16` distances from the minute's mean: half the memory, and a distance
+//!   rounded to 0.4 % of itself, a fraction of a character cell on any chart);
 //! - *coarse*: five-minute means, last [`COARSE_LEN`] (24 h);
 //! - *demand*: five-minute means of the request rate, last [`DEMAND_LEN`] (7 days).
 
-use super::ring::{BucketTimes, Ring, Ring64};
+use super::bucket_times::BucketTimes;
+use super::ring::{Ring, Ring64, RingOf};
 use super::{Sample, Signal};
+use half::bf16;
 
 /// Running mean over a bucket of samples, ignoring NaN.
 #[derive(Debug, Clone, Copy, Default, serde::Serialize, serde::Deserialize)]
@@ -66,6 +70,7 @@ pub enum Resolution {
 
 /// Bounded history of every signal of one model at three resolutions.
 #[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+#[serde(try_from = "wire::History", into = "wire::History")]
 pub struct History {
     fine: [Ring; Signal::COUNT],
     fine_t: Ring64,
@@ -77,8 +82,10 @@ pub struct History {
     coarse_acc: [Acc; Signal::COUNT],
     demand: Ring,
     demand_t: BucketTimes<{ COARSE_STEP as u32 }>,
-    band_lo: [Ring; Signal::COUNT],
-    band_hi: [Ring; Signal::COUNT],
+    /// How far below the minute's mean the band's low edge is.
+    band_lo: [RingOf<bf16>; Signal::COUNT],
+    /// How far above the minute's mean the band's high edge is.
+    band_hi: [RingOf<bf16>; Signal::COUNT],
     band_lo_acc: [Acc; Signal::COUNT],
     band_hi_acc: [Acc; Signal::COUNT],
     mid_bucket: Option<i64>,
@@ -106,16 +113,17 @@ impl History {
             .iter()
             .chain(&self.mid)
             .chain(&self.coarse)
-            .chain(&self.band_lo)
-            .chain(&self.band_hi)
             .chain(std::iter::once(&self.demand));
+        let bands = self.band_lo.iter().chain(&self.band_hi);
         let times = [
             self.fine_t.consistent(),
             self.mid_t.consistent(),
             self.coarse_t.consistent(),
             self.demand_t.consistent(),
         ];
-        rings.into_iter().all(Ring::consistent) && times.iter().all(|&ok| ok)
+        rings.into_iter().all(Ring::consistent)
+            && bands.into_iter().all(RingOf::consistent)
+            && times.iter().all(|&ok| ok)
     }
     /// An empty history.
     pub fn new() -> Self {
@@ -130,8 +138,8 @@ impl History {
             coarse_acc: [Acc::default(); Signal::COUNT],
             demand: Ring::new(DEMAND_LEN),
             demand_t: BucketTimes::new(DEMAND_LEN),
-            band_lo: std::array::from_fn(|_| Ring::new(MID_LEN)),
-            band_hi: std::array::from_fn(|_| Ring::new(MID_LEN)),
+            band_lo: std::array::from_fn(|_| RingOf::new(MID_LEN)),
+            band_hi: std::array::from_fn(|_| RingOf::new(MID_LEN)),
             band_lo_acc: [Acc::default(); Signal::COUNT],
             band_hi_acc: [Acc::default(); Signal::COUNT],
             mid_bucket: None,
@@ -176,9 +184,9 @@ impl History {
                 let v = self.mid_acc[i].take();
                 self.mid[i].push(v);
                 let lo = self.band_lo_acc[i].take();
-                self.band_lo[i].push(lo);
+                self.band_lo[i].push(bf16::from_f32(v - lo));
                 let hi = self.band_hi_acc[i].take();
-                self.band_hi[i].push(hi);
+                self.band_hi[i].push(bf16::from_f32(hi - v));
             }
             self.mid_t.push(cur);
         }
@@ -210,10 +218,10 @@ impl History {
     /// The expected band `(t, lo, hi)` of a signal from `since` on, as one-minute means (the
     /// last six hours are kept).
     pub fn band(&self, s: Signal, since: f64) -> Vec<(f64, f64, f64)> {
-        let (lo, hi) = (&self.band_lo[s.index()], &self.band_hi[s.index()]);
-        let mut out = Vec::with_capacity(lo.len());
-        for i in 0..lo.len() {
-            if let (Some(t), Some(a), Some(b)) = (self.mid_t.get(i), lo.get(i), hi.get(i))
+        let n = self.band_lo[s.index()].len();
+        let mut out = Vec::with_capacity(n);
+        for i in 0..n {
+            if let (Some(t), Some((a, b))) = (self.mid_t.get(i), self.band_at(s.index(), i))
                 && t >= since
                 && a.is_finite()
                 && b.is_finite()
@@ -222,6 +230,14 @@ impl History {
             }
         }
         out
+    }
+
+    /// The band's edges at the `k`-th oldest minute of signal `i` (NaN where it had none).
+    fn band_at(&self, i: usize, k: usize) -> Option<(f32, f32)> {
+        let v = self.mid[i].get(k)?;
+        let lo = self.band_lo[i].get(k)?;
+        let hi = self.band_hi[i].get(k)?;
+        Some((v - lo.to_f32(), v + hi.to_f32()))
     }
 
     /// The newest value of a signal.
@@ -288,6 +304,118 @@ impl History {
             }
         }
         if n > 0.0 { sum / n } else { f64::NAN }
+    }
+}
+
+/// The serialised form of a [`History`]: its band edges as `f32` values, as they were before
+/// they were kept as distances from the minute's mean, so that every checkpoint reads back and
+/// the same history is the same bytes however it was held.
+mod wire {
+    use super::*;
+
+    #[derive(serde::Serialize, serde::Deserialize)]
+    pub struct History {
+        fine: [Ring; Signal::COUNT],
+        fine_t: Ring64,
+        mid: [Ring; Signal::COUNT],
+        mid_t: BucketTimes<{ MID_STEP as u32 }>,
+        coarse: [Ring; Signal::COUNT],
+        coarse_t: BucketTimes<{ COARSE_STEP as u32 }>,
+        mid_acc: [Acc; Signal::COUNT],
+        coarse_acc: [Acc; Signal::COUNT],
+        demand: Ring,
+        demand_t: BucketTimes<{ COARSE_STEP as u32 }>,
+        band_lo: [Ring; Signal::COUNT],
+        band_hi: [Ring; Signal::COUNT],
+        band_lo_acc: [Acc; Signal::COUNT],
+        band_hi_acc: [Acc; Signal::COUNT],
+        mid_bucket: Option<i64>,
+        coarse_bucket: Option<i64>,
+        last_t: Option<f64>,
+    }
+
+    impl From<super::History> for History {
+        fn from(h: super::History) -> History {
+            let edges = |pick: fn((f32, f32)) -> f32| {
+                std::array::from_fn(|i| {
+                    let mut r = Ring::new(h.band_lo[i].capacity());
+                    for k in 0..h.band_lo[i].len() {
+                        r.push(h.band_at(i, k).map_or(f32::NAN, pick));
+                    }
+                    r
+                })
+            };
+            let band_lo = edges(|(lo, _)| lo);
+            let band_hi = edges(|(_, hi)| hi);
+            History {
+                band_lo,
+                band_hi,
+                fine: h.fine,
+                fine_t: h.fine_t,
+                mid: h.mid,
+                mid_t: h.mid_t,
+                coarse: h.coarse,
+                coarse_t: h.coarse_t,
+                mid_acc: h.mid_acc,
+                coarse_acc: h.coarse_acc,
+                demand: h.demand,
+                demand_t: h.demand_t,
+                band_lo_acc: h.band_lo_acc,
+                band_hi_acc: h.band_hi_acc,
+                mid_bucket: h.mid_bucket,
+                coarse_bucket: h.coarse_bucket,
+                last_t: h.last_t,
+            }
+        }
+    }
+
+    impl TryFrom<History> for super::History {
+        type Error = &'static str;
+
+        fn try_from(w: History) -> Result<Self, Self::Error> {
+            let fits = w
+                .mid
+                .iter()
+                .chain(&w.band_lo)
+                .chain(&w.band_hi)
+                .all(Ring::consistent);
+            if !fits {
+                return Err("a history ring that does not fit its buffer");
+            }
+            // the distance of each edge from the minute's mean
+            let distances = |edges: &[Ring; Signal::COUNT], below: bool| {
+                std::array::from_fn(|i| {
+                    let mut r = RingOf::new(edges[i].capacity());
+                    for k in 0..edges[i].len() {
+                        let v = w.mid[i].get(k).unwrap_or(f32::NAN);
+                        let e = edges[i].get(k).unwrap_or(f32::NAN);
+                        r.push(bf16::from_f32(if below { v - e } else { e - v }));
+                    }
+                    r
+                })
+            };
+            let band_lo = distances(&w.band_lo, true);
+            let band_hi = distances(&w.band_hi, false);
+            Ok(super::History {
+                band_lo,
+                band_hi,
+                fine: w.fine,
+                fine_t: w.fine_t,
+                mid: w.mid,
+                mid_t: w.mid_t,
+                coarse: w.coarse,
+                coarse_t: w.coarse_t,
+                mid_acc: w.mid_acc,
+                coarse_acc: w.coarse_acc,
+                demand: w.demand,
+                demand_t: w.demand_t,
+                band_lo_acc: w.band_lo_acc,
+                band_hi_acc: w.band_hi_acc,
+                mid_bucket: w.mid_bucket,
+                coarse_bucket: w.coarse_bucket,
+                last_t: w.last_t,
+            })
+        }
     }
 }
 

@@ -1,6 +1,7 @@
 //! Models, signals and samples; the bounded history kept for each model is in
 //! [`history`], on the rings of [`ring`].
 
+mod bucket_times;
 mod history;
 mod ring;
 

@@ -1,5 +1,5 @@
 //! Fixed-capacity rings of values in copy-on-write chunks (a clone, such as a checkpoint's,
-//! shares them), and the rings of bucket start times beside them.
+//! shares them).
 
 use crate::chunked::Chunked;
 
@@ -37,39 +37,8 @@ impl Fill for i32 {
     const FILL: i32 = 0;
 }
 
-/// Start times of fixed-width buckets (one-minute or five-minute means), kept as bucket
-/// numbers (`i32`, half the memory of `f64` seconds); `STEP` is the bucket width in seconds.
-/// Bucket numbers fit `i32` for every time [`super::History::push`] accepts ([`super::MAX_ABS_TIME`]).
-#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
-pub(super) struct BucketTimes<const STEP: u32> {
-    idx: RingOf<i32>,
-}
-
-impl<const STEP: u32> BucketTimes<STEP> {
-    pub(super) fn new(cap: usize) -> Self {
-        BucketTimes {
-            idx: RingOf::new(cap),
-        }
-    }
-    pub(super) fn consistent(&self) -> bool {
-        self.idx.consistent()
-    }
-    pub(super) fn len(&self) -> usize {
-        self.idx.len()
-    }
-    /// Record the bucket numbered `b` (its start is `b * STEP` seconds).
-    pub(super) fn push(&mut self, b: i64) {
-        self.idx
-            .push(i32::try_from(b).unwrap_or(if b < 0 { i32::MIN } else { i32::MAX }));
-    }
-    pub(super) fn get(&self, i: usize) -> Option<f64> {
-        self.idx.get(i).map(|b| f64::from(b) * f64::from(STEP))
-    }
-    pub(super) fn iter_from(&self, i: usize) -> impl Iterator<Item = f64> + '_ {
-        self.idx
-            .iter_from(i)
-            .map(|b| f64::from(b) * f64::from(STEP))
-    }
+impl Fill for half::bf16 {
+    const FILL: half::bf16 = half::bf16::NAN;
 }
 
 fn deserialize_fill<'de, D, T>(d: D) -> Result<Chunked<T>, D::Error>
