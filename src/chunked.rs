@@ -6,6 +6,9 @@
 //! - A write copies only the chunk it lands in, and only while that chunk is shared.
 //! - A chunk never written holds no memory and reads as the array's fill value, so a model's
 //!   memory grows with the history it really holds, up to the array's length.
+//! - A chunk whose last value has just been written and that holds one value throughout, as
+//!   the chunk before it (cyclically) does, shares that chunk's block: a signal that stays put
+//!   for hours (replicas, an error rate of zero) holds one block, not one per sixty values.
 //!
 //! It serialises as the plain sequence of its values (unwritten ones as the fill), exactly as
 //! a `Vec<T>` of them would, so checkpoints written before it read back unchanged.
@@ -96,6 +99,36 @@ impl<T: Copy + PartialEq> Chunked<T> {
                 a[i % CHUNK] = v;
                 *slot = Some(Arc::new(a));
             }
+        }
+        if i % CHUNK == CHUNK - 1 || i + 1 == self.len {
+            self.share_if_constant(i / CHUNK);
+        }
+    }
+
+    /// Values of chunk `k` within the array (the last chunk may be partial).
+    fn chunk_len(&self, k: usize) -> usize {
+        (self.len - k * CHUNK).min(CHUNK)
+    }
+
+    /// Chunk `k`, just completed, holds one value throughout: nothing when it is the fill, the
+    /// block of the chunk before it when that one holds the same value over as many values.
+    fn share_if_constant(&mut self, k: usize) {
+        let Some(c) = &self.chunks[k] else { return };
+        let v = c[0];
+        if !c[..self.chunk_len(k)].iter().all(|x| same(x, &v)) {
+            return;
+        }
+        if same(&v, &self.fill) {
+            self.chunks[k] = None;
+            return;
+        }
+        let prev = (k + self.chunks.len() - 1) % self.chunks.len();
+        let want = self.chunk_len(k).max(self.chunk_len(prev));
+        if let Some(p) = &self.chunks[prev]
+            && !Arc::ptr_eq(c, p)
+            && p[..want].iter().all(|x| same(x, &v))
+        {
+            self.chunks[k] = Some(Arc::clone(p));
         }
     }
 
@@ -201,6 +234,42 @@ mod tests {
         // a NaN fill is recognised too
         let n = Chunked::from_values(&[f32::NAN; 70], f32::NAN);
         assert_eq!(n.chunks.iter().flatten().count(), 0);
+    }
+
+    #[test]
+    fn chunks_that_hold_one_value_share_one_block_until_written() {
+        // a ring's pattern: laps over an array of 4.5 chunks, a constant value and then a change
+        let len = CHUNK * 4 + CHUNK / 2;
+        let mut a = Chunked::new(len, f32::NAN);
+        for lap in 0..3 {
+            for i in 0..len {
+                a.set(i, 2.0);
+            }
+            let first = a.chunks[0].clone().unwrap();
+            assert!(
+                a.chunks.iter().flatten().all(|c| Arc::ptr_eq(c, &first)),
+                "lap {lap}: one block for every chunk"
+            );
+        }
+        assert!(a.iter().all(|v| v == 2.0));
+        // a write lands in its own copy: the other chunks keep the shared value
+        a.set(CHUNK + 3, 5.0);
+        assert_eq!(a.get(CHUNK + 3), 5.0);
+        for i in (0..len).filter(|&i| i != CHUNK + 3) {
+            assert_eq!(a.get(i), 2.0, "at {i}");
+        }
+        // a chunk completed with the fill throughout holds nothing
+        for i in 0..CHUNK {
+            a.set(i, f32::NAN);
+        }
+        assert!(a.chunks[0].is_none());
+        assert!(a.get(0).is_nan());
+        // a partial last chunk shares only a block that holds its value over its length too
+        let mut b = Chunked::new(CHUNK + 10, 0u8);
+        for i in 0..CHUNK + 10 {
+            b.set(i, if i < CHUNK + 5 { 1 } else { 2 });
+        }
+        assert_eq!(b.iter().filter(|&v| v == 2).count(), 5);
     }
 
     #[test]

@@ -82,21 +82,31 @@ fn fast_ln1p(v: f64) -> f64 {
     (exp as f64 + (mant - 1.0)) * std::f64::consts::LN_2
 }
 
-/// The calibrator's bins (serde's arrays stop at 32) as a sequence, checked for length.
+/// The calibrator's bins (serde's arrays stop at 32) as a sequence, checked for length; bins
+/// never counted in serialise as zeros and read back as not held.
 mod bins {
     use super::HIST_BINS;
     use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
-    pub fn serialize<S: Serializer>(a: &[f32; HIST_BINS], s: S) -> Result<S::Ok, S::Error> {
-        a.as_slice().serialize(s)
+    pub fn serialize<S: Serializer>(
+        a: &Option<Box<[f32; HIST_BINS]>>,
+        s: S,
+    ) -> Result<S::Ok, S::Error> {
+        a.as_deref()
+            .unwrap_or(&[0.0; HIST_BINS])
+            .as_slice()
+            .serialize(s)
     }
 
-    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<[f32; HIST_BINS], D::Error> {
+    pub fn deserialize<'de, D: Deserializer<'de>>(
+        d: D,
+    ) -> Result<Option<Box<[f32; HIST_BINS]>>, D::Error> {
         let v = Vec::<f32>::deserialize(d)?;
         let n = v.len();
-        v.try_into().map_err(|_| {
+        let a: [f32; HIST_BINS] = v.try_into().map_err(|_| {
             serde::de::Error::custom(format!("{n} calibration bins, expected {HIST_BINS}"))
-        })
+        })?;
+        Ok(a.iter().any(|&c| c != 0.0).then(|| Box::new(a)))
     }
 }
 
@@ -104,8 +114,10 @@ mod bins {
 /// probability: how often, in the recent past, this detector has been at least this surprised.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 struct Calibrator {
+    /// Held from the first count on: a detector that never takes part (novelty when disabled,
+    /// the seasonal one on a series with no season) holds none.
     #[serde(with = "bins")]
-    counts: [f32; HIST_BINS],
+    counts: Option<Box<[f32; HIST_BINS]>>,
     total: f64,
     /// Weight of the next count (grows instead of decaying the old counts).
     weight: f64,
@@ -115,7 +127,7 @@ struct Calibrator {
 impl Calibrator {
     fn new() -> Self {
         Self {
-            counts: [0.0; HIST_BINS],
+            counts: None,
             total: 0.0,
             weight: 1.0,
             n: 0,
@@ -132,14 +144,15 @@ impl Calibrator {
     /// takes over (peaks over threshold), so that rarer-than-ever values keep being ranked by how
     /// far beyond the record they are instead of all sharing the smallest empirical probability.
     fn tail(&self, v: f64) -> f64 {
+        let counts = self.counts.as_deref().unwrap_or(&[0.0; HIST_BINS]);
         let l = fast_ln1p(v);
         let b = Self::bin(v);
         // Sum whichever side of the bin is shorter.
         let above: f64 = if b < HIST_BINS / 2 {
-            let below: f64 = self.counts[..b].iter().map(|&c| f64::from(c)).sum();
+            let below: f64 = counts[..b].iter().map(|&c| f64::from(c)).sum();
             (self.total - below).max(0.0)
         } else {
-            self.counts[b..].iter().map(|&c| f64::from(c)).sum()
+            counts[b..].iter().map(|&c| f64::from(c)).sum()
         };
         let p = (above + 0.5 * self.weight) / (self.total + self.weight);
         if above >= 0.5 * self.weight {
@@ -148,7 +161,7 @@ impl Calibrator {
         // Beyond everything seen recently: extrapolate.
         let want = TAIL_FRACTION * self.total;
         let (mut mass, mut moment, mut q_bin, mut top) = (0.0, 0.0, 0, None);
-        for (i, &c) in self.counts.iter().enumerate().rev() {
+        for (i, &c) in counts.iter().enumerate().rev() {
             let c = f64::from(c);
             if c > 0.0 && top.is_none() {
                 top = Some(i);
@@ -176,11 +189,14 @@ impl Calibrator {
         if keep > 0.0 && keep < 1.0 {
             self.weight /= keep;
         }
-        self.counts[Self::bin(v)] += self.weight as f32;
+        let counts = self
+            .counts
+            .get_or_insert_with(|| Box::new([0.0; HIST_BINS]));
+        counts[Self::bin(v)] += self.weight as f32;
         self.total += self.weight;
         if self.weight > 1e12 {
             let k = 1.0 / self.weight;
-            for c in &mut self.counts {
+            for c in counts.iter_mut() {
                 *c = (f64::from(*c) * k) as f32;
             }
             self.total *= k;
