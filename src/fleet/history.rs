@@ -8,8 +8,8 @@
 //! - *coarse*: five-minute means, last [`COARSE_LEN`] (24 h);
 //! - *demand*: five-minute means of the request rate, last [`DEMAND_LEN`] (7 days).
 
-use super::bucket_times::BucketTimes;
-use super::ring::{Ring, Ring64, RingOf};
+use super::ring::{Ring, RingOf};
+use super::times::{BucketTimes, SampleTimes};
 use super::{Sample, Signal};
 use half::bf16;
 
@@ -73,7 +73,7 @@ pub enum Resolution {
 #[serde(try_from = "wire::History", into = "wire::History")]
 pub struct History {
     fine: [Ring; Signal::COUNT],
-    fine_t: Ring64,
+    fine_t: SampleTimes,
     mid: [Ring; Signal::COUNT],
     mid_t: BucketTimes<{ MID_STEP as u32 }>,
     coarse: [Ring; Signal::COUNT],
@@ -129,7 +129,7 @@ impl History {
     pub fn new() -> Self {
         History {
             fine: std::array::from_fn(|_| Ring::new(FINE_LEN)),
-            fine_t: Ring64::new(FINE_LEN),
+            fine_t: SampleTimes::new(FINE_LEN),
             mid: std::array::from_fn(|_| Ring::new(MID_LEN)),
             mid_t: BucketTimes::new(MID_LEN),
             coarse: std::array::from_fn(|_| Ring::new(COARSE_LEN)),
@@ -316,7 +316,7 @@ mod wire {
     #[derive(serde::Serialize, serde::Deserialize)]
     pub struct History {
         fine: [Ring; Signal::COUNT],
-        fine_t: Ring64,
+        fine_t: SampleTimes,
         mid: [Ring; Signal::COUNT],
         mid_t: BucketTimes<{ MID_STEP as u32 }>,
         coarse: [Ring; Signal::COUNT],

@@ -1,9 +1,9 @@
 //! Models, signals and samples; the bounded history kept for each model is in
 //! [`history`], on the rings of [`ring`].
 
-mod bucket_times;
 mod history;
 mod ring;
+mod times;
 
 pub use history::*;
 pub use ring::{Fill, Ring, RingOf};

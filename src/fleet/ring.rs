@@ -16,8 +16,6 @@ pub struct RingOf<T: Copy + PartialEq> {
 
 /// A ring of `f32` values (NaN where never written).
 pub type Ring = RingOf<f32>;
-/// A ring of timestamps, `f64` seconds (0 where never written).
-pub(super) type Ring64 = RingOf<f64>;
 
 /// The value a ring's slots hold before they are written.
 pub trait Fill: Copy + PartialEq {
@@ -163,7 +161,7 @@ mod tests {
     fn ring_iteration_from_any_start_matches_indexing() {
         for cap in [1, 3, 7] {
             let mut r = Ring::new(cap);
-            let mut t = Ring64::new(cap);
+            let mut t = RingOf::<f64>::new(cap);
             for v in 0..20 {
                 for i in 0..=r.len() + 1 {
                     let by_index: Vec<f32> = (i..r.len()).filter_map(|k| r.get(k)).collect();
