@@ -7,10 +7,12 @@
 //! - the resident memory of the process holding that engine (its state at its largest);
 //! - the process's high-water mark over the whole run, which ends with a checkpoint encoded
 //!   as the console does (a clone handed to the encoder while the engine goes on taking
-//!   samples).
+//!   samples: ten minutes of them, faster than a console would, so more chunks are copied
+//!   than in a console), and the size of that checkpoint's text.
 //!
-//! `cargo run --release --example state_rss -- [MODELS]` (default 10,000; about three minutes
-//! at 1,000 models on two cores). Linux only (reads `/proc`).
+//! `cargo run --release --example state_rss -- [MODELS]` (default 10,000; about two and a
+//! half minutes at 1,000 models and sixteen at 10,000 on this project's machine). Linux only
+//! (reads `/proc`).
 use pitcrew::engine::{Event, SourceKind, SourceState, SourceStatus};
 use pitcrew::fleet::{Sample, Signal};
 use pitcrew::sources::sim::start;
@@ -83,7 +85,9 @@ fn main() {
     // a checkpoint as the console takes one: a clone goes to another thread to be encoded
     // while the engine takes the next samples
     let copy = engine.clone();
-    let encoder = std::thread::spawn(move || pitcrew::journal::encode_state(&copy).map(|s| s.len));
+    let encoder = std::thread::spawn(move || {
+        pitcrew::journal::encode_state(&copy).map(|s| (s.len, s.state.len()))
+    });
     for m in minutes + 1..=minutes + 10 {
         feed(&mut engine, m);
     }
@@ -97,9 +101,12 @@ fn main() {
         "  resident {full:.0} MiB ({:.1} KiB a model)",
         full * 1024.0 / models as f64
     );
+    let mib =
+        |b: Option<usize>| b.map_or("?".to_string(), |b| format!("{:.0}", b as f64 / 1048576.0));
     println!(
         "  peak over the run, a checkpoint encoded at its end: {peak:.0} MiB (state {} MiB \
-         before compression)",
-        len.map_or("?".to_string(), |l| format!("{:.0}", l as f64 / 1048576.0))
+         before compression; the encoded record's text, held whole until written, {} MiB)",
+        mib(len.map(|l| l.0 as usize)),
+        mib(len.map(|l| l.1)),
     );
 }
