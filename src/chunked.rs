@@ -32,14 +32,42 @@ pub struct Chunked<T: Copy> {
     fill: T,
 }
 
-/// Equal, or both NaN (so that a NaN fill is recognised).
-fn same<T: PartialEq>(a: &T, b: &T) -> bool {
-    #[allow(clippy::eq_op)]
-    let both_nan = a != a && b != b;
-    a == b || both_nan
+/// A value a chunked array holds: the array compares values by [`Value::same`] when it
+/// decides that a write changes nothing or that two chunks hold the same values.
+pub trait Value: Copy + PartialEq {
+    /// The same value: for floating point the same bits (so `-0.0` is not `0.0`), any NaN
+    /// being the same as any other (so that a NaN fill is recognised).
+    fn same(a: Self, b: Self) -> bool {
+        a == b
+    }
 }
 
-impl<T: Copy + PartialEq> Chunked<T> {
+impl Value for u8 {}
+impl Value for i32 {}
+
+impl Value for f32 {
+    fn same(a: f32, b: f32) -> bool {
+        a.to_bits() == b.to_bits() || (a.is_nan() && b.is_nan())
+    }
+}
+
+impl Value for f64 {
+    fn same(a: f64, b: f64) -> bool {
+        a.to_bits() == b.to_bits() || (a.is_nan() && b.is_nan())
+    }
+}
+
+impl Value for half::bf16 {
+    fn same(a: half::bf16, b: half::bf16) -> bool {
+        a.to_bits() == b.to_bits() || (a.is_nan() && b.is_nan())
+    }
+}
+
+fn same<T: Value>(a: &T, b: &T) -> bool {
+    T::same(*a, *b)
+}
+
+impl<T: Value> Chunked<T> {
     /// `len` values, all `fill`, holding no chunk yet.
     pub fn new(len: usize, fill: T) -> Self {
         Chunked {
@@ -154,19 +182,19 @@ impl<T: Copy + PartialEq> Chunked<T> {
     }
 }
 
-impl<T: Copy + PartialEq> PartialEq for Chunked<T> {
+impl<T: Value> PartialEq for Chunked<T> {
     fn eq(&self, other: &Self) -> bool {
         self.len == other.len && self.iter().zip(other.iter()).all(|(a, b)| a == b)
     }
 }
 
-impl<T: Copy + PartialEq + std::fmt::Debug> std::fmt::Debug for Chunked<T> {
+impl<T: Value + std::fmt::Debug> std::fmt::Debug for Chunked<T> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_list().entries(self.iter()).finish()
     }
 }
 
-impl<T: Copy + PartialEq + Serialize> Serialize for Chunked<T> {
+impl<T: Value + Serialize> Serialize for Chunked<T> {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         s.collect_seq(self.iter())
     }
@@ -177,7 +205,7 @@ impl<T: Copy + PartialEq + Serialize> Serialize for Chunked<T> {
 pub fn deserialize_with_fill<'de, D, T>(d: D, fill: T) -> Result<Chunked<T>, D::Error>
 where
     D: Deserializer<'de>,
-    T: Copy + PartialEq + Deserialize<'de>,
+    T: Value + Deserialize<'de>,
 {
     let v = Vec::<T>::deserialize(d)?;
     Ok(Chunked::from_values(&v, fill))
@@ -231,7 +259,10 @@ mod tests {
         let back = deserialize_with_fill(&mut de, 0.0f64).unwrap();
         assert_eq!(back, a);
         assert_eq!(back.chunks.iter().flatten().count(), 1);
-        // a NaN fill is recognised too
+        // a NaN fill is recognised too, and -0.0 is not the fill 0.0
+        let mut z = Chunked::new(70, 0.0f32);
+        z.set(1, -0.0);
+        assert!(z.get(1).is_sign_negative());
         let n = Chunked::from_values(&[f32::NAN; 70], f32::NAN);
         assert_eq!(n.chunks.iter().flatten().count(), 0);
     }
@@ -270,6 +301,12 @@ mod tests {
             b.set(i, if i < CHUNK + 5 { 1 } else { 2 });
         }
         assert_eq!(b.iter().filter(|&v| v == 2).count(), 5);
+        // -0.0 is not 0.0: a chunk of one does not share the other's block
+        let mut z = Chunked::new(2 * CHUNK, f32::NAN);
+        for i in 0..2 * CHUNK {
+            z.set(i, if i < CHUNK { 0.0 } else { -0.0 });
+        }
+        assert!(z.get(CHUNK).is_sign_negative() && z.get(0).is_sign_positive());
     }
 
     #[test]

@@ -1,12 +1,12 @@
 //! Fixed-capacity rings of values in copy-on-write chunks (a clone, such as a checkpoint's,
 //! shares them).
 
-use crate::chunked::Chunked;
+use crate::chunked::{Chunked, Value};
 
 /// A fixed-capacity ring of values, stored in copy-on-write chunks ([`Chunked`]): a clone
 /// (a checkpoint) shares them, and a ring holds memory only for the values pushed so far.
 #[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
-pub struct RingOf<T: Copy + PartialEq> {
+pub struct RingOf<T: Value> {
     #[serde(bound(deserialize = "T: Fill + serde::Deserialize<'de>"))]
     #[serde(deserialize_with = "deserialize_fill")]
     buf: Chunked<T>,
@@ -18,7 +18,7 @@ pub struct RingOf<T: Copy + PartialEq> {
 pub type Ring = RingOf<f32>;
 
 /// The value a ring's slots hold before they are written.
-pub trait Fill: Copy + PartialEq {
+pub trait Fill: Value {
     /// The fill value.
     const FILL: Self;
 }

@@ -20,10 +20,9 @@ use std::collections::VecDeque;
 pub(super) trait Stamp: Fill + std::fmt::Debug {
     /// `b - a`, when it is a stride runs can hold.
     fn stride(a: Self, b: Self) -> Option<Self>;
-    /// `first + stride × k`.
+    /// `first + stride × k`. A time joins a run only when this gives it back exactly
+    /// ([`crate::chunked::Value::same`]: the same bits).
     fn at(first: Self, stride: Self, k: u64) -> Self;
-    /// The same bits (a time joins a run only when its formula gives it back exactly).
-    fn same(a: Self, b: Self) -> bool;
 }
 
 impl Stamp for i32 {
@@ -35,9 +34,6 @@ impl Stamp for i32 {
         // a value that does not fit is never equal to a pushed one, so never read back
         i32::try_from(v).unwrap_or(i32::MIN)
     }
-    fn same(a: i32, b: i32) -> bool {
-        a == b
-    }
 }
 
 impl Stamp for f64 {
@@ -46,9 +42,6 @@ impl Stamp for f64 {
     }
     fn at(first: f64, stride: f64, k: u64) -> f64 {
         first + stride * k as f64
-    }
-    fn same(a: f64, b: f64) -> bool {
-        a.to_bits() == b.to_bits()
     }
 }
 
@@ -164,11 +157,9 @@ impl<T: Stamp> Times<T> {
         }
     }
 
-    /// The plain ring of the same entries.
+    /// The plain ring of the same entries, always laid out from its first slot (so that the
+    /// same times are the same bytes, however they are held and wherever a ring's head was).
     fn to_ring(&self) -> RingOf<T> {
-        if let Store::Flat(ring) = &self.store {
-            return ring.clone();
-        }
         let mut ring = RingOf::new(self.cap);
         for v in self.iter_from(0) {
             ring.push(v);
@@ -206,7 +197,7 @@ fn extend<T: Stamp>(runs: &mut VecDeque<Run<T>>, seq: u64, v: T) {
         {
             let mut two = *last;
             two.stride = stride;
-            if T::same(two.at(1), v) {
+            if T::same(two.at(0), two.first) && T::same(two.at(1), v) {
                 two.count = 2;
                 *last = two;
                 return;
@@ -443,6 +434,31 @@ mod tests {
             rmp_serde::from_slice(&rmp_serde::to_vec(&ring).unwrap()).unwrap();
         assert!((0..180).all(|i| from_old.get(i) == ring.get(i) && s.get(i) == ring.get(i)));
         assert_eq!(rmp_serde::to_vec(&from_old).unwrap(), bytes);
+    }
+
+    #[test]
+    fn times_held_in_a_plain_ring_are_the_same_bytes_after_reading_back() {
+        // irregular steps: the times fall back to a plain ring, which then wraps
+        let mut s = SampleTimes::new(180);
+        let mut t = 1e9;
+        for k in 0..400 {
+            t += 5.0 + f64::from(k % 7) * 0.001;
+            s.push(t);
+        }
+        assert_eq!(runs(&s.0), None);
+        let bytes = rmp_serde::to_vec(&s).unwrap();
+        let back: SampleTimes = rmp_serde::from_slice(&bytes).unwrap();
+        assert_eq!(rmp_serde::to_vec(&back).unwrap(), bytes);
+        assert!((0..180).all(|i| back.get(i) == s.get(i)));
+    }
+
+    #[test]
+    fn a_negative_zero_time_reads_back_as_itself() {
+        let mut s = SampleTimes::new(4);
+        s.push(-0.0);
+        s.push(5.0);
+        assert!(s.get(0).unwrap().is_sign_negative());
+        assert_eq!(s.get(1), Some(5.0));
     }
 
     #[test]
