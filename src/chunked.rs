@@ -45,27 +45,17 @@ pub trait Value: Copy + PartialEq {
 impl Value for u8 {}
 impl Value for i32 {}
 
-impl Value for f32 {
-    fn same(a: f32, b: f32) -> bool {
-        a.to_bits() == b.to_bits() || (a.is_nan() && b.is_nan())
-    }
+/// Floating point: the same bits, or both NaN.
+macro_rules! float_value {
+    ($($t:ty),*) => {$(
+        impl Value for $t {
+            fn same(a: $t, b: $t) -> bool {
+                a.to_bits() == b.to_bits() || (a.is_nan() && b.is_nan())
+            }
+        }
+    )*};
 }
-
-impl Value for f64 {
-    fn same(a: f64, b: f64) -> bool {
-        a.to_bits() == b.to_bits() || (a.is_nan() && b.is_nan())
-    }
-}
-
-impl Value for half::bf16 {
-    fn same(a: half::bf16, b: half::bf16) -> bool {
-        a.to_bits() == b.to_bits() || (a.is_nan() && b.is_nan())
-    }
-}
-
-fn same<T: Value>(a: &T, b: &T) -> bool {
-    T::same(*a, *b)
-}
+float_value!(f32, f64, half::bf16);
 
 impl<T: Value> Chunked<T> {
     /// `len` values, all `fill`, holding no chunk yet.
@@ -81,7 +71,7 @@ impl<T: Value> Chunked<T> {
     pub fn from_values(values: &[T], fill: T) -> Self {
         let mut c = Self::new(values.len(), fill);
         for (k, part) in values.chunks(CHUNK).enumerate() {
-            if part.iter().all(|v| same(v, &fill)) {
+            if part.iter().all(|v| T::same(*v, fill)) {
                 continue;
             }
             let mut a = [fill; CHUNK];
@@ -121,7 +111,7 @@ impl<T: Value> Chunked<T> {
             Some(c) => Arc::make_mut(c)[i % CHUNK] = v,
             // writing the fill where nothing was written changes nothing: no chunk for it
             // (a signal that is never measured costs no memory)
-            None if same(&v, &fill) => {}
+            None if T::same(v, fill) => {}
             slot @ None => {
                 let mut a = [fill; CHUNK];
                 a[i % CHUNK] = v;
@@ -143,10 +133,10 @@ impl<T: Value> Chunked<T> {
     fn share_if_constant(&mut self, k: usize) {
         let Some(c) = &self.chunks[k] else { return };
         let v = c[0];
-        if !c[..self.chunk_len(k)].iter().all(|x| same(x, &v)) {
+        if !c[..self.chunk_len(k)].iter().all(|x| T::same(*x, v)) {
             return;
         }
-        if same(&v, &self.fill) {
+        if T::same(v, self.fill) {
             self.chunks[k] = None;
             return;
         }
@@ -154,7 +144,7 @@ impl<T: Value> Chunked<T> {
         let want = self.chunk_len(k).max(self.chunk_len(prev));
         if let Some(p) = &self.chunks[prev]
             && !Arc::ptr_eq(c, p)
-            && p[..want].iter().all(|x| same(x, &v))
+            && p[..want].iter().all(|x| T::same(*x, v))
         {
             self.chunks[k] = Some(Arc::clone(p));
         }

@@ -134,6 +134,13 @@ impl Calibrator {
         }
     }
 
+    /// Bytes of its bins, once held.
+    fn heap_bytes(&self) -> usize {
+        self.counts
+            .as_ref()
+            .map_or(0, |_| std::mem::size_of::<[f32; HIST_BINS]>())
+    }
+
     fn bin(v: f64) -> usize {
         let b = (fast_ln1p(v) / HIST_WIDTH) as usize;
         b.min(HIST_BINS - 1)
@@ -378,6 +385,12 @@ impl Ensemble {
     /// Bytes of state held for this series (including heap allocations).
     pub fn state_bytes(&self) -> usize {
         std::mem::size_of::<Self>()
+            + self
+                .cal
+                .iter()
+                .chain([&self.cal_avg])
+                .map(Calibrator::heap_bytes)
+                .sum::<usize>()
             + self.seasonal.as_ref().map_or(0, Seasonal::state_bytes)
             + self
                 .novelty

@@ -46,7 +46,7 @@ impl Stamp for f64 {
 }
 
 /// Entries `first + stride × (skip + k)` for `k` in `0..count`.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Clone, Copy)]
 struct Run<T> {
     /// Position of its first held entry among all entries ever pushed.
     seq: u64,
@@ -65,7 +65,7 @@ impl<T: Stamp> Run<T> {
 }
 
 /// How the times are held.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 enum Store<T: Stamp> {
     Runs(VecDeque<Run<T>>),
     Flat(RingOf<T>),
