@@ -86,7 +86,8 @@ fn main() {
     // while the engine takes the next samples
     let copy = engine.clone();
     let encoder = std::thread::spawn(move || {
-        pitcrew::journal::encode_state(&copy).map(|s| (s.len, s.state.len()))
+        pitcrew::journal::encode_state(&copy, &std::env::temp_dir())
+            .map(|s| (s.len, s.text.len() as usize))
     });
     for m in minutes + 1..=minutes + 10 {
         feed(&mut engine, m);
@@ -105,7 +106,7 @@ fn main() {
         |b: Option<usize>| b.map_or("?".to_string(), |b| format!("{:.0}", b as f64 / 1048576.0));
     println!(
         "  peak over the run, a checkpoint encoded at its end: {peak:.0} MiB (state {} MiB \
-         before compression; the encoded record's text, held whole until written, {} MiB)",
+         before compression; the encoded record's text, spooled to a file until written, {} MiB)",
         mib(len.map(|l| l.0 as usize)),
         mib(len.map(|l| l.1)),
     );

@@ -143,7 +143,7 @@ pub fn record_parts(
         }
         if j.checkpoint_due(engine.time()) {
             let after = j.last_event();
-            match crate::journal::encode_state(engine) {
+            match crate::journal::encode_state(engine, j.dir()) {
                 Ok(s) => j.checkpoint(after, s)?,
                 Err(e) => {
                     j.checkpoint_failed();

@@ -163,11 +163,12 @@ fn start_checkpoint(
     }
     j.checkpoint_started();
     let after = j.last_event();
+    let dir = j.dir().to_path_buf();
     let mut copy = engine.clone();
     let done = done.clone();
     tokio::task::spawn_blocking(move || {
         copy.forget_notices();
-        let _ = done.send((after, crate::journal::encode_state(&copy)));
+        let _ = done.send((after, crate::journal::encode_state(&copy, &dir)));
     });
 }
 

@@ -358,6 +358,11 @@ impl Journal {
         self.write_line(&r)
     }
 
+    /// The directory the journal writes in (checkpoints are spooled there while encoded).
+    pub fn dir(&self) -> &Path {
+        &self.cfg.dir
+    }
+
     /// Sequence number of the last event written (0: none yet).
     pub fn last_event(&self) -> u64 {
         self.last_event
@@ -402,17 +407,32 @@ impl Journal {
             return Ok(());
         }
         self.seq += 1;
+        // the record as serde writes it, its state (the last field) copied from the spool:
+        // written with an empty state and split there, so that the line is the one
+        // `Record::Checkpoint` reads back
         let r = Record::Checkpoint {
             seq: self.seq,
             after,
             t: s.t,
             encoding: CHECKPOINT_ENCODING.to_string(),
             len: s.len,
-            state: s.state,
+            state: String::new(),
         };
-        let before = self.bytes;
-        self.write_line(&r)?;
-        self.checkpoint_bytes = self.bytes.saturating_sub(before);
+        let frame = serde_json::to_string(&r).map_err(std::io::Error::other)?;
+        let Some(head) = frame.strip_suffix("\"}}") else {
+            return Err(std::io::Error::other(format!(
+                "checkpoint record does not end with its state: {frame}"
+            )));
+        };
+        let mut out = Counted {
+            inner: &mut self.out,
+            n: 0,
+        };
+        out.write_all(head.as_bytes())?;
+        s.text.copy_to(&mut out)?;
+        out.write_all(b"\"}}\n")?;
+        self.bytes += out.n;
+        self.checkpoint_bytes = out.n;
         self.since_checkpoint = 0;
         self.checkpoint_t = s.t;
         self.checkpoint_pending = false;
@@ -531,7 +551,7 @@ mod tests {
         EncodedState {
             t,
             len: 1,
-            state: "x".repeat(bytes),
+            text: Spool::of_text(&std::env::temp_dir(), &"x".repeat(bytes)).unwrap(),
         }
     }
 
@@ -650,6 +670,47 @@ mod tests {
         assert!(bad.is_empty());
         assert!(matches!(recs[0], Record::Header { part, .. } if part > 0));
         assert!(matches!(recs.last(), Some(Record::Intent { id: 7, .. })));
+    }
+
+    #[test]
+    fn a_spooled_checkpoint_is_written_as_the_record_serde_reads_and_leaves_no_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let cfg = JournalConfig {
+            dir: dir.path().join("j"),
+            stem: "s".into(),
+            max_part_bytes: 1 << 20,
+            max_parts: 2,
+            retention: None,
+        };
+        let mut j = Journal::create(cfg, header()).unwrap();
+        j.event(&Event::Clock { t: 1.0 }).unwrap();
+        let (_world, engine) =
+            crate::sources::sim::start(3, 4, 1000.0, crate::engine::EngineConfig::default());
+        let enc = encode_state(&engine, j.dir()).unwrap();
+        let text_len = enc.text.len();
+        assert!(text_len > 100);
+        j.checkpoint(1, enc).unwrap();
+        j.event(&Event::Clock { t: 2.0 }).unwrap();
+        let path = j.path().to_path_buf();
+        drop(j);
+        // the spool was unnamed: the journal's directory holds the journal only
+        assert_eq!(std::fs::read_dir(dir.path().join("j")).unwrap().count(), 1);
+        let (recs, bad) = read(&path).unwrap();
+        assert!(bad.is_empty(), "{bad:?}");
+        let Some(Record::Checkpoint {
+            after,
+            len,
+            state,
+            encoding,
+            ..
+        }) = recs.get(2)
+        else {
+            panic!("{recs:?}")
+        };
+        assert_eq!((*after, state.len() as u64), (1, text_len));
+        let raw = decode_state(encoding, *len, state).unwrap();
+        assert_eq!(raw, engine.checkpoint().unwrap());
+        assert!(matches!(recs.get(3), Some(Record::Event { .. })));
     }
 
     #[test]

@@ -1,5 +1,6 @@
-//! A checkpoint's state: the engine encoded as MessagePack, zstd-compressed, in base64, and
-//! decoded with bounds checked before anything is inflated.
+//! A checkpoint's state: the engine encoded as MessagePack, zstd-compressed, in base64,
+//! spooled to an unnamed file until the journal writes it, and decoded with bounds checked
+//! before anything is inflated.
 
 use std::io::Write;
 
@@ -7,14 +8,64 @@ use std::io::Write;
 pub const CHECKPOINT_ENCODING: &str = "msgpack+zstd+base64";
 
 /// An engine state encoded for a [`Record::Checkpoint`].
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug)]
 pub struct EncodedState {
     /// Engine time.
     pub t: f64,
     /// Length before compression.
     pub len: u64,
-    /// The encoded state.
-    pub state: String,
+    /// The encoded state's text, spooled to a file rather than held in memory (at 10,000
+    /// models with a week of history it is 670 MB).
+    pub text: Spool,
+}
+
+/// A checkpoint's text in an unnamed file, readable by its owner only, in the journal's own
+/// directory (it is removed by the system when dropped, whatever happens): the journal copies
+/// it into its record.
+#[derive(Debug)]
+pub struct Spool {
+    file: std::fs::File,
+    bytes: u64,
+}
+
+impl Spool {
+    /// Spool `text` in `dir` (tests: the text is written as it is, into a JSON string).
+    #[cfg(test)]
+    pub(crate) fn of_text(dir: &std::path::Path, text: &str) -> std::io::Result<Spool> {
+        let mut file = tempfile::tempfile_in(dir)?;
+        file.write_all(text.as_bytes())?;
+        Ok(Spool {
+            file,
+            bytes: text.len() as u64,
+        })
+    }
+
+    /// Length of the text, bytes.
+    pub fn len(&self) -> u64 {
+        self.bytes
+    }
+
+    /// True when the text is empty.
+    pub fn is_empty(&self) -> bool {
+        self.bytes == 0
+    }
+
+    /// Copy the text to `out`, all of it or an error.
+    pub fn copy_to(mut self, out: &mut impl Write) -> std::io::Result<()> {
+        use std::io::{Read, Seek};
+        self.file.rewind()?;
+        let n = std::io::copy(&mut (&mut self.file).take(self.bytes), out)?;
+        if n != self.bytes {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::UnexpectedEof,
+                format!(
+                    "checkpoint spool holds {n} bytes, {} were written to it",
+                    self.bytes
+                ),
+            ));
+        }
+        Ok(())
+    }
 }
 
 /// Counts the bytes written through it to `inner`.
@@ -34,14 +85,18 @@ impl<W: Write> Write for Counted<'_, W> {
     }
 }
 
-/// Encode an engine's state (the console encodes a copy on another thread, and drops the
-/// copy's notices first with [`crate::engine::Engine::forget_notices`] so that no second copy
-/// is made here).
+/// Encode an engine's state into a [`Spool`] in `dir` (the console encodes a copy on another
+/// thread, and drops the copy's notices first with
+/// [`crate::engine::Engine::forget_notices`] so that no second copy is made here).
 ///
 /// Streamed: the state is encoded twice, once to learn its length (which the frame and the
-/// record carry) and once through the compressor into the base64 text, so that at no point
-/// is the whole uncompressed state (a gigabyte at 10,000 models) held in memory.
-pub fn encode_state(engine: &crate::engine::Engine) -> Result<EncodedState, String> {
+/// record carry) and once through the compressor and base64 into the spool, so that neither
+/// the whole uncompressed state (a gigabyte at 10,000 models) nor its text (two thirds of
+/// that) is held in memory.
+pub fn encode_state(
+    engine: &crate::engine::Engine,
+    dir: &std::path::Path,
+) -> Result<EncodedState, String> {
     let mut sink = std::io::sink();
     let mut tally = Counted {
         inner: &mut sink,
@@ -50,7 +105,15 @@ pub fn encode_state(engine: &crate::engine::Engine) -> Result<EncodedState, Stri
     engine.write_checkpoint(&mut tally)?;
     let len = tally.n;
     let fail = |e: std::io::Error| format!("engine checkpoint: {e}");
-    let text = base64::write::EncoderStringWriter::new(&base64::engine::general_purpose::STANDARD);
+    let file = tempfile::tempfile_in(dir)
+        .map_err(|e| format!("engine checkpoint: no spool file in {}: {e}", dir.display()))?;
+    let mut out = std::io::BufWriter::with_capacity(1 << 16, file);
+    let mut written = Counted {
+        inner: &mut out,
+        n: 0,
+    };
+    let text =
+        base64::write::EncoderWriter::new(&mut written, &base64::engine::general_purpose::STANDARD);
     let mut z = zstd::stream::write::Encoder::new(text, 1).map_err(fail)?;
     // with zstd's checksum of the content: a damaged state is an error, not another state;
     // and with its length in the frame, which decoding checks against the record's
@@ -58,11 +121,15 @@ pub fn encode_state(engine: &crate::engine::Engine) -> Result<EncodedState, Stri
     z.set_pledged_src_size(Some(len)).map_err(fail)?;
     z.include_contentsize(true).map_err(fail)?;
     engine.write_checkpoint(&mut z)?;
-    let text = z.finish().map_err(fail)?;
+    let mut text = z.finish().map_err(fail)?;
+    text.finish().map_err(fail)?;
+    drop(text);
+    let bytes = written.n;
+    let file = out.into_inner().map_err(|e| fail(e.into_error()))?;
     Ok(EncodedState {
         t: engine.time(),
         len,
-        state: text.into_inner(),
+        text: Spool { file, bytes },
     })
 }
 
@@ -70,12 +137,17 @@ pub fn encode_state(engine: &crate::engine::Engine) -> Result<EncodedState, Stri
 pub const MAX_CHECKPOINT_BYTES: u64 = 4 << 30;
 
 /// The most a checkpoint may inflate relative to its compressed size (an engine's state
-/// compresses about 13×; a frame of zeros, a decompression bomb, thousands of times).
+/// compresses about 13×; a frame of zeros, a decompression bomb, thousands of times) …
 pub const MAX_CHECKPOINT_RATIO: u64 = 256;
+
+/// … unless it inflates to no more than this: a young engine of a few models, its rings still
+/// holding their fill, compresses more than 300× and is no threat to memory.
+pub const MIN_CHECKPOINT_BOUND: u64 = 64 << 20;
 
 /// The engine's state bytes ([`crate::engine::Engine::checkpoint`]) of a checkpoint record.
 /// Refused before anything is inflated when the declared length is not the frame's own, or
-/// passes [`MAX_CHECKPOINT_BYTES`] or [`MAX_CHECKPOINT_RATIO`] times the compressed size.
+/// passes [`MAX_CHECKPOINT_BYTES`] or (past [`MIN_CHECKPOINT_BOUND`]) [`MAX_CHECKPOINT_RATIO`]
+/// times the compressed size.
 pub fn decode_state(encoding: &str, len: u64, state: &str) -> Result<Vec<u8>, String> {
     use base64::Engine as _;
     if encoding != CHECKPOINT_ENCODING {
@@ -98,10 +170,10 @@ pub fn decode_state(encoding: &str, len: u64, state: &str) -> Result<Vec<u8>, St
     }
     let bound = (packed.len() as u64)
         .saturating_mul(MAX_CHECKPOINT_RATIO)
-        .min(MAX_CHECKPOINT_BYTES);
+        .clamp(MIN_CHECKPOINT_BOUND, MAX_CHECKPOINT_BYTES);
     if len > bound {
         return Err(format!(
-            "checkpoint refused: it would inflate {} bytes to {len}, past the bound of {bound} ({MAX_CHECKPOINT_RATIO}× its size, at most {MAX_CHECKPOINT_BYTES}): a decompression bomb or a damaged record",
+            "checkpoint refused: it would inflate {} bytes to {len}, past the bound of {bound} ({MAX_CHECKPOINT_RATIO}× its size or {MIN_CHECKPOINT_BOUND}, at most {MAX_CHECKPOINT_BYTES}): a decompression bomb or a damaged record",
             packed.len()
         ));
     }
@@ -139,7 +211,11 @@ mod tests {
         assert!(e.contains("decompression bomb"), "{e}");
         // a real state, encoded the way the console does, is under the bound
         let engine = crate::engine::Engine::new(crate::engine::EngineConfig::default());
-        let enc = encode_state(&engine).unwrap();
-        assert!(decode_state(CHECKPOINT_ENCODING, enc.len, &enc.state).is_ok());
+        let dir = tempfile::tempdir().unwrap();
+        let enc = encode_state(&engine, dir.path()).unwrap();
+        let mut text = Vec::new();
+        enc.text.copy_to(&mut text).unwrap();
+        let text = String::from_utf8(text).unwrap();
+        assert!(decode_state(CHECKPOINT_ENCODING, enc.len, &text).is_ok());
     }
 }
