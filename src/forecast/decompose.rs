@@ -57,11 +57,23 @@ pub fn decompose(y: &[f64], periods: &[usize], h: usize) -> Decomposition {
         let weights: Vec<f64> = (0..=MAX_CYCLES + 2).map(|a| decay.powi(a as i32)).collect();
         let mut num = vec![0.0; p];
         let mut den = vec![0.0; p];
+        // walked with the phase `i % p` and the age `(n - 1 - i) / p` in cycles kept as
+        // counters (no division per point)
+        let mut ph = start % p;
+        let mut age = (n - 1 - start) / p;
+        let mut younger_from = n - age * p;
         for (j, r) in resid.iter().enumerate() {
-            let i = start + j;
-            let w = weights[((n - 1 - i) / p).min(weights.len() - 1)];
-            num[i % p] += w * r.clamp(-clip, clip);
-            den[i % p] += w;
+            if start + j == younger_from {
+                age -= 1;
+                younger_from += p;
+            }
+            let w = weights[age.min(weights.len() - 1)];
+            num[ph] += w * r.clamp(-clip, clip);
+            den[ph] += w;
+            ph += 1;
+            if ph == p {
+                ph = 0;
+            }
         }
         let mut prof: Vec<f64> = num
             .iter()
@@ -70,8 +82,10 @@ pub fn decompose(y: &[f64], periods: &[usize], h: usize) -> Decomposition {
             .collect();
         let m = prof.iter().sum::<f64>() / p as f64;
         prof.iter_mut().for_each(|v| *v -= m);
-        for (i, v) in x.iter_mut().enumerate() {
-            *v -= prof[i % p];
+        for cycle in x.chunks_mut(p) {
+            for (v, q) in cycle.iter_mut().zip(&prof) {
+                *v -= q;
+            }
         }
         for (k, f) in fut.iter_mut().enumerate() {
             *f += prof[(n + k) % p];

@@ -105,11 +105,12 @@ pub fn forecast(y: &[f64], periods: &[usize], h: usize) -> Option<Vec<f64>> {
         .collect();
     let centre = profile.iter().sum::<f64>() / long as f64;
     profile.iter_mut().for_each(|v| *v -= centre);
-    let d: Vec<f64> = z
-        .iter()
-        .enumerate()
-        .map(|(i, v)| v - profile[i % long])
-        .collect();
+    let mut d = z;
+    for cycle in d.chunks_mut(long) {
+        for (v, q) in cycle.iter_mut().zip(&profile) {
+            *v -= q;
+        }
+    }
     let level = smoothed_level(&d, short, h);
     let out: Vec<f64> = level
         .iter()
