@@ -1,8 +1,8 @@
 //! Re-make the recorded incidents in `fixtures/incidents/` (deterministic: same code, same
 //! files). `cargo run --release --example record_fixtures`
 use pitcrew::autonomy::Phase;
+use pitcrew::domain::IncidentKind;
 use pitcrew::record::{Act, Session, record};
-use pitcrew::sim::IncidentKind;
 
 fn main() -> std::io::Result<()> {
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/incidents");

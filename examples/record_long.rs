@@ -1,7 +1,7 @@
 //! Record a long session (for profiling): `cargo run --release --example record_long -- HOURS MODELS OUT`
 use pitcrew::autonomy::Phase;
+use pitcrew::domain::IncidentKind;
 use pitcrew::record::{Act, Session, record};
-use pitcrew::sim::IncidentKind;
 fn main() -> std::io::Result<()> {
     let a: Vec<String> = std::env::args().collect();
     let hours: f64 = a[1].parse().unwrap_or(24.0);

@@ -3,9 +3,9 @@
 //! every event), seeking back and forth, and report the peak resident memory. `cargo run --release --example replay_bench -- [HOURS] [MODELS]`
 //! (default 24 h of 100 models). The recording goes to a temporary directory.
 use pitcrew::autonomy::Phase;
+use pitcrew::domain::IncidentKind;
 use pitcrew::record::{Act, Session, record};
 use pitcrew::replay::{Player, Recording};
-use pitcrew::sim::IncidentKind;
 use std::sync::Arc;
 use std::time::Instant;
 

@@ -14,6 +14,7 @@ pub mod cli_time;
 pub mod config;
 pub mod detect;
 pub mod diagnosis;
+pub mod domain;
 pub mod engine;
 pub mod files;
 pub mod fleet;

@@ -4,12 +4,13 @@
 //! when due — with a script of operator decisions. Used to make the incident fixtures (`fixtures/incidents/*.jsonl`) and in tests.
 
 use crate::autonomy::Phase;
+use crate::domain::{Action, IncidentKind};
 use crate::engine::{
     Command, Effect, Engine, EngineConfig, Event, SourceKind, SourceState, SourceStatus,
 };
 use crate::journal::{FORMAT, Journal, JournalConfig, Record, Settings};
 use crate::remediate::RemState;
-use crate::sim::{IncidentKind, SIM_STEP, SimAction, SimWorld};
+use crate::sim::{SIM_STEP, SimWorld};
 use crate::sources::sim::step_events;
 use std::path::Path;
 
@@ -19,7 +20,7 @@ pub enum Act {
     /// Inject an incident on a model.
     Inject(usize, IncidentKind),
     /// Someone outside pitcrew changes a model (e.g. scales it down by hand).
-    External(usize, SimAction),
+    External(usize, Action),
     /// Someone outside pitcrew scales a model to this share of its replicas.
     ExternalScaleBy(usize, f64),
     /// Approve every proposal waiting for a human.
@@ -203,7 +204,7 @@ pub fn record_parts(
                 Act::ExternalScaleBy(m, f) => {
                     if let Some(r) = world.models.get(m).map(|x| x.desired_replicas()) {
                         let replicas = ((f64::from(r) * f).round() as u32).max(1);
-                        let _ = world.act(m, &SimAction::Scale { replicas });
+                        let _ = world.act(m, &Action::Scale { replicas });
                     }
                 }
                 Act::ApprovePending | Act::VetoPending(_) => {

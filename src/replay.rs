@@ -864,7 +864,7 @@ pub fn verify(path: &Path) -> Result<Verification, ReplayError> {
         ));
     }
     let mut produced: std::collections::VecDeque<LogEntry> = Default::default();
-    let mut intents: std::collections::VecDeque<(u64, String, crate::remediate::Action)> =
+    let mut intents: std::collections::VecDeque<(u64, String, crate::domain::Action)> =
         Default::default();
     let mut logged = engine.log_seq();
     let push_div = |v: &mut Verification, s: String| {
@@ -980,8 +980,8 @@ pub fn verify(path: &Path) -> Result<Verification, ReplayError> {
                         format!(
                             "line {}: recorded intent R{id} {} on {model}, re-run R{pid} {} on {pm}",
                             n + 1,
-                            crate::remediate::describe(&action),
-                            crate::remediate::describe(&pa)
+                            action.describe(),
+                            pa.describe()
                         ),
                     ),
                     None => push_div(
@@ -989,7 +989,7 @@ pub fn verify(path: &Path) -> Result<Verification, ReplayError> {
                         format!(
                             "line {}: recorded intent R{id} {} on {model}; the re-run intended nothing",
                             n + 1,
-                            crate::remediate::describe(&action)
+                            action.describe()
                         ),
                     ),
                 }
@@ -1145,7 +1145,7 @@ pub fn summary(path: &Path) -> Result<Summary, ReplayError> {
                     r.key.clone(),
                     r.playbook.clone(),
                     r.state.word().to_string(),
-                    crate::remediate::describe(&r.action),
+                    r.action.describe(),
                 )
             })
             .collect(),

@@ -3,9 +3,10 @@
 //! the fault is fixed.
 
 use pitcrew::diagnosis::Cause;
+use pitcrew::domain::{Action, IncidentKind};
 use pitcrew::engine::EngineConfig;
 use pitcrew::engine::incident::Incident;
-use pitcrew::sim::{IncidentKind, SimAction, scenario};
+use pitcrew::sim::scenario;
 use pitcrew::sources::sim::{drive, start};
 
 const T0: f64 = 1_764_000_000.0;
@@ -21,13 +22,13 @@ fn expected(kind: IncidentKind) -> Cause {
     }
 }
 
-fn fix(kind: IncidentKind) -> SimAction {
+fn fix(kind: IncidentKind) -> Action {
     match kind {
         IncidentKind::LatencySpike | IncidentKind::ErrorBurst | IncidentKind::MemoryLeak => {
-            SimAction::Restart
+            Action::Restart
         }
-        IncidentKind::AccuracyDrift | IncidentKind::BadDeploy => SimAction::Rollback,
-        IncidentKind::TrafficSurge => SimAction::Scale { replicas: 400 },
+        IncidentKind::AccuracyDrift | IncidentKind::BadDeploy => Action::Rollback,
+        IncidentKind::TrafficSurge => Action::Scale { replicas: 400 },
     }
 }
 
@@ -78,7 +79,7 @@ fn injected_cause_is_the_top_hypothesis_in_every_scenario() {
         // fix it and check that the incident resolves
         let idx = sc.items[0].1;
         if kind == IncidentKind::AccuracyDrift {
-            world.act(idx, &SimAction::Retrain).expect("retrain");
+            world.act(idx, &Action::Retrain).expect("retrain");
             drive(&mut world, &mut engine, 1800 / 5 + 12);
             let cand = world.models[idx]
                 .candidates()
@@ -88,7 +89,7 @@ fn injected_cause_is_the_top_hypothesis_in_every_scenario() {
             world
                 .act(
                     idx,
-                    &SimAction::Canary {
+                    &Action::Canary {
                         version: cand,
                         share: 1.0,
                     },

@@ -22,7 +22,7 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::{
     LabelSelector, MicroTime, ObjectMeta, OwnerReference, Status, StatusDetails,
 };
 use pitcrew::config::KubeConfig;
-use pitcrew::remediate::Action;
+use pitcrew::domain::Action;
 use pitcrew::remediate::kube::{KubeActuator, RBAC_RULES, rbac_role};
 use pitcrew::remediate::lease::LeaseStatus;
 use serde_json::{Value, json};

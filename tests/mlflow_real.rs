@@ -7,9 +7,9 @@
 //! `scripts/setup-mlflow.sh`.
 
 use pitcrew::config::MlflowConfig;
+use pitcrew::domain::Action;
 use pitcrew::engine::{Change, Event};
 use pitcrew::fleet::ModelMeta;
-use pitcrew::remediate::Action;
 use pitcrew::sources::mlflow::{
     CandidateWatch, MlflowClient, MlflowError, PREVIOUS_CHAMPION_ALIAS, Registry, RegistryActuator,
     RetryPolicy, TAG_PROMOTED_AT, TAG_ROLLED_BACK_AT,

@@ -2,12 +2,14 @@
 //! journal holding every intent before the actuator runs (through the console's own engine task).
 
 use pitcrew::autonomy::{ActionClass, Mode, Phase};
+use pitcrew::domain::Action;
+use pitcrew::domain::IncidentKind;
 use pitcrew::engine::remedy::Purpose;
 use pitcrew::engine::{Command, Engine, EngineConfig, Event};
+use pitcrew::remediate::Actuator;
 use pitcrew::remediate::backtest::{self, BacktestConfig, Executed};
 use pitcrew::remediate::guardrails::Guardrails;
-use pitcrew::remediate::{Action, Actuator};
-use pitcrew::sim::{IncidentKind, SimWorld};
+use pitcrew::sim::SimWorld;
 use pitcrew::sources::sim::step_events;
 use proptest::prelude::*;
 use std::sync::{Arc, Mutex};

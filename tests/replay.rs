@@ -464,8 +464,8 @@ fn a_journal_without_checkpoints_replays_the_same() {
 #[test]
 fn every_rotated_part_starts_with_a_checkpoint_and_replays_on_its_own() {
     use pitcrew::autonomy::Phase;
+    use pitcrew::domain::IncidentKind;
     use pitcrew::record::{Act, Session, record, record_parts};
-    use pitcrew::sim::IncidentKind;
     let dir = tempfile::tempdir().expect("tmp");
     let s = Session {
         seed: 5,

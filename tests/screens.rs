@@ -1,7 +1,7 @@
 //! Snapshot tests of every screen at 80×24 and 200×50 on ratatui's `TestBackend`.
 
+use pitcrew::domain::IncidentKind;
 use pitcrew::engine::{EngineConfig, Snapshot};
-use pitcrew::sim::IncidentKind;
 use pitcrew::sources::sim::{drive, start};
 use pitcrew::tui::keymap::{Action, Keymap};
 use pitcrew::tui::state::{Capabilities, Ui, View};

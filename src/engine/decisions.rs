@@ -5,7 +5,7 @@
 use super::{Effect, Engine, LogKind, Status};
 use crate::autonomy::{ActionClass, Mode, Phase};
 use crate::remediate::guardrails;
-use crate::remediate::{DecisionRecord, RemState, describe, reason_problem};
+use crate::remediate::{DecisionRecord, RemState, reason_problem};
 
 impl Engine {
     /// An operator approves (a proposal) or accepts (an inconclusive verification).
@@ -172,7 +172,7 @@ impl Engine {
                 format!(
                     "R{} {} ({}: {})",
                     r.id,
-                    describe(&r.action),
+                    r.action.describe(),
                     r.playbook,
                     r.why.trigger
                 )

@@ -106,6 +106,10 @@ pub struct EngineConfig {
     pub actuator: Option<String>,
 }
 
+/// Seconds from asking for a pod to its serving that the engine assumes when nothing better is
+/// configured: a model server loading its weights (the simulated fleet's pods take as long).
+pub const DEFAULT_POD_STARTUP: f64 = 150.0;
+
 impl Default for EngineConfig {
     fn default() -> Self {
         EngineConfig {
@@ -114,7 +118,7 @@ impl Default for EngineConfig {
             objectives: Objectives::default(),
             log_capacity: 2000,
             replica_budget: None,
-            pod_startup: crate::sim::POD_STARTUP,
+            pod_startup: DEFAULT_POD_STARTUP,
             playbooks: Arc::new(crate::remediate::playbook::builtins()),
             guardrails: Guardrails::default(),
             stats: OutcomeStats::default(),
@@ -604,8 +608,15 @@ impl Engine {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::IncidentKind;
     use crate::fleet::Sample;
-    use crate::sim::{IncidentKind, SimWorld};
+    use crate::sim::SimWorld;
+
+    #[test]
+    fn the_default_pod_start_up_is_the_simulated_fleets() {
+        // the console on the simulated fleet plans with the lead time its pods really take
+        assert_eq!(DEFAULT_POD_STARTUP, crate::sim::POD_STARTUP);
+    }
 
     fn drive(seed: u64, steps: usize) -> Engine {
         let w = SimWorld::new(seed, 15, 1.7e9);

@@ -5,12 +5,13 @@
 use super::remedy::{POLICY, REPROPOSE_AFTER, SETTLE, STABLE_DIAGNOSIS, version_number};
 use super::{Engine, LogKind, Status};
 use crate::autonomy::Mode;
+use crate::domain::Action;
 use crate::fleet::Signal;
 use crate::remediate::guardrails;
 use crate::remediate::playbook::{
     ActionTemplate, CandidateNeed, ForecastCondition, Playbook, Undo,
 };
-use crate::remediate::{Action, DecisionRecord, Explanation, RemState, Remediation, describe};
+use crate::remediate::{DecisionRecord, Explanation, RemState, Remediation};
 
 impl Engine {
     /// Build the concrete action of a playbook for a model; `None` when it does not apply.
@@ -337,7 +338,7 @@ impl Engine {
                 _ => String::new(),
             },
             match &undo {
-                Some(a) => describe(a),
+                Some(a) => a.describe(),
                 None => "none (raised to the operator)".to_string(),
             }
         );
@@ -421,7 +422,7 @@ impl Engine {
             } else {
                 Status::Ok
             },
-            format!("R{id} {word}: {} — {}", describe(&r.action), r.why.trigger),
+            format!("R{id} {word}: {} — {}", r.action.describe(), r.why.trigger),
         );
         if mode == Mode::Auto {
             self.audit(

@@ -8,10 +8,11 @@
 
 use super::{Effect, Engine, LogKind, Status};
 use crate::autonomy::{ActionClass, Mode, Trust, decide};
+use crate::domain::Action;
 use crate::fleet::{Resolution, Signal};
 use crate::remediate::guardrails::{self, ActionRequest, Facts, LedgerEntry};
 use crate::remediate::playbook::{ActionTemplate, Playbook};
-use crate::remediate::{Action, DecisionRecord, MIN_WAIT_WALL, RemState, Remediation, describe};
+use crate::remediate::{DecisionRecord, MIN_WAIT_WALL, RemState, Remediation};
 use serde::{Deserialize, Serialize};
 
 /// Seconds an actuator may take to answer before the action counts as failed.
@@ -397,7 +398,7 @@ impl Engine {
             model: r.key.clone(),
             class: r.class,
         };
-        let text = describe(&r.action);
+        let text = r.action.describe();
         self.ledger.record(entry, &self.cfg.guardrails);
         self.actions_run += 1;
         self.set_state(k, t, RemState::Executing, text, Status::Ok);

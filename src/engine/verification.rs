@@ -4,9 +4,10 @@
 
 use super::remedy::{POLICY, Purpose, SETTLE};
 use super::{Effect, Engine, Status, objective_breaches};
+use crate::domain::Action;
 use crate::fleet::Signal;
+use crate::remediate::RemState;
 use crate::remediate::playbook::{ActionTemplate, Playbook};
-use crate::remediate::{Action, RemState, describe};
 
 impl Engine {
     pub(super) fn recent_means(&self, model: usize, t: f64) -> [f64; Signal::COUNT] {
@@ -251,7 +252,7 @@ impl Engine {
                     purpose: Purpose::Undo,
                     who: POLICY.to_string(),
                 });
-                let text = format!("{why}; undoing: {}", describe(&undo));
+                let text = format!("{why}; undoing: {}", undo.describe());
                 self.set_state(k, t, RemState::Executing, text, Status::Crit);
             }
             None => self.set_state(

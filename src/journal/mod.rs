@@ -15,11 +15,12 @@ mod state;
 pub use state::*;
 
 use crate::autonomy::{ActionClass, ClassOverrides, Mode, Phase};
+use crate::domain::Action;
 use crate::engine::remedy::Purpose;
 use crate::engine::{EngineConfig, Event, LogEntry};
+use crate::remediate::OutcomeStats;
 use crate::remediate::guardrails::Guardrails;
 use crate::remediate::playbook::Playbook;
-use crate::remediate::{Action, OutcomeStats};
 use serde::{Deserialize, Serialize};
 use std::fs::File;
 use std::io::{BufWriter, Write};

@@ -100,7 +100,7 @@ impl Actuator for DryRunActuator {
         key: &'a str,
         action: &'a Action,
     ) -> BoxFuture<'a, Result<String, String>> {
-        let text = format!("dry run: would {} on {key}", super::describe(action));
+        let text = format!("dry run: would {} on {key}", action.describe());
         if let Ok(mut v) = self.recorded.lock() {
             v.push(text.clone());
         }

@@ -9,13 +9,14 @@
 //! (here, in memory), then the simulated actuator carries it out and its result is fed back.
 
 use crate::autonomy::{ActionClass, Phase};
+use crate::domain::IncidentKind;
 use crate::engine::incident::RESOLVE_AFTER;
 use crate::engine::remedy::Purpose;
 use crate::engine::{Command, Effect, Engine, EngineConfig, Event};
 use crate::remediate::RemState;
 use crate::sim::{
-    IncidentKind, LABEL_DELAY, POD_STARTUP, RESTART_TIME, RETRAIN_TIME, ROLLOUT_TIME, SIM_STEP,
-    SimWorld, scenario,
+    LABEL_DELAY, POD_STARTUP, RESTART_TIME, RETRAIN_TIME, ROLLOUT_TIME, SIM_STEP, SimWorld,
+    scenario,
 };
 use crate::sources::sim::step_events;
 use serde::Serialize;

@@ -20,30 +20,10 @@ pub mod playbook;
 pub use actuator::{Actuator, DryRunActuator, SimActuator};
 
 use crate::autonomy::{ActionClass, Mode};
+use crate::domain::Action;
 use crate::remediate::guardrails::GuardCheck;
-use crate::sim::SimAction;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
-
-/// What an actuator is asked to do (the same shape for the simulator and real systems).
-pub type Action = SimAction;
-
-/// Describe an action in a few words.
-pub fn describe(a: &Action) -> String {
-    match a {
-        SimAction::Scale { replicas } => format!("scale to {replicas} replicas"),
-        SimAction::Rollback => "roll back to the previous version".to_string(),
-        SimAction::Canary { version, share } => {
-            if *share <= 0.0 {
-                format!("move all traffic off v{version}")
-            } else {
-                format!("canary v{version} at {:.0} %", share * 100.0)
-            }
-        }
-        SimAction::Retrain => "start a retraining job".to_string(),
-        SimAction::Restart => "rolling restart".to_string(),
-    }
-}
 
 /// Fewest words a veto's (or a rejection's) reason must have: the journal must say why to
 /// whoever reads it later, and a stray key ("y") is not a reason.
@@ -262,7 +242,7 @@ pub const MIN_WAIT_WALL: f64 = 30.0;
 impl Remediation {
     /// The playbook's action in words, with the model.
     pub fn title(&self) -> String {
-        format!("{} {}", describe(&self.action), self.key)
+        format!("{} {}", self.action.describe(), self.key)
     }
 }
 

@@ -16,11 +16,11 @@
 
 pub mod scenario;
 
+use crate::domain::{Action, IncidentKind};
 use crate::fleet::{ModelMeta, Sample, Signal};
 use crate::rng::Rng;
 use serde::{Deserialize, Serialize};
 use std::collections::VecDeque;
-use std::fmt;
 
 /// Seconds between two samples.
 pub const SIM_STEP: f64 = 5.0;
@@ -35,109 +35,14 @@ pub const LABEL_DELAY: f64 = 600.0;
 /// Seconds a retraining job takes.
 pub const RETRAIN_TIME: f64 = 1800.0;
 
-/// Kinds of incident the simulator can inject.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum IncidentKind {
-    /// A degraded pod (noisy neighbour, bad node) makes p95 latency jump; a restart fixes it.
-    LatencySpike,
-    /// A pod in a bad state fails a share of requests; a restart fixes it.
-    ErrorBurst,
-    /// The input data drifts and accuracy falls over hours; retraining or a better version fixes it.
-    AccuracyDrift,
-    /// Demand rises to several times normal for an hour or two; more replicas absorb it.
-    TrafficSurge,
-    /// Memory grows since the last restart: CPU and latency creep up; a restart fixes it.
-    MemoryLeak,
-    /// A new version is deployed that is worse (accuracy, latency, errors); a rollback fixes it.
-    BadDeploy,
-}
-
-impl IncidentKind {
-    /// Every kind, in menu order.
-    pub const ALL: [IncidentKind; 6] = [
-        IncidentKind::LatencySpike,
-        IncidentKind::ErrorBurst,
-        IncidentKind::AccuracyDrift,
-        IncidentKind::TrafficSurge,
-        IncidentKind::MemoryLeak,
-        IncidentKind::BadDeploy,
-    ];
-
-    /// Kebab-case name.
-    pub fn name(self) -> &'static str {
-        match self {
-            IncidentKind::LatencySpike => "latency-spike",
-            IncidentKind::ErrorBurst => "error-burst",
-            IncidentKind::AccuracyDrift => "accuracy-drift",
-            IncidentKind::TrafficSurge => "traffic-surge",
-            IncidentKind::MemoryLeak => "memory-leak",
-            IncidentKind::BadDeploy => "bad-deploy",
-        }
+/// How long an injected incident lasts unless remediated, seconds (`None`: until fixed).
+pub fn default_duration(kind: IncidentKind) -> Option<f64> {
+    match kind {
+        IncidentKind::LatencySpike => Some(3.0 * 3600.0),
+        IncidentKind::ErrorBurst => Some(2.0 * 3600.0),
+        IncidentKind::TrafficSurge => Some(90.0 * 60.0),
+        IncidentKind::AccuracyDrift | IncidentKind::MemoryLeak | IncidentKind::BadDeploy => None,
     }
-
-    /// One line saying what it does.
-    pub fn description(self) -> &'static str {
-        match self {
-            IncidentKind::LatencySpike => {
-                "a degraded pod makes p95 latency jump (restart fixes it)"
-            }
-            IncidentKind::ErrorBurst => "a pod in a bad state fails requests (restart fixes it)",
-            IncidentKind::AccuracyDrift => {
-                "input data drifts, accuracy falls over hours (retrain or a better version)"
-            }
-            IncidentKind::TrafficSurge => "demand rises ×3 for 90 minutes (scale out)",
-            IncidentKind::MemoryLeak => "CPU and latency creep up until a restart",
-            IncidentKind::BadDeploy => "a worse version is deployed (roll back)",
-        }
-    }
-
-    /// Parse a kebab-case name.
-    pub fn from_name(s: &str) -> Option<IncidentKind> {
-        IncidentKind::ALL.into_iter().find(|k| k.name() == s)
-    }
-
-    /// How long the incident lasts unless remediated, seconds (`None`: until fixed).
-    pub fn default_duration(self) -> Option<f64> {
-        match self {
-            IncidentKind::LatencySpike => Some(3.0 * 3600.0),
-            IncidentKind::ErrorBurst => Some(2.0 * 3600.0),
-            IncidentKind::TrafficSurge => Some(90.0 * 60.0),
-            IncidentKind::AccuracyDrift | IncidentKind::MemoryLeak | IncidentKind::BadDeploy => {
-                None
-            }
-        }
-    }
-}
-
-impl fmt::Display for IncidentKind {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.name())
-    }
-}
-
-/// A change the simulator (or a real actuator) can make to one model.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "kind", rename_all = "snake_case")]
-pub enum SimAction {
-    /// Set the desired replica count.
-    Scale {
-        /// Desired replicas.
-        replicas: u32,
-    },
-    /// Roll back to the previous version.
-    Rollback,
-    /// Shift a share of traffic (0..1) to a candidate version; 1.0 promotes it.
-    Canary {
-        /// Candidate version number.
-        version: u32,
-        /// Share of traffic on the candidate.
-        share: f64,
-    },
-    /// Start a retraining job; a new candidate version appears when it finishes.
-    Retrain,
-    /// Rolling restart of the pods.
-    Restart,
 }
 
 /// A version of a simulated model.
@@ -549,7 +454,7 @@ impl SimWorld {
         m.incidents.push(ActiveIncident {
             kind,
             start: t,
-            end: kind.default_duration().map(|d| t + d),
+            end: default_duration(kind).map(|d| t + d),
         });
         self.events.push(WorldEvent::Injected {
             model,
@@ -558,14 +463,14 @@ impl SimWorld {
     }
 
     /// Apply an action to a model. Returns a human description of what changed, or an error.
-    pub fn act(&mut self, model: usize, action: &SimAction) -> Result<String, String> {
+    pub fn act(&mut self, model: usize, action: &Action) -> Result<String, String> {
         let t = self.t;
         let m = self
             .models
             .get_mut(model)
             .ok_or_else(|| format!("no model #{model}"))?;
         match action {
-            SimAction::Scale { replicas } => {
+            Action::Scale { replicas } => {
                 let want = (*replicas).clamp(m.min_replicas.max(1), m.max_replicas);
                 let have = m.desired_replicas();
                 if want > have {
@@ -582,7 +487,7 @@ impl SimWorld {
                 }
                 Ok(format!("replicas {have} → {want}"))
             }
-            SimAction::Rollback => {
+            Action::Rollback => {
                 let prev = m.previous.ok_or("no previous version to roll back to")?;
                 let from = m.serving;
                 m.rollout = Some(Rollout {
@@ -605,7 +510,7 @@ impl SimWorld {
                     version_name(prev)
                 ))
             }
-            SimAction::Canary { version, share } => {
+            Action::Canary { version, share } => {
                 if m.version(*version).is_none() {
                     return Err(format!("no version v{version}"));
                 }
@@ -627,7 +532,7 @@ impl SimWorld {
                     Ok(format!("canary v{version} at {:.0} %", share * 100.0))
                 }
             }
-            SimAction::Retrain => {
+            Action::Retrain => {
                 if m.retrain_done.is_some() {
                     return Err("a retraining job is already running".into());
                 }
@@ -637,7 +542,7 @@ impl SimWorld {
                     RETRAIN_TIME / 60.0
                 ))
             }
-            SimAction::Restart => {
+            Action::Restart => {
                 m.restart_until = Some(t + RESTART_TIME);
                 Ok(format!("rolling restart of {} pods", m.ready))
             }
@@ -957,7 +862,7 @@ mod tests {
         let surged = mean_over(&mut w, 0, Signal::LatencyP95, 300.0);
         assert!(surged > before * 1.3, "surge {surged} vs {before}");
         let r = w.models[0].desired_replicas();
-        w.act(0, &SimAction::Scale { replicas: r * 4 }).unwrap();
+        w.act(0, &Action::Scale { replicas: r * 4 }).unwrap();
         run(&mut w, POD_STARTUP + 30.0);
         let scaled = mean_over(&mut w, 0, Signal::LatencyP95, 300.0);
         assert!(scaled < surged * 0.8, "scaled {scaled} vs surged {surged}");
@@ -974,7 +879,7 @@ mod tests {
         assert_ne!(w.models[2].meta.version, v0);
         let bad = mean_over(&mut w, 2, Signal::Accuracy, 300.0);
         assert!(bad < good - 0.08, "bad {bad} good {good}");
-        w.act(2, &SimAction::Rollback).unwrap();
+        w.act(2, &Action::Rollback).unwrap();
         run(&mut w, ROLLOUT_TIME + LABEL_DELAY + 300.0);
         assert_eq!(w.models[2].meta.version, v0);
         let back = mean_over(&mut w, 2, Signal::Accuracy, 300.0);
@@ -989,7 +894,7 @@ mod tests {
         w.inject(4, IncidentKind::LatencySpike);
         let spiked = mean_over(&mut w, 4, Signal::LatencyP95, 300.0);
         assert!(spiked > base * 2.5);
-        w.act(4, &SimAction::Restart).unwrap();
+        w.act(4, &Action::Restart).unwrap();
         run(&mut w, RESTART_TIME + 10.0);
         let after = mean_over(&mut w, 4, Signal::LatencyP95, 300.0);
         assert!(after < base * 1.5, "after {after} base {base}");
@@ -999,8 +904,8 @@ mod tests {
     #[test]
     fn retrain_registers_a_better_candidate() {
         let mut w = SimWorld::new(11, 15, 1.7e9);
-        w.act(1, &SimAction::Retrain).unwrap();
-        assert!(w.act(1, &SimAction::Retrain).is_err());
+        w.act(1, &Action::Retrain).unwrap();
+        assert!(w.act(1, &Action::Retrain).is_err());
         run(&mut w, RETRAIN_TIME + 10.0);
         let ev = w.drain_events();
         assert!(

@@ -1,6 +1,7 @@
 //! Named incident scenarios for the simulated fleet (`--scenario NAME`, `--scenario list`).
 
-use super::{IncidentKind, Scheduled};
+use super::Scheduled;
+use crate::domain::IncidentKind;
 
 /// A named, scheduled set of incidents.
 #[derive(Debug, Clone, PartialEq)]

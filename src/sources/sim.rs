@@ -4,8 +4,9 @@
 //! context at once), then produces one batch of samples per [`SIM_STEP`] of sim time, and a
 //! clock event every real second so that data age is honest.
 
+use crate::domain::Action;
 use crate::engine::{Change, Event, SourceKind, SourceState, SourceStatus};
-use crate::sim::{SIM_STEP, SimAction, SimWorld, WorldEvent};
+use crate::sim::{SIM_STEP, SimWorld, WorldEvent};
 use std::time::Duration;
 use tokio::sync::{mpsc, oneshot};
 use tokio::time::Instant;
@@ -26,14 +27,14 @@ pub enum SimControl {
         /// Model index.
         model: usize,
         /// Kind.
-        kind: crate::sim::IncidentKind,
+        kind: crate::domain::IncidentKind,
     },
     /// Apply an action; the reply says what changed.
     Act {
         /// Model index.
         model: usize,
         /// Action.
-        action: SimAction,
+        action: Action,
         /// Result.
         reply: oneshot::Sender<Result<String, String>>,
     },

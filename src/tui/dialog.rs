@@ -5,8 +5,8 @@
 use super::keymap::Action;
 use super::state::{Out, Ui, View};
 use crate::autonomy::Phase;
+use crate::domain::IncidentKind;
 use crate::engine::{Command, Snapshot};
-use crate::sim::IncidentKind;
 use ratatui_textarea::TextArea;
 
 /// What a menu chooses.

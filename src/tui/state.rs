@@ -7,9 +7,9 @@
 use super::keymap::Action;
 use super::lists::{compute_visible, pick_by_id, step_by_id};
 use crate::autonomy::Phase;
+use crate::domain::IncidentKind;
 use crate::engine::{Command, FleetRow, Snapshot};
 use crate::fleet::{Resolution, Signal};
-use crate::sim::IncidentKind;
 use ratatui_textarea::TextArea;
 use std::sync::Arc;
 

@@ -46,9 +46,10 @@ pub const MAX_ANSWER_BYTES: u64 = 16 << 20;
 pub const MAX_ERROR_BYTES: u64 = 64 << 10;
 
 use crate::config::{MlflowConfig, fill_template};
+use crate::domain::Action;
 use crate::engine::{Change, Event};
 use crate::fleet::ModelMeta;
-use crate::remediate::{Action, Actuator};
+use crate::remediate::Actuator;
 use backon::{ExponentialBuilder, Retryable};
 use futures::future::BoxFuture;
 use reqwest::{Method, StatusCode, Url};

@@ -3,7 +3,7 @@
 //! guardrails checked, decisions and timeline.
 
 use super::{Ctx, clock};
-use crate::remediate::{RemState, Remediation, describe};
+use crate::remediate::{RemState, Remediation};
 use crate::tui::keymap::Action;
 use crate::tui::state::{Ui, remediation_queue};
 use ratatui::Frame;
@@ -209,7 +209,7 @@ pub fn draw(f: &mut Frame, ui: &mut Ui, ctx: &Ctx, area: Rect) {
                 Cell::from(format!("{marker}R{}", q.id)),
                 Cell::from(Span::styled(q.state.word(), ctx.s(scope(q.state)))),
                 Cell::from(super::fit(&q.key, w[2])),
-                Cell::from(super::fit(&describe(&q.action), w[3])),
+                Cell::from(super::fit(&q.action.describe(), w[3])),
                 Cell::from(age(snap.t - q.proposed)),
                 Cell::from(super::fit(
                     &q.blocked
