@@ -86,7 +86,9 @@ fn main() {
     // while the engine takes the next samples
     let copy = engine.clone();
     let encoder = std::thread::spawn(move || {
-        pitcrew::journal::encode_state(&copy, &std::env::temp_dir())
+        // spooled in the working directory, on disk (a tmpfs would hold it in memory that
+        // the process's own high-water mark does not show)
+        pitcrew::journal::encode_state(&copy, std::path::Path::new("."))
             .map(|s| (s.len, s.text.len() as usize))
     });
     for m in minutes + 1..=minutes + 10 {

@@ -548,6 +548,18 @@ mod tests {
         }
     }
 
+    /// A journal in `dir/j` (no retention), rotating at `max_part_bytes`, keeping `max_parts`.
+    fn journal_in(dir: &Path, max_part_bytes: u64, max_parts: u32) -> Journal {
+        let cfg = JournalConfig {
+            dir: dir.join("j"),
+            stem: "s".into(),
+            max_part_bytes,
+            max_parts,
+            retention: None,
+        };
+        Journal::create(cfg, header()).unwrap()
+    }
+
     fn state(t: f64, bytes: usize) -> EncodedState {
         EncodedState {
             t,
@@ -571,14 +583,7 @@ mod tests {
     #[test]
     fn checkpoints_are_due_by_growth_and_at_each_new_part() {
         let dir = tempfile::tempdir().unwrap();
-        let cfg = JournalConfig {
-            dir: dir.path().join("j"),
-            stem: "s".into(),
-            max_part_bytes: 1 << 20,
-            max_parts: 100,
-            retention: None,
-        };
-        let mut j = Journal::create(cfg, header()).unwrap();
+        let mut j = journal_in(dir.path(), 1 << 20, 100);
         // nothing to checkpoint before the first event
         assert!(!j.checkpoint_due(0.0));
         j.event(&Event::Clock { t: 0.0 }).unwrap();
@@ -644,14 +649,7 @@ mod tests {
     #[test]
     fn writes_owner_only_rotates_and_reads_back() {
         let dir = tempfile::tempdir().unwrap();
-        let cfg = JournalConfig {
-            dir: dir.path().join("j"),
-            stem: "s".into(),
-            max_part_bytes: 600,
-            max_parts: 2,
-            retention: None,
-        };
-        let mut j = Journal::create(cfg, header()).unwrap();
+        let mut j = journal_in(dir.path(), 600, 2);
         for i in 0..40 {
             j.event(&Event::Clock { t: f64::from(i) }).unwrap();
         }
@@ -676,14 +674,7 @@ mod tests {
     #[test]
     fn a_spooled_checkpoint_is_written_as_the_record_serde_reads_and_leaves_no_file() {
         let dir = tempfile::tempdir().unwrap();
-        let cfg = JournalConfig {
-            dir: dir.path().join("j"),
-            stem: "s".into(),
-            max_part_bytes: 1 << 20,
-            max_parts: 2,
-            retention: None,
-        };
-        let mut j = Journal::create(cfg, header()).unwrap();
+        let mut j = journal_in(dir.path(), 1 << 20, 2);
         j.event(&Event::Clock { t: 1.0 }).unwrap();
         let (_world, engine) =
             crate::sources::sim::start(3, 4, 1000.0, crate::engine::EngineConfig::default());
