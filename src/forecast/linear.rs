@@ -24,10 +24,39 @@ pub const MAX_ROWS: usize = 480;
 struct Layout {
     /// (period, harmonic) pairs.
     fourier: Vec<(usize, usize)>,
+    /// Index in `tables` of each pair's period.
+    table_of: Vec<usize>,
     /// sin/cos of 2πj/p for j in 0..p, per period in `fourier` order of first use.
-    tables: Vec<(usize, Vec<(f64, f64)>)>,
+    tables: Vec<(usize, std::rc::Rc<[(f64, f64)]>)>,
     /// Lags in steps.
     lags: Vec<usize>,
+}
+
+thread_local! {
+    /// The sin/cos tables of the periods seen lately on this thread: a series' periods are the
+    /// same at each of its validation origins, so each table is computed once, not per fit.
+    static TABLES: std::cell::RefCell<Vec<(usize, std::rc::Rc<[(f64, f64)]>)>> =
+        const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// Most tables kept per thread.
+const CACHED_TABLES: usize = 8;
+
+/// sin/cos of 2πj/p for j in 0..p.
+fn table(p: usize) -> std::rc::Rc<[(f64, f64)]> {
+    TABLES.with_borrow_mut(|cache| {
+        if let Some((_, t)) = cache.iter().find(|(q, _)| *q == p) {
+            return t.clone();
+        }
+        let t: std::rc::Rc<[(f64, f64)]> = (0..p)
+            .map(|j| (TAU * j as f64 / p as f64).sin_cos())
+            .collect();
+        if cache.len() == CACHED_TABLES {
+            cache.remove(0);
+        }
+        cache.push((p, t.clone()));
+        t
+    })
 }
 
 impl Layout {
@@ -56,17 +85,21 @@ impl Layout {
         }
         lags.sort_unstable();
         lags.dedup();
-        let mut tables: Vec<(usize, Vec<(f64, f64)>)> = Vec::new();
+        let mut tables: Vec<(usize, std::rc::Rc<[(f64, f64)]>)> = Vec::new();
+        let mut table_of = Vec::with_capacity(fourier.len());
         for &(p, _) in &fourier {
-            if !tables.iter().any(|(q, _)| *q == p) {
-                let t = (0..p)
-                    .map(|j| (TAU * j as f64 / p as f64).sin_cos())
-                    .collect();
-                tables.push((p, t));
-            }
+            let i = match tables.iter().position(|(q, _)| *q == p) {
+                Some(i) => i,
+                None => {
+                    tables.push((p, table(p)));
+                    tables.len() - 1
+                }
+            };
+            table_of.push(i);
         }
         Layout {
             fourier,
+            table_of,
             tables,
             lags,
         }
@@ -78,13 +111,8 @@ impl Layout {
 
     fn fill(&self, t: usize, series: &[f64], row: &mut [f64]) {
         let mut c = 0;
-        for &(p, k) in &self.fourier {
-            let (s, co) = self
-                .tables
-                .iter()
-                .find(|(q, _)| *q == p)
-                .and_then(|(_, tab)| tab.get((k * (t % p)) % p).copied())
-                .unwrap_or_else(|| (TAU * (k * (t % p)) as f64 / p as f64).sin_cos());
+        for (&(p, k), &i) in self.fourier.iter().zip(&self.table_of) {
+            let (s, co) = self.tables[i].1[(k * (t % p)) % p];
             row[c] = s;
             row[c + 1] = co;
             c += 2;
