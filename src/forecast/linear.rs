@@ -19,6 +19,9 @@ pub const MAX_HARMONICS: usize = 4;
 /// Most training rows.
 pub const MAX_ROWS: usize = 480;
 
+/// sin/cos of 2πj/p for j in 0..p, for one period p.
+type Table = std::rc::Rc<[(f64, f64)]>;
+
 /// Feature layout of a fitted model.
 #[derive(Debug, Clone)]
 struct Layout {
@@ -27,7 +30,7 @@ struct Layout {
     /// Index in `tables` of each pair's period.
     table_of: Vec<usize>,
     /// sin/cos of 2πj/p for j in 0..p, per period in `fourier` order of first use.
-    tables: Vec<(usize, std::rc::Rc<[(f64, f64)]>)>,
+    tables: Vec<(usize, Table)>,
     /// Lags in steps.
     lags: Vec<usize>,
 }
@@ -35,7 +38,7 @@ struct Layout {
 thread_local! {
     /// The sin/cos tables of the periods seen lately on this thread: a series' periods are the
     /// same at each of its validation origins, so each table is computed once, not per fit.
-    static TABLES: std::cell::RefCell<Vec<(usize, std::rc::Rc<[(f64, f64)]>)>> =
+    static TABLES: std::cell::RefCell<Vec<(usize, Table)>> =
         const { std::cell::RefCell::new(Vec::new()) };
 }
 
@@ -43,12 +46,12 @@ thread_local! {
 const CACHED_TABLES: usize = 8;
 
 /// sin/cos of 2πj/p for j in 0..p.
-fn table(p: usize) -> std::rc::Rc<[(f64, f64)]> {
+fn table(p: usize) -> Table {
     TABLES.with_borrow_mut(|cache| {
         if let Some((_, t)) = cache.iter().find(|(q, _)| *q == p) {
             return t.clone();
         }
-        let t: std::rc::Rc<[(f64, f64)]> = (0..p)
+        let t: Table = (0..p)
             .map(|j| (TAU * j as f64 / p as f64).sin_cos())
             .collect();
         if cache.len() == CACHED_TABLES {
@@ -85,7 +88,7 @@ impl Layout {
         }
         lags.sort_unstable();
         lags.dedup();
-        let mut tables: Vec<(usize, std::rc::Rc<[(f64, f64)]>)> = Vec::new();
+        let mut tables: Vec<(usize, Table)> = Vec::new();
         let mut table_of = Vec::with_capacity(fourier.len());
         for &(p, _) in &fourier {
             let i = match tables.iter().position(|(q, _)| *q == p) {
