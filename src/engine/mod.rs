@@ -612,12 +612,6 @@ mod tests {
     use crate::fleet::Sample;
     use crate::sim::SimWorld;
 
-    #[test]
-    fn the_default_pod_start_up_is_the_simulated_fleets() {
-        // the console on the simulated fleet plans with the lead time its pods really take
-        assert_eq!(DEFAULT_POD_STARTUP, crate::sim::POD_STARTUP);
-    }
-
     fn drive(seed: u64, steps: usize) -> Engine {
         let w = SimWorld::new(seed, 15, 1.7e9);
         let mut e = Engine::new(EngineConfig::default());

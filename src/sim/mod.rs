@@ -804,6 +804,12 @@ impl SimWorld {
 mod tests {
     use super::*;
 
+    #[test]
+    fn the_engines_default_pod_start_up_is_the_simulated_fleets() {
+        // the console on the simulated fleet plans with the lead time its pods really take
+        assert_eq!(crate::engine::DEFAULT_POD_STARTUP, POD_STARTUP);
+    }
+
     fn run(w: &mut SimWorld, secs: f64) -> Vec<Sample> {
         let mut last = Vec::new();
         let steps = (secs / SIM_STEP) as usize;
