@@ -594,8 +594,9 @@ fn chosen_profiles(
 }
 
 /// Runs the ensemble over every file named in `labels`, with its windows as row ranges, and the
-/// number of windows; writes the scores under `scores_out` when given.
-fn score_labelled(
+/// number of windows; writes the scores under `scores_out` when given. Public for
+/// `examples/detect_sensitivity.rs`, which scores configurations other than the defaults.
+pub fn score_labelled(
     data_dir: &Path,
     labels: &Path,
     scores_out: Option<&Path>,
