@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use crate::tui::keymap::Keymap;
 use crate::tui::theme::Theme;
 
-pub use crate::tui::config_error::{Problem, SourceText};
+pub use crate::config::diagnostics::{Problem, SourceText};
 
 /// Where user themes and keymaps are looked for (by name) and listed (with no arguments).
 #[derive(Debug, Clone, Default)]
@@ -46,7 +46,7 @@ impl CheckReport {
 
     fn add(&mut self, what: String, problems: Vec<Problem>) {
         self.checked.push(what);
-        crate::tui::config_error::extend_unique(&mut self.problems, problems);
+        crate::config::diagnostics::extend_unique(&mut self.problems, problems);
     }
 }
 

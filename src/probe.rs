@@ -5,12 +5,12 @@
 //! series and points it holds, and whether the step fits the data's own resolution.
 
 use crate::config::Config;
+use crate::domain::time::datetime;
 use crate::remediate::kube::KubeActuator;
 use crate::remediate::lease::Role;
 use crate::sources::mlflow::MlflowClient;
 use crate::sources::prometheus::{POINTS_PER_REQUEST, PromClient};
 use crate::sources::resolution::{series_resolution, step_warning};
-use crate::tui::views::datetime;
 use std::fmt;
 
 /// What one probe found.

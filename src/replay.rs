@@ -832,7 +832,7 @@ fn same_entry(a: &LogEntry, b: &LogEntry) -> bool {
 fn show(e: &LogEntry) -> String {
     format!(
         "{} {} {} {}",
-        crate::tui::views::datetime(e.t),
+        crate::domain::time::datetime(e.t),
         e.kind.label(),
         e.model.as_deref().unwrap_or("-"),
         e.text
@@ -901,7 +901,7 @@ pub fn verify(path: &Path) -> Result<Verification, ReplayError> {
                     format!(
                         "line {}: the checkpoint of the engine's state at {} is not the re-run's state there (a replay starting from it would show another)",
                         c.line,
-                        crate::tui::views::datetime(c.t)
+                        crate::domain::time::datetime(c.t)
                     ),
                 ),
                 (Err(e), _) => v.problems.push(format!("{e} — checkpoint not usable")),
@@ -1160,7 +1160,7 @@ fn mins(s: Option<f64>) -> String {
 
 /// The report as Markdown.
 pub fn summary_markdown(s: &Summary) -> String {
-    use crate::tui::views::datetime;
+    use crate::domain::time::datetime;
     let mut o = format!(
         "# Incident report: {}\n\nSource: {} · recorded by {} · {} → {} UTC\n\n## Incidents\n\n",
         s.file,

@@ -298,7 +298,7 @@ fn route(engine: &mut Engine, edge: &mut Edge, fx: Effect) {
         }
         Effect::Outcome { .. } => {
             if let Some(path) = &edge.stats_path
-                && let Err(e) = engine.stats().save(path)
+                && let Err(e) = super::outcomes::save(engine.stats(), path)
             {
                 engine.add_notice(format!("outcome statistics not saved: {e}"));
             }

@@ -99,6 +99,7 @@ pub fn backfill_seconds(hours: f64, n: usize) -> f64 {
 }
 
 mod edge;
+mod outcomes;
 mod replay;
 
 pub use edge::*;
@@ -189,7 +190,7 @@ pub async fn start_session(opts: &ConsoleOptions, paths: &Paths) -> anyhow::Resu
     };
     let (books, book_problems) = playbook::load(&paths.config_dir.join("playbooks"));
     let stats_path = paths.data_dir.join("outcomes.json");
-    let (stats, stats_problem) = match OutcomeStats::load(&stats_path) {
+    let (stats, stats_problem) = match outcomes::load(&stats_path) {
         Ok(s) => (s, None),
         Err(e) => (OutcomeStats::default(), Some(e)),
     };

@@ -1,10 +1,12 @@
 //! The vocabulary every layer shares — engine, policy, edges and screens: the actions a
-//! remediation carries out and the kinds of incident a fleet can be given. It imports nothing
+//! remediation carries out, the kinds of incident a fleet can be given, and how a time is
+//! written for people. It imports nothing
 //! of ours, so that none of those layers has to reach into another (the simulator, an
 //! actuator) for a word.
 
 mod action;
 mod incident;
+pub mod time;
 
 pub use action::Action;
 pub use incident::IncidentKind;

@@ -183,7 +183,6 @@ impl Settings {
 }
 
 use crate::files::open_private;
-pub use crate::files::write_private;
 
 /// Settings of a journal.
 #[derive(Debug, Clone)]

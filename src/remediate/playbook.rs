@@ -5,7 +5,7 @@
 //! add more, and one with the name of a built-in replaces it.
 
 use crate::autonomy::ActionClass;
-use crate::check::{Problem, SourceText};
+use crate::config::diagnostics::{Problem, SourceText};
 use crate::diagnosis::Cause;
 use crate::fleet::Signal;
 use serde::{Deserialize, Serialize};

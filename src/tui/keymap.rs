@@ -23,7 +23,7 @@ use std::str::FromStr;
 use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
 use toml::de::{DeTable, DeValue};
 
-use super::config_error::{
+use crate::config::diagnostics::{
     Catalog, ConfigError, Origin, Parsed, Pos, Problem, SourceText, did_you_mean, expect_str,
     load_chain, sort_problems,
 };
@@ -554,7 +554,7 @@ impl Keymap {
 }
 
 fn catalog_display(name: &str, spec: &str) -> String {
-    if super::config_error::looks_like_path(spec) {
+    if crate::config::diagnostics::looks_like_path(spec) {
         spec.to_string()
     } else {
         format!("keymap {name}")

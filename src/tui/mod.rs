@@ -4,7 +4,6 @@
 //! [`keymap::Action`]s through the keymap. It never awaits the network: it redraws when
 //! something changed (a key, a new snapshot, the clock's second), capped in frequency.
 
-pub mod config_error;
 pub mod dialog;
 pub mod keymap;
 pub mod lists;

@@ -30,7 +30,7 @@ use std::str::FromStr;
 use ratatui::style::{Color, Modifier, Style};
 use toml::de::{DeTable, DeValue};
 
-use super::config_error::{
+use crate::config::diagnostics::{
     Catalog, ConfigError, Origin, Parsed, Pos, Problem, SourceText, did_you_mean, expect_str,
     load_chain, sort_problems,
 };
@@ -298,7 +298,7 @@ impl Theme {
         let mut problems: Vec<Problem> = Vec::new();
         for mode in [ColorMode::TrueColor, ColorMode::Ansi16, ColorMode::None] {
             if let Err(e) = Theme::load(spec, search_dirs, mode) {
-                super::config_error::extend_unique(&mut problems, e.problems());
+                crate::config::diagnostics::extend_unique(&mut problems, e.problems());
             }
         }
         problems

@@ -12,6 +12,7 @@ pub mod remediations;
 use super::keymap::{Action, Keymap};
 use super::state::{Dialog, Ui, View, status_summary};
 use super::theme::Theme;
+pub(crate) use crate::domain::time::{clock, datetime};
 use crate::engine::{Snapshot, SourceState};
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
@@ -98,20 +99,6 @@ pub fn count(n: usize, noun: &str) -> String {
     } else {
         format!("{n} {noun}s")
     }
-}
-
-/// `YYYY-MM-DD HH:MM:SS` UTC of a unix time.
-pub fn datetime(t: f64) -> String {
-    match jiff::Timestamp::from_second(t.floor() as i64) {
-        Ok(ts) => ts.strftime("%Y-%m-%d %H:%M:%S").to_string(),
-        Err(_) => format!("t={t:.0}"),
-    }
-}
-
-/// `HH:MM:SS` UTC of a unix time.
-pub fn clock(t: f64) -> String {
-    let s = t.rem_euclid(86_400.0) as i64;
-    format!("{:02}:{:02}:{:02}", s / 3600, (s % 3600) / 60, s % 60)
 }
 
 /// The ASCII stand-in for a character the console draws (box drawing, arrows, symbols,

@@ -6,6 +6,8 @@
 //! written (a locked-down bastion) is not fatal: the console runs without journal and logs and
 //! says so.
 
+pub mod diagnostics;
+
 use std::path::{Path, PathBuf};
 
 /// Resolved directories.
@@ -427,8 +429,8 @@ pub fn fill_template(template: &str, namespace: &str, name: &str) -> String {
 
 impl Config {
     /// Parse and validate a config text; every problem is located at `file:line:col`.
-    pub fn parse(src: &crate::check::SourceText) -> Result<Config, Vec<crate::check::Problem>> {
-        use crate::check::Problem;
+    pub fn parse(src: &diagnostics::SourceText) -> Result<Config, Vec<diagnostics::Problem>> {
+        use diagnostics::Problem;
         // serde stops at the first problem: blank the line it is on and read again, so that
         // one run reports every problem of the file (bounded; a problem that spans lines or
         // sits on a table header stops the search, as blanking it would invent others)
@@ -444,7 +446,7 @@ impl Config {
                     if problems.len() >= MAX_SCHEMA_PROBLEMS {
                         break None;
                     }
-                    match crate::tui::config_error::blank_line(&text, span) {
+                    match diagnostics::blank_line(&text, span) {
                         Some(t) => text = t,
                         None => break None,
                     }
@@ -453,7 +455,7 @@ impl Config {
         };
         let Some(cfg) = cfg else {
             // in the file's order, as an editor lists them
-            crate::tui::config_error::sort_problems(&mut problems);
+            diagnostics::sort_problems(&mut problems);
             return Err(problems);
         };
         let at = |key: &str| -> std::ops::Range<usize> {
@@ -597,7 +599,7 @@ impl Config {
         if problems.is_empty() {
             Ok(cfg)
         } else {
-            crate::tui::config_error::sort_problems(&mut problems);
+            diagnostics::sort_problems(&mut problems);
             Err(problems)
         }
     }
@@ -607,7 +609,7 @@ impl Config {
     pub fn resolve(
         explicit: Option<&Path>,
         paths: &Paths,
-    ) -> Result<(Config, Option<PathBuf>), Vec<crate::check::Problem>> {
+    ) -> Result<(Config, Option<PathBuf>), Vec<diagnostics::Problem>> {
         let path = match explicit {
             Some(p) => p.to_path_buf(),
             None => {
@@ -622,14 +624,14 @@ impl Config {
     }
 
     /// Read, parse and validate a config file.
-    pub fn load(path: &Path) -> Result<Config, Vec<crate::check::Problem>> {
+    pub fn load(path: &Path) -> Result<Config, Vec<diagnostics::Problem>> {
         let text = crate::files::read_text(path, crate::files::MAX_TEXT_BYTES).map_err(|e| {
-            vec![crate::check::Problem::whole_file(
+            vec![diagnostics::Problem::whole_file(
                 path.display().to_string(),
                 format!("cannot read the config file: {e}; check the path given to --config"),
             )]
         })?;
-        let src = crate::check::SourceText::new(path.display().to_string(), text.into());
+        let src = diagnostics::SourceText::new(path.display().to_string(), text.into());
         Config::parse(&src)
     }
 }
@@ -638,15 +640,15 @@ impl Config {
 const MAX_SCHEMA_PROBLEMS: usize = 100;
 
 fn check_secret(
-    src: &crate::check::SourceText,
-    problems: &mut Vec<crate::check::Problem>,
+    src: &diagnostics::SourceText,
+    problems: &mut Vec<diagnostics::Problem>,
     what: &str,
     s: &SecretRef,
     at: &dyn Fn(&str) -> std::ops::Range<usize>,
 ) {
     let n = usize::from(s.env.is_some()) + usize::from(s.file.is_some());
     if n != 1 {
-        problems.push(crate::check::Problem::at_span(
+        problems.push(diagnostics::Problem::at_span(
             src,
             at(what.rsplit('.').next().unwrap_or(what)),
             format!("{what}: give exactly one of env = \"VAR\" or file = \"PATH\""),
@@ -725,7 +727,7 @@ mod tests {
             "{text:?}"
         );
         assert!(text.iter().any(|t| t.contains("{name}")), "{text:?}");
-        let src = crate::check::SourceText::new(
+        let src = diagnostics::SourceText::new(
             "x.toml",
             "[prometheus]\nurl = 'http://p'\nbogus = 1\n".into(),
         );
@@ -758,7 +760,7 @@ mod tests {
         assert!(e.contains("PITCREW_TEST_SURELY_UNSET_VAR"), "{e}");
         assert_eq!(SecretRef::default().read().unwrap(), None);
         let both = "[mlflow]\ntracking_uri = 'http://m'\ntoken = { env = 'A', file = '/b' }\n";
-        let src = crate::check::SourceText::new("m.toml", both.into());
+        let src = diagnostics::SourceText::new("m.toml", both.into());
         let e = Config::parse(&src).unwrap_err();
         assert!(e[0].message.contains("exactly one"), "{e:?}");
     }
@@ -773,10 +775,10 @@ mod tests {
 
     #[test]
     fn retrain_template_defaults_and_must_name_the_model() {
-        let src = crate::check::SourceText::new("k.toml", "[kubernetes]\n".into());
+        let src = diagnostics::SourceText::new("k.toml", "[kubernetes]\n".into());
         let k = Config::parse(&src).unwrap().kubernetes.unwrap();
         assert_eq!(k.retrain_template, "{name}-retrain");
-        let src = crate::check::SourceText::new(
+        let src = diagnostics::SourceText::new(
             "k.toml",
             "[kubernetes]\nretrain_template = \"train\"\n".into(),
         );

@@ -1,11 +1,12 @@
-//! Errors for theme and keymap files, and the helpers that locate them.
+//! Diagnostics for every file a person writes (config, playbooks, themes, keymaps), and the
+//! helpers that locate them.
 //!
 //! Every problem found in a file carries the file, the 1-based line and column of the offending
 //! key or value, and a message that says what was wrong and what to do. Loading collects all the
 //! problems of a file (and of the files it inherits from) before failing, so `pitcrew check` can
 //! list them all at once.
 //!
-//! The helpers here are shared by [`super::theme`] and [`super::keymap`]: reading a built-in or
+//! The helpers here are shared by the theme and keymap loaders: reading a built-in or
 //! user file, parsing its TOML with spans, turning byte spans into line:column, and following an
 //! `inherits = "..."` chain with cycle detection.
 
