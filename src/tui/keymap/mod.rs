@@ -16,374 +16,31 @@
 //! bindings in force.
 
 use std::collections::HashMap;
-use std::fmt;
 use std::path::PathBuf;
-use std::str::FromStr;
 
-use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
+use crossterm::event::{KeyCode, KeyEvent, KeyEventKind};
 use toml::de::{DeTable, DeValue};
 
+mod action;
+mod chord;
+
+pub use action::{Action, Group};
+pub use chord::KeyChord;
+
 use crate::config::diagnostics::{
-    Catalog, ConfigError, Origin, Parsed, Pos, Problem, SourceText, did_you_mean, expect_str,
-    load_chain, sort_problems,
+    Catalog, ConfigError, Origin, Parsed, Pos, Problem, SourceText, expect_str, load_chain,
+    sort_problems,
 };
 
 /// The built-in keymaps, embedded in the binary. `default` is the base of every other keymap.
 const BUILTIN_KEYMAPS: &[(&str, &str)] = &[
-    ("default", include_str!("../../keymaps/default.toml")),
-    ("vim", include_str!("../../keymaps/vim.toml")),
-    ("emacs", include_str!("../../keymaps/emacs.toml")),
+    ("default", include_str!("../../../keymaps/default.toml")),
+    ("vim", include_str!("../../../keymaps/vim.toml")),
+    ("emacs", include_str!("../../../keymaps/emacs.toml")),
 ];
 
 /// The action name that unbinds a key.
 pub const NO_OP: &str = "no_op";
-
-/// The groups of the help screen, in the order they are shown.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum Group {
-    /// Views, help, quitting.
-    Global,
-    /// Moving the cursor and selecting.
-    Navigation,
-    /// Filtering and sorting lists such as the fleet.
-    Lists,
-    /// The model detail view.
-    Detail,
-    /// Simulation and replay time.
-    Time,
-    /// Acting on proposals: every action here mutates and is confirmed in a dialog.
-    Remediation,
-}
-
-impl Group {
-    /// Every group, in help order.
-    pub const ALL: [Group; 6] = [
-        Group::Global,
-        Group::Navigation,
-        Group::Lists,
-        Group::Detail,
-        Group::Time,
-        Group::Remediation,
-    ];
-
-    /// The heading shown on the help screen.
-    pub fn title(self) -> &'static str {
-        match self {
-            Group::Global => "Global",
-            Group::Navigation => "Navigation",
-            Group::Lists => "Fleet and lists",
-            Group::Detail => "Model detail",
-            Group::Time => "Simulation and time",
-            Group::Remediation => "Remediation",
-        }
-    }
-}
-
-impl fmt::Display for Group {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.title())
-    }
-}
-
-macro_rules! actions {
-    ($( $variant:ident = $name:literal, $group:ident, $mutating:literal, $desc:literal; )*) => {
-        /// Something a key can do. Local UI actions and engine commands alike.
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-        pub enum Action {
-            $( #[doc = $desc] $variant, )*
-        }
-
-        impl Action {
-            /// Every action, grouped, in help order within each group.
-            pub const ALL: &'static [Action] = &[ $( Action::$variant, )* ];
-
-            /// The snake_case name used in keymap files.
-            pub fn name(self) -> &'static str {
-                match self { $( Action::$variant => $name, )* }
-            }
-
-            /// One line for the help screen.
-            pub fn description(self) -> &'static str {
-                match self { $( Action::$variant => $desc, )* }
-            }
-
-            /// The help group.
-            pub fn group(self) -> Group {
-                match self { $( Action::$variant => Group::$group, )* }
-            }
-
-            /// True for actions that change the fleet or the engine's decisions: they are
-            /// confirmed in a dialog, disabled in read-only and replay, and never bound to a
-            /// ctrl-/alt- chord.
-            pub fn is_mutating(self) -> bool {
-                match self { $( Action::$variant => $mutating, )* }
-            }
-        }
-    };
-}
-
-actions! {
-    Quit = "quit", Global, false, "Quit pitcrew";
-    Help = "help", Global, false, "Show or hide this help";
-    ViewFleet = "view_fleet", Global, false, "Fleet overview";
-    ViewDetail = "view_detail", Global, false, "Detail of the selected model";
-    ViewEvents = "view_events", Global, false, "Event log";
-    ViewIncidents = "view_incidents", Global, false, "Incidents";
-    ViewRemediations = "view_remediations", Global, false, "Remediation proposals";
-    ViewForecast = "view_forecast", Global, false, "Forecasts and capacity";
-    ViewAudit = "view_audit", Global, false, "Audit trail of decisions and actions";
-    NextView = "next_view", Global, false, "Next view";
-    PrevView = "prev_view", Global, false, "Previous view";
-    Back = "back", Global, false, "Back, close dialog or cancel";
-    Redraw = "redraw", Global, false, "Redraw the screen";
-    ToggleMouse = "toggle_mouse", Global, false, "Turn mouse capture on or off";
-    Up = "up", Navigation, false, "Move up";
-    Down = "down", Navigation, false, "Move down";
-    PageUp = "page_up", Navigation, false, "Page up";
-    PageDown = "page_down", Navigation, false, "Page down";
-    Top = "top", Navigation, false, "Go to the top";
-    Bottom = "bottom", Navigation, false, "Go to the bottom";
-    Left = "left", Navigation, false, "Move left or scroll back";
-    Right = "right", Navigation, false, "Move right or scroll forward";
-    Select = "select", Navigation, false, "Open or select the item under the cursor";
-    Filter = "filter", Lists, false, "Filter the list";
-    SortNext = "sort_next", Lists, false, "Sort by the next column";
-    SortReverse = "sort_reverse", Lists, false, "Reverse the sort order";
-    ClearFilter = "clear_filter", Lists, false, "Clear the filter";
-    NextWindow = "next_window", Detail, false, "Longer time window";
-    PrevWindow = "prev_window", Detail, false, "Shorter time window";
-    NextSignal = "next_signal", Detail, false, "Next signal";
-    PrevSignal = "prev_signal", Detail, false, "Previous signal";
-    Pause = "pause", Time, false, "Pause or resume time";
-    SpeedUp = "speed_up", Time, false, "Faster simulation or replay";
-    SpeedDown = "speed_down", Time, false, "Slower simulation or replay";
-    StepForward = "step_forward", Time, false, "Step forward one tick (paused)";
-    StepBack = "step_back", Time, false, "Step back one tick (replay)";
-    NextMark = "next_mark", Time, false, "Jump to the next incident or decision";
-    PrevMark = "prev_mark", Time, false, "Jump to the previous incident or decision";
-    Seek = "seek", Time, false, "Seek to a time";
-    InjectIncident = "inject_incident", Time, false, "Inject an incident (simulation only)";
-    Approve = "approve", Remediation, true, "Approve the selected proposal";
-    Veto = "veto", Remediation, true, "Veto the selected proposal";
-    Automate = "automate", Remediation, true, "Let this action class run automatically";
-    SetPhase = "set_phase", Remediation, true, "Change the autonomy phase";
-    AddNote = "add_note", Remediation, true, "Add a note to the audit trail";
-}
-
-impl Action {
-    /// Actions every keymap must bind: without them the console cannot be left, navigated or
-    /// used to answer a proposal.
-    pub const REQUIRED: &'static [Action] = &[
-        Action::Quit,
-        Action::Help,
-        Action::Back,
-        Action::Up,
-        Action::Down,
-        Action::Select,
-        Action::Approve,
-        Action::Veto,
-        Action::Automate,
-    ];
-}
-
-impl fmt::Display for Action {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.name())
-    }
-}
-
-impl FromStr for Action {
-    type Err = String;
-
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Action::ALL
-            .iter()
-            .copied()
-            .find(|a| a.name() == s)
-            .ok_or_else(|| {
-                format!(
-                    "unknown action {s:?}{}; see `pitcrew check` or the help screen for the \
-                     action names, or use \"no_op\" to unbind the key",
-                    did_you_mean(s, Action::ALL.iter().map(|a| a.name()))
-                )
-            })
-    }
-}
-
-/// A key with its modifiers, normalised so that a binding and a terminal event compare equal.
-///
-/// Characters carry their case and never the SHIFT flag (`G`, `?`); `shift-tab` is `BackTab`;
-/// other keys keep SHIFT (`shift-up`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub struct KeyChord {
-    /// The key.
-    pub code: KeyCode,
-    /// CONTROL, ALT, SUPER and (for non-character keys) SHIFT.
-    pub modifiers: KeyModifiers,
-}
-
-impl KeyChord {
-    /// A normalised chord.
-    pub fn new(code: KeyCode, modifiers: KeyModifiers) -> KeyChord {
-        let mut modifiers = modifiers
-            & (KeyModifiers::CONTROL
-                | KeyModifiers::ALT
-                | KeyModifiers::SHIFT
-                | KeyModifiers::SUPER);
-        let code = match code {
-            KeyCode::Char(c) => {
-                let c = if modifiers.contains(KeyModifiers::SHIFT) {
-                    c.to_ascii_uppercase()
-                } else {
-                    c
-                };
-                modifiers.remove(KeyModifiers::SHIFT);
-                KeyCode::Char(c)
-            }
-            KeyCode::Tab if modifiers.contains(KeyModifiers::SHIFT) => {
-                modifiers.remove(KeyModifiers::SHIFT);
-                KeyCode::BackTab
-            }
-            KeyCode::BackTab => {
-                modifiers.remove(KeyModifiers::SHIFT);
-                KeyCode::BackTab
-            }
-            other => other,
-        };
-        KeyChord { code, modifiers }
-    }
-
-    /// The chord of a terminal key event.
-    pub fn from_event(ev: &KeyEvent) -> KeyChord {
-        KeyChord::new(ev.code, ev.modifiers)
-    }
-
-    /// True for ctrl-, alt- and super- chords, which may not start a mutating action.
-    pub fn is_control_chord(&self) -> bool {
-        self.modifiers
-            .intersects(KeyModifiers::CONTROL | KeyModifiers::ALT | KeyModifiers::SUPER)
-    }
-}
-
-const NAMED_KEYS: &[(&str, KeyCode)] = &[
-    ("enter", KeyCode::Enter),
-    ("esc", KeyCode::Esc),
-    ("tab", KeyCode::Tab),
-    ("backtab", KeyCode::BackTab),
-    ("space", KeyCode::Char(' ')),
-    ("backspace", KeyCode::Backspace),
-    ("delete", KeyCode::Delete),
-    ("insert", KeyCode::Insert),
-    ("left", KeyCode::Left),
-    ("right", KeyCode::Right),
-    ("up", KeyCode::Up),
-    ("down", KeyCode::Down),
-    ("home", KeyCode::Home),
-    ("end", KeyCode::End),
-    ("pageup", KeyCode::PageUp),
-    ("pagedown", KeyCode::PageDown),
-    ("minus", KeyCode::Char('-')),
-    // aliases, parsed but never printed
-    ("return", KeyCode::Enter),
-    ("ret", KeyCode::Enter),
-    ("escape", KeyCode::Esc),
-    ("del", KeyCode::Delete),
-    ("ins", KeyCode::Insert),
-    ("pgup", KeyCode::PageUp),
-    ("pgdown", KeyCode::PageDown),
-    ("pgdn", KeyCode::PageDown),
-    ("hyphen", KeyCode::Char('-')),
-];
-
-impl FromStr for KeyChord {
-    type Err = String;
-
-    /// Parse `q`, `G`, `?`, `ctrl-c`, `alt-v`, `shift-tab`, `ctrl-shift-up`, `f5`, `space`...
-    fn from_str(raw: &str) -> Result<Self, Self::Err> {
-        let bad = |why: &str| {
-            format!(
-                "cannot read key {raw:?}: {why}; write keys like \"q\", \"G\", \"?\", \"ctrl-c\", \
-                 \"alt-v\", \"shift-tab\", \"enter\", \"esc\", \"space\", \"pageup\", \"f1\""
-            )
-        };
-        let mut rest = raw;
-        let mut modifiers = KeyModifiers::NONE;
-        loop {
-            if rest.chars().count() <= 1 {
-                break;
-            }
-            let lower = rest.to_ascii_lowercase();
-            let (flag, len) = if lower.starts_with("ctrl-") {
-                (KeyModifiers::CONTROL, 5)
-            } else if lower.starts_with("alt-") {
-                (KeyModifiers::ALT, 4)
-            } else if lower.starts_with("shift-") {
-                (KeyModifiers::SHIFT, 6)
-            } else if lower.starts_with("super-") {
-                (KeyModifiers::SUPER, 6)
-            } else {
-                break;
-            };
-            if modifiers.contains(flag) {
-                return Err(bad("a modifier is repeated"));
-            }
-            modifiers |= flag;
-            rest = &rest[len..];
-        }
-        let mut chars = rest.chars();
-        let code = match (chars.next(), chars.next()) {
-            (None, _) => return Err(bad("no key after the modifiers")),
-            (Some(c), None) if c.is_control() => {
-                return Err(bad("control characters are not keys"));
-            }
-            (Some(c), None) => KeyCode::Char(c),
-            _ => {
-                let lower = rest.to_ascii_lowercase();
-                if let Some(n) = lower.strip_prefix('f').and_then(|n| n.parse::<u8>().ok()) {
-                    if !(1..=24).contains(&n) {
-                        return Err(bad("function keys go from f1 to f24"));
-                    }
-                    KeyCode::F(n)
-                } else if let Some((_, code)) = NAMED_KEYS.iter().find(|(n, _)| *n == lower) {
-                    *code
-                } else {
-                    let names: Vec<&str> = NAMED_KEYS.iter().map(|(n, _)| *n).collect();
-                    return Err(bad(&format!(
-                        "unknown key name {rest:?}{}",
-                        did_you_mean(&lower, names)
-                    )));
-                }
-            }
-        };
-        Ok(KeyChord::new(code, modifiers))
-    }
-}
-
-impl fmt::Display for KeyChord {
-    /// Print in the syntax keymap files use, so a printed key can be pasted into a keymap.
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        for (flag, name) in [
-            (KeyModifiers::CONTROL, "ctrl-"),
-            (KeyModifiers::ALT, "alt-"),
-            (KeyModifiers::SUPER, "super-"),
-            (KeyModifiers::SHIFT, "shift-"),
-        ] {
-            if self.modifiers.contains(flag) {
-                f.write_str(name)?;
-            }
-        }
-        match self.code {
-            KeyCode::Char(' ') => f.write_str("space"),
-            KeyCode::Char(c) => write!(f, "{c}"),
-            KeyCode::BackTab => f.write_str("shift-tab"),
-            KeyCode::F(n) => write!(f, "f{n}"),
-            code => match NAMED_KEYS.iter().find(|(_, c)| *c == code) {
-                Some((name, _)) => f.write_str(name),
-                None => write!(f, "{code:?}"),
-            },
-        }
-    }
-}
 
 /// One line of the help screen.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -659,6 +316,7 @@ fn parse_file(
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
+    use crossterm::event::KeyModifiers;
     use std::path::Path;
 
     fn fixtures() -> PathBuf {
