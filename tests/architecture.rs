@@ -1,0 +1,385 @@
+//! The layers, checked from the source: which top-level module of `src/` may import which, and
+//! which may use an I/O or terminal crate. Each failure names the file, the line and the line
+//! itself. Only production code is read: a file's `mod tests` (and what follows it) is not.
+//!
+//! What holds today is enforced outright. What does not yet hold (the cycles between the engine,
+//! the policy and the edges, which the architecture issue's later moves remove) is a *ratchet*:
+//! the edges on a cycle must be exactly the listed ones, so a new cycle fails, and a removed one
+//! fails until the list is shortened.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+
+/// One place a module names another module (or an outside crate).
+#[derive(Debug, Clone)]
+struct Site {
+    file: PathBuf,
+    line: usize,
+    text: String,
+}
+
+impl std::fmt::Display for Site {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{}:{}: {}",
+            self.file.display(),
+            self.line,
+            self.text.trim()
+        )
+    }
+}
+
+/// Outside crates that do I/O or drive a terminal.
+const EFFECT_CRATES: [&str; 5] = ["tokio", "reqwest", "kube", "ratatui", "crossterm"];
+
+/// For each top-level module: the other top-level modules it names (`crate::X`, or `super::X`
+/// from its root file), and the effect crates it names, each with where.
+#[derive(Debug, Default)]
+struct Imports {
+    modules: BTreeSet<String>,
+    uses: BTreeMap<String, BTreeMap<String, Vec<Site>>>,
+    crates: BTreeMap<String, BTreeMap<String, Vec<Site>>>,
+}
+
+fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    let mut entries: Vec<PathBuf> = entries.flatten().map(|e| e.path()).collect();
+    entries.sort();
+    for p in entries {
+        if p.is_dir() {
+            rust_files(&p, out);
+        } else if p.extension().is_some_and(|e| e == "rs") {
+            out.push(p);
+        }
+    }
+}
+
+/// The production part of a file: everything before its test module.
+fn production(text: &str) -> Vec<&str> {
+    let lines: Vec<&str> = text.lines().collect();
+    for (i, l) in lines.iter().enumerate() {
+        if l.trim() == "#[cfg(test)]" {
+            let next = lines[i + 1..]
+                .iter()
+                .find(|l| !l.trim_start().starts_with("#["))
+                .map_or("", |l| l.trim());
+            if next.starts_with("mod ") {
+                return lines[..i].to_vec();
+            }
+        }
+    }
+    lines
+}
+
+/// The identifiers that follow `prefix` in `line` (`crate::` → `engine` in `crate::engine::X`).
+fn after<'a>(line: &'a str, prefix: &str) -> Vec<&'a str> {
+    let mut out = Vec::new();
+    let mut rest = line;
+    while let Some(i) = rest.find(prefix) {
+        let before = rest[..i].chars().next_back();
+        let tail = &rest[i + prefix.len()..];
+        let ident: &str = &tail[..tail
+            .find(|c: char| !(c.is_alphanumeric() || c == '_'))
+            .unwrap_or(tail.len())];
+        if !before.is_some_and(|c| c.is_alphanumeric() || c == '_' || c == ':') && !ident.is_empty()
+        {
+            out.push(ident);
+        }
+        rest = tail;
+    }
+    out
+}
+
+fn read(src: &Path) -> Imports {
+    let mut files = Vec::new();
+    rust_files(src, &mut files);
+    let mut imp = Imports::default();
+    for f in &files {
+        let rel = f.strip_prefix(src).unwrap_or(f);
+        let first = rel
+            .components()
+            .next()
+            .map(|c| c.as_os_str().to_string_lossy().into_owned());
+        let Some(first) = first else { continue };
+        let top = first.trim_end_matches(".rs").to_string();
+        if top != "lib" && top != "main" {
+            imp.modules.insert(top);
+        }
+    }
+    for f in &files {
+        let rel = f.strip_prefix(src).unwrap_or(f);
+        let parts: Vec<String> = rel
+            .components()
+            .map(|c| {
+                c.as_os_str()
+                    .to_string_lossy()
+                    .trim_end_matches(".rs")
+                    .to_string()
+            })
+            .collect();
+        let top = parts[0].clone();
+        // `super::X` reaches the crate root from a top-level file or a top-level `mod.rs`.
+        let root_file = parts.len() == 1 || (parts.len() == 2 && parts[1] == "mod");
+        let text = std::fs::read_to_string(f).unwrap_or_default();
+        for (n, raw) in production(&text).iter().enumerate() {
+            let code = raw.split("//").next().unwrap_or("");
+            let mut named: Vec<&str> = after(code, "crate::");
+            if root_file {
+                named.extend(after(code, "super::"));
+            }
+            let site = || Site {
+                file: Path::new("src").join(rel),
+                line: n + 1,
+                text: raw.to_string(),
+            };
+            for m in named {
+                if m != top && imp.modules.contains(m) {
+                    imp.uses
+                        .entry(top.clone())
+                        .or_default()
+                        .entry(m.to_string())
+                        .or_default()
+                        .push(site());
+                }
+            }
+            for c in EFFECT_CRATES {
+                let direct = code.trim_start().starts_with(&format!("use {c}::"))
+                    || code.trim_start().starts_with(&format!("pub use {c}::"));
+                if direct || !after(code, &format!("{c}::")).is_empty() {
+                    imp.crates
+                        .entry(top.clone())
+                        .or_default()
+                        .entry(c.to_string())
+                        .or_default()
+                        .push(site());
+                }
+            }
+        }
+    }
+    imp
+}
+
+/// Every import of `from` into a module outside `allowed`, as failure lines.
+fn only(imp: &Imports, from: &str, allowed: &[&str], why: &str) -> Vec<String> {
+    let mut bad = Vec::new();
+    for (to, sites) in imp.uses.get(from).into_iter().flatten() {
+        if !allowed.contains(&to.as_str()) {
+            for s in sites {
+                bad.push(format!("{from} may not import {to} ({why}): {s}"));
+            }
+        }
+    }
+    bad
+}
+
+/// Every use of an effect crate in `from`.
+fn no_effects(imp: &Imports, from: &str) -> Vec<String> {
+    let mut bad = Vec::new();
+    for (c, sites) in imp.crates.get(from).into_iter().flatten() {
+        for s in sites {
+            bad.push(format!("{from} may not use {c} (it is pure): {s}"));
+        }
+    }
+    bad
+}
+
+/// The top-level edges that lie on a cycle.
+fn cycle_edges(imp: &Imports) -> BTreeSet<(String, String)> {
+    let reach = |start: &str| {
+        let mut seen = BTreeSet::new();
+        let mut stack = vec![start.to_string()];
+        while let Some(m) = stack.pop() {
+            for next in imp.uses.get(&m).into_iter().flat_map(|t| t.keys()) {
+                if seen.insert(next.clone()) {
+                    stack.push(next.clone());
+                }
+            }
+        }
+        seen
+    };
+    let mut out = BTreeSet::new();
+    for (a, tos) in &imp.uses {
+        for b in tos.keys() {
+            if reach(b).contains(a) {
+                out.insert((a.clone(), b.clone()));
+            }
+        }
+    }
+    out
+}
+
+/// Leaf utilities: they import nothing of ours, and anything may import them.
+const UTILITIES: [&str; 4] = ["files", "chunked", "rng", "redact"];
+
+/// The rules that hold, as failure lines (empty: all hold).
+fn check(imp: &Imports) -> Vec<String> {
+    let mut bad = Vec::new();
+    bad.extend(only(
+        imp,
+        "domain",
+        &[],
+        "the shared vocabulary imports nothing of ours",
+    ));
+    for u in UTILITIES {
+        bad.extend(only(imp, u, &[], "a leaf utility imports nothing of ours"));
+    }
+    let judgement = ["domain", "files", "chunked", "rng"];
+    for j in ["detect", "forecast"] {
+        bad.extend(only(
+            imp,
+            j,
+            &judgement,
+            "judgement imports only domain and utilities",
+        ));
+    }
+    for pure in [
+        "domain",
+        "detect",
+        "forecast",
+        "diagnosis",
+        "autonomy",
+        "engine",
+        "fleet",
+        "sim",
+        "files",
+        "chunked",
+        "rng",
+        "journal",
+        "replay",
+        "config",
+    ] {
+        bad.extend(no_effects(imp, pure));
+    }
+    // Headless code imports nothing of the terminal UI; `check` validates the UI's own files
+    // (themes, keymaps) with its loaders until the commands move under `cmd/`.
+    for m in &imp.modules {
+        if !["tui", "app", "check"].contains(&m.as_str()) {
+            for s in imp
+                .uses
+                .get(m)
+                .and_then(|t| t.get("tui"))
+                .into_iter()
+                .flatten()
+            {
+                bad.push(format!("{m} is headless and may not import tui: {s}"));
+            }
+        }
+    }
+    bad
+}
+
+/// The edges on a cycle today. The architecture issue's moves 3, 4 and 6 (policy out of
+/// `remediate`, one effect loop, the engine's notices as events) remove them; shorten the list
+/// as they go.
+const CYCLE_EDGES: [(&str, &str); 15] = [
+    ("config", "journal"),
+    ("diagnosis", "engine"),
+    ("engine", "diagnosis"),
+    ("engine", "remediate"),
+    ("journal", "engine"),
+    ("journal", "remediate"),
+    ("operator", "config"),
+    ("remediate", "config"),
+    ("remediate", "diagnosis"),
+    ("remediate", "engine"),
+    ("remediate", "operator"),
+    ("remediate", "sources"),
+    ("sources", "config"),
+    ("sources", "engine"),
+    ("sources", "remediate"),
+];
+
+fn src_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("src")
+}
+
+#[test]
+fn the_layers_hold() {
+    let imp = read(&src_dir());
+    assert!(
+        imp.modules.len() > 15 && imp.uses.contains_key("engine"),
+        "the checker read too little of src/: {:?}",
+        imp.modules
+    );
+    let bad = check(&imp);
+    assert!(bad.is_empty(), "{}", bad.join("\n"));
+}
+
+#[test]
+fn no_new_import_cycle_and_the_list_of_old_ones_only_shrinks() {
+    let imp = read(&src_dir());
+    let now = cycle_edges(&imp);
+    let listed: BTreeSet<(String, String)> = CYCLE_EDGES
+        .iter()
+        .map(|(a, b)| (a.to_string(), b.to_string()))
+        .collect();
+    let new: Vec<String> = now
+        .difference(&listed)
+        .map(|(a, b)| {
+            let sites = &imp.uses[a][b];
+            format!("new cycle edge {a} -> {b}: {}", sites[0])
+        })
+        .collect();
+    assert!(new.is_empty(), "{}", new.join("\n"));
+    let gone: Vec<&(String, String)> = listed.difference(&now).collect();
+    assert!(
+        gone.is_empty(),
+        "no longer on a cycle, remove from CYCLE_EDGES: {gone:?}"
+    );
+}
+
+/// The checker itself, on a small tree with wrong imports.
+#[test]
+fn the_checker_finds_a_wrong_import_and_a_cycle() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let src = dir.path();
+    let write = |rel: &str, text: &str| {
+        let p = src.join(rel);
+        std::fs::create_dir_all(p.parent().expect("parent")).expect("mkdir");
+        std::fs::write(p, text).expect("write");
+    };
+    write(
+        "lib.rs",
+        "pub mod domain;\npub mod engine;\npub mod tui;\npub mod sources;\n",
+    );
+    write("domain/mod.rs", "//! words\nmod action;\n");
+    write(
+        "domain/action.rs",
+        "use crate::engine::Engine; // the wrong one\npub struct A;\n",
+    );
+    write(
+        "engine/mod.rs",
+        "use crate::domain::A;\nuse tokio::sync::mpsc;\npub struct Engine;\n#[cfg(test)]\nmod tests {\n    use crate::tui::X;\n}\n",
+    );
+    write("tui/mod.rs", "use crate::engine::Engine;\npub struct X;\n");
+    write(
+        "sources/mod.rs",
+        "use super::tui::X;\nfn f() { crate::sources::g(); }\n",
+    );
+    let imp = read(src);
+    let bad = check(&imp);
+    let joined = bad.join("\n");
+    assert!(
+        joined.contains("domain may not import engine")
+            && joined.contains("domain/action.rs:1: use crate::engine::Engine; // the wrong one"),
+        "{joined}"
+    );
+    assert!(joined.contains("engine may not use tokio"), "{joined}");
+    assert!(
+        joined.contains("sources is headless and may not import tui")
+            && joined.contains("sources/mod.rs:1: use super::tui::X;"),
+        "{joined}"
+    );
+    // the test module's import of tui is not production code; a module naming itself is no edge
+    assert!(!joined.contains("engine is headless"), "{joined}");
+    assert_eq!(bad.len(), 3, "{joined}");
+    let cycles = cycle_edges(&imp);
+    let pair = |a: &str, b: &str| (a.to_string(), b.to_string());
+    assert!(
+        cycles.contains(&pair("domain", "engine")) && cycles.contains(&pair("engine", "domain"))
+    );
+    assert!(!cycles.contains(&pair("tui", "engine")), "{cycles:?}");
+}
