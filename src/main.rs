@@ -14,6 +14,20 @@ static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
 /// A full-screen terminal console for running machine-learning models in production.
 ///
 /// With no arguments it runs on a built-in simulated fleet.
+/// How the console looks and reads keys: the same flags for the live console and a replay.
+#[derive(clap::Args, Debug)]
+struct Look {
+    /// Theme: a built-in name (default, light, high-contrast, ansi16, monochrome) or a path.
+    #[arg(long, default_value = "default")]
+    theme: String,
+    /// Keymap: a built-in name (default, vim, emacs) or a path.
+    #[arg(long, default_value = "default")]
+    keymap: String,
+    /// Draw with ASCII only (no Unicode symbols, blocks or braille).
+    #[arg(long)]
+    ascii: bool,
+}
+
 #[derive(Parser, Debug)]
 #[command(name = "pitcrew", version, about, long_about = None)]
 struct Cli {
@@ -38,15 +52,8 @@ struct Cli {
     /// Sim time at which the console goes live (RFC 3339 or unix seconds); now by default.
     #[arg(long, value_name = "TIME")]
     start: Option<String>,
-    /// Theme: a built-in name (default, light, high-contrast, ansi16, monochrome) or a path.
-    #[arg(long, default_value = "default")]
-    theme: String,
-    /// Keymap: a built-in name (default, vim, emacs) or a path.
-    #[arg(long, default_value = "default")]
-    keymap: String,
-    /// Draw with ASCII only (no Unicode symbols, blocks or braille).
-    #[arg(long)]
-    ascii: bool,
+    #[command(flatten)]
+    look: Look,
     /// Capture the mouse (wheel scrolls).
     #[arg(long)]
     mouse: bool,
@@ -131,15 +138,8 @@ enum Cmd {
         /// Playback speed, 1 to 1000 (the console).
         #[arg(long, default_value_t = 10.0)]
         speed: f64,
-        /// Theme.
-        #[arg(long, default_value = "default")]
-        theme: String,
-        /// Keymap.
-        #[arg(long, default_value = "default")]
-        keymap: String,
-        /// ASCII only.
-        #[arg(long)]
-        ascii: bool,
+        #[command(flatten)]
+        look: Look,
     },
     /// The engine without a terminal, for running in the cluster: serves `/metrics` and
     /// `/healthz`, journals like the console. On the simulated fleet unless the config names
@@ -513,9 +513,12 @@ fn main() -> ExitCode {
             summary,
             format,
             speed,
-            theme,
-            keymap,
-            ascii,
+            look:
+                Look {
+                    theme,
+                    keymap,
+                    ascii,
+                },
         }) => {
             if verify {
                 return match pitcrew::replay::verify(&file) {
@@ -747,9 +750,9 @@ fn main() -> ExitCode {
                 backfill_hours: cli.backfill.clamp(0.0, 168.0),
                 replica_budget: cli.replica_budget,
                 start,
-                theme: cli.theme,
-                keymap: cli.keymap,
-                ascii: cli.ascii,
+                theme: cli.look.theme,
+                keymap: cli.look.keymap,
+                ascii: cli.look.ascii,
                 mouse: cli.mouse,
                 read_only: cli.read_only || history.is_some(),
                 dry_run: cli.dry_run && history.is_none(),
