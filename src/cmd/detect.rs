@@ -1,0 +1,29 @@
+//! `pitcrew detect`: anomaly scores for CSV files.
+
+use std::process::ExitCode;
+
+/// The arguments of this command.
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    /// Input files.
+    #[arg(required = true)]
+    pub files: Vec<std::path::PathBuf>,
+    /// Output directory.
+    #[arg(long)]
+    pub out: std::path::PathBuf,
+}
+
+/// Runs the command; the exit code says how it went.
+pub fn run(args: Args) -> ExitCode {
+    let Args { files, out } = args;
+    match pitcrew::detect::detect_files(&files, &out) {
+        Ok(summary) => {
+            println!("{summary}");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("pitcrew detect: {e}");
+            ExitCode::from(2)
+        }
+    }
+}
