@@ -47,7 +47,7 @@
 //!   action reaches any actuator; this one carries out what it is given.
 
 mod actions;
-mod error;
+pub(crate) mod error;
 mod manifest;
 mod rbac;
 
