@@ -57,21 +57,32 @@ fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
     }
 }
 
-/// The production part of a file: everything before its test module.
-fn production(text: &str) -> Vec<&str> {
+/// The production part of a file: its lines without its test modules (`#[cfg(test)]` then
+/// `mod NAME {`, to the `}` at that module's indentation, as rustfmt writes it), each with its
+/// line number.
+fn production(text: &str) -> Vec<(usize, &str)> {
     let lines: Vec<&str> = text.lines().collect();
-    for (i, l) in lines.iter().enumerate() {
-        if l.trim() == "#[cfg(test)]" {
-            let next = lines[i + 1..]
-                .iter()
-                .find(|l| !l.trim_start().starts_with("#["))
-                .map_or("", |l| l.trim());
-            if next.starts_with("mod ") {
-                return lines[..i].to_vec();
+    let mut out = Vec::with_capacity(lines.len());
+    let mut i = 0;
+    while i < lines.len() {
+        if lines[i].trim() == "#[cfg(test)]" {
+            let m = (i + 1..lines.len()).find(|&k| !lines[k].trim_start().starts_with("#["));
+            if let Some(m) = m.filter(|&m| {
+                let l = lines[m].trim_start();
+                l.starts_with("mod ") && l.ends_with('{')
+            }) {
+                let indent = &lines[m][..lines[m].len() - lines[m].trim_start().len()];
+                let close = format!("{indent}}}");
+                i = (m + 1..lines.len())
+                    .find(|&k| lines[k] == close)
+                    .map_or(lines.len(), |k| k + 1);
+                continue;
             }
         }
+        out.push((i + 1, lines[i]));
+        i += 1;
     }
-    lines
+    out
 }
 
 /// The identifiers that follow `prefix` in `line` (`crate::` → `engine` in `crate::engine::X`).
@@ -124,7 +135,7 @@ fn read(src: &Path) -> Imports {
         // `super::X` reaches the crate root from a top-level file or a top-level `mod.rs`.
         let root_file = parts.len() == 1 || (parts.len() == 2 && parts[1] == "mod");
         let text = std::fs::read_to_string(f).unwrap_or_default();
-        for (n, raw) in production(&text).iter().enumerate() {
+        for &(n, raw) in &production(&text) {
             let code = raw.split("//").next().unwrap_or("");
             let mut named: Vec<&str> = after(code, "crate::");
             if root_file {
@@ -132,7 +143,7 @@ fn read(src: &Path) -> Imports {
             }
             let site = || Site {
                 file: Path::new("src").join(rel),
-                line: n + 1,
+                line: n,
                 text: raw.to_string(),
             };
             for m in named {
@@ -146,9 +157,7 @@ fn read(src: &Path) -> Imports {
                 }
             }
             for c in EFFECT_CRATES {
-                let direct = code.trim_start().starts_with(&format!("use {c}::"))
-                    || code.trim_start().starts_with(&format!("pub use {c}::"));
-                if direct || !after(code, &format!("{c}::")).is_empty() {
+                if !after(code, &format!("{c}::")).is_empty() {
                     imp.crates
                         .entry(top.clone())
                         .or_default()
@@ -345,7 +354,7 @@ fn the_checker_finds_a_wrong_import_and_a_cycle() {
         "lib.rs",
         "pub mod domain;\npub mod engine;\npub mod tui;\npub mod sources;\n",
     );
-    write("domain/mod.rs", "//! words\nmod action;\n");
+    write("domain/mod.rs", "//! words\nmod action;\nmod time;\n");
     write(
         "domain/action.rs",
         "use crate::engine::Engine; // the wrong one\npub struct A;\n",
@@ -354,7 +363,14 @@ fn the_checker_finds_a_wrong_import_and_a_cycle() {
         "engine/mod.rs",
         "use crate::domain::A;\nuse tokio::sync::mpsc;\npub struct Engine;\n#[cfg(test)]\nmod tests {\n    use crate::tui::X;\n}\n",
     );
-    write("tui/mod.rs", "use crate::engine::Engine;\npub struct X;\n");
+    write(
+        "tui/mod.rs",
+        "use crate::engine::Engine;\npub struct X;\n#[cfg(test)]\nmod tests {\n    #[test]\n    fn t() {}\n}\n\nuse crossterm::event::KeyCode;\n",
+    );
+    write(
+        "domain/time.rs",
+        "#[cfg(test)]\nmod tests {\n    use crate::tui::X;\n}\n\nfn after_the_tests() { crate::tui::f(); }\n",
+    );
     write(
         "sources/mod.rs",
         "use super::tui::X;\nfn f() { crate::sources::g(); }\n",
@@ -375,11 +391,18 @@ fn the_checker_finds_a_wrong_import_and_a_cycle() {
     );
     // the test module's import of tui is not production code; a module naming itself is no edge
     assert!(!joined.contains("engine is headless"), "{joined}");
-    assert_eq!(bad.len(), 3, "{joined}");
+    // production code after a test module is still read, with its own line number
+    assert!(
+        joined.contains("domain may not import tui")
+            && joined.contains("domain/time.rs:6: fn after_the_tests() { crate::tui::f(); }"),
+        "{joined}"
+    );
+    assert!(!joined.contains("domain/time.rs:3"), "{joined}");
+    assert_eq!(bad.len(), 5, "{joined}");
     let cycles = cycle_edges(&imp);
     let pair = |a: &str, b: &str| (a.to_string(), b.to_string());
     assert!(
         cycles.contains(&pair("domain", "engine")) && cycles.contains(&pair("engine", "domain"))
     );
-    assert!(!cycles.contains(&pair("tui", "engine")), "{cycles:?}");
+    assert!(!cycles.contains(&pair("sources", "tui")), "{cycles:?}");
 }
