@@ -100,39 +100,25 @@ pub fn run(what: What) -> ExitCode {
                 let p = data.join("profiles.json");
                 p.exists().then_some(p)
             });
-            if cv.is_some() {
-                return match pitcrew::detect::cli::backtest_cv(
+            let report = if cv.is_some() {
+                pitcrew::detect::cli::backtest_cv(
                     &data,
                     &labels,
                     profiles.as_deref(),
                     profile.as_deref(),
-                ) {
-                    Ok(report) => {
-                        println!("{report}");
-                        ExitCode::SUCCESS
-                    }
-                    Err(e) => {
-                        eprintln!("pitcrew backtest detect: {e}");
-                        ExitCode::from(2)
-                    }
-                };
-            }
-            match pitcrew::detect::cli::backtest_to(
-                &data,
-                &labels,
-                profiles.as_deref(),
-                profile.as_deref(),
-                scores_out.as_deref(),
-            ) {
-                Ok(report) => {
-                    println!("{report}");
-                    ExitCode::SUCCESS
-                }
-                Err(e) => {
-                    eprintln!("pitcrew backtest detect: {e}");
-                    ExitCode::from(2)
-                }
-            }
+                )
+                .map(|r| r.to_string())
+            } else {
+                pitcrew::detect::cli::backtest_to(
+                    &data,
+                    &labels,
+                    profiles.as_deref(),
+                    profile.as_deref(),
+                    scores_out.as_deref(),
+                )
+                .map(|r| r.to_string())
+            };
+            super::print_or_fail("backtest detect", report)
         }
         What::Scaling {
             file,
@@ -242,16 +228,7 @@ pub fn run(what: What) -> ExitCode {
                 pitcrew::forecast::cli::run_mase_evaluation(&data)
                     .and_then(|r| pitcrew::forecast::cli::render_evaluation(&r, json))
             };
-            match text {
-                Ok(t) => {
-                    println!("{t}");
-                    ExitCode::SUCCESS
-                }
-                Err(e) => {
-                    eprintln!("pitcrew backtest forecast: {e}");
-                    ExitCode::from(2)
-                }
-            }
+            super::print_or_fail("backtest forecast", text)
         }
     }
 }

@@ -16,14 +16,5 @@ pub struct Args {
 /// Runs the command; the exit code says how it went.
 pub fn run(args: Args) -> ExitCode {
     let Args { files, out } = args;
-    match pitcrew::detect::detect_files(&files, &out) {
-        Ok(summary) => {
-            println!("{summary}");
-            ExitCode::SUCCESS
-        }
-        Err(e) => {
-            eprintln!("pitcrew detect: {e}");
-            ExitCode::from(2)
-        }
-    }
+    super::print_or_fail("detect", pitcrew::detect::detect_files(&files, &out))
 }

@@ -51,3 +51,21 @@ pub fn load_config(path: Option<&std::path::Path>) -> Result<pitcrew::config::Co
         }
     }
 }
+
+/// Prints what `command` produced and exits 0, or prints its error, prefixed with the command,
+/// and exits 2 (bad input).
+pub fn print_or_fail<T: std::fmt::Display, E: std::fmt::Display>(
+    command: &str,
+    result: Result<T, E>,
+) -> ExitCode {
+    match result {
+        Ok(out) => {
+            println!("{out}");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("pitcrew {command}: {e}");
+            ExitCode::from(2)
+        }
+    }
+}
