@@ -17,7 +17,8 @@
 //!
 //! `DIR` (default `../shared/data/nab-dev`) holds the files and `windows.json`.
 
-use pitcrew::detect::{DetectConfig, cli::score_labelled, nab};
+use pitcrew::detect::nab::{self, category};
+use pitcrew::detect::{DetectConfig, cli::score_labelled};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -57,10 +58,6 @@ fn parse(arg: &str) -> Result<DetectConfig, String> {
         set(&mut cfg, k, v)?;
     }
     Ok(cfg)
-}
-
-fn category(name: &str) -> String {
-    name.split('/').next().unwrap_or(name).to_string()
 }
 
 fn run() -> Result<(), String> {
@@ -135,7 +132,6 @@ fn run() -> Result<(), String> {
         return Ok(());
     }
     for profile in &profiles {
-        let cm = &profile.cost;
         let mut groups: Vec<String> = Vec::new();
         for f in &scored[0] {
             let g = category(&f.name);
@@ -176,8 +172,6 @@ fn run() -> Result<(), String> {
                 held.normalized
             );
         }
-        let base = -cm.fn_weight * windows as f64;
-        let perfect = cm.tp_weight * windows as f64;
         let (best_in, k_in) = scored
             .iter()
             .enumerate()
@@ -185,7 +179,7 @@ fn run() -> Result<(), String> {
             .fold((f64::MIN, 0), |a, b| if b.0 > a.0 { b } else { a });
         println!(
             "  pooled, constants and threshold chosen per fold: {:.2}; in-sample best {best_in:.2} ({})",
-            100.0 * (pooled - base) / (perfect - base),
+            nab::normalise(pooled, windows, &profile.cost),
             name(k_in)
         );
     }

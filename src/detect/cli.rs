@@ -477,11 +477,10 @@ pub fn backtest_cv(
 ) -> Result<CvReport, DetectError> {
     let profs = chosen_profiles(profiles, profile)?;
     let (files, _) = score_labelled(data_dir, labels, None, &DetectConfig::default())?;
-    let category = |name: &str| name.split('/').next().unwrap_or(name).to_string();
     Ok(CvReport {
         results: profs
             .iter()
-            .map(|p| nab::cross_validate(&files, p, category))
+            .map(|p| nab::cross_validate(&files, p, nab::category))
             .collect(),
     })
 }

@@ -239,7 +239,9 @@ pub struct CvScore {
     pub in_sample: ProfileScore,
 }
 
-fn normalise(raw: f64, windows: usize, cm: &CostMatrix) -> f64 {
+/// A raw score normalised as NAB normalises: 0 is the null detector's score over `windows`
+/// windows, 100 a perfect one's (NaN without windows).
+pub fn normalise(raw: f64, windows: usize, cm: &CostMatrix) -> f64 {
     let base = -cm.fn_weight * windows as f64;
     let perfect = cm.tp_weight * windows as f64;
     if windows > 0 {
@@ -247,6 +249,12 @@ fn normalise(raw: f64, windows: usize, cm: &CostMatrix) -> f64 {
     } else {
         f64::NAN
     }
+}
+
+/// A labelled file's NAB category: the first component of its name
+/// (`realTraffic/speed_6005.csv` → `realTraffic`).
+pub fn category(name: &str) -> String {
+    name.split('/').next().unwrap_or(name).to_string()
 }
 
 /// Leave-one-group-out: for each group of files (`group_of(name)`), the threshold is swept on the
