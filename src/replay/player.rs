@@ -14,18 +14,18 @@ pub struct Player {
     pub(super) engine: Engine,
     pub(super) next: usize,
     /// First playable position …
-    pub(super) origin: usize,
+    origin: usize,
     /// … the sequence number of the event it follows (0: the start) …
     pub(super) origin_seq: u64,
     /// … and the checkpoint it is (by index in `rec.checkpoints`).
     pub(super) origin_cp: Option<usize>,
-    pub(super) checkpoints: Vec<(usize, Engine)>,
-    pub(super) every: f64,
-    pub(super) last_cp: f64,
+    checkpoints: Vec<(usize, Engine)>,
+    every: f64,
+    last_cp: f64,
     /// The journal's checkpoints that could not be read (by index in `rec.checkpoints`).
-    pub(super) bad: Vec<bool>,
+    bad: Vec<bool>,
     /// Events applied since the player was made (seeks count what they re-ran).
-    pub(super) applied: usize,
+    applied: usize,
     pub(super) problems: Vec<String>,
 }
 
@@ -135,7 +135,7 @@ impl Player {
     }
 
     /// Continue from a checkpoint.
-    pub(super) fn restore(&mut self, n: usize, e: Engine) {
+    fn restore(&mut self, n: usize, e: Engine) {
         self.next = n;
         self.engine = e;
     }
@@ -199,7 +199,7 @@ impl Player {
     /// Apply the events up to `target` (exclusive), reading and parsing them on a second
     /// thread while the engine applies them on this one (parsing JSON is a third of the work
     /// of a long seek). The events and their order are the same as with [`Player::step`].
-    pub(super) fn run_to(&mut self, target: usize) {
+    fn run_to(&mut self, target: usize) {
         let target = target.min(self.rec.events.len());
         if target.saturating_sub(self.next) >= PREFETCH_MIN {
             let rec = self.rec.clone();
