@@ -114,8 +114,19 @@ impl Layout {
 
     fn fill(&self, t: usize, series: &[f64], row: &mut [f64]) {
         let mut c = 0;
+        // `(k * (t % p)) % p` with one division per period rather than two per harmonic: the
+        // pairs of one period are consecutive and `k` is small, so the product is reduced by
+        // subtraction.
+        let (mut last_p, mut phase) = (0, 0);
         for (&(p, k), &i) in self.fourier.iter().zip(&self.table_of) {
-            let (s, co) = self.tables[i].1[(k * (t % p)) % p];
+            if p != last_p {
+                (last_p, phase) = (p, t % p);
+            }
+            let mut j = k * phase;
+            while j >= p {
+                j -= p;
+            }
+            let (s, co) = self.tables[i].1[j];
             row[c] = s;
             row[c + 1] = co;
             c += 2;
