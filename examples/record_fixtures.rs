@@ -1,7 +1,7 @@
 //! Re-make the recorded incidents in `fixtures/incidents/` (deterministic: same code, same
 //! files). `cargo run --release --example record_fixtures`
-use pitcrew::autonomy::Phase;
 use pitcrew::domain::IncidentKind;
+use pitcrew::policy::autonomy::Phase;
 use pitcrew::record::{Act, Session, record};
 
 fn main() -> std::io::Result<()> {

@@ -1,6 +1,6 @@
 //! Record a long session (for profiling): `cargo run --release --example record_long -- HOURS MODELS OUT`
-use pitcrew::autonomy::Phase;
 use pitcrew::domain::IncidentKind;
+use pitcrew::policy::autonomy::Phase;
 use pitcrew::record::{Act, Session, record};
 fn main() -> std::io::Result<()> {
     let a: Vec<String> = std::env::args().collect();

@@ -2,8 +2,8 @@
 //! (the index), seeking to its end cold (from the journal's checkpoints, and by re-running
 //! every event), seeking back and forth, and report the peak resident memory. `cargo run --release --example replay_bench -- [HOURS] [MODELS]`
 //! (default 24 h of 100 models). The recording goes to a temporary directory.
-use pitcrew::autonomy::Phase;
 use pitcrew::domain::IncidentKind;
+use pitcrew::policy::autonomy::Phase;
 use pitcrew::record::{Act, Session, record};
 use pitcrew::replay::{Player, Recording};
 use std::sync::Arc;

@@ -453,7 +453,7 @@ mod tests {
 
     #[test]
     fn adaptations_count_outcomes() {
-        let mut stats = crate::remediate::OutcomeStats::default();
+        let mut stats = crate::policy::OutcomeStats::default();
         stats.record("restart-degraded", "a/b", true);
         stats.record("restart-degraded", "a/b", false);
         stats.record("restart-degraded", "a/c", true);

@@ -119,7 +119,7 @@ pub fn check_files_with(
             );
         }
         let dir = search.playbook_dir.clone().unwrap_or_default();
-        for (what, problems) in crate::remediate::playbook::check(&dir) {
+        for (what, problems) in crate::policy::playbook::check(&dir) {
             report.add(what, problems);
         }
         return report;

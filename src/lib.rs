@@ -5,12 +5,13 @@
 //! [`engine::Effect`]s for the actuators.
 #![forbid(unsafe_code)]
 
+pub mod actuators;
 pub mod agent;
 pub mod app;
-pub mod autonomy;
 pub mod check;
 pub mod chunked;
 pub mod cli_time;
+pub mod clients;
 pub mod config;
 pub mod detect;
 pub mod diagnosis;
@@ -19,12 +20,13 @@ pub mod engine;
 pub mod files;
 pub mod fleet;
 pub mod forecast;
+pub mod harness;
 pub mod journal;
 pub mod operator;
+pub mod policy;
 pub mod probe;
 pub mod record;
 pub mod redact;
-pub mod remediate;
 pub mod replay;
 pub mod rng;
 pub mod sim;

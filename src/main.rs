@@ -4,7 +4,7 @@
 mod cmd;
 
 use clap::{Parser, Subcommand};
-use pitcrew::autonomy::Phase;
+use pitcrew::policy::autonomy::Phase;
 use std::process::ExitCode;
 
 /// mimalloc instead of the C library's allocator: it gives memory freed by a checkpoint's

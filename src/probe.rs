@@ -4,12 +4,12 @@
 //! window, each signal is asked over that window (what history mode will read): how many
 //! series and points it holds, and whether the step fits the data's own resolution.
 
+use crate::actuators::kube::KubeActuator;
+use crate::actuators::lease::Role;
+use crate::clients::mlflow::MlflowClient;
+use crate::clients::prometheus::{POINTS_PER_REQUEST, PromClient};
 use crate::config::Config;
 use crate::domain::time::datetime;
-use crate::remediate::kube::KubeActuator;
-use crate::remediate::lease::Role;
-use crate::sources::mlflow::MlflowClient;
-use crate::sources::prometheus::{POINTS_PER_REQUEST, PromClient};
 use crate::sources::resolution::{series_resolution, step_warning};
 use std::fmt;
 
@@ -41,7 +41,7 @@ pub async fn probe(cfg: &Config, window: Option<(f64, f64)>) -> Vec<ProbeLine> {
         match PromClient::new(p) {
             Err(e) => out.push(ProbeLine {
                 system: "prometheus",
-                what: crate::sources::prometheus::redact_url(&p.url),
+                what: crate::clients::prometheus::redact_url(&p.url),
                 outcome: Err(e.to_string()),
             }),
             Ok(client) => {

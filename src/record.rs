@@ -3,13 +3,13 @@
 //! every intent flushed before the simulated actuator acts, checkpoints of the engine's state
 //! when due — with a script of operator decisions. Used to make the incident fixtures (`fixtures/incidents/*.jsonl`) and in tests.
 
-use crate::autonomy::Phase;
 use crate::domain::{Action, IncidentKind};
 use crate::engine::{
     Command, Effect, Engine, EngineConfig, Event, SourceKind, SourceState, SourceStatus,
 };
 use crate::journal::{FORMAT, Journal, JournalConfig, Record, Settings};
-use crate::remediate::RemState;
+use crate::policy::RemState;
+use crate::policy::autonomy::Phase;
 use crate::sim::{SIM_STEP, SimWorld};
 use crate::sources::sim::step_events;
 use std::path::Path;

@@ -21,10 +21,10 @@ use k8s_openapi::api::core::v1::{Container, EnvVar, PodSpec, PodTemplateSpec};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{
     LabelSelector, MicroTime, ObjectMeta, OwnerReference, Status, StatusDetails,
 };
+use pitcrew::actuators::kube::{KubeActuator, RBAC_RULES, rbac_role};
+use pitcrew::actuators::lease::LeaseStatus;
 use pitcrew::config::KubeConfig;
 use pitcrew::domain::Action;
-use pitcrew::remediate::kube::{KubeActuator, RBAC_RULES, rbac_role};
-use pitcrew::remediate::lease::LeaseStatus;
 use serde_json::{Value, json};
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex};
@@ -1532,7 +1532,7 @@ async fn an_expired_lease_is_taken_over() {
     assert_eq!(replicas(&f, "fraud"), 11);
     let s = a.lease_status().borrow()["ml"].clone();
     assert!(
-        matches!(&s, LeaseStatus::Held { how: pitcrew::remediate::lease::Acquired::TookOver { from: Some(b) }, transitions: 3, .. } if b == BOB),
+        matches!(&s, LeaseStatus::Held { how: pitcrew::actuators::lease::Acquired::TookOver { from: Some(b) }, transitions: 3, .. } if b == BOB),
         "{s:?}"
     );
 }

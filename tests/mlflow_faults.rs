@@ -7,7 +7,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use axum::routing::get;
-use pitcrew::sources::mlflow::{MlflowClient, MlflowError, RetryPolicy};
+use pitcrew::clients::mlflow::{MlflowClient, MlflowError, RetryPolicy};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};

@@ -6,14 +6,16 @@
 //! `mlflow` on PATH. Without one these tests FAIL (they never skip): run
 //! `scripts/setup-mlflow.sh`.
 
+use pitcrew::actuators::mlflow::RegistryActuator;
+use pitcrew::clients::mlflow::{
+    MlflowClient, MlflowError, PREVIOUS_CHAMPION_ALIAS, Registry, RetryPolicy, TAG_PROMOTED_AT,
+    TAG_ROLLED_BACK_AT,
+};
 use pitcrew::config::MlflowConfig;
 use pitcrew::domain::Action;
 use pitcrew::engine::{Change, Event};
 use pitcrew::fleet::ModelMeta;
-use pitcrew::sources::mlflow::{
-    CandidateWatch, MlflowClient, MlflowError, PREVIOUS_CHAMPION_ALIAS, Registry, RegistryActuator,
-    RetryPolicy, TAG_PROMOTED_AT, TAG_ROLLED_BACK_AT,
-};
+use pitcrew::sources::mlflow::CandidateWatch;
 use serde_json::{Value, json};
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};

@@ -11,10 +11,11 @@
 mod common;
 
 use common::prom::{Prom, find_bin, free_port};
+use pitcrew::clients::prometheus::PromClient;
 use pitcrew::config::{PrometheusConfig, SignalQueries};
 use pitcrew::engine::{Engine, EngineConfig, Event, SourceState, Status};
 use pitcrew::fleet::Signal;
-use pitcrew::sources::prometheus::{self, PromClient};
+use pitcrew::sources::prometheus;
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::path::Path;

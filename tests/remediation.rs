@@ -1,14 +1,14 @@
 //! Remediation: the backtest's claims, guardrails under random event sequences, and the
 //! journal holding every intent before the actuator runs (through the console's own engine task).
 
-use pitcrew::autonomy::{ActionClass, Mode, Phase};
+use pitcrew::actuators::Actuator;
 use pitcrew::domain::Action;
 use pitcrew::domain::IncidentKind;
 use pitcrew::engine::remedy::Purpose;
 use pitcrew::engine::{Command, Engine, EngineConfig, Event};
-use pitcrew::remediate::Actuator;
-use pitcrew::remediate::backtest::{self, BacktestConfig, Executed};
-use pitcrew::remediate::guardrails::Guardrails;
+use pitcrew::harness::{self, BacktestConfig, Executed};
+use pitcrew::policy::autonomy::{ActionClass, Mode, Phase};
+use pitcrew::policy::guardrails::Guardrails;
 use pitcrew::sim::SimWorld;
 use pitcrew::sources::sim::step_events;
 use proptest::prelude::*;
@@ -17,7 +17,7 @@ use std::sync::{Arc, Mutex};
 #[test]
 fn backtest_foundation_runs_nothing_autonomy_no_wrong_action_and_faster() {
     let run = |phase| {
-        backtest::run(&BacktestConfig {
+        harness::run(&BacktestConfig {
             phase,
             ..Default::default()
         })
@@ -31,8 +31,8 @@ fn backtest_foundation_runs_nothing_autonomy_no_wrong_action_and_faster() {
     );
     let aug = run(Phase::Augmentation);
     let auto = run(Phase::Autonomy);
-    assert_eq!(auto.wrong_actions, 0, "{}", backtest::render(&auto));
-    assert_eq!(auto.unrecovered, 0, "{}", backtest::render(&auto));
+    assert_eq!(auto.wrong_actions, 0, "{}", harness::render(&auto));
+    assert_eq!(auto.unrecovered, 0, "{}", harness::render(&auto));
     assert!(auto.actions > 0);
     assert!(
         auto.median_mttr_secs < aug.median_mttr_secs,
@@ -61,7 +61,7 @@ fn backtest_foundation_runs_nothing_autonomy_no_wrong_action_and_faster() {
             assert!(x < y, "{} {}: {x} vs {y}", a.scenario, a.kind);
         }
     }
-    let text = backtest::render(&aug);
+    let text = harness::render(&aug);
     assert!(text.contains("pod start-up 150 s") && text.contains("label delay 600 s"));
 }
 
@@ -112,7 +112,7 @@ fn assert_within_guardrails(g: &Guardrails, runs: &[(f64, String, ActionClass)],
             .collect();
         touched.insert(model);
         assert!(
-            touched.len() <= pitcrew::remediate::guardrails::blast_limit(g, fleet),
+            touched.len() <= pitcrew::policy::guardrails::blast_limit(g, fleet),
             "blast radius"
         );
     }
@@ -136,7 +136,7 @@ proptest! {
         for _ in 0..720 {
             for ev in step_events(&mut world) {
                 let fx = engine.apply(ev);
-                backtest::route(&mut engine, &mut world, fx, &mut log);
+                harness::route(&mut engine, &mut world, fx, &mut log);
             }
         }
         for s in steps {
@@ -148,7 +148,7 @@ proptest! {
                     for _ in 0..n {
                         for ev in step_events(&mut world) {
                             let fx = engine.apply(ev);
-                            backtest::route(&mut engine, &mut world, fx, &mut log);
+                            harness::route(&mut engine, &mut world, fx, &mut log);
                         }
                     }
                     None
@@ -168,7 +168,7 @@ proptest! {
             };
             if let Some(command) = cmd {
                 let fx = engine.apply(Event::Command { t, user: "op".into(), command });
-                backtest::route(&mut engine, &mut world, fx, &mut log);
+                harness::route(&mut engine, &mut world, fx, &mut log);
             }
         }
         let runs: Vec<(f64, String, ActionClass)> = log
@@ -305,7 +305,7 @@ proptest! {
 #[test]
 fn a_pending_proposal_waits_thirty_wall_seconds_whatever_the_speed() {
     use pitcrew::engine::{SourceKind, SourceState, SourceStatus};
-    use pitcrew::remediate::RemState;
+    use pitcrew::policy::RemState;
     let run = |speed: f64| {
         let cfg = EngineConfig {
             phase: Phase::Augmentation,

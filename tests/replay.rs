@@ -83,7 +83,7 @@ fn fixtures_cover_every_playbook_a_veto_and_an_undo() {
             );
         }
     }
-    for pb in pitcrew::remediate::playbook::builtins() {
+    for pb in pitcrew::policy::playbook::builtins() {
         assert!(
             ran.contains(&pb.name),
             "no fixture runs {}: {ran:?}",
@@ -463,8 +463,8 @@ fn a_journal_without_checkpoints_replays_the_same() {
 
 #[test]
 fn every_rotated_part_starts_with_a_checkpoint_and_replays_on_its_own() {
-    use pitcrew::autonomy::Phase;
     use pitcrew::domain::IncidentKind;
+    use pitcrew::policy::autonomy::Phase;
     use pitcrew::record::{Act, Session, record, record_parts};
     let dir = tempfile::tempdir().expect("tmp");
     let s = Session {

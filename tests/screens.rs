@@ -219,8 +219,8 @@ fn forecast_80x24_and_200x50() {
 /// A fleet in the Augmentation phase with a pending proposal, and one approved, executed and
 /// verified earlier.
 fn remediation_snapshot() -> Snapshot {
-    use pitcrew::autonomy::Phase;
     use pitcrew::engine::{Command, Event};
+    use pitcrew::policy::autonomy::Phase;
     let (mut world, mut engine) = start(
         7,
         15,
@@ -245,11 +245,11 @@ fn remediation_snapshot() -> Snapshot {
         user: "tester".into(),
         command: Command::Approve { id },
     });
-    pitcrew::remediate::backtest::route(&mut engine, &mut world, fx, &mut log);
+    pitcrew::harness::route(&mut engine, &mut world, fx, &mut log);
     for _ in 0..120 {
         for ev in pitcrew::sources::sim::step_events(&mut world) {
             let fx = engine.apply(ev);
-            pitcrew::remediate::backtest::route(&mut engine, &mut world, fx, &mut log);
+            pitcrew::harness::route(&mut engine, &mut world, fx, &mut log);
         }
     }
     world.inject(1, IncidentKind::LatencySpike);

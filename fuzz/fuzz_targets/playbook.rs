@@ -4,6 +4,6 @@ use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
     if let Ok(text) = std::str::from_utf8(data) {
-        let _ = pitcrew::remediate::playbook::parse("playbook.toml", text);
+        let _ = pitcrew::policy::playbook::parse("playbook.toml", text);
     }
 });

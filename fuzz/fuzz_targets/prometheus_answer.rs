@@ -4,7 +4,7 @@ use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
     for status in [200, 400, 422, 503] {
-        if let Ok(r) = pitcrew::sources::prometheus::interpret_limited(status, data, "u", "q", 1000)
+        if let Ok(r) = pitcrew::clients::prometheus::interpret_limited(status, data, "u", "q", 1000)
         {
             for s in r.series {
                 for (t, v) in s.points {

@@ -310,7 +310,7 @@ fn route(engine: &mut Engine, edge: &mut Edge, fx: Effect) {
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
-    use crate::remediate::lease::Acquired;
+    use crate::actuators::lease::Acquired;
     use jiff::Timestamp;
 
     fn held() -> LeaseStatus {

@@ -1,14 +1,17 @@
 //! Wiring of the console: the source, engine and UI tasks on bounded channels, and shutdown.
 
-use crate::autonomy::Phase;
+use crate::actuators::chain::ServingThenRegistry;
+use crate::actuators::lease::LeaseStatus;
+use crate::actuators::mlflow::RegistryActuator;
+use crate::actuators::{Actuator, DryRunActuator, SimActuator};
+use crate::clients::mlflow::Registry;
 use crate::config::Paths;
 use crate::engine::{Effect, Engine, EngineConfig, Event, Snapshot};
 use crate::journal::{EncodedState, Journal, JournalConfig, Record};
-use crate::remediate::chain::ServingThenRegistry;
-use crate::remediate::lease::LeaseStatus;
-use crate::remediate::{Actuator, DryRunActuator, OutcomeStats, SimActuator, playbook};
+use crate::policy::autonomy::Phase;
+use crate::policy::{OutcomeStats, playbook};
 use crate::sim::{SIM_STEP, SimWorld, scenario};
-use crate::sources::mlflow::{CandidateWatch, Registry, RegistryActuator};
+use crate::sources::mlflow::CandidateWatch;
 use crate::sources::sim::{self as simsrc, SimControl, SimSourceConfig};
 use crate::tui::keymap::Keymap;
 use crate::tui::state::{Capabilities, Ui};
@@ -59,7 +62,7 @@ pub struct ConsoleOptions {
     /// History mode: a past window `(from, to)` of the Prometheus data, replayed read-only.
     pub history: Option<(f64, f64)>,
     /// Console or agent (named in the Kubernetes Lease).
-    pub role: crate::remediate::lease::Role,
+    pub role: crate::actuators::lease::Role,
 }
 
 /// Load theme and keymap, reporting problems before the terminal is taken.
@@ -260,9 +263,9 @@ pub async fn start_session(opts: &ConsoleOptions, paths: &Paths) -> anyhow::Resu
         (Some(p), _) => match opts.history {
             Some(_) => format!(
                 "{} (history)",
-                crate::sources::prometheus::source_label(&p.url)
+                crate::clients::prometheus::source_label(&p.url)
             ),
-            None => crate::sources::prometheus::source_label(&p.url),
+            None => crate::clients::prometheus::source_label(&p.url),
         },
         (None, Some(s)) => format!("sim seed {} · {}", opts.seed, s.name),
         (None, None) => format!("sim seed {}", opts.seed),
@@ -310,7 +313,7 @@ pub async fn start_session(opts: &ConsoleOptions, paths: &Paths) -> anyhow::Resu
     } else if real.is_some() {
         match &opts.config.kubernetes {
             Some(k) => {
-                let kube = crate::remediate::kube::KubeActuator::new(k, opts.dry_run, opts.role)
+                let kube = crate::actuators::kube::KubeActuator::new(k, opts.dry_run, opts.role)
                     .await
                     .map_err(|e| anyhow::anyhow!("{e}"))
                     .context("cannot reach the Kubernetes cluster named in the config")?;
@@ -337,7 +340,9 @@ pub async fn start_session(opts: &ConsoleOptions, paths: &Paths) -> anyhow::Resu
     } else if opts.dry_run {
         Some(Arc::new(DryRunActuator::default()))
     } else {
-        Some(Arc::new(SimActuator::new(sim_tx.clone())))
+        Some(Arc::new(SimActuator::new(Box::new(simsrc::act_through(
+            sim_tx.clone(),
+        )))))
     };
     let (snap_tx, snap_rx) = watch::channel(Arc::new(engine.snapshot(None, 0)));
     let (focus_tx, focus_rx) = watch::channel::<Option<String>>(None);

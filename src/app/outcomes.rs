@@ -2,7 +2,7 @@
 //! starts, written after each verified outcome. The policy holds the numbers
 //! ([`OutcomeStats`]); the edge that owns the data directory reads and writes them.
 
-use crate::remediate::OutcomeStats;
+use crate::policy::OutcomeStats;
 use std::path::Path;
 
 /// Reads the statistics; a missing file is empty statistics, a damaged one an error (the caller

@@ -2,7 +2,7 @@
 
 use super::{load_config, parse_phase};
 use pitcrew::app::ConsoleOptions;
-use pitcrew::autonomy::Phase;
+use pitcrew::policy::autonomy::Phase;
 use std::process::ExitCode;
 
 /// The arguments of this command.
@@ -68,7 +68,7 @@ pub fn run(args: Args, seed: u64) -> ExitCode {
         refresh_hz: 1.0,
         config,
         history: None,
-        role: pitcrew::remediate::lease::Role::Agent,
+        role: pitcrew::actuators::lease::Role::Agent,
     };
     match pitcrew::app::run_agent(opts, pitcrew::app::AgentOptions { listen }) {
         Ok(()) => ExitCode::SUCCESS,

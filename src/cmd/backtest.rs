@@ -3,7 +3,7 @@
 //! policies against demand, and forecast accuracy.
 
 use super::parse_phase;
-use pitcrew::autonomy::Phase;
+use pitcrew::policy::autonomy::Phase;
 use std::process::ExitCode;
 
 /// What to backtest.
@@ -167,14 +167,12 @@ pub fn run(what: What) -> ExitCode {
             let reports: Vec<_> = phases
                 .iter()
                 .map(|p| {
-                    pitcrew::remediate::backtest::run(
-                        &pitcrew::remediate::backtest::BacktestConfig {
-                            phase: *p,
-                            operator_delay: operator_delay * 60.0,
-                            seed,
-                            ..Default::default()
-                        },
-                    )
+                    pitcrew::harness::run(&pitcrew::harness::BacktestConfig {
+                        phase: *p,
+                        operator_delay: operator_delay * 60.0,
+                        seed,
+                        ..Default::default()
+                    })
                 })
                 .collect();
             if json {
@@ -192,7 +190,7 @@ pub fn run(what: What) -> ExitCode {
                 }
             } else {
                 for r in &reports {
-                    println!("{}", pitcrew::remediate::backtest::render(r));
+                    println!("{}", pitcrew::harness::render(r));
                 }
                 let find = |p: Phase| reports.iter().find(|r| r.phase == p);
                 if let (Some(aug), Some(auto)) = (find(Phase::Augmentation), find(Phase::Autonomy))

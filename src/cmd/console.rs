@@ -64,7 +64,7 @@ pub fn run(cli: crate::Cli) -> ExitCode {
         refresh_hz: cli.refresh,
         config,
         history,
-        role: pitcrew::remediate::lease::Role::Console,
+        role: pitcrew::actuators::lease::Role::Console,
     };
     match run_console(opts) {
         Ok(()) => ExitCode::SUCCESS,

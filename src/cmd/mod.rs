@@ -10,7 +10,7 @@ pub mod forecast;
 pub mod rbac;
 pub mod replay;
 
-use pitcrew::autonomy::Phase;
+use pitcrew::policy::autonomy::Phase;
 use std::process::ExitCode;
 
 /// How the console looks and reads keys: the same flags for the live console and a replay.

@@ -25,6 +25,6 @@ pub fn run(args: Args) -> ExitCode {
     let ns = namespace
         .or_else(|| config.kubernetes.as_ref().map(|k| k.namespace.clone()))
         .unwrap_or_else(|| "default".to_string());
-    print!("{}", pitcrew::remediate::kube::rbac_role(&ns));
+    print!("{}", pitcrew::actuators::kube::rbac_role(&ns));
     ExitCode::SUCCESS
 }

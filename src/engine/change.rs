@@ -17,13 +17,12 @@ impl Engine {
                     r.model == model
                         && matches!(
                             r.state,
-                            crate::remediate::RemState::Executing
-                                | crate::remediate::RemState::Verifying
+                            crate::policy::RemState::Executing | crate::policy::RemState::Verifying
                         )
                         && matches!(
                             r.class,
-                            crate::autonomy::ActionClass::Rollback
-                                | crate::autonomy::ActionClass::Canary
+                            crate::policy::autonomy::ActionClass::Rollback
+                                | crate::policy::autonomy::ActionClass::Canary
                         )
                 });
                 let text = match ours {

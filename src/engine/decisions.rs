@@ -3,9 +3,9 @@
 //! handled in a phase. Each is audited and logged; none acts on anything but the id named.
 
 use super::{Effect, Engine, LogKind, Status};
-use crate::autonomy::{ActionClass, Mode, Phase};
-use crate::remediate::guardrails;
-use crate::remediate::{DecisionRecord, RemState, reason_problem};
+use crate::policy::autonomy::{ActionClass, Mode, Phase};
+use crate::policy::guardrails;
+use crate::policy::{DecisionRecord, RemState, reason_problem};
 
 impl Engine {
     /// An operator approves (a proposal) or accepts (an inconclusive verification).

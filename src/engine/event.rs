@@ -1,10 +1,10 @@
 //! What goes into the engine ([`Event`]) and what comes out ([`Effect`]).
 
-use crate::autonomy::{ActionClass, Mode, Phase};
 use crate::domain::Action;
 use crate::domain::IncidentKind;
 use crate::engine::remedy::Purpose;
 use crate::fleet::{ModelMeta, Sample};
+use crate::policy::autonomy::{ActionClass, Mode, Phase};
 use serde::{Deserialize, Serialize};
 
 /// Everything the engine reacts to. Time is carried by events (`t`, unix seconds of the source's

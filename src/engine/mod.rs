@@ -24,13 +24,13 @@ pub use snapshot::{
     BudgetView, FleetRow, LogEntry, LogKind, ModelDetail, SPARK_LEN, Snapshot, Status, StatusCounts,
 };
 
-use crate::autonomy::{ClassOverrides, Phase};
 use crate::diagnosis::{Cause, ChangeNote, Context, creep, diagnose};
 use crate::fleet::{History, ModelMeta, Resolution, Signal};
 use crate::forecast::deploy::{AdviceConfig, DeployRecord, DurationModel};
-use crate::remediate::guardrails::{Guardrails, Ledger};
-use crate::remediate::playbook::Playbook;
-use crate::remediate::{OutcomeStats, Remediation};
+use crate::policy::autonomy::{ClassOverrides, Phase};
+use crate::policy::guardrails::{Guardrails, Ledger};
+use crate::policy::playbook::Playbook;
+use crate::policy::{OutcomeStats, Remediation};
 use anomaly::{Anomaly, Watch};
 use incident::{Incident, REDIAGNOSE_EVERY, RESOLVE_AFTER};
 use serde::{Deserialize, Serialize};
@@ -119,7 +119,7 @@ impl Default for EngineConfig {
             log_capacity: 2000,
             replica_budget: None,
             pod_startup: DEFAULT_POD_STARTUP,
-            playbooks: Arc::new(crate::remediate::playbook::builtins()),
+            playbooks: Arc::new(crate::policy::playbook::builtins()),
             guardrails: Guardrails::default(),
             stats: OutcomeStats::default(),
             overrides: ClassOverrides::default(),

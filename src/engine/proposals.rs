@@ -4,14 +4,12 @@
 
 use super::remedy::{POLICY, REPROPOSE_AFTER, SETTLE, STABLE_DIAGNOSIS, version_number};
 use super::{Engine, LogKind, Status};
-use crate::autonomy::Mode;
 use crate::domain::Action;
 use crate::fleet::Signal;
-use crate::remediate::guardrails;
-use crate::remediate::playbook::{
-    ActionTemplate, CandidateNeed, ForecastCondition, Playbook, Undo,
-};
-use crate::remediate::{DecisionRecord, Explanation, RemState, Remediation};
+use crate::policy::autonomy::Mode;
+use crate::policy::guardrails;
+use crate::policy::playbook::{ActionTemplate, CandidateNeed, ForecastCondition, Playbook, Undo};
+use crate::policy::{DecisionRecord, Explanation, RemState, Remediation};
 
 impl Engine {
     /// Build the concrete action of a playbook for a model; `None` when it does not apply.

@@ -7,12 +7,12 @@
 //! [`Effect::Execute`] and their results come back as [`Event::ActionResult`].
 
 use super::{Effect, Engine, LogKind, Status};
-use crate::autonomy::{ActionClass, Mode, Trust, decide};
 use crate::domain::Action;
 use crate::fleet::{Resolution, Signal};
-use crate::remediate::guardrails::{self, ActionRequest, Facts, LedgerEntry};
-use crate::remediate::playbook::{ActionTemplate, Playbook};
-use crate::remediate::{DecisionRecord, MIN_WAIT_WALL, RemState, Remediation};
+use crate::policy::autonomy::{ActionClass, Mode, Trust, decide};
+use crate::policy::guardrails::{self, ActionRequest, Facts, LedgerEntry};
+use crate::policy::playbook::{ActionTemplate, Playbook};
+use crate::policy::{DecisionRecord, MIN_WAIT_WALL, RemState, Remediation};
 use serde::{Deserialize, Serialize};
 
 /// Seconds an actuator may take to answer before the action counts as failed.

@@ -1,8 +1,8 @@
 //! What the UI renders: an immutable projection of the engine's state.
 
 use super::event::SourceStatus;
-use crate::autonomy::Phase;
 use crate::fleet::{History, ModelMeta, Signal};
+use crate::policy::autonomy::Phase;
 use serde::{Deserialize, Serialize};
 use std::fmt;
 use std::sync::Arc;
@@ -262,15 +262,15 @@ pub struct Snapshot {
     /// The replica budget, when one is set.
     pub budget: Option<BudgetView>,
     /// Remediations (live and recent), oldest first.
-    pub remediations: Arc<Vec<crate::remediate::Remediation>>,
+    pub remediations: Arc<Vec<crate::policy::Remediation>>,
     /// Audit trail, oldest first.
     pub audit: Arc<Vec<super::remedy::AuditEntry>>,
     /// Outcomes per playbook and model.
-    pub stats: Arc<crate::remediate::OutcomeStats>,
+    pub stats: Arc<crate::policy::OutcomeStats>,
     /// Operator overrides per phase and class.
-    pub overrides: crate::autonomy::ClassOverrides,
+    pub overrides: crate::policy::autonomy::ClassOverrides,
     /// Playbooks in use.
-    pub playbooks: Arc<Vec<crate::remediate::playbook::Playbook>>,
+    pub playbooks: Arc<Vec<crate::policy::playbook::Playbook>>,
     /// Actuator name (`None`: read-only, none exists).
     pub actuator: Option<String>,
     /// Times the guardrails held an approved action back, and actions sent to the actuator.

@@ -6,8 +6,8 @@ use super::remedy::{POLICY, Purpose, SETTLE};
 use super::{Effect, Engine, Status, objective_breaches};
 use crate::domain::Action;
 use crate::fleet::Signal;
-use crate::remediate::RemState;
-use crate::remediate::playbook::{ActionTemplate, Playbook};
+use crate::policy::RemState;
+use crate::policy::playbook::{ActionTemplate, Playbook};
 
 impl Engine {
     pub(super) fn recent_means(&self, model: usize, t: f64) -> [f64; Signal::COUNT] {

@@ -14,13 +14,13 @@ mod state;
 
 pub use state::*;
 
-use crate::autonomy::{ActionClass, ClassOverrides, Mode, Phase};
 use crate::domain::Action;
 use crate::engine::remedy::Purpose;
 use crate::engine::{EngineConfig, Event, LogEntry};
-use crate::remediate::OutcomeStats;
-use crate::remediate::guardrails::Guardrails;
-use crate::remediate::playbook::Playbook;
+use crate::policy::OutcomeStats;
+use crate::policy::autonomy::{ActionClass, ClassOverrides, Mode, Phase};
+use crate::policy::guardrails::Guardrails;
+use crate::policy::playbook::Playbook;
 use serde::{Deserialize, Serialize};
 use std::fs::File;
 use std::io::{BufWriter, Write};

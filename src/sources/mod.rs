@@ -1,6 +1,5 @@
 //! Sources: edges that turn the outside world (or the simulator) into engine events.
 
-pub mod body;
 pub mod mlflow;
 pub mod pace;
 pub mod prometheus;

@@ -7,6 +7,7 @@
 use crate::domain::Action;
 use crate::engine::{Change, Event, SourceKind, SourceState, SourceStatus};
 use crate::sim::{SIM_STEP, SimWorld, WorldEvent};
+use futures::future::BoxFuture;
 use std::time::Duration;
 use tokio::sync::{mpsc, oneshot};
 use tokio::time::Instant;
@@ -38,6 +39,29 @@ pub enum SimControl {
         /// Result.
         reply: oneshot::Sender<Result<String, String>>,
     },
+}
+
+/// Actions on the simulated fleet through the simulator task's control channel: what
+/// [`crate::actuators::SimActuator`] is made with. Each call sends [`SimControl::Act`] and waits
+/// for the task's answer.
+pub fn act_through(
+    tx: mpsc::Sender<SimControl>,
+) -> impl Fn(u32, Action) -> BoxFuture<'static, Result<String, String>> + Send + Sync {
+    move |model, action| {
+        let tx = tx.clone();
+        Box::pin(async move {
+            let (reply, rx) = oneshot::channel();
+            tx.send(SimControl::Act {
+                model: model as usize,
+                action,
+                reply,
+            })
+            .await
+            .map_err(|_| "the simulator has stopped".to_string())?;
+            rx.await
+                .map_err(|_| "the simulator dropped the request".to_string())?
+        })
+    }
 }
 
 /// Settings of the simulated source.

@@ -4,9 +4,9 @@
 
 use super::keymap::Action;
 use super::state::{Out, Ui, View};
-use crate::autonomy::Phase;
 use crate::domain::IncidentKind;
 use crate::engine::{Command, Snapshot};
+use crate::policy::autonomy::Phase;
 use ratatui_textarea::TextArea;
 
 /// What a menu chooses.
@@ -166,7 +166,7 @@ impl Ui {
                         let text = area.lines().join(" ").trim().to_string();
                         let purpose = *purpose;
                         if let InputPurpose::Veto(id) = purpose {
-                            if let Some(why) = crate::remediate::reason_problem(&text) {
+                            if let Some(why) = crate::policy::reason_problem(&text) {
                                 self.set_flash(format!("R{id} not vetoed: {why}; esc cancels"));
                                 return Some(vec![]);
                             }
@@ -249,7 +249,7 @@ impl Ui {
 
 impl Ui {
     pub(super) fn remediation_action(&mut self, a: Action, snap: &Snapshot) {
-        use crate::remediate::RemState;
+        use crate::policy::RemState;
         if self.view != View::Remediations {
             self.set_flash(format!(
                 "choose a proposal on the Remediations screen first ({})",
@@ -328,7 +328,9 @@ impl Ui {
                     return;
                 }
                 let class = r.class;
-                if snap.overrides.get(snap.phase, class) == Some(crate::autonomy::Mode::Auto) {
+                if snap.overrides.get(snap.phase, class)
+                    == Some(crate::policy::autonomy::Mode::Auto)
+                {
                     self.set_flash(format!(
                         "{} already runs by itself in {}",
                         class.name(),
@@ -347,7 +349,7 @@ impl Ui {
                     command: Command::SetClassMode {
                         phase: snap.phase,
                         class,
-                        mode: Some(crate::autonomy::Mode::Auto),
+                        mode: Some(crate::policy::autonomy::Mode::Auto),
                     },
                 });
             }

@@ -51,13 +51,13 @@ pub(super) fn step_by_id(
 
 /// Remediations in queue order: waiting for a human first, then running, then the rest
 /// (newest first).
-pub fn remediation_queue(snap: &Snapshot) -> Vec<&crate::remediate::Remediation> {
-    let rank = |r: &crate::remediate::Remediation| {
+pub fn remediation_queue(snap: &Snapshot) -> Vec<&crate::policy::Remediation> {
+    let rank = |r: &crate::policy::Remediation| {
         if r.state.needs_human() {
             0
         } else if r.state.is_running() {
             1
-        } else if r.state == crate::remediate::RemState::WouldDo {
+        } else if r.state == crate::policy::RemState::WouldDo {
             2
         } else {
             3

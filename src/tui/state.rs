@@ -6,10 +6,10 @@
 
 use super::keymap::Action;
 use super::lists::{compute_visible, pick_by_id, step_by_id};
-use crate::autonomy::Phase;
 use crate::domain::IncidentKind;
 use crate::engine::{Command, FleetRow, Snapshot};
 use crate::fleet::{Resolution, Signal};
+use crate::policy::autonomy::Phase;
 use ratatui_textarea::TextArea;
 use std::sync::Arc;
 
@@ -362,7 +362,7 @@ impl Ui {
     pub fn selected_remediation<'a>(
         &mut self,
         snap: &'a Snapshot,
-    ) -> Option<&'a crate::remediate::Remediation> {
+    ) -> Option<&'a crate::policy::Remediation> {
         pick_by_id(&remediation_queue(snap), &mut self.rem_selected, |r| r.id)
     }
 

@@ -3,7 +3,7 @@
 //! in the current phase.
 
 use super::{Ctx, clock, fit};
-use crate::autonomy::{Trust, decide};
+use crate::policy::autonomy::{Trust, decide};
 use crate::tui::state::Ui;
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};

@@ -3,7 +3,7 @@
 //! guardrails checked, decisions and timeline.
 
 use super::{Ctx, clock};
-use crate::remediate::{RemState, Remediation};
+use crate::policy::{RemState, Remediation};
 use crate::tui::keymap::Action;
 use crate::tui::state::{Ui, remediation_queue};
 use ratatui::Frame;

@@ -4,10 +4,10 @@
 //! Built-ins ship inside the binary (`builtin_playbooks.toml`); `<config dir>/playbooks/*.toml`
 //! add more, and one with the name of a built-in replaces it.
 
-use crate::autonomy::ActionClass;
 use crate::config::diagnostics::{Problem, SourceText};
 use crate::diagnosis::Cause;
 use crate::fleet::Signal;
+use crate::policy::autonomy::ActionClass;
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 

@@ -199,7 +199,8 @@ impl Guarded {
         self.requests
     }
 
-    pub(super) fn now(&self) -> f64 {
+    /// Seconds since this client was made: the clock its breaker's cool-downs run on.
+    pub fn now(&self) -> f64 {
         self.origin.elapsed().as_secs_f64()
     }
 

@@ -7,8 +7,8 @@ use super::{
     REVISION_ANNOTATION, canary_split, conflict, job_from_cronjob, merge_diff, patch_op,
     replica_count, version_of, with_version,
 };
+use crate::actuators::lease::status_code;
 use crate::config::fill_template;
-use crate::remediate::lease::status_code;
 use k8s_openapi::api::apps::v1::{Deployment, ReplicaSet};
 use k8s_openapi::api::batch::v1::{CronJob, Job};
 use k8s_openapi::api::core::v1::PodTemplateSpec;

@@ -57,10 +57,10 @@ pub use manifest::{
 };
 pub use rbac::{RBAC_RULES, RbacRule, rbac_role};
 
-use super::Action;
-use super::actuator::Actuator;
+use super::Actuator;
 use super::lease::{LeaseStatus, Leases, Role, identity};
 use crate::config::{KubeConfig, fill_template};
+use crate::domain::Action;
 use futures::future::BoxFuture;
 use jiff::Timestamp;
 use k8s_openapi::api::apps::v1::Deployment;

@@ -8,7 +8,7 @@
 //! - minimum traffic: no judgement of accuracy or latency on too few requests;
 //! - no action on stale data.
 
-use crate::autonomy::ActionClass;
+use crate::policy::autonomy::ActionClass;
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeSet, VecDeque};
 

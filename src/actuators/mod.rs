@@ -1,14 +1,20 @@
-//! Actuators: what carries an approved action out.
+//! Actuators: what carries an approved action out — the trait, a dry run, the simulated fleet,
+//! Kubernetes ([`kube`], with the executor [`lease`]), the MLflow registry ([`mlflow`]) and the
+//! [`chain`] of a real deployment (serving platform, then registry).
 //!
 //! The engine never calls one: it emits [`crate::engine::Effect::Execute`], the edge journals
 //! the intent (flushed to disk) and only then calls the actuator; the result comes back to the
-//! engine as an event. A read-only session constructs no actuator at all.
+//! engine as an event. A read-only session constructs no actuator at all. Actuators do not
+//! import sources (nor sources actuators): what both need of a wire is in `clients`.
 
-use super::Action;
-use crate::sources::sim::SimControl;
+pub mod chain;
+pub mod kube;
+pub mod lease;
+pub mod mlflow;
+
+use crate::domain::Action;
 use futures::future::BoxFuture;
 use std::sync::Mutex;
-use tokio::sync::{mpsc, oneshot};
 
 /// Carries out actions on one model.
 pub trait Actuator: Send + Sync {
@@ -26,15 +32,24 @@ pub trait Actuator: Send + Sync {
     ) -> BoxFuture<'a, Result<String, String>>;
 }
 
+/// How the simulated fleet is asked to carry out an action on a model (by index); the answer
+/// says what changed. The composition root makes it from the simulator task's control channel
+/// (`sources::sim::act_through`), so this module does not import the source.
+pub type SimAct =
+    Box<dyn Fn(u32, Action) -> BoxFuture<'static, Result<String, String>> + Send + Sync>;
+
+/// Longest wait for the simulator's answer.
+const SIM_ANSWER: std::time::Duration = std::time::Duration::from_secs(10);
+
 /// Changes the simulated fleet (through the simulator task).
 pub struct SimActuator {
-    tx: mpsc::Sender<SimControl>,
+    act: SimAct,
 }
 
 impl SimActuator {
-    /// On the simulator's control channel.
-    pub fn new(tx: mpsc::Sender<SimControl>) -> Self {
-        SimActuator { tx }
+    /// Acting through `act`.
+    pub fn new(act: SimAct) -> Self {
+        SimActuator { act }
     }
 }
 
@@ -53,20 +68,14 @@ impl Actuator for SimActuator {
         _key: &'a str,
         action: &'a Action,
     ) -> BoxFuture<'a, Result<String, String>> {
+        let answer = (self.act)(index, action.clone());
         Box::pin(async move {
-            let (reply, rx) = oneshot::channel();
-            self.tx
-                .send(SimControl::Act {
-                    model: index as usize,
-                    action: action.clone(),
-                    reply,
-                })
-                .await
-                .map_err(|_| "the simulator has stopped".to_string())?;
-            match tokio::time::timeout(std::time::Duration::from_secs(10), rx).await {
-                Ok(Ok(r)) => r,
-                Ok(Err(_)) => Err("the simulator dropped the request".to_string()),
-                Err(_) => Err("the simulator did not answer within 10 s".to_string()),
+            match tokio::time::timeout(SIM_ANSWER, answer).await {
+                Ok(r) => r,
+                Err(_) => Err(format!(
+                    "the simulator did not answer within {} s",
+                    SIM_ANSWER.as_secs()
+                )),
             }
         })
     }

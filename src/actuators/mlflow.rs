@@ -1,6 +1,10 @@
-//! The registry side of actions: rollback, canary and promotion by moving aliases.
+//! The registry side of actions: rollback, canary and promotion by moving aliases of the MLflow
+//! registry ([`crate::clients::mlflow::Registry`]).
 
-use super::*;
+use super::Actuator;
+use crate::clients::mlflow::{MlflowError, Registry};
+use crate::domain::Action;
+use futures::future::BoxFuture;
 
 /// Carries out the registry side of actions by moving aliases: `Rollback` →
 /// [`Registry::rollback`]; `Canary { version, share: 1.0 }` → [`Registry::promote`]; a canary

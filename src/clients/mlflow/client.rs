@@ -223,7 +223,7 @@ impl MlflowClient {
         } else {
             MAX_ERROR_BYTES
         };
-        let (bytes, cut) = crate::sources::body::read(resp, limit)
+        let (bytes, cut) = crate::clients::body::read(resp, limit)
             .await
             .map_err(transport)?;
         if status.is_success() && cut {
@@ -291,7 +291,7 @@ impl MlflowClient {
             Ok(r) if r.status().is_success() => Ok(()),
             Ok(r) => {
                 let status = r.status();
-                let body = crate::sources::body::read(r, MAX_ERROR_BYTES)
+                let body = crate::clients::body::read(r, MAX_ERROR_BYTES)
                     .await
                     .map_or_else(|_| Vec::new(), |(b, _)| b);
                 Err(error_from("GET", &self.health, what, status, &body))

@@ -1,4 +1,7 @@
-//! `pitcrew backtest incidents`: every simulated incident scenario, run under an autonomy
+//! The harness: the engine driven in lock-step with the simulated world, its effects routed to
+//! the simulator ([`route`]) and their outcomes fed back, as fast as the machine allows.
+//!
+//! It runs `pitcrew backtest incidents`: every simulated incident scenario, run under an autonomy
 //! phase with the same simulated physics, reporting detection delay, time to remediation,
 //! time to recovery (MTTR), actions, wrong actions and guardrail blocks.
 //!
@@ -8,12 +11,12 @@
 //! Every action goes through the same path as in the console: the intent is journaled first
 //! (here, in memory), then the simulated actuator carries it out and its result is fed back.
 
-use crate::autonomy::{ActionClass, Phase};
 use crate::domain::IncidentKind;
 use crate::engine::incident::RESOLVE_AFTER;
 use crate::engine::remedy::Purpose;
 use crate::engine::{Command, Effect, Engine, EngineConfig, Event};
-use crate::remediate::RemState;
+use crate::policy::RemState;
+use crate::policy::autonomy::{ActionClass, Phase};
 use crate::sim::{
     LABEL_DELAY, POD_STARTUP, RESTART_TIME, RETRAIN_TIME, ROLLOUT_TIME, SIM_STEP, SimWorld,
     scenario,
@@ -319,7 +322,7 @@ pub fn trace_scenario(
                 .fold(f64::INFINITY, f64::min);
             if r.proposed < next_same {
                 blocks += r.blocks;
-                if r.mode == crate::autonomy::Mode::Observe {
+                if r.mode == crate::policy::autonomy::Mode::Observe {
                     would_do += 1;
                 }
             }

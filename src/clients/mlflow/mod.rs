@@ -20,21 +20,18 @@
 //! check.
 //!
 //! Split by concern: `error` (errors, retry policy), `wire` (the API's JSON), `client` (HTTP),
-//! `rules` (pure registry rules), `registry` (rules on a client), `poll` (engine events),
-//! `actuator` (actions as alias moves); the tests of all of them are here.
+//! `rules` (pure registry rules), `registry` (rules on a client); the tests of all of them are
+//! here. The poller that turns the registry into engine events is [`crate::sources::mlflow`];
+//! the actuator that moves aliases is [`crate::actuators::mlflow`].
 
-mod actuator;
 mod client;
 mod error;
-mod poll;
 mod registry;
 mod rules;
 mod wire;
 
-pub use actuator::*;
 pub use client::*;
 pub use error::*;
-pub use poll::*;
 pub use registry::*;
 pub use rules::*;
 pub use wire::*;
@@ -46,17 +43,11 @@ pub const MAX_ANSWER_BYTES: u64 = 16 << 20;
 pub const MAX_ERROR_BYTES: u64 = 64 << 10;
 
 use crate::config::{MlflowConfig, fill_template};
-use crate::domain::Action;
-use crate::engine::{Change, Event};
-use crate::fleet::ModelMeta;
-use crate::remediate::Actuator;
 use backon::{ExponentialBuilder, Retryable};
-use futures::future::BoxFuture;
 use reqwest::{Method, StatusCode, Url};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::{Value, json};
-use std::collections::HashSet;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
@@ -236,67 +227,6 @@ mod tests {
         assert_eq!(s.best_candidate().map(|c| c.version), Some(5));
         s.candidates.iter_mut().for_each(|c| c.better = false);
         assert_eq!(s.best_candidate(), None);
-    }
-
-    fn meta(version: &str) -> ModelMeta {
-        ModelMeta {
-            name: "fraud".into(),
-            namespace: "risk".into(),
-            version: version.into(),
-            priority: 3,
-            size_gb: 0.0,
-            complexity: 0.0,
-            min_replicas: 0,
-            max_replicas: 0,
-        }
-    }
-
-    #[test]
-    fn watch_reports_each_candidate_once_and_the_champion_version() {
-        let mut w = CandidateWatch::new();
-        let mut state = RegistryState {
-            model: "fraud".into(),
-            champion: Some(3),
-            champion_metrics: RunMetrics::default(),
-            challenger: None,
-            previous_champion: None,
-            rollback_to: None,
-            candidates: vec![
-                Candidate {
-                    version: 5,
-                    run_id: "r5".into(),
-                    metrics: RunMetrics::default(), // no accuracy yet
-                    challenger: false,
-                    better: false,
-                },
-                Candidate {
-                    version: 4,
-                    run_id: "r4".into(),
-                    metrics: RunMetrics {
-                        accuracy: Some(0.93),
-                        ..Default::default()
-                    },
-                    challenger: false,
-                    better: true,
-                },
-            ],
-        };
-        let (upd, new) = w.diff("risk/fraud", &meta("v2"), &state);
-        assert_eq!(upd.map(|m| m.version), Some("v3".to_string()));
-        assert_eq!(new, vec![(4, 0.93)]);
-        assert!(w.has_seen("risk/fraud", 4));
-        assert!(!w.has_seen("risk/fraud", 5));
-        // same state again: nothing new; the meta already says v3
-        let (upd, new) = w.diff("risk/fraud", &meta("v3"), &state);
-        assert!(upd.is_none());
-        assert!(new.is_empty());
-        // version 5's run logs its accuracy: reported now
-        state.candidates[0].metrics.accuracy = Some(0.95);
-        let (_, new) = w.diff("risk/fraud", &meta("v3"), &state);
-        assert_eq!(new, vec![(5, 0.95)]);
-        // the same version of another model is its own candidate
-        let (_, new) = w.diff("risk/other", &meta("v3"), &state);
-        assert_eq!(new.len(), 2);
     }
 
     #[test]

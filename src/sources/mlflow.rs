@@ -1,6 +1,10 @@
-//! Engine events from the registry: polling for candidates and registry changes.
+//! The MLflow registry as a source: polling for candidates and registry changes, turned into
+//! engine events. The client and the registry rules are in [`crate::clients::mlflow`].
 
-use super::*;
+use crate::clients::mlflow::*;
+use crate::engine::{Change, Event};
+use crate::fleet::ModelMeta;
+use std::collections::HashSet;
 
 /// What one [`CandidateWatch::poll`] found.
 #[derive(Debug, Default)]
@@ -101,5 +105,71 @@ impl CandidateWatch {
             }
         }
         (update, new)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn meta(version: &str) -> ModelMeta {
+        ModelMeta {
+            name: "fraud".into(),
+            namespace: "risk".into(),
+            version: version.into(),
+            priority: 3,
+            size_gb: 0.0,
+            complexity: 0.0,
+            min_replicas: 0,
+            max_replicas: 0,
+        }
+    }
+
+    #[test]
+    fn watch_reports_each_candidate_once_and_the_champion_version() {
+        let mut w = CandidateWatch::new();
+        let mut state = RegistryState {
+            model: "fraud".into(),
+            champion: Some(3),
+            champion_metrics: RunMetrics::default(),
+            challenger: None,
+            previous_champion: None,
+            rollback_to: None,
+            candidates: vec![
+                Candidate {
+                    version: 5,
+                    run_id: "r5".into(),
+                    metrics: RunMetrics::default(), // no accuracy yet
+                    challenger: false,
+                    better: false,
+                },
+                Candidate {
+                    version: 4,
+                    run_id: "r4".into(),
+                    metrics: RunMetrics {
+                        accuracy: Some(0.93),
+                        ..Default::default()
+                    },
+                    challenger: false,
+                    better: true,
+                },
+            ],
+        };
+        let (upd, new) = w.diff("risk/fraud", &meta("v2"), &state);
+        assert_eq!(upd.map(|m| m.version), Some("v3".to_string()));
+        assert_eq!(new, vec![(4, 0.93)]);
+        assert!(w.has_seen("risk/fraud", 4));
+        assert!(!w.has_seen("risk/fraud", 5));
+        // same state again: nothing new; the meta already says v3
+        let (upd, new) = w.diff("risk/fraud", &meta("v3"), &state);
+        assert!(upd.is_none());
+        assert!(new.is_empty());
+        // version 5's run logs its accuracy: reported now
+        state.candidates[0].metrics.accuracy = Some(0.95);
+        let (_, new) = w.diff("risk/fraud", &meta("v3"), &state);
+        assert_eq!(new, vec![(5, 0.95)]);
+        // the same version of another model is its own candidate
+        let (_, new) = w.diff("risk/other", &meta("v3"), &state);
+        assert_eq!(new.len(), 2);
     }
 }

@@ -1,27 +1,11 @@
-//! Remediation: turning diagnoses and forecasts into actions under guardrails.
-//!
-//! - [`playbook`]: the declarative rules (condition → action, verify, undo);
-//! - [`guardrails`]: the limits every action must pass, automated or approved;
-//! - [`Remediation`]: one proposal and its lifecycle, kept by the engine
-//!   (proposed → approved | vetoed | expired → executing → verifying → succeeded | failed → undone);
-//! - [`Actuator`]: what carries an action out (the simulated fleet, a dry run); read-only
-//!   sessions construct none;
-//! - [`OutcomeStats`]: success and failure per playbook and per model, persisted in the data
-//!   dir and used by the Evolution phase.
+//! The remediation record: one proposal and its lifecycle, kept by the engine (proposed →
+//! approved | vetoed | expired → executing → verifying → succeeded | failed → undone), the
+//! decisions on it, and the outcome statistics per playbook and per model that the Evolution
+//! phase reads (the numbers only: the edge that owns the data dir saves them).
 
-pub mod actuator;
-pub mod backtest;
-pub mod chain;
-pub mod guardrails;
-pub mod kube;
-pub mod lease;
-pub mod playbook;
-
-pub use actuator::{Actuator, DryRunActuator, SimActuator};
-
-use crate::autonomy::{ActionClass, Mode};
+use super::autonomy::{ActionClass, Mode};
+use super::guardrails::GuardCheck;
 use crate::domain::Action;
-use crate::remediate::guardrails::GuardCheck;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 

@@ -198,7 +198,7 @@ impl PromClient {
         // an error's message: its start is enough
         let limit = if ok { self.max_body } else { MAX_ERROR_BODY };
         // streamed with a bound: an endless or huge body is never held whole
-        let (body, cut) = crate::sources::body::read(resp, limit)
+        let (body, cut) = crate::clients::body::read(resp, limit)
             .await
             .map_err(transport)?;
         if ok && cut {

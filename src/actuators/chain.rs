@@ -9,8 +9,9 @@
 //! reply says loudly that the registry was not updated, so the operator can fix the alias.
 //! In a dry run the registry is not written at all.
 
-use super::{Action, Actuator};
-use crate::sources::mlflow::RegistryActuator;
+use super::Actuator;
+use super::mlflow::RegistryActuator;
+use crate::domain::Action;
 use futures::future::BoxFuture;
 use std::sync::Arc;
 
@@ -82,8 +83,8 @@ impl Actuator for ServingThenRegistry {
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
+    use crate::actuators::DryRunActuator;
     use crate::config::MlflowConfig;
-    use crate::remediate::DryRunActuator;
     use std::sync::Mutex;
 
     /// Records what it is asked and answers as told.
@@ -128,7 +129,7 @@ mod tests {
             challenger_alias: "challenger".into(),
             timeout_seconds: 0.5,
         };
-        RegistryActuator::new(crate::sources::mlflow::Registry::new(&cfg).unwrap())
+        RegistryActuator::new(crate::clients::mlflow::Registry::new(&cfg).unwrap())
     }
 
     fn rt() -> tokio::runtime::Runtime {

@@ -1,0 +1,13 @@
+//! Wire clients shared by sources and actuators: what it takes to talk to an outside system
+//! (its errors, its JSON, the HTTP client with its retries and limits, and rules that read its
+//! answers), and nothing about what pitcrew does with the answers. Sources turn answers into
+//! engine events; actuators turn actions into requests; both import from here, never from
+//! each other.
+//!
+//! - [`body`]: reading an HTTP body up to a limit;
+//! - [`mlflow`]: the MLflow model registry;
+//! - [`prometheus`]: Prometheus's query API.
+
+pub mod body;
+pub mod mlflow;
+pub mod prometheus;
