@@ -11,7 +11,7 @@
 //! Every action goes through the same path as in the console: the intent is journaled first
 //! (here, in memory), then the simulated actuator carries it out and its result is fed back.
 
-use crate::domain::IncidentKind;
+use crate::domain::{Action, IncidentKind};
 use crate::engine::incident::RESOLVE_AFTER;
 use crate::engine::remedy::Purpose;
 use crate::engine::{Command, Effect, Engine, EngineConfig, Event};
@@ -189,22 +189,27 @@ pub fn route(engine: &mut Engine, world: &mut SimWorld, fx: Vec<Effect>, log: &m
                     model,
                     purpose,
                 });
-                let r = world.act(model as usize, &action);
-                let (ok, message) = match r {
-                    Ok(m) => (true, m),
-                    Err(e) => (false, e),
-                };
-                queue.extend(engine.apply(Event::ActionResult {
-                    t: world.time(),
-                    id,
-                    ok,
-                    dry_run: false,
-                    message,
-                }));
+                queue.extend(engine.apply(carry_out(world, id, model, &action)));
             }
             Effect::Inject { model, incident } => world.inject(model as usize, incident),
             Effect::Outcome { .. } => {}
         }
+    }
+}
+
+/// Carries `action` out on model `model` of the simulated world and returns the outcome as the
+/// engine's event: the one place the backtests and the recorder act on the simulator.
+pub fn carry_out(world: &mut SimWorld, id: u64, model: u32, action: &Action) -> Event {
+    let (ok, message) = match world.act(model as usize, action) {
+        Ok(m) => (true, m),
+        Err(e) => (false, e),
+    };
+    Event::ActionResult {
+        t: world.time(),
+        id,
+        ok,
+        dry_run: false,
+        message,
     }
 }
 

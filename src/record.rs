@@ -125,17 +125,7 @@ pub fn record_parts(
                         who,
                     } => {
                         j.intent(t, id, &key, &action, purpose, &who, "simulated fleet")?;
-                        let (ok, message) = match world.act(model as usize, &action) {
-                            Ok(m) => (true, m),
-                            Err(e) => (false, e),
-                        };
-                        queue.push(Event::ActionResult {
-                            t: world.time(),
-                            id,
-                            ok,
-                            dry_run: false,
-                            message,
-                        });
+                        queue.push(crate::harness::carry_out(world, id, model, &action));
                     }
                     Effect::Inject { model, incident } => world.inject(model as usize, incident),
                     Effect::Outcome { .. } => {}

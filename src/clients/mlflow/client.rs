@@ -351,26 +351,15 @@ impl MlflowClient {
         &self,
         filter: Option<&str>,
     ) -> Result<Vec<RegisteredModel>, MlflowError> {
-        let mut out = Vec::new();
-        let mut token: Option<String> = None;
-        for _ in 0..MAX_PAGES {
-            let page = self
-                .search_registered_models_page(filter, PAGE_SIZE, token.as_deref())
-                .await?;
-            out.extend(page.items);
-            match page.next_page_token {
-                Some(t) if Some(&t) != token.as_ref() => token = Some(t),
-                _ => return Ok(out),
-            }
-        }
-        Err(MlflowError::TooManyPages {
-            url: self.api.join("registered-models/search").map_or_else(
-                |_| crate::redact::url_of(&self.api),
-                |u| crate::redact::url_of(&u),
-            ),
-            what: "registered models".into(),
-            pages: MAX_PAGES,
-        })
+        self.all_pages(
+            "registered-models/search",
+            || "registered models".into(),
+            |token| async move {
+                self.search_registered_models_page(filter, PAGE_SIZE, token.as_deref())
+                    .await
+            },
+        )
+        .await
     }
 
     /// `GET registered-models/get`: with its aliases, tags and latest versions.
@@ -431,12 +420,35 @@ impl MlflowClient {
         page_size: u32,
     ) -> Result<Vec<ModelVersion>, MlflowError> {
         let filter = format!("name={}", quote(name)?);
+        let filter = filter.as_str();
+        self.all_pages(
+            "model-versions/search",
+            || format!("versions of model '{name}'"),
+            |token| async move {
+                self.search_model_versions_page(filter, page_size.max(1), token.as_deref())
+                    .await
+            },
+        )
+        .await
+    }
+
+    /// Every item of a paged search: `page(token)` fetches one page, following
+    /// `next_page_token` until a page has none (or repeats the last one); more than
+    /// [`MAX_PAGES`] pages is an error naming the endpoint (`path`) and `what` was searched.
+    pub(super) async fn all_pages<T, F, Fut>(
+        &self,
+        path: &str,
+        what: impl FnOnce() -> String,
+        mut page: F,
+    ) -> Result<Vec<T>, MlflowError>
+    where
+        F: FnMut(Option<String>) -> Fut,
+        Fut: std::future::Future<Output = Result<Page<T>, MlflowError>>,
+    {
         let mut out = Vec::new();
         let mut token: Option<String> = None;
         for _ in 0..MAX_PAGES {
-            let page = self
-                .search_model_versions_page(&filter, page_size.max(1), token.as_deref())
-                .await?;
+            let page = page(token.clone()).await?;
             out.extend(page.items);
             match page.next_page_token {
                 Some(t) if Some(&t) != token.as_ref() => token = Some(t),
@@ -444,11 +456,11 @@ impl MlflowClient {
             }
         }
         Err(MlflowError::TooManyPages {
-            url: self.api.join("model-versions/search").map_or_else(
+            url: self.api.join(path).map_or_else(
                 |_| crate::redact::url_of(&self.api),
                 |u| crate::redact::url_of(&u),
             ),
-            what: format!("versions of model '{name}'"),
+            what: what(),
             pages: MAX_PAGES,
         })
     }

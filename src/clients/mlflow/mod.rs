@@ -324,6 +324,65 @@ mod tests {
         assert!(quote("a'b\"c").is_err());
     }
 
+    #[tokio::test]
+    async fn paging_follows_tokens_stops_on_a_repeat_and_bounds_the_pages() {
+        let c = MlflowClient::with_token("http://127.0.0.1:5000", None, 1.0).expect("client");
+        let page = |items: Vec<u32>, next: Option<&str>| Page {
+            items,
+            next_page_token: next.map(str::to_string),
+        };
+        // three pages, the last without a token
+        let all = c
+            .all_pages(
+                "p",
+                || "things".into(),
+                |token| async move {
+                    Ok(match token.as_deref() {
+                        None => page(vec![1, 2], Some("a")),
+                        Some("a") => page(vec![3], Some("b")),
+                        _ => page(vec![4], None),
+                    })
+                },
+            )
+            .await
+            .expect("pages");
+        assert_eq!(all, vec![1, 2, 3, 4]);
+        // a server that hands back the token it was given: stop, do not loop
+        let all = c
+            .all_pages(
+                "p",
+                || "things".into(),
+                |token| async move {
+                    Ok(page(
+                        vec![token.map_or(0, |t| t.len() as u32)],
+                        Some("same"),
+                    ))
+                },
+            )
+            .await
+            .expect("pages");
+        assert_eq!(all, vec![0, 4]);
+        // a new token on every page: an error after MAX_PAGES, naming the endpoint
+        let calls = std::sync::atomic::AtomicUsize::new(0);
+        let e = c
+            .all_pages(
+                "registered-models/search",
+                || "things".into(),
+                |_| {
+                    let n = calls.fetch_add(1, Ordering::Relaxed);
+                    async move { Ok(page(vec![], Some(&n.to_string()))) }
+                },
+            )
+            .await
+            .expect_err("endless");
+        assert_eq!(calls.load(Ordering::Relaxed), MAX_PAGES);
+        let text = e.to_string();
+        assert!(
+            text.contains("registered-models/search") && text.contains("things"),
+            "{text}"
+        );
+    }
+
     #[test]
     fn worst_case_is_bounded_by_timeout_times_attempts_plus_delays() {
         let c = MlflowClient::with_token("http://127.0.0.1:5000", None, 2.0)
