@@ -4,89 +4,42 @@
 
 use super::{Effect, Engine, LogKind, Status};
 use crate::policy::autonomy::{ActionClass, Mode, Phase};
-use crate::policy::guardrails;
 use crate::policy::{DecisionRecord, RemState, reason_problem};
 
+/// What an operator decides on one remediation.
+#[derive(Debug, Clone, PartialEq)]
+pub(super) enum Verdict {
+    /// Approve a proposal, or accept an inconclusive outcome.
+    Approve,
+    /// Veto a proposal (with its reason), or reject an inconclusive outcome.
+    Veto(String),
+}
+
 impl Engine {
-    /// An operator approves (a proposal) or accepts (an inconclusive verification).
-    pub(super) fn approve(&mut self, t: f64, user: &str, id: u64) -> Vec<Effect> {
+    /// An operator's decision on remediation `id`: one path for approve and veto. What the
+    /// verdict does depends on the state: a proposal is approved (then runs when the guardrails
+    /// pass) or vetoed; an inconclusive outcome is accepted as a success or rejected as a
+    /// failure; in any other state nothing changes and the log says why. A veto's reason must
+    /// stand ([`reason_problem`]) before anything else is looked at.
+    pub(super) fn decide(&mut self, t: f64, user: &str, id: u64, verdict: Verdict) -> Vec<Effect> {
         let mut fx = Vec::new();
+        let verb = match verdict {
+            Verdict::Approve => "approved",
+            Verdict::Veto(_) => "vetoed",
+        };
         let Some(k) = self.remediations.iter().position(|r| r.id == id) else {
             self.push_log(
                 t,
                 LogKind::Decision,
                 None,
                 Status::Warn,
-                format!("{user} approved R{id}, which does not exist"),
+                format!("{user} {verb} R{id}, which does not exist"),
             );
             return fx;
         };
-        let r = &mut self.remediations[k];
-        let subject = format!("R{id} {}", r.title());
-        match r.state {
-            RemState::Proposed => {
-                r.decisions.push(DecisionRecord {
-                    who: user.to_string(),
-                    t,
-                    what: "approve".into(),
-                    reason: None,
-                });
-                r.expires = t + self.cfg.approval_timeout;
-                self.audit(t, user, "approve", subject, None);
-                self.set_state(
-                    k,
-                    t,
-                    RemState::Approved,
-                    format!("approved by {user}"),
-                    Status::Ok,
-                );
-                let model = self.remediations[k].model as usize;
-                let checks = guardrails::check(
-                    &self.cfg.guardrails,
-                    &self.request(&self.remediations[k]),
-                    &self.ledger,
-                    &self.facts(model, t),
-                    t,
-                );
-                self.remediations[k].checks = checks;
-                self.try_execute(k, t, &mut fx);
-            }
-            RemState::Inconclusive => {
-                r.decisions.push(DecisionRecord {
-                    who: user.to_string(),
-                    t,
-                    what: "accept".into(),
-                    reason: None,
-                });
-                self.audit(t, user, "accept outcome", subject, None);
-                self.set_state(
-                    k,
-                    t,
-                    RemState::Succeeded,
-                    format!("{user} judged the outcome a success"),
-                    Status::Ok,
-                );
-                self.outcome(k, true, &mut fx);
-            }
-            s => {
-                let text = format!(
-                    "{user} approved R{id}, but it is {} — nothing to approve",
-                    s.word()
-                );
-                let key = r.key.clone();
-                self.push_log(t, LogKind::Decision, Some(key), Status::Warn, text);
-            }
-        }
-        fx
-    }
-
-    /// An operator vetoes a proposal (or rejects an inconclusive outcome), with a reason.
-    pub(super) fn veto(&mut self, t: f64, user: &str, id: u64, reason: String) -> Vec<Effect> {
-        let mut fx = Vec::new();
-        let Some(k) = self.remediations.iter().position(|r| r.id == id) else {
-            return fx;
-        };
-        if let Some(why) = reason_problem(&reason) {
+        if let Verdict::Veto(reason) = &verdict
+            && let Some(why) = reason_problem(reason)
+        {
             let key = self.remediations[k].key.clone();
             self.push_log(
                 t,
@@ -97,50 +50,78 @@ impl Engine {
             );
             return fx;
         }
-        let r = &mut self.remediations[k];
+        let r = &self.remediations[k];
         let subject = format!("R{id} {}", r.title());
-        match r.state {
-            RemState::Proposed | RemState::Approved | RemState::WouldDo => {
-                r.decisions.push(DecisionRecord {
-                    who: user.to_string(),
-                    t,
-                    what: "veto".into(),
-                    reason: Some(reason.clone()),
-                });
-                self.audit(t, user, "veto", subject, Some(reason.clone()));
-                self.set_state(
-                    k,
-                    t,
-                    RemState::Vetoed,
-                    format!("vetoed by {user}: {reason}"),
-                    Status::Ok,
-                );
-            }
-            RemState::Inconclusive => {
-                r.decisions.push(DecisionRecord {
-                    who: user.to_string(),
-                    t,
-                    what: "reject".into(),
-                    reason: Some(reason.clone()),
-                });
-                self.audit(t, user, "reject outcome", subject, Some(reason.clone()));
-                self.set_state(
-                    k,
-                    t,
-                    RemState::Failed,
-                    format!("{user} judged the outcome a failure: {reason}"),
-                    Status::Warn,
-                );
-                self.outcome(k, false, &mut fx);
-            }
-            s => {
-                let text = format!(
-                    "{user} vetoed R{id}, but it is {} — too late to veto",
-                    s.word()
-                );
+        // (recorded as, audited as, new state, why, status, the outcome it settles)
+        let (what, audited, to, why, status, outcome) = match (&verdict, r.state) {
+            (Verdict::Approve, RemState::Proposed) => (
+                "approve",
+                "approve",
+                RemState::Approved,
+                format!("approved by {user}"),
+                Status::Ok,
+                None,
+            ),
+            (Verdict::Approve, RemState::Inconclusive) => (
+                "accept",
+                "accept outcome",
+                RemState::Succeeded,
+                format!("{user} judged the outcome a success"),
+                Status::Ok,
+                Some(true),
+            ),
+            (
+                Verdict::Veto(reason),
+                RemState::Proposed | RemState::Approved | RemState::WouldDo,
+            ) => (
+                "veto",
+                "veto",
+                RemState::Vetoed,
+                format!("vetoed by {user}: {reason}"),
+                Status::Ok,
+                None,
+            ),
+            (Verdict::Veto(reason), RemState::Inconclusive) => (
+                "reject",
+                "reject outcome",
+                RemState::Failed,
+                format!("{user} judged the outcome a failure: {reason}"),
+                Status::Warn,
+                Some(false),
+            ),
+            (_, s) => {
+                let late = match verdict {
+                    Verdict::Approve => "nothing to approve",
+                    Verdict::Veto(_) => "too late to veto",
+                };
+                let text = format!("{user} {verb} R{id}, but it is {} — {late}", s.word());
                 let key = r.key.clone();
                 self.push_log(t, LogKind::Decision, Some(key), Status::Warn, text);
+                return fx;
             }
+        };
+        let reason = match verdict {
+            Verdict::Approve => None,
+            Verdict::Veto(reason) => Some(reason),
+        };
+        let r = &mut self.remediations[k];
+        r.decisions.push(DecisionRecord {
+            who: user.to_string(),
+            t,
+            what: what.into(),
+            reason: reason.clone(),
+        });
+        if to == RemState::Approved {
+            r.expires = t + self.cfg.approval_timeout;
+        }
+        self.audit(t, user, audited, subject, reason);
+        self.set_state(k, t, to, why, status);
+        if to == RemState::Approved {
+            self.refresh_checks(k, t);
+            self.try_execute(k, t, &mut fx);
+        }
+        if let Some(ok) = outcome {
+            self.outcome(k, ok, &mut fx);
         }
         fx
     }
@@ -228,5 +209,118 @@ impl Engine {
             Status::Ok,
             format!("{user} set {what}"),
         );
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use crate::domain::IncidentKind;
+    use crate::engine::EngineConfig;
+    use crate::sources::sim::{drive, start};
+
+    /// An engine in Augmentation with one proposal waiting for a human (a memory leak).
+    fn with_a_proposal() -> (Engine, u64) {
+        let cfg = EngineConfig {
+            phase: Phase::Augmentation,
+            ..Default::default()
+        };
+        let (mut w, mut e) = start(7, 6, 1.7e9, cfg);
+        w.inject(0, IncidentKind::MemoryLeak);
+        for _ in 0..5000 {
+            drive(&mut w, &mut e, 1);
+            if let Some(r) = e.remediations().find(|r| r.state == RemState::Proposed) {
+                return (e.clone(), r.id);
+            }
+        }
+        panic!("the leak was never proposed for");
+    }
+
+    fn state(e: &Engine, id: u64) -> RemState {
+        e.remediations().find(|r| r.id == id).unwrap().state
+    }
+
+    fn last_log(e: &Engine) -> String {
+        e.log_since(0)
+            .last()
+            .map(|x| x.text.clone())
+            .unwrap_or_default()
+    }
+
+    #[test]
+    fn a_veto_needs_a_reason_and_is_recorded_with_it() {
+        let (mut e, id) = with_a_proposal();
+        let t = e.time();
+        e.decide(t, "ana", id, Verdict::Veto("no".into()));
+        assert_eq!(state(&e, id), RemState::Proposed);
+        assert!(last_log(&e).contains("ana's veto of R"), "{}", last_log(&e));
+        let fx = e.decide(
+            t,
+            "ana",
+            id,
+            Verdict::Veto("leak is a known batch job".into()),
+        );
+        assert!(fx.is_empty());
+        assert_eq!(state(&e, id), RemState::Vetoed);
+        let r = e.remediations().find(|r| r.id == id).unwrap();
+        let d = r.decisions.last().unwrap();
+        assert_eq!((d.who.as_str(), d.what.as_str()), ("ana", "veto"));
+        assert_eq!(d.reason.as_deref(), Some("leak is a known batch job"));
+        // a second decision on a vetoed remediation changes nothing and says why
+        e.decide(t, "bo", id, Verdict::Approve);
+        assert_eq!(state(&e, id), RemState::Vetoed);
+        assert!(
+            last_log(&e).contains("bo approved R") && last_log(&e).contains("nothing to approve"),
+            "{}",
+            last_log(&e)
+        );
+    }
+
+    #[test]
+    fn an_approval_runs_the_action_and_a_late_veto_changes_nothing() {
+        let (mut e, id) = with_a_proposal();
+        let t = e.time();
+        let fx = e.decide(t, "ana", id, Verdict::Approve);
+        assert!(
+            fx.iter().any(
+                |f| matches!(f, Effect::Execute { id: x, who, .. } if *x == id && who == "ana")
+            ),
+            "{fx:?}"
+        );
+        assert_eq!(state(&e, id), RemState::Executing);
+        let r = e.remediations().find(|r| r.id == id).unwrap();
+        assert_eq!(r.decisions.last().unwrap().what, "approve");
+        let fx = e.decide(
+            t,
+            "bo",
+            id,
+            Verdict::Veto("changed my mind about it".into()),
+        );
+        assert!(fx.is_empty());
+        assert_eq!(state(&e, id), RemState::Executing);
+        assert!(
+            last_log(&e).contains("too late to veto"),
+            "{}",
+            last_log(&e)
+        );
+    }
+
+    #[test]
+    fn a_decision_on_an_unknown_id_is_logged_and_acts_on_nothing() {
+        let (mut e, id) = with_a_proposal();
+        let t = e.time();
+        for v in [
+            Verdict::Approve,
+            Verdict::Veto("not a real remediation".into()),
+        ] {
+            assert!(e.decide(t, "ana", id + 100, v).is_empty());
+            assert!(
+                last_log(&e).contains("which does not exist"),
+                "{}",
+                last_log(&e)
+            );
+        }
+        assert_eq!(state(&e, id), RemState::Proposed);
     }
 }

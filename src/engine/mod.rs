@@ -9,6 +9,7 @@ pub mod anomaly;
 mod change;
 mod checkpoint;
 mod decisions;
+use decisions::Verdict;
 pub mod event;
 pub mod incident;
 mod observe;
@@ -580,9 +581,11 @@ impl Engine {
                         effects.extend(self.remediate(self.t));
                     }
                 }
-                Command::Approve { id } => effects.extend(self.approve(self.t, &user, id)),
+                Command::Approve { id } => {
+                    effects.extend(self.decide(self.t, &user, id, Verdict::Approve))
+                }
                 Command::Veto { id, reason } => {
-                    effects.extend(self.veto(self.t, &user, id, reason));
+                    effects.extend(self.decide(self.t, &user, id, Verdict::Veto(reason)));
                     effects.extend(self.after_veto(self.t, id));
                 }
                 Command::SetClassMode { phase, class, mode } => {

@@ -217,6 +217,19 @@ impl Engine {
         });
     }
 
+    /// The guardrail checks of remediation `k`, as they stand at `t`.
+    pub(super) fn refresh_checks(&mut self, k: usize, t: f64) {
+        let model = self.remediations[k].model as usize;
+        let checks = guardrails::check(
+            &self.cfg.guardrails,
+            &self.request(&self.remediations[k]),
+            &self.ledger,
+            &self.facts(model, t),
+            t,
+        );
+        self.remediations[k].checks = checks;
+    }
+
     fn incident_open(&self, r: &Remediation) -> bool {
         match r.incident {
             Some(id) => self.incidents.iter().any(|i| i.id == id && i.is_open()),
@@ -227,18 +240,10 @@ impl Engine {
     fn step_remediation(&mut self, k: usize, t: f64, fx: &mut Vec<Effect>) {
         let state = self.remediations[k].state;
         let pb = self.playbook(&self.remediations[k].playbook).cloned();
-        let model = self.remediations[k].model as usize;
         match state {
             RemState::WouldDo | RemState::Proposed | RemState::Approved => {
                 // the safety checks keep running while a decision is pending
-                let checks = guardrails::check(
-                    &self.cfg.guardrails,
-                    &self.request(&self.remediations[k]),
-                    &self.ledger,
-                    &self.facts(model, t),
-                    t,
-                );
-                self.remediations[k].checks = checks;
+                self.refresh_checks(k, t);
                 if !self.incident_open(&self.remediations[k]) {
                     self.set_state(
                         k,
