@@ -4,7 +4,8 @@
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use pitcrew::engine::EngineConfig;
-use pitcrew::sources::sim::{drive, start, step_events};
+use pitcrew::harness::{drive, start};
+use pitcrew::sources::sim::step_events;
 use pitcrew::tui::keymap::Keymap;
 use pitcrew::tui::state::{Capabilities, Ui};
 use pitcrew::tui::theme::{ColorMode, Theme};

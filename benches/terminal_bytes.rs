@@ -4,8 +4,9 @@
 //! `cargo bench --bench terminal_bytes`.
 
 use pitcrew::engine::{EngineConfig, Event};
+use pitcrew::harness::{drive, start};
 use pitcrew::sim::SIM_STEP;
-use pitcrew::sources::sim::{drive, start, step_events};
+use pitcrew::sources::sim::step_events;
 use pitcrew::tui::keymap::Keymap;
 use pitcrew::tui::state::{Capabilities, Ui, View};
 use pitcrew::tui::terminal::TermWriter;

@@ -1,7 +1,7 @@
 //! False alarms on a quiet simulated fleet: incidents opened per model-day after a day of
 //! warm-up, with no incident injected. `cargo run --release --example quiet_fleet`.
 use pitcrew::engine::EngineConfig;
-use pitcrew::sources::sim::{drive, start};
+use pitcrew::harness::{drive, start};
 
 fn main() {
     let models = 15;

@@ -15,7 +15,7 @@
 //! (reads `/proc`).
 use pitcrew::engine::{Event, SourceKind, SourceState, SourceStatus};
 use pitcrew::fleet::{Sample, Signal};
-use pitcrew::sources::sim::start;
+use pitcrew::harness::start;
 use std::time::Instant;
 
 /// The binary's allocator, so that what is measured is what the console would hold.

@@ -418,7 +418,7 @@ pub async fn serve_bounded(
 mod tests {
     use super::*;
     use crate::engine::EngineConfig;
-    use crate::sources::sim::{drive, start};
+    use crate::harness::{drive, start};
 
     fn line<'a>(text: &'a str, prefix: &str) -> Option<&'a str> {
         text.lines().find(|l| l.starts_with(prefix))

@@ -1,5 +1,12 @@
-//! The harness: the engine driven in lock-step with the simulated world, its effects routed to
-//! the simulator ([`route`]) and their outcomes fed back, as fast as the machine allows.
+//! The harness: the one effect loop on the simulated world. The engine is driven in lock-step
+//! with the world ([`feed`], [`drive`], [`start`]); its effects are carried out on the
+//! simulator ([`route_witnessed`]) — an action's intent shown to a [`Witness`] first (the
+//! recorder journals it, the backtests and the tests keep it in memory), then the simulator
+//! acts, then the result goes back to the engine — as fast as the machine allows. The
+//! recorder (`record.rs`), the incidents backtest below, the tests, benches and examples all
+//! run through it. The console's and the agent's edge (`app/edge.rs`) keep the same order
+//! (intent journaled, then the actuator, then the result as an event) with an asynchronous
+//! actuator whose answers come back through the engine task's channel.
 //!
 //! It runs `pitcrew backtest incidents`: every simulated incident scenario, run under an autonomy
 //! phase with the same simulated physics, reporting detection delay, time to remediation,
@@ -14,7 +21,9 @@
 use crate::domain::{Action, IncidentKind};
 use crate::engine::incident::RESOLVE_AFTER;
 use crate::engine::remedy::Purpose;
-use crate::engine::{Command, Effect, Engine, EngineConfig, Event};
+use crate::engine::{
+    Command, Effect, Engine, EngineConfig, Event, SourceKind, SourceState, SourceStatus,
+};
 use crate::policy::RemState;
 use crate::policy::autonomy::{ActionClass, Phase};
 use crate::sim::{
@@ -23,6 +32,7 @@ use crate::sim::{
 };
 use crate::sources::sim::step_events;
 use serde::Serialize;
+use std::convert::Infallible;
 
 /// Settings.
 #[derive(Debug, Clone)]
@@ -169,9 +179,83 @@ pub struct Executed {
     pub purpose: Purpose,
 }
 
-/// Feed effects to the simulated world, the way the console's edge does: intent first, then
-/// the actuator, then the result back to the engine.
-pub fn route(engine: &mut Engine, world: &mut SimWorld, fx: Vec<Effect>, log: &mut Vec<Executed>) {
+/// An action about to be carried out: what the loop shows its [`Witness`] before the actuator
+/// acts.
+#[derive(Debug, Clone, Copy)]
+pub struct Intent<'a> {
+    /// Engine time.
+    pub t: f64,
+    /// Remediation id.
+    pub id: u64,
+    /// Model index.
+    pub model: u32,
+    /// `namespace/name`.
+    pub key: &'a str,
+    /// What.
+    pub action: &'a Action,
+    /// Why.
+    pub purpose: Purpose,
+    /// Who decided it.
+    pub who: &'a str,
+}
+
+/// Who watches the effect loop: the recorder journals what it is shown, the backtests and the
+/// tests keep the intents in memory. An error stops the loop where it is: an intent that could
+/// not be recorded is not carried out.
+pub trait Witness {
+    /// What recording can fail with.
+    type Error;
+    /// An event, before the engine applies it.
+    fn event(&mut self, _ev: &Event) -> Result<(), Self::Error> {
+        Ok(())
+    }
+    /// The engine, just after it applied an event (its new log lines are there to record).
+    fn applied(&mut self, _engine: &Engine) -> Result<(), Self::Error> {
+        Ok(())
+    }
+    /// An action, before the actuator carries it out.
+    fn intent(&mut self, intent: Intent<'_>) -> Result<(), Self::Error>;
+}
+
+/// The backtests' and the tests' witness: every intent, in memory.
+impl Witness for Vec<Executed> {
+    type Error = Infallible;
+    fn intent(&mut self, i: Intent<'_>) -> Result<(), Infallible> {
+        self.push(Executed {
+            t: i.t,
+            id: i.id,
+            model: i.model,
+            purpose: i.purpose,
+        });
+        Ok(())
+    }
+}
+
+/// The one effect loop on the simulated world: `ev` is shown to the witness, applied, and its
+/// effects carried out ([`route_witnessed`]).
+pub fn feed<W: Witness>(
+    engine: &mut Engine,
+    world: &mut SimWorld,
+    ev: Event,
+    witness: &mut W,
+) -> Result<(), W::Error> {
+    witness.event(&ev)?;
+    let fx = engine.apply(ev);
+    witness.applied(engine)?;
+    route_witnessed(engine, world, fx, witness)
+}
+
+/// Carries out effects on the simulated world: for an action, the intent goes to the witness
+/// first, then the simulator acts, then its result goes back to the engine (shown to the
+/// witness first) and the effects of that are carried out in turn, depth first. An injection
+/// asks the simulator for the incident; an outcome needs nothing here (the console's edge
+/// saves the statistics).
+pub fn route_witnessed<W: Witness>(
+    engine: &mut Engine,
+    world: &mut SimWorld,
+    fx: Vec<Effect>,
+    witness: &mut W,
+) -> Result<(), W::Error> {
     let mut queue = fx;
     while let Some(f) = queue.pop() {
         match f {
@@ -179,22 +263,71 @@ pub fn route(engine: &mut Engine, world: &mut SimWorld, fx: Vec<Effect>, log: &m
                 t,
                 id,
                 model,
+                key,
                 action,
                 purpose,
-                ..
+                who,
             } => {
-                log.push(Executed {
+                witness.intent(Intent {
                     t,
                     id,
                     model,
+                    key: &key,
+                    action: &action,
                     purpose,
-                });
-                queue.extend(engine.apply(carry_out(world, id, model, &action)));
+                    who: &who,
+                })?;
+                let ev = carry_out(world, id, model, &action);
+                witness.event(&ev)?;
+                queue.extend(engine.apply(ev));
+                witness.applied(engine)?;
             }
             Effect::Inject { model, incident } => world.inject(model as usize, incident),
             Effect::Outcome { .. } => {}
         }
     }
+    Ok(())
+}
+
+/// [`route_witnessed`] with the intents kept in `log`.
+pub fn route(engine: &mut Engine, world: &mut SimWorld, fx: Vec<Effect>, log: &mut Vec<Executed>) {
+    match route_witnessed(engine, world, fx, log) {
+        Ok(()) => {}
+        Err(never) => match never {},
+    }
+}
+
+/// Drive a world and an engine in lock-step for `steps` steps (tests, benches): the events
+/// the live source would send, without pacing, and their effects carried out on the world.
+pub fn drive(world: &mut SimWorld, engine: &mut Engine, steps: usize) {
+    let mut log = Vec::new();
+    for _ in 0..steps {
+        for ev in step_events(world) {
+            let fx = engine.apply(ev);
+            route(engine, world, fx, &mut log);
+        }
+    }
+}
+
+/// A world and an engine that knows its models, both at the world's start.
+pub fn start(seed: u64, models: usize, t0: f64, engine_cfg: EngineConfig) -> (SimWorld, Engine) {
+    let world = SimWorld::new(seed, models, t0);
+    let mut engine = Engine::new(engine_cfg);
+    engine.apply(Event::Models {
+        t: world.time(),
+        models: world.metas(),
+    });
+    engine.apply(Event::Source {
+        t: world.time(),
+        status: SourceStatus {
+            kind: SourceKind::Simulated,
+            label: format!("sim seed {seed}"),
+            state: SourceState::Live,
+            speed: 1.0,
+            step: SIM_STEP,
+        },
+    });
+    (world, engine)
 }
 
 /// Carries `action` out on model `model` of the simulated world and returns the outcome as the

@@ -4,9 +4,8 @@
 //! when due — with a script of operator decisions. Used to make the incident fixtures (`fixtures/incidents/*.jsonl`) and in tests.
 
 use crate::domain::{Action, IncidentKind};
-use crate::engine::{
-    Command, Effect, Engine, EngineConfig, Event, SourceKind, SourceState, SourceStatus,
-};
+use crate::engine::{Command, Engine, EngineConfig, Event, SourceKind, SourceState, SourceStatus};
+use crate::harness::{Intent, Witness};
 use crate::journal::{FORMAT, Journal, JournalConfig, Record, Settings};
 use crate::policy::RemState;
 use crate::policy::autonomy::Phase;
@@ -78,7 +77,7 @@ pub fn record_parts(
         || "session".to_string(),
         |x| x.to_string_lossy().into_owned(),
     );
-    let mut j = Journal::create(
+    let j = Journal::create(
         JournalConfig {
             dir: dir.to_path_buf(),
             stem,
@@ -98,51 +97,14 @@ pub fn record_parts(
         },
     )?;
     let mut engine = Engine::new(cfg);
-    let mut logged = 0;
+    let mut j = Journaled { j, logged: 0 };
     let feed = |engine: &mut Engine,
                 world: &mut SimWorld,
-                j: &mut Journal,
-                ev: Event,
-                logged: &mut u64|
+                j: &mut Journaled,
+                ev: Event|
      -> std::io::Result<()> {
-        let mut queue = vec![ev];
-        while let Some(ev) = queue.pop() {
-            j.event(&ev)?;
-            let fx = engine.apply(ev);
-            for e in engine.log_since(*logged) {
-                j.log(e)?;
-            }
-            *logged = engine.log_seq();
-            for f in fx {
-                match f {
-                    Effect::Execute {
-                        t,
-                        id,
-                        model,
-                        key,
-                        action,
-                        purpose,
-                        who,
-                    } => {
-                        j.intent(t, id, &key, &action, purpose, &who, "simulated fleet")?;
-                        queue.push(crate::harness::carry_out(world, id, model, &action));
-                    }
-                    Effect::Inject { model, incident } => world.inject(model as usize, incident),
-                    Effect::Outcome { .. } => {}
-                }
-            }
-        }
-        if j.checkpoint_due(engine.time()) {
-            let after = j.last_event();
-            match crate::journal::encode_state(engine, j.dir()) {
-                Ok(s) => j.checkpoint(after, s)?,
-                Err(e) => {
-                    j.checkpoint_failed();
-                    return Err(std::io::Error::other(e));
-                }
-            }
-        }
-        Ok(())
+        crate::harness::feed(engine, world, ev, j)?;
+        j.checkpoint_if_due(engine)
     };
     let source = |state| SourceStatus {
         kind: SourceKind::Simulated,
@@ -155,23 +117,23 @@ pub fn record_parts(
         t: world.time(),
         models: world.metas(),
     };
-    feed(&mut engine, &mut world, &mut j, ev, &mut logged)?;
+    feed(&mut engine, &mut world, &mut j, ev)?;
     let ev = Event::Source {
         t: world.time(),
         status: source(SourceState::Backfilling { progress: 0.0 }),
     };
-    feed(&mut engine, &mut world, &mut j, ev, &mut logged)?;
+    feed(&mut engine, &mut world, &mut j, ev)?;
     let steps = |secs: f64| (secs / SIM_STEP).round() as usize;
     for _ in 0..steps(s.backfill) {
         for ev in step_events(&mut world) {
-            feed(&mut engine, &mut world, &mut j, ev, &mut logged)?;
+            feed(&mut engine, &mut world, &mut j, ev)?;
         }
     }
     let ev = Event::Source {
         t: world.time(),
         status: source(SourceState::Live),
     };
-    feed(&mut engine, &mut world, &mut j, ev, &mut logged)?;
+    feed(&mut engine, &mut world, &mut j, ev)?;
     let start = world.time();
     let mut script = s.script.clone();
     script.sort_by(|a, b| a.0.total_cmp(&b.0));
@@ -211,7 +173,7 @@ pub fn record_parts(
                             },
                             _ => Command::Approve { id },
                         };
-                        feed(&mut engine, &mut world, &mut j, command(c), &mut logged)?;
+                        feed(&mut engine, &mut world, &mut j, command(c))?;
                     }
                 }
                 Act::Phase(p) => feed(
@@ -219,20 +181,68 @@ pub fn record_parts(
                     &mut world,
                     &mut j,
                     command(Command::SetPhase { phase: p }),
-                    &mut logged,
                 )?,
                 Act::Note(text) => feed(
                     &mut engine,
                     &mut world,
                     &mut j,
                     command(Command::Note { text }),
-                    &mut logged,
                 )?,
             }
         }
         for ev in step_events(&mut world) {
-            feed(&mut engine, &mut world, &mut j, ev, &mut logged)?;
+            feed(&mut engine, &mut world, &mut j, ev)?;
         }
     }
-    j.flush()
+    j.j.flush()
+}
+
+/// The recorder's witness of the effect loop: every event journaled before the engine applies
+/// it, the engine's log after it, every intent before the simulated actuator acts.
+struct Journaled {
+    j: Journal,
+    /// The engine's log is journaled up to here.
+    logged: u64,
+}
+
+impl Journaled {
+    /// A checkpoint of the engine's state when the journal says one is due.
+    fn checkpoint_if_due(&mut self, engine: &Engine) -> std::io::Result<()> {
+        if !self.j.checkpoint_due(engine.time()) {
+            return Ok(());
+        }
+        let after = self.j.last_event();
+        match crate::journal::encode_state(engine, self.j.dir()) {
+            Ok(s) => self.j.checkpoint(after, s),
+            Err(e) => {
+                self.j.checkpoint_failed();
+                Err(std::io::Error::other(e))
+            }
+        }
+    }
+}
+
+impl Witness for Journaled {
+    type Error = std::io::Error;
+    fn event(&mut self, ev: &Event) -> std::io::Result<()> {
+        self.j.event(ev)
+    }
+    fn applied(&mut self, engine: &Engine) -> std::io::Result<()> {
+        for e in engine.log_since(self.logged) {
+            self.j.log(e)?;
+        }
+        self.logged = engine.log_seq();
+        Ok(())
+    }
+    fn intent(&mut self, i: Intent<'_>) -> std::io::Result<()> {
+        self.j.intent(
+            i.t,
+            i.id,
+            i.key,
+            i.action,
+            i.purpose,
+            i.who,
+            "simulated fleet",
+        )
+    }
 }

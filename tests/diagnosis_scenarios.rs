@@ -6,8 +6,8 @@ use pitcrew::diagnosis::Cause;
 use pitcrew::domain::{Action, IncidentKind};
 use pitcrew::engine::EngineConfig;
 use pitcrew::engine::incident::Incident;
+use pitcrew::harness::{drive, start};
 use pitcrew::sim::scenario;
-use pitcrew::sources::sim::{drive, start};
 
 const T0: f64 = 1_764_000_000.0;
 

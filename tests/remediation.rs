@@ -312,7 +312,7 @@ fn a_pending_proposal_waits_thirty_wall_seconds_whatever_the_speed() {
             approval_timeout: 60.0,
             ..Default::default()
         };
-        let (mut w, mut e) = pitcrew::sources::sim::start(7, 15, 1.7e9, cfg);
+        let (mut w, mut e) = pitcrew::harness::start(7, 15, 1.7e9, cfg);
         e.apply(Event::Source {
             t: w.time(),
             status: SourceStatus {
@@ -326,7 +326,7 @@ fn a_pending_proposal_waits_thirty_wall_seconds_whatever_the_speed() {
         w.inject(0, IncidentKind::MemoryLeak);
         let mut proposed = None;
         for _ in 0..5000 {
-            pitcrew::sources::sim::drive(&mut w, &mut e, 1);
+            pitcrew::harness::drive(&mut w, &mut e, 1);
             if let Some(r) = e.remediations().find(|r| r.state == RemState::Proposed) {
                 proposed = Some((r.id, w.time()));
                 break;
@@ -342,7 +342,7 @@ fn a_pending_proposal_waits_thirty_wall_seconds_whatever_the_speed() {
         let mut at = Vec::new();
         for until in [t0 + 120.0, t0 + 1200.0, t0 + 30.0 * speed + 60.0] {
             while w.time() < until {
-                pitcrew::sources::sim::drive(&mut w, &mut e, 1);
+                pitcrew::harness::drive(&mut w, &mut e, 1);
             }
             at.push(state_at(&e));
         }

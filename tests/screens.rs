@@ -2,7 +2,7 @@
 
 use pitcrew::domain::IncidentKind;
 use pitcrew::engine::{EngineConfig, Snapshot};
-use pitcrew::sources::sim::{drive, start};
+use pitcrew::harness::{drive, start};
 use pitcrew::tui::keymap::{Action, Keymap};
 use pitcrew::tui::state::{Capabilities, Ui, View};
 use pitcrew::tui::theme::{ColorMode, Theme};

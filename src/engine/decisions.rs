@@ -218,7 +218,7 @@ mod tests {
     use super::*;
     use crate::domain::IncidentKind;
     use crate::engine::EngineConfig;
-    use crate::sources::sim::{drive, start};
+    use crate::harness::{drive, start};
 
     /// An engine in Augmentation with one proposal waiting for a human (a memory leak).
     fn with_a_proposal() -> (Engine, u64) {

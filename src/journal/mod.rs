@@ -676,7 +676,7 @@ mod tests {
         let mut j = journal_in(dir.path(), 1 << 20, 2);
         j.event(&Event::Clock { t: 1.0 }).unwrap();
         let (_world, engine) =
-            crate::sources::sim::start(3, 4, 1000.0, crate::engine::EngineConfig::default());
+            crate::harness::start(3, 4, 1000.0, crate::engine::EngineConfig::default());
         let enc = encode_state(&engine, j.dir()).unwrap();
         let text_len = enc.text.len();
         assert!(text_len > 100);

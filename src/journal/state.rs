@@ -225,7 +225,7 @@ mod tests {
         // engine, and a fleet of 200 models before its first sample (the console's first
         // checkpoint; 15 MB that compress about 1,200×)
         let (_world, young) =
-            crate::sources::sim::start(7, 200, 1.7e9, crate::engine::EngineConfig::default());
+            crate::harness::start(7, 200, 1.7e9, crate::engine::EngineConfig::default());
         let dir = tempfile::tempdir().unwrap();
         let enc = encode_state(&young, dir.path()).unwrap();
         assert!(enc.len > MIN_CHECKPOINT_BOUND && enc.len > 256 * enc.text.len());

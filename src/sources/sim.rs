@@ -286,39 +286,3 @@ fn sim_now(base_sim: f64, base_real: Instant, speed: f64, paused: bool) -> f64 {
         base_sim + base_real.elapsed().as_secs_f64() * speed
     }
 }
-
-/// Drive a world and an engine in lock-step for `steps` steps (tests, benches, backtests):
-/// the same events the live source would send, without pacing.
-pub fn drive(world: &mut SimWorld, engine: &mut crate::engine::Engine, steps: usize) {
-    for _ in 0..steps {
-        for ev in step_events(world) {
-            engine.apply(ev);
-        }
-    }
-}
-
-/// A world and an engine that knows its models, both at the world's start.
-pub fn start(
-    seed: u64,
-    models: usize,
-    t0: f64,
-    engine_cfg: crate::engine::EngineConfig,
-) -> (SimWorld, crate::engine::Engine) {
-    let world = SimWorld::new(seed, models, t0);
-    let mut engine = crate::engine::Engine::new(engine_cfg);
-    engine.apply(Event::Models {
-        t: world.time(),
-        models: world.metas(),
-    });
-    engine.apply(Event::Source {
-        t: world.time(),
-        status: SourceStatus {
-            kind: SourceKind::Simulated,
-            label: format!("sim seed {seed}"),
-            state: SourceState::Live,
-            speed: 1.0,
-            step: SIM_STEP,
-        },
-    });
-    (world, engine)
-}

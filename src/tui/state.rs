@@ -661,7 +661,7 @@ impl Ui {
 mod tests {
     use super::*;
     use crate::engine::EngineConfig;
-    use crate::sources::sim::{drive, start};
+    use crate::harness::{drive, start};
 
     fn snap() -> Snapshot {
         let (mut w, mut e) = start(1, 15, 1.7e9, EngineConfig::default());
