@@ -87,7 +87,7 @@ pub async fn engine_task(
                     }
                 }
                 for ev in batch {
-                    journal_event(&mut engine, &mut edge, &ev);
+                    journal_event(&mut engine, &mut edge.journal, &ev);
                     for fx in engine.apply(ev) {
                         route(&mut engine, &mut edge, fx);
                     }
@@ -109,8 +109,9 @@ pub async fn engine_task(
                 if let Some(j) = edge.journal.as_mut()
                     && let Err(e) = j.flush()
                 {
-                    engine.add_notice(format!("journal write failed, journaling stopped: {e}"));
                     edge.journal = None;
+                    let text = format!("journal write failed, journaling stopped: {e}");
+                    notice(&mut engine, &mut edge.journal, text);
                 }
                 if dirty {
                     let f = focus.borrow().clone();
@@ -164,10 +165,9 @@ fn start_checkpoint(
     j.checkpoint_started();
     let after = j.last_event();
     let dir = j.dir().to_path_buf();
-    let mut copy = engine.clone();
+    let copy = engine.clone();
     let done = done.clone();
     tokio::task::spawn_blocking(move || {
-        copy.forget_notices();
         let _ = done.send((after, crate::journal::encode_state(&copy, &dir)));
     });
 }
@@ -185,15 +185,16 @@ fn journal_checkpoint(
     match r {
         Ok(s) => {
             if let Err(e) = j.checkpoint(after, s) {
-                engine.add_notice(format!(
-                    "journal write failed, journaling stopped and actions disabled: {e}"
-                ));
                 edge.journal = None;
+                let text =
+                    format!("journal write failed, journaling stopped and actions disabled: {e}");
+                notice(engine, &mut edge.journal, text);
             }
         }
         Err(e) => {
             j.checkpoint_failed();
-            engine.add_notice(format!("no checkpoint in the journal this time: {e}"));
+            let text = format!("no checkpoint in the journal this time: {e}");
+            notice(engine, &mut edge.journal, text);
         }
     }
 }
@@ -213,22 +214,33 @@ fn journal_log(engine: &mut Engine, edge: &mut Edge, logged: &mut u64) {
     }
     *logged = engine.log_seq();
     if let Some(e) = failed {
-        engine.add_notice(format!(
-            "journal write failed, journaling stopped and actions disabled: {e}"
-        ));
         edge.journal = None;
+        let text = format!("journal write failed, journaling stopped and actions disabled: {e}");
+        notice(engine, &mut edge.journal, text);
     }
 }
 
-fn journal_event(engine: &mut Engine, edge: &mut Edge, ev: &Event) {
-    if let Some(j) = edge.journal.as_mut()
+/// Journal an event before the engine applies it; when that fails, journaling stops (and with
+/// it every action) and the operator is told.
+fn journal_event(engine: &mut Engine, journal: &mut Option<Journal>, ev: &Event) {
+    if let Some(j) = journal.as_mut()
         && let Err(e) = j.event(ev)
     {
-        engine.add_notice(format!(
-            "journal write failed, journaling stopped and actions disabled: {e}"
-        ));
-        edge.journal = None;
+        *journal = None;
+        let text = format!("journal write failed, journaling stopped and actions disabled: {e}");
+        notice(engine, journal, text);
     }
+}
+
+/// Tell the operator something about the console itself: an [`Event::Notice`], journaled (while
+/// there is a journal) and applied like every event, so that a replay shows it where it was.
+pub fn notice(engine: &mut Engine, journal: &mut Option<Journal>, text: String) {
+    let ev = Event::Notice {
+        t: engine.time(),
+        text,
+    };
+    journal_event(engine, journal, &ev);
+    engine.apply(ev);
 }
 
 /// Carry out one effect. An action runs only once its intent is on disk.
@@ -271,8 +283,9 @@ fn route(engine: &mut Engine, edge: &mut Edge, fx: Effect) {
                 return;
             };
             if let Err(e) = journal.intent(t, id, &key, &action, purpose, &who, actuator.name()) {
-                engine.add_notice(format!("journal write failed, actions disabled: {e}"));
                 edge.journal = None;
+                let text = format!("journal write failed, actions disabled: {e}");
+                notice(engine, &mut edge.journal, text);
                 let _ = edge.results.try_send(refuse(format!(
                     "not executed: the intent could not be journaled ({e})"
                 )));
@@ -300,7 +313,8 @@ fn route(engine: &mut Engine, edge: &mut Edge, fx: Effect) {
             if let Some(path) = &edge.stats_path
                 && let Err(e) = super::outcomes::save(engine.stats(), path)
             {
-                engine.add_notice(format!("outcome statistics not saved: {e}"));
+                let text = format!("outcome statistics not saved: {e}");
+                notice(engine, &mut edge.journal, text);
             }
         }
     }
@@ -320,6 +334,62 @@ mod tests {
             expires: Timestamp::UNIX_EPOCH,
             transitions: 0,
         }
+    }
+
+    #[test]
+    fn a_notice_is_journaled_as_an_event_and_a_replay_shows_it() {
+        use crate::journal::FORMAT;
+        use crate::replay::{Player, Recording};
+        let dir = tempfile::tempdir().unwrap();
+        let j = Journal::create(
+            JournalConfig {
+                dir: dir.path().to_path_buf(),
+                stem: "s".into(),
+                max_part_bytes: 1 << 30,
+                max_parts: 1,
+                retention: None,
+            },
+            Record::Header {
+                format: FORMAT,
+                pitcrew: "test".into(),
+                source: "sim".into(),
+                config_digest: "x".into(),
+                start: 0.0,
+                user: "t".into(),
+                part: 0,
+                settings: Some(Box::new(crate::journal::Settings::of(
+                    &EngineConfig::default(),
+                ))),
+            },
+        )
+        .unwrap();
+        let path = j.path().to_path_buf();
+        let mut journal = Some(j);
+        let mut engine = Engine::new(EngineConfig::default());
+        notice(
+            &mut engine,
+            &mut journal,
+            "playbook file skipped: x.toml".into(),
+        );
+        notice(&mut engine, &mut None, "said, but not journaled".into());
+        journal.as_mut().unwrap().finish().unwrap();
+        assert_eq!(
+            engine.snapshot(None, 10).notices.as_slice(),
+            ["playbook file skipped: x.toml", "said, but not journaled"]
+        );
+        let rec = std::sync::Arc::new(Recording::open(&path).unwrap());
+        assert!(rec.problems.is_empty(), "{:?}", rec.problems);
+        assert_eq!(rec.events.len(), 1);
+        let mut p = Player::new(rec).unwrap();
+        p.seek_events(1);
+        let shown = p.engine().snapshot(None, 10);
+        assert_eq!(shown.notices.as_slice(), ["playbook file skipped: x.toml"]);
+        assert!(
+            shown
+                .log
+                .iter()
+                .any(|l| l.text == "playbook file skipped: x.toml")
+        );
     }
 
     #[test]

@@ -237,15 +237,15 @@ pub async fn start_session(opts: &ConsoleOptions, paths: &Paths) -> anyhow::Resu
         cfg.phase, cfg.guardrails, cfg.playbooks, cfg.approval_timeout
     ));
     let mut engine = Engine::new(cfg);
-    for p in &book_problems {
-        engine.add_notice(format!("playbook file skipped: {p}"));
-    }
-    if let Some(e) = stats_problem {
-        engine.add_notice(e);
-    }
+    // what the console has to say of itself, said once the journal is open (or known not to be)
+    let mut said: Vec<String> = book_problems
+        .iter()
+        .map(|p| format!("playbook file skipped: {p}"))
+        .collect();
+    said.extend(stats_problem);
     let logging = init_logging(paths);
     if let Err(why) = &logging {
-        engine.add_notice(format!("running without log file and journal: {why}"));
+        said.push(format!("running without log file and journal: {why}"));
     }
     let now = opts.start.unwrap_or_else(|| {
         std::time::SystemTime::now()
@@ -271,11 +271,12 @@ pub async fn start_session(opts: &ConsoleOptions, paths: &Paths) -> anyhow::Resu
         (None, None) => format!("sim seed {}", opts.seed),
     };
     if real.is_some() && read_only && !opts.read_only && opts.history.is_none() {
-        engine.add_notice(
-            "no [kubernetes] section in the config: no actuator, proposals are shown as would-do",
+        said.push(
+            "no [kubernetes] section in the config: no actuator, proposals are shown as would-do"
+                .into(),
         );
     }
-    let journal = if logging.is_ok() {
+    let mut journal = if logging.is_ok() {
         open_journal(
             paths,
             &label,
@@ -283,11 +284,15 @@ pub async fn start_session(opts: &ConsoleOptions, paths: &Paths) -> anyhow::Resu
             settings,
             crate::operator::operator_name(&opts.config),
             crate::config::retention_of(&opts.config),
-            &mut engine,
         )
+        .map_err(|why| said.push(why))
+        .ok()
     } else {
         None
     };
+    for text in said {
+        edge::notice(&mut engine, &mut journal, text);
+    }
     let journal_path = journal.as_ref().map(|j| j.path().to_path_buf());
     let cancel = CancellationToken::new();
     let (ev_tx, ev_rx) = mpsc::channel::<Event>(1024);
@@ -504,7 +509,7 @@ fn namespaces_of(cfg: &crate::config::Config, k: &crate::config::KubeConfig) -> 
     ns
 }
 
-/// Open the session journal in the data dir; on failure say so in the engine's notices.
+/// Open the session journal in the data dir; on failure, what to tell the operator.
 fn open_journal(
     paths: &Paths,
     label: &str,
@@ -512,8 +517,7 @@ fn open_journal(
     settings: crate::journal::Settings,
     user: String,
     retention: crate::journal::retention::Retention,
-    engine: &mut Engine,
-) -> Option<Journal> {
+) -> Result<Journal, String> {
     let wall = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_secs_f64())
@@ -542,15 +546,12 @@ fn open_journal(
     ) {
         Ok(j) => {
             tracing::info!(path = %j.path().display(), "journal");
-            Some(j)
+            Ok(j)
         }
-        Err(e) => {
-            engine.add_notice(format!(
-                "no journal (actions are disabled): {} cannot be written: {e}",
-                paths.data_dir.join("journal").display()
-            ));
-            None
-        }
+        Err(e) => Err(format!(
+            "no journal (actions are disabled): {} cannot be written: {e}",
+            paths.data_dir.join("journal").display()
+        )),
     }
 }
 

@@ -1,64 +1,30 @@
-//! Checkpoints of the engine: its state as bytes (without what the console said of itself),
-//! the fleet state that the events determine, and restoring from them with a consistency check.
+//! Checkpoints of the engine: its state as bytes, the fleet state that the events determine, and restoring from them with a consistency check.
 
 use super::*;
 
 impl Engine {
     /// The engine's state (all but its settings) as bytes, for a journal checkpoint: a
     /// compact binary encoding that keeps every value exactly (NaN and infinities included).
-    ///
-    /// What the console said of itself ([`Engine::add_notice`]) is left out, and the log
-    /// renumbered without it: a replay starting here shows what playing through shows.
+    /// What the console said of itself is in it as it is in the log: notices are events.
     pub fn checkpoint(&self) -> Result<Vec<u8>, String> {
         let mut out = Vec::new();
         self.write_checkpoint(&mut out)?;
         Ok(out)
     }
 
-    /// [`Engine::checkpoint`] written to `w` as it is encoded (no copy of the state is built
-    /// when there are no notices to leave out: see [`Engine::forget_notices`]).
+    /// [`Engine::checkpoint`] written to `w` as it is encoded (no copy of the state is built).
     pub fn write_checkpoint(&self, w: &mut impl std::io::Write) -> Result<(), String> {
-        if !(self.notice_seqs.is_empty() && self.notices.is_empty()) {
-            let mut e = self.clone();
-            e.forget_notices();
-            return e.write_checkpoint(w);
-        }
         rmp_serde::encode::write(w, self).map_err(|e| format!("engine checkpoint: {e}"))
     }
 
-    /// Leave out what the console said of itself ([`Engine::add_notice`]) and renumber the
-    /// log without it, as a checkpoint records the state (for a copy that is about to be
-    /// checkpointed: the notices are gone from it).
-    pub fn forget_notices(&mut self) {
-        if self.notice_seqs.is_empty() && self.notices.is_empty() {
-            return;
-        }
-        let ns = std::mem::take(&mut self.notice_seqs);
-        self.notices.clear();
-        self.seq = self.seq.saturating_sub(ns.len() as u64);
-        let log = std::mem::take(&mut self.log);
-        self.log = log
-            .into_iter()
-            .filter(|x| ns.binary_search(&x.seq).is_err())
-            .map(|x| match ns.partition_point(|&s| s < x.seq) as u64 {
-                0 => x,
-                shift => Arc::new(LogEntry {
-                    seq: x.seq - shift,
-                    ..(*x).clone()
-                }),
-            })
-            .collect();
-    }
-
-    /// The state that the events determine, as bytes: [`Engine::checkpoint`] without the log
-    /// and the notices, which also hold what the console said of itself ([`Engine::add_notice`]:
-    /// a journal that failed, a missing actuator), which no re-run can know.
+    /// The state of the fleet that the events determine, as bytes: [`Engine::checkpoint`]
+    /// without the log and the notices ([`Event::Notice`]: what the console said of itself,
+    /// which a session that lost its journal could not record).
     pub fn fleet_state(&self) -> Result<Vec<u8>, String> {
         let mut e = self.clone();
         e.log.clear();
         e.seq = 0;
         e.notices.clear();
-        e.notice_seqs.clear();
         e.checkpoint()
     }
 

@@ -70,6 +70,15 @@ pub enum Event {
         /// What.
         command: Command,
     },
+    /// What the console says of itself (a journal that failed, a playbook file skipped, no
+    /// actuator): a notice for the operator and a line in the log. An event like any other, so
+    /// that it is journaled and a replay shows what the operator saw.
+    Notice {
+        /// Time.
+        t: f64,
+        /// What.
+        text: String,
+    },
 }
 
 impl Event {
@@ -82,7 +91,8 @@ impl Event {
             | Event::Source { t, .. }
             | Event::Clock { t }
             | Event::ActionResult { t, .. }
-            | Event::Command { t, .. } => *t,
+            | Event::Command { t, .. }
+            | Event::Notice { t, .. } => *t,
         }
     }
 }

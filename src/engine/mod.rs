@@ -215,9 +215,6 @@ pub struct Engine {
     source: SourceStatus,
     phase: Phase,
     notices: Vec<String>,
-    /// Log sequence numbers of the notices (left out of checkpoints).
-    #[serde(skip)]
-    notice_seqs: Vec<u64>,
     incidents: VecDeque<Incident>,
     next_incident: u64,
     last_creep_check: f64,
@@ -374,7 +371,6 @@ impl Engine {
             },
             phase,
             notices: Vec::new(),
-            notice_seqs: Vec::new(),
             incidents: VecDeque::new(),
             next_incident: 0,
             last_creep_check: f64::NEG_INFINITY,
@@ -445,11 +441,9 @@ impl Engine {
         self.index.get(key).copied()
     }
 
-    /// Add a notice shown in the UI (not an event: it describes the console, not the fleet).
-    pub fn add_notice(&mut self, text: impl Into<String>) {
-        let text = text.into();
-        self.push_log(self.t, LogKind::Source, None, Status::Warn, text.clone());
-        self.notice_seqs.push(self.seq);
+    /// What the console said of itself ([`Event::Notice`]): shown in the UI and logged.
+    fn notice(&mut self, t: f64, text: String) {
+        self.push_log(t, LogKind::Source, None, Status::Warn, text.clone());
         self.notices.push(text);
     }
 
@@ -519,6 +513,7 @@ impl Engine {
                 message,
             } => effects.extend(self.action_result(t.max(self.t), id, ok, dry_run, message)),
             Event::Change { t, model, change } => self.change(t, model, change),
+            Event::Notice { text, .. } => self.notice(self.t, text),
             Event::Source { t, status } => {
                 if status.state != self.source.state || status.label != self.source.label {
                     let (sev, text) = match &status.state {
@@ -666,17 +661,29 @@ mod tests {
     }
 
     #[test]
-    fn a_checkpoint_leaves_out_the_consoles_notices_and_renumbers_the_log() {
+    fn a_notice_is_an_event_and_a_checkpoint_keeps_it_as_the_log_numbers_it() {
         let mut live = drive(3, 150);
-        live.add_notice("journal write failed");
+        let said = "journal write failed, journaling stopped";
+        assert!(
+            live.apply(Event::Notice {
+                t: live.time(),
+                text: said.into(),
+            })
+            .is_empty()
+        );
+        let seq = live.log_seq();
         drive_on(&mut live, 3, 150, 300);
-        live.add_notice("playbook file skipped");
-        let quiet = drive(3, 300);
-        assert_ne!(format!("{live:?}"), format!("{quiet:?}"));
-        // the live session's checkpoint is the state of a session without the notices
+        let s = live.snapshot(None, 1000);
+        assert_eq!(s.notices.last().map(String::as_str), Some(said));
+        let line = s.log.iter().find(|l| l.text == said).unwrap();
+        assert_eq!((line.seq, line.status), (seq, Status::Warn));
+        // restored from its checkpoint, the session is the same, notice and numbering included
         let restored =
             Engine::restore(EngineConfig::default(), &live.checkpoint().unwrap()).unwrap();
-        assert_eq!(format!("{restored:?}"), format!("{quiet:?}"));
+        assert_eq!(format!("{restored:?}"), format!("{live:?}"));
+        // and the fleet is the one of a session that was never told anything
+        let quiet = drive(3, 300);
+        assert_ne!(format!("{live:?}"), format!("{quiet:?}"));
         assert_eq!(live.fleet_state().unwrap(), quiet.fleet_state().unwrap());
     }
 

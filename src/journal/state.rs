@@ -86,8 +86,7 @@ impl<W: Write> Write for Counted<'_, W> {
 }
 
 /// Encode an engine's state into a [`Spool`] in `dir` (the console encodes a copy on another
-/// thread, and drops the copy's notices first with
-/// [`crate::engine::Engine::forget_notices`] so that no second copy is made here).
+/// thread).
 ///
 /// Streamed: the state is encoded twice, once to learn its length (which the frame and the
 /// record carry) and once through the compressor and base64 into the spool, so that neither
