@@ -22,7 +22,7 @@ use crate::domain::{Action, IncidentKind};
 use crate::engine::incident::RESOLVE_AFTER;
 use crate::engine::remedy::Purpose;
 use crate::engine::{
-    Command, Effect, Engine, EngineConfig, Event, SourceKind, SourceState, SourceStatus,
+    Command, Effect, Engine, EngineConfig, Event, Execution, SourceKind, SourceState, SourceStatus,
 };
 use crate::policy::RemState;
 use crate::policy::autonomy::{ActionClass, Phase};
@@ -179,26 +179,6 @@ pub struct Executed {
     pub purpose: Purpose,
 }
 
-/// An action about to be carried out: what the loop shows its [`Witness`] before the actuator
-/// acts.
-#[derive(Debug, Clone, Copy)]
-pub struct Intent<'a> {
-    /// Engine time.
-    pub t: f64,
-    /// Remediation id.
-    pub id: u64,
-    /// Model index.
-    pub model: u32,
-    /// `namespace/name`.
-    pub key: &'a str,
-    /// What.
-    pub action: &'a Action,
-    /// Why.
-    pub purpose: Purpose,
-    /// Who decided it.
-    pub who: &'a str,
-}
-
 /// Who watches the effect loop: the recorder journals what it is shown, the backtests and the
 /// tests keep the intents in memory. An error stops the loop where it is: an intent that could
 /// not be recorded is not carried out.
@@ -214,18 +194,18 @@ pub trait Witness {
         Ok(())
     }
     /// An action, before the actuator carries it out.
-    fn intent(&mut self, intent: Intent<'_>) -> Result<(), Self::Error>;
+    fn intent(&mut self, x: &Execution) -> Result<(), Self::Error>;
 }
 
 /// The backtests' and the tests' witness: every intent, in memory.
 impl Witness for Vec<Executed> {
     type Error = Infallible;
-    fn intent(&mut self, i: Intent<'_>) -> Result<(), Infallible> {
+    fn intent(&mut self, x: &Execution) -> Result<(), Infallible> {
         self.push(Executed {
-            t: i.t,
-            id: i.id,
-            model: i.model,
-            purpose: i.purpose,
+            t: x.t,
+            id: x.id,
+            model: x.model,
+            purpose: x.purpose,
         });
         Ok(())
     }
@@ -259,25 +239,9 @@ pub fn route_witnessed<W: Witness>(
     let mut queue = fx;
     while let Some(f) = queue.pop() {
         match f {
-            Effect::Execute {
-                t,
-                id,
-                model,
-                key,
-                action,
-                purpose,
-                who,
-            } => {
-                witness.intent(Intent {
-                    t,
-                    id,
-                    model,
-                    key: &key,
-                    action: &action,
-                    purpose,
-                    who: &who,
-                })?;
-                let ev = carry_out(world, id, model, &action);
+            Effect::Execute(x) => {
+                witness.intent(&x)?;
+                let ev = carry_out(world, x.id, x.model, &x.action);
                 witness.event(&ev)?;
                 queue.extend(engine.apply(ev));
                 witness.applied(engine)?;

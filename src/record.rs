@@ -4,8 +4,10 @@
 //! when due — with a script of operator decisions. Used to make the incident fixtures (`fixtures/incidents/*.jsonl`) and in tests.
 
 use crate::domain::{Action, IncidentKind};
-use crate::engine::{Command, Engine, EngineConfig, Event, SourceKind, SourceState, SourceStatus};
-use crate::harness::{Intent, Witness};
+use crate::engine::{
+    Command, Engine, EngineConfig, Event, Execution, SourceKind, SourceState, SourceStatus,
+};
+use crate::harness::Witness;
 use crate::journal::{FORMAT, Journal, JournalConfig, Record, Settings};
 use crate::policy::RemState;
 use crate::policy::autonomy::Phase;
@@ -234,15 +236,7 @@ impl Witness for Journaled {
         self.logged = engine.log_seq();
         Ok(())
     }
-    fn intent(&mut self, i: Intent<'_>) -> std::io::Result<()> {
-        self.j.intent(
-            i.t,
-            i.id,
-            i.key,
-            i.action,
-            i.purpose,
-            i.who,
-            "simulated fleet",
-        )
+    fn intent(&mut self, x: &Execution) -> std::io::Result<()> {
+        self.j.intent(x, "simulated fleet")
     }
 }

@@ -1,7 +1,7 @@
 //! Remediation: the backtest's claims, guardrails under random event sequences, and the
 //! journal holding every intent before the actuator runs (through the console's own engine task).
 
-use pitcrew::actuators::Actuator;
+use pitcrew::actuators::{Acted, Actuator};
 use pitcrew::domain::Action;
 use pitcrew::domain::IncidentKind;
 use pitcrew::engine::remedy::Purpose;
@@ -193,15 +193,7 @@ impl Actuator for Checking {
     fn name(&self) -> &str {
         "checking"
     }
-    fn dry_run(&self) -> bool {
-        false
-    }
-    fn execute<'a>(
-        &'a self,
-        _index: u32,
-        key: &'a str,
-        action: &'a Action,
-    ) -> futures::future::BoxFuture<'a, Result<String, String>> {
+    fn execute<'a>(&'a self, _index: u32, key: &'a str, action: &'a Action) -> Acted<'a> {
         let mut text = String::new();
         for e in std::fs::read_dir(&self.dir).expect("journal dir") {
             text.push_str(&std::fs::read_to_string(e.expect("entry").path()).expect("read"));

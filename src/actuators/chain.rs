@@ -9,10 +9,9 @@
 //! reply says loudly that the registry was not updated, so the operator can fix the alias.
 //! In a dry run the registry is not written at all.
 
-use super::Actuator;
 use super::mlflow::RegistryActuator;
+use super::{Acted, Actuator};
 use crate::domain::Action;
-use futures::future::BoxFuture;
 use std::sync::Arc;
 
 /// The serving platform, then the registry.
@@ -51,12 +50,7 @@ impl Actuator for ServingThenRegistry {
         self.serving.dry_run()
     }
 
-    fn execute<'a>(
-        &'a self,
-        index: u32,
-        key: &'a str,
-        action: &'a Action,
-    ) -> BoxFuture<'a, Result<String, String>> {
+    fn execute<'a>(&'a self, index: u32, key: &'a str, action: &'a Action) -> Acted<'a> {
         Box::pin(async move {
             let done = self.serving.execute(index, key, action).await?;
             let Some(registry) = &self.registry else {
@@ -101,12 +95,7 @@ mod tests {
         fn dry_run(&self) -> bool {
             self.dry
         }
-        fn execute<'a>(
-            &'a self,
-            _index: u32,
-            key: &'a str,
-            action: &'a Action,
-        ) -> BoxFuture<'a, Result<String, String>> {
+        fn execute<'a>(&'a self, _index: u32, key: &'a str, action: &'a Action) -> Acted<'a> {
             self.calls.lock().unwrap().push(format!("{key} {action:?}"));
             let ok = self.ok;
             Box::pin(async move {

@@ -1,10 +1,9 @@
 //! The registry side of actions: rollback, canary and promotion by moving aliases of the MLflow
 //! registry ([`crate::clients::mlflow::Registry`]).
 
-use super::Actuator;
+use super::{Acted, Actuator};
 use crate::clients::mlflow::{MlflowError, Registry};
 use crate::domain::Action;
-use futures::future::BoxFuture;
 
 /// Carries out the registry side of actions by moving aliases: `Rollback` →
 /// [`Registry::rollback`]; `Canary { version, share: 1.0 }` → [`Registry::promote`]; a canary
@@ -54,17 +53,7 @@ impl Actuator for RegistryActuator {
     fn name(&self) -> &str {
         "mlflow registry"
     }
-
-    fn dry_run(&self) -> bool {
-        false
-    }
-
-    fn execute<'a>(
-        &'a self,
-        _index: u32,
-        key: &'a str,
-        action: &'a Action,
-    ) -> BoxFuture<'a, Result<String, String>> {
+    fn execute<'a>(&'a self, _index: u32, key: &'a str, action: &'a Action) -> Acted<'a> {
         Box::pin(async move { self.apply(key, action).await.map_err(|e| e.to_string()) })
     }
 }

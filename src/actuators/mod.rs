@@ -21,16 +21,15 @@ pub trait Actuator: Send + Sync {
     /// Short name for the status bar and the journal.
     fn name(&self) -> &str;
     /// True when it records actions without changing anything.
-    fn dry_run(&self) -> bool;
-    /// Carry out `action` on model `index` (`key` = `namespace/name`). The reply says what
-    /// changed, or why nothing did.
-    fn execute<'a>(
-        &'a self,
-        index: u32,
-        key: &'a str,
-        action: &'a Action,
-    ) -> BoxFuture<'a, Result<String, String>>;
+    fn dry_run(&self) -> bool {
+        false
+    }
+    /// Carry out `action` on model `index` (`key` = `namespace/name`).
+    fn execute<'a>(&'a self, index: u32, key: &'a str, action: &'a Action) -> Acted<'a>;
 }
+
+/// An actuator's answer, once it has acted: what changed, or why nothing did.
+pub type Acted<'a> = BoxFuture<'a, Result<String, String>>;
 
 /// How the simulated fleet is asked to carry out an action on a model (by index); the answer
 /// says what changed. The composition root makes it from the simulator task's control channel
@@ -57,17 +56,7 @@ impl Actuator for SimActuator {
     fn name(&self) -> &str {
         "simulated fleet"
     }
-
-    fn dry_run(&self) -> bool {
-        false
-    }
-
-    fn execute<'a>(
-        &'a self,
-        index: u32,
-        _key: &'a str,
-        action: &'a Action,
-    ) -> BoxFuture<'a, Result<String, String>> {
+    fn execute<'a>(&'a self, index: u32, _key: &'a str, action: &'a Action) -> Acted<'a> {
         let answer = (self.act)(index, action.clone());
         Box::pin(async move {
             match tokio::time::timeout(SIM_ANSWER, answer).await {
@@ -103,12 +92,7 @@ impl Actuator for DryRunActuator {
         true
     }
 
-    fn execute<'a>(
-        &'a self,
-        _index: u32,
-        key: &'a str,
-        action: &'a Action,
-    ) -> BoxFuture<'a, Result<String, String>> {
+    fn execute<'a>(&'a self, _index: u32, key: &'a str, action: &'a Action) -> Acted<'a> {
         let text = format!("dry run: would {} on {key}", action.describe());
         if let Ok(mut v) = self.recorded.lock() {
             v.push(text.clone());

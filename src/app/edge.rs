@@ -254,15 +254,8 @@ fn route(engine: &mut Engine, edge: &mut Edge, fx: Effect) {
                 });
             }
         }
-        Effect::Execute {
-            t,
-            id,
-            model,
-            key,
-            action,
-            purpose,
-            who,
-        } => {
+        Effect::Execute(x) => {
+            let (t, id) = (x.t, x.id);
             let refuse = |why: String| Event::ActionResult {
                 t,
                 id,
@@ -282,7 +275,7 @@ fn route(engine: &mut Engine, edge: &mut Edge, fx: Effect) {
                 ));
                 return;
             };
-            if let Err(e) = journal.intent(t, id, &key, &action, purpose, &who, actuator.name()) {
+            if let Err(e) = journal.intent(&x, actuator.name()) {
                 edge.journal = None;
                 let text = format!("journal write failed, actions disabled: {e}");
                 notice(engine, &mut edge.journal, text);
@@ -293,7 +286,7 @@ fn route(engine: &mut Engine, edge: &mut Edge, fx: Effect) {
             }
             let tx = edge.results.clone();
             tokio::spawn(async move {
-                let r = actuator.execute(model, &key, &action).await;
+                let r = actuator.execute(x.model, &x.key, &x.action).await;
                 let (ok, message) = match r {
                     Ok(m) => (true, m),
                     Err(e) => (false, e),

@@ -7,7 +7,7 @@ use std::path::Path;
 
 /// Reads the statistics; a missing file is empty statistics, a damaged one an error (the caller
 /// keeps the file and starts empty, saying so).
-pub fn load(path: &Path) -> Result<OutcomeStats, String> {
+pub(super) fn load(path: &Path) -> Result<OutcomeStats, String> {
     match crate::files::read_text(path, crate::files::MAX_TEXT_BYTES) {
         Ok(t) => serde_json::from_str(&t).map_err(|e| {
             format!(
@@ -21,7 +21,7 @@ pub fn load(path: &Path) -> Result<OutcomeStats, String> {
 }
 
 /// Writes the statistics atomically (temporary file, then rename), readable by the owner only.
-pub fn save(stats: &OutcomeStats, path: &Path) -> Result<(), String> {
+pub(super) fn save(stats: &OutcomeStats, path: &Path) -> Result<(), String> {
     let tmp = path.with_extension("json.tmp");
     let text = serde_json::to_string_pretty(stats).map_err(|e| e.to_string())?;
     crate::files::write_private(&tmp, text.as_bytes())

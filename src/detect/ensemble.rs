@@ -88,7 +88,7 @@ mod bins {
     use super::HIST_BINS;
     use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
-    pub fn serialize<S: Serializer>(
+    pub(super) fn serialize<S: Serializer>(
         a: &Option<Box<[f32; HIST_BINS]>>,
         s: S,
     ) -> Result<S::Ok, S::Error> {
@@ -98,7 +98,7 @@ mod bins {
             .serialize(s)
     }
 
-    pub fn deserialize<'de, D: Deserializer<'de>>(
+    pub(super) fn deserialize<'de, D: Deserializer<'de>>(
         d: D,
     ) -> Result<Option<Box<[f32; HIST_BINS]>>, D::Error> {
         let v = Vec::<f32>::deserialize(d)?;

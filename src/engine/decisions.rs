@@ -283,9 +283,8 @@ mod tests {
         let t = e.time();
         let fx = e.decide(t, "ana", id, Verdict::Approve);
         assert!(
-            fx.iter().any(
-                |f| matches!(f, Effect::Execute { id: x, who, .. } if *x == id && who == "ana")
-            ),
+            fx.iter()
+                .any(|f| matches!(f, Effect::Execute(x) if x.id == id && x.who == "ana")),
             "{fx:?}"
         );
         assert_eq!(state(&e, id), RemState::Executing);

@@ -248,22 +248,7 @@ pub enum Effect {
     },
     /// Carry out an action. The edge journals this intent (flushed to disk) before it calls
     /// the actuator, and answers with [`Event::ActionResult`].
-    Execute {
-        /// Time.
-        t: f64,
-        /// Remediation id.
-        id: u64,
-        /// Model index.
-        model: u32,
-        /// `namespace/name`.
-        key: String,
-        /// What.
-        action: Action,
-        /// Why.
-        purpose: Purpose,
-        /// Who approved it (OS user, or the policy).
-        who: String,
-    },
+    Execute(Execution),
     /// A remediation's outcome (for the persisted statistics).
     Outcome {
         /// Playbook.
@@ -273,4 +258,24 @@ pub enum Effect {
         /// Verified success.
         success: bool,
     },
+}
+
+/// An action the engine asks the edge to carry out ([`Effect::Execute`]): what the journal's
+/// intent records before the actuator is called.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Execution {
+    /// Time.
+    pub t: f64,
+    /// Remediation id.
+    pub id: u64,
+    /// Model index.
+    pub model: u32,
+    /// `namespace/name`.
+    pub key: String,
+    /// What.
+    pub action: Action,
+    /// Why.
+    pub purpose: Purpose,
+    /// Who decided it (the OS user, or the policy).
+    pub who: String,
 }

@@ -20,7 +20,7 @@ pub mod remedy;
 pub mod snapshot;
 mod verification;
 
-pub use event::{Change, Command, Effect, Event, SourceKind, SourceState, SourceStatus};
+pub use event::{Change, Command, Effect, Event, Execution, SourceKind, SourceState, SourceStatus};
 pub use snapshot::{
     BudgetView, FleetRow, LogEntry, LogKind, ModelDetail, SPARK_LEN, Snapshot, Status, StatusCounts,
 };

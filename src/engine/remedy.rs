@@ -6,7 +6,7 @@
 //! Like the rest of the engine it is a pure function of the events: actions leave as
 //! [`Effect::Execute`] and their results come back as [`Event::ActionResult`].
 
-use super::{Effect, Engine, LogKind, Status};
+use super::{Effect, Engine, Execution, LogKind, Status};
 use crate::domain::Action;
 use crate::fleet::{Resolution, Signal};
 use crate::policy::autonomy::{ActionClass, Mode, Trust, decide};
@@ -55,6 +55,25 @@ pub enum Purpose {
     Stage,
     /// Undoing a failed action.
     Undo,
+}
+
+/// The effect that asks the edge to carry `action` out for remediation `r`.
+pub(super) fn execute(
+    r: &Remediation,
+    t: f64,
+    action: Action,
+    purpose: Purpose,
+    who: String,
+) -> Effect {
+    Effect::Execute(Execution {
+        t,
+        id: r.id,
+        model: r.model,
+        key: r.key.clone(),
+        action,
+        purpose,
+        who,
+    })
 }
 
 impl Engine {
@@ -389,15 +408,7 @@ impl Engine {
             .decisions
             .last()
             .map_or_else(|| POLICY.to_string(), |d| d.who.clone());
-        fx.push(Effect::Execute {
-            t,
-            id: r.id,
-            model: r.model,
-            key: r.key.clone(),
-            action: r.action.clone(),
-            purpose: Purpose::Run,
-            who,
-        });
+        fx.push(execute(r, t, r.action.clone(), Purpose::Run, who));
         let entry = LedgerEntry {
             t,
             model: r.key.clone(),

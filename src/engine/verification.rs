@@ -2,7 +2,7 @@
 //! level before the incident within the playbook's window, the canary's stages, and the undo
 //! when they did not.
 
-use super::remedy::{POLICY, Purpose, SETTLE};
+use super::remedy::{POLICY, Purpose, SETTLE, execute};
 use super::{Effect, Engine, Status, objective_breaches};
 use crate::domain::Action;
 use crate::fleet::Signal;
@@ -84,18 +84,11 @@ impl Engine {
                     share * 100.0,
                     next * 100.0
                 );
-                fx.push(Effect::Execute {
-                    t,
-                    id: r.id,
-                    model: r.model,
-                    key: r.key.clone(),
-                    action: r.action.clone(),
-                    purpose: Purpose::Stage,
-                    who: r
-                        .decisions
-                        .last()
-                        .map_or_else(|| POLICY.to_string(), |d| d.who.clone()),
-                });
+                let who = r
+                    .decisions
+                    .last()
+                    .map_or_else(|| POLICY.to_string(), |d| d.who.clone());
+                fx.push(execute(r, t, r.action.clone(), Purpose::Stage, who));
                 self.set_state(k, t, RemState::Executing, text, Status::Ok);
             } else {
                 self.fail_and_undo(
@@ -243,15 +236,13 @@ impl Engine {
             Some(undo) => {
                 r.undoing = true;
                 r.executed = Some(t);
-                fx.push(Effect::Execute {
+                fx.push(execute(
+                    r,
                     t,
-                    id: r.id,
-                    model: r.model,
-                    key: r.key.clone(),
-                    action: undo.clone(),
-                    purpose: Purpose::Undo,
-                    who: POLICY.to_string(),
-                });
+                    undo.clone(),
+                    Purpose::Undo,
+                    POLICY.to_string(),
+                ));
                 let text = format!("{why}; undoing: {}", undo.describe());
                 self.set_state(k, t, RemState::Executing, text, Status::Crit);
             }

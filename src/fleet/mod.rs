@@ -180,12 +180,17 @@ mod nan_as_null {
     use super::Signal;
     use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
-    pub fn serialize<S: Serializer>(v: &[f32; Signal::COUNT], s: S) -> Result<S::Ok, S::Error> {
+    pub(super) fn serialize<S: Serializer>(
+        v: &[f32; Signal::COUNT],
+        s: S,
+    ) -> Result<S::Ok, S::Error> {
         let o: [Option<f32>; Signal::COUNT] = v.map(|x| x.is_finite().then_some(x));
         o.serialize(s)
     }
 
-    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<[f32; Signal::COUNT], D::Error> {
+    pub(super) fn deserialize<'de, D: Deserializer<'de>>(
+        d: D,
+    ) -> Result<[f32; Signal::COUNT], D::Error> {
         let o = <[Option<f32>; Signal::COUNT]>::deserialize(d)?;
         Ok(o.map(|x| x.unwrap_or(f32::NAN)))
     }

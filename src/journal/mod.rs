@@ -16,7 +16,7 @@ pub use state::*;
 
 use crate::domain::Action;
 use crate::engine::remedy::Purpose;
-use crate::engine::{EngineConfig, Event, LogEntry};
+use crate::engine::{EngineConfig, Event, Execution, LogEntry};
 use crate::policy::OutcomeStats;
 use crate::policy::autonomy::{ActionClass, ClassOverrides, Mode, Phase};
 use crate::policy::guardrails::Guardrails;
@@ -450,28 +450,18 @@ impl Journal {
         self.write_line(&r)
     }
 
-    /// Append an intent and make it durable (flush and fsync) before returning: the caller
-    /// calls the actuator only after this succeeded.
-    #[allow(clippy::too_many_arguments)]
-    pub fn intent(
-        &mut self,
-        t: f64,
-        id: u64,
-        model: &str,
-        action: &Action,
-        purpose: Purpose,
-        who: &str,
-        actuator: &str,
-    ) -> std::io::Result<()> {
+    /// Append the intent of an execution by `actuator` and make it durable (flush and fsync)
+    /// before returning: the caller calls the actuator only after this succeeded.
+    pub fn intent(&mut self, x: &Execution, actuator: &str) -> std::io::Result<()> {
         self.seq += 1;
         let r = Record::Intent {
             seq: self.seq,
-            t,
-            id,
-            model: model.to_string(),
-            action: action.clone(),
-            purpose,
-            who: who.to_string(),
+            t: x.t,
+            id: x.id,
+            model: x.key.clone(),
+            action: x.action.clone(),
+            purpose: x.purpose,
+            who: x.who.clone(),
             actuator: actuator.to_string(),
         };
         self.write_line(&r)?;
@@ -652,8 +642,16 @@ mod tests {
         for i in 0..40 {
             j.event(&Event::Clock { t: f64::from(i) }).unwrap();
         }
-        j.intent(1.0, 7, "a/b", &Action::Restart, Purpose::Run, "me", "sim")
-            .unwrap();
+        let x = Execution {
+            t: 1.0,
+            id: 7,
+            model: 0,
+            key: "a/b".into(),
+            action: Action::Restart,
+            purpose: Purpose::Run,
+            who: "me".into(),
+        };
+        j.intent(&x, "sim").unwrap();
         let last = j.path().to_path_buf();
         drop(j);
         #[cfg(unix)]

@@ -134,11 +134,8 @@ pub fn verify(path: &Path) -> Result<Verification, ReplayError> {
                     check(&mut v, &engine, cps);
                 }
                 for fx in fx {
-                    if let Effect::Execute {
-                        id, key, action, ..
-                    } = fx
-                    {
-                        intents.push_back((id, key, action));
+                    if let Effect::Execute(x) = fx {
+                        intents.push_back((x.id, x.key, x.action));
                     }
                 }
                 for e in engine.log_since(logged) {

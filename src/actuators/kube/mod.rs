@@ -57,11 +57,10 @@ pub use manifest::{
 };
 pub use rbac::{RBAC_RULES, RbacRule, rbac_role};
 
-use super::Actuator;
 use super::lease::{LeaseStatus, Leases, Role, identity};
+use super::{Acted, Actuator};
 use crate::config::{KubeConfig, fill_template};
 use crate::domain::Action;
-use futures::future::BoxFuture;
 use jiff::Timestamp;
 use k8s_openapi::api::apps::v1::Deployment;
 use kube::Client;
@@ -347,12 +346,7 @@ impl Actuator for KubeActuator {
         self.dry_run
     }
 
-    fn execute<'a>(
-        &'a self,
-        _index: u32,
-        key: &'a str,
-        action: &'a Action,
-    ) -> BoxFuture<'a, Result<String, String>> {
+    fn execute<'a>(&'a self, _index: u32, key: &'a str, action: &'a Action) -> Acted<'a> {
         Box::pin(async move { self.act(key, action).await.map_err(|e| e.to_string()) })
     }
 }
