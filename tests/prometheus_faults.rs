@@ -8,7 +8,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use axum::routing::post;
-use pitcrew::clients::prometheus::{PromClient, PromError};
+use pitcrew::clients::prometheus::{Guarded, PromClient, PromError};
 use pitcrew::config::{PrometheusConfig, SignalQueries};
 use pitcrew::engine::{Engine, EngineConfig, Event, SourceState, Status};
 use pitcrew::fleet::Signal;
@@ -781,7 +781,17 @@ async fn a_range_answer_over_the_size_limit_is_asked_again_in_pieces() {
         assert!(s.points.windows(2).all(|w| w[1].0 == w[0].0 + 1.0));
     }
     // three pieces under the points limit were too large and were split
-    assert!(state.lock().unwrap().range_requests.len() > 3);
+    let asked = state.lock().unwrap().range_requests.len();
+    assert!(asked > 3, "{asked}");
+    // through the breaker, as the source asks: the same pieces, the same answer
+    let mut guarded = Guarded::new(PromClient::new(&cfg).unwrap(), 1.0);
+    let g = guarded
+        .query_range(RR, 1_000_000.0, 1_025_000.0, 1.0)
+        .await
+        .unwrap();
+    assert_eq!(g.series.len(), 10);
+    assert!(g.series.iter().all(|s| s.points.len() == 25_001));
+    assert_eq!(state.lock().unwrap().range_requests.len(), 2 * asked);
 }
 
 #[tokio::test]

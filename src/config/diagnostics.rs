@@ -591,6 +591,36 @@ fn edit_distance(a: &str, b: &str) -> usize {
     prev[b.len()]
 }
 
+/// Test support for the loaders that report [`Problem`]s (themes, keymaps, configs).
+#[cfg(test)]
+pub(crate) mod testing {
+    use super::ConfigError;
+
+    /// `fixtures/config/{dir}` in the checkout.
+    pub(crate) fn fixture_dir(dir: &str) -> std::path::PathBuf {
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("fixtures/config")
+            .join(dir)
+    }
+
+    /// The path of `fixtures/config/{dir}/{name}` in the checkout.
+    pub(crate) fn fixture(dir: &str, name: &str) -> String {
+        fixture_dir(dir).join(name).display().to_string()
+    }
+
+    /// Where and what each problem of a load that had to fail is: `(line, col, message)`.
+    pub(crate) fn located<T>(name: &str, r: Result<T, ConfigError>) -> Vec<(usize, usize, String)> {
+        match r {
+            Ok(_) => panic!("{name} should not load"),
+            Err(e) => e
+                .problems()
+                .into_iter()
+                .map(|p| (p.line, p.col, p.message))
+                .collect(),
+        }
+    }
+}
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {

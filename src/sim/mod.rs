@@ -263,14 +263,7 @@ impl SimWorld {
                     since: t,
                 });
                 let from = m.serving;
-                m.rollout = Some(Rollout {
-                    duration: ROLLOUT_TIME,
-                    from,
-                    to: next,
-                    start: t,
-                    share_from: 0.0,
-                    share_to: 1.0,
-                });
+                m.rollout = Some(Rollout::new(from, next, t, ROLLOUT_TIME));
                 self.events.push(WorldEvent::RolloutStarted {
                     model,
                     from: version_name(from),
@@ -321,14 +314,7 @@ impl SimWorld {
             Action::Rollback => {
                 let prev = m.previous.ok_or("no previous version to roll back to")?;
                 let from = m.serving;
-                m.rollout = Some(Rollout {
-                    duration: ROLLOUT_TIME,
-                    from,
-                    to: prev,
-                    start: t,
-                    share_from: 0.0,
-                    share_to: 1.0,
-                });
+                m.rollout = Some(Rollout::new(from, prev, t, ROLLOUT_TIME));
                 m.canary = None;
                 self.events.push(WorldEvent::RolloutStarted {
                     model,
@@ -349,12 +335,8 @@ impl SimWorld {
                 if share >= 1.0 {
                     let from = m.serving;
                     m.rollout = Some(Rollout {
-                        duration: ROLLOUT_TIME,
-                        from,
-                        to: *version,
-                        start: t,
                         share_from: m.canary.map_or(0.0, |c| c.1),
-                        share_to: 1.0,
+                        ..Rollout::new(from, *version, t, ROLLOUT_TIME)
                     });
                     m.canary = None;
                     Ok(format!("promoting v{version} to 100 %"))
@@ -472,14 +454,7 @@ impl SimWorld {
             });
             let duration = deploy_secs(&m.meta, t, rng);
             let from = m.serving;
-            m.rollout = Some(Rollout {
-                duration,
-                from,
-                to: next,
-                start: t,
-                share_from: 0.0,
-                share_to: 1.0,
-            });
+            m.rollout = Some(Rollout::new(from, next, t, duration));
             events.push(WorldEvent::RolloutStarted {
                 model: idx,
                 from: version_name(from),

@@ -41,6 +41,21 @@ pub(super) struct Rollout {
     pub(super) share_to: f64,
 }
 
+impl Rollout {
+    /// A rollout from version `from` to `to` that starts at `start` and takes `duration`
+    /// seconds, from none of the traffic to all of it.
+    pub(super) fn new(from: u32, to: u32, start: f64, duration: f64) -> Rollout {
+        Rollout {
+            duration,
+            from,
+            to,
+            start,
+            share_from: 0.0,
+            share_to: 1.0,
+        }
+    }
+}
+
 /// One simulated model.
 #[derive(Debug, Clone)]
 pub struct SimModel {

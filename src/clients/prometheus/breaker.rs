@@ -205,33 +205,22 @@ impl Guarded {
     }
 
     /// An instant query through the breaker, with retries.
-    pub async fn query(&mut self, promql: &str, time: f64) -> Result<QueryResult, PromError> {
+    pub async fn query(&mut self, promql: &str, time: f64) -> Answer {
         self.call(promql, Call::Instant(time)).await
     }
 
-    /// A range query (split) through the breaker, with retries for each part.
-    pub async fn query_range(
-        &mut self,
-        promql: &str,
-        start: f64,
-        end: f64,
-        step: f64,
-    ) -> Result<QueryResult, PromError> {
-        let mut out = QueryResult {
-            result_type: ResultType::Matrix,
-            series: Vec::new(),
-            warnings: Vec::new(),
-            infos: Vec::new(),
-        };
-        let mut by_labels = HashMap::new();
-        for (s, e) in split_range(start, end, step, POINTS_PER_REQUEST) {
-            let r = self.call(promql, Call::Range(s, e, step)).await?;
-            join_result(&mut out, &mut by_labels, r);
+    /// A range query in pieces ([`RangePieces`]: split, halved when too large, joined)
+    /// through the breaker, with retries for each piece.
+    pub async fn query_range(&mut self, promql: &str, start: f64, end: f64, step: f64) -> Answer {
+        let mut pieces = RangePieces::new(start, end, step);
+        while let Some((s, e)) = pieces.next() {
+            let r = self.call(promql, Call::Range(s, e, step)).await;
+            pieces.answer((s, e), r)?;
         }
-        Ok(out)
+        Ok(pieces.joined())
     }
 
-    async fn call(&mut self, promql: &str, what: Call) -> Result<QueryResult, PromError> {
+    async fn call(&mut self, promql: &str, what: Call) -> Answer {
         let mut delays = retry_delays(self.min_delay, self.budget);
         loop {
             let now = self.now();

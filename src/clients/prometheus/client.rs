@@ -96,7 +96,7 @@ impl PromClient {
     }
 
     /// An instant query at `time` (unix seconds).
-    pub async fn query(&self, promql: &str, time: f64) -> Result<QueryResult, PromError> {
+    pub async fn query(&self, promql: &str, time: f64) -> Answer {
         self.post(
             "query",
             promql,
@@ -109,49 +109,17 @@ impl PromClient {
     /// [`POINTS_PER_REQUEST`] points per series; series are joined by their labels, points in
     /// time order, warnings and infos collected. A piece whose answer passes
     /// `max_answer_mib` is asked again in two halves (down to one point: then the error).
-    pub async fn query_range(
-        &self,
-        promql: &str,
-        start: f64,
-        end: f64,
-        step: f64,
-    ) -> Result<QueryResult, PromError> {
-        let mut out = QueryResult {
-            result_type: ResultType::Matrix,
-            series: Vec::new(),
-            warnings: Vec::new(),
-            infos: Vec::new(),
-        };
-        let mut by_labels: HashMap<BTreeMap<String, String>, usize> = HashMap::new();
-        // pieces to ask, the earliest last (popped first)
-        let mut todo = split_range(start, end, step, POINTS_PER_REQUEST);
-        todo.reverse();
-        while let Some((s, e)) = todo.pop() {
-            match self.query_range_once(promql, s, e, step).await {
-                Ok(r) => join_result(&mut out, &mut by_labels, r),
-                Err(PromError::TooLarge {
-                    limit: AnswerLimit::Bytes(_),
-                    ..
-                }) if e - s >= step => {
-                    let n = ((e - s) / step + 1e-9).floor() as u64 + 1;
-                    let mid = s + ((n / 2) - 1) as f64 * step;
-                    todo.push((mid + step, e));
-                    todo.push((s, mid));
-                }
-                Err(err) => return Err(err),
-            }
+    pub async fn query_range(&self, promql: &str, start: f64, end: f64, step: f64) -> Answer {
+        let mut pieces = RangePieces::new(start, end, step);
+        while let Some((s, e)) = pieces.next() {
+            let r = self.query_range_once(promql, s, e, step).await;
+            pieces.answer((s, e), r)?;
         }
-        Ok(out)
+        Ok(pieces.joined())
     }
 
     /// One `query_range` request (no splitting: the caller keeps under [`MAX_POINTS`]).
-    pub async fn query_range_once(
-        &self,
-        promql: &str,
-        start: f64,
-        end: f64,
-        step: f64,
-    ) -> Result<QueryResult, PromError> {
+    pub async fn query_range_once(&self, promql: &str, start: f64, end: f64, step: f64) -> Answer {
         self.post(
             "query_range",
             promql,
@@ -165,12 +133,7 @@ impl PromClient {
         .await
     }
 
-    async fn post(
-        &self,
-        endpoint: &str,
-        promql: &str,
-        form: &[(&str, String)],
-    ) -> Result<QueryResult, PromError> {
+    async fn post(&self, endpoint: &str, promql: &str, form: &[(&str, String)]) -> Answer {
         let url = format!("{}/api/v1/{endpoint}", self.base);
         let shown = format!("{}/api/v1/{endpoint}", self.shown);
         let mut req = self.http.post(&url).form(form);
@@ -232,7 +195,67 @@ pub(super) fn fmt_time(t: f64) -> String {
     format!("{ms}")
 }
 
-pub(super) fn join_result(
+/// A range query in pieces: the one place that splits a range ([`split_range`]), asks a piece
+/// again in two halves when its answer passes the size bound (down to one point: then the
+/// error), and joins the answers (series by their labels, points in time order, warnings and
+/// infos once). The client and the breaker both ask the pieces it gives.
+pub(super) struct RangePieces {
+    step: f64,
+    /// Pieces to ask, the earliest last (popped first).
+    todo: Vec<(f64, f64)>,
+    out: QueryResult,
+    by_labels: HashMap<BTreeMap<String, String>, usize>,
+}
+
+impl RangePieces {
+    pub(super) fn new(start: f64, end: f64, step: f64) -> Self {
+        let mut todo = split_range(start, end, step, POINTS_PER_REQUEST);
+        todo.reverse();
+        RangePieces {
+            step,
+            todo,
+            out: QueryResult {
+                result_type: ResultType::Matrix,
+                series: Vec::new(),
+                warnings: Vec::new(),
+                infos: Vec::new(),
+            },
+            by_labels: HashMap::new(),
+        }
+    }
+
+    /// The next piece to ask, `(start, end)`.
+    pub(super) fn next(&mut self) -> Option<(f64, f64)> {
+        self.todo.pop()
+    }
+
+    /// The answer to `piece`: joined, or the piece split in two when it was too large, or the
+    /// error that ends the query.
+    pub(super) fn answer(&mut self, (s, e): (f64, f64), r: Answer) -> Result<(), PromError> {
+        let step = self.step;
+        match r {
+            Ok(r) => join_result(&mut self.out, &mut self.by_labels, r),
+            Err(PromError::TooLarge {
+                limit: AnswerLimit::Bytes(_),
+                ..
+            }) if e - s >= step => {
+                let n = ((e - s) / step + 1e-9).floor() as u64 + 1;
+                let mid = s + ((n / 2) - 1) as f64 * step;
+                self.todo.push((mid + step, e));
+                self.todo.push((s, mid));
+            }
+            Err(err) => return Err(err),
+        }
+        Ok(())
+    }
+
+    /// Every piece's answer, joined.
+    pub(super) fn joined(self) -> QueryResult {
+        self.out
+    }
+}
+
+fn join_result(
     out: &mut QueryResult,
     by_labels: &mut HashMap<BTreeMap<String, String>, usize>,
     r: QueryResult,

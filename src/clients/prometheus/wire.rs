@@ -24,6 +24,9 @@ pub struct Series {
     pub points: Vec<(f64, f64)>,
 }
 
+/// What a query comes to: the answer, or why there is none.
+pub type Answer = Result<QueryResult, PromError>;
+
 /// A successful answer.
 #[derive(Debug, Clone, PartialEq)]
 pub struct QueryResult {
@@ -397,12 +400,7 @@ pub(super) fn clip(s: &str) -> String {
 
 /// Turn an HTTP status and body into a result (pure; `url` and `query` go into the errors),
 /// with the default series limit.
-pub fn interpret(
-    status: u16,
-    body: &[u8],
-    url: &str,
-    query: &str,
-) -> Result<QueryResult, PromError> {
+pub fn interpret(status: u16, body: &[u8], url: &str, query: &str) -> Answer {
     interpret_limited(
         status,
         body,
@@ -419,7 +417,7 @@ pub fn interpret_limited(
     url: &str,
     query: &str,
     max_series: usize,
-) -> Result<QueryResult, PromError> {
+) -> Answer {
     let parsed = match parse_body_limited(body, max_series) {
         Ok(b) => Ok(b),
         Err(BodyError::Malformed(m)) => Err(m),

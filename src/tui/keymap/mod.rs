@@ -317,14 +317,9 @@ fn parse_file(
 mod tests {
     use super::*;
     use crossterm::event::KeyModifiers;
-    use std::path::Path;
-
-    fn fixtures() -> PathBuf {
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/config/keymaps")
-    }
 
     fn fixture(name: &str) -> String {
-        fixtures().join(name).display().to_string()
+        crate::config::diagnostics::testing::fixture("keymaps", name)
     }
 
     fn ev(code: KeyCode, modifiers: KeyModifiers) -> KeyEvent {
@@ -499,7 +494,11 @@ mod tests {
             default.keys_for(Action::Approve)
         );
         // by name from a search dir
-        let km = Keymap::load("keymap_valid", &[fixtures()]).unwrap();
+        let km = Keymap::load(
+            "keymap_valid",
+            &[crate::config::diagnostics::testing::fixture_dir("keymaps")],
+        )
+        .unwrap();
         assert_eq!(km.by_key.get(&key("x")), Some(&Action::Quit));
     }
 
@@ -525,14 +524,7 @@ mod tests {
     }
 
     fn problems_of(name: &str) -> Vec<(usize, usize, String)> {
-        match Keymap::load(&fixture(name), &[]) {
-            Ok(_) => panic!("{name} should not load"),
-            Err(e) => e
-                .problems()
-                .into_iter()
-                .map(|p| (p.line, p.col, p.message))
-                .collect(),
-        }
+        crate::config::diagnostics::testing::located(name, Keymap::load(&fixture(name), &[]))
     }
 
     #[test]

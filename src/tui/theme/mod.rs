@@ -475,14 +475,9 @@ fn nearest_ansi(c: Color) -> Color {
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
-    use std::path::Path;
-
-    fn fixtures() -> PathBuf {
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/config/themes")
-    }
 
     fn fixture(name: &str) -> String {
-        fixtures().join(name).display().to_string()
+        crate::config::diagnostics::testing::fixture("themes", name)
     }
 
     fn is_ansi16(c: Color) -> bool {
@@ -605,7 +600,12 @@ mod tests {
         let d = Theme::load("default", &[], ColorMode::TrueColor).unwrap();
         assert_eq!(t.style("chart.rate"), d.style("chart.rate"));
         // found by name in a search dir too
-        let t = Theme::load("theme_valid", &[fixtures()], ColorMode::TrueColor).unwrap();
+        let t = Theme::load(
+            "theme_valid",
+            &[crate::config::diagnostics::testing::fixture_dir("themes")],
+            ColorMode::TrueColor,
+        )
+        .unwrap();
         assert_eq!(t.name(), "theme_valid");
     }
 
@@ -628,14 +628,10 @@ mod tests {
     }
 
     fn problems_of(name: &str) -> Vec<(usize, usize, String)> {
-        match Theme::load(&fixture(name), &[], ColorMode::TrueColor) {
-            Ok(_) => panic!("{name} should not load"),
-            Err(e) => e
-                .problems()
-                .into_iter()
-                .map(|p| (p.line, p.col, p.message))
-                .collect(),
-        }
+        crate::config::diagnostics::testing::located(
+            name,
+            Theme::load(&fixture(name), &[], ColorMode::TrueColor),
+        )
     }
 
     #[test]
