@@ -150,7 +150,7 @@ impl Ui {
                 _ => {
                     ta.input(*key);
                     self.filter = ta.lines().join("");
-                    self.offset = 0;
+                    self.fleet.offset = 0;
                 }
             }
             return Some(vec![]);

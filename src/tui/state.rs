@@ -197,6 +197,62 @@ pub struct Capabilities {
     pub replay: bool,
 }
 
+/// The fleet screen's own state: where its list starts, how it is ordered, and the rows it
+/// showed last (kept until the data, the order or the filter change).
+#[derive(Debug, Clone)]
+pub struct FleetView {
+    /// First visible row.
+    pub offset: usize,
+    /// Sort key.
+    pub sort: SortKey,
+    /// Sort reversed.
+    pub reverse: bool,
+    visible: Vec<u32>,
+    visible_key: Option<(usize, SortKey, bool, String)>,
+}
+
+/// The detail screen's own state.
+#[derive(Debug, Clone)]
+pub struct DetailView {
+    /// The time window shown.
+    pub window: Window,
+    /// Signal shown large on small terminals.
+    pub signal: Signal,
+}
+
+/// The events screen's own state.
+#[derive(Debug, Clone, Default)]
+pub struct EventsView {
+    /// Scroll (0 = newest).
+    pub offset: usize,
+}
+
+/// The incidents screen's own state.
+#[derive(Debug, Clone, Default)]
+pub struct IncidentsView {
+    /// Selected incident, by id: the selection stays on it whatever arrives above it.
+    pub selected: Option<u64>,
+}
+
+/// The remediations screen's own state.
+#[derive(Debug, Clone, Default)]
+pub struct RemediationsView {
+    /// Selected remediation, by id: a proposal arriving above it does not move the selection,
+    /// so that approve and veto act on what the operator chose.
+    pub selected: Option<u64>,
+    /// The explanation of the selected remediation fills the screen.
+    pub explain: bool,
+    /// Explanation scroll.
+    pub scroll: usize,
+}
+
+/// The audit screen's own state.
+#[derive(Debug, Clone, Default)]
+pub struct AuditView {
+    /// Scroll (0 = newest).
+    pub offset: usize,
+}
+
 /// The UI's state.
 pub struct Ui {
     /// Current screen.
@@ -207,33 +263,22 @@ pub struct Ui {
     pub help_scroll: usize,
     /// Selected model (`namespace/name`).
     pub selected: Option<String>,
-    /// First visible fleet row.
-    pub offset: usize,
-    /// Sort key.
-    pub sort: SortKey,
-    /// Sort reversed.
-    pub reverse: bool,
+    /// The fleet screen's list.
+    pub fleet: FleetView,
     /// Filter text (fleet and events).
     pub filter: String,
     /// The filter being edited.
     pub filter_edit: Option<Box<TextArea<'static>>>,
-    /// Detail window.
-    pub window: Window,
-    /// Signal shown large on small terminals.
-    pub signal: Signal,
-    /// Events scroll (0 = newest).
-    pub events_offset: usize,
-    /// Selected incident, by id: the selection stays on it whatever arrives above it.
-    pub incident_selected: Option<u64>,
-    /// Selected remediation, by id: a proposal arriving above it does not move the selection,
-    /// so that approve and veto act on what the operator chose.
-    pub rem_selected: Option<u64>,
-    /// The explanation of the selected remediation fills the screen.
-    pub explain: bool,
-    /// Explanation scroll.
-    pub explain_scroll: usize,
-    /// Audit scroll (0 = newest).
-    pub audit_offset: usize,
+    /// The detail screen's window and signal.
+    pub detail: DetailView,
+    /// The events screen's scroll.
+    pub events: EventsView,
+    /// The incidents screen's selection.
+    pub incidents: IncidentsView,
+    /// The remediations screen's selection and explanation.
+    pub remediations: RemediationsView,
+    /// The audit screen's scroll.
+    pub audit: AuditView,
     /// Modal dialog.
     pub dialog: Option<Dialog>,
     /// A message shown in the status line for a few seconds: (text, shown at frame).
@@ -250,8 +295,6 @@ pub struct Ui {
     pub user: String,
     /// The clock of the last snapshot (for relative seeks).
     pub clock: f64,
-    visible: Vec<u32>,
-    visible_key: Option<(usize, SortKey, bool, String)>,
 }
 
 impl Ui {
@@ -262,19 +305,23 @@ impl Ui {
             help: false,
             help_scroll: 0,
             selected: None,
-            offset: 0,
-            sort: SortKey::Status,
-            reverse: false,
+            fleet: FleetView {
+                offset: 0,
+                sort: SortKey::Status,
+                reverse: false,
+                visible: Vec::new(),
+                visible_key: None,
+            },
             filter: String::new(),
             filter_edit: None,
-            window: Window::H1,
-            signal: Signal::LatencyP95,
-            events_offset: 0,
-            incident_selected: None,
-            rem_selected: None,
-            explain: false,
-            explain_scroll: 0,
-            audit_offset: 0,
+            detail: DetailView {
+                window: Window::H1,
+                signal: Signal::LatencyP95,
+            },
+            events: EventsView::default(),
+            incidents: IncidentsView::default(),
+            remediations: RemediationsView::default(),
+            audit: AuditView::default(),
             dialog: None,
             flash: None,
             ascii,
@@ -283,8 +330,6 @@ impl Ui {
             caps,
             user,
             clock: 0.0,
-            visible: Vec::new(),
-            visible_key: None,
         }
     }
 
@@ -308,20 +353,25 @@ impl Ui {
     pub fn visible(&mut self, snap: &Snapshot) -> &[u32] {
         let key = (
             Arc::as_ptr(&snap.rows) as usize,
-            self.sort,
-            self.reverse,
+            self.fleet.sort,
+            self.fleet.reverse,
             self.filter.clone(),
         );
-        if self.visible_key.as_ref() != Some(&key) {
-            self.visible = compute_visible(&snap.rows, self.sort, self.reverse, &self.filter);
-            self.visible_key = Some(key);
+        if self.fleet.visible_key.as_ref() != Some(&key) {
+            self.fleet.visible = compute_visible(
+                &snap.rows,
+                self.fleet.sort,
+                self.fleet.reverse,
+                &self.filter,
+            );
+            self.fleet.visible_key = Some(key);
         }
-        &self.visible
+        &self.fleet.visible
     }
 
     /// Forget the cached visible list (it is rebuilt on the next frame).
     pub fn invalidate(&mut self) {
-        self.visible_key = None;
+        self.fleet.visible_key = None;
     }
 
     /// Position of the selected model in the visible list (first row when none).
@@ -363,7 +413,11 @@ impl Ui {
         &mut self,
         snap: &'a Snapshot,
     ) -> Option<&'a crate::policy::Remediation> {
-        pick_by_id(&remediation_queue(snap), &mut self.rem_selected, |r| r.id)
+        pick_by_id(
+            &remediation_queue(snap),
+            &mut self.remediations.selected,
+            |r| r.id,
+        )
     }
 
     /// The selected incident, by id (the first of the list when none is selected yet).
@@ -373,7 +427,7 @@ impl Ui {
     ) -> Option<&'a crate::engine::incident::Incident> {
         pick_by_id(
             &incidents_newest_first(snap),
-            &mut self.incident_selected,
+            &mut self.incidents.selected,
             |i| i.id,
         )
     }
@@ -465,8 +519,8 @@ impl Ui {
                 self.view = View::ALL[j];
             }
             Back => {
-                if self.explain {
-                    self.explain = false;
+                if self.remediations.explain {
+                    self.remediations.explain = false;
                 } else if !self.filter.is_empty() {
                     self.filter.clear();
                 } else if self.view != View::Fleet {
@@ -491,8 +545,8 @@ impl Ui {
             Select
                 if self.view == View::Remediations && self.selected_remediation(snap).is_some() =>
             {
-                self.explain = !self.explain;
-                self.explain_scroll = 0;
+                self.remediations.explain = !self.remediations.explain;
+                self.remediations.scroll = 0;
             }
             Approve | Veto | Automate => self.remediation_action(a, snap),
             Select if self.view == View::Fleet && self.selected_pos(snap).is_some() => {
@@ -508,33 +562,33 @@ impl Ui {
             }
             ClearFilter => self.filter.clear(),
             SortNext => {
-                self.sort = self.sort.next();
-                self.set_flash(format!("sorted by {}", self.sort.label()));
+                self.fleet.sort = self.fleet.sort.next();
+                self.set_flash(format!("sorted by {}", self.fleet.sort.label()));
             }
-            SortReverse => self.reverse = !self.reverse,
+            SortReverse => self.fleet.reverse = !self.fleet.reverse,
             NextWindow | Right if self.view == View::Detail => {
                 let i = Window::ALL
                     .iter()
-                    .position(|w| *w == self.window)
+                    .position(|w| *w == self.detail.window)
                     .unwrap_or(0);
-                self.window = Window::ALL[(i + 1).min(Window::ALL.len() - 1)];
+                self.detail.window = Window::ALL[(i + 1).min(Window::ALL.len() - 1)];
             }
             PrevWindow | Left if self.view == View::Detail => {
                 let i = Window::ALL
                     .iter()
-                    .position(|w| *w == self.window)
+                    .position(|w| *w == self.detail.window)
                     .unwrap_or(0);
-                self.window = Window::ALL[i.saturating_sub(1)];
+                self.detail.window = Window::ALL[i.saturating_sub(1)];
             }
             NextSignal | PrevSignal => {
-                let i = self.signal.index();
+                let i = self.detail.signal.index();
                 let n = Signal::COUNT;
                 let j = if a == NextSignal {
                     (i + 1) % n
                 } else {
                     (i + n - 1) % n
                 };
-                self.signal = Signal::ALL[j];
+                self.detail.signal = Signal::ALL[j];
             }
             Pause => out.push(Out::TogglePause),
             StepForward => out.push(Out::Step(true)),
@@ -613,44 +667,44 @@ impl Ui {
             View::Incidents => {
                 let list = incidents_newest_first(snap);
                 let ids: Vec<u64> = list.iter().map(|i| i.id).collect();
-                self.incident_selected = step_by_id(&ids, self.incident_selected, a, page);
+                self.incidents.selected = step_by_id(&ids, self.incidents.selected, a, page);
             }
-            View::Remediations if self.explain => {
-                self.explain_scroll = match a {
-                    Up => self.explain_scroll.saturating_sub(1),
-                    Down => self.explain_scroll + 1,
-                    PageUp => self.explain_scroll.saturating_sub(page as usize),
-                    PageDown => self.explain_scroll + page as usize,
+            View::Remediations if self.remediations.explain => {
+                self.remediations.scroll = match a {
+                    Up => self.remediations.scroll.saturating_sub(1),
+                    Down => self.remediations.scroll + 1,
+                    PageUp => self.remediations.scroll.saturating_sub(page as usize),
+                    PageDown => self.remediations.scroll + page as usize,
                     Top => 0,
-                    _ => self.explain_scroll,
+                    _ => self.remediations.scroll,
                 };
             }
             View::Remediations => {
                 let ids: Vec<u64> = remediation_queue(snap).iter().map(|r| r.id).collect();
-                self.rem_selected = step_by_id(&ids, self.rem_selected, a, page);
+                self.remediations.selected = step_by_id(&ids, self.remediations.selected, a, page);
             }
             View::Audit => {
                 let max = snap.audit.len().saturating_sub(1);
-                self.audit_offset = match a {
-                    Up => self.audit_offset.saturating_sub(1),
-                    Down => (self.audit_offset + 1).min(max),
-                    PageUp => self.audit_offset.saturating_sub(page as usize),
-                    PageDown => (self.audit_offset + page as usize).min(max),
+                self.audit.offset = match a {
+                    Up => self.audit.offset.saturating_sub(1),
+                    Down => (self.audit.offset + 1).min(max),
+                    PageUp => self.audit.offset.saturating_sub(page as usize),
+                    PageDown => (self.audit.offset + page as usize).min(max),
                     Top => 0,
                     Bottom => max,
-                    _ => self.audit_offset,
+                    _ => self.audit.offset,
                 };
             }
             View::Events => {
                 let max = snap.log.len().saturating_sub(1);
-                self.events_offset = match a {
-                    Up => self.events_offset.saturating_sub(1),
-                    Down => (self.events_offset + 1).min(max),
-                    PageUp => self.events_offset.saturating_sub(page as usize),
-                    PageDown => (self.events_offset + page as usize).min(max),
+                self.events.offset = match a {
+                    Up => self.events.offset.saturating_sub(1),
+                    Down => (self.events.offset + 1).min(max),
+                    PageUp => self.events.offset.saturating_sub(page as usize),
+                    PageDown => (self.events.offset + page as usize).min(max),
                     Top => 0,
                     Bottom => max,
-                    _ => self.events_offset,
+                    _ => self.events.offset,
                 };
             }
         }

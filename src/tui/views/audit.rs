@@ -8,7 +8,7 @@ use crate::tui::state::Ui;
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::Span;
-use ratatui::widgets::{Block, Borders, Cell, Row, Table};
+use ratatui::widgets::{Block, Borders, Cell, Row};
 
 /// Draw the Audit screen.
 pub fn draw(f: &mut Frame, ui: &mut Ui, ctx: &Ctx, area: Rect) {
@@ -19,7 +19,7 @@ pub fn draw(f: &mut Frame, ui: &mut Ui, ctx: &Ctx, area: Rect) {
         Layout::vertical([Constraint::Min(4), Constraint::Length(stats_h)]).areas(area);
     let page = top.height.saturating_sub(3).max(1) as usize;
     ui.page = page;
-    ui.audit_offset = ui.audit_offset.min(snap.audit.len().saturating_sub(1));
+    ui.audit.offset = ui.audit.offset.min(snap.audit.len().saturating_sub(1));
     let widths = [
         Constraint::Length(8),
         Constraint::Length(16),
@@ -32,7 +32,7 @@ pub fn draw(f: &mut Frame, ui: &mut Ui, ctx: &Ctx, area: Rect) {
         .audit
         .iter()
         .rev()
-        .skip(ui.audit_offset)
+        .skip(ui.audit.offset)
         .take(page)
         .map(|a| {
             Row::new(vec![
@@ -46,25 +46,20 @@ pub fn draw(f: &mut Frame, ui: &mut Ui, ctx: &Ctx, area: Rect) {
         })
         .collect();
     let empty = rows.is_empty();
-    let table = Table::new(rows, widths)
-        .header(Row::new(vec!["time", "who", "what", "about", "reason"]).style(ctx.s("ui.header")))
-        .column_spacing(1)
-        .block(
-            Block::default()
-                .borders(Borders::ALL)
-                .border_style(ctx.s("ui.border"))
-                .title(Span::styled(
-                    if empty {
-                        " Audit · no decision yet this session ".to_string()
-                    } else {
-                        format!(
-                            " Audit · {}, newest first ",
-                            super::count(snap.audit.len(), "decision")
-                        )
-                    },
-                    ctx.s("ui.title"),
-                )),
-        );
+    let title = if empty {
+        " Audit · no decision yet this session ".to_string()
+    } else {
+        format!(
+            " Audit · {}, newest first ",
+            super::count(snap.audit.len(), "decision")
+        )
+    };
+    let header = Row::new(["time", "who", "what", "about", "reason"]);
+    let block = Block::default()
+        .borders(Borders::ALL)
+        .border_style(ctx.s("ui.border"))
+        .title(Span::styled(title, ctx.s("ui.title")));
+    let table = ctx.table(rows, widths.to_vec(), header, block);
     f.render_widget(table, top);
 
     let outcome_widths = [
@@ -111,28 +106,24 @@ pub fn draw(f: &mut Frame, ui: &mut Ui, ctx: &Ctx, area: Rect) {
             .style(ctx.s("ui.text"))
         })
         .collect();
-    let table = Table::new(rows, outcome_widths)
-        .header(
-            Row::new(vec![
-                "playbook",
-                "class",
-                "known",
-                "ok",
-                "fail",
-                "rate",
-                "in this phase",
-            ])
-            .style(ctx.s("ui.header")),
-        )
-        .column_spacing(1)
-        .block(
-            Block::default()
-                .borders(Borders::ALL)
-                .border_style(ctx.s("ui.border"))
-                .title(Span::styled(
-                    format!(" Outcomes · {} phase ", snap.phase),
-                    ctx.s("ui.title"),
-                )),
-        );
-    f.render_widget(table, bottom);
+    let header = Row::new([
+        "playbook",
+        "class",
+        "known",
+        "ok",
+        "fail",
+        "rate",
+        "in this phase",
+    ]);
+    let block = Block::default()
+        .borders(Borders::ALL)
+        .border_style(ctx.s("ui.border"))
+        .title(Span::styled(
+            format!(" Outcomes · {} phase ", snap.phase),
+            ctx.s("ui.title"),
+        ));
+    f.render_widget(
+        ctx.table(rows, outcome_widths.to_vec(), header, block),
+        bottom,
+    );
 }

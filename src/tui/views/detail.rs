@@ -40,7 +40,7 @@ pub fn draw(f: &mut Frame, ui: &mut Ui, ctx: &Ctx, area: Rect) {
     let windows: Vec<Span> = Window::ALL
         .iter()
         .map(|w| {
-            if *w == ui.window {
+            if *w == ui.detail.window {
                 Span::styled(format!("[{}]", w.label()), ctx.s("ui.tab.active"))
             } else {
                 Span::styled(format!(" {} ", w.label()), ctx.s("ui.tab"))
@@ -103,7 +103,7 @@ pub fn draw(f: &mut Frame, ui: &mut Ui, ctx: &Ctx, area: Rect) {
         return;
     };
     let t1 = snap.t;
-    let t0 = t1 - ui.window.seconds();
+    let t0 = t1 - ui.detail.window.seconds();
     let styles = |sig: Signal| ChartStyles {
         line: ctx.s(chart_scope(sig)),
         band: ctx.s("chart.band"),
@@ -113,7 +113,9 @@ pub fn draw(f: &mut Frame, ui: &mut Ui, ctx: &Ctx, area: Rect) {
     // grid of all six charts when each gets ≥ 6 rows, else the chosen signal large + values
     let grid = charts.height >= 18 && charts.width >= 60;
     let draw_chart = |f: &mut Frame, sig: Signal, r: Rect, focused: bool| {
-        let pts = detail.history.series(sig, ui.window.resolution(), t0);
+        let pts = detail
+            .history
+            .series(sig, ui.detail.window.resolution(), t0);
         let band = detail.history.band(sig, t0);
         let marks: Vec<f64> = detail
             .anomalies
@@ -153,13 +155,13 @@ pub fn draw(f: &mut Frame, ui: &mut Ui, ctx: &Ctx, area: Rect) {
             let cols = Layout::horizontal([Constraint::Ratio(1, 2); 2]).split(*r);
             for (ci, c) in cols.iter().enumerate() {
                 let sig = Signal::ALL[ri * 2 + ci];
-                draw_chart(f, sig, *c, sig == ui.signal);
+                draw_chart(f, sig, *c, sig == ui.detail.signal);
             }
         }
     } else {
         let [big, side] =
             Layout::horizontal([Constraint::Min(30), Constraint::Length(24)]).areas(charts);
-        draw_chart(f, ui.signal, big, true);
+        draw_chart(f, ui.detail.signal, big, true);
         let mut lines = vec![Line::from(Span::styled(
             format!(
                 "{}/{} signal",
@@ -169,11 +171,7 @@ pub fn draw(f: &mut Frame, ui: &mut Ui, ctx: &Ctx, area: Rect) {
             ctx.s("ui.text.dim"),
         ))];
         for sig in Signal::ALL {
-            let mark = if sig == ui.signal {
-                if ascii { ">" } else { "▶" }
-            } else {
-                " "
-            };
+            let mark = super::marker(sig == ui.detail.signal, ascii);
             lines.push(Line::from(format!(
                 "{mark}{:<12}{:>8}",
                 sig.title(),

@@ -5,7 +5,7 @@ use crate::tui::state::Ui;
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Rect};
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Block, Borders, Cell, Paragraph, Row, Table};
+use ratatui::widgets::{Cell, Paragraph, Row};
 
 /// Draw the Events screen.
 pub fn draw(f: &mut Frame, ui: &mut Ui, ctx: &Ctx, area: Rect) {
@@ -26,33 +26,26 @@ pub fn draw(f: &mut Frame, ui: &mut Ui, ctx: &Ctx, area: Rect) {
         .collect();
     let page = area.height.saturating_sub(3).max(1) as usize;
     ui.page = page;
-    ui.events_offset = ui.events_offset.min(entries.len().saturating_sub(1));
-    let from = ui.events_offset;
+    ui.events.offset = ui.events.offset.min(entries.len().saturating_sub(1));
+    let from = ui.events.offset;
     let to = (from + page).min(entries.len());
     let title = if filter.is_empty() {
         format!(" Events · {} (newest first) ", entries.len())
     } else {
         format!(" Events · {} match \"{}\" ", entries.len(), ui.filter)
     };
-    let block = Block::default()
-        .borders(Borders::ALL)
-        .border_style(ctx.s("ui.border"))
-        .title(Span::styled(
-            super::fit_title(area, title),
-            ctx.s("ui.title"),
+    let block = ctx.panel(area, title).title_bottom(
+        Line::from(Span::styled(
+            format!(
+                " {}–{} of {} ",
+                if entries.is_empty() { 0 } else { from + 1 },
+                to,
+                entries.len()
+            ),
+            ctx.s("ui.text.dim"),
         ))
-        .title_bottom(
-            Line::from(Span::styled(
-                format!(
-                    " {}–{} of {} ",
-                    if entries.is_empty() { 0 } else { from + 1 },
-                    to,
-                    entries.len()
-                ),
-                ctx.s("ui.text.dim"),
-            ))
-            .right_aligned(),
-        );
+        .right_aligned(),
+    );
     if entries.is_empty() {
         f.render_widget(
             Paragraph::new(
@@ -119,11 +112,5 @@ pub fn draw(f: &mut Frame, ui: &mut Ui, ctx: &Ctx, area: Rect) {
     } else {
         vec!["time", "kind", "what"]
     };
-    f.render_widget(
-        Table::new(rows, widths)
-            .header(Row::new(header).style(ctx.s("ui.header")))
-            .column_spacing(1)
-            .block(block),
-        area,
-    );
+    f.render_widget(ctx.table(rows, widths, Row::new(header), block), area);
 }

@@ -9,7 +9,7 @@ use crate::tui::widgets::spark::spark;
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Rect};
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Block, Borders, Cell, Paragraph, Row, Table};
+use ratatui::widgets::{Cell, Paragraph, Row};
 
 /// Sparkline width that fits the space left by the fixed columns (0 = no sparklines).
 pub fn spark_width(spare: usize) -> usize {
@@ -82,17 +82,17 @@ pub fn draw(f: &mut Frame, ui: &mut Ui, ctx: &Ctx, area: Rect) {
     let page = area.height.saturating_sub(3).max(1) as usize;
     ui.page = page;
     if let Some(p) = sel_pos {
-        if p < ui.offset {
-            ui.offset = p;
-        } else if p >= ui.offset + page {
-            ui.offset = p + 1 - page;
+        if p < ui.fleet.offset {
+            ui.fleet.offset = p;
+        } else if p >= ui.fleet.offset + page {
+            ui.fleet.offset = p + 1 - page;
         }
     }
-    ui.offset = ui.offset.min(shown.saturating_sub(page));
-    let from = ui.offset;
+    ui.fleet.offset = ui.fleet.offset.min(shown.saturating_sub(page));
+    let from = ui.fleet.offset;
     let to = (from + page).min(shown);
     let ascii = ui.ascii;
-    let arrow = if ui.reverse {
+    let arrow = if ui.fleet.reverse {
         if ascii { "^" } else { "↑" }
     } else if ascii {
         "v"
@@ -103,14 +103,14 @@ pub fn draw(f: &mut Frame, ui: &mut Ui, ctx: &Ctx, area: Rect) {
         format!(
             " Fleet · {} · sort {} {arrow} ({}) ",
             super::count(total, "model"),
-            ui.sort.label(),
+            ui.fleet.sort.label(),
             ctx.key(Action::SortNext)
         )
     } else {
         format!(
             " Fleet · {shown} of {total} match \"{}\" · sort {} {arrow} ",
             ui.filter,
-            ui.sort.label()
+            ui.fleet.sort.label()
         )
     };
     let pos = if shown == 0 {
@@ -118,13 +118,8 @@ pub fn draw(f: &mut Frame, ui: &mut Ui, ctx: &Ctx, area: Rect) {
     } else {
         format!(" {}–{} of {shown} ", from + 1, to)
     };
-    let block = Block::default()
-        .borders(Borders::ALL)
-        .border_style(ctx.s("ui.border"))
-        .title(Span::styled(
-            super::fit_title(area, title),
-            ctx.s("ui.title"),
-        ))
+    let block = ctx
+        .panel(area, title)
         .title_bottom(Line::from(Span::styled(pos, ctx.s("ui.text.dim"))).right_aligned());
     if shown == 0 {
         let msg = if total == 0 {
@@ -197,11 +192,7 @@ pub fn draw(f: &mut Frame, ui: &mut Ui, ctx: &Ctx, area: Rect) {
     for &i in &vis {
         let r = &snap.rows[i as usize];
         let selected = sel_key.as_deref().is_some_and(|k| r.meta.is(k));
-        let marker = if selected {
-            if ascii { ">" } else { "▶" }
-        } else {
-            " "
-        };
+        let marker = super::marker(selected, ascii);
         let st = r.status;
         let status_cell = Cell::from(Span::styled(
             format!("{marker}{} {}", st.symbol(ascii), st.word()),
@@ -250,11 +241,7 @@ pub fn draw(f: &mut Frame, ui: &mut Ui, ctx: &Ctx, area: Rect) {
             };
             cells.push(Cell::from(super::fit(&why, why_fit)));
         }
-        let mut row = Row::new(cells).style(ctx.s("ui.text"));
-        if selected {
-            row = row.style(ctx.s("ui.selection"));
-        }
-        rows.push(row);
+        rows.push(ctx.list_row(Row::new(cells), selected));
     }
     let mut header: Vec<Cell> = vec![Cell::from("status"), Cell::from("model")];
     if wide {
@@ -278,10 +265,5 @@ pub fn draw(f: &mut Frame, ui: &mut Ui, ctx: &Ctx, area: Rect) {
     if why_w > 0 {
         header.push(Cell::from("why"));
     }
-    let header = Row::new(header).style(ctx.s("ui.header"));
-    let table = Table::new(rows, widths)
-        .header(header)
-        .column_spacing(1)
-        .block(block);
-    f.render_widget(table, area);
+    f.render_widget(ctx.table(rows, widths, Row::new(header), block), area);
 }

@@ -9,7 +9,7 @@ use crate::tui::widgets::chart::{ChartStyles, LineChart};
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Block, Borders, Paragraph, Wrap};
+use ratatui::widgets::{Paragraph, Wrap};
 
 /// Hours of history shown before now.
 const PAST_HOURS: f64 = 18.0;
@@ -48,15 +48,7 @@ pub fn draw(f: &mut Frame, ui: &mut Ui, ctx: &Ctx, area: Rect) {
     };
     let key = row.meta.key();
     let detail = snap.detail.as_ref().filter(|d| d.row.meta.is(&key));
-    let block = |title: String| {
-        Block::default()
-            .borders(Borders::ALL)
-            .border_style(ctx.s("ui.border"))
-            .title(Span::styled(
-                super::fit_title(area, title),
-                ctx.s("ui.title"),
-            ))
-    };
+    let block = |title: String| ctx.panel(area, title);
     let Some(detail) = detail else {
         f.render_widget(
             Paragraph::new("loading this model's history…")

@@ -6,9 +6,9 @@ use crate::engine::Status;
 use crate::tui::keymap::Action;
 use crate::tui::state::{Ui, incidents_newest_first};
 use ratatui::Frame;
-use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::layout::{Constraint, Rect};
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Block, Borders, Cell, Paragraph, Row, Table, Wrap};
+use ratatui::widgets::{Block, Borders, Cell, Paragraph, Row, Wrap};
 
 fn minutes(secs: f64) -> String {
     if secs < 3600.0 {
@@ -23,16 +23,10 @@ pub fn draw(f: &mut Frame, ui: &mut Ui, ctx: &Ctx, area: Rect) {
     let snap = ctx.snap;
     let list = incidents_newest_first(snap);
     let open = list.iter().filter(|i| i.is_open()).count();
-    let block = Block::default()
-        .borders(Borders::ALL)
-        .border_style(ctx.s("ui.border"))
-        .title(Span::styled(
-            super::fit_title(
-                area,
-                format!(" Incidents · {open} open · {} recent ", list.len() - open),
-            ),
-            ctx.s("ui.title"),
-        ));
+    let block = ctx.panel(
+        area,
+        format!(" Incidents · {open} open · {} recent ", list.len() - open),
+    );
     if list.is_empty() {
         f.render_widget(
             Paragraph::new(
@@ -48,12 +42,7 @@ pub fn draw(f: &mut Frame, ui: &mut Ui, ctx: &Ctx, area: Rect) {
         return;
     };
     let sel_pos = list.iter().position(|i| i.id == selected.id).unwrap_or(0);
-    let list_h = (list.len() as u16 + 3).min(area.height / 2).max(4);
-    let [top, bottom] =
-        Layout::vertical([Constraint::Length(list_h), Constraint::Min(3)]).areas(area);
-    let page = top.height.saturating_sub(3).max(1) as usize;
-    ui.page = page;
-    let from = sel_pos.saturating_sub(page - 1);
+    let (top, bottom, from) = super::list_over_detail(area, list.len(), sel_pos, ui);
     let ascii = ui.ascii;
     let widths = [
         Constraint::Length(6),
@@ -68,7 +57,7 @@ pub fn draw(f: &mut Frame, ui: &mut Ui, ctx: &Ctx, area: Rect) {
         .iter()
         .enumerate()
         .skip(from)
-        .take(page)
+        .take(ui.page)
         .map(|(i, inc)| {
             let sel = i == sel_pos;
             let state = if inc.is_open() {
@@ -80,13 +69,8 @@ pub fn draw(f: &mut Frame, ui: &mut Ui, ctx: &Ctx, area: Rect) {
                 .top()
                 .map(|h| format!("{} ({:.0} %)", h.cause, h.confidence * 100.0))
                 .unwrap_or_else(|| "diagnosing…".into());
-            let marker = if sel {
-                if ascii { ">" } else { "▶" }
-            } else {
-                " "
-            };
             let row = Row::new(vec![
-                Cell::from(format!("{marker}#{}", inc.id)),
+                Cell::from(format!("{}#{}", super::marker(sel, ascii), inc.id)),
                 Cell::from(Span::styled(
                     state,
                     ctx.s(if inc.is_open() {
@@ -100,28 +84,11 @@ pub fn draw(f: &mut Frame, ui: &mut Ui, ctx: &Ctx, area: Rect) {
                 Cell::from(minutes(inc.duration(snap.t))),
                 Cell::from(super::fit(&cause, w[5])),
             ]);
-            if sel {
-                row.style(ctx.s("ui.selection"))
-            } else {
-                row.style(ctx.s("ui.text"))
-            }
+            ctx.list_row(row, sel)
         })
         .collect();
-    let table = Table::new(rows, widths)
-        .header(
-            Row::new(vec![
-                "id",
-                "state",
-                "model",
-                "onset",
-                "for",
-                "probable cause",
-            ])
-            .style(ctx.s("ui.header")),
-        )
-        .column_spacing(1)
-        .block(block);
-    f.render_widget(table, top);
+    let header = Row::new(["id", "state", "model", "onset", "for", "probable cause"]);
+    f.render_widget(ctx.table(rows, widths.to_vec(), header, block), top);
 
     let inc = list[sel_pos];
     let mut lines = vec![Line::from(vec![

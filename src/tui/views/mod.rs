@@ -18,7 +18,7 @@ use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::Style;
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Block, Borders, Clear, Paragraph, Wrap};
+use ratatui::widgets::{Block, Borders, Clear, Paragraph, Row, Table, Wrap};
 
 /// Everything a frame needs that is not the UI's own state.
 pub struct Ctx<'a> {
@@ -34,6 +34,33 @@ impl Ctx<'_> {
     /// Style of a scope.
     pub fn s(&self, scope: &str) -> Style {
         self.theme.style(scope)
+    }
+
+    /// A table of `rows` in `block` under its `header`, one column of spacing.
+    pub fn table<'a>(
+        &self,
+        rows: Vec<Row<'a>>,
+        widths: Vec<Constraint>,
+        header: Row<'a>,
+        block: Block<'a>,
+    ) -> Table<'a> {
+        Table::new(rows, widths)
+            .header(header.style(self.s("ui.header")))
+            .column_spacing(1)
+            .block(block)
+    }
+
+    /// A row of a list, highlighted when it is the selected one.
+    pub fn list_row<'a>(&self, row: Row<'a>, selected: bool) -> Row<'a> {
+        row.style(self.s(if selected { "ui.selection" } else { "ui.text" }))
+    }
+
+    /// A bordered panel titled `title`, cut to fit `area`.
+    pub fn panel(&self, area: Rect, title: String) -> Block<'static> {
+        Block::default()
+            .borders(Borders::ALL)
+            .border_style(self.s("ui.border"))
+            .title(Span::styled(fit_title(area, title), self.s("ui.title")))
     }
 
     /// The first key bound to an action, for hints (`?` when unbound).
@@ -77,6 +104,27 @@ pub fn fit(s: &str, w: usize) -> String {
 /// A block title cut to the width of the block's top border.
 pub fn fit_title(area: Rect, title: String) -> String {
     fit(&title, area.width.saturating_sub(2) as usize)
+}
+
+/// The mark in front of a list's selected row (and the blank in front of the others).
+pub fn marker(selected: bool, ascii: bool) -> &'static str {
+    match (selected, ascii) {
+        (true, true) => ">",
+        (true, false) => "▶",
+        _ => " ",
+    }
+}
+
+/// A list of `n` rows above the selected one's detail in `area`: the list's area (at most half
+/// of it), the detail's, and the first row shown so that row `sel_pos` is on the page. The
+/// page size goes to `ui` (for page up and down).
+pub fn list_over_detail(area: Rect, n: usize, sel_pos: usize, ui: &mut Ui) -> (Rect, Rect, usize) {
+    let list_h = (n as u16 + 3).min(area.height / 2).max(4);
+    let [top, bottom] =
+        Layout::vertical([Constraint::Length(list_h), Constraint::Min(3)]).areas(area);
+    let page = top.height.saturating_sub(3).max(1) as usize;
+    ui.page = page;
+    (top, bottom, sel_pos.saturating_sub(page - 1))
 }
 
 /// The column widths a [`Table`](ratatui::widgets::Table) with these constraints and one
@@ -405,21 +453,22 @@ fn draw_status(f: &mut Frame, ui: &Ui, ctx: &Ctx, area: Rect) {
             usize::MAX,
         ));
     }
-    if let Some(who) = &snap.executor {
-        let style = if who.ends_with("this pitcrew") {
+    // who executes and the registry's state: plain when all is well, a badge when not
+    let well = [
+        snap.executor
+            .as_ref()
+            .map(|w| (w, w.ends_with("this pitcrew"))),
+        snap.registry
+            .as_ref()
+            .map(|r| (r, r.starts_with("registry ok"))),
+    ];
+    for (text, ok) in well.into_iter().flatten() {
+        let style = if ok {
             plain
         } else {
             ctx.s("ui.badge.readonly")
         };
-        segs.push(seg(who.clone(), style, 0));
-    }
-    if let Some(reg) = &snap.registry {
-        let style = if reg.starts_with("registry ok") {
-            plain
-        } else {
-            ctx.s("ui.badge.readonly")
-        };
-        segs.push(seg(reg.clone(), style, 0));
+        segs.push(seg(text.clone(), style, 0));
     }
     let hint = format!("{} help ", ctx.key(Action::Help));
     let width = (area.width as usize).saturating_sub(hint.chars().count() + 1);

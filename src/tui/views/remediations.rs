@@ -7,9 +7,9 @@ use crate::policy::{RemState, Remediation};
 use crate::tui::keymap::Action;
 use crate::tui::state::{Ui, remediation_queue};
 use ratatui::Frame;
-use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::layout::{Constraint, Rect};
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Block, Borders, Cell, Paragraph, Row, Table, Wrap};
+use ratatui::widgets::{Block, Borders, Cell, Paragraph, Row, Wrap};
 
 /// Theme scope of a state (never the only cue: the word is always shown).
 fn scope(s: RemState) -> &'static str {
@@ -114,19 +114,13 @@ pub fn draw(f: &mut Frame, ui: &mut Ui, ctx: &Ctx, area: Rect) {
         Some(a) => format!("actuator: {a}"),
         None => "read-only: no actuator".to_string(),
     };
-    let block = Block::default()
-        .borders(Borders::ALL)
-        .border_style(ctx.s("ui.border"))
-        .title(Span::styled(
-            super::fit_title(
-                area,
-                format!(
-                    " Remediations · {waiting} waiting · {running} running · {} phase · {actuator} ",
-                    snap.phase
-                ),
-            ),
-            ctx.s("ui.title"),
-        ));
+    let block = ctx.panel(
+        area,
+        format!(
+            " Remediations · {waiting} waiting · {running} running · {} phase · {actuator} ",
+            snap.phase
+        ),
+    );
     if queue.is_empty() {
         f.render_widget(
             Paragraph::new(format!(
@@ -152,21 +146,21 @@ pub fn draw(f: &mut Frame, ui: &mut Ui, ctx: &Ctx, area: Rect) {
         ctx.key(Action::Automate),
         r.class.name(),
         ctx.key(Action::Select),
-        if ui.explain {
+        if ui.remediations.explain {
             "back to the queue"
         } else {
             "why?"
         }
     );
-    if ui.explain {
+    if ui.remediations.explain {
         let lines = explanation(r, ctx, ui.ascii);
         let page = area.height.saturating_sub(2) as usize;
         ui.page = page.max(1);
-        ui.explain_scroll = ui.explain_scroll.min(lines.len().saturating_sub(1));
+        ui.remediations.scroll = ui.remediations.scroll.min(lines.len().saturating_sub(1));
         f.render_widget(
             Paragraph::new(lines)
                 .wrap(Wrap { trim: false })
-                .scroll((ui.explain_scroll as u16, 0))
+                .scroll((ui.remediations.scroll as u16, 0))
                 .block(
                     Block::default()
                         .borders(Borders::ALL)
@@ -178,12 +172,7 @@ pub fn draw(f: &mut Frame, ui: &mut Ui, ctx: &Ctx, area: Rect) {
         );
         return;
     }
-    let list_h = (queue.len() as u16 + 3).min(area.height / 2).max(4);
-    let [top, bottom] =
-        Layout::vertical([Constraint::Length(list_h), Constraint::Min(3)]).areas(area);
-    let page = top.height.saturating_sub(3).max(1) as usize;
-    ui.page = page;
-    let from = sel_pos.saturating_sub(page - 1);
+    let (top, bottom, from) = super::list_over_detail(area, queue.len(), sel_pos, ui);
     let widths = [
         Constraint::Length(6),
         Constraint::Length(12),
@@ -197,16 +186,11 @@ pub fn draw(f: &mut Frame, ui: &mut Ui, ctx: &Ctx, area: Rect) {
         .iter()
         .enumerate()
         .skip(from)
-        .take(page)
+        .take(ui.page)
         .map(|(i, q)| {
             let sel = i == sel_pos;
-            let marker = match (sel, ui.ascii) {
-                (true, true) => ">",
-                (true, false) => "▶",
-                _ => " ",
-            };
             let row = Row::new(vec![
-                Cell::from(format!("{marker}R{}", q.id)),
+                Cell::from(format!("{}R{}", super::marker(sel, ui.ascii), q.id)),
                 Cell::from(Span::styled(q.state.word(), ctx.s(scope(q.state)))),
                 Cell::from(super::fit(&q.key, w[2])),
                 Cell::from(super::fit(&q.action.describe(), w[3])),
@@ -218,39 +202,16 @@ pub fn draw(f: &mut Frame, ui: &mut Ui, ctx: &Ctx, area: Rect) {
                     w[5],
                 )),
             ]);
-            if sel {
-                row.style(ctx.s("ui.selection"))
-            } else {
-                row.style(ctx.s("ui.text"))
-            }
+            ctx.list_row(row, sel)
         })
         .collect();
-    let table = Table::new(rows, widths)
-        .header(
-            Row::new(vec![
-                "id",
-                "state",
-                "model",
-                "action",
-                "age",
-                "why / held by",
-            ])
-            .style(ctx.s("ui.header")),
-        )
-        .column_spacing(1)
-        .block(block);
-    f.render_widget(table, top);
+    let header = Row::new(["id", "state", "model", "action", "age", "why / held by"]);
+    f.render_widget(ctx.table(rows, widths.to_vec(), header, block), top);
     let lines = explanation(r, ctx, ui.ascii);
     f.render_widget(
-        Paragraph::new(lines).wrap(Wrap { trim: false }).block(
-            Block::default()
-                .borders(Borders::ALL)
-                .border_style(ctx.s("ui.border"))
-                .title(Span::styled(
-                    super::fit_title(bottom, hint),
-                    ctx.s("ui.title"),
-                )),
-        ),
+        Paragraph::new(lines)
+            .wrap(Wrap { trim: false })
+            .block(ctx.panel(bottom, hint)),
         bottom,
     );
 }
