@@ -320,6 +320,29 @@ fn src_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("src")
 }
 
+/// Longest a file in `src/` may be, its tests included: past it, a file holds more than one
+/// concept and is split along its seams.
+const MAX_FILE_LINES: usize = 800;
+
+#[test]
+fn no_file_in_src_is_over_800_lines() {
+    let mut files = Vec::new();
+    rust_files(&src_dir(), &mut files);
+    assert!(files.len() > 50, "read too few files: {}", files.len());
+    let long: Vec<String> = files
+        .iter()
+        .filter_map(|f| {
+            let n = std::fs::read_to_string(f).ok()?.lines().count();
+            (n > MAX_FILE_LINES).then(|| format!("{}: {n} lines", f.display()))
+        })
+        .collect();
+    assert!(
+        long.is_empty(),
+        "over {MAX_FILE_LINES} lines:\n{}",
+        long.join("\n")
+    );
+}
+
 #[test]
 fn the_layers_hold() {
     let imp = read(&src_dir());

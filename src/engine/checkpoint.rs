@@ -69,3 +69,57 @@ impl Engine {
         Ok(())
     }
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::super::tests::{drive, drive_on};
+    use super::*;
+
+    #[test]
+    fn a_notice_is_an_event_and_a_checkpoint_keeps_it_as_the_log_numbers_it() {
+        let mut live = drive(3, 150);
+        let said = "journal write failed, journaling stopped";
+        assert!(
+            live.apply(Event::Notice {
+                t: live.time(),
+                text: said.into(),
+            })
+            .is_empty()
+        );
+        let seq = live.log_seq();
+        drive_on(&mut live, 3, 150, 300);
+        let s = live.snapshot(None, 1000);
+        assert_eq!(s.notices.last().map(String::as_str), Some(said));
+        let line = s.log.iter().find(|l| l.text == said).unwrap();
+        assert_eq!((line.seq, line.status), (seq, Status::Warn));
+        // restored from its checkpoint, the session is the same, notice and numbering included
+        let restored =
+            Engine::restore(EngineConfig::default(), &live.checkpoint().unwrap()).unwrap();
+        assert_eq!(format!("{restored:?}"), format!("{live:?}"));
+        // and the fleet is the one of a session that was never told anything
+        let quiet = drive(3, 300);
+        assert_ne!(format!("{live:?}"), format!("{quiet:?}"));
+        assert_eq!(live.fleet_state().unwrap(), quiet.fleet_state().unwrap());
+    }
+
+    #[test]
+    fn an_inconsistent_checkpoint_is_refused_not_run() {
+        let e = drive(3, 50);
+        let mut bad = e.clone();
+        bad.index.insert("ghost/model".into(), 99);
+        let err = Engine::restore(EngineConfig::default(), &bad.checkpoint().unwrap()).unwrap_err();
+        assert!(err.contains("index"), "{err}");
+        let mut bad = e.clone();
+        bad.models[2].history = History::new();
+        bad.models[2].history.break_ring_for_test();
+        let err = Engine::restore(EngineConfig::default(), &bad.checkpoint().unwrap()).unwrap_err();
+        assert!(err.contains("history of"), "{err}");
+        let mut bad = e.clone();
+        bad.models[1].watch.break_for_test();
+        let err = Engine::restore(EngineConfig::default(), &bad.checkpoint().unwrap()).unwrap_err();
+        assert!(err.contains("detectors of"), "{err}");
+        assert!(Engine::restore(EngineConfig::default(), &e.checkpoint().unwrap()).is_ok());
+        assert!(Engine::restore(EngineConfig::default(), b"\x93\x01").is_err());
+    }
+}
