@@ -263,6 +263,7 @@ proptest! {
                     stats_path: None,
                     lease: None,
                     registry: None,
+                    said: Vec::new(),
                 },
                 cancel.clone(),
                 10.0,

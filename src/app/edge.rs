@@ -21,6 +21,10 @@ pub struct Edge {
     pub lease: Option<watch::Receiver<BTreeMap<String, LeaseStatus>>>,
     /// The model registry's state in a few words, when one is polled.
     pub registry: Option<watch::Receiver<Option<String>>>,
+    /// What the console has to say of itself from the start (a skipped playbook file, no
+    /// journal): said once the source's first event has set the engine's clock, so that the
+    /// notices carry the session's time, not 1970.
+    pub said: Vec<String>,
 }
 
 /// The Lease states in a few words for the status bar: who executes actions.
@@ -90,6 +94,9 @@ pub async fn engine_task(
                     journal_event(&mut engine, &mut edge.journal, &ev);
                     for fx in engine.apply(ev) {
                         route(&mut engine, &mut edge, fx);
+                    }
+                    for text in std::mem::take(&mut edge.said) {
+                        notice(&mut engine, &mut edge.journal, text);
                     }
                     journal_log(&mut engine, &mut edge, &mut logged);
                     start_checkpoint(&engine, &mut edge, &cp_tx);
@@ -329,14 +336,12 @@ mod tests {
         }
     }
 
-    #[test]
-    fn a_notice_is_journaled_as_an_event_and_a_replay_shows_it() {
+    /// A journal in `dir` whose header carries the default engine settings.
+    fn journal_in(dir: &std::path::Path) -> Journal {
         use crate::journal::FORMAT;
-        use crate::replay::{Player, Recording};
-        let dir = tempfile::tempdir().unwrap();
-        let j = Journal::create(
+        Journal::create(
             JournalConfig {
-                dir: dir.path().to_path_buf(),
+                dir: dir.to_path_buf(),
                 stem: "s".into(),
                 max_part_bytes: 1 << 30,
                 max_parts: 1,
@@ -355,7 +360,67 @@ mod tests {
                 ))),
             },
         )
-        .unwrap();
+        .unwrap()
+    }
+
+    #[test]
+    fn the_consoles_first_words_are_said_at_the_sources_time_and_journaled() {
+        let dir = tempfile::tempdir().unwrap();
+        let journal = journal_in(dir.path());
+        let path = journal.path().to_path_buf();
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async {
+            let (tx, rx) = mpsc::channel(16);
+            let engine = Engine::new(EngineConfig::default());
+            let (snap_tx, _snap_rx) = watch::channel(Arc::new(engine.snapshot(None, 0)));
+            let (_focus_tx, focus_rx) = watch::channel(None);
+            let cancel = CancellationToken::new();
+            let edge = Edge {
+                sim: None,
+                actuator: None,
+                journal: Some(journal),
+                results: tx.clone(),
+                stats_path: None,
+                lease: None,
+                registry: None,
+                said: vec!["playbook file skipped: x.toml".into()],
+            };
+            let task = tokio::spawn(engine_task(
+                engine,
+                rx,
+                snap_tx,
+                focus_rx,
+                edge,
+                cancel.clone(),
+                10.0,
+            ));
+            let world = crate::sim::SimWorld::new(1, 2, 1.7e9);
+            let models = Event::Models {
+                t: world.time(),
+                models: world.metas(),
+            };
+            tx.send(models).await.unwrap();
+            tokio::time::sleep(Duration::from_millis(200)).await;
+            cancel.cancel();
+            let e = task.await.unwrap();
+            assert_eq!(
+                e.snapshot(None, 10).notices.as_slice(),
+                ["playbook file skipped: x.toml"]
+            );
+        });
+        let rec = crate::replay::Recording::open(&path).unwrap();
+        assert_eq!(rec.events.len(), 2, "the models, then the notice");
+        assert_eq!(rec.span(), (1.7e9, 1.7e9), "no event at 1970");
+    }
+
+    #[test]
+    fn a_notice_is_journaled_as_an_event_and_a_replay_shows_it() {
+        use crate::replay::{Player, Recording};
+        let dir = tempfile::tempdir().unwrap();
+        let j = journal_in(dir.path());
         let path = j.path().to_path_buf();
         let mut journal = Some(j);
         let mut engine = Engine::new(EngineConfig::default());

@@ -236,8 +236,9 @@ pub async fn start_session(opts: &ConsoleOptions, paths: &Paths) -> anyhow::Resu
         "{:?}|{:?}|{:?}|{}",
         cfg.phase, cfg.guardrails, cfg.playbooks, cfg.approval_timeout
     ));
-    let mut engine = Engine::new(cfg);
-    // what the console has to say of itself, said once the journal is open (or known not to be)
+    let engine = Engine::new(cfg);
+    // what the console has to say of itself, said by the engine task (journaled) once the source
+    // has set the clock
     let mut said: Vec<String> = book_problems
         .iter()
         .map(|p| format!("playbook file skipped: {p}"))
@@ -276,7 +277,7 @@ pub async fn start_session(opts: &ConsoleOptions, paths: &Paths) -> anyhow::Resu
                 .into(),
         );
     }
-    let mut journal = if logging.is_ok() {
+    let journal = if logging.is_ok() {
         open_journal(
             paths,
             &label,
@@ -290,9 +291,6 @@ pub async fn start_session(opts: &ConsoleOptions, paths: &Paths) -> anyhow::Resu
     } else {
         None
     };
-    for text in said {
-        edge::notice(&mut engine, &mut journal, text);
-    }
     let journal_path = journal.as_ref().map(|j| j.path().to_path_buf());
     let cancel = CancellationToken::new();
     let (ev_tx, ev_rx) = mpsc::channel::<Event>(1024);
@@ -407,6 +405,7 @@ pub async fn start_session(opts: &ConsoleOptions, paths: &Paths) -> anyhow::Resu
             stats_path: logging.is_ok().then_some(stats_path),
             lease,
             registry: registry_status,
+            said,
         },
         cancel.clone(),
         opts.refresh_hz.max(2.0),
