@@ -230,11 +230,7 @@ impl Witness for Journaled {
         self.j.event(ev)
     }
     fn applied(&mut self, engine: &Engine) -> std::io::Result<()> {
-        for e in engine.log_since(self.logged) {
-            self.j.log(e)?;
-        }
-        self.logged = engine.log_seq();
-        Ok(())
+        self.j.log_new(engine, &mut self.logged)
     }
     fn intent(&mut self, x: &Execution) -> std::io::Result<()> {
         self.j.intent(x, "simulated fleet")

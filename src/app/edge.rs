@@ -116,9 +116,7 @@ pub async fn engine_task(
                 if let Some(j) = edge.journal.as_mut()
                     && let Err(e) = j.flush()
                 {
-                    edge.journal = None;
-                    let text = format!("journal write failed, journaling stopped: {e}");
-                    notice(&mut engine, &mut edge.journal, text);
+                    journal_lost(&mut engine, &mut edge.journal, e);
                 }
                 if dirty {
                     let f = focus.borrow().clone();
@@ -192,10 +190,7 @@ fn journal_checkpoint(
     match r {
         Ok(s) => {
             if let Err(e) = j.checkpoint(after, s) {
-                edge.journal = None;
-                let text =
-                    format!("journal write failed, journaling stopped and actions disabled: {e}");
-                notice(engine, &mut edge.journal, text);
+                journal_lost(engine, &mut edge.journal, e);
             }
         }
         Err(e) => {
@@ -212,19 +207,17 @@ fn journal_log(engine: &mut Engine, edge: &mut Edge, logged: &mut u64) {
         *logged = engine.log_seq();
         return;
     };
-    let mut failed = None;
-    for e in engine.log_since(*logged) {
-        if let Err(err) = j.log(e) {
-            failed = Some(err);
-            break;
-        }
+    if let Err(e) = j.log_new(engine, logged) {
+        journal_lost(engine, &mut edge.journal, e);
     }
-    *logged = engine.log_seq();
-    if let Some(e) = failed {
-        edge.journal = None;
-        let text = format!("journal write failed, journaling stopped and actions disabled: {e}");
-        notice(engine, &mut edge.journal, text);
-    }
+}
+
+/// A journal write failed: journaling stops, and with it every action (none runs without its
+/// intent on disk); the operator is told.
+fn journal_lost(engine: &mut Engine, journal: &mut Option<Journal>, e: impl std::fmt::Display) {
+    *journal = None;
+    let text = format!("journal write failed, journaling stopped and actions disabled: {e}");
+    notice(engine, journal, text);
 }
 
 /// Journal an event before the engine applies it; when that fails, journaling stops (and with
@@ -233,9 +226,7 @@ fn journal_event(engine: &mut Engine, journal: &mut Option<Journal>, ev: &Event)
     if let Some(j) = journal.as_mut()
         && let Err(e) = j.event(ev)
     {
-        *journal = None;
-        let text = format!("journal write failed, journaling stopped and actions disabled: {e}");
-        notice(engine, journal, text);
+        journal_lost(engine, journal, e);
     }
 }
 
@@ -283,9 +274,7 @@ fn route(engine: &mut Engine, edge: &mut Edge, fx: Effect) {
                 return;
             };
             if let Err(e) = journal.intent(&x, actuator.name()) {
-                edge.journal = None;
-                let text = format!("journal write failed, actions disabled: {e}");
-                notice(engine, &mut edge.journal, text);
+                journal_lost(engine, &mut edge.journal, &e);
                 let _ = edge.results.try_send(refuse(format!(
                     "not executed: the intent could not be journaled ({e})"
                 )));
@@ -375,7 +364,7 @@ mod tests {
         rt.block_on(async {
             let (tx, rx) = mpsc::channel(16);
             let engine = Engine::new(EngineConfig::default());
-            let (snap_tx, _snap_rx) = watch::channel(Arc::new(engine.snapshot(None, 0)));
+            let (snap_tx, mut snap_rx) = watch::channel(Arc::new(engine.snapshot(None, 0)));
             let (_focus_tx, focus_rx) = watch::channel(None);
             let cancel = CancellationToken::new();
             let edge = Edge {
@@ -403,7 +392,13 @@ mod tests {
                 models: world.metas(),
             };
             tx.send(models).await.unwrap();
-            tokio::time::sleep(Duration::from_millis(200)).await;
+            // the engine task publishes what it has said
+            let said = tokio::time::timeout(
+                Duration::from_secs(30),
+                snap_rx.wait_for(|s| !s.notices.is_empty()),
+            )
+            .await;
+            assert!(said.is_ok(), "no notice was said");
             cancel.cancel();
             let e = task.await.unwrap();
             assert_eq!(

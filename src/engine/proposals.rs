@@ -7,7 +7,6 @@ use super::{Engine, LogKind, Status};
 use crate::domain::Action;
 use crate::fleet::Signal;
 use crate::policy::autonomy::Mode;
-use crate::policy::guardrails;
 use crate::policy::playbook::{ActionTemplate, CandidateNeed, ForecastCondition, Playbook, Undo};
 use crate::policy::{DecisionRecord, Explanation, RemState, Remediation};
 
@@ -381,13 +380,7 @@ impl Engine {
             wall_since: self.wall,
             next: None,
         };
-        r.checks = guardrails::check(
-            &self.cfg.guardrails,
-            &self.request(&r),
-            &self.ledger,
-            &self.facts(model as usize, t),
-            t,
-        );
+        r.checks = self.checks_for(&r, t);
         if let Some(inc) = incident.and_then(|id| self.incidents.iter().find(|i| i.id == id)) {
             let h = &self.models[model as usize].history;
             for s in Signal::ALL {

@@ -10,7 +10,7 @@ use super::{Effect, Engine, Execution, LogKind, Status};
 use crate::domain::Action;
 use crate::fleet::{Resolution, Signal};
 use crate::policy::autonomy::{ActionClass, Mode, Trust, decide};
-use crate::policy::guardrails::{self, ActionRequest, Facts, LedgerEntry};
+use crate::policy::guardrails::{self, ActionRequest, Facts, GuardCheck, LedgerEntry};
 use crate::policy::playbook::{ActionTemplate, Playbook};
 use crate::policy::{DecisionRecord, MIN_WAIT_WALL, RemState, Remediation};
 use serde::{Deserialize, Serialize};
@@ -236,17 +236,20 @@ impl Engine {
         });
     }
 
-    /// The guardrail checks of remediation `k`, as they stand at `t`.
-    pub(super) fn refresh_checks(&mut self, k: usize, t: f64) {
-        let model = self.remediations[k].model as usize;
-        let checks = guardrails::check(
+    /// The guardrail checks of remediation `r`, as they stand at `t`.
+    pub(super) fn checks_for(&self, r: &Remediation, t: f64) -> Vec<GuardCheck> {
+        guardrails::check(
             &self.cfg.guardrails,
-            &self.request(&self.remediations[k]),
+            &self.request(r),
             &self.ledger,
-            &self.facts(model, t),
+            &self.facts(r.model as usize, t),
             t,
-        );
-        self.remediations[k].checks = checks;
+        )
+    }
+
+    /// Brings the guardrail checks of remediation `k` up to `t`.
+    pub(super) fn refresh_checks(&mut self, k: usize, t: f64) {
+        self.remediations[k].checks = self.checks_for(&self.remediations[k], t);
     }
 
     fn incident_open(&self, r: &Remediation) -> bool {

@@ -16,7 +16,7 @@ pub use state::*;
 
 use crate::domain::Action;
 use crate::engine::remedy::Purpose;
-use crate::engine::{EngineConfig, Event, Execution, LogEntry};
+use crate::engine::{Engine, EngineConfig, Event, Execution, LogEntry};
 use crate::policy::OutcomeStats;
 use crate::policy::autonomy::{ActionClass, ClassOverrides, Mode, Phase};
 use crate::policy::guardrails::Guardrails;
@@ -448,6 +448,17 @@ impl Journal {
             entry: entry.clone(),
         };
         self.write_line(&r)
+    }
+
+    /// Append the engine's log entries after `logged` (what the operator was shown), and move
+    /// `logged` to the newest; on an error, `logged` stays at the last entry written.
+    pub fn log_new(&mut self, engine: &Engine, logged: &mut u64) -> std::io::Result<()> {
+        for e in engine.log_since(*logged) {
+            self.log(e)?;
+            *logged = e.seq;
+        }
+        *logged = engine.log_seq();
+        Ok(())
     }
 
     /// Append the intent of an execution by `actuator` and make it durable (flush and fsync)

@@ -454,21 +454,18 @@ fn draw_status(f: &mut Frame, ui: &Ui, ctx: &Ctx, area: Rect) {
         ));
     }
     // who executes and the registry's state: plain when all is well, a badge when not
-    let well = [
-        snap.executor
-            .as_ref()
-            .map(|w| (w, w.ends_with("this pitcrew"))),
-        snap.registry
-            .as_ref()
-            .map(|r| (r, r.starts_with("registry ok"))),
-    ];
-    for (text, ok) in well.into_iter().flatten() {
-        let style = if ok {
+    let badge = |ok: bool| {
+        if ok {
             plain
         } else {
             ctx.s("ui.badge.readonly")
-        };
-        segs.push(seg(text.clone(), style, 0));
+        }
+    };
+    if let Some(who) = &snap.executor {
+        segs.push(seg(who.clone(), badge(who.ends_with("this pitcrew")), 0));
+    }
+    if let Some(reg) = &snap.registry {
+        segs.push(seg(reg.clone(), badge(reg.starts_with("registry ok")), 0));
     }
     let hint = format!("{} help ", ctx.key(Action::Help));
     let width = (area.width as usize).saturating_sub(hint.chars().count() + 1);
