@@ -44,6 +44,8 @@ fn set(cfg: &mut DetectConfig, key: &str, value: &str) -> Result<(), String> {
         "suppress_margin" => cfg.suppress_margin = real()?,
         "smoothing" => cfg.smoothing = real()?,
         "range_floor" => cfg.range_floor = real()?,
+        "recurrence_days" => cfg.recurrence_days = int()?,
+        "recurrence_bins" => cfg.recurrence_bins = int()?,
         _ => return Err(format!("unknown key {key:?}")),
     }
     Ok(())

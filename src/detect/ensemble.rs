@@ -1,10 +1,12 @@
 //! The ensemble: runs every detector on a series, calibrates each detector's evidence against its
 //! own history, combines them into one score in `[0, 1]` and explains it.
 
+use super::calibrate::Calibrator;
 use super::changepoint::Cusum;
 use super::level::RobustLevel;
 use super::novelty::Novelty;
-use super::seasonal::Seasonal;
+use super::recurrence::Recurrence;
+use super::seasonal::{DAY, Seasonal};
 use super::{DetectorKind, Direction, Evidence, Explanation, Scored, clamp_value};
 
 /// Tunables of the ensemble. The defaults are meant to be used as they are: every quantity is in
@@ -41,6 +43,15 @@ pub struct DetectConfig {
     /// not meaningful, whatever the recent noise (a flat stretch must not turn the next routine
     /// blip into a record).
     pub range_floor: f64,
+    /// Days remembered by time of day ([`Recurrence`]): a value seen at about this time (this
+    /// bin of the day or the next one either side) on one of them is routine, and each
+    /// detector's deviation counts only as far as it goes beyond what that time of day held
+    /// (0: none remembered, as in a checkpoint written before there was such a memory).
+    #[serde(default)]
+    pub recurrence_days: u32,
+    /// Bins a day is cut into for that memory (never finer than the sampling interval).
+    #[serde(default)]
+    pub recurrence_bins: u32,
 }
 
 impl Default for DetectConfig {
@@ -58,156 +69,9 @@ impl Default for DetectConfig {
             fisher: false,
             suppress_margin: 0.1,
             range_floor: 0.04,
+            recurrence_days: 2,
+            recurrence_bins: 24,
             enabled: [true, true, true, false],
-        }
-    }
-}
-
-const HIST_BINS: usize = 96;
-const HIST_WIDTH: f64 = 0.1;
-/// Mass above which the tail is modelled as exponential.
-const TAIL_FRACTION: f64 = 0.05;
-/// Smallest tail scale (on the `ln(1+v)` axis).
-const TAIL_BETA_MIN: f64 = 0.3;
-
-/// A monotone, piecewise-linear approximation of `ln(1 + v)` for `v ≥ 0` (exponent plus
-/// mantissa; within 0.06 of the true value), several times cheaper than `ln_1p`. Histogram bins
-/// only need a monotone map, not an exact one.
-#[inline]
-fn fast_ln1p(v: f64) -> f64 {
-    let x = 1.0 + if v.is_nan() { 0.0 } else { v.clamp(0.0, 1e300) };
-    let bits = x.to_bits();
-    let exp = ((bits >> 52) & 0x7ff) as i64 - 1023;
-    let mant = f64::from_bits((bits & 0x000f_ffff_ffff_ffff) | 0x3ff0_0000_0000_0000);
-    (exp as f64 + (mant - 1.0)) * std::f64::consts::LN_2
-}
-
-/// The calibrator's bins (serde's arrays stop at 32) as a sequence, checked for length; bins
-/// never counted in serialise as zeros and read back as not held.
-mod bins {
-    use super::HIST_BINS;
-    use serde::{Deserialize, Deserializer, Serialize, Serializer};
-
-    pub(super) fn serialize<S: Serializer>(
-        a: &Option<Box<[f32; HIST_BINS]>>,
-        s: S,
-    ) -> Result<S::Ok, S::Error> {
-        a.as_deref()
-            .unwrap_or(&[0.0; HIST_BINS])
-            .as_slice()
-            .serialize(s)
-    }
-
-    pub(super) fn deserialize<'de, D: Deserializer<'de>>(
-        d: D,
-    ) -> Result<Option<Box<[f32; HIST_BINS]>>, D::Error> {
-        let v = Vec::<f32>::deserialize(d)?;
-        let n = v.len();
-        let a: [f32; HIST_BINS] = v.try_into().map_err(|_| {
-            serde::de::Error::custom(format!("{n} calibration bins, expected {HIST_BINS}"))
-        })?;
-        Ok(a.iter().any(|&c| c != 0.0).then(|| Box::new(a)))
-    }
-}
-
-/// Decayed histogram of a non-negative statistic on a `ln(1+v)` grid, giving an empirical tail
-/// probability: how often, in the recent past, this detector has been at least this surprised.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
-struct Calibrator {
-    /// Held from the first count on: a detector that never takes part (novelty when disabled,
-    /// the seasonal one on a series with no season) holds none.
-    #[serde(with = "bins")]
-    counts: Option<Box<[f32; HIST_BINS]>>,
-    total: f64,
-    /// Weight of the next count (grows instead of decaying the old counts).
-    weight: f64,
-    n: u32,
-}
-
-impl Calibrator {
-    fn new() -> Self {
-        Self {
-            counts: None,
-            total: 0.0,
-            weight: 1.0,
-            n: 0,
-        }
-    }
-
-    /// Bytes of its bins, once held.
-    fn heap_bytes(&self) -> usize {
-        self.counts
-            .as_ref()
-            .map_or(0, |_| std::mem::size_of::<[f32; HIST_BINS]>())
-    }
-
-    fn bin(v: f64) -> usize {
-        let b = (fast_ln1p(v) / HIST_WIDTH) as usize;
-        b.min(HIST_BINS - 1)
-    }
-
-    /// Tail probability of `v`. The body is the empirical (Laplace-smoothed) tail; beyond the
-    /// top `TAIL_FRACTION` of the mass an exponential tail fitted to the excesses on the log scale
-    /// takes over (peaks over threshold), so that rarer-than-ever values keep being ranked by how
-    /// far beyond the record they are instead of all sharing the smallest empirical probability.
-    fn tail(&self, v: f64) -> f64 {
-        let counts = self.counts.as_deref().unwrap_or(&[0.0; HIST_BINS]);
-        let l = fast_ln1p(v);
-        let b = Self::bin(v);
-        // Sum whichever side of the bin is shorter.
-        let above: f64 = if b < HIST_BINS / 2 {
-            let below: f64 = counts[..b].iter().map(|&c| f64::from(c)).sum();
-            (self.total - below).max(0.0)
-        } else {
-            counts[b..].iter().map(|&c| f64::from(c)).sum()
-        };
-        let p = (above + 0.5 * self.weight) / (self.total + self.weight);
-        if above >= 0.5 * self.weight {
-            return p;
-        }
-        // Beyond everything seen recently: extrapolate.
-        let want = TAIL_FRACTION * self.total;
-        let (mut mass, mut moment, mut q_bin, mut top) = (0.0, 0.0, 0, None);
-        for (i, &c) in counts.iter().enumerate().rev() {
-            let c = f64::from(c);
-            if c > 0.0 && top.is_none() {
-                top = Some(i);
-            }
-            mass += c;
-            moment += c * (i as f64 + 0.5);
-            q_bin = i;
-            if mass >= want {
-                break;
-            }
-        }
-        let Some(top) = top else { return p };
-        let lq = q_bin as f64 * HIST_WIDTH;
-        let beta = (moment / mass.max(f64::MIN_POSITIVE) * HIST_WIDTH - lq).max(TAIL_BETA_MIN);
-        let l_top = (top + 1) as f64 * HIST_WIDTH;
-        p * (-(l - l_top).max(0.0) / beta).exp()
-    }
-
-    /// Adds `v`, forgetting the past with time constant `span` samples. Decay is applied lazily:
-    /// new counts get a growing weight and everything is rescaled only when that weight grows
-    /// large, so learning is O(1).
-    fn learn(&mut self, v: f64, span: u32) {
-        self.n = self.n.saturating_add(1);
-        let keep = 1.0 - 1.0 / f64::from(self.n.min(span.max(1)));
-        if keep > 0.0 && keep < 1.0 {
-            self.weight /= keep;
-        }
-        let counts = self
-            .counts
-            .get_or_insert_with(|| Box::new([0.0; HIST_BINS]));
-        counts[Self::bin(v)] += self.weight as f32;
-        self.total += self.weight;
-        if self.weight > 1e12 {
-            let k = 1.0 / self.weight;
-            for c in counts.iter_mut() {
-                *c = (f64::from(*c) * k) as f32;
-            }
-            self.total *= k;
-            self.weight = 1.0;
         }
     }
 }
@@ -295,6 +159,9 @@ pub struct Ensemble {
     range: Range,
     /// Present only when the novelty detector is enabled (it holds an 8 KiB set).
     novelty: Option<Novelty>,
+    /// The time-of-day memory, from the moment the sampling interval is known (when enabled).
+    #[serde(default)]
+    recurrence: Option<Recurrence>,
     cal: [Calibrator; 4],
     /// Calibration of the short-term average of the combined surprise.
     cal_avg: Calibrator,
@@ -319,6 +186,7 @@ impl Ensemble {
     pub fn consistent(&self) -> bool {
         self.seasonal.as_ref().is_none_or(Seasonal::consistent)
             && self.novelty.as_ref().is_none_or(Novelty::consistent)
+            && self.recurrence.as_ref().is_none_or(Recurrence::consistent)
     }
 
     /// Give it a seasonal detector whose profile has no bins (as a forged checkpoint could).
@@ -354,6 +222,7 @@ impl Ensemble {
                 n: 0,
             },
             novelty,
+            recurrence: None,
             cal: [
                 Calibrator::new(),
                 Calibrator::new(),
@@ -396,6 +265,10 @@ impl Ensemble {
                 .novelty
                 .as_ref()
                 .map_or(0, |n| n.state_bytes() - std::mem::size_of::<Novelty>())
+            + self
+                .recurrence
+                .as_ref()
+                .map_or(0, |r| r.state_bytes() - std::mem::size_of::<Recurrence>())
     }
 
     /// Scores `value` observed at `t_unix_secs`, then learns it. See the module documentation for
@@ -411,6 +284,14 @@ impl Ensemble {
             && let (Some(dt), Some(t0)) = (self.clock.dt, self.clock.first)
         {
             self.seasonal = Some(Seasonal::new(t0, dt));
+            if self.cfg.recurrence_days > 0 {
+                // No finer than the sampling: a bin must be able to hold a sample.
+                let per_day = (DAY / dt.max(1e-3)).round().clamp(1.0, f64::from(u32::MAX)) as u32;
+                self.recurrence = Some(Recurrence::new(
+                    self.cfg.recurrence_days,
+                    self.cfg.recurrence_bins.min(per_day),
+                ));
+            }
         }
 
         // Evidence against the state before this sample.
@@ -423,13 +304,29 @@ impl Ensemble {
             .map(|e| floored(e, floor));
         let slow = self.slow.evidence(x).map(|e| floored(e, floor));
         let primary = sea.or(lev);
+        // A deviation counts only as far as it goes beyond what this time of day held on the
+        // remembered days.
+        let rec = self.recurrence.as_ref().and_then(|r| r.distance(t, x));
+        let explained = |e: Evidence| match rec {
+            Some(d) => e.z.signum() * e.z.abs().min(d / e.sigma),
+            None => e.z,
+        };
+        // The change point keeps the plain deviation: a shift that repeats yesterday's is still a shift.
         let cus = primary.map_or(0.0, |e| self.cusum.update(e.z));
         let q = Novelty::quantise(slow.map_or(0.0, |e| e.z));
         let nov = self.novelty.as_ref().map_or(0.0, |n| n.evidence(q));
 
-        let stats = [
+        // Each detector's statistic as it is (what its calibration learns: how surprised this
+        // detector usually is on this series) and as the time of day leaves it (what is judged).
+        let raw = [
             lev.map_or(0.0, |e| e.z.abs()),
             sea.map_or(0.0, |e| e.z.abs()),
+            cus.abs() / self.cusum.threshold() * 4.0,
+            nov * 4.0,
+        ];
+        let stats = [
+            lev.map_or(0.0, |e| explained(e).abs()),
+            sea.map_or(0.0, |e| explained(e).abs()),
             cus.abs() / self.cusum.threshold() * 4.0,
             nov * 4.0,
         ];
@@ -506,7 +403,7 @@ impl Ensemble {
         // Learn.
         for (i, c) in self.cal.iter_mut().enumerate() {
             if active[i] {
-                c.learn(stats[i], self.cfg.calibration_span);
+                c.learn(raw[i], self.cfg.calibration_span);
             }
         }
         let plain = lev.map(|e| e.expected);
@@ -516,6 +413,9 @@ impl Ensemble {
         self.level.learn(x);
         self.slow.learn(x);
         self.range.learn(x, self.cfg.calibration_span);
+        if let Some(r) = self.recurrence.as_mut() {
+            r.learn(t, x);
+        }
         if let Some(n) = self.novelty.as_mut() {
             n.learn(q);
         }
@@ -613,6 +513,62 @@ mod tests {
         }
         assert_eq!(e.period(), Some(86_400.0));
         assert!((e.interval().unwrap() - 300.0).abs() < 1.0);
+    }
+
+    /// A spike at the same time every day keeps alarming the level detector without the
+    /// time-of-day memory and is routine to it with the memory; a larger spike at a new time of
+    /// day alarms either way. (One of the routine size at a new time is judged as before the
+    /// memory: against how often spikes of that size come, about daily here.)
+    #[test]
+    fn a_daily_spike_becomes_routine_and_a_new_one_does_not() {
+        let run = |cfg: DetectConfig| {
+            let mut e = Ensemble::with_config(cfg);
+            let (mut routine, mut new_spike) = (0.0_f64, 0.0);
+            let mut rng: u64 = 0x9e37_79b9_7f4a_7c15;
+            for i in 0..(12 * 288) {
+                rng ^= rng << 13;
+                rng ^= rng >> 7;
+                rng ^= rng << 17;
+                let noise = (rng >> 11) as f64 / (1u64 << 53) as f64 - 0.5;
+                let t = 1.7e9 + f64::from(i) * 300.0;
+                let (bin, day) = (i % 288, i / 288);
+                let x = if bin == 40 {
+                    30.0 + f64::from(day % 3) * 0.2
+                } else if day == 11 && bin == 150 {
+                    45.0
+                } else {
+                    10.0 + noise
+                };
+                let s = e.update(t, x).score;
+                if bin == 40 && day >= 2 {
+                    routine = routine.max(s);
+                }
+                if day == 11 && bin == 150 {
+                    new_spike = s;
+                }
+            }
+            (routine, new_spike)
+        };
+        let level_only = DetectConfig {
+            enabled: [true, false, false, false],
+            ..DetectConfig::default()
+        };
+        let (routine, new_spike) = run(level_only.clone());
+        assert!(routine < 0.2, "the routine daily spike scored {routine}");
+        assert!(new_spike > 0.6, "a spike at a new time scored {new_spike}");
+        let (forgetful, _) = run(DetectConfig {
+            recurrence_days: 0,
+            ..level_only
+        });
+        assert!(
+            forgetful > 0.4,
+            "without the memory the daily spike scored {forgetful}"
+        );
+        let (_, new_spike) = run(DetectConfig::default());
+        assert!(
+            new_spike > 0.6,
+            "a spike at a new time scored {new_spike} (all detectors)"
+        );
     }
 
     #[test]

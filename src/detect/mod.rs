@@ -24,6 +24,15 @@
 //!    before is evidence of a new behaviour (the idea behind contextual detectors such as CAD OSE).
 //!    It is **off by default** ([`DetectConfig::enabled`]): on the development data it added false
 //!    alarms more than detections.
+//! 5. **Time of day** ([`recurrence::Recurrence`]): not a detector but an explanation. The last
+//!    two days are remembered by hour of day (each hour's least and greatest value); a deviation
+//!    counts only as far as it goes beyond what the same hour, or the hour either side, held on
+//!    one of them. A nightly job's spike is judged the first time and is routine from the next
+//!    night on; a spike at a new hour, or larger than the routine one, is not explained. The
+//!    level and seasonal detectors' evidence is explained this way; the change point's is not (a
+//!    shift that repeats yesterday's is still a shift). Each detector's calibration learns its
+//!    plain evidence, so a small unexplained remainder is judged against the detector's usual
+//!    noise, not against a history of explained zeros.
 //!
 //! The [`ensemble::Ensemble`] judges each detector's evidence against that detector's own
 //! long-term distribution on this series (a decayed histogram: the idea behind Numenta's "anomaly
@@ -54,12 +63,14 @@
 //! * Constant series: the scale has a floor relative to the level (and an absolute floor), so the
 //!   first change after a long flat line scores high but finitely.
 
+mod calibrate;
 pub mod changepoint;
 pub mod cli;
 pub mod ensemble;
 pub mod level;
 pub mod nab;
 pub mod novelty;
+pub mod recurrence;
 pub mod seasonal;
 
 use std::fmt;
