@@ -571,6 +571,43 @@ mod tests {
         );
     }
 
+    /// The memory of the time of day does not explain away a day unlike its season: on a
+    /// strongly daily series (half-hourly, a steep morning ramp), eight hours 20 % below the
+    /// usual still score well above the quiet days before them.
+    #[test]
+    fn a_day_unlike_its_season_is_not_explained_away() {
+        let mut e = Ensemble::new();
+        let mut rng: u64 = 0x9e37_79b9_7f4a_7c15;
+        let (mut dip, mut quiet) = (0.0_f64, 0.0_f64);
+        for i in 0..(40 * 48) {
+            rng ^= rng << 13;
+            rng ^= rng >> 7;
+            rng ^= rng << 17;
+            let noise = (rng >> 11) as f64 / (1u64 << 53) as f64 - 0.5;
+            let t = 1_699_920_000.0 + f64::from(i) * 1800.0;
+            let hour = f64::from(i % 48) / 2.0;
+            let shape = 1000.0
+                + 800.0
+                    * ((hour - 6.0) / 24.0 * std::f64::consts::TAU)
+                        .sin()
+                        .max(-0.9);
+            let (day, slot) = (i / 48, i % 48);
+            let low = day == 35 && (14..30).contains(&slot);
+            let s = e
+                .update(t, shape * if low { 0.8 } else { 1.0 } + 60.0 * noise)
+                .score;
+            if low {
+                dip = dip.max(s);
+            } else if (30..35).contains(&day) {
+                quiet = quiet.max(s);
+            }
+        }
+        assert!(
+            dip > 0.5 && dip > quiet + 0.2,
+            "dip {dip}, quiet days {quiet}"
+        );
+    }
+
     #[test]
     fn state_is_bounded() {
         let mut e = Ensemble::new();
