@@ -515,6 +515,14 @@ mod tests {
         assert!((e.interval().unwrap() - 300.0).abs() < 1.0);
     }
 
+    /// Uniform noise in `[-0.5, 0.5)` from a xorshift state.
+    fn uniform(state: &mut u64) -> f64 {
+        *state ^= *state << 13;
+        *state ^= *state >> 7;
+        *state ^= *state << 17;
+        (*state >> 11) as f64 / (1u64 << 53) as f64 - 0.5
+    }
+
     /// A spike at the same time every day keeps alarming the level detector without the
     /// time-of-day memory and is routine to it with the memory; a larger spike at a new time of
     /// day alarms either way. (One of the routine size at a new time is judged as before the
@@ -526,10 +534,7 @@ mod tests {
             let (mut routine, mut new_spike) = (0.0_f64, 0.0);
             let mut rng: u64 = 0x9e37_79b9_7f4a_7c15;
             for i in 0..(12 * 288) {
-                rng ^= rng << 13;
-                rng ^= rng >> 7;
-                rng ^= rng << 17;
-                let noise = (rng >> 11) as f64 / (1u64 << 53) as f64 - 0.5;
+                let noise = uniform(&mut rng);
                 let t = 1.7e9 + f64::from(i) * 300.0;
                 let (bin, day) = (i % 288, i / 288);
                 let x = if bin == 40 {
@@ -580,10 +585,7 @@ mod tests {
         let mut rng: u64 = 0x9e37_79b9_7f4a_7c15;
         let (mut dip, mut quiet) = (0.0_f64, 0.0_f64);
         for i in 0..(40 * 48) {
-            rng ^= rng << 13;
-            rng ^= rng >> 7;
-            rng ^= rng << 17;
-            let noise = (rng >> 11) as f64 / (1u64 << 53) as f64 - 0.5;
+            let noise = uniform(&mut rng);
             let t = 1_699_920_000.0 + f64::from(i) * 1800.0;
             let hour = f64::from(i % 48) / 2.0;
             let shape = 1000.0
