@@ -54,9 +54,17 @@ impl Recurrence {
             + (self.lo.len() + self.hi.len()) * std::mem::size_of::<f32>()
     }
 
-    /// Bins since the epoch at time `t` (seconds since the epoch; the day is UTC's).
+    /// Bins since the epoch at time `t` (seconds since the epoch; the day is UTC's), held to
+    /// ±10^15 (some thirty billion years of 5-minute bins) so that stepping back a few days from
+    /// any time, however absurd, cannot overflow.
     fn index(&self, t: f64) -> i64 {
-        (t / DAY * self.bins as f64).floor() as i64
+        const LIMIT: f64 = 1e15;
+        let b = (t / DAY * self.bins as f64).floor();
+        if b.is_nan() {
+            0
+        } else {
+            b.clamp(-LIMIT, LIMIT) as i64
+        }
     }
 
     /// Where bin `abs_bin` (since the epoch) is kept, if its day is remembered.
@@ -166,9 +174,11 @@ mod tests {
             ..Recurrence::new(1, 24)
         };
         assert!(!forged.consistent());
-        // Times before the epoch and far in the future index without panicking.
-        r.learn(-1e12, 1.0);
-        r.learn(1e15, 1.0);
-        let _ = r.distance(-1e12 + DAY, 1.0);
+        // Times before the epoch and far in the future (any finite time, however absurd) index
+        // without overflowing.
+        for t in [-1e12, 1e15, -1e300, 1e300, f64::MIN, f64::MAX] {
+            r.learn(t, 1.0);
+            let _ = r.distance(t, 1.0);
+        }
     }
 }
