@@ -46,11 +46,9 @@ pub struct DetectConfig {
     /// Days remembered by time of day ([`Recurrence`]): a value seen at about this time (this
     /// bin of the day or the next one either side) on one of them is routine, and each
     /// detector's deviation counts only as far as it goes beyond what that time of day held
-    /// (0: none remembered, as in a checkpoint written before there was such a memory).
-    #[serde(default)]
+    /// (0: none remembered).
     pub recurrence_days: u32,
     /// Bins a day is cut into for that memory (never finer than the sampling interval).
-    #[serde(default)]
     pub recurrence_bins: u32,
 }
 
@@ -160,7 +158,8 @@ pub struct Ensemble {
     /// Present only when the novelty detector is enabled (it holds an 8 KiB set).
     novelty: Option<Novelty>,
     /// The time-of-day memory, from the moment the sampling interval is known (when enabled).
-    #[serde(default)]
+    /// Checkpoints are encoded by position: one written before this field existed is refused
+    /// ("checkpoint not usable") and a replay re-runs its events instead.
     recurrence: Option<Recurrence>,
     cal: [Calibrator; 4],
     /// Calibration of the short-term average of the combined surprise.
@@ -308,8 +307,8 @@ impl Ensemble {
         // remembered days.
         let rec = self.recurrence.as_ref().and_then(|r| r.distance(t, x));
         let explained = |e: Evidence| match rec {
-            Some(d) => e.z.signum() * e.z.abs().min(d / e.sigma),
-            None => e.z,
+            Some(d) => e.z.abs().min(d / e.sigma),
+            None => e.z.abs(),
         };
         // The change point keeps the plain deviation: a shift that repeats yesterday's is still a shift.
         let cus = primary.map_or(0.0, |e| self.cusum.update(e.z));
@@ -325,8 +324,8 @@ impl Ensemble {
             nov * 4.0,
         ];
         let stats = [
-            lev.map_or(0.0, |e| explained(e).abs()),
-            sea.map_or(0.0, |e| explained(e).abs()),
+            lev.map_or(0.0, explained),
+            sea.map_or(0.0, explained),
             cus.abs() / self.cusum.threshold() * 4.0,
             nov * 4.0,
         ];

@@ -176,7 +176,12 @@ mod tests {
         assert!(!forged.consistent());
         // Times before the epoch and far in the future (any finite time, however absurd) index
         // without overflowing.
+        // (Release builds wrap on overflow instead of panicking, so the bound is checked
+        // directly: the furthest step back from any index stays representable.)
+        let back = (DAYS_MAX as i64 + 1) * BINS_MAX as i64 + 1;
         for t in [-1e12, 1e15, -1e300, 1e300, f64::MIN, f64::MAX] {
+            assert!(r.index(t).checked_sub(back).is_some(), "{t}");
+            assert!(r.index(t).checked_add(back).is_some(), "{t}");
             r.learn(t, 1.0);
             let _ = r.distance(t, 1.0);
         }
