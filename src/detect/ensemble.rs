@@ -46,9 +46,13 @@ pub struct DetectConfig {
     /// Days remembered by time of day ([`Recurrence`]): a value seen at about this time (this
     /// bin of the day or the next one either side) on one of them is routine, and each
     /// detector's deviation counts only as far as it goes beyond what that time of day held
-    /// (0: none remembered).
+    /// (0: none remembered). Defaulted to none when read from a checkpoint written before the
+    /// memory existed: the ensemble goes on as it was.
+    #[serde(default)]
     pub recurrence_days: u32,
-    /// Bins a day is cut into for that memory (never finer than the sampling interval).
+    /// Bins a day is cut into for that memory (never finer than the sampling interval; 0: no
+    /// memory).
+    #[serde(default)]
     pub recurrence_bins: u32,
 }
 
@@ -157,10 +161,6 @@ pub struct Ensemble {
     range: Range,
     /// Present only when the novelty detector is enabled (it holds an 8 KiB set).
     novelty: Option<Novelty>,
-    /// The time-of-day memory, from the moment the sampling interval is known (when enabled).
-    /// Checkpoints are encoded by position: one written before this field existed is refused
-    /// ("checkpoint not usable") and a replay re-runs its events instead.
-    recurrence: Option<Recurrence>,
     cal: [Calibrator; 4],
     /// Calibration of the short-term average of the combined surprise.
     cal_avg: Calibrator,
@@ -168,6 +168,12 @@ pub struct Ensemble {
     /// Score of the last alarm, and samples since it.
     last_alarm: f64,
     since_alarm: u32,
+    /// The time-of-day memory, from the moment the sampling interval is known (when enabled and
+    /// the series has at least [`RECURRENCE_MIN_PER_DAY`] samples a day). Last, and defaulted:
+    /// checkpoints are encoded by position, and one written before the memory existed reads
+    /// back without it (and, its configuration defaulted to none, goes on without it).
+    #[serde(default)]
+    recurrence: Option<Recurrence>,
 }
 
 impl Default for Ensemble {
@@ -178,6 +184,9 @@ impl Default for Ensemble {
 
 /// Number of samples (with a known interval) needed before the seasonal profiles are sized.
 const CLOCK_WARMUP: u32 = 8;
+/// Fewest samples a day for which the time-of-day memory is kept: below it a bin and the bins
+/// either side of it cover more than half a day.
+pub const RECURRENCE_MIN_PER_DAY: u32 = 6;
 
 impl Ensemble {
     /// Its parts can be indexed as they say (an ensemble read back from a checkpoint, which
@@ -283,9 +292,14 @@ impl Ensemble {
             && let (Some(dt), Some(t0)) = (self.clock.dt, self.clock.first)
         {
             self.seasonal = Some(Seasonal::new(t0, dt));
-            if self.cfg.recurrence_days > 0 {
-                // No finer than the sampling: a bin must be able to hold a sample.
-                let per_day = (DAY / dt.max(1e-3)).round().clamp(1.0, f64::from(u32::MAX)) as u32;
+            // No finer than the sampling: a bin must be able to hold a sample. With fewer than
+            // a few samples a day, a bin and its neighbours span most of the day and "about
+            // this time" would mean "today": no memory then.
+            let per_day = (DAY / dt.max(1e-3)).round().clamp(1.0, f64::from(u32::MAX)) as u32;
+            if self.cfg.recurrence_days > 0
+                && self.cfg.recurrence_bins > 0
+                && per_day >= RECURRENCE_MIN_PER_DAY
+            {
                 self.recurrence = Some(Recurrence::new(
                     self.cfg.recurrence_days,
                     self.cfg.recurrence_bins.min(per_day),
@@ -607,6 +621,60 @@ mod tests {
             dip > 0.5 && dip > quiet + 0.2,
             "dip {dip}, quiet days {quiet}"
         );
+    }
+
+    /// A checkpoint written before the time-of-day memory existed (no memory in the ensemble, no
+    /// memory settings at the end of its configuration) reads back and goes on as it was.
+    #[test]
+    fn a_checkpoint_from_before_the_memory_reads_back() {
+        let cfg = DetectConfig {
+            recurrence_days: 0,
+            recurrence_bins: 0,
+            ..DetectConfig::default()
+        };
+        let mut e = Ensemble::with_config(cfg);
+        let data = series(3000, 2);
+        for &(t, x) in &data[..2000] {
+            e.update(t, x);
+        }
+        let bytes = rmp_serde::to_vec(&e).unwrap();
+        // The same state in the old layout: the last field of each removed.
+        let mut v: serde_json::Value = rmp_serde::from_slice(&bytes).unwrap();
+        let fields = v.as_array_mut().unwrap();
+        assert!(fields.pop().unwrap().is_null(), "the memory is last");
+        let cfg = fields[0].as_array_mut().unwrap();
+        assert_eq!(cfg.pop(), Some(0.into()));
+        assert_eq!(cfg.pop(), Some(0.into()));
+        let old = rmp_serde::to_vec(&v).unwrap();
+        let mut back: Ensemble = rmp_serde::from_slice(&old).unwrap();
+        assert!(back.consistent() && back.recurrence.is_none());
+        assert_eq!(back.cfg, e.cfg);
+        for &(t, x) in &data[2000..] {
+            assert_eq!(back.update(t, x), e.update(t, x));
+        }
+    }
+
+    /// The memory is kept only when a day holds enough samples for "about this time" to mean
+    /// less than half of it, and not when asked for no bins.
+    #[test]
+    fn no_memory_for_sparse_series_or_no_bins() {
+        let memory = |dt: f64, cfg: DetectConfig| {
+            let mut e = Ensemble::with_config(cfg);
+            for i in 0..40 {
+                e.update(1e9 + f64::from(i) * dt, f64::from(i % 3));
+            }
+            e.recurrence.as_ref().map(|r| r.state_bytes())
+        };
+        let d = DetectConfig::default;
+        assert!(memory(DAY / 6.0, d()).is_some());
+        assert!(memory(DAY / 5.0, d()).is_none());
+        assert!(memory(DAY, d()).is_none());
+        let no_bins = DetectConfig {
+            recurrence_bins: 0,
+            ..d()
+        };
+        assert!(memory(300.0, no_bins).is_none());
+        assert!(memory(300.0, d()).is_some());
     }
 
     #[test]

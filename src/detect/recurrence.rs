@@ -12,6 +12,13 @@ pub const DAYS_MAX: u32 = 7;
 /// Most bins a day may be cut into.
 pub const BINS_MAX: u32 = 288;
 
+/// `x` as kept: in f32 (half the bytes; a time-of-day envelope needs no more precision), held
+/// to f32's finite range so that a value beyond it is not kept as an infinity (which no other
+/// value could be told apart from). NaN is never passed here.
+fn narrow(x: f64) -> f32 {
+    x.clamp(-f64::from(f32::MAX), f64::from(f32::MAX)) as f32
+}
+
 /// The last days' envelopes, by time-of-day bin.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Recurrence {
@@ -80,8 +87,9 @@ impl Recurrence {
     pub fn distance(&self, t: f64, x: f64) -> Option<f64> {
         let now = self.index(t);
         let bins = self.bins as i64;
-        let x = x as f32;
-        let mut best: Option<f32> = None;
+        // compared as kept, and measured in f64 (the distance between two f32s may not fit one)
+        let x = f64::from(narrow(x));
+        let mut best: Option<f64> = None;
         for k in 1..=self.days as i64 {
             for j in -1..=1 {
                 let Some(i) = self.slot(now - k * bins + j) else {
@@ -91,13 +99,13 @@ impl Recurrence {
                 if lo > hi {
                     continue;
                 }
-                let d = (lo - x).max(x - hi).max(0.0);
+                let d = (f64::from(lo) - x).max(x - f64::from(hi)).max(0.0);
                 if best.is_none_or(|b| d < b) {
                     best = Some(d);
                 }
             }
         }
-        best.map(f64::from)
+        best
     }
 
     /// Remembers `x` at time `t`.
@@ -113,7 +121,7 @@ impl Recurrence {
             self.hi[span].fill(f32::NEG_INFINITY);
         }
         let i = s * self.bins + now.rem_euclid(bins) as usize;
-        let x = x as f32;
+        let x = narrow(x);
         self.lo[i] = self.lo[i].min(x);
         self.hi[i] = self.hi[i].max(x);
     }
@@ -185,5 +193,25 @@ mod tests {
             r.learn(t, 1.0);
             let _ = r.distance(t, 1.0);
         }
+    }
+
+    #[test]
+    fn values_beyond_f32_are_kept_as_its_extremes_not_infinities() {
+        let mut r = Recurrence::new(1, 24);
+        r.learn(0.0, 1e100);
+        r.learn(HOUR, -1e100);
+        let top = f64::from(f32::MAX);
+        // the same huge value the next day is routine; another huge value, as far as f32 tells
+        assert_eq!(r.distance(DAY, 1e100), Some(0.0));
+        assert_eq!(r.distance(DAY, 1e90), Some(0.0));
+        // a small value is not explained by them: the distance is to the nearer extreme,
+        // finite (an infinity kept at 00:00 would have made every value's distance 0 or NaN)
+        let d = r.distance(DAY + 1.0, 0.0).unwrap();
+        assert_eq!(d, top);
+        assert!(r.distance(DAY, -1e100).unwrap() == 0.0);
+        // from one extreme to the other: measured in f64, not overflowed to infinity
+        let mut r = Recurrence::new(1, 24);
+        r.learn(0.0, 1e100);
+        assert_eq!(r.distance(DAY, -1e100), Some(2.0 * top));
     }
 }
