@@ -46,6 +46,12 @@ fn set(cfg: &mut DetectConfig, key: &str, value: &str) -> Result<(), String> {
         "range_floor" => cfg.range_floor = real()?,
         "recurrence_days" => cfg.recurrence_days = int()?,
         "recurrence_bins" => cfg.recurrence_bins = int()?,
+        // which detectors take part (level, seasonal, change point, novelty), e.g. 1110
+        "enabled" if value.len() == 4 && value.chars().all(|c| c == '0' || c == '1') => {
+            for (e, c) in cfg.enabled.iter_mut().zip(value.chars()) {
+                *e = c == '1';
+            }
+        }
         _ => return Err(format!("unknown key {key:?}")),
     }
     Ok(())

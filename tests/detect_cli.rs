@@ -187,6 +187,12 @@ fn category_cross_validation_agrees_with_reference_scorer() {
         pooled <= inside + 1e-9,
         "cross-validated {pooled} > in-sample {inside}"
     );
+    // The target for what the detectors should score on categories they have not seen
+    // (the in-sample target, 72, is not met: README says where it stands).
+    assert!(
+        pooled >= 70.0,
+        "cross-validated NAB standard {pooled} under the 70 target"
+    );
 }
 
 #[test]

@@ -360,7 +360,13 @@ impl Ensemble {
                 continue;
             }
             n_active += 1.0;
-            let p = self.cal[i].tail(stats[i]);
+            let mut p = self.cal[i].tail(stats[i]);
+            if i == 2 {
+                // The change point is never rarer than ordinary noise of the believed size
+                // would make it ([`Cusum::tail_bound`]): a CUSUM that seldom rises on this
+                // series must not make its first small rise a record.
+                p = p.max(self.cusum.tail_bound(cus));
+            }
             fisher -= p.ln();
             if best.is_none_or(|(_, bp)| p < bp) {
                 best = Some((i, p));

@@ -18,7 +18,11 @@
 //!    the non-seasonal baseline clearly. Otherwise the series is treated as non-seasonal.
 //! 3. **Change point** ([`changepoint::Cusum`]): a two-sided CUSUM on the clipped, standardised
 //!    residuals of the best baseline (seasonal if one is in use, else the level); it catches small
-//!    sustained shifts that no single sample reveals, and resets after each alarm.
+//!    sustained shifts that no single sample reveals, and resets after each alarm. Its tail
+//!    probability is never taken below what ordinary noise of the believed size gives
+//!    ([`changepoint::Cusum::tail_bound`], Lundberg's bound `2·exp(-2k·s)`): on a series whose
+//!    residuals are small against their floored sigma the CUSUM seldom rises, and without the
+//!    bound its first clipped spike or small drift was judged a record.
 //! 4. **Context novelty** ([`novelty::Novelty`]): values are quantised against a robust running
 //!    range and short sequences of levels are hashed into a bounded bit set; a sequence never seen
 //!    before is evidence of a new behaviour (the idea behind contextual detectors such as CAD OSE).
