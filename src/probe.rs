@@ -165,18 +165,12 @@ async fn probe_window(
             datetime(to)
         ));
     }
-    let first = r
+    // the earliest first point and the latest last point of any series
+    let (first, last) = r
         .series
         .iter()
-        .filter_map(|s| s.points.first().map(|p| p.0))
-        .min_by(f64::total_cmp)
-        .unwrap_or(from);
-    let last = r
-        .series
-        .iter()
-        .filter_map(|s| s.points.last().map(|p| p.0))
-        .max_by(f64::total_cmp)
-        .unwrap_or(to);
+        .filter_map(|s| Some((s.points.first()?.0, s.points.last()?.0)))
+        .fold((to, from), |(a, b), (f, l)| (a.min(f), b.max(l)));
     let mut m = format!(
         "{} series with data from {} to {} UTC",
         r.series.len(),

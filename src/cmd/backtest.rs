@@ -109,7 +109,7 @@ pub fn run(what: What) -> ExitCode {
                 )
                 .map(|r| r.to_string())
             } else {
-                pitcrew::detect::cli::backtest_to(
+                pitcrew::detect::cli::backtest(
                     &data,
                     &labels,
                     profiles.as_deref(),

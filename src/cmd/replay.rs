@@ -25,6 +25,20 @@ pub struct Args {
 }
 
 /// Runs the command; the exit code says how it went.
+/// Says on stderr which lines of `file` were skipped and why (the first 20, then how many more).
+fn say_skipped(file: &std::path::Path, problems: &[String]) {
+    for p in problems.iter().take(20) {
+        eprintln!("{}: {p}", file.display());
+    }
+    if problems.len() > 20 {
+        eprintln!(
+            "{}: … and {} more lines skipped",
+            file.display(),
+            problems.len() - 20
+        );
+    }
+}
+
 pub fn run(args: Args) -> ExitCode {
     let Args {
         file,
@@ -44,16 +58,7 @@ pub fn run(args: Args) -> ExitCode {
                 if format == "json" {
                     println!("{}", serde_json::to_string_pretty(&v).unwrap_or_default());
                 } else {
-                    for p in v.problems.iter().take(20) {
-                        eprintln!("{}: {p}", file.display());
-                    }
-                    if v.problems.len() > 20 {
-                        eprintln!(
-                            "{}: … and {} more lines skipped",
-                            file.display(),
-                            v.problems.len() - 20
-                        );
-                    }
+                    say_skipped(&file, &v.problems);
                     for d in &v.divergences {
                         println!("{d}");
                     }
@@ -86,16 +91,7 @@ pub fn run(args: Args) -> ExitCode {
     if summary {
         return match pitcrew::replay::summary(&file) {
             Ok(s) => {
-                for p in s.problems.iter().take(20) {
-                    eprintln!("{}: {p}", file.display());
-                }
-                if s.problems.len() > 20 {
-                    eprintln!(
-                        "{}: … and {} more lines skipped",
-                        file.display(),
-                        s.problems.len() - 20
-                    );
-                }
+                say_skipped(&file, &s.problems);
                 if format == "json" {
                     println!("{}", serde_json::to_string_pretty(&s).unwrap_or_default());
                 } else {

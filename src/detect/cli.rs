@@ -415,48 +415,20 @@ pub fn load_profiles(path: &Path) -> Result<Vec<Profile>, DetectError> {
     Ok(v)
 }
 
-/// `pitcrew backtest detect`: runs the ensemble over every file named in `labels` (NAB
-/// `combined_windows.json` format), found under `data_dir` (or `data_dir/data`), and scores it with
-/// NAB under the profiles of `profiles` (NAB's defaults when `None`), only `profile` if given.
+/// `pitcrew backtest detect`: runs the ensemble (default configuration) over every file named in
+/// `labels` (NAB `combined_windows.json` format), found under `data_dir` (or `data_dir/data`), and
+/// scores it with NAB under the profiles of `profiles` (NAB's defaults when `None`), only
+/// `profile` if given; each file's scores are also written to `scores_out/<category>/<file>.csv`
+/// (the layout `nab_score.py` reads) when `scores_out` is given.
 pub fn backtest(
     data_dir: &Path,
     labels: &Path,
     profiles: Option<&Path>,
     profile: Option<&str>,
-) -> Result<BacktestReport, DetectError> {
-    backtest_to(data_dir, labels, profiles, profile, None)
-}
-
-/// As [`backtest`], also writing each file's scores to `scores_out/<category>/<file>.csv` (the
-/// layout `nab_score.py` reads) when `scores_out` is given.
-pub fn backtest_to(
-    data_dir: &Path,
-    labels: &Path,
-    profiles: Option<&Path>,
-    profile: Option<&str>,
     scores_out: Option<&Path>,
-) -> Result<BacktestReport, DetectError> {
-    backtest_with(
-        data_dir,
-        labels,
-        profiles,
-        profile,
-        scores_out,
-        &DetectConfig::default(),
-    )
-}
-
-/// As [`backtest_to`], with an explicit detector configuration.
-pub fn backtest_with(
-    data_dir: &Path,
-    labels: &Path,
-    profiles: Option<&Path>,
-    profile: Option<&str>,
-    scores_out: Option<&Path>,
-    cfg: &DetectConfig,
 ) -> Result<BacktestReport, DetectError> {
     let profs = chosen_profiles(profiles, profile)?;
-    let (files, windows) = score_labelled(data_dir, labels, scores_out, cfg)?;
+    let (files, windows) = score_labelled(data_dir, labels, scores_out, &DetectConfig::default())?;
     let results = profs.iter().map(|p| nab::score(&files, p, None)).collect();
     Ok(BacktestReport {
         files: files.iter().map(|f| f.name.clone()).collect(),
@@ -767,10 +739,10 @@ mod tests {
             serde_json::json!({"cat/f.csv": [[w(650), w(749)]]}).to_string(),
         )
         .unwrap();
-        let r = backtest(dir.path(), &labels, None, None).unwrap();
+        let r = backtest(dir.path(), &labels, None, None, None).unwrap();
         assert_eq!(r.results.len(), 3);
         assert!(r.normalized("standard").unwrap() > 50.0, "{r}");
-        let r = backtest(dir.path(), &labels, None, Some("nope"));
+        let r = backtest(dir.path(), &labels, None, Some("nope"), None);
         assert!(matches!(r, Err(DetectError::UnknownProfile { .. })));
     }
 }

@@ -363,42 +363,24 @@ mod tests {
     fn canary_split_follows_the_documented_shape() {
         let s = canary_split(10, 0, 0.1);
         assert_eq!((s.stable, s.canary, s.version_on_stable), (9, 1, false));
-        assert_eq!(
-            canary_split(9, 1, 0.5),
-            CanarySplit {
-                stable: 5,
-                canary: 5,
-                version_on_stable: false
-            }
-        );
-        // at least one canary pod, at least one stable pod
+        // (stable, canary, weight) -> (stable, canary, version on the stable)
+        for ((stable, canary, weight), want) in [
+            ((9, 1, 0.5), (5, 5, false)),
+            // at least one canary pod, at least one stable pod
+            ((1, 0, 0.5), (1, 1, false)),
+            // 0: all back on the stable; 1: promotion
+            ((5, 5, 0.0), (10, 0, false)),
+            ((5, 5, 1.0), (10, 0, true)),
+        ] {
+            let s = canary_split(stable, canary, weight);
+            assert_eq!(
+                (s.stable, s.canary, s.version_on_stable),
+                want,
+                "canary_split({stable}, {canary}, {weight})"
+            );
+        }
         assert_eq!(canary_split(10, 0, 0.01).canary, 1);
         assert_eq!(canary_split(10, 0, 0.99).canary, 9);
-        assert_eq!(
-            canary_split(1, 0, 0.5),
-            CanarySplit {
-                stable: 1,
-                canary: 1,
-                version_on_stable: false
-            }
-        );
-        // 0: all back on the stable; 1: promotion
-        assert_eq!(
-            canary_split(5, 5, 0.0),
-            CanarySplit {
-                stable: 10,
-                canary: 0,
-                version_on_stable: false
-            }
-        );
-        assert_eq!(
-            canary_split(5, 5, 1.0),
-            CanarySplit {
-                stable: 10,
-                canary: 0,
-                version_on_stable: true
-            }
-        );
         assert_eq!(canary_split(0, 0, 0.0).stable, 1);
         assert_eq!(canary_split(4, 0, f64::NAN).canary, 0);
     }

@@ -546,12 +546,19 @@ fn draw_dialog(f: &mut Frame, ui: &mut Ui, ctx: &Ctx, area: Rect) {
     let Some(dialog) = ui.dialog.as_ref() else {
         return;
     };
-    let block = |title: &str| {
-        Block::default()
+    // A dialog's box: at most `max_w` wide and `h` high, centred, cleared, framed and titled;
+    // returns the area inside the frame.
+    let frame = |f: &mut Frame, title: &str, max_w: u16, h: u16| {
+        let r = centered(area, area.width.saturating_sub(4).min(max_w), h);
+        f.render_widget(Clear, r);
+        let b = Block::default()
             .borders(Borders::ALL)
             .title(format!(" {title} "))
             .border_style(ctx.s("ui.dialog.border"))
-            .style(ctx.s("ui.dialog"))
+            .style(ctx.s("ui.dialog"));
+        let inner = b.inner(r);
+        f.render_widget(b, r);
+        inner
     };
     match dialog {
         Dialog::Menu {
@@ -560,12 +567,7 @@ fn draw_dialog(f: &mut Frame, ui: &mut Ui, ctx: &Ctx, area: Rect) {
             selected,
             ..
         } => {
-            let w = (area.width.saturating_sub(4)).min(90);
-            let r = centered(area, w, items.len() as u16 + 4);
-            f.render_widget(Clear, r);
-            let b = block(title);
-            let inner = b.inner(r);
-            f.render_widget(b, r);
+            let inner = frame(f, title, 90, items.len() as u16 + 4);
             let mut lines = Vec::new();
             for (i, (name, desc)) in items.iter().enumerate() {
                 let mark = if i == *selected {
@@ -596,12 +598,7 @@ fn draw_dialog(f: &mut Frame, ui: &mut Ui, ctx: &Ctx, area: Rect) {
             f.render_widget(Paragraph::new(lines), inner);
         }
         Dialog::Confirm { title, body, .. } => {
-            let w = (area.width.saturating_sub(4)).min(80);
-            let r = centered(area, w, 8);
-            f.render_widget(Clear, r);
-            let b = block(title);
-            let inner = b.inner(r);
-            f.render_widget(b, r);
+            let inner = frame(f, title, 80, 8);
             let mut lines: Vec<Line> = body.lines().map(|l| Line::from(l.to_string())).collect();
             lines.push(Line::from(""));
             lines.push(Line::from(Span::styled(
@@ -615,12 +612,7 @@ fn draw_dialog(f: &mut Frame, ui: &mut Ui, ctx: &Ctx, area: Rect) {
             area: ta,
             purpose,
         } => {
-            let w = (area.width.saturating_sub(4)).min(90);
-            let r = centered(area, w, 5);
-            f.render_widget(Clear, r);
-            let b = block(title);
-            let inner = b.inner(r);
-            f.render_widget(b, r);
+            let inner = frame(f, title, 90, 5);
             let [edit, hint] =
                 Layout::vertical([Constraint::Length(2), Constraint::Length(1)]).areas(inner);
             f.render_widget(&**ta, edit);
