@@ -18,7 +18,7 @@
 //! `DIR` (default `../shared/data/nab-dev`) holds the files and `windows.json`.
 
 use pitcrew::detect::nab::{self, category};
-use pitcrew::detect::{DetectConfig, cli::score_labelled};
+use pitcrew::detect::{DetectConfig, backtest::score_labelled};
 use std::path::PathBuf;
 use std::process::ExitCode;
 

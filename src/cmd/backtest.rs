@@ -101,7 +101,7 @@ pub fn run(what: What) -> ExitCode {
                 p.exists().then_some(p)
             });
             let report = if cv.is_some() {
-                pitcrew::detect::cli::backtest_cv(
+                pitcrew::detect::backtest::backtest_cv(
                     &data,
                     &labels,
                     profiles.as_deref(),
@@ -109,7 +109,7 @@ pub fn run(what: What) -> ExitCode {
                 )
                 .map(|r| r.to_string())
             } else {
-                pitcrew::detect::cli::backtest(
+                pitcrew::detect::backtest::backtest(
                     &data,
                     &labels,
                     profiles.as_deref(),

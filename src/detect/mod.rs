@@ -67,6 +67,7 @@
 //! * Constant series: the scale has a floor relative to the level (and an absolute floor), so the
 //!   first change after a long flat line scores high but finitely.
 
+pub mod backtest;
 mod calibrate;
 pub mod changepoint;
 pub mod cli;
@@ -79,9 +80,8 @@ pub mod seasonal;
 
 use std::fmt;
 
-pub use cli::{
-    BacktestReport, DetectError, DetectSummary, backtest, detect_files, parse_timestamp,
-};
+pub use backtest::{BacktestReport, backtest};
+pub use cli::{DetectError, DetectSummary, detect_files, parse_timestamp};
 pub use ensemble::{DetectConfig, Ensemble};
 
 /// Values beyond this magnitude are clamped so that no arithmetic overflows.
