@@ -314,6 +314,8 @@ fn route(engine: &mut Engine, edge: &mut Edge, fx: Effect) {
 mod tests {
     use super::*;
     use crate::actuators::lease::Acquired;
+    use crate::engine::EngineConfig;
+    use crate::journal::{JournalConfig, Record};
     use jiff::Timestamp;
 
     fn held() -> LeaseStatus {

@@ -1,0 +1,369 @@
+//! A session without a terminal: the source, engine and actuator tasks of the console or the
+//! agent, started from the options (playbooks, learnt outcomes, journal, the Lease of each
+//! namespace, the registry poll) and stopped within a bound.
+
+use super::registry::poll_registry;
+use super::{
+    ConsoleOptions, Edge, STOP_ENGINE, STOP_TASKS, backfill_seconds, engine_task, init_logging,
+    outcomes,
+};
+use crate::actuators::chain::ServingThenRegistry;
+use crate::actuators::mlflow::RegistryActuator;
+use crate::actuators::{Actuator, DryRunActuator, SimActuator};
+use crate::clients::mlflow::Registry;
+use crate::config::Paths;
+use crate::engine::{Engine, EngineConfig, Event, Snapshot};
+use crate::journal::{Journal, JournalConfig, Record};
+use crate::policy::{OutcomeStats, playbook};
+use crate::sim::{SIM_STEP, SimWorld, scenario};
+use crate::sources::sim::{self as simsrc, SimControl, SimSourceConfig};
+use anyhow::Context;
+use std::sync::Arc;
+use tokio::sync::{mpsc, watch};
+use tokio_util::sync::CancellationToken;
+
+/// A running session: source, engine and actuator tasks, without a terminal.
+pub struct Session {
+    /// Snapshots published by the engine.
+    pub snapshots: watch::Receiver<Arc<Snapshot>>,
+    /// What the UI focuses (the engine builds the detail of that model).
+    pub focus: watch::Sender<Option<String>>,
+    /// Where operator commands go.
+    pub commands: mpsc::Sender<Event>,
+    /// Simulator control, when the source is the simulator.
+    pub sim: Option<mpsc::Sender<SimControl>>,
+    /// Pause and speed of a past window, in history mode.
+    pub pace: Option<mpsc::Sender<crate::sources::pace::Pace>>,
+    /// Cancels every task.
+    pub cancel: CancellationToken,
+    /// Where the journal is written, when there is one.
+    pub journal_path: Option<std::path::PathBuf>,
+    tasks: Vec<tokio::task::JoinHandle<()>>,
+    engine: tokio::task::JoinHandle<Engine>,
+}
+
+impl Session {
+    /// Stop every task and return the engine's final state when it stopped in time. Bounded
+    /// whatever upstream does: [`STOP_TASKS`] for the source and actuator tasks together, then
+    /// [`STOP_ENGINE`] for the engine (which journals the end); what has not stopped by then
+    /// is dropped with the runtime.
+    pub async fn stop(self) -> Option<Engine> {
+        self.cancel.cancel();
+        let deadline = tokio::time::Instant::now() + STOP_TASKS;
+        for t in self.tasks {
+            let _ = tokio::time::timeout_at(deadline, t).await;
+        }
+        match tokio::time::timeout(STOP_ENGINE, self.engine).await {
+            Ok(Ok(e)) => Some(e),
+            _ => None,
+        }
+    }
+}
+
+/// Start the source, engine and actuator of a session (console or agent): playbooks, learnt
+/// outcomes, journal, and the simulated fleet.
+pub async fn start_session(opts: &ConsoleOptions, paths: &Paths) -> anyhow::Result<Session> {
+    let scenario = match opts.scenario.as_deref() {
+        None => None,
+        Some(name) => Some(scenario::find(name).ok_or_else(|| {
+            anyhow::anyhow!(
+                "unknown scenario '{name}'; `pitcrew --scenario list` lists them: {}",
+                scenario::all()
+                    .iter()
+                    .map(|s| s.name)
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )
+        })?),
+    };
+    let (books, book_problems) = playbook::load(&paths.config_dir.join("playbooks"));
+    let stats_path = paths.data_dir.join("outcomes.json");
+    let (stats, stats_problem) = match outcomes::load(&stats_path) {
+        Ok(s) => (s, None),
+        Err(e) => (OutcomeStats::default(), Some(e)),
+    };
+    let real = opts.config.prometheus.clone();
+    // what carries actions out: nothing at all when read-only (or in history mode); on real
+    // systems only Kubernetes can (a dry run records), on the simulator the simulator
+    let read_only = opts.read_only
+        || opts.history.is_some()
+        || (real.is_some() && opts.config.kubernetes.is_none() && !opts.dry_run);
+    let actuator_name = if read_only {
+        None
+    } else if opts.dry_run && (real.is_none() || opts.config.kubernetes.is_none()) {
+        Some("dry run".to_string())
+    } else if real.is_some() {
+        Some(if opts.dry_run {
+            "kubernetes (server-side dry run)".to_string()
+        } else {
+            "kubernetes".to_string()
+        })
+    } else {
+        Some("simulated fleet".to_string())
+    };
+    let mut base = EngineConfig::default();
+    if let Some(p) = &real {
+        // judge data age by the real source's own scrape interval and staleness bound
+        base.guardrails.max_data_age_secs = p.stale_after_seconds;
+        base.objectives.stale_steps = (p.stale_after_seconds / p.step_seconds).max(2.0);
+    }
+    let cfg = EngineConfig {
+        phase: opts.phase,
+        read_only,
+        replica_budget: opts.replica_budget,
+        playbooks: Arc::new(books),
+        stats,
+        actuator: actuator_name,
+        ..base
+    };
+    let settings = crate::journal::Settings::of(&cfg);
+    let digest = crate::journal::digest(&format!(
+        "{:?}|{:?}|{:?}|{}",
+        cfg.phase, cfg.guardrails, cfg.playbooks, cfg.approval_timeout
+    ));
+    let engine = Engine::new(cfg);
+    // what the console has to say of itself, said by the engine task (journaled) once the source
+    // has set the clock
+    let mut said: Vec<String> = book_problems
+        .iter()
+        .map(|p| format!("playbook file skipped: {p}"))
+        .collect();
+    said.extend(stats_problem);
+    let logging = init_logging(paths);
+    if let Err(why) = &logging {
+        said.push(format!("running without log file and journal: {why}"));
+    }
+    let now = opts.start.unwrap_or_else(|| {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs_f64())
+            .unwrap_or(0.0)
+    });
+    let live_start = (now / SIM_STEP).floor() * SIM_STEP;
+    let backfill = backfill_seconds(opts.backfill_hours, opts.models);
+    let mut world = SimWorld::new(opts.seed, opts.models, live_start - backfill);
+    if let Some(s) = scenario {
+        world.schedule(s.schedule(live_start, opts.models));
+    }
+    let label = match (&real, scenario) {
+        (Some(p), _) => match opts.history {
+            Some(_) => format!(
+                "{} (history)",
+                crate::clients::prometheus::source_label(&p.url)
+            ),
+            None => crate::clients::prometheus::source_label(&p.url),
+        },
+        (None, Some(s)) => format!("sim seed {} · {}", opts.seed, s.name),
+        (None, None) => format!("sim seed {}", opts.seed),
+    };
+    if real.is_some() && read_only && !opts.read_only && opts.history.is_none() {
+        said.push(
+            "no [kubernetes] section in the config: no actuator, proposals are shown as would-do"
+                .into(),
+        );
+    }
+    let journal = if logging.is_ok() {
+        open_journal(
+            paths,
+            &label,
+            digest,
+            settings,
+            crate::operator::operator_name(&opts.config),
+            crate::config::retention_of(&opts.config),
+        )
+        .map_err(|why| said.push(why))
+        .ok()
+    } else {
+        None
+    };
+    let journal_path = journal.as_ref().map(|j| j.path().to_path_buf());
+    let cancel = CancellationToken::new();
+    let (ev_tx, ev_rx) = mpsc::channel::<Event>(1024);
+    let (sim_tx, sim_rx) = mpsc::channel::<SimControl>(64);
+    let mut tasks = Vec::new();
+    let mut lease = None;
+    // the model registry: followed by rollbacks and canaries, polled for candidates (not in
+    // history mode: today's registry says nothing about the past)
+    let registry = match (
+        &opts.config.mlflow,
+        real.is_some() && opts.history.is_none(),
+    ) {
+        (Some(m), true) => Some(
+            Registry::new(m)
+                .map_err(|e| anyhow::anyhow!("{e}"))
+                .context("the [mlflow] section cannot be used")?,
+        ),
+        _ => None,
+    };
+    // read-only: no actuator is constructed at all
+    let actuator: Option<Arc<dyn Actuator>> = if read_only {
+        None
+    } else if real.is_some() {
+        match &opts.config.kubernetes {
+            Some(k) => {
+                let kube = crate::actuators::kube::KubeActuator::new(k, opts.dry_run, opts.role)
+                    .await
+                    .map_err(|e| anyhow::anyhow!("{e}"))
+                    .context("cannot reach the Kubernetes cluster named in the config")?;
+                let kube = Arc::new(kube);
+                lease = Some(kube.lease_status());
+                let namespaces = namespaces_of(&opts.config, k);
+                let keeper = kube.clone();
+                let c = cancel.clone();
+                // acquires and renews; gives the Leases up when cancelled
+                tasks.push(tokio::spawn(async move {
+                    keeper.keep_leases(&namespaces, c).await;
+                }));
+                let serving: Arc<dyn Actuator> = kube;
+                match registry.clone() {
+                    Some(r) => Some(Arc::new(ServingThenRegistry::new(
+                        serving,
+                        Some(RegistryActuator::new(r)),
+                    ))),
+                    None => Some(serving),
+                }
+            }
+            None => Some(Arc::new(DryRunActuator::default())),
+        }
+    } else if opts.dry_run {
+        Some(Arc::new(DryRunActuator::default()))
+    } else {
+        Some(Arc::new(SimActuator::new(Box::new(simsrc::act_through(
+            sim_tx.clone(),
+        )))))
+    };
+    let (snap_tx, snap_rx) = watch::channel(Arc::new(engine.snapshot(None, 0)));
+    let (focus_tx, focus_rx) = watch::channel::<Option<String>>(None);
+    let is_sim = real.is_none();
+    let (pace_tx, pace_rx) = match opts.history {
+        Some(_) => {
+            let (tx, rx) = mpsc::channel(16);
+            (Some(tx), Some(rx))
+        }
+        None => (None, None),
+    };
+    let source = match real {
+        Some(p) => tokio::spawn(crate::sources::prometheus::run(
+            p,
+            opts.config.models.clone(),
+            opts.history,
+            opts.speed,
+            pace_rx,
+            ev_tx.clone(),
+            cancel.clone(),
+        )),
+        None => tokio::spawn(simsrc::run(
+            world,
+            SimSourceConfig {
+                backfill,
+                speed: opts.speed,
+                label,
+            },
+            ev_tx.clone(),
+            sim_rx,
+            cancel.clone(),
+        )),
+    };
+    tasks.insert(0, source);
+    let mut registry_status = None;
+    if let Some(r) = registry {
+        let (tx, rx) = watch::channel(Some("registry: first poll…".to_string()));
+        registry_status = Some(rx);
+        tasks.push(tokio::spawn(poll_registry(
+            r,
+            snap_rx.clone(),
+            ev_tx.clone(),
+            tx,
+            cancel.clone(),
+        )));
+    }
+    let engine_handle = tokio::spawn(engine_task(
+        engine,
+        ev_rx,
+        snap_tx,
+        focus_rx,
+        Edge {
+            sim: is_sim.then(|| sim_tx.clone()),
+            actuator,
+            journal,
+            results: ev_tx.clone(),
+            stats_path: logging.is_ok().then_some(stats_path),
+            lease,
+            registry: registry_status,
+            said,
+        },
+        cancel.clone(),
+        opts.refresh_hz.max(2.0),
+    ));
+    Ok(Session {
+        snapshots: snap_rx,
+        focus: focus_tx,
+        commands: ev_tx,
+        sim: is_sim.then_some(sim_tx),
+        pace: pace_tx,
+        cancel,
+        journal_path,
+        tasks,
+        engine: engine_handle,
+    })
+}
+
+/// The namespaces whose Lease this pitcrew holds: those of the configured models, and the
+/// cluster's default one.
+fn namespaces_of(cfg: &crate::config::Config, k: &crate::config::KubeConfig) -> Vec<String> {
+    let mut ns: Vec<String> = cfg
+        .models
+        .keys()
+        .filter_map(|key| key.split_once('/').map(|(n, _)| n.to_string()))
+        .collect();
+    ns.push(k.namespace.clone());
+    ns.sort();
+    ns.dedup();
+    ns
+}
+
+/// Open the session journal in the data dir; on failure, what to tell the operator.
+fn open_journal(
+    paths: &Paths,
+    label: &str,
+    digest: String,
+    settings: crate::journal::Settings,
+    user: String,
+    retention: crate::journal::retention::Retention,
+) -> Result<Journal, String> {
+    let wall = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs_f64())
+        .unwrap_or(0.0);
+    let stamp = jiff::Timestamp::from_second(wall as i64)
+        .map(|ts| ts.strftime("%Y%m%dT%H%M%SZ").to_string())
+        .unwrap_or_else(|_| format!("{wall:.0}"));
+    match Journal::create(
+        JournalConfig {
+            dir: paths.data_dir.join("journal"),
+            stem: format!("session-{stamp}-{}", std::process::id()),
+            max_part_bytes: 256 * 1024 * 1024,
+            max_parts: 8,
+            retention: Some(retention),
+        },
+        Record::Header {
+            format: crate::journal::FORMAT,
+            pitcrew: env!("CARGO_PKG_VERSION").to_string(),
+            source: label.to_string(),
+            config_digest: digest,
+            start: wall,
+            user,
+            part: 0,
+            settings: Some(Box::new(settings)),
+        },
+    ) {
+        Ok(j) => {
+            tracing::info!(path = %j.path().display(), "journal");
+            Ok(j)
+        }
+        Err(e) => Err(format!(
+            "no journal (actions are disabled): {} cannot be written: {e}",
+            paths.data_dir.join("journal").display()
+        )),
+    }
+}
