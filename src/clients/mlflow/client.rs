@@ -33,31 +33,6 @@ pub(super) struct Req<'a> {
     what: &'a str,
 }
 
-pub(super) fn method_name(m: &Method) -> &'static str {
-    match *m {
-        Method::GET => "GET",
-        Method::POST => "POST",
-        Method::DELETE => "DELETE",
-        Method::PATCH => "PATCH",
-        _ => "request",
-    }
-}
-
-pub(super) fn hint_for(code: &str, status: u16) -> &'static str {
-    match (code, status) {
-        ("RESOURCE_DOES_NOT_EXIST", _) | (_, 404) => {
-            "; check the registered model name (mlflow.model_name_template), the version and the run in the MLflow registry"
-        }
-        ("PERMISSION_DENIED" | "UNAUTHENTICATED", _) | (_, 401 | 403) => {
-            "; check the token (mlflow.token) and its permissions on this model"
-        }
-        ("INVALID_PARAMETER_VALUE", _) => "; the server refused the request as invalid",
-        (_, 429) => "; the server throttles requests (retried)",
-        (_, s) if s >= 500 => "; the tracking server failed (retried); see its log",
-        _ => "",
-    }
-}
-
 /// A filter string literal for MLflow's search syntax.
 pub(super) fn quote(value: &str) -> Result<String, MlflowError> {
     if !value.contains('\'') {
@@ -605,42 +580,5 @@ impl MlflowClient {
             })
             .await?;
         Ok(r.run)
-    }
-}
-
-pub(super) fn error_from(
-    method: &'static str,
-    url: &Url,
-    what: &str,
-    status: StatusCode,
-    body: &[u8],
-) -> MlflowError {
-    let code = status.as_u16();
-    match serde_json::from_slice::<ErrorBody>(body) {
-        Ok(e) => MlflowError::Api {
-            method,
-            url: crate::redact::url_of(url),
-            what: what.to_string(),
-            status: code,
-            code: e.error_code,
-            message: e.message,
-        },
-        Err(_) => {
-            let text = String::from_utf8_lossy(body);
-            let mut excerpt: String = text.trim().chars().take(BODY_EXCERPT).collect();
-            if text.trim().chars().count() > BODY_EXCERPT {
-                excerpt.push('…');
-            }
-            if excerpt.is_empty() {
-                excerpt = status.canonical_reason().unwrap_or("no body").to_string();
-            }
-            MlflowError::Http {
-                method,
-                url: crate::redact::url_of(url),
-                what: what.to_string(),
-                status: code,
-                body: excerpt,
-            }
-        }
     }
 }
