@@ -2,6 +2,7 @@
 
 pub mod audit;
 pub mod detail;
+mod dialog;
 pub mod events;
 pub mod fleet;
 pub mod forecast;
@@ -10,7 +11,7 @@ pub mod incidents;
 pub mod remediations;
 
 use super::keymap::{Action, Keymap};
-use super::state::{Dialog, Ui, View, status_summary};
+use super::state::{Ui, View, status_summary};
 use super::theme::Theme;
 pub(crate) use crate::domain::time::{clock, datetime};
 use crate::engine::{Snapshot, SourceState};
@@ -307,7 +308,7 @@ fn draw_inner(f: &mut Frame, ui: &mut Ui, ctx: &Ctx) {
         help::draw(f, ui, ctx, body);
     }
     if ui.dialog.is_some() {
-        draw_dialog(f, ui, ctx, body);
+        dialog::draw_dialog(f, ui, ctx, body);
     }
 }
 
@@ -539,91 +540,5 @@ pub fn centered(area: Rect, w: u16, h: u16) -> Rect {
         y: area.y + (area.height - h) / 2,
         width: w,
         height: h,
-    }
-}
-
-fn draw_dialog(f: &mut Frame, ui: &mut Ui, ctx: &Ctx, area: Rect) {
-    let Some(dialog) = ui.dialog.as_ref() else {
-        return;
-    };
-    // A dialog's box: at most `max_w` wide and `h` high, centred, cleared, framed and titled;
-    // returns the area inside the frame.
-    let frame = |f: &mut Frame, title: &str, max_w: u16, h: u16| {
-        let r = centered(area, area.width.saturating_sub(4).min(max_w), h);
-        f.render_widget(Clear, r);
-        let b = Block::default()
-            .borders(Borders::ALL)
-            .title(format!(" {title} "))
-            .border_style(ctx.s("ui.dialog.border"))
-            .style(ctx.s("ui.dialog"));
-        let inner = b.inner(r);
-        f.render_widget(b, r);
-        inner
-    };
-    match dialog {
-        Dialog::Menu {
-            title,
-            items,
-            selected,
-            ..
-        } => {
-            let inner = frame(f, title, 90, items.len() as u16 + 4);
-            let mut lines = Vec::new();
-            for (i, (name, desc)) in items.iter().enumerate() {
-                let mark = if i == *selected {
-                    if ui.ascii { "> " } else { "▶ " }
-                } else {
-                    "  "
-                };
-                let style = if i == *selected {
-                    ctx.s("ui.selection")
-                } else {
-                    ctx.s("ui.dialog")
-                };
-                lines.push(Line::from(vec![
-                    Span::styled(format!("{mark}{name:<16}"), style),
-                    Span::styled(format!(" {desc}"), ctx.s("ui.text.dim")),
-                ]));
-            }
-            lines.push(Line::from(Span::styled(
-                format!(
-                    "{}/{} choose · {} confirm · {} cancel",
-                    ctx.key(Action::Up),
-                    ctx.key(Action::Down),
-                    ctx.key(Action::Select),
-                    ctx.key(Action::Back)
-                ),
-                ctx.s("ui.text.dim"),
-            )));
-            f.render_widget(Paragraph::new(lines), inner);
-        }
-        Dialog::Confirm { title, body, .. } => {
-            let inner = frame(f, title, 80, 8);
-            let mut lines: Vec<Line> = body.lines().map(|l| Line::from(l.to_string())).collect();
-            lines.push(Line::from(""));
-            lines.push(Line::from(Span::styled(
-                "y confirm · n or esc cancel",
-                ctx.s("ui.help.key"),
-            )));
-            f.render_widget(Paragraph::new(lines).wrap(Wrap { trim: true }), inner);
-        }
-        Dialog::Input {
-            title,
-            area: ta,
-            purpose,
-        } => {
-            let inner = frame(f, title, 90, 5);
-            let [edit, hint] =
-                Layout::vertical([Constraint::Length(2), Constraint::Length(1)]).areas(inner);
-            f.render_widget(&**ta, edit);
-            let hint_text = match purpose {
-                crate::tui::state::InputPurpose::Note => "enter save · esc cancel",
-                crate::tui::state::InputPurpose::Seek => "enter seek · esc cancel",
-                crate::tui::state::InputPurpose::Veto(_) => {
-                    "a reason is required · enter veto · esc cancel"
-                }
-            };
-            f.render_widget(Span::styled(hint_text, ctx.s("ui.text.dim")), hint);
-        }
     }
 }
