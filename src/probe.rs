@@ -111,15 +111,7 @@ pub async fn probe(cfg: &Config, window: Option<(f64, f64)>) -> Vec<ProbeLine> {
                 outcome: Err(e.to_string()),
             }),
             Ok(kube) => {
-                let mut namespaces: Vec<String> = cfg
-                    .models
-                    .keys()
-                    .filter_map(|key| key.split_once('/').map(|(n, _)| n.to_string()))
-                    .collect();
-                namespaces.push(k.namespace.clone());
-                namespaces.sort();
-                namespaces.dedup();
-                for ns in namespaces {
+                for ns in cfg.namespaces(k) {
                     let outcome = match kube.leases().holder(&ns, jiff::Timestamp::now()).await {
                         Ok(Some(h)) => Ok(format!("lease {} held by {h}", k.lease_name)),
                         Ok(None) => Ok(format!("lease {} free", k.lease_name)),

@@ -207,7 +207,7 @@ pub async fn start_session(opts: &ConsoleOptions, paths: &Paths) -> anyhow::Resu
                     .context("cannot reach the Kubernetes cluster named in the config")?;
                 let kube = Arc::new(kube);
                 lease = Some(kube.lease_status());
-                let namespaces = namespaces_of(&opts.config, k);
+                let namespaces = opts.config.namespaces(k);
                 let keeper = kube.clone();
                 let c = cancel.clone();
                 // acquires and renews; gives the Leases up when cancelled
@@ -306,20 +306,6 @@ pub async fn start_session(opts: &ConsoleOptions, paths: &Paths) -> anyhow::Resu
         tasks,
         engine: engine_handle,
     })
-}
-
-/// The namespaces whose Lease this pitcrew holds: those of the configured models, and the
-/// cluster's default one.
-fn namespaces_of(cfg: &crate::config::Config, k: &crate::config::KubeConfig) -> Vec<String> {
-    let mut ns: Vec<String> = cfg
-        .models
-        .keys()
-        .filter_map(|key| key.split_once('/').map(|(n, _)| n.to_string()))
-        .collect();
-    ns.push(k.namespace.clone());
-    ns.sort();
-    ns.dedup();
-    ns
 }
 
 /// Open the session journal in the data dir; on failure, what to tell the operator.

@@ -355,6 +355,21 @@ pub fn fill_template(template: &str, namespace: &str, name: &str) -> String {
 }
 
 impl Config {
+    /// The namespaces pitcrew works in on the cluster `k`: those of the configured models
+    /// (`namespace/name`), and the cluster's default one; sorted, each once. Each holds its
+    /// own Lease.
+    pub fn namespaces(&self, k: &KubeConfig) -> Vec<String> {
+        let mut ns: Vec<String> = self
+            .models
+            .keys()
+            .filter_map(|key| key.split_once('/').map(|(n, _)| n.to_string()))
+            .collect();
+        ns.push(k.namespace.clone());
+        ns.sort();
+        ns.dedup();
+        ns
+    }
+
     /// Parse and validate a config text; every problem is located at `file:line:col`.
     pub fn parse(src: &diagnostics::SourceText) -> Result<Config, Vec<diagnostics::Problem>> {
         use diagnostics::Problem;
@@ -597,11 +612,19 @@ mod tests {
     #[test]
     fn sample_real_config_is_accepted() {
         let cfg = Config::load(&fixture("config_real.toml")).unwrap();
-        let p = cfg.prometheus.unwrap();
+        let p = cfg.prometheus.as_ref().unwrap();
         assert_eq!(p.step_seconds, 15.0);
         assert_eq!(p.queries.iter().count(), 6);
-        assert_eq!(cfg.kubernetes.unwrap().deployment_template, "{name}-server");
+        assert_eq!(
+            cfg.kubernetes.as_ref().unwrap().deployment_template,
+            "{name}-server"
+        );
         assert_eq!(cfg.models["payments/fraud-scorer"].priority, 1);
+        // the models' namespaces and the cluster's default one, each once
+        let mut k = cfg.kubernetes.clone().unwrap();
+        assert_eq!(cfg.namespaces(&k), ["default", "payments"]);
+        k.namespace = "payments".into();
+        assert_eq!(cfg.namespaces(&k), ["payments"]);
         let simulated = Config::load(&fixture("config_valid.toml")).unwrap();
         assert!(simulated.prometheus.is_none() && simulated.kubernetes.is_none());
     }

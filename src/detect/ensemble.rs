@@ -186,7 +186,7 @@ impl Default for Ensemble {
 const CLOCK_WARMUP: u32 = 8;
 /// Fewest samples a day for which the time-of-day memory is kept: below it a bin and the bins
 /// either side of it cover more than half a day.
-pub const RECURRENCE_MIN_PER_DAY: u32 = 6;
+const RECURRENCE_MIN_PER_DAY: u32 = 6;
 
 impl Ensemble {
     /// Its parts can be indexed as they say (an ensemble read back from a checkpoint, which
@@ -343,6 +343,11 @@ impl Ensemble {
             cus.abs() / self.cusum.threshold() * 4.0,
             nov * 4.0,
         ];
+        // The least tail probability each detector's statistic may be given: the change point
+        // is never rarer than ordinary noise of the believed size would make it
+        // ([`Cusum::tail_bound`]), so a CUSUM that seldom rises on this series does not make
+        // its first small rise a record; the others have no such bound.
+        let floor_p = [0.0, 0.0, self.cusum.tail_bound(cus), 0.0];
         let mut active = [
             lev.is_some(),
             sea.is_some(),
@@ -360,13 +365,7 @@ impl Ensemble {
                 continue;
             }
             n_active += 1.0;
-            let mut p = self.cal[i].tail(stats[i]);
-            if i == 2 {
-                // The change point is never rarer than ordinary noise of the believed size
-                // would make it ([`Cusum::tail_bound`]): a CUSUM that seldom rises on this
-                // series must not make its first small rise a record.
-                p = p.max(self.cusum.tail_bound(cus));
-            }
+            let p = self.cal[i].tail(stats[i]).max(floor_p[i]);
             fisher -= p.ln();
             if best.is_none_or(|(_, bp)| p < bp) {
                 best = Some((i, p));
