@@ -160,23 +160,16 @@ async fn console(
         },
         crate::operator::operator_name(&opts.config),
     );
-    let result = tui::run(
-        &mut term,
-        &mut ui,
-        &theme,
-        &keymap,
-        Channels {
-            snapshots: session.snapshots.clone(),
-            focus: session.focus.clone(),
-            commands: session.commands.clone(),
-            sim: session.sim.clone(),
-            pace: session.pace.clone(),
-            replay: None,
-        },
-        session.cancel.clone(),
-        opts.refresh_hz,
-    )
-    .await;
+    let channels = Channels {
+        snapshots: session.snapshots.clone(),
+        focus: session.focus.clone(),
+        commands: session.commands.clone(),
+        sim: session.sim.clone(),
+        pace: session.pace.clone(),
+        replay: None,
+    };
+    let (cancel, hz) = (session.cancel.clone(), opts.refresh_hz);
+    let result = tui::run(&mut term, &mut ui, &theme, &keymap, channels, cancel, hz).await;
     session.cancel.cancel();
     drop(guard);
     session.stop().await;

@@ -166,23 +166,17 @@ async fn replay_console(
         rec.events.len(),
         rec.marks.len()
     ));
-    let result = tui::run(
-        &mut term,
-        &mut ui,
-        &theme,
-        &keymap,
-        Channels {
-            snapshots: snap_rx,
-            focus: focus_tx,
-            commands: cmd_tx,
-            sim: None,
-            pace: None,
-            replay: Some(ctl_tx),
-        },
-        cancel.clone(),
-        10.0,
-    )
-    .await;
+    let channels = Channels {
+        snapshots: snap_rx,
+        focus: focus_tx,
+        commands: cmd_tx,
+        sim: None,
+        pace: None,
+        replay: Some(ctl_tx),
+    };
+    // Replay redraws at a fixed rate: what moves is the recording, not the fleet.
+    let stop = cancel.clone();
+    let result = tui::run(&mut term, &mut ui, &theme, &keymap, channels, stop, 10.0).await;
     cancel.cancel();
     drop(guard);
     let _ = tokio::time::timeout(Duration::from_secs(2), task).await;
