@@ -299,46 +299,7 @@ impl Engine {
         let id = self.next_remediation;
         let key = self.models[model as usize].meta.key();
         let (mode, policy) = self.mode_for(pb);
-        let verify = format!(
-            "{} within {:.0} min{}; undo: {}",
-            if pb.verify.signals.is_empty() {
-                "the action's own result".to_string()
-            } else {
-                format!(
-                    "{} back within objectives",
-                    pb.verify
-                        .signals
-                        .iter()
-                        .map(|s| s.title())
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                )
-            },
-            pb.verify.window_secs / 60.0,
-            match &pb.action {
-                ActionTemplate::Canary {
-                    stages,
-                    stage_secs,
-                    min_accuracy,
-                    max_p95_ms,
-                    max_error_rate,
-                } => format!(
-                    "; stages {} of {:.0} min each, promoted only while the candidate's accuracy ≥ {min_accuracy:.2}, p95 ≤ {max_p95_ms:.0} ms, errors ≤ {:.1} %",
-                    stages
-                        .iter()
-                        .map(|s| format!("{:.0} %", s * 100.0))
-                        .collect::<Vec<_>>()
-                        .join(" → "),
-                    stage_secs / 60.0,
-                    max_error_rate * 100.0
-                ),
-                _ => String::new(),
-            },
-            match &undo {
-                Some(a) => a.describe(),
-                None => "none (raised to the operator)".to_string(),
-            }
-        );
+        let verify = pb.verification_summary(undo.as_ref());
         let mut r = Remediation {
             id,
             incident,

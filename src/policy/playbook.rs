@@ -6,6 +6,7 @@
 
 use crate::config::diagnostics::{Problem, SourceText};
 use crate::diagnosis::Cause;
+use crate::domain::Action;
 use crate::fleet::Signal;
 use crate::policy::autonomy::ActionClass;
 use serde::{Deserialize, Serialize};
@@ -354,6 +355,46 @@ impl Playbook {
             _ => {}
         }
         out
+    }
+
+    /// What proves the action worked, within what time, through which canary gates, and how it
+    /// is undone (`undo`, the action that reverses it, if any): the proposal's "verify" line.
+    pub fn verification_summary(&self, undo: Option<&Action>) -> String {
+        let signals = if self.verify.signals.is_empty() {
+            "the action's own result".to_string()
+        } else {
+            let names: Vec<&str> = self.verify.signals.iter().map(|s| s.title()).collect();
+            format!("{} back within objectives", names.join(", "))
+        };
+        let gates = match &self.action {
+            ActionTemplate::Canary {
+                stages,
+                stage_secs,
+                min_accuracy: accuracy,
+                max_p95_ms: p95,
+                max_error_rate: errors,
+            } => {
+                let shares: Vec<String> = stages
+                    .iter()
+                    .map(|s| format!("{:.0} %", s * 100.0))
+                    .collect();
+                format!(
+                    "; stages {} of {:.0} min each, promoted only while the candidate's accuracy ≥ {accuracy:.2}, p95 ≤ {p95:.0} ms, errors ≤ {:.1} %",
+                    shares.join(" → "),
+                    stage_secs / 60.0,
+                    errors * 100.0
+                )
+            }
+            _ => String::new(),
+        };
+        let undo = undo.map_or_else(
+            || "none (raised to the operator)".to_string(),
+            Action::describe,
+        );
+        format!(
+            "{signals} within {:.0} min{gates}; undo: {undo}",
+            self.verify.window_secs / 60.0
+        )
     }
 
     /// The scale target for a model that has `ready` replicas serving `rate` req/s, one
