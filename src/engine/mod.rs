@@ -12,6 +12,7 @@ mod decisions;
 use decisions::Verdict;
 pub mod event;
 pub mod incident;
+mod objectives;
 mod observe;
 pub mod plan;
 mod project;
@@ -21,6 +22,8 @@ pub mod snapshot;
 mod verification;
 
 pub use event::{Change, Command, Effect, Event, Execution, SourceKind, SourceState, SourceStatus};
+pub use objectives::Objectives;
+use objectives::{judge, objective_breaches};
 pub use snapshot::{
     BudgetView, FleetRow, LogEntry, LogKind, ModelDetail, SPARK_LEN, Snapshot, Status, StatusCounts,
 };
@@ -37,46 +40,6 @@ use incident::{Incident, REDIAGNOSE_EVERY, RESOLVE_AFTER};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, VecDeque};
 use std::sync::Arc;
-
-/// Service-level objectives a model's health is judged against.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
-pub struct Objectives {
-    /// p95 latency above this (ms) is a warning.
-    pub latency_warn_ms: f64,
-    /// p95 latency above this (ms) is critical.
-    pub latency_crit_ms: f64,
-    /// Error rate above this is a warning.
-    pub error_warn: f64,
-    /// Error rate above this is critical.
-    pub error_crit: f64,
-    /// Accuracy below this is a warning.
-    pub accuracy_warn: f64,
-    /// Accuracy below this is critical.
-    pub accuracy_crit: f64,
-    /// CPU above this is a warning.
-    pub cpu_warn: f64,
-    /// CPU above this is critical.
-    pub cpu_crit: f64,
-    /// No sample for this many source steps makes a model stale.
-    pub stale_steps: f64,
-}
-
-impl Default for Objectives {
-    fn default() -> Self {
-        Objectives {
-            latency_warn_ms: 200.0,
-            latency_crit_ms: 500.0,
-            error_warn: 0.01,
-            error_crit: 0.05,
-            accuracy_warn: 0.85,
-            accuracy_crit: 0.80,
-            cpu_warn: 0.85,
-            cpu_crit: 0.95,
-            stale_steps: 6.0,
-        }
-    }
-}
 
 /// Settings of an engine.
 #[derive(Debug, Clone)]
@@ -237,75 +200,6 @@ pub struct Engine {
     wall: f64,
 }
 
-/// Judge smoothed values against objectives: the worst status and its reason.
-pub fn judge(v: &[f32; Signal::COUNT], o: &Objectives) -> (Status, String) {
-    let mut worst = Status::Ok;
-    let mut reason = String::new();
-    let mut consider = |s: Status, why: String| {
-        if s.severity() > worst.severity() {
-            worst = s;
-            reason = why;
-        }
-    };
-    let lat = f64::from(v[Signal::LatencyP95.index()]);
-    if lat > o.latency_crit_ms {
-        consider(
-            Status::Crit,
-            format!("p95 {lat:.0} ms > {:.0} ms", o.latency_crit_ms),
-        );
-    } else if lat > o.latency_warn_ms {
-        consider(
-            Status::Warn,
-            format!("p95 {lat:.0} ms > {:.0} ms", o.latency_warn_ms),
-        );
-    }
-    let err = f64::from(v[Signal::ErrorRate.index()]);
-    if err > o.error_crit {
-        consider(
-            Status::Crit,
-            format!(
-                "errors {:.1} % > {:.1} %",
-                err * 100.0,
-                o.error_crit * 100.0
-            ),
-        );
-    } else if err > o.error_warn {
-        consider(
-            Status::Warn,
-            format!(
-                "errors {:.1} % > {:.1} %",
-                err * 100.0,
-                o.error_warn * 100.0
-            ),
-        );
-    }
-    let acc = f64::from(v[Signal::Accuracy.index()]);
-    if acc < o.accuracy_crit {
-        consider(
-            Status::Crit,
-            format!("accuracy {acc:.3} < {:.2}", o.accuracy_crit),
-        );
-    } else if acc < o.accuracy_warn {
-        consider(
-            Status::Warn,
-            format!("accuracy {acc:.3} < {:.2}", o.accuracy_warn),
-        );
-    }
-    let cpu = f64::from(v[Signal::Cpu.index()]);
-    if cpu > o.cpu_crit {
-        consider(
-            Status::Crit,
-            format!("CPU {:.0} % > {:.0} %", cpu * 100.0, o.cpu_crit * 100.0),
-        );
-    } else if cpu > o.cpu_warn {
-        consider(
-            Status::Warn,
-            format!("CPU {:.0} % > {:.0} %", cpu * 100.0, o.cpu_warn * 100.0),
-        );
-    }
-    (worst, reason)
-}
-
 /// What the duration predictor knows of a deploy of `m` starting at `start`.
 fn deploy_record(m: &ModelState, o: &Objectives, start: f64, duration: f64) -> DeployRecord {
     let lat = f64::from(m.smooth[Signal::LatencyP95.index()]);
@@ -327,25 +221,6 @@ fn deploy_record(m: &ModelState, o: &Objectives, start: f64, duration: f64) -> D
 fn hhmm(t: f64) -> String {
     let s = t.rem_euclid(86_400.0) as i64;
     format!("{:02}:{:02}", s / 3600, (s % 3600) / 60)
-}
-
-/// Signals out of objectives.
-fn objective_breaches(v: &[f32; Signal::COUNT], o: &Objectives) -> Vec<Signal> {
-    let g = |s: Signal| f64::from(v[s.index()]);
-    let mut out = Vec::new();
-    if g(Signal::LatencyP95) > o.latency_warn_ms {
-        out.push(Signal::LatencyP95);
-    }
-    if g(Signal::ErrorRate) > o.error_warn {
-        out.push(Signal::ErrorRate);
-    }
-    if g(Signal::Accuracy) < o.accuracy_warn {
-        out.push(Signal::Accuracy);
-    }
-    if g(Signal::Cpu) > o.cpu_warn {
-        out.push(Signal::Cpu);
-    }
-    out
 }
 
 impl Engine {
