@@ -39,9 +39,11 @@
 //! kept and a warning says to aggregate `by (namespace, model)`. Models named in the `models`
 //! config but absent from the data are not announced.
 
+mod history;
 mod series;
 mod task;
 
+pub use history::*;
 pub use series::*;
 pub use task::*;
 

@@ -1,11 +1,8 @@
-//! The source task: backfill, live rounds, and history mode paced in wall time.
+//! The source task: its state (what it queries, what it last sent), the live mode (backfill,
+//! then a round of instant queries every step) and the clock events that keep data age moving.
+//! History mode is in `history.rs`.
 
 use super::*;
-
-/// Lowest and highest replay speed in history mode.
-pub const HISTORY_SPEED_RANGE: (f64, f64) = (0.1, 1_000_000.0);
-/// Attempts at one chunk of history before history mode gives up.
-pub(super) const HISTORY_ATTEMPTS: usize = 20;
 
 pub(super) fn wall() -> f64 {
     std::time::SystemTime::now()
@@ -15,33 +12,47 @@ pub(super) fn wall() -> f64 {
 
 /// What one round of requests gave.
 pub(super) struct Fetched {
-    rows: Vec<(f64, Vec<(u32, Sample)>)>,
-    notes: Vec<String>,
+    /// Rows of samples, each at its time.
+    pub(super) rows: Vec<(f64, Vec<(u32, Sample)>)>,
+    /// Warnings the server gave, each once.
+    pub(super) notes: Vec<String>,
 }
 
+/// One Prometheus source's state, shared by the live and history modes.
 pub(super) struct Src {
-    step: f64,
-    backfill: f64,
-    queries: Vec<(Signal, String)>,
-    g: Guarded,
-    reg: Registry,
-    tx: mpsc::Sender<Event>,
-    base_label: String,
-    speed: f64,
-    last_t: Option<f64>,
-    sent: Option<(SourceState, String, f64)>,
+    /// Seconds between the samples asked for.
+    pub(super) step: f64,
+    /// Seconds of history fetched before the first live round (or the window).
+    pub(super) backfill: f64,
+    /// The query of each signal.
+    pub(super) queries: Vec<(Signal, String)>,
+    /// The client behind its breaker and retries.
+    pub(super) g: Guarded,
+    /// The models known by their labels.
+    pub(super) reg: Registry,
+    /// Where events go (the engine).
+    pub(super) tx: mpsc::Sender<Event>,
+    /// How the source is named in its status and logs.
+    pub(super) base_label: String,
+    /// Replay speed (1 live).
+    pub(super) speed: f64,
+    /// Time of the last row sent.
+    pub(super) last_t: Option<f64>,
+    /// The last status sent (state, label with its notice, speed), so an unchanged one is not
+    /// sent again.
+    pub(super) sent: Option<(SourceState, String, f64)>,
     /// The console's pause and speed controls (history mode).
-    pace: Option<mpsc::Receiver<Pace>>,
+    pub(super) pace: Option<mpsc::Receiver<Pace>>,
     /// Seconds between new values, measured from the window fetched in history mode (where all
     /// the data come from range queries; live, the last backfill need not say how fine the
     /// data are now, and `stale_after_seconds` is the knob).
-    resolution: Option<f64>,
+    pub(super) resolution: Option<f64>,
     /// History mode.
-    history: bool,
+    pub(super) history: bool,
 }
 
 impl Src {
-    fn status(&self, state: SourceState, label: String) -> SourceStatus {
+    pub(super) fn status(&self, state: SourceState, label: String) -> SourceStatus {
         SourceStatus {
             kind: if self.history {
                 SourceKind::History
@@ -57,7 +68,7 @@ impl Src {
 
     /// Seconds between samples as the engine should count them: the step, or the data's own
     /// resolution when that is coarser (so staleness is not declared between two new values).
-    fn sample_step(&self) -> f64 {
+    pub(super) fn sample_step(&self) -> f64 {
         match self.resolution {
             Some(r) if step_warning(self.step, r).is_some() => r,
             _ => self.step,
@@ -79,12 +90,12 @@ impl Src {
         }
     }
 
-    async fn send(&self, ev: Event) -> bool {
+    pub(super) async fn send(&self, ev: Event) -> bool {
         self.tx.send(ev).await.is_ok()
     }
 
     /// Send the status when it differs from the last one sent (backfill progress always).
-    async fn set_status(&mut self, t: f64, state: SourceState, notice: &str) -> bool {
+    pub(super) async fn set_status(&mut self, t: f64, state: SourceState, notice: &str) -> bool {
         // the step warning stays for the session, first, whatever else the round says
         let step_note = self.resolution.and_then(|r| step_warning(self.step, r));
         let notice = match (step_note, notice.is_empty()) {
@@ -105,12 +116,13 @@ impl Src {
         self.send(Event::Source { t, status: st }).await
     }
 
-    fn is_down(&self) -> bool {
+    /// The last status sent said the server is down.
+    pub(super) fn is_down(&self) -> bool {
         matches!(self.sent, Some((SourceState::Down { .. }, _, _)))
     }
 
     /// Announce new models, then one observation event per row (rows after the last data only).
-    async fn emit(&mut self, rows: Vec<(f64, Vec<(u32, Sample)>)>) -> bool {
+    pub(super) async fn emit(&mut self, rows: Vec<(f64, Vec<(u32, Sample)>)>) -> bool {
         let metas = self.reg.take_announcements();
         if !metas.is_empty() {
             let t = rows.first().map_or_else(wall, |r| r.0);
@@ -132,7 +144,7 @@ impl Src {
 
     /// Every signal over `[start, end]` (one chunk, within the points limit), merged.
     /// `Err` when every query failed (the most telling error).
-    async fn fetch_range(&mut self, start: f64, end: f64) -> Result<Fetched, PromError> {
+    pub(super) async fn fetch_range(&mut self, start: f64, end: f64) -> Result<Fetched, PromError> {
         let mut m = Merger::new();
         let mut notes = Vec::new();
         let mut errors = Vec::new();
@@ -152,7 +164,7 @@ impl Src {
     }
 
     /// Every signal's instant query at `t`, merged.
-    async fn fetch_instant(&mut self, t: f64) -> Result<Fetched, PromError> {
+    pub(super) async fn fetch_instant(&mut self, t: f64) -> Result<Fetched, PromError> {
         let mut m = Merger::new();
         let mut notes = Vec::new();
         let mut errors = Vec::new();
@@ -222,7 +234,7 @@ impl Src {
     }
 
     /// Fetch and emit `[start, end]` in chunks; `progress` sends `Backfilling` as it goes.
-    async fn fill(
+    pub(super) async fn fill(
         &mut self,
         start: f64,
         end: f64,
@@ -255,7 +267,7 @@ impl Src {
     }
 
     /// One live round at the aligned time `t`: backfill any gap, then the instant queries.
-    async fn round(&mut self, t: f64) -> bool {
+    pub(super) async fn round(&mut self, t: f64) -> bool {
         let mut notes = Vec::new();
         let mut result = Ok(());
         if let Some((s, e)) = gap_range(self.last_t, t, self.step, self.backfill)
@@ -493,185 +505,5 @@ pub(super) async fn live(src: &mut Src) {
         }
         let wake = next_round.min(next_clock);
         tokio::time::sleep(Duration::from_secs_f64((wake - wall()).clamp(0.0, 1.0))).await;
-    }
-}
-
-pub(super) async fn history(src: &mut Src, from: f64, to: f64) {
-    let step = src.step;
-    if !(from.is_finite() && to.is_finite() && from < to) {
-        let st = SourceState::Down {
-            error: format!("history window {from} .. {to} is empty: give --from before --to"),
-        };
-        src.set_status(wall(), st, "").await;
-        return;
-    }
-    let start = align_down(from - src.backfill, step);
-    let from_a = align_down(from, step);
-    let chunks = split_range(start, to, step, POINTS_PER_REQUEST);
-    let n = chunks.len().max(1);
-    let mut notes: Vec<String> = Vec::new();
-    let mut live_sent = false;
-    let mut clock = PacedClock::new(from_a, src.speed, HISTORY_SPEED_RANGE);
-    let mut last_clock = tokio::time::Instant::now();
-    for (i, (s, e)) in chunks.into_iter().enumerate() {
-        let paced = e > from_a;
-        if !paced
-            && !src
-                .set_status(
-                    s,
-                    SourceState::Backfilling {
-                        progress: i as f64 / n as f64,
-                    },
-                    "",
-                )
-                .await
-        {
-            return;
-        }
-        // fetch, retrying through the breaker (bounded)
-        let mut attempt = 0;
-        let f = loop {
-            match src.fetch_range(s, e).await {
-                Ok(f) => break f,
-                Err(err) => {
-                    attempt += 1;
-                    tracing::warn!("{}: {err}", src.base_label);
-                    let give_up = attempt >= HISTORY_ATTEMPTS
-                        || !err.is_server_fault() && !matches!(err, PromError::CircuitOpen { .. });
-                    let error = if give_up {
-                        format!("{err} (history stopped)")
-                    } else {
-                        err.to_string()
-                    };
-                    if !src.set_status(s, SourceState::Down { error }, "").await || give_up {
-                        return;
-                    }
-                    let wait = src
-                        .g
-                        .breaker()
-                        .retry_in(src.g.now())
-                        .clamp(step.min(1.0), 60.0);
-                    tokio::time::sleep(Duration::from_secs_f64(wait)).await;
-                }
-            }
-        };
-        for w in f.notes {
-            if !notes.contains(&w) {
-                tracing::warn!("{}: {w}", src.base_label);
-                notes.push(w);
-            }
-        }
-        if src.is_down() {
-            let st = if paced {
-                SourceState::Live
-            } else {
-                SourceState::Backfilling {
-                    progress: i as f64 / n as f64,
-                }
-            };
-            if !src.set_status(s, st, &notice(&notes)).await {
-                return;
-            }
-        }
-        let mut rows = f.rows.into_iter().peekable();
-        // the backfill part at once
-        let mut head = Vec::new();
-        while let Some(r) = rows.next_if(|r| r.0 <= from_a) {
-            head.push(r);
-        }
-        if !src.emit(head).await {
-            return;
-        }
-        if !paced {
-            continue;
-        }
-        if !live_sent {
-            live_sent = true;
-            clock = PacedClock::new(from_a, clock.speed(), HISTORY_SPEED_RANGE);
-            if !src
-                .set_status(from_a, SourceState::Live, &notice(&notes))
-                .await
-            {
-                return;
-            }
-        }
-        // the window, paced
-        for row in rows {
-            if !wait_until(src, &mut clock, row.0, &mut last_clock, &notice(&notes)).await {
-                return;
-            }
-            if !src.emit(vec![row]).await {
-                return;
-            }
-        }
-    }
-    // let the clock reach the end of the window, then finish
-    let end = align_down(to, step);
-    if !live_sent {
-        clock = PacedClock::new(from_a, clock.speed(), HISTORY_SPEED_RANGE);
-    }
-    if !wait_until(src, &mut clock, end, &mut last_clock, &notice(&notes)).await {
-        return;
-    }
-    if !src.send(Event::Clock { t: end }).await {
-        return;
-    }
-    src.set_status(end, SourceState::Finished, &notice(&notes))
-        .await;
-}
-
-/// Wait until the window's clock reaches `target`, applying the console's pause and speed
-/// controls as they come and sending a clock event at most every wall second (so data age
-/// moves between sparse rows). False when the engine went away.
-pub(super) async fn wait_until(
-    src: &mut Src,
-    clock: &mut PacedClock,
-    target: f64,
-    last_clock: &mut tokio::time::Instant,
-    notes: &str,
-) -> bool {
-    loop {
-        if clock.now() >= target {
-            return true;
-        }
-        let wait = Duration::from_secs_f64(clock.wall_until(target).min(1.0));
-        let control = match src.pace.as_mut() {
-            Some(rx) => tokio::select! {
-                c = rx.recv() => Some(c),
-                _ = tokio::time::sleep(wait) => None,
-            },
-            None => {
-                tokio::time::sleep(wait).await;
-                None
-            }
-        };
-        match control {
-            Some(Some(c)) if clock.apply(c) => {
-                src.speed = clock.speed();
-                let st = if clock.paused() {
-                    SourceState::Paused
-                } else {
-                    SourceState::Live
-                };
-                if !src.set_status(clock.now().min(target), st, notes).await {
-                    return false;
-                }
-            }
-            Some(Some(_)) => {}
-            // the console is gone: play on
-            Some(None) => src.pace = None,
-            None => {}
-        }
-        if last_clock.elapsed() >= Duration::from_secs(1) {
-            *last_clock = tokio::time::Instant::now();
-            if !src
-                .send(Event::Clock {
-                    t: clock.now().min(target),
-                })
-                .await
-            {
-                return false;
-            }
-        }
     }
 }
