@@ -153,9 +153,13 @@ impl<T: Value> Chunked<T> {
     /// The values from `start` on, `n` of them (no wrapping), in order.
     pub fn range(&self, start: usize, n: usize) -> impl Iterator<Item = T> + '_ {
         let end = start.saturating_add(n).min(self.len);
-        (start.min(end)..end).map(move |i| match &self.chunks[i / CHUNK] {
-            Some(c) => c[i % CHUNK],
-            None => self.fill,
+        let start = start.min(end);
+        // chunk by chunk: each chunk is found once, not once per value
+        (start / CHUNK..end.div_ceil(CHUNK)).flat_map(move |c| {
+            let lo = start.max(c * CHUNK) - c * CHUNK;
+            let hi = end.min((c + 1) * CHUNK) - c * CHUNK;
+            let chunk = self.chunks[c].as_deref();
+            (lo..hi).map(move |k| chunk.map_or(self.fill, |a| a[k]))
         })
     }
 

@@ -258,12 +258,26 @@ impl History {
     /// Points `(t, v)` of a signal from `since` on, read at resolution `r`.
     pub fn series(&self, s: Signal, r: Resolution, since: f64) -> Vec<(f64, f64)> {
         let i = s.index();
-        let (ring, times): (&Ring, &dyn Fn(usize) -> Option<f64>) = match r {
-            Resolution::Fine => (&self.fine[i], &|k| self.fine_t.get(k)),
-            Resolution::Mid => (&self.mid[i], &|k| self.mid_t.get(k)),
-            Resolution::Coarse => (&self.coarse[i], &|k| self.coarse_t.get(k)),
-        };
-        points(ring, times, since)
+        match r {
+            Resolution::Fine => points(
+                &self.fine[i],
+                |k| self.fine_t.get(k),
+                |k| self.fine_t.iter_from(k),
+                since,
+            ),
+            Resolution::Mid => points(
+                &self.mid[i],
+                |k| self.mid_t.get(k),
+                |k| self.mid_t.iter_from(k),
+                since,
+            ),
+            Resolution::Coarse => points(
+                &self.coarse[i],
+                |k| self.coarse_t.get(k),
+                |k| self.coarse_t.iter_from(k),
+                since,
+            ),
+        }
     }
 
     /// Five-minute means of the request rate `(t, v)`, up to seven days, oldest first (for
@@ -421,7 +435,15 @@ mod wire {
 
 /// Points `(t, v)` of a ring of values from `since` on; `time(k)` is the time of its `k`-th
 /// oldest value (its rings of values and of times are pushed together).
-fn points(ring: &Ring, time: &dyn Fn(usize) -> Option<f64>, since: f64) -> Vec<(f64, f64)> {
+/// The entries of `ring` from the first whose time is at or after `since`, with their times:
+/// `time(k)` is the `k`-th oldest entry's time (for the bisection), `times_from(k)` the times from
+/// the `k`-th on (read in one pass, not looked up one by one).
+fn points<I: Iterator<Item = f64>>(
+    ring: &Ring,
+    time: impl Fn(usize) -> Option<f64>,
+    times_from: impl FnOnce(usize) -> I,
+    since: f64,
+) -> Vec<(f64, f64)> {
     // times increase along the ring: find the first one at or after `since` by bisection
     let n = ring.len();
     let (mut lo, mut hi) = (0, n);
@@ -433,10 +455,10 @@ fn points(ring: &Ring, time: &dyn Fn(usize) -> Option<f64>, since: f64) -> Vec<(
             lo = mid + 1;
         }
     }
-    ring.iter_from(lo)
-        .enumerate()
-        .filter_map(|(j, v)| Some((time(lo + j)?, f64::from(v))))
+    times_from(lo)
+        .zip(ring.iter_from(lo))
         .filter(|&(t, _)| t >= since)
+        .map(|(t, v)| (t, f64::from(v)))
         .collect()
 }
 

@@ -30,9 +30,13 @@ impl Stamp for i32 {
         i32::try_from(i64::from(b) - i64::from(a)).ok()
     }
     fn at(first: i32, stride: i32, k: u64) -> i32 {
-        let v = i128::from(first) + i128::from(stride) * i128::from(k);
         // a value that does not fit is never equal to a pushed one, so never read back
-        i32::try_from(v).unwrap_or(i32::MIN)
+        i64::try_from(k)
+            .ok()
+            .and_then(|k| i64::from(stride).checked_mul(k))
+            .and_then(|d| d.checked_add(i64::from(first)))
+            .and_then(|v| i32::try_from(v).ok())
+            .unwrap_or(i32::MIN)
     }
 }
 
@@ -80,6 +84,39 @@ pub(super) struct Times<T: Stamp> {
     /// Entries ever pushed (the position of the next one).
     pushed: u64,
     cap: usize,
+}
+
+/// The entries of [`Times`] from one on, oldest first: each run is found once, not once per
+/// entry.
+pub(super) struct TimesFrom<'a, T: Stamp> {
+    times: &'a Times<T>,
+    /// Held in runs: the run read, and the entry of it read next. Held flat: the entry read
+    /// next (`k`).
+    run: usize,
+    k: u64,
+}
+
+impl<T: Stamp> Iterator for TimesFrom<'_, T> {
+    type Item = T;
+
+    fn next(&mut self) -> Option<T> {
+        match &self.times.store {
+            Store::Flat(ring) => {
+                let v = ring.get(usize::try_from(self.k).ok()?)?;
+                self.k += 1;
+                Some(v)
+            }
+            Store::Runs(runs) => {
+                while u64::from(runs.get(self.run)?.count) <= self.k {
+                    self.run += 1;
+                    self.k = 0;
+                }
+                let v = runs[self.run].at(self.k as u32);
+                self.k += 1;
+                Some(v)
+            }
+        }
+    }
 }
 
 impl<T: Stamp> Times<T> {
@@ -143,17 +180,22 @@ impl<T: Stamp> Times<T> {
     }
 
     /// The entries from the `i`-th oldest on.
-    pub(super) fn iter_from(&self, i: usize) -> Box<dyn Iterator<Item = T> + '_> {
-        match &self.store {
-            Store::Flat(ring) => Box::new(ring.iter_from(i)),
+    pub(super) fn iter_from(&self, i: usize) -> TimesFrom<'_, T> {
+        let (run, k) = match &self.store {
+            Store::Flat(_) => (0, i as u64),
             Store::Runs(runs) => {
                 let from = self.pushed - self.len as u64 + i.min(self.len) as u64;
-                let start = runs.partition_point(|r| r.seq <= from).saturating_sub(1);
-                Box::new(runs.range(start..).flat_map(move |r| {
-                    let skip = from.saturating_sub(r.seq).min(u64::from(r.count)) as u32;
-                    (skip..r.count).map(|k| r.at(k))
-                }))
+                let run = runs.partition_point(|r| r.seq <= from).saturating_sub(1);
+                let k = runs
+                    .get(run)
+                    .map_or(0, |r| from.saturating_sub(r.seq).min(u64::from(r.count)));
+                (run, k)
             }
+        };
+        TimesFrom {
+            times: self,
+            run,
+            k,
         }
     }
 
@@ -296,6 +338,9 @@ impl SampleTimes {
     }
     pub(super) fn get(&self, i: usize) -> Option<f64> {
         self.0.get(i)
+    }
+    pub(super) fn iter_from(&self, i: usize) -> impl Iterator<Item = f64> + '_ {
+        self.0.iter_from(i)
     }
 }
 
