@@ -32,7 +32,7 @@ type Labels = Vec<(String, String)>;
 type GaugeF = Gauge<f64, AtomicU64>;
 
 /// How stale the newest data may be before `/healthz` fails, seconds.
-pub const HEALTH_MAX_DATA_AGE: f64 = 300.0;
+pub(crate) const HEALTH_MAX_DATA_AGE: f64 = 300.0;
 
 fn status_value(s: Status) -> f64 {
     match s {
@@ -44,7 +44,7 @@ fn status_value(s: Status) -> f64 {
 }
 
 /// Render the snapshot as Prometheus / OpenMetrics text.
-pub fn metrics_text(snap: &Snapshot) -> String {
+pub(crate) fn metrics_text(snap: &Snapshot) -> String {
     let mut reg = Registry::default();
     let per_model = [
         (
@@ -252,7 +252,7 @@ pub async fn serve(
 
 /// How the agent's HTTP server bounds what a client can hold.
 #[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Limits {
+pub(crate) struct Limits {
     /// Connections served at once; one more is closed at once (its file descriptor freed).
     pub connections: usize,
     /// Time a client has to send a request's headers.
@@ -265,7 +265,7 @@ impl Limits {
     /// Half of this process's file-descriptor limit (the rest is for the journal, the source
     /// and the cluster), between 8 and 1,024 connections; headers within 5 s, 60 s per
     /// connection.
-    pub fn for_this_process() -> Limits {
+    pub(crate) fn for_this_process() -> Limits {
         let fds = nix::sys::resource::getrlimit(nix::sys::resource::Resource::RLIMIT_NOFILE)
             .map_or(1024, |(soft, _)| soft);
         Limits {
@@ -314,7 +314,7 @@ impl HeldSet {
 /// clients cannot starve `/healthz` (which answers from the last snapshot, waiting on nothing),
 /// however many there are. Only when every held connection is answering a request is a new
 /// one closed at once.
-pub async fn serve_bounded(
+pub(crate) async fn serve_bounded(
     listener: tokio::net::TcpListener,
     app: axum::Router,
     limits: Limits,

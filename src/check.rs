@@ -27,7 +27,7 @@ pub struct Search {
 /// A schema check for the main config file: given its text (for positions, see
 /// [`Problem::at_span`]) and its parsed TOML document with spans, return every problem.
 /// It is only called when the file is valid TOML.
-pub type ConfigValidator = dyn Fn(&SourceText, &toml::de::DeTable<'_>) -> Vec<Problem>;
+pub(crate) type ConfigValidator = dyn Fn(&SourceText, &toml::de::DeTable<'_>) -> Vec<Problem>;
 
 /// What `pitcrew check` found.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -78,12 +78,12 @@ pub fn check_files(
 }
 
 /// The main config's schema check ([`crate::config::Config::parse`]).
-pub fn config_schema(src: &SourceText, _doc: &toml::de::DeTable<'_>) -> Vec<Problem> {
+pub(crate) fn config_schema(src: &SourceText, _doc: &toml::de::DeTable<'_>) -> Vec<Problem> {
     crate::config::Config::parse(src).err().unwrap_or_default()
 }
 
 /// [`check_files`] with a schema check for the config file.
-pub fn check_files_with(
+pub(crate) fn check_files_with(
     theme: Option<&str>,
     keymap: Option<&str>,
     config: Option<&Path>,
@@ -146,7 +146,7 @@ pub fn check_files_with(
 }
 
 /// Check the main config file: TOML syntax, then the validator if one is given.
-pub fn check_config(path: &Path, validator: Option<&ConfigValidator>) -> Vec<Problem> {
+pub(crate) fn check_config(path: &Path, validator: Option<&ConfigValidator>) -> Vec<Problem> {
     let text = match crate::files::read_text(path, crate::files::MAX_TEXT_BYTES) {
         Ok(t) => t,
         Err(e) => {

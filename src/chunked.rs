@@ -22,11 +22,11 @@ use std::sync::Arc;
 /// allocators'), where 16 + 64 × 4 = 272 would take a 320-byte block, wasting 15 % of every
 /// `f32` history (one-byte values take 76 of an 80-byte block, eight-byte ones 496 of 512).
 /// The index arithmetic divides by a constant, which compiles to a multiplication.
-pub const CHUNK: usize = 60;
+pub(crate) const CHUNK: usize = 60;
 
 /// A fixed-length array of `T` in copy-on-write chunks of [`CHUNK`] values.
 #[derive(Clone)]
-pub struct Chunked<T: Copy> {
+pub(crate) struct Chunked<T: Copy> {
     chunks: Box<[Option<Arc<[T; CHUNK]>>]>,
     len: usize,
     fill: T,
@@ -68,7 +68,7 @@ impl<T: Value> Chunked<T> {
     }
 
     /// From values (chunks holding only the fill are left unallocated).
-    pub fn from_values(values: &[T], fill: T) -> Self {
+    pub(crate) fn from_values(values: &[T], fill: T) -> Self {
         let mut c = Self::new(values.len(), fill);
         for (k, part) in values.chunks(CHUNK).enumerate() {
             if part.iter().all(|v| T::same(*v, fill)) {
@@ -196,7 +196,7 @@ impl<T: Value + Serialize> Serialize for Chunked<T> {
 
 /// Deserialise a chunked array from a plain sequence, with the given fill for values never
 /// written (use through a `deserialize_with` function that names the fill).
-pub fn deserialize_with_fill<'de, D, T>(d: D, fill: T) -> Result<Chunked<T>, D::Error>
+pub(crate) fn deserialize_with_fill<'de, D, T>(d: D, fill: T) -> Result<Chunked<T>, D::Error>
 where
     D: Deserializer<'de>,
     T: Value + Deserialize<'de>,

@@ -366,7 +366,7 @@ pub fn diagnose(ctx: &Context) -> Vec<Hypothesis> {
 }
 
 /// Least-squares slope (per hour, relative to the mean) and r² of `(t, v)` points.
-pub fn creep(points: &[(f64, f64)]) -> (f64, f64) {
+pub(crate) fn creep(points: &[(f64, f64)]) -> (f64, f64) {
     let pts: Vec<(f64, f64)> = points.iter().copied().filter(|p| p.1.is_finite()).collect();
     if pts.len() < 10 {
         return (0.0, 0.0);

@@ -18,13 +18,13 @@ use std::path::Path;
 pub const MAX_TEXT_BYTES: u64 = 4 << 20;
 
 /// Size limit of a secret file (a bearer token, a password).
-pub const MAX_SECRET_BYTES: u64 = 64 << 10;
+pub(crate) const MAX_SECRET_BYTES: u64 = 64 << 10;
 
 /// Size limit of one line of a CSV input.
-pub const MAX_LINE_BYTES: usize = 1 << 20;
+pub(crate) const MAX_LINE_BYTES: usize = 1 << 20;
 
 /// `n` bytes in words (`4 MiB`).
-pub fn bytes_text(n: u64) -> String {
+pub(crate) fn bytes_text(n: u64) -> String {
     const K: u64 = 1 << 10;
     if n >= K * K && n.is_multiple_of(K * K) {
         format!("{} MiB", n / (K * K))
@@ -37,7 +37,7 @@ pub fn bytes_text(n: u64) -> String {
 
 /// Read at most `limit` bytes of `path` as UTF-8 text; a longer file is an
 /// [`io::ErrorKind::InvalidData`] error that says the limit, and is never read past it.
-pub fn read_text(path: &Path, limit: u64) -> io::Result<String> {
+pub(crate) fn read_text(path: &Path, limit: u64) -> io::Result<String> {
     let f = File::open(path)?;
     let mut buf = Vec::new();
     f.take(limit + 1).read_to_end(&mut buf)?;
@@ -63,7 +63,7 @@ pub fn read_text(path: &Path, limit: u64) -> io::Result<String> {
 
 /// A reader that fails once more than `max` bytes pass without a newline: a streamed CSV
 /// cannot grow one record without end (`/dev/zero`, a binary file given by mistake).
-pub struct LineBound<R> {
+pub(crate) struct LineBound<R> {
     inner: R,
     max: usize,
     run: usize,
@@ -101,7 +101,7 @@ impl<R: Read> Read for LineBound<R> {
 
 /// Create `dir` and any missing parents, owner-only (0700). Directories that exist keep their
 /// permissions.
-pub fn create_private_dir(dir: &Path) -> io::Result<()> {
+pub(crate) fn create_private_dir(dir: &Path) -> io::Result<()> {
     let mut b = std::fs::DirBuilder::new();
     b.recursive(true);
     #[cfg(unix)]
@@ -113,7 +113,7 @@ pub fn create_private_dir(dir: &Path) -> io::Result<()> {
 }
 
 /// Write a new file readable by its owner only (0600), replacing any old one.
-pub fn write_private(path: &Path, bytes: &[u8]) -> io::Result<()> {
+pub(crate) fn write_private(path: &Path, bytes: &[u8]) -> io::Result<()> {
     let mut f = open_private(path, true)?;
     f.write_all(bytes)?;
     f.sync_all()
@@ -121,7 +121,7 @@ pub fn write_private(path: &Path, bytes: &[u8]) -> io::Result<()> {
 
 /// Open `path` for writing, created owner-only (0600): truncated, or appended to. A file that
 /// exists with wider permissions is narrowed to 0600 (it is pitcrew's own file).
-pub fn open_private(path: &Path, truncate: bool) -> io::Result<File> {
+pub(crate) fn open_private(path: &Path, truncate: bool) -> io::Result<File> {
     let mut o = OpenOptions::new();
     o.write(true).create(true);
     if truncate {

@@ -83,7 +83,7 @@ pub struct Physics {
 
 impl Physics {
     /// The simulator's.
-    pub fn current() -> Physics {
+    pub(crate) fn current() -> Physics {
         Physics {
             sample_step_secs: SIM_STEP,
             pod_startup_secs: POD_STARTUP,
@@ -155,7 +155,7 @@ pub struct Report {
 }
 
 /// The class that fixes an injected incident.
-pub fn right_classes(kind: IncidentKind) -> &'static [ActionClass] {
+pub(crate) fn right_classes(kind: IncidentKind) -> &'static [ActionClass] {
     match kind {
         IncidentKind::LatencySpike | IncidentKind::ErrorBurst | IncidentKind::MemoryLeak => {
             &[ActionClass::Restart]
@@ -238,7 +238,7 @@ pub fn feed<W: Witness>(
 /// witness first) and the effects of that are carried out in turn, depth first. An injection
 /// asks the simulator for the incident; an outcome needs nothing here (the console's edge
 /// saves the statistics).
-pub fn route_witnessed<W: Witness>(
+pub(crate) fn route_witnessed<W: Witness>(
     engine: &mut Engine,
     world: &mut SimWorld,
     fx: Vec<Effect>,
@@ -299,7 +299,7 @@ pub fn start(seed: u64, models: usize, t0: f64, engine_cfg: EngineConfig) -> (Si
 
 /// Carries `action` out on model `model` of the simulated world and returns the outcome as the
 /// engine's event: the one place the backtests and the recorder act on the simulator.
-pub fn carry_out(world: &mut SimWorld, id: u64, model: u32, action: &Action) -> Event {
+pub(crate) fn carry_out(world: &mut SimWorld, id: u64, model: u32, action: &Action) -> Event {
     let (ok, message) = match world.act(model as usize, action) {
         Ok(m) => (true, m),
         Err(e) => (false, e),
@@ -314,12 +314,12 @@ pub fn carry_out(world: &mut SimWorld, id: u64, model: u32, action: &Action) -> 
 }
 
 /// Run one scenario.
-pub fn run_scenario(cfg: &BacktestConfig, sc: &scenario::Scenario) -> Vec<IncidentReport> {
+pub(crate) fn run_scenario(cfg: &BacktestConfig, sc: &scenario::Scenario) -> Vec<IncidentReport> {
     trace_scenario(cfg, sc).1
 }
 
 /// Run one scenario; also returns the engine at the end (its log and remediations).
-pub fn trace_scenario(
+pub(crate) fn trace_scenario(
     cfg: &BacktestConfig,
     sc: &scenario::Scenario,
 ) -> (Engine, Vec<IncidentReport>) {

@@ -7,7 +7,7 @@
 //! `uid N`, never as "unknown".
 
 /// The operator's name: the config's override when set, else the OS account's.
-pub fn operator_name(config: &crate::config::Config) -> String {
+pub(crate) fn operator_name(config: &crate::config::Config) -> String {
     config
         .operator
         .as_ref()

@@ -12,7 +12,7 @@
 use std::io::Write;
 
 /// What stands in for a secret.
-pub const HIDDEN: &str = "REDACTED";
+pub(crate) const HIDDEN: &str = "REDACTED";
 
 /// Query parameters whose values are secrets (compared without case, `-` and `_`).
 const SECRET_PARAMS: &[&str] = &[
@@ -57,7 +57,7 @@ pub fn url(raw: &str) -> String {
 }
 
 /// [`url`] of a parsed URL.
-pub fn url_of(u: &reqwest::Url) -> String {
+pub(crate) fn url_of(u: &reqwest::Url) -> String {
     let mut u = u.clone();
     // both fail only for URLs that cannot have user info, which then have none
     let _ = u.set_username("");
@@ -97,7 +97,7 @@ pub fn text(s: &str, max: usize) -> String {
 /// A writer for the log: each write is one formatted event; control characters inside it
 /// (newlines, escape sequences) are written as `\n`, `\u{1b}` …, and only the event's own
 /// final newline ends a line.
-pub struct OneLine<W>(pub W);
+pub(crate) struct OneLine<W>(pub W);
 
 impl<W: Write> Write for OneLine<W> {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {

@@ -15,7 +15,7 @@ use crate::domain::Action;
 use std::sync::Arc;
 
 /// The serving platform, then the registry.
-pub struct ServingThenRegistry {
+pub(crate) struct ServingThenRegistry {
     serving: Arc<dyn Actuator>,
     registry: Option<RegistryActuator>,
     name: String,
@@ -37,7 +37,7 @@ impl ServingThenRegistry {
 }
 
 /// Does the registry follow this action?
-pub fn registry_follows(action: &Action) -> bool {
+pub(crate) fn registry_follows(action: &Action) -> bool {
     matches!(action, Action::Rollback | Action::Canary { .. })
 }
 

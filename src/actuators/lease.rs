@@ -350,7 +350,7 @@ impl Leases {
 }
 
 /// `renewTime + duration` (saturating).
-pub fn expiry(renewed: Timestamp, duration_seconds: u32) -> Timestamp {
+pub(crate) fn expiry(renewed: Timestamp, duration_seconds: u32) -> Timestamp {
     renewed
         .saturating_add(SignedDuration::from_secs(i64::from(duration_seconds)))
         .unwrap_or(Timestamp::MAX)
@@ -359,7 +359,7 @@ pub fn expiry(renewed: Timestamp, duration_seconds: u32) -> Timestamp {
 /// The holder of `lease` with its renewal and expiry, when it has one that has not expired at
 /// `now`. A Lease without `leaseDurationSeconds` uses `default_duration`; one without
 /// `renewTime` its `acquireTime`; one with neither has expired.
-pub fn fresh_holder(
+pub(crate) fn fresh_holder(
     lease: &Lease,
     now: Timestamp,
     default_duration: u32,

@@ -34,13 +34,13 @@ pub type Acted<'a> = BoxFuture<'a, Result<String, String>>;
 /// How the simulated fleet is asked to carry out an action on a model (by index); the answer
 /// says what changed. The composition root makes it from the simulator task's control channel
 /// (`sources::sim::act_through`), so this module does not import the source.
-pub type SimAct = Box<dyn Fn(u32, Action) -> Acted<'static> + Send + Sync>;
+pub(crate) type SimAct = Box<dyn Fn(u32, Action) -> Acted<'static> + Send + Sync>;
 
 /// Longest wait for the simulator's answer.
 const SIM_ANSWER: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// Changes the simulated fleet (through the simulator task).
-pub struct SimActuator {
+pub(crate) struct SimActuator {
     act: SimAct,
 }
 

@@ -28,7 +28,7 @@ pub struct Edge {
 }
 
 /// The Lease states in a few words for the status bar: who executes actions.
-pub fn executor_summary(leases: &BTreeMap<String, LeaseStatus>) -> Option<String> {
+pub(crate) fn executor_summary(leases: &BTreeMap<String, LeaseStatus>) -> Option<String> {
     if leases.is_empty() {
         return Some("executor: acquiring the lease…".into());
     }
@@ -232,7 +232,7 @@ fn journal_event(engine: &mut Engine, journal: &mut Option<Journal>, ev: &Event)
 
 /// Tell the operator something about the console itself: an [`Event::Notice`], journaled (while
 /// there is a journal) and applied like every event, so that a replay shows it where it was.
-pub fn notice(engine: &mut Engine, journal: &mut Option<Journal>, text: String) {
+pub(crate) fn notice(engine: &mut Engine, journal: &mut Option<Journal>, text: String) {
     let ev = Event::Notice {
         t: engine.time(),
         text,

@@ -61,7 +61,11 @@ pub struct ConsoleOptions {
 }
 
 /// Load theme and keymap, reporting problems before the terminal is taken.
-pub fn load_look(paths: &Paths, theme: &str, keymap: &str) -> anyhow::Result<(Theme, Keymap)> {
+pub(crate) fn load_look(
+    paths: &Paths,
+    theme: &str,
+    keymap: &str,
+) -> anyhow::Result<(Theme, Keymap)> {
     let mode = ColorMode::detect_from_env(|k| std::env::var(k).ok());
     let theme = Theme::load(theme, &[paths.themes_dir()], mode)
         .map_err(|e| anyhow::anyhow!("{e}"))
@@ -90,7 +94,7 @@ fn init_logging(paths: &Paths) -> Result<(), String> {
 }
 
 /// Seconds of history to backfill for a fleet of `n` models (bounded work at start).
-pub fn backfill_seconds(hours: f64, n: usize) -> f64 {
+pub(crate) fn backfill_seconds(hours: f64, n: usize) -> f64 {
     let budget_model_steps = 1_000_000.0;
     let max_steps = budget_model_steps / n.max(1) as f64;
     (hours * 3600.0).min(max_steps * SIM_STEP).max(0.0)
@@ -127,13 +131,13 @@ pub fn run_console(opts: ConsoleOptions) -> anyhow::Result<()> {
 }
 
 /// How long the source and actuator tasks get to stop, together.
-pub const STOP_TASKS: Duration = Duration::from_millis(2500);
+pub(crate) const STOP_TASKS: Duration = Duration::from_millis(2500);
 
 /// How long the engine gets to stop and journal the end, after them.
-pub const STOP_ENGINE: Duration = Duration::from_millis(1500);
+pub(crate) const STOP_ENGINE: Duration = Duration::from_millis(1500);
 
 /// How long blocking work (a checkpoint being encoded) gets when the runtime shuts down.
-pub const STOP_BLOCKING: Duration = Duration::from_millis(500);
+pub(crate) const STOP_BLOCKING: Duration = Duration::from_millis(500);
 
 async fn console(
     opts: ConsoleOptions,
@@ -233,7 +237,7 @@ pub fn run_agent(opts: ConsoleOptions, agent: AgentOptions) -> anyhow::Result<()
 /// SIGVTALRM, SIGPROF, SIGXCPU and SIGXFSZ, so that the terminal is always put back and the
 /// journal closed. (SIGPIPE is ignored by the runtime; SIGTSTP and SIGCONT are job control,
 /// handled by the console; SIGWINCH redraws; SIGCHLD is ignored.)
-pub fn spawn_signal_watch(cancel: CancellationToken) {
+pub(crate) fn spawn_signal_watch(cancel: CancellationToken) {
     #[cfg(unix)]
     tokio::spawn(async move {
         use nix::libc;

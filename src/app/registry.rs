@@ -10,7 +10,7 @@ use tokio::sync::{mpsc, watch};
 use tokio_util::sync::CancellationToken;
 
 /// Seconds between two reads of the model registry.
-pub const REGISTRY_POLL_SECS: u64 = 60;
+pub(crate) const REGISTRY_POLL_SECS: u64 = 60;
 
 /// Read the registry for every model the engine knows, now and every
 /// [`REGISTRY_POLL_SECS`]: champion versions and new candidates go to the engine as events;

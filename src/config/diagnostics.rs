@@ -36,7 +36,7 @@ pub struct Problem {
 
 impl Problem {
     /// A problem about a whole file, without a position.
-    pub fn whole_file(file: impl Into<String>, message: impl Into<String>) -> Self {
+    pub(crate) fn whole_file(file: impl Into<String>, message: impl Into<String>) -> Self {
         Self {
             file: file.into(),
             line: 0,
@@ -46,7 +46,11 @@ impl Problem {
     }
 
     /// A problem at byte offset `span.start` of `src`.
-    pub fn at_span(src: &SourceText, span: Range<usize>, message: impl Into<String>) -> Self {
+    pub(crate) fn at_span(
+        src: &SourceText,
+        span: Range<usize>,
+        message: impl Into<String>,
+    ) -> Self {
         let (line, col) = src.line_col(span.start);
         Self {
             file: src.display.clone(),
@@ -57,7 +61,7 @@ impl Problem {
     }
 
     /// A problem at a position computed earlier.
-    pub fn at_pos(pos: &Pos, message: impl Into<String>) -> Self {
+    pub(crate) fn at_pos(pos: &Pos, message: impl Into<String>) -> Self {
         Self {
             file: pos.file.clone(),
             line: pos.line,
@@ -83,7 +87,7 @@ impl fmt::Display for Problem {
 
 /// A position in a file (`file:line:col`), kept beside values that are merged across files.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Pos {
+pub(crate) struct Pos {
     /// The file, as shown to the user.
     pub file: String,
     /// 1-based line.
@@ -150,7 +154,7 @@ impl ConfigError {
 
 /// Append `more` to `problems`, leaving out any already there (order kept; linear time, so a
 /// file with a problem on every line is checked in time proportional to its size).
-pub fn extend_unique(problems: &mut Vec<Problem>, more: impl IntoIterator<Item = Problem>) {
+pub(crate) fn extend_unique(problems: &mut Vec<Problem>, more: impl IntoIterator<Item = Problem>) {
     let mut seen: std::collections::HashSet<Problem> = problems.iter().cloned().collect();
     for p in more {
         if !seen.contains(&p) {
@@ -161,7 +165,7 @@ pub fn extend_unique(problems: &mut Vec<Problem>, more: impl IntoIterator<Item =
 }
 
 /// Sort problems by position within each file, files kept in the order they first appear.
-pub fn sort_problems(problems: &mut [Problem]) {
+pub(crate) fn sort_problems(problems: &mut [Problem]) {
     let mut files: Vec<String> = Vec::new();
     for p in problems.iter() {
         if !files.contains(&p.file) {
@@ -179,7 +183,7 @@ pub fn sort_problems(problems: &mut [Problem]) {
 
 /// `text` with the line holding `span` blanked (same length, so every other position holds);
 /// `None` when the span is empty, covers several lines or is a table header.
-pub fn blank_line(text: &str, span: std::ops::Range<usize>) -> Option<String> {
+pub(crate) fn blank_line(text: &str, span: std::ops::Range<usize>) -> Option<String> {
     if span.start >= text.len() || !text.is_char_boundary(span.start) {
         return None;
     }
@@ -240,7 +244,7 @@ impl SourceText {
     }
 
     /// 1-based (line, column in characters) of a byte offset (clamped to the text).
-    pub fn line_col(&self, offset: usize) -> (usize, usize) {
+    pub(crate) fn line_col(&self, offset: usize) -> (usize, usize) {
         let offset = offset.min(self.text.len());
         let line_idx = match self.line_starts.binary_search(&offset) {
             Ok(i) => i,
@@ -255,7 +259,7 @@ impl SourceText {
     }
 
     /// The position of a byte offset.
-    pub fn pos(&self, offset: usize) -> Pos {
+    pub(crate) fn pos(&self, offset: usize) -> Pos {
         let (line, col) = self.line_col(offset);
         Pos {
             file: self.display.clone(),
@@ -295,7 +299,7 @@ pub enum Origin {
 
 /// The built-in files and user directories of one kind of file (themes or keymaps).
 #[derive(Debug, Clone, Copy)]
-pub struct Catalog<'a> {
+pub(crate) struct Catalog<'a> {
     /// `theme` or `keymap`, used in messages.
     pub kind: &'static str,
     /// Directory of the built-ins in the repository (`themes`, `keymaps`), used in messages.
@@ -307,13 +311,13 @@ pub struct Catalog<'a> {
 }
 
 /// True when a spec names a file rather than a theme or keymap name.
-pub fn looks_like_path(spec: &str) -> bool {
+pub(crate) fn looks_like_path(spec: &str) -> bool {
     spec.contains('/') || spec.contains('\\') || spec.ends_with(".toml")
 }
 
 impl Catalog<'_> {
     /// Names of the built-ins.
-    pub fn builtin_names(&self) -> Vec<&'static str> {
+    pub(crate) fn builtin_names(&self) -> Vec<&'static str> {
         self.builtins.iter().map(|(n, _)| *n).collect()
     }
 
@@ -322,7 +326,7 @@ impl Catalog<'_> {
     /// ever inherits built-ins (so it stays what was tested), and a user file never inherits from
     /// itself, so a user `default.toml` with `inherits = "default"` extends the built-in one.
     /// Relative paths are taken relative to the inheriting file.
-    pub fn locate(&self, spec: &str, from: Option<&Origin>) -> Result<Origin, String> {
+    pub(crate) fn locate(&self, spec: &str, from: Option<&Origin>) -> Result<Origin, String> {
         if matches!(from, Some(Origin::Builtin(_))) {
             return self
                 .builtins
@@ -412,7 +416,7 @@ impl Catalog<'_> {
     }
 
     /// The name a file is known by: the built-in name or the file stem.
-    pub fn origin_name(origin: &Origin) -> String {
+    pub(crate) fn origin_name(origin: &Origin) -> String {
         match origin {
             Origin::Builtin(n) => (*n).to_string(),
             Origin::File(p) => p.file_stem().map_or_else(
@@ -431,11 +435,12 @@ fn same_file(a: &Path, b: &Path) -> bool {
 }
 
 /// Parses one file's document into its content, pushing the problems it finds.
-pub type ParseFn<'f, T> = dyn Fn(&SourceText, &DeTable<'_>, &mut Vec<Problem>) -> Parsed<T> + 'f;
+pub(crate) type ParseFn<'f, T> =
+    dyn Fn(&SourceText, &DeTable<'_>, &mut Vec<Problem>) -> Parsed<T> + 'f;
 
 /// What a file parser returns for one file of an inheritance chain.
 #[derive(Debug)]
-pub struct Parsed<T> {
+pub(crate) struct Parsed<T> {
     /// The file's own content.
     pub data: T,
     /// `inherits = "..."` and the span of its value, if any.
@@ -459,7 +464,7 @@ pub struct Layer<T> {
 /// parent of a file that has no `inherits` key (keymaps all extend the built-in default).
 /// Problems in any file are collected; the chain stops at a file that cannot be read or parsed.
 /// Only a top-level spec that cannot be found or read is an immediate error.
-pub fn load_chain<T>(
+pub(crate) fn load_chain<T>(
     catalog: &Catalog<'_>,
     spec: &str,
     parse: &ParseFn<'_, T>,
@@ -542,7 +547,7 @@ fn span_problem(src: &SourceText, span: Option<Range<usize>>, msg: String) -> Pr
 }
 
 /// The string inside a TOML value, or a problem saying a string was expected.
-pub fn expect_str<'a>(
+pub(crate) fn expect_str<'a>(
     src: &SourceText,
     value: &'a Spanned<DeValue<'_>>,
     what: &str,
@@ -562,7 +567,10 @@ pub fn expect_str<'a>(
 }
 
 /// The suggestion "did you mean X?" for a misspelt name, if one is close enough.
-pub fn did_you_mean<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str>) -> String {
+pub(crate) fn did_you_mean<'a>(
+    word: &str,
+    candidates: impl IntoIterator<Item = &'a str>,
+) -> String {
     let n = word.chars().count();
     let best = candidates
         .into_iter()

@@ -84,7 +84,7 @@ impl JournalRetentionConfig {
 }
 
 /// The journal retention of a config (the defaults without a `[journal]` section).
-pub fn retention_of(c: &Config) -> crate::journal::retention::Retention {
+pub(crate) fn retention_of(c: &Config) -> crate::journal::retention::Retention {
     c.journal
         .as_ref()
         .map_or_else(Default::default, JournalRetentionConfig::retention)
@@ -348,7 +348,7 @@ fn default_priority() -> u8 {
 }
 
 /// Replace `{name}` and `{namespace}` in a template.
-pub fn fill_template(template: &str, namespace: &str, name: &str) -> String {
+pub(crate) fn fill_template(template: &str, namespace: &str, name: &str) -> String {
     template
         .replace("{namespace}", namespace)
         .replace("{name}", name)

@@ -61,13 +61,13 @@ impl Paths {
     }
 
     /// The default config file.
-    pub fn config_file(&self) -> PathBuf {
+    pub(crate) fn config_file(&self) -> PathBuf {
         self.config_dir.join("config.toml")
     }
 
     /// Make sure the data directory exists and can be written (owner-only permissions).
     /// Returns why not, when it cannot.
-    pub fn ensure_data_dir(&self) -> Result<(), String> {
+    pub(crate) fn ensure_data_dir(&self) -> Result<(), String> {
         let dir = &self.data_dir;
         // created owner-only; one that exists keeps the permissions its owner gave it
         crate::files::create_private_dir(dir)

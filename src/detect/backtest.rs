@@ -79,7 +79,7 @@ fn read_json<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T, DetectErr
 }
 
 /// Loads NAB cost profiles from a `profiles.json` (`{"name": {"CostMatrix": {...}}}`).
-pub fn load_profiles(path: &Path) -> Result<Vec<Profile>, DetectError> {
+pub(crate) fn load_profiles(path: &Path) -> Result<Vec<Profile>, DetectError> {
     #[derive(serde::Deserialize)]
     struct Entry {
         #[serde(rename = "CostMatrix")]

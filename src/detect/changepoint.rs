@@ -6,7 +6,7 @@
 /// the mean shifted?" rather than "is this sample odd?". After the statistic crosses `h` it
 /// resets, so a shift raises one alarm, not one per sample.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
-pub struct Cusum {
+pub(crate) struct Cusum {
     k: f64,
     h: f64,
     clip: f64,
@@ -43,7 +43,7 @@ impl Cusum {
     /// rate that makes `E[exp(θ(z - k))] = 1`). A value that residuals of the size the
     /// detectors believe would reach this often is not a rare shift, however rarely this
     /// series' own residuals have reached it.
-    pub fn tail_bound(&self, s: f64) -> f64 {
+    pub(crate) fn tail_bound(&self, s: f64) -> f64 {
         (2.0 * (-2.0 * self.k * s.abs()).exp()).min(1.0)
     }
 

@@ -191,7 +191,7 @@ const RECURRENCE_MIN_PER_DAY: u32 = 6;
 impl Ensemble {
     /// Its parts can be indexed as they say (an ensemble read back from a checkpoint, which
     /// may have been damaged or forged: refused, rather than a panic at its next sample).
-    pub fn consistent(&self) -> bool {
+    pub(crate) fn consistent(&self) -> bool {
         self.seasonal.as_ref().is_none_or(Seasonal::consistent)
             && self.novelty.as_ref().is_none_or(Novelty::consistent)
             && self.recurrence.as_ref().is_none_or(Recurrence::consistent)
@@ -209,7 +209,7 @@ impl Ensemble {
     }
 
     /// An ensemble with the given configuration.
-    pub fn with_config(cfg: DetectConfig) -> Self {
+    pub(crate) fn with_config(cfg: DetectConfig) -> Self {
         let novelty = cfg.enabled[3].then(Novelty::new);
         Self {
             level: RobustLevel::new(cfg.level_span, cfg.scale_span),

@@ -4,7 +4,7 @@
 use super::{Evidence, scale_floor};
 
 /// Mean absolute deviation to standard deviation for a Gaussian (`sqrt(pi/2)`).
-pub const MAD_TO_SIGMA: f64 = 1.253_314_137_315_500_3;
+pub(crate) const MAD_TO_SIGMA: f64 = 1.253_314_137_315_500_3;
 
 /// Robust exponentially weighted level and scale.
 ///
@@ -45,7 +45,7 @@ impl RobustLevel {
     }
 
     /// Current robust sigma (with floor).
-    pub fn sigma(&self) -> f64 {
+    pub(crate) fn sigma(&self) -> f64 {
         (self.mad * MAD_TO_SIGMA).max(scale_floor(self.mean))
     }
 
@@ -64,7 +64,7 @@ impl RobustLevel {
     }
 
     /// Learns `x` (finite, clamped).
-    pub fn learn(&mut self, x: f64) {
+    pub(crate) fn learn(&mut self, x: f64) {
         self.n = self.n.saturating_add(1);
         if self.n == 1 {
             self.mean = x;

@@ -85,7 +85,7 @@ pub use cli::{DetectError, DetectSummary, detect_files, parse_timestamp};
 pub use ensemble::{DetectConfig, Ensemble};
 
 /// Values beyond this magnitude are clamped so that no arithmetic overflows.
-pub const VALUE_LIMIT: f64 = 1e100;
+pub(crate) const VALUE_LIMIT: f64 = 1e100;
 
 /// Which detector is responsible for an explanation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -189,7 +189,7 @@ pub struct Scored {
 
 impl Scored {
     /// Scores at or above this carry an explanation.
-    pub const NOTABLE: f64 = 0.5;
+    pub(crate) const NOTABLE: f64 = 0.5;
 }
 
 /// Evidence of one detector for one sample.

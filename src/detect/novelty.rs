@@ -11,7 +11,7 @@ const SET_BITS: usize = 1 << 16;
 /// it) have occurred, in a bounded bit set (a one-hash Bloom filter). Quantisation is relative to
 /// a slow robust baseline, `width` sigmas per level, so it is scale-free.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
-pub struct Novelty {
+pub(crate) struct Novelty {
     seen: Vec<u64>,
     history: [u8; MAX_CONTEXT],
     filled: usize,
@@ -34,12 +34,12 @@ impl Novelty {
     }
 
     /// Its set has the size its keys index (a detector read back from a checkpoint).
-    pub fn consistent(&self) -> bool {
+    pub(crate) fn consistent(&self) -> bool {
         self.seen.len() == SET_BITS / 64
     }
 
     /// Quantises a standardised value (`z`, in sigmas of a slow baseline) into a level.
-    pub fn quantise(z: f64) -> u8 {
+    pub(crate) fn quantise(z: f64) -> u8 {
         let q = (z * 1.0).floor() as i64 + LEVELS / 2;
         q.clamp(0, LEVELS - 1) as u8
     }
@@ -77,7 +77,7 @@ impl Novelty {
     }
 
     /// Learns level `q`.
-    pub fn learn(&mut self, q: u8) {
+    pub(crate) fn learn(&mut self, q: u8) {
         let keys: [usize; MAX_CONTEXT] = {
             let mut ks = [usize::MAX; MAX_CONTEXT];
             for (slot, k) in ks.iter_mut().zip(self.contexts(q)) {

@@ -8,9 +8,9 @@
 use super::seasonal::DAY;
 
 /// Most days a detector may remember (a configuration asking for more gets this many).
-pub const DAYS_MAX: u32 = 7;
+pub(crate) const DAYS_MAX: u32 = 7;
 /// Most bins a day may be cut into.
-pub const BINS_MAX: u32 = 288;
+pub(crate) const BINS_MAX: u32 = 288;
 
 /// `x` as kept: in f32 (half the bytes; a time-of-day envelope needs no more precision), held
 /// to f32's finite range so that a value beyond it is not kept as an infinity (which no other
@@ -21,7 +21,7 @@ fn narrow(x: f64) -> f32 {
 
 /// The last days' envelopes, by time-of-day bin.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
-pub struct Recurrence {
+pub(crate) struct Recurrence {
     bins: usize,
     /// Days remembered before today (the ring holds one more: today).
     days: usize,
@@ -46,7 +46,7 @@ impl Recurrence {
     }
 
     /// Its arrays can be indexed as its sizes say (read back from a checkpoint).
-    pub fn consistent(&self) -> bool {
+    pub(crate) fn consistent(&self) -> bool {
         (1..=BINS_MAX as usize).contains(&self.bins)
             && (1..=DAYS_MAX as usize).contains(&self.days)
             && self.day_of.len() == self.days + 1
@@ -84,7 +84,7 @@ impl Recurrence {
 
     /// Closest distance from `x` to what the same time of day (its bin and the bins either side)
     /// held on the remembered days before today, or `None` when none of them holds anything.
-    pub fn distance(&self, t: f64, x: f64) -> Option<f64> {
+    pub(crate) fn distance(&self, t: f64, x: f64) -> Option<f64> {
         let now = self.index(t);
         let bins = self.bins as i64;
         // compared as kept, and measured in f64 (the distance between two f32s may not fit one)
@@ -109,7 +109,7 @@ impl Recurrence {
     }
 
     /// Remembers `x` at time `t`.
-    pub fn learn(&mut self, t: f64, x: f64) {
+    pub(crate) fn learn(&mut self, t: f64, x: f64) {
         let now = self.index(t);
         let bins = self.bins as i64;
         let day = now.div_euclid(bins);

@@ -6,9 +6,9 @@ use super::{Evidence, scale_floor};
 use crate::chunked::{Chunked, deserialize_with_fill};
 
 /// One day in seconds.
-pub const DAY: f64 = 86_400.0;
+pub(crate) const DAY: f64 = 86_400.0;
 /// One week in seconds.
-pub const WEEK: f64 = 604_800.0;
+pub(crate) const WEEK: f64 = 604_800.0;
 
 /// Most bins a daily profile may have (5-minute resolution).
 const DAILY_BINS_MAX: usize = 288;
@@ -195,7 +195,7 @@ impl Profile {
 
 /// Seasonal baseline with data-driven period choice (daily, weekly or none).
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
-pub struct Seasonal {
+pub(crate) struct Seasonal {
     t_start: f64,
     profiles: Vec<Profile>,
     /// Level span in samples (a fraction of a day).
@@ -222,7 +222,7 @@ impl Seasonal {
 
     /// Its profiles can be indexed as they say, the active one exists and its span is not zero
     /// (a detector read back from a checkpoint, which may have been damaged or forged).
-    pub fn consistent(&self) -> bool {
+    pub(crate) fn consistent(&self) -> bool {
         self.span >= 1
             && self.profiles.iter().all(Profile::consistent)
             && self.active.is_none_or(|i| i < self.profiles.len())
@@ -255,7 +255,7 @@ impl Seasonal {
 
     /// Learns `x` at time `t`; `plain_pred` is the non-seasonal baseline's prediction, used to
     /// decide whether seasonality is real.
-    pub fn learn(&mut self, t: f64, x: f64, plain_pred: Option<f64>) {
+    pub(crate) fn learn(&mut self, t: f64, x: f64, plain_pred: Option<f64>) {
         for p in &mut self.profiles {
             p.learn(t, x, plain_pred, self.span, SEASON_SPAN);
         }

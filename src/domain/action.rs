@@ -29,7 +29,7 @@ pub enum Action {
 
 impl Action {
     /// The action in a few words.
-    pub fn describe(&self) -> String {
+    pub(crate) fn describe(&self) -> String {
         match self {
             Action::Scale { replicas } => format!("scale to {replicas} replicas"),
             Action::Rollback => "roll back to the previous version".to_string(),

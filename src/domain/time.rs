@@ -3,7 +3,7 @@
 
 /// `YYYY-MM-DD HH:MM:SS` UTC of a unix time; `t=…` for a time outside the calendar (a NaN is
 /// not the epoch).
-pub fn datetime(t: f64) -> String {
+pub(crate) fn datetime(t: f64) -> String {
     if !t.is_finite() {
         return format!("t={t}");
     }

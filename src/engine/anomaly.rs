@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use std::collections::VecDeque;
 
 /// Signals with a detector (replicas change by decision, not by accident).
-pub const WATCHED: [Signal; 5] = [
+pub(crate) const WATCHED: [Signal; 5] = [
     Signal::RequestRate,
     Signal::LatencyP95,
     Signal::ErrorRate,
@@ -18,24 +18,24 @@ pub const WATCHED: [Signal; 5] = [
 /// Score at or above which a sample is an anomaly for the console. Measured on the quiet
 /// simulated fleet (`cargo run --release --example sim_scores`): no alarm at 0.8 in 45
 /// model-days, about 1.5 per signal and model-day at 0.7.
-pub const ANOMALY_THRESHOLD: f64 = 0.8;
+pub(crate) const ANOMALY_THRESHOLD: f64 = 0.8;
 
 /// Detectors see one-minute means (or each sample, when samples are a minute or more apart):
 /// it smooths scrape noise and costs a twelfth of per-sample detection at a 5 s step, for at most
 /// a minute of extra delay.
-pub const DETECT_STEP: f64 = 60.0;
+pub(crate) const DETECT_STEP: f64 = 60.0;
 
 /// One-minute means this many robust sigmas from the expected value are an anomaly whatever
 /// the ensemble's (suppressed) score …
-pub const PERSISTENT_SIGMAS: f64 = 6.0;
+pub(crate) const PERSISTENT_SIGMAS: f64 = 6.0;
 /// … for this many consecutive minutes.
-pub const PERSISTENT_MINUTES: u8 = 2;
+pub(crate) const PERSISTENT_MINUTES: u8 = 2;
 
 /// Anomalies kept per model.
 const RECENT: usize = 64;
 
 /// Is a move in this direction bad for this signal?
-pub fn bad_direction(sig: Signal, up: bool) -> bool {
+pub(crate) fn bad_direction(sig: Signal, up: bool) -> bool {
     match sig {
         Signal::RequestRate => true,
         Signal::LatencyP95 | Signal::ErrorRate | Signal::Cpu => up,
@@ -95,7 +95,7 @@ impl Default for Watch {
 
 impl Watch {
     /// Every detector can be indexed as it says (a watch read back from a checkpoint).
-    pub fn consistent(&self) -> bool {
+    pub(crate) fn consistent(&self) -> bool {
         self.dets.iter().all(Ensemble::consistent)
     }
 
@@ -109,7 +109,11 @@ impl Watch {
 
     /// Take a sample; when it starts a new minute, the detectors score the minute before.
     /// Returns the current expected band per signal and the anomalies raised.
-    pub fn observe(&mut self, t: f64, s: &Sample) -> ([(f32, f32); Signal::COUNT], Vec<Anomaly>) {
+    pub(crate) fn observe(
+        &mut self,
+        t: f64,
+        s: &Sample,
+    ) -> ([(f32, f32); Signal::COUNT], Vec<Anomaly>) {
         let b = (t / DETECT_STEP).floor() as i64;
         let mut raised = Vec::new();
         match self.bucket {
@@ -206,7 +210,11 @@ impl Watch {
     ///
     /// An anomaly stops being a symptom once its signal is back inside the expected band
     /// (`now` holds the current smoothed values): what it flagged is over.
-    pub fn latest_symptom_since(&self, since: f64, now: &[f32; Signal::COUNT]) -> Option<&Anomaly> {
+    pub(crate) fn latest_symptom_since(
+        &self,
+        since: f64,
+        now: &[f32; Signal::COUNT],
+    ) -> Option<&Anomaly> {
         self.recent
             .iter()
             .rev()

@@ -13,7 +13,7 @@ impl Engine {
     }
 
     /// [`Engine::checkpoint`] written to `w` as it is encoded (no copy of the state is built).
-    pub fn write_checkpoint(&self, w: &mut impl std::io::Write) -> Result<(), String> {
+    pub(crate) fn write_checkpoint(&self, w: &mut impl std::io::Write) -> Result<(), String> {
         rmp_serde::encode::write(w, self).map_err(|e| format!("engine checkpoint: {e}"))
     }
 

@@ -7,9 +7,9 @@ use crate::fleet::Signal;
 use serde::{Deserialize, Serialize};
 
 /// Seconds of normal signals before an incident is resolved.
-pub const RESOLVE_AFTER: f64 = 600.0;
+pub(crate) const RESOLVE_AFTER: f64 = 600.0;
 /// Seconds between two diagnoses of an open incident.
-pub const REDIAGNOSE_EVERY: f64 = 60.0;
+pub(crate) const REDIAGNOSE_EVERY: f64 = 60.0;
 
 /// One incident.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -72,7 +72,7 @@ pub struct EngineConfig {
 
 /// Seconds from asking for a pod to its serving that the engine assumes when nothing better is
 /// configured: a model server loading its weights (the simulated fleet's pods take as long).
-pub const DEFAULT_POD_STARTUP: f64 = 150.0;
+pub(crate) const DEFAULT_POD_STARTUP: f64 = 150.0;
 
 impl Default for EngineConfig {
     fn default() -> Self {
@@ -276,23 +276,23 @@ impl Engine {
     }
 
     /// Log entries newer than `seq`, oldest first (for the journal).
-    pub fn log_since(&self, seq: u64) -> impl Iterator<Item = &Arc<LogEntry>> {
+    pub(crate) fn log_since(&self, seq: u64) -> impl Iterator<Item = &Arc<LogEntry>> {
         let skip = self.log.partition_point(|e| e.seq <= seq);
         self.log.iter().skip(skip)
     }
 
     /// Sequence number of the newest log entry.
-    pub fn log_seq(&self) -> u64 {
+    pub(crate) fn log_seq(&self) -> u64 {
         self.seq
     }
 
     /// Outcome statistics.
-    pub fn stats(&self) -> &OutcomeStats {
+    pub(crate) fn stats(&self) -> &OutcomeStats {
         &self.stats
     }
 
     /// Times the guardrails held an approved action back, and actions sent to the actuator.
-    pub fn counters(&self) -> (u64, u64) {
+    pub(crate) fn counters(&self) -> (u64, u64) {
         (self.guard_blocks, self.actions_run)
     }
 
@@ -307,7 +307,7 @@ impl Engine {
     }
 
     /// Number of models.
-    pub fn model_count(&self) -> usize {
+    pub(crate) fn model_count(&self) -> usize {
         self.models.len()
     }
 

@@ -78,7 +78,7 @@ fn reason(signal: Signal, value: f64, bound: f64) -> String {
 
 /// Judge smoothed values against objectives: the worst status and its reason (the first signal,
 /// in [`bounds`]' order, among those at the worst status).
-pub fn judge(v: &[f32; Signal::COUNT], o: &Objectives) -> (Status, String) {
+pub(crate) fn judge(v: &[f32; Signal::COUNT], o: &Objectives) -> (Status, String) {
     let mut worst = Status::Ok;
     let mut why = String::new();
     for (signal, warn, crit, above) in bounds(o) {

@@ -17,13 +17,13 @@ use crate::forecast::capacity::{
 use std::sync::Arc;
 
 /// Seconds between two forecasts of one model.
-pub const FORECAST_EVERY: f64 = 300.0;
+pub(crate) const FORECAST_EVERY: f64 = 300.0;
 /// Forecast steps (five minutes each): six hours.
-pub const HORIZON_STEPS: usize = 72;
+pub(crate) const HORIZON_STEPS: usize = 72;
 /// Models forecast per observation batch at most.
-pub const PER_BATCH: usize = 8;
+pub(crate) const PER_BATCH: usize = 8;
 /// Utilisation the planner plans at.
-pub const TARGET_UTILISATION: f64 = 0.7;
+pub(crate) const TARGET_UTILISATION: f64 = 0.7;
 
 /// A model's forecast and, when its signals allow one, its replica plan.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -50,7 +50,7 @@ pub struct Sizing {
 
 impl ModelPlan {
     /// The replica plan, when there is one.
-    pub fn sizing(&self) -> Option<&Sizing> {
+    pub(crate) fn sizing(&self) -> Option<&Sizing> {
         self.sizing.as_ref().ok()
     }
 }
@@ -68,7 +68,7 @@ pub enum PlanState {
 
 impl PlanState {
     /// When the plan was last made or tried.
-    pub fn age_from(&self) -> Option<f64> {
+    pub(crate) fn age_from(&self) -> Option<f64> {
         match self {
             PlanState::Pending => None,
             PlanState::Ready(p) => Some(p.made_at),
@@ -85,14 +85,14 @@ impl PlanState {
     }
 
     /// The replica plan, when there is one.
-    pub fn sizing(&self) -> Option<&Sizing> {
+    pub(crate) fn sizing(&self) -> Option<&Sizing> {
         self.plan().and_then(|p| p.sizing())
     }
 }
 
 /// Forecast one model's demand from its history and, when replicas and CPU are measured, plan
 /// its replicas. Fails only when the demand itself cannot be forecast.
-pub fn make_plan(
+pub(crate) fn make_plan(
     h: &History,
     now: f64,
     min_replicas: u32,
@@ -166,7 +166,7 @@ fn size(
 }
 
 /// Share a replica budget by priority; returns `(model index, wanted, granted)` for cut models.
-pub fn share_budget(wants: &[(u32, u32, u8)], budget: u32) -> Vec<(u32, u32, u32)> {
+pub(crate) fn share_budget(wants: &[(u32, u32, u8)], budget: u32) -> Vec<(u32, u32, u32)> {
     let reqs: Vec<BudgetRequest> = wants
         .iter()
         .map(|&(idx, wanted, priority)| BudgetRequest {

@@ -16,19 +16,19 @@ use crate::policy::{DecisionRecord, MIN_WAIT_WALL, RemState, Remediation};
 use serde::{Deserialize, Serialize};
 
 /// Seconds an actuator may take to answer before the action counts as failed.
-pub const ACT_TIMEOUT: f64 = 120.0;
+pub(crate) const ACT_TIMEOUT: f64 = 120.0;
 /// Seconds the target signals must hold before a verification succeeds.
-pub const SETTLE: f64 = 120.0;
+pub(crate) const SETTLE: f64 = 120.0;
 /// Seconds a diagnosis must stay the top hypothesis before a playbook answers it.
-pub const STABLE_DIAGNOSIS: f64 = 60.0;
+pub(crate) const STABLE_DIAGNOSIS: f64 = 60.0;
 /// Seconds after a remediation of an incident ends before another is proposed for it.
-pub const REPROPOSE_AFTER: f64 = 900.0;
+pub(crate) const REPROPOSE_AFTER: f64 = 900.0;
 /// Remediations kept (live ones are never dropped).
 const KEPT: usize = 500;
 /// Audit entries kept in memory.
 const AUDIT_KEPT: usize = 2000;
 /// Who the policy's decisions are journaled as.
-pub const POLICY: &str = "pitcrew policy";
+pub(crate) const POLICY: &str = "pitcrew policy";
 
 /// One line of the audit trail.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -522,7 +522,7 @@ fn kind_of(s: RemState) -> LogKind {
 }
 
 /// Version number of `v12` (or `12`).
-pub fn version_number(v: &str) -> Option<u32> {
+pub(crate) fn version_number(v: &str) -> Option<u32> {
     v.trim_start_matches(['v', 'V']).parse().ok()
 }
 

@@ -57,7 +57,7 @@ impl Status {
     }
 
     /// Sort rank: worst first.
-    pub fn severity(self) -> u8 {
+    pub(crate) fn severity(self) -> u8 {
         match self {
             Status::Crit => 3,
             Status::Warn => 2,

@@ -15,14 +15,14 @@ use half::bf16;
 
 /// Running mean over a bucket of samples, ignoring NaN.
 #[derive(Debug, Clone, Copy, Default, serde::Serialize, serde::Deserialize)]
-pub struct Acc {
+pub(crate) struct Acc {
     sum: f64,
     n: u32,
 }
 
 impl Acc {
     /// Add a value (NaN and infinities are ignored).
-    pub fn add(&mut self, v: f32) {
+    pub(crate) fn add(&mut self, v: f32) {
         if v.is_finite() {
             self.sum += f64::from(v);
             self.n += 1;
@@ -41,21 +41,21 @@ impl Acc {
 }
 
 /// Samples kept at the source's step: 15 minutes at 5 s.
-pub const FINE_LEN: usize = 180;
+pub(crate) const FINE_LEN: usize = 180;
 /// One-minute means: 6 hours.
-pub const MID_LEN: usize = 360;
+pub(crate) const MID_LEN: usize = 360;
 /// Five-minute means: 24 hours.
-pub const COARSE_LEN: usize = 288;
+pub(crate) const COARSE_LEN: usize = 288;
 /// Five-minute means of the request rate kept for forecasting: 7 days.
-pub const DEMAND_LEN: usize = 2016;
+pub(crate) const DEMAND_LEN: usize = 2016;
 /// Width of a mid bucket, seconds.
-pub const MID_STEP: f64 = 60.0;
+pub(crate) const MID_STEP: f64 = 60.0;
 /// Width of a coarse bucket, seconds.
-pub const COARSE_STEP: f64 = 300.0;
+pub(crate) const COARSE_STEP: f64 = 300.0;
 
 /// Samples further than this from 1970 (in seconds, about 4,000 years either way) are not
 /// kept: the one-minute bucket numbers of every time kept fit an `i32`.
-pub const MAX_ABS_TIME: f64 = i32::MAX as f64 * MID_STEP;
+pub(crate) const MAX_ABS_TIME: f64 = i32::MAX as f64 * MID_STEP;
 
 /// Which resolution a chart window reads from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -107,7 +107,7 @@ impl History {
     }
 
     /// Every ring's head and length fit its buffer (a history read back from a checkpoint).
-    pub fn consistent(&self) -> bool {
+    pub(crate) fn consistent(&self) -> bool {
         let rings = self
             .fine
             .iter()
@@ -149,7 +149,7 @@ impl History {
     }
 
     /// Time of the newest sample.
-    pub fn last_time(&self) -> Option<f64> {
+    pub(crate) fn last_time(&self) -> Option<f64> {
         self.last_t
     }
 
@@ -162,7 +162,7 @@ impl History {
 
     /// [`History::push`] with the detectors' expected band `(lo, hi)` per signal (NaN when
     /// none), kept as one-minute means beside the values.
-    pub fn push_with_band(
+    pub(crate) fn push_with_band(
         &mut self,
         t: f64,
         s: &Sample,
@@ -217,7 +217,7 @@ impl History {
 
     /// The expected band `(t, lo, hi)` of a signal from `since` on, as one-minute means (the
     /// last six hours are kept).
-    pub fn band(&self, s: Signal, since: f64) -> Vec<(f64, f64, f64)> {
+    pub(crate) fn band(&self, s: Signal, since: f64) -> Vec<(f64, f64, f64)> {
         let n = self.band_lo[s.index()].len();
         let mut out = Vec::with_capacity(n);
         for i in 0..n {
@@ -246,12 +246,12 @@ impl History {
     }
 
     /// Number of completed one-minute buckets.
-    pub fn mid_len(&self) -> usize {
+    pub(crate) fn mid_len(&self) -> usize {
         self.mid_t.len()
     }
 
     /// The last `n` completed one-minute means of a signal, oldest first.
-    pub fn minute_tail(&self, s: Signal, n: usize) -> impl Iterator<Item = f32> + '_ {
+    pub(crate) fn minute_tail(&self, s: Signal, n: usize) -> impl Iterator<Item = f32> + '_ {
         self.mid[s.index()].tail(n)
     }
 
@@ -300,7 +300,7 @@ impl History {
 
     /// Mean of a signal over `[from, to]`, read from the finest resolution that covers `from`
     /// (NaN when nothing is there).
-    pub fn mean_between(&self, s: Signal, from: f64, to: f64) -> f64 {
+    pub(crate) fn mean_between(&self, s: Signal, from: f64, to: f64) -> f64 {
         let fine_start = self.fine_t.get(0).unwrap_or(f64::INFINITY);
         let mid_start = self.mid_t.get(0).unwrap_or(f64::INFINITY);
         let r = if from >= fine_start {

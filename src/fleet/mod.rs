@@ -40,7 +40,7 @@ impl Signal {
         Signal::Replicas,
     ];
     /// Number of signals.
-    pub const COUNT: usize = 6;
+    pub(crate) const COUNT: usize = 6;
 
     /// Position in [`Signal::ALL`].
     pub fn index(self) -> usize {
@@ -198,7 +198,7 @@ mod nan_as_null {
 
 impl Sample {
     /// A sample with every value missing.
-    pub const MISSING: Sample = Sample {
+    pub(crate) const MISSING: Sample = Sample {
         values: [f32::NAN; Signal::COUNT],
     };
 

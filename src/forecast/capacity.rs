@@ -23,7 +23,7 @@ use serde::{Deserialize, Serialize};
 
 /// Planner settings.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct PlannerConfig {
+pub(crate) struct PlannerConfig {
     /// Utilisation planned at (0..1].
     pub target_utilisation: f64,
     /// Extra fraction of capacity on top of the need.
@@ -88,7 +88,7 @@ pub struct ReplicaPlan {
 }
 
 /// Replicas needed to serve `demand` at `utilisation` with `headroom`.
-pub fn replicas_needed(
+pub(crate) fn replicas_needed(
     demand: f64,
     capacity_per_replica: f64,
     utilisation: f64,
@@ -107,7 +107,7 @@ pub fn replicas_needed(
 }
 
 /// Plans replicas from a forecast (see the module docs).
-pub fn plan_replicas(
+pub(crate) fn plan_replicas(
     forecast: &Forecast,
     cfg: &PlannerConfig,
     current_replicas: u32,
@@ -207,7 +207,7 @@ pub fn plan_replicas(
 /// Learns the throughput one replica serves at `target_utilisation` from history samples of
 /// `(throughput, ready_replicas, utilisation)` (utilisation as a fraction). The median of
 /// per-replica throughput / utilisation is robust to outliers. `None` without usable samples.
-pub fn estimate_capacity_per_replica(
+pub(crate) fn estimate_capacity_per_replica(
     samples: &[(f64, f64, f64)],
     target_utilisation: f64,
 ) -> Option<f64> {
@@ -226,7 +226,7 @@ pub fn estimate_capacity_per_replica(
 
 /// A fleet-wide budget.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-pub enum Budget {
+pub(crate) enum Budget {
     /// At most this many replicas in total.
     Replicas(u32),
     /// At most this total cost (sum of replicas × cost per replica).
@@ -235,7 +235,7 @@ pub enum Budget {
 
 /// One model's request to the budget.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct BudgetRequest {
+pub(crate) struct BudgetRequest {
     /// Model id.
     pub model: String,
     /// Replicas its plan wants.
@@ -250,7 +250,7 @@ pub struct BudgetRequest {
 
 /// Result of [`apply_budget`].
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct BudgetOutcome {
+pub(crate) struct BudgetOutcome {
     /// Replicas granted per model (request order).
     pub granted: Vec<(String, u32)>,
     /// Models cut: (model, wanted, granted).
@@ -264,7 +264,7 @@ pub struct BudgetOutcome {
 }
 
 /// Shares `budget` among the requests by priority (see the module docs).
-pub fn apply_budget(requests: &[BudgetRequest], budget: Budget) -> BudgetOutcome {
+pub(crate) fn apply_budget(requests: &[BudgetRequest], budget: Budget) -> BudgetOutcome {
     let (limit, by_cost) = match budget {
         Budget::Replicas(r) => (f64::from(r), false),
         Budget::Cost(c) => (c.max(0.0), true),

@@ -107,7 +107,7 @@ pub fn parse_timestamp(s: &str) -> Option<(f64, TimeStyle)> {
 }
 
 /// Formats unix seconds in a style.
-pub fn format_timestamp(t: f64, style: TimeStyle) -> String {
+pub(crate) fn format_timestamp(t: f64, style: TimeStyle) -> String {
     let ts = jiff::Timestamp::from_millisecond((t * 1000.0).round() as i64).ok();
     match (style, ts) {
         (TimeStyle::Civil, Some(ts)) => ts.strftime("%Y-%m-%d %H:%M:%S").to_string(),
@@ -194,7 +194,7 @@ pub fn read_series(path: &Path, column: Option<&str>) -> Result<Series, CliError
 }
 
 /// Writes a forecast as `timestamp,mean,lo80,hi80`.
-pub fn write_forecast(path: &Path, f: &Forecast, style: TimeStyle) -> Result<(), CliError> {
+pub(crate) fn write_forecast(path: &Path, f: &Forecast, style: TimeStyle) -> Result<(), CliError> {
     let mut out = String::from("timestamp,mean,lo80,hi80\n");
     for p in &f.points {
         out.push_str(&format!(
@@ -323,7 +323,7 @@ pub fn run_backtest_scaling(
 ///   the last 56 midnights;
 ///
 /// all at a one-day horizon.
-pub fn mase_suite(data_root: &Path) -> Result<Vec<eval::NamedSeries>, CliError> {
+pub(crate) fn mase_suite(data_root: &Path) -> Result<Vec<eval::NamedSeries>, CliError> {
     let mut series: Vec<eval::NamedSeries> = Vec::new();
     let spread = eval::Origins::Spread(20);
     for file in ["ETTh1.csv", "ETTh2.csv"] {
@@ -468,7 +468,7 @@ pub fn render_cv(s: &eval::CvSummary, json: bool) -> Result<String, CliError> {
 
 /// Reads a series whose time is a date column (`YYYY-MM-DD`, UTC) and an hour column (0–23), as
 /// the UCI bike-sharing data writes it. Rows with an unreadable value are left out (gaps).
-pub fn read_date_hour_series(
+pub(crate) fn read_date_hour_series(
     path: &Path,
     date: &str,
     hour: &str,

@@ -9,9 +9,9 @@
 //! (bursts do not drag the level), so short horizons follow the latest level and long horizons a steadier one.
 
 /// Recency half-life of the seasonal profile, in cycles.
-pub const HALF_LIFE_CYCLES: f64 = 3.0;
+pub(crate) const HALF_LIFE_CYCLES: f64 = 3.0;
 /// Most cycles used per profile.
-pub const MAX_CYCLES: usize = 10;
+pub(crate) const MAX_CYCLES: usize = 10;
 /// Most recent points the level is tracked over.
 const LEVEL_WINDOW: usize = 2048;
 /// Most points at which the smoothing constants' errors are compared.
@@ -20,7 +20,7 @@ const ALPHAS: [f64; 7] = [0.005, 0.02, 0.05, 0.1, 0.25, 0.5, 0.9];
 
 /// Seasonal profiles removed from a series.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Decomposition {
+pub(crate) struct Decomposition {
     /// Deseasonalised series.
     pub deseasonalised: Vec<f64>,
     /// Sum of the seasonal profiles for each future step `0..h`.
@@ -28,7 +28,7 @@ pub struct Decomposition {
 }
 
 /// Removes a seasonal profile for each period in `periods` from `y` (see the module docs).
-pub fn decompose(y: &[f64], periods: &[usize], h: usize) -> Decomposition {
+pub(crate) fn decompose(y: &[f64], periods: &[usize], h: usize) -> Decomposition {
     let n = y.len();
     let mut x = y.to_vec();
     let mut fut = vec![0.0; h];
@@ -165,7 +165,7 @@ pub fn forecast(y: &[f64], periods: &[usize], h: usize) -> Vec<f64> {
 /// exponential smoothing over the last [`LEVEL_WINDOW`] points, started at the median of the first
 /// `init_len`, whose constant is chosen separately for each horizon band by the in-sample
 /// absolute error at that band's horizon. Always returns `h` values (zeros for an empty `d`).
-pub fn smoothed_level(d: &[f64], init_len: usize, h: usize) -> Vec<f64> {
+pub(crate) fn smoothed_level(d: &[f64], init_len: usize, h: usize) -> Vec<f64> {
     if d.is_empty() {
         return vec![0.0; h];
     }

@@ -94,7 +94,7 @@ pub struct DurationModel {
 
 /// Thresholds of the advice.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct AdviceConfig {
+pub(crate) struct AdviceConfig {
     /// Above this predicted duration, recommend more resources (default 300 s).
     pub more_resources_above_secs: f64,
     /// Peak threshold as a fraction of the forecast's range (default 0.8).
@@ -194,7 +194,7 @@ impl DurationModel {
     }
 
     /// Advice for deploying `plan` at unix time `now`, given the demand forecast of the model.
-    pub fn advise(
+    pub(crate) fn advise(
         &self,
         plan: &DeployRecord,
         now: f64,
@@ -239,7 +239,7 @@ impl DurationModel {
 /// The earliest start at or after `now` whose window `[start, start + duration]` stays below the
 /// peak threshold, when the window starting now does not. `None` when now is fine or no window
 /// in the forecast is.
-pub fn later_slot(f: &Forecast, now: f64, duration: f64, peak_fraction: f64) -> Option<f64> {
+pub(crate) fn later_slot(f: &Forecast, now: f64, duration: f64, peak_fraction: f64) -> Option<f64> {
     let pts: Vec<(f64, f64)> = f
         .points
         .iter()

@@ -37,7 +37,7 @@ pub enum Origins {
 
 /// Evaluation settings.
 #[derive(Debug, Clone, PartialEq)]
-pub struct EvalConfig {
+pub(crate) struct EvalConfig {
     /// Horizon in seconds (one day by default).
     pub horizon_secs: f64,
     /// Where the origins are.
@@ -112,7 +112,7 @@ pub struct EvalSummary {
 }
 
 /// Evaluates one series. `Err` explains why it could not be evaluated (too short, constant...).
-pub fn evaluate_mase(
+pub(crate) fn evaluate_mase(
     group: &str,
     name: &str,
     history: &[(f64, f64)],
@@ -252,7 +252,7 @@ fn aggregate(group: &str, s: &[&SeriesScore]) -> GroupScore {
 
 /// Evaluates many series (each at its own origins; `cfg.origins` is not used) and aggregates per
 /// group and overall.
-pub fn evaluate_many(series: &[NamedSeries], cfg: &EvalConfig) -> EvalSummary {
+pub(crate) fn evaluate_many(series: &[NamedSeries], cfg: &EvalConfig) -> EvalSummary {
     let mut scores = Vec::new();
     let mut skipped = Vec::new();
     for s in series {
@@ -299,7 +299,7 @@ pub struct Candidate {
 
 /// The defaults the group cross-validation chooses among: how much history the forecaster keeps.
 /// The first is [`ForecastConfig::default`].
-pub fn default_candidates() -> Vec<Candidate> {
+pub(crate) fn default_candidates() -> Vec<Candidate> {
     let base = ForecastConfig::default();
     let mut out = vec![Candidate {
         label: format!("{} weeks", base.max_weeks),

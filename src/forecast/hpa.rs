@@ -19,7 +19,7 @@ use std::collections::VecDeque;
 
 /// HPA settings (Kubernetes defaults except the target).
 #[derive(Debug, Clone, PartialEq)]
-pub struct HpaConfig {
+pub(crate) struct HpaConfig {
     /// Target average utilisation (0..1], e.g. 0.7.
     pub target_utilisation: f64,
     /// Tolerance on the usage ratio (default 0.1).
@@ -61,7 +61,7 @@ impl Default for HpaConfig {
 
 /// Step 1: the replica calculator. `current` is the desired count now (`ready + unready`
 /// normally), `ready_utilisation` the mean utilisation of ready pods (1.0 = 100% of request).
-pub fn calculate_replicas(
+pub(crate) fn calculate_replicas(
     cfg: &HpaConfig,
     current: u32,
     ready: u32,
@@ -94,7 +94,7 @@ pub fn calculate_replicas(
 
 /// A stateful HPA controller (keeps the recommendation history).
 #[derive(Debug, Clone)]
-pub struct Hpa {
+pub(crate) struct Hpa {
     /// Settings.
     pub cfg: HpaConfig,
     recommendations: VecDeque<(f64, u32)>,

@@ -15,9 +15,9 @@ use ndarray::{Array1, Array2};
 use std::f64::consts::TAU;
 
 /// Harmonics used for the shortest period.
-pub const MAX_HARMONICS: usize = 4;
+pub(crate) const MAX_HARMONICS: usize = 4;
 /// Most training rows.
-pub const MAX_ROWS: usize = 480;
+pub(crate) const MAX_ROWS: usize = 480;
 
 /// sin/cos of 2πj/p for j in 0..p, for one period p.
 type Table = std::rc::Rc<[(f64, f64)]>;
@@ -140,7 +140,7 @@ impl Layout {
 
 /// A fitted ARX model.
 #[derive(Debug, Clone)]
-pub struct Arx {
+pub(crate) struct Arx {
     layout: Layout,
     coef: Vec<f64>,
     intercept: f64,

@@ -131,7 +131,7 @@ pub enum ForecastError {
 }
 
 /// The longest horizon a forecast may have, in steps (a year of one-minute steps, twice).
-pub const MAX_HORIZON_STEPS: usize = 1_051_200;
+pub(crate) const MAX_HORIZON_STEPS: usize = 1_051_200;
 
 /// Magnitudes outside `[1/LIMIT, LIMIT]` are scaled (by a power of two, exactly) before any
 /// arithmetic, so differences, squares and sums cannot overflow or vanish.
@@ -163,7 +163,7 @@ impl Default for ForecastConfig {
 
 /// A series on a regular grid.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Regular {
+pub(crate) struct Regular {
     /// Unix seconds of `values[0]`.
     pub t0: f64,
     /// Grid interval in seconds.
@@ -176,7 +176,7 @@ pub struct Regular {
 
 impl Regular {
     /// Unix seconds of the last grid point.
-    pub fn t_last(&self) -> f64 {
+    pub(crate) fn t_last(&self) -> f64 {
         self.t0 + self.step_secs * (self.values.len().saturating_sub(1)) as f64
     }
 }
@@ -186,7 +186,7 @@ const MAX_SLOTS: usize = 20_000_000;
 
 /// Puts `history` on a regular grid at its median spacing, averaging points that fall in the same
 /// slot and filling empty slots by linear interpolation. Non-finite values are treated as missing.
-pub fn regularize(history: &[(f64, f64)]) -> Result<Regular, ForecastError> {
+pub(crate) fn regularize(history: &[(f64, f64)]) -> Result<Regular, ForecastError> {
     let mut pts: Vec<(f64, f64)> = history
         .iter()
         .copied()
@@ -272,7 +272,7 @@ pub fn forecast(history: &[(f64, f64)], horizon_steps: usize) -> Result<Forecast
 }
 
 /// [`forecast`] with explicit tunables.
-pub fn forecast_with(
+pub(crate) fn forecast_with(
     history: &[(f64, f64)],
     horizon_steps: usize,
     config: &ForecastConfig,
@@ -285,7 +285,7 @@ pub fn forecast_with(
 }
 
 /// Forecasts a series that is already on a regular grid.
-pub fn forecast_regular(
+pub(crate) fn forecast_regular(
     reg: &Regular,
     horizon_steps: usize,
     config: &ForecastConfig,

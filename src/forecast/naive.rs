@@ -2,7 +2,7 @@
 
 /// Repeats the last `period` values of `y` for `h` steps. `period == 1` is the naive (last
 /// value) forecast. Returns `None` when `y` is shorter than one period or `period == 0`.
-pub fn seasonal_naive(y: &[f64], period: usize, h: usize) -> Option<Vec<f64>> {
+pub(crate) fn seasonal_naive(y: &[f64], period: usize, h: usize) -> Option<Vec<f64>> {
     let n = y.len();
     if period == 0 || n < period {
         return None;
@@ -13,7 +13,7 @@ pub fn seasonal_naive(y: &[f64], period: usize, h: usize) -> Option<Vec<f64>> {
 /// In-sample mean absolute error of the seasonal-naive forecast at lag `period` (the MASE
 /// scale), over the pairs whose two values were observed (`observed[i]`; a filled gap is not
 /// an error of the naive). `None` when no pair is left.
-pub fn seasonal_naive_mae(y: &[f64], observed: &[bool], period: usize) -> Option<f64> {
+pub(crate) fn seasonal_naive_mae(y: &[f64], observed: &[bool], period: usize) -> Option<f64> {
     if period == 0 || observed.len() != y.len() {
         return None;
     }

@@ -22,7 +22,7 @@
 use super::decompose::{median, smoothed_level};
 
 /// Most cycles of the longest period whose phases are medianed.
-pub const MAX_CYCLES: usize = 8;
+pub(crate) const MAX_CYCLES: usize = 8;
 
 /// Offset of the log scale, as a fraction of the series' mean.
 const LOG_OFFSET: f64 = 0.01;

@@ -13,9 +13,9 @@ use rustfft::FftPlanner;
 use rustfft::num_complex::Complex;
 
 /// Autocorrelation a period must exceed to be kept.
-pub const MIN_ACF: f64 = 0.2;
+pub(crate) const MIN_ACF: f64 = 0.2;
 /// Most periods returned.
-pub const MAX_PERIODS: usize = 2;
+pub(crate) const MAX_PERIODS: usize = 2;
 
 thread_local! {
     /// FFT plans (and their twiddle factors) are cached per thread: planning costs more than the
@@ -25,7 +25,7 @@ thread_local! {
 
 /// Autocorrelation of `y` at lags `0..=max_lag` (biased estimator, `acf[0] == 1`). A constant
 /// series gives all zeros beyond lag 0.
-pub fn acf(y: &[f64], max_lag: usize) -> Vec<f64> {
+pub(crate) fn acf(y: &[f64], max_lag: usize) -> Vec<f64> {
     let n = y.len();
     let max_lag = max_lag.min(n.saturating_sub(1));
     if n == 0 {
@@ -61,7 +61,7 @@ fn median(v: &mut [f64]) -> f64 {
 
 /// Clips `y` at its median ± 4 robust standard deviations (1.4826 × MAD), so rare bursts do not
 /// dominate the autocorrelation: periods describe the bulk of the series.
-pub fn winsorize(y: &[f64]) -> Vec<f64> {
+pub(crate) fn winsorize(y: &[f64]) -> Vec<f64> {
     if y.is_empty() {
         return Vec::new();
     }
@@ -75,7 +75,7 @@ pub fn winsorize(y: &[f64]) -> Vec<f64> {
 const MIN_PROMINENCE: f64 = 0.1;
 
 /// Seasonal periods (in steps) found in `y` sampled every `step_secs`, shortest first.
-pub fn detect_periods(y: &[f64], step_secs: f64) -> Vec<usize> {
+pub(crate) fn detect_periods(y: &[f64], step_secs: f64) -> Vec<usize> {
     let n = y.len();
     if n < 8 {
         return Vec::new();

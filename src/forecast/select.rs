@@ -14,7 +14,7 @@ use super::{ForecastError, decompose, linear, naive, profile, seasonality};
 
 /// Result of [`forecast_values`].
 #[derive(Debug, Clone, PartialEq)]
-pub struct ValuesForecast {
+pub(crate) struct ValuesForecast {
     /// Point forecasts.
     pub mean: Vec<f64>,
     /// Lower 80% bounds.
@@ -105,7 +105,7 @@ fn quantile(v: &mut [f64], q: f64) -> f64 {
 /// Forecasts `h` steps of the regular series `y` (interval `step_secs`) with rolling-origin
 /// selection over at least `origins` validation origins (more, up to 8, until
 /// `min_validation_points` errors are collected).
-pub fn forecast_values(
+pub(crate) fn forecast_values(
     y: &[f64],
     step_secs: f64,
     h: usize,

@@ -33,11 +33,11 @@ pub const FORMAT: u32 = 1;
 /// A checkpoint is due once the journal has grown by this many times the last one's size since
 /// it (checkpoints then take at most a fifth of a journal, and a seek re-runs at most that
 /// many checkpoints' worth of events) …
-pub const CHECKPOINT_RATIO: u64 = 4;
+pub(crate) const CHECKPOINT_RATIO: u64 = 4;
 /// … counting a checkpoint as at least this big (no storm of tiny ones at the start) …
-pub const CHECKPOINT_MIN_BYTES: u64 = 64 << 10;
+pub(crate) const CHECKPOINT_MIN_BYTES: u64 = 64 << 10;
 /// … and at most one per this many seconds of session time.
-pub const CHECKPOINT_MIN_SECS: f64 = 60.0;
+pub(crate) const CHECKPOINT_MIN_SECS: f64 = 60.0;
 
 /// One line of a journal.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -257,7 +257,7 @@ impl Journal {
 
     /// Prune the other sessions' journals to the retention (when one is set); problems are
     /// returned, never fatal: a journal that cannot be pruned costs disk, not the session.
-    pub fn prune(&self) -> retention::Pruned {
+    pub(crate) fn prune(&self) -> retention::Pruned {
         let Some(r) = &self.cfg.retention else {
             return retention::Pruned::default();
         };
@@ -364,13 +364,13 @@ impl Journal {
     }
 
     /// Sequence number of the last event written (0: none yet).
-    pub fn last_event(&self) -> u64 {
+    pub(crate) fn last_event(&self) -> u64 {
         self.last_event
     }
 
     /// True when a checkpoint of the engine's state should be taken now, at session time `t`:
     /// a new part has none yet, or the journal has grown enough since the last one.
-    pub fn checkpoint_due(&self, t: f64) -> bool {
+    pub(crate) fn checkpoint_due(&self, t: f64) -> bool {
         if self.checkpoint_pending || self.last_event == 0 {
             return false;
         }
@@ -381,18 +381,18 @@ impl Journal {
     }
 
     /// A checkpoint is being encoded and not yet written.
-    pub fn checkpoint_pending(&self) -> bool {
+    pub(crate) fn checkpoint_pending(&self) -> bool {
         self.checkpoint_pending
     }
 
     /// A checkpoint is being encoded (no other is due until it is written or given up).
-    pub fn checkpoint_started(&mut self) {
+    pub(crate) fn checkpoint_started(&mut self) {
         self.checkpoint_pending = true;
     }
 
     /// The checkpoint being encoded failed: try again after as much journal again (a new
     /// part goes without one rather than retrying at every event).
-    pub fn checkpoint_failed(&mut self) {
+    pub(crate) fn checkpoint_failed(&mut self) {
         self.checkpoint_pending = false;
         self.since_checkpoint = 0;
         self.fresh_part = false;
@@ -452,7 +452,7 @@ impl Journal {
 
     /// Append the engine's log entries after `logged` (what the operator was shown), and move
     /// `logged` to the newest; on an error, `logged` stays at the last entry written.
-    pub fn log_new(&mut self, engine: &Engine, logged: &mut u64) -> std::io::Result<()> {
+    pub(crate) fn log_new(&mut self, engine: &Engine, logged: &mut u64) -> std::io::Result<()> {
         for e in engine.log_since(*logged) {
             self.log(e)?;
             *logged = e.seq;
@@ -501,7 +501,7 @@ fn part_path(cfg: &JournalConfig, part: u32) -> PathBuf {
 }
 
 /// A short, stable digest (FNV-1a, hex) of the settings that shape the engine.
-pub fn digest(text: &str) -> String {
+pub(crate) fn digest(text: &str) -> String {
     let mut h: u64 = 0xcbf2_9ce4_8422_2325;
     for b in text.bytes() {
         h ^= u64::from(b);
@@ -511,7 +511,7 @@ pub fn digest(text: &str) -> String {
 }
 
 /// A line that could not be read: (1-based line number, why).
-pub type BadLine = (usize, String);
+pub(crate) type BadLine = (usize, String);
 
 /// Read every record of a journal file; lines that cannot be read are reported with their
 /// number and skipped.

@@ -29,7 +29,7 @@ impl Default for Retention {
 
 /// What a pruning did.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Pruned {
+pub(crate) struct Pruned {
     /// Sessions deleted.
     pub sessions: usize,
     /// Bytes deleted.
@@ -69,7 +69,7 @@ struct Session {
 
 /// Delete the oldest sessions' journals in `dir` until the rest fits `r`. `open` is the stem
 /// of the session being written (kept whatever its size). A missing `dir` prunes nothing.
-pub fn prune(dir: &Path, open: Option<&str>, r: &Retention, now: SystemTime) -> Pruned {
+pub(crate) fn prune(dir: &Path, open: Option<&str>, r: &Retention, now: SystemTime) -> Pruned {
     let mut out = Pruned::default();
     let Ok(entries) = std::fs::read_dir(dir) else {
         return out;

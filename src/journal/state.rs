@@ -51,7 +51,7 @@ impl Spool {
     }
 
     /// Copy the text to `out`, all of it or an error.
-    pub fn copy_to(mut self, out: &mut impl Write) -> std::io::Result<()> {
+    pub(crate) fn copy_to(mut self, out: &mut impl Write) -> std::io::Result<()> {
         use std::io::{Read, Seek};
         self.file.rewind()?;
         let n = std::io::copy(&mut (&mut self.file).take(self.bytes), out)?;
@@ -143,17 +143,17 @@ pub fn encode_state(
 }
 
 /// The most a checkpoint may inflate to, bytes (the state of 10,000 models is about 1.1 GB).
-pub const MAX_CHECKPOINT_BYTES: u64 = 4 << 30;
+pub(crate) const MAX_CHECKPOINT_BYTES: u64 = 4 << 30;
 
 /// The most a checkpoint may inflate relative to its compressed size. An engine's own state
 /// compresses up to about 1,200× (a fleet that has just started: its rings are serialised with
 /// their fill) and a week-old one about 2×; a frame of zeros, the decompression bomb, compresses
 /// past 4,000× …
-pub const MAX_CHECKPOINT_RATIO: u64 = 2048;
+pub(crate) const MAX_CHECKPOINT_RATIO: u64 = 2048;
 
 /// … and a checkpoint may always inflate to this much (a young engine of a few models): no
 /// threat to memory.
-pub const MIN_CHECKPOINT_BOUND: u64 = 8 << 20;
+pub(crate) const MIN_CHECKPOINT_BOUND: u64 = 8 << 20;
 
 /// The engine's state bytes ([`crate::engine::Engine::checkpoint`]) of a checkpoint record.
 /// Refused before anything is inflated when the declared length is not the frame's own, or

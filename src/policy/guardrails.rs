@@ -120,7 +120,7 @@ pub struct GuardCheck {
 }
 
 /// Names of the guards, in the order they are checked.
-pub const GUARD_NAMES: [&str; 7] = [
+pub(crate) const GUARD_NAMES: [&str; 7] = [
     "cooldown",
     "actions per hour (model)",
     "actions per hour (fleet)",

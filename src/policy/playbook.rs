@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 
 /// The built-in playbooks' source.
-pub const BUILTIN: &str = include_str!("builtin_playbooks.toml");
+pub(crate) const BUILTIN: &str = include_str!("builtin_playbooks.toml");
 
 /// What triggers a playbook.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -359,7 +359,7 @@ impl Playbook {
 
     /// What proves the action worked, within what time, through which canary gates, and how it
     /// is undone (`undo`, the action that reverses it, if any): the proposal's "verify" line.
-    pub fn verification_summary(&self, undo: Option<&Action>) -> String {
+    pub(crate) fn verification_summary(&self, undo: Option<&Action>) -> String {
         let signals = if self.verify.signals.is_empty() {
             "the action's own result".to_string()
         } else {
@@ -399,7 +399,7 @@ impl Playbook {
 
     /// The scale target for a model that has `ready` replicas serving `rate` req/s, one
     /// replica serving `per_replica` req/s at 100 %.
-    pub fn scale_target(&self, ready: u32, rate: f64, per_replica: f64) -> Option<u32> {
+    pub(crate) fn scale_target(&self, ready: u32, rate: f64, per_replica: f64) -> Option<u32> {
         let ActionTemplate::Scale {
             to,
             factor,
@@ -461,7 +461,7 @@ pub fn builtins() -> Vec<Playbook> {
 }
 
 /// The `*.toml` files of a playbook directory, sorted (none when it does not exist).
-pub fn user_files(dir: &Path) -> Vec<PathBuf> {
+pub(crate) fn user_files(dir: &Path) -> Vec<PathBuf> {
     let mut v: Vec<PathBuf> = std::fs::read_dir(dir)
         .map(|rd| {
             rd.filter_map(Result::ok)

@@ -11,11 +11,11 @@ use std::collections::BTreeMap;
 
 /// Fewest words a veto's (or a rejection's) reason must have: the journal must say why to
 /// whoever reads it later, and a stray key ("y") is not a reason.
-pub const MIN_REASON_WORDS: usize = 3;
+pub(crate) const MIN_REASON_WORDS: usize = 3;
 
 /// Why `reason` cannot stand as a veto's reason, or `None` when it can. One rule for the
 /// console (which keeps the field open) and the engine (which refuses the command).
-pub fn reason_problem(reason: &str) -> Option<String> {
+pub(crate) fn reason_problem(reason: &str) -> Option<String> {
     let words = reason
         .split_whitespace()
         .filter(|w| w.chars().any(char::is_alphanumeric))
@@ -77,7 +77,7 @@ impl RemState {
     }
 
     /// No further change happens by itself or by a human.
-    pub fn is_final(self) -> bool {
+    pub(crate) fn is_final(self) -> bool {
         matches!(
             self,
             RemState::Vetoed
@@ -90,12 +90,12 @@ impl RemState {
     }
 
     /// An approval means something in this state (a proposal, or an outcome to accept).
-    pub fn approvable(self) -> bool {
+    pub(crate) fn approvable(self) -> bool {
         matches!(self, RemState::Proposed | RemState::Inconclusive)
     }
 
     /// A veto means something in this state (before it runs, or an outcome to reject).
-    pub fn vetoable(self) -> bool {
+    pub(crate) fn vetoable(self) -> bool {
         matches!(
             self,
             RemState::Proposed | RemState::Approved | RemState::WouldDo | RemState::Inconclusive
@@ -103,12 +103,12 @@ impl RemState {
     }
 
     /// Waits for a human decision.
-    pub fn needs_human(self) -> bool {
+    pub(crate) fn needs_human(self) -> bool {
         matches!(self, RemState::Proposed | RemState::Inconclusive)
     }
 
     /// Running (approved and not finished).
-    pub fn is_running(self) -> bool {
+    pub(crate) fn is_running(self) -> bool {
         matches!(
             self,
             RemState::Approved | RemState::Executing | RemState::Verifying
@@ -221,7 +221,7 @@ pub struct Remediation {
 
 /// Seconds of wall-clock time a proposal waits for a human at least before it may expire
 /// (at ×100 the source's 30-minute timeout would otherwise pass in 18 s).
-pub const MIN_WAIT_WALL: f64 = 30.0;
+pub(crate) const MIN_WAIT_WALL: f64 = 30.0;
 
 impl Remediation {
     /// The playbook's action in words, with the model.

@@ -130,7 +130,7 @@ impl Player {
 
     /// True when seeks may start from the journal's checkpoint `i` (it was read or not yet
     /// tried, and no damaged line comes before it).
-    pub fn checkpoint_usable(&self, i: usize) -> bool {
+    pub(crate) fn checkpoint_usable(&self, i: usize) -> bool {
         self.bad.get(i).is_some_and(|b| !b)
     }
 
@@ -157,7 +157,7 @@ impl Player {
     }
 
     /// Time of the next event, if any.
-    pub fn next_time(&self) -> Option<f64> {
+    pub(crate) fn next_time(&self) -> Option<f64> {
         self.rec.events.get(self.next).map(|e| e.t)
     }
 
@@ -423,7 +423,7 @@ impl Player {
     }
 
     /// Advance playback to the cursor (at most `budget` events); false at the end.
-    pub fn advance(&mut self, st: &mut PlayState, budget: usize) -> bool {
+    pub(crate) fn advance(&mut self, st: &mut PlayState, budget: usize) -> bool {
         let mut n = 0;
         while n < budget {
             match self.next_time() {

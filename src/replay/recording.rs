@@ -413,7 +413,7 @@ impl Reader {
     }
 
     /// The engine state bytes of the checkpoint `c` ([`Engine::checkpoint`]).
-    pub fn checkpoint_state(&mut self, c: &StoredCheckpoint) -> Result<Vec<u8>, String> {
+    pub(crate) fn checkpoint_state(&mut self, c: &StoredCheckpoint) -> Result<Vec<u8>, String> {
         let at = |e: String| format!("line {}: {e}", c.line);
         self.file
             .seek(SeekFrom::Start(c.offset))

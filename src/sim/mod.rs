@@ -30,18 +30,18 @@ use std::collections::VecDeque;
 /// Seconds between two samples.
 pub const SIM_STEP: f64 = 5.0;
 /// Seconds from asking for a pod to its being ready.
-pub const POD_STARTUP: f64 = 150.0;
+pub(crate) const POD_STARTUP: f64 = 150.0;
 /// Seconds a rollout or rollback of a version takes.
-pub const ROLLOUT_TIME: f64 = 180.0;
+pub(crate) const ROLLOUT_TIME: f64 = 180.0;
 /// Seconds a rolling restart takes.
-pub const RESTART_TIME: f64 = 120.0;
+pub(crate) const RESTART_TIME: f64 = 120.0;
 /// Seconds between a prediction and its label.
-pub const LABEL_DELAY: f64 = 600.0;
+pub(crate) const LABEL_DELAY: f64 = 600.0;
 /// Seconds a retraining job takes.
-pub const RETRAIN_TIME: f64 = 1800.0;
+pub(crate) const RETRAIN_TIME: f64 = 1800.0;
 
 /// How long an injected incident lasts unless remediated, seconds (`None`: until fixed).
-pub fn default_duration(kind: IncidentKind) -> Option<f64> {
+pub(crate) fn default_duration(kind: IncidentKind) -> Option<f64> {
     match kind {
         IncidentKind::LatencySpike => Some(3.0 * 3600.0),
         IncidentKind::ErrorBurst => Some(2.0 * 3600.0),
@@ -64,7 +64,7 @@ pub struct Scheduled {
 /// Something the world did by itself, reported alongside samples.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
-pub enum WorldEvent {
+pub(crate) enum WorldEvent {
     /// A version finished rolling out (deploy, rollback or promotion).
     Deployed {
         /// Model index.
@@ -364,7 +364,7 @@ impl SimWorld {
     }
 
     /// Events the world produced since the last call.
-    pub fn drain_events(&mut self) -> Vec<WorldEvent> {
+    pub(crate) fn drain_events(&mut self) -> Vec<WorldEvent> {
         std::mem::take(&mut self.events)
     }
 
@@ -376,7 +376,7 @@ impl SimWorld {
     }
 
     /// [`SimWorld::step`] into a reused buffer.
-    pub fn step_into(&mut self, out: &mut Vec<Sample>) {
+    pub(crate) fn step_into(&mut self, out: &mut Vec<Sample>) {
         self.t += SIM_STEP;
         let t = self.t;
         while self.schedule.first().is_some_and(|s| s.at <= t) {

@@ -109,7 +109,7 @@ impl SimModel {
     }
 
     /// Ready plus starting replicas.
-    pub fn desired_replicas(&self) -> u32 {
+    pub(crate) fn desired_replicas(&self) -> u32 {
         self.ready + self.pending.len() as u32
     }
 

@@ -83,7 +83,7 @@ impl CandidateWatch {
 
     /// Pure part of [`Self::poll`]: the model's meta with the champion's version when it
     /// differs, and the candidates (version, accuracy) to report now (marked seen).
-    pub fn diff(
+    pub(crate) fn diff(
         &mut self,
         key: &str,
         meta: &ModelMeta,

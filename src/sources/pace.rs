@@ -15,7 +15,7 @@ pub enum Pace {
 
 /// The window's time as wall time passes: continuous across pauses and speed changes.
 #[derive(Debug, Clone)]
-pub struct PacedClock {
+pub(crate) struct PacedClock {
     /// Window time at `at`.
     t: f64,
     at: Instant,
@@ -51,7 +51,7 @@ impl PacedClock {
     }
 
     /// Paused.
-    pub fn paused(&self) -> bool {
+    pub(crate) fn paused(&self) -> bool {
         self.paused
     }
 
@@ -72,7 +72,7 @@ impl PacedClock {
     }
 
     /// Wall seconds until the window reaches `target` (infinite while paused).
-    pub fn wall_until(&self, target: f64) -> f64 {
+    pub(crate) fn wall_until(&self, target: f64) -> f64 {
         if self.paused {
             f64::INFINITY
         } else {

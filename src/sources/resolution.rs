@@ -12,7 +12,7 @@ const MIN_INTERVALS: usize = 4;
 /// Seconds between new values of the most frequently changing series in `rows` (the median
 /// interval between changes of each model's signal, the smallest over all of them); `None` when
 /// no series changed often enough to tell.
-pub fn data_resolution(rows: &[(f64, Vec<(u32, Sample)>)]) -> Option<f64> {
+pub(crate) fn data_resolution(rows: &[(f64, Vec<(u32, Sample)>)]) -> Option<f64> {
     let mut series: HashMap<(u32, usize), Vec<(f64, f64)>> = HashMap::new();
     for (t, samples) in rows {
         for (model, s) in samples {
@@ -30,7 +30,9 @@ pub fn data_resolution(rows: &[(f64, Vec<(u32, Sample)>)]) -> Option<f64> {
 }
 
 /// The same over raw series of `(time, value)` points in time order.
-pub fn series_resolution<'a>(series: impl IntoIterator<Item = &'a [(f64, f64)]>) -> Option<f64> {
+pub(crate) fn series_resolution<'a>(
+    series: impl IntoIterator<Item = &'a [(f64, f64)]>,
+) -> Option<f64> {
     series
         .into_iter()
         .filter_map(median_change_interval)
@@ -57,7 +59,7 @@ fn median_change_interval(points: &[(f64, f64)]) -> Option<f64> {
 
 /// The warning when `step` is finer than the data's `resolution` (three steps or more between
 /// new values), with what to set instead.
-pub fn step_warning(step: f64, resolution: f64) -> Option<String> {
+pub(crate) fn step_warning(step: f64, resolution: f64) -> Option<String> {
     (resolution >= 3.0 * step).then(|| {
         format!(
             "step_seconds = {step:.0} is finer than the data (a new value every {}): staleness uses the data's {}; set step_seconds = {:.0}",

@@ -14,7 +14,7 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 /// Lowest and highest time acceleration.
-pub const SPEED_RANGE: (f64, f64) = (1.0, 1000.0);
+pub(crate) const SPEED_RANGE: (f64, f64) = (1.0, 1000.0);
 
 /// Requests to the simulator from the console and the simulated actuator.
 #[derive(Debug)]
@@ -44,7 +44,7 @@ pub enum SimControl {
 /// Actions on the simulated fleet through the simulator task's control channel: what
 /// [`crate::actuators::SimActuator`] is made with. Each call sends [`SimControl::Act`] and waits
 /// for the task's answer.
-pub fn act_through(
+pub(crate) fn act_through(
     tx: mpsc::Sender<SimControl>,
 ) -> impl Fn(u32, Action) -> BoxFuture<'static, Result<String, String>> + Send + Sync {
     move |model, action| {
@@ -76,7 +76,7 @@ pub struct SimSourceConfig {
 }
 
 /// Convert a world event into an engine event.
-pub fn world_event(t: f64, e: WorldEvent) -> Event {
+pub(crate) fn world_event(t: f64, e: WorldEvent) -> Event {
     let (model, change) = match e {
         WorldEvent::Deployed {
             model,

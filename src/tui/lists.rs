@@ -91,7 +91,12 @@ fn cmp_f32_desc(a: f32, b: f32) -> std::cmp::Ordering {
 }
 
 /// Filter and sort fleet rows.
-pub fn compute_visible(rows: &[FleetRow], sort: SortKey, reverse: bool, filter: &str) -> Vec<u32> {
+pub(crate) fn compute_visible(
+    rows: &[FleetRow],
+    sort: SortKey,
+    reverse: bool,
+    filter: &str,
+) -> Vec<u32> {
     let f = filter.to_lowercase();
     let mut v: Vec<u32> = rows
         .iter()

@@ -35,7 +35,7 @@ const FLASH_FOR: Duration = Duration::from_secs(5);
 const SPEEDS: [f64; 10] = [1.0, 2.0, 5.0, 10.0, 20.0, 50.0, 100.0, 200.0, 500.0, 1000.0];
 
 /// The next speed up or down from `now`.
-pub fn next_speed(now: f64, up: bool) -> f64 {
+pub(crate) fn next_speed(now: f64, up: bool) -> f64 {
     let next = if up {
         SPEEDS
             .iter()
@@ -282,7 +282,12 @@ pub async fn run(
 }
 
 /// Turn a terminal event into UI changes.
-pub fn handle_term_event(ui: &mut Ui, keymap: &Keymap, snap: &Snapshot, ev: TermEvent) -> Vec<Out> {
+pub(crate) fn handle_term_event(
+    ui: &mut Ui,
+    keymap: &Keymap,
+    snap: &Snapshot,
+    ev: TermEvent,
+) -> Vec<Out> {
     match ev {
         TermEvent::Key(k) => {
             if k.kind == KeyEventKind::Release {

@@ -16,7 +16,7 @@ static ACTIVE: AtomicBool = AtomicBool::new(false);
 static HOOK: Once = Once::new();
 
 /// Bytes written to the terminal so far (all sessions of this process).
-pub static BYTES_OUT: AtomicU64 = AtomicU64::new(0);
+pub(crate) static BYTES_OUT: AtomicU64 = AtomicU64::new(0);
 
 /// A writer that can drop colour from SGR sequences and counts what it writes.
 pub struct TermWriter<W: Write> {
@@ -133,7 +133,7 @@ impl<W: Write> Write for TermWriter<W> {
 }
 
 /// The console's terminal type.
-pub type Term = Terminal<CrosstermBackend<TermWriter<io::Stdout>>>;
+pub(crate) type Term = Terminal<CrosstermBackend<TermWriter<io::Stdout>>>;
 
 /// Put the terminal back as it was: raw mode off, main screen, cursor shown, mouse released.
 /// Safe to call more than once and when the terminal is gone (errors are ignored: a dropped SSH
@@ -188,7 +188,7 @@ pub fn setup(mouse: bool, strip_color: bool) -> io::Result<(Term, Guard)> {
 /// Clear the screen and forget what was drawn, so the next frame is drawn in full. Unlike
 /// `Terminal::clear` this never asks the terminal for the cursor position: over a slow SSH link
 /// that query can time out.
-pub fn full_redraw(term: &mut Term) -> io::Result<()> {
+pub(crate) fn full_redraw(term: &mut Term) -> io::Result<()> {
     let size = term.size()?;
     term.resize(ratatui::layout::Rect::new(0, 0, size.width, size.height))
 }
@@ -196,7 +196,7 @@ pub fn full_redraw(term: &mut Term) -> io::Result<()> {
 /// Take the terminal back after it was left (raw mode, alternate screen, hidden cursor,
 /// mouse) and draw the next frame in full: after a suspension, or when the process was
 /// stopped and continued by someone else (a shell's job control may have reset the tty).
-pub fn reenter(term: &mut Term, mouse: bool) -> io::Result<()> {
+pub(crate) fn reenter(term: &mut Term, mouse: bool) -> io::Result<()> {
     enable_raw_mode()?;
     ACTIVE.store(true, Ordering::SeqCst);
     let mut out = io::stdout();
@@ -220,7 +220,7 @@ pub fn suspend(term: &mut Term, mouse: bool) -> io::Result<()> {
 }
 
 /// Turn mouse capture on or off.
-pub fn set_mouse(on: bool) -> io::Result<()> {
+pub(crate) fn set_mouse(on: bool) -> io::Result<()> {
     let mut out = io::stdout();
     if on {
         execute!(out, EnableMouseCapture)

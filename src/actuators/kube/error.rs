@@ -175,7 +175,7 @@ pub struct DeploymentNotFound {
 
 impl KubeError {
     /// Classify a failed request.
-    pub fn from_kube(op: Op, e: kube::Error) -> KubeError {
+    pub(crate) fn from_kube(op: Op, e: kube::Error) -> KubeError {
         match e {
             kube::Error::Api(s) if s.code == 403 => KubeError::Forbidden {
                 op,

@@ -71,19 +71,19 @@ use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
 /// Attempts of one write before a 409 Conflict is reported.
-pub const ATTEMPTS: u32 = 3;
+pub(crate) const ATTEMPTS: u32 = 3;
 /// The annotation `kubectl rollout restart` sets.
-pub const RESTARTED_AT: &str = "kubectl.kubernetes.io/restartedAt";
+pub(crate) const RESTARTED_AT: &str = "kubectl.kubernetes.io/restartedAt";
 /// The pod template annotation with the model version a pod serves.
-pub const VERSION_ANNOTATION: &str = "pitcrew.dev/model-version";
+pub(crate) const VERSION_ANNOTATION: &str = "pitcrew.dev/model-version";
 /// The environment variable with the model version a container serves.
-pub const VERSION_ENV: &str = "MODEL_VERSION";
+pub(crate) const VERSION_ENV: &str = "MODEL_VERSION";
 /// A ReplicaSet's (and Deployment's) revision.
-pub const REVISION_ANNOTATION: &str = "deployment.kubernetes.io/revision";
+pub(crate) const REVISION_ANNOTATION: &str = "deployment.kubernetes.io/revision";
 /// The label a Deployment adds to its ReplicaSets' templates.
-pub const POD_TEMPLATE_HASH: &str = "pod-template-hash";
+pub(crate) const POD_TEMPLATE_HASH: &str = "pod-template-hash";
 /// What `kubectl create job --from=cronjob/…` marks a Job with.
-pub const INSTANTIATE_ANNOTATION: &str = "cronjob.kubernetes.io/instantiate";
+pub(crate) const INSTANTIATE_ANNOTATION: &str = "cronjob.kubernetes.io/instantiate";
 
 /// Where time comes from (tests use fixed times).
 pub type Clock = Arc<dyn Fn() -> Timestamp + Send + Sync>;

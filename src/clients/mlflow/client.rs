@@ -353,7 +353,7 @@ impl MlflowClient {
     }
 
     /// One page of `GET model-versions/search` with an MLflow filter (e.g. `name='fraud'`).
-    pub async fn search_model_versions_page(
+    pub(crate) async fn search_model_versions_page(
         &self,
         filter: &str,
         max_results: u32,
@@ -551,7 +551,7 @@ impl MlflowClient {
     }
 
     /// `DELETE model-versions/delete-tag`.
-    pub async fn delete_model_version_tag(
+    pub(crate) async fn delete_model_version_tag(
         &self,
         name: &str,
         version: &str,

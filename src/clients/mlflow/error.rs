@@ -216,7 +216,7 @@ impl Default for RetryPolicy {
 
 impl RetryPolicy {
     /// Longest total wait between attempts (jitter included).
-    pub fn max_total_delay(&self) -> Duration {
+    pub(crate) fn max_total_delay(&self) -> Duration {
         let mut d = self.min_delay;
         let mut total = Duration::ZERO;
         for _ in 0..self.retries {

@@ -37,10 +37,10 @@ pub use rules::*;
 pub use wire::*;
 
 /// The largest MLflow answer read (a page of registry results is a few hundred KiB).
-pub const MAX_ANSWER_BYTES: u64 = 16 << 20;
+pub(crate) const MAX_ANSWER_BYTES: u64 = 16 << 20;
 
 /// Bytes of an MLflow error answer read: its message is clipped anyway.
-pub const MAX_ERROR_BYTES: u64 = 64 << 10;
+pub(crate) const MAX_ERROR_BYTES: u64 = 64 << 10;
 
 use crate::config::{MlflowConfig, fill_template};
 use backon::{ExponentialBuilder, Retryable};
@@ -59,11 +59,12 @@ pub const TAG_PROMOTED_AT: &str = "pitcrew.promoted_at";
 pub const TAG_ROLLED_BACK_AT: &str = "pitcrew.rolled_back_at";
 
 /// Run metric keys read as the candidate's offline accuracy (0..1), first present wins.
-pub const ACCURACY_KEYS: &[&str] = &["accuracy", "val_accuracy", "test_accuracy", "acc"];
+pub(crate) const ACCURACY_KEYS: &[&str] = &["accuracy", "val_accuracy", "test_accuracy", "acc"];
 /// Run metric keys read as p95 latency in milliseconds, first present wins.
-pub const LATENCY_KEYS: &[&str] = &["latency_p95_ms", "p95_latency_ms", "latency_ms", "latency"];
+pub(crate) const LATENCY_KEYS: &[&str] =
+    &["latency_p95_ms", "p95_latency_ms", "latency_ms", "latency"];
 /// Run metric keys read as error rate (0..1), first present wins.
-pub const ERROR_RATE_KEYS: &[&str] = &["error_rate", "errors"];
+pub(crate) const ERROR_RATE_KEYS: &[&str] = &["error_rate", "errors"];
 
 /// Page size for searches (MLflow allows up to 1000 registered models and 200000 versions).
 const PAGE_SIZE: u32 = 200;

@@ -206,7 +206,11 @@ impl Registry {
     }
 
     /// Point the challenger alias at `version` (a canary started on it).
-    pub async fn set_challenger(&self, model: &str, version: u64) -> Result<(), MlflowError> {
+    pub(crate) async fn set_challenger(
+        &self,
+        model: &str,
+        version: u64,
+    ) -> Result<(), MlflowError> {
         self.client
             .set_alias(model, &self.challenger_alias, &version.to_string())
             .await

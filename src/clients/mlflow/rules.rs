@@ -15,7 +15,7 @@ pub struct RunMetrics {
 
 impl RunMetrics {
     /// Read from a run: for each, the first key present with a finite value.
-    pub fn from_run(run: &Run) -> Self {
+    pub(crate) fn from_run(run: &Run) -> Self {
         let first = |keys: &[&str]| keys.iter().find_map(|k| run.metric(k));
         RunMetrics {
             accuracy: first(ACCURACY_KEYS),
@@ -27,7 +27,7 @@ impl RunMetrics {
 
 /// A candidate beats the champion when both logged an accuracy and the candidate's is strictly
 /// higher (a tie is not better; no accuracy, no verdict).
-pub fn is_better(candidate: Option<f64>, champion: Option<f64>) -> bool {
+pub(crate) fn is_better(candidate: Option<f64>, champion: Option<f64>) -> bool {
     match (candidate, champion) {
         (Some(c), Some(ch)) => c.is_finite() && ch.is_finite() && c > ch,
         _ => false,
@@ -45,7 +45,7 @@ pub fn is_better(candidate: Option<f64>, champion: Option<f64>) -> bool {
 /// 3. otherwise the highest eligible version below the champion.
 ///
 /// `None` when no version qualifies.
-pub fn rollback_target(
+pub(crate) fn rollback_target(
     champion: u64,
     previous_alias: Option<u64>,
     versions: &[ModelVersion],
@@ -74,7 +74,7 @@ pub fn rollback_target(
 /// Candidates for a canary, highest first: the `challenger` alias's version and every version
 /// newer than the champion, each eligible (READY, not archived, not rolled back) and not the
 /// champion. With no champion every eligible version is a candidate.
-pub fn candidate_versions(
+pub(crate) fn candidate_versions(
     champion: Option<u64>,
     challenger: Option<u64>,
     versions: &[ModelVersion],
@@ -92,7 +92,7 @@ pub fn candidate_versions(
 }
 
 /// The version string pitcrew's engine uses for an MLflow version (`v{n}`).
-pub fn engine_version(version: u64) -> String {
+pub(crate) fn engine_version(version: u64) -> String {
     format!("v{version}")
 }
 

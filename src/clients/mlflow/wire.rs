@@ -160,7 +160,7 @@ impl ModelVersion {
     }
 
     /// May serve: READY, not archived, not rolled back.
-    pub fn is_eligible(&self) -> bool {
+    pub(crate) fn is_eligible(&self) -> bool {
         self.is_ready() && !self.is_archived() && !self.is_rolled_back()
     }
 }

@@ -94,7 +94,7 @@ impl CircuitBreaker {
     }
 
     /// Seconds until a request is allowed (0 when closed; infinite while a probe is out).
-    pub fn retry_in(&self, now: f64) -> f64 {
+    pub(crate) fn retry_in(&self, now: f64) -> f64 {
         match self.state {
             BreakerState::Closed { .. } => 0.0,
             BreakerState::Open { until } => (until - now).max(0.0),
@@ -103,7 +103,7 @@ impl CircuitBreaker {
     }
 
     /// A request succeeded (or the server answered sanely): close.
-    pub fn on_success(&mut self) {
+    pub(crate) fn on_success(&mut self) {
         if self.is_open() {
             self.cooldowns = self.builder.build();
         }
@@ -112,7 +112,7 @@ impl CircuitBreaker {
     }
 
     /// A request failed at `now`.
-    pub fn on_failure(&mut self, now: f64) {
+    pub(crate) fn on_failure(&mut self, now: f64) {
         match self.state {
             BreakerState::Closed { failures } if failures + 1 < self.threshold => {
                 self.state = BreakerState::Closed {
@@ -137,7 +137,7 @@ impl CircuitBreaker {
 
 /// Delays between the attempts of one request: exponential from `min_delay` with jitter, at
 /// most [`RETRIES`], and in total at most `budget` seconds.
-pub fn retry_delays(min_delay: f64, budget: f64) -> impl Iterator<Item = Duration> {
+pub(crate) fn retry_delays(min_delay: f64, budget: f64) -> impl Iterator<Item = Duration> {
     ExponentialBuilder::new()
         .with_min_delay(Duration::from_secs_f64(min_delay.max(0.001)))
         .with_max_delay(Duration::from_secs_f64(budget.max(0.001)))

@@ -119,7 +119,13 @@ impl PromClient {
     }
 
     /// One `query_range` request (no splitting: the caller keeps under [`MAX_POINTS`]).
-    pub async fn query_range_once(&self, promql: &str, start: f64, end: f64, step: f64) -> Answer {
+    pub(crate) async fn query_range_once(
+        &self,
+        promql: &str,
+        start: f64,
+        end: f64,
+        step: f64,
+    ) -> Answer {
         self.post(
             "query_range",
             promql,
@@ -283,7 +289,7 @@ fn join_result(
 
 /// Split `[start, end]` at `step` into ranges of at most `max_points` evaluation points each
 /// (`start + k·step`); together they hold every point exactly once. Empty for a bad range.
-pub fn split_range(start: f64, end: f64, step: f64, max_points: usize) -> Vec<(f64, f64)> {
+pub(crate) fn split_range(start: f64, end: f64, step: f64, max_points: usize) -> Vec<(f64, f64)> {
     let mut out = Vec::new();
     if !(start.is_finite() && end.is_finite() && step.is_finite() && step > 0.0 && end >= start)
         || max_points == 0

@@ -22,13 +22,13 @@ use std::time::Duration;
 /// Prometheus's own limit of points per series in one `query_range`.
 pub const MAX_POINTS: usize = 11_000;
 /// Points per series asked for in one `query_range` (below [`MAX_POINTS`]).
-pub const POINTS_PER_REQUEST: usize = 10_000;
+pub(crate) const POINTS_PER_REQUEST: usize = 10_000;
 /// Retries of one request after its first attempt (retryable errors only).
-pub const RETRIES: usize = 2;
+pub(crate) const RETRIES: usize = 2;
 /// Consecutive failed requests that open the circuit breaker.
-pub const BREAKER_THRESHOLD: u32 = 5;
+pub(crate) const BREAKER_THRESHOLD: u32 = 5;
 /// Longest cool-down of the open breaker before jitter, seconds.
-pub const MAX_COOLDOWN: f64 = 300.0;
+pub(crate) const MAX_COOLDOWN: f64 = 300.0;
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {

@@ -25,7 +25,7 @@ pub struct Series {
 }
 
 /// What a query comes to: the answer, or why there is none.
-pub type Answer = Result<QueryResult, PromError>;
+pub(crate) type Answer = Result<QueryResult, PromError>;
 
 /// A successful answer.
 #[derive(Debug, Clone, PartialEq)]
@@ -56,7 +56,7 @@ pub enum ApiBody {
 
 /// Parse a sample value as Prometheus writes it (`"1.5"`, `"NaN"`, `"+Inf"`, `"-Inf"`).
 /// Non-finite values come back as NaN (missing); `None` when it is not a number.
-pub fn parse_value(s: &str) -> Option<f64> {
+pub(crate) fn parse_value(s: &str) -> Option<f64> {
     let v = match s {
         "NaN" => f64::NAN,
         "+Inf" | "Inf" | "-Inf" => f64::NAN,
@@ -126,7 +126,7 @@ pub(super) const MAX_DROPPED_NAMED: usize = 4;
 
 /// Why an answer body was not taken.
 #[derive(Debug, Clone, PartialEq)]
-pub enum BodyError {
+pub(crate) enum BodyError {
     /// It is not the API's JSON: what is wrong.
     Malformed(String),
     /// It holds more series than the limit allows.
@@ -286,7 +286,7 @@ fn as_text(v: Option<&serde_json::Value>) -> Option<&str> {
 /// formed (a label or a value that is not a string, a value that is not a number) is dropped
 /// and named in the warnings; the others are kept. Memory stays near the body's size: the
 /// answer is read into typed points, never into a whole JSON tree.
-pub fn parse_body_limited(body: &[u8], max_series: usize) -> Result<ApiBody, BodyError> {
+pub(crate) fn parse_body_limited(body: &[u8], max_series: usize) -> Result<ApiBody, BodyError> {
     let bad = |m: String| BodyError::Malformed(m);
     let env: Envelope = serde_json::from_slice(body).map_err(|e| {
         if body.first().is_some_and(|b| *b == b'{') || e.is_eof() {
@@ -498,7 +498,7 @@ pub(super) fn hint(status: u16) -> &'static str {
 pub use crate::redact::url as redact_url;
 
 /// The short label of a source at `url`: `prometheus host:port`.
-pub fn source_label(url: &str) -> String {
+pub(crate) fn source_label(url: &str) -> String {
     let r = redact_url(url);
     let rest = r.split_once("://").map_or(r.as_str(), |(_, x)| x);
     let host = rest.split('/').next().unwrap_or(rest);

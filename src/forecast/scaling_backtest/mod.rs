@@ -49,9 +49,9 @@ use serde::Serialize;
 use std::collections::VecDeque;
 
 /// Step of the replay in seconds.
-pub const STEP_SECS: f64 = 15.0;
+pub(crate) const STEP_SECS: f64 = 15.0;
 /// Utilisation above which a ready pod counts as saturated.
-pub const SATURATION: f64 = 0.9;
+pub(crate) const SATURATION: f64 = 0.9;
 /// Floor of the predictive policy's error scale, as a fraction of `R`.
 const SCALE_FLOOR: f64 = 0.05;
 

@@ -4,7 +4,7 @@
 use super::*;
 
 /// Lowest and highest replay speed in history mode.
-pub const HISTORY_SPEED_RANGE: (f64, f64) = (0.1, 1_000_000.0);
+pub(crate) const HISTORY_SPEED_RANGE: (f64, f64) = (0.1, 1_000_000.0);
 /// Attempts at one chunk of history before history mode gives up.
 pub(super) const HISTORY_ATTEMPTS: usize = 20;
 

@@ -43,7 +43,7 @@ mod history;
 mod series;
 mod task;
 
-pub use history::*;
+pub(crate) use history::*;
 pub use series::*;
 pub use task::*;
 

@@ -15,7 +15,7 @@ pub struct LabelMap {
 
 impl LabelMap {
     /// From the config.
-    pub fn from_config(cfg: &PrometheusConfig) -> LabelMap {
+    pub(crate) fn from_config(cfg: &PrometheusConfig) -> LabelMap {
         LabelMap {
             model_label: cfg.model_label.clone(),
             namespace_label: cfg.namespace_label.clone(),
@@ -24,7 +24,7 @@ impl LabelMap {
     }
 
     /// `(namespace, name, version)` of a series; `None` without a (non-empty) model label.
-    pub fn identify(
+    pub(crate) fn identify(
         &self,
         labels: &BTreeMap<String, String>,
     ) -> Option<(String, String, Option<String>)> {
@@ -86,7 +86,7 @@ impl Registry {
     }
 
     /// Set the version a model serves (announced again when it changed).
-    pub fn set_version(&mut self, model: u32, version: &str) {
+    pub(crate) fn set_version(&mut self, model: u32, version: &str) {
         if let Some(m) = self.metas.get_mut(model as usize)
             && m.version != version
         {
@@ -96,7 +96,7 @@ impl Registry {
     }
 
     /// New or changed models since the last call, in index order (for `Event::Models`).
-    pub fn take_announcements(&mut self) -> Vec<ModelMeta> {
+    pub(crate) fn take_announcements(&mut self) -> Vec<ModelMeta> {
         let p = std::mem::take(&mut self.pending);
         p.into_iter()
             .map(|i| self.metas[i as usize].clone())
@@ -111,7 +111,7 @@ impl Registry {
 
 /// Points of several signals and models merged into one sample per model and time.
 #[derive(Debug, Clone, Default)]
-pub struct Merger {
+pub(crate) struct Merger {
     rows: BTreeMap<i64, BTreeMap<u32, Sample>>,
     duplicates: usize,
     unlabelled: usize,
@@ -131,7 +131,7 @@ impl Merger {
 
     /// One point. Non-finite times are dropped; non-finite values are missing (NaN). A second
     /// value for the same model, signal and time is dropped (the first is kept).
-    pub fn add(&mut self, t: f64, model: u32, signal: Signal, v: f64) {
+    pub(crate) fn add(&mut self, t: f64, model: u32, signal: Signal, v: f64) {
         let Some(slot) = self.slot(t, model, signal) else {
             return;
         };
@@ -158,7 +158,7 @@ impl Merger {
 
     /// A point of one more series of an additive signal (request rate, replicas): summed with
     /// what other series gave for the same model and time.
-    pub fn add_summed(&mut self, t: f64, model: u32, signal: Signal, v: f64) {
+    pub(crate) fn add_summed(&mut self, t: f64, model: u32, signal: Signal, v: f64) {
         let Some(slot) = self.slot(t, model, signal) else {
             return;
         };
@@ -174,7 +174,7 @@ impl Merger {
     /// Every point of every series of one signal's answer. Several series of one model (per
     /// version, per pod) are summed for request rate and replicas; for the other signals the
     /// first is kept (see [`Merger::duplicates`]). A time repeated within one series counts once.
-    pub fn add_result(&mut self, reg: &mut Registry, signal: Signal, series: &[Series]) {
+    pub(crate) fn add_result(&mut self, reg: &mut Registry, signal: Signal, series: &[Series]) {
         let additive = matches!(signal, Signal::RequestRate | Signal::Replicas);
         for s in series {
             let Some(m) = reg.resolve(&s.labels) else {
@@ -215,25 +215,25 @@ impl Merger {
 
     /// Give each model the version of its series with the most traffic at the latest time (a
     /// query `by (namespace, model, version)` during a rollout has one series per version).
-    pub fn apply_versions(&self, reg: &mut Registry) {
+    pub(crate) fn apply_versions(&self, reg: &mut Registry) {
         for (m, (_, _, _, v)) in &self.versions {
             reg.set_version(*m, v);
         }
     }
 
     /// Values dropped because another series already gave one (several series per model).
-    pub fn duplicates(&self) -> usize {
+    pub(crate) fn duplicates(&self) -> usize {
         self.duplicates
     }
 
     /// Series dropped because they have no model label.
-    pub fn unlabelled(&self) -> usize {
+    pub(crate) fn unlabelled(&self) -> usize {
         self.unlabelled
     }
 
     /// Rows in increasing time, strictly after `after`: `(t, samples by model index)`; samples
     /// with every value missing are left out, and so are rows left empty.
-    pub fn into_rows(self, after: Option<f64>) -> Vec<(f64, Vec<(u32, Sample)>)> {
+    pub(crate) fn into_rows(self, after: Option<f64>) -> Vec<(f64, Vec<(u32, Sample)>)> {
         let min = after.map(time_key);
         self.rows
             .into_iter()
@@ -250,14 +250,14 @@ impl Merger {
 }
 
 /// `t` rounded down to a multiple of `step`.
-pub fn align_down(t: f64, step: f64) -> f64 {
+pub(crate) fn align_down(t: f64, step: f64) -> f64 {
     (t / step).floor() * step
 }
 
 /// The range to backfill before live data at `now_aligned`: from the step after the last data
 /// (or `max_back` seconds back when there is none, or when the gap is longer), up to the step
 /// before `now_aligned`; `None` when there is no gap.
-pub fn gap_range(
+pub(crate) fn gap_range(
     last: Option<f64>,
     now_aligned: f64,
     step: f64,
@@ -273,7 +273,7 @@ pub fn gap_range(
 }
 
 /// A one-line summary of warnings and failures for the status label (or empty).
-pub fn notice(warnings: &[String]) -> String {
+pub(crate) fn notice(warnings: &[String]) -> String {
     match warnings {
         [] => String::new(),
         [w] => format!("warning: {w}"),

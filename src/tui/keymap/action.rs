@@ -83,7 +83,7 @@ macro_rules! actions {
             /// True for actions that change the fleet or the engine's decisions: they are
             /// confirmed in a dialog, disabled in read-only and replay, and never bound to a
             /// ctrl-/alt- chord.
-            pub fn is_mutating(self) -> bool {
+            pub(crate) fn is_mutating(self) -> bool {
                 match self { $( Action::$variant => $mutating, )* }
             }
         }
@@ -141,7 +141,7 @@ actions! {
 impl Action {
     /// Actions every keymap must bind: without them the console cannot be left, navigated or
     /// used to answer a proposal.
-    pub const REQUIRED: &'static [Action] = &[
+    pub(crate) const REQUIRED: &'static [Action] = &[
         Action::Quit,
         Action::Help,
         Action::Back,

@@ -52,12 +52,12 @@ impl KeyChord {
     }
 
     /// The chord of a terminal key event.
-    pub fn from_event(ev: &KeyEvent) -> KeyChord {
+    pub(crate) fn from_event(ev: &KeyEvent) -> KeyChord {
         KeyChord::new(ev.code, ev.modifiers)
     }
 
     /// True for ctrl-, alt- and super- chords, which may not start a mutating action.
-    pub fn is_control_chord(&self) -> bool {
+    pub(crate) fn is_control_chord(&self) -> bool {
         self.modifiers
             .intersects(KeyModifiers::CONTROL | KeyModifiers::ALT | KeyModifiers::SUPER)
     }

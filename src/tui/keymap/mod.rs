@@ -40,11 +40,11 @@ const BUILTIN_KEYMAPS: &[(&str, &str)] = &[
 ];
 
 /// The action name that unbinds a key.
-pub const NO_OP: &str = "no_op";
+pub(crate) const NO_OP: &str = "no_op";
 
 /// One line of the help screen.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct HelpEntry {
+pub(crate) struct HelpEntry {
     /// The help group.
     pub group: Group,
     /// The action.
@@ -159,12 +159,12 @@ impl Keymap {
     }
 
     /// Names of the built-in keymaps.
-    pub fn builtin_names() -> Vec<&'static str> {
+    pub(crate) fn builtin_names() -> Vec<&'static str> {
         BUILTIN_KEYMAPS.iter().map(|(n, _)| *n).collect()
     }
 
     /// The action bound to a key event, if any. Release events never trigger an action.
-    pub fn action_for(&self, ev: &KeyEvent) -> Option<Action> {
+    pub(crate) fn action_for(&self, ev: &KeyEvent) -> Option<Action> {
         if ev.kind == KeyEventKind::Release {
             return None;
         }
@@ -172,7 +172,7 @@ impl Keymap {
     }
 
     /// The keys bound to an action, printable (most direct first); empty when unbound.
-    pub fn keys_for(&self, a: Action) -> Vec<String> {
+    pub(crate) fn keys_for(&self, a: Action) -> Vec<String> {
         self.by_action
             .get(&a)
             .map(|keys| keys.iter().map(ToString::to_string).collect())
@@ -186,7 +186,7 @@ impl Keymap {
 
     /// Every action (bound or not) with its keys, ordered by group and then a stable order
     /// within the group: the help screen and command bar are generated from this.
-    pub fn help_entries(&self) -> Vec<HelpEntry> {
+    pub(crate) fn help_entries(&self) -> Vec<HelpEntry> {
         let mut entries: Vec<HelpEntry> = Action::ALL
             .iter()
             .map(|&action| HelpEntry {

@@ -336,7 +336,7 @@ impl Ui {
     }
 
     /// Actions that do something in the current console (help lists only these).
-    pub fn supported(&self, a: Action) -> bool {
+    pub(crate) fn supported(&self, a: Action) -> bool {
         use Action::*;
         match a {
             Quit | Help | ViewFleet | ViewDetail | ViewEvents | ViewIncidents | ViewForecast
@@ -377,7 +377,7 @@ impl Ui {
     }
 
     /// Position of the selected model in the visible list (first row when none).
-    pub fn selected_pos(&mut self, snap: &Snapshot) -> Option<usize> {
+    pub(crate) fn selected_pos(&mut self, snap: &Snapshot) -> Option<usize> {
         let sel = self.selected.clone();
         let vis = self.visible(snap);
         if vis.is_empty() {
@@ -411,7 +411,7 @@ impl Ui {
     /// The selected remediation, by id. With none selected yet (or when the selected one is
     /// no longer kept), the first of the queue becomes the selection, so that what is
     /// highlighted is what approve and veto act on.
-    pub fn selected_remediation<'a>(
+    pub(crate) fn selected_remediation<'a>(
         &mut self,
         snap: &'a Snapshot,
     ) -> Option<&'a crate::policy::Remediation> {
@@ -423,7 +423,7 @@ impl Ui {
     }
 
     /// The selected incident, by id (the first of the list when none is selected yet).
-    pub fn selected_incident<'a>(
+    pub(crate) fn selected_incident<'a>(
         &mut self,
         snap: &'a Snapshot,
     ) -> Option<&'a crate::engine::incident::Incident> {
@@ -435,7 +435,7 @@ impl Ui {
     }
 
     /// The selected model's row.
-    pub fn selected_row<'a>(&mut self, snap: &'a Snapshot) -> Option<&'a FleetRow> {
+    pub(crate) fn selected_row<'a>(&mut self, snap: &'a Snapshot) -> Option<&'a FleetRow> {
         let pos = self.selected_pos(snap)?;
         let idx = *self.visible(snap).get(pos)? as usize;
         snap.rows.get(idx)

@@ -54,7 +54,7 @@ const BUILTIN_THEMES: &[(&str, &str)] = &[
 ];
 
 /// Every scope the UI asks for. A theme may set these and any prefix of them (`status`, `ui`).
-pub const SCOPES: &[&str] = &[
+pub(crate) const SCOPES: &[&str] = &[
     "ui.background",
     "ui.text",
     "ui.text.dim",
@@ -161,7 +161,7 @@ impl ColorMode {
     /// `|k| std::env::var(k).ok()`): `NO_COLOR` set and non-empty gives `None` (no-color.org);
     /// `COLORTERM` = `truecolor` or `24bit` gives `TrueColor`; anything else `Ansi16`, which is
     /// safe over SSH and in tmux.
-    pub fn detect_from_env(get: impl Fn(&str) -> Option<String>) -> ColorMode {
+    pub(crate) fn detect_from_env(get: impl Fn(&str) -> Option<String>) -> ColorMode {
         if get("NO_COLOR").is_some_and(|v| !v.is_empty()) {
             return ColorMode::None;
         }
@@ -289,7 +289,7 @@ impl Theme {
     }
 
     /// Names of the built-in themes.
-    pub fn builtin_names() -> Vec<&'static str> {
+    pub(crate) fn builtin_names() -> Vec<&'static str> {
         BUILTIN_THEMES.iter().map(|(n, _)| *n).collect()
     }
 

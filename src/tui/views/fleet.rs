@@ -12,7 +12,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Cell, Paragraph, Row};
 
 /// Sparkline width that fits the space left by the fixed columns (0 = no sparklines).
-pub fn spark_width(spare: usize) -> usize {
+pub(crate) fn spark_width(spare: usize) -> usize {
     let w = spare / 3;
     if w < 6 {
         0

@@ -15,7 +15,7 @@ use ratatui::widgets::{Paragraph, Wrap};
 const PAST_HOURS: f64 = 18.0;
 
 /// `↑12 at 16:40 (in 25m)` for a scale event.
-pub fn scale_event(now: f64, ev: (f64, u32, u32), ascii: bool) -> String {
+pub(crate) fn scale_event(now: f64, ev: (f64, u32, u32), ascii: bool) -> String {
     let (t, from, to) = ev;
     // in ASCII a `v` would read as a version: say "->" instead
     let arrow = match (to > from, ascii) {

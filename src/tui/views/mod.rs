@@ -52,12 +52,12 @@ impl Ctx<'_> {
     }
 
     /// A row of a list, highlighted when it is the selected one.
-    pub fn list_row<'a>(&self, row: Row<'a>, selected: bool) -> Row<'a> {
+    pub(crate) fn list_row<'a>(&self, row: Row<'a>, selected: bool) -> Row<'a> {
         row.style(self.s(if selected { "ui.selection" } else { "ui.text" }))
     }
 
     /// A bordered panel titled `title`, cut to fit `area`.
-    pub fn panel(&self, area: Rect, title: String) -> Block<'static> {
+    pub(crate) fn panel(&self, area: Rect, title: String) -> Block<'static> {
         Block::default()
             .borders(Borders::ALL)
             .border_style(self.s("ui.border"))
@@ -103,7 +103,7 @@ pub fn fit(s: &str, w: usize) -> String {
 }
 
 /// A block title cut to the width of the block's top border.
-pub fn fit_title(area: Rect, title: String) -> String {
+pub(crate) fn fit_title(area: Rect, title: String) -> String {
     fit(&title, area.width.saturating_sub(2) as usize)
 }
 
@@ -119,7 +119,12 @@ pub fn marker(selected: bool, ascii: bool) -> &'static str {
 /// A list of `n` rows above the selected one's detail in `area`: the list's area (at most half
 /// of it), the detail's, and the first row shown so that row `sel_pos` is on the page. The
 /// page size goes to `ui` (for page up and down).
-pub fn list_over_detail(area: Rect, n: usize, sel_pos: usize, ui: &mut Ui) -> (Rect, Rect, usize) {
+pub(crate) fn list_over_detail(
+    area: Rect,
+    n: usize,
+    sel_pos: usize,
+    ui: &mut Ui,
+) -> (Rect, Rect, usize) {
     let list_h = (n as u16 + 3).min(area.height / 2).max(4);
     let [top, bottom] =
         Layout::vertical([Constraint::Length(list_h), Constraint::Min(3)]).areas(area);
@@ -130,7 +135,7 @@ pub fn list_over_detail(area: Rect, n: usize, sel_pos: usize, ui: &mut Ui) -> (R
 
 /// The column widths a [`Table`](ratatui::widgets::Table) with these constraints and one
 /// column of spacing gives inside a bordered `area` (the table's own layout).
-pub fn table_columns(area: Rect, constraints: &[Constraint]) -> Vec<usize> {
+pub(crate) fn table_columns(area: Rect, constraints: &[Constraint]) -> Vec<usize> {
     let inner = Rect::new(0, 0, area.width.saturating_sub(2), 1);
     Layout::horizontal(constraints.to_vec())
         .flex(ratatui::layout::Flex::Start)
@@ -152,7 +157,7 @@ pub fn count(n: usize, noun: &str) -> String {
 
 /// The ASCII stand-in for a character the console draws (box drawing, arrows, symbols,
 /// blocks, braille); other non-ASCII characters become `?`.
-pub fn ascii_of(c: char) -> char {
+pub(crate) fn ascii_of(c: char) -> char {
     match c {
         c if c.is_ascii() => c,
         '─' | '━' | '═' | '—' | '–' | '╌' | '−' => '-',
@@ -187,7 +192,7 @@ pub fn ascii_of(c: char) -> char {
 /// Replace every non-ASCII symbol of a buffer by its ASCII stand-in (`--ascii`). An arrow
 /// becomes a two-character arrow (`a → b` reads `a-> b`, never `a > b`, which would say
 /// something else), taking the blank beside it.
-pub fn asciify(buf: &mut ratatui::buffer::Buffer) {
+pub(crate) fn asciify(buf: &mut ratatui::buffer::Buffer) {
     let width = buf.area.width as usize;
     if width == 0 {
         return;
@@ -532,7 +537,7 @@ fn fit_segments(segs: &mut Vec<StatusSeg>, width: usize, sep: usize) {
 }
 
 /// A centred rectangle of at most `w`×`h` inside `area`.
-pub fn centered(area: Rect, w: u16, h: u16) -> Rect {
+pub(crate) fn centered(area: Rect, w: u16, h: u16) -> Rect {
     let w = w.min(area.width);
     let h = h.min(area.height);
     Rect {

@@ -34,7 +34,7 @@ fn age(secs: f64) -> String {
 }
 
 /// The full explanation of a remediation, as lines.
-pub fn explanation<'a>(r: &Remediation, ctx: &Ctx, ascii: bool) -> Vec<Line<'a>> {
+pub(crate) fn explanation<'a>(r: &Remediation, ctx: &Ctx, ascii: bool) -> Vec<Line<'a>> {
     let (ok, bad) = if ascii { ("+", "X") } else { ("✔", "✖") };
     let h = |t: &str| Line::from(Span::styled(t.to_string(), ctx.s("ui.header")));
     let mut l = vec![Line::from(vec![

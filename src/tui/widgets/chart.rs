@@ -9,7 +9,7 @@ use ratatui::widgets::Widget;
 
 /// Styles of a chart's parts.
 #[derive(Debug, Clone, Copy, Default)]
-pub struct ChartStyles {
+pub(crate) struct ChartStyles {
     /// The series.
     pub line: Style,
     /// The expected band.
@@ -21,7 +21,7 @@ pub struct ChartStyles {
 }
 
 /// A line chart over a fixed time range.
-pub struct LineChart<'a> {
+pub(crate) struct LineChart<'a> {
     /// `(t, v)` points in time order.
     pub points: &'a [(f64, f64)],
     /// `(t, lo, hi)` expected band.
@@ -39,13 +39,13 @@ pub struct LineChart<'a> {
 }
 
 /// `HH:MM` of a unix time, UTC.
-pub fn hhmm(t: f64) -> String {
+pub(crate) fn hhmm(t: f64) -> String {
     let s = t.rem_euclid(86_400.0) as i64;
     format!("{:02}:{:02}", s / 3600, (s % 3600) / 60)
 }
 
 /// `MM-DD HH:MM` of a unix time, UTC.
-pub fn day_hhmm(t: f64) -> String {
+pub(crate) fn day_hhmm(t: f64) -> String {
     match jiff::Timestamp::from_second(t.floor() as i64) {
         Ok(ts) => ts.strftime("%m-%d %H:%M").to_string(),
         Err(_) => hhmm(t),

@@ -6,7 +6,7 @@ const ASCII: [char; 8] = ['_', '.', '-', '~', '=', '+', '*', '#'];
 /// A sparkline of the last `width` values (NaN shows as a blank). Values are scaled from zero
 /// (or the window's minimum, when negative) to the window's maximum, so that noise on a steady
 /// level stays small and a real change stands out.
-pub fn spark(values: &[f32], width: usize, ascii: bool) -> String {
+pub(crate) fn spark(values: &[f32], width: usize, ascii: bool) -> String {
     let glyphs = if ascii { &ASCII } else { &BLOCKS };
     let start = values.len().saturating_sub(width);
     let vals = &values[start..];
