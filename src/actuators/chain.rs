@@ -166,10 +166,7 @@ mod tests {
 
     #[test]
     fn dry_run_moves_no_alias() {
-        let a = ServingThenRegistry::new(
-            Arc::new(DryRunActuator::default()),
-            Some(unreachable_registry()),
-        );
+        let a = ServingThenRegistry::new(Arc::new(DryRunActuator), Some(unreachable_registry()));
         assert!(a.dry_run());
         let r = rt()
             .block_on(a.execute(

@@ -14,7 +14,6 @@ pub mod mlflow;
 
 use crate::domain::Action;
 use futures::future::BoxFuture;
-use std::sync::Mutex;
 
 /// Carries out actions on one model.
 pub trait Actuator: Send + Sync {
@@ -69,18 +68,9 @@ impl Actuator for SimActuator {
     }
 }
 
-/// Records actions and changes nothing.
+/// Changes nothing: says what it would have done (the journal keeps it, like every action).
 #[derive(Default)]
-pub struct DryRunActuator {
-    recorded: Mutex<Vec<String>>,
-}
-
-impl DryRunActuator {
-    /// What was recorded, oldest first.
-    pub fn recorded(&self) -> Vec<String> {
-        self.recorded.lock().map(|v| v.clone()).unwrap_or_default()
-    }
-}
+pub struct DryRunActuator;
 
 impl Actuator for DryRunActuator {
     fn name(&self) -> &str {
@@ -93,9 +83,6 @@ impl Actuator for DryRunActuator {
 
     fn execute<'a>(&'a self, _index: u32, key: &'a str, action: &'a Action) -> Acted<'a> {
         let text = format!("dry run: would {} on {key}", action.describe());
-        if let Ok(mut v) = self.recorded.lock() {
-            v.push(text.clone());
-        }
         Box::pin(async move { Ok(text) })
     }
 }

@@ -223,10 +223,10 @@ pub async fn start_session(opts: &ConsoleOptions, paths: &Paths) -> anyhow::Resu
                     None => Some(serving),
                 }
             }
-            None => Some(Arc::new(DryRunActuator::default())),
+            None => Some(Arc::new(DryRunActuator)),
         }
     } else if opts.dry_run {
-        Some(Arc::new(DryRunActuator::default()))
+        Some(Arc::new(DryRunActuator))
     } else {
         Some(Arc::new(SimActuator::new(Box::new(simsrc::act_through(
             sim_tx.clone(),

@@ -34,13 +34,9 @@ impl RobustLevel {
         }
     }
 
-    /// Samples seen.
-    pub fn count(&self) -> u32 {
-        self.n
-    }
-
     /// Current location.
-    pub fn mean(&self) -> f64 {
+    #[cfg(test)]
+    fn mean(&self) -> f64 {
         self.mean
     }
 

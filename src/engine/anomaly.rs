@@ -199,11 +199,6 @@ impl Watch {
         raised
     }
 
-    /// The newest anomaly at or after `since`.
-    pub fn latest_since(&self, since: f64) -> Option<&Anomaly> {
-        self.recent.iter().rev().find(|a| a.t >= since)
-    }
-
     /// The newest anomaly at or after `since` that is a symptom: more demand than usual is
     /// information (it explains other moves, and diagnosis uses it) but not, by itself, a
     /// sign that the model serves badly; a drop in demand is (clients failing upstream).
