@@ -28,10 +28,7 @@ pub fn history_window(
         );
     }
     let from = parse_time_for("--from", from)?;
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs_f64())
-        .unwrap_or(0.0);
+    let now = crate::clock::unix_now();
     let to = match to {
         Some(t) => parse_time_for("--to", t)?,
         None => now,

@@ -12,6 +12,7 @@ pub mod check;
 pub mod chunked;
 pub mod cli_time;
 pub mod clients;
+pub mod clock;
 pub mod config;
 pub mod detect;
 pub mod diagnosis;

@@ -45,10 +45,7 @@ pub async fn probe(cfg: &Config, window: Option<(f64, f64)>) -> Vec<ProbeLine> {
                 outcome: Err(e.to_string()),
             }),
             Ok(client) => {
-                let now = std::time::SystemTime::now()
-                    .duration_since(std::time::UNIX_EPOCH)
-                    .map(|d| d.as_secs_f64())
-                    .unwrap_or(0.0);
+                let now = crate::clock::unix_now();
                 for (signal, q) in p.queries.iter() {
                     if let Some((from, to)) = window {
                         out.push(ProbeLine {

@@ -40,7 +40,22 @@ struct Imports {
     modules: BTreeSet<String>,
     uses: BTreeMap<String, BTreeMap<String, Vec<Site>>>,
     crates: BTreeMap<String, BTreeMap<String, Vec<Site>>>,
+    /// Where each module reads the wall clock itself (`SystemTime::now`, `Instant::now`).
+    clock_reads: BTreeMap<String, Vec<Site>>,
 }
+
+/// The deterministic core: the same events give the same state, so none of it reads the wall
+/// clock (neither itself nor through `clock`, the edges' one reading of it).
+const CORE: [&str; 8] = [
+    "domain",
+    "detect",
+    "forecast",
+    "diagnosis",
+    "policy",
+    "engine",
+    "fleet",
+    "sim",
+];
 
 fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
     let Ok(entries) = std::fs::read_dir(dir) else {
@@ -156,6 +171,12 @@ fn read(src: &Path) -> Imports {
                         .push(site());
                 }
             }
+            if ["SystemTime::now", "Instant::now"]
+                .iter()
+                .any(|c| code.contains(c))
+            {
+                imp.clock_reads.entry(top.clone()).or_default().push(site());
+            }
             for c in EFFECT_CRATES {
                 if !after(code, &format!("{c}::")).is_empty() {
                     imp.crates
@@ -261,6 +282,24 @@ fn check(imp: &Imports) -> Vec<String> {
         "config",
     ] {
         bad.extend(no_effects(imp, pure));
+    }
+    for core in CORE {
+        for s in imp.clock_reads.get(core).into_iter().flatten() {
+            bad.push(format!(
+                "{core} may not read the wall clock (time comes in events): {s}"
+            ));
+        }
+        for s in imp
+            .uses
+            .get(core)
+            .and_then(|t| t.get("clock"))
+            .into_iter()
+            .flatten()
+        {
+            bad.push(format!(
+                "{core} may not read the wall clock (time comes in events): {s}"
+            ));
+        }
     }
     // The edges: sources and actuators never import each other; what both need of a wire is
     // in `clients`, which imports neither.
@@ -390,7 +429,19 @@ fn the_checker_finds_a_wrong_import_and_a_cycle() {
     };
     write(
         "lib.rs",
-        "pub mod domain;\npub mod engine;\npub mod tui;\npub mod sources;\npub mod actuators;\n",
+        "pub mod clock;\npub mod domain;\npub mod engine;\npub mod tui;\npub mod sources;\npub mod actuators;\n",
+    );
+    write(
+        "clock.rs",
+        "pub fn unix_now() -> f64 { std::time::SystemTime::now(); 0.0 }\n",
+    );
+    write(
+        "engine/tick.rs",
+        "fn now() -> f64 { crate::clock::unix_now() }\n// Instant::now in a comment is no read\nfn later() { let _ = std::time::Instant::now(); }\n",
+    );
+    write(
+        "sources/clock_events.rs",
+        "fn wall() -> f64 { crate::clock::unix_now() }\n",
     );
     write("domain/mod.rs", "//! words\nmod action;\nmod time;\n");
     write(
@@ -445,7 +496,18 @@ fn the_checker_finds_a_wrong_import_and_a_cycle() {
             && joined.contains("actuators/mlflow.rs:1: use crate::sources::mlflow::Registry;"),
         "{joined}"
     );
-    assert_eq!(bad.len(), 6, "{joined}");
+    // the core reads no clock, itself or through `clock`; the edges and `clock` itself may
+    assert!(
+        joined.contains("engine may not read the wall clock")
+            && joined.contains("engine/tick.rs:1: fn now() -> f64 { crate::clock::unix_now() }")
+            && joined
+                .contains("engine/tick.rs:3: fn later() { let _ = std::time::Instant::now(); }"),
+        "{joined}"
+    );
+    assert!(!joined.contains("engine/tick.rs:2"), "{joined}");
+    assert!(!joined.contains("sources may not read"), "{joined}");
+    assert!(!joined.contains("clock may not read"), "{joined}");
+    assert_eq!(bad.len(), 8, "{joined}");
     let cycles = cycle_edges(&imp);
     let pair = |a: &str, b: &str| (a.to_string(), b.to_string());
     assert!(

@@ -133,12 +133,7 @@ pub async fn start_session(opts: &ConsoleOptions, paths: &Paths) -> anyhow::Resu
     if let Err(why) = &logging {
         said.push(format!("running without log file and journal: {why}"));
     }
-    let now = opts.start.unwrap_or_else(|| {
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_secs_f64())
-            .unwrap_or(0.0)
-    });
+    let now = opts.start.unwrap_or_else(crate::clock::unix_now);
     let live_start = (now / SIM_STEP).floor() * SIM_STEP;
     let backfill = backfill_seconds(opts.backfill_hours, opts.models);
     let mut world = SimWorld::new(opts.seed, opts.models, live_start - backfill);
@@ -317,10 +312,7 @@ fn open_journal(
     user: String,
     retention: crate::journal::retention::Retention,
 ) -> Result<Journal, String> {
-    let wall = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs_f64())
-        .unwrap_or(0.0);
+    let wall = crate::clock::unix_now();
     let stamp = jiff::Timestamp::from_second(wall as i64)
         .map(|ts| ts.strftime("%Y%m%dT%H%M%SZ").to_string())
         .unwrap_or_else(|_| format!("{wall:.0}"));

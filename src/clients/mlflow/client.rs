@@ -46,12 +46,9 @@ pub(super) fn quote(value: &str) -> Result<String, MlflowError> {
     }
 }
 
+/// Now, in whole milliseconds since the Unix epoch (how MLflow writes times), as a tag value.
 pub(super) fn unix_ms_now() -> String {
-    let ms = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis())
-        .unwrap_or(0);
-    ms.to_string()
+    format!("{:.0}", (crate::clock::unix_now() * 1000.0).floor())
 }
 
 impl MlflowClient {

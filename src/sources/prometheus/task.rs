@@ -4,11 +4,7 @@
 
 use super::*;
 
-pub(super) fn wall() -> f64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0.0, |d| d.as_secs_f64())
-}
+pub(super) use crate::clock::unix_now as wall;
 
 /// What one round of requests gave.
 pub(super) struct Fetched {
