@@ -24,16 +24,7 @@ fn fleet_frame(c: &mut Criterion) {
         // 40 minutes of history so sparklines are full
         drive(&mut world, &mut engine, 480);
         let snap = engine.snapshot(None, 1000);
-        let mut ui = Ui::new(
-            false,
-            false,
-            Capabilities {
-                clock_control: true,
-                inject: true,
-                replay: false,
-            },
-            "bench".into(),
-        );
+        let mut ui = Ui::new(false, false, Capabilities::SIMULATED, "bench".into());
         let mut term = Terminal::new(TestBackend::new(200, 50)).expect("terminal");
         let ctx = Ctx {
             snap: &snap,

@@ -46,16 +46,7 @@ fn measure(view: View, mode: ColorMode, theme_name: &str) -> (f64, u64) {
         },
     )
     .expect("terminal");
-    let mut ui = Ui::new(
-        false,
-        false,
-        Capabilities {
-            clock_control: true,
-            inject: true,
-            replay: false,
-        },
-        "bench".into(),
-    );
+    let mut ui = Ui::new(false, false, Capabilities::SIMULATED, "bench".into());
     ui.view = view;
     let warmup = 10;
     let seconds = 300;

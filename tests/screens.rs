@@ -31,16 +31,7 @@ fn snapshot(focus: Option<&str>, read_only: bool) -> Snapshot {
 }
 
 fn ui() -> Ui {
-    Ui::new(
-        false,
-        false,
-        Capabilities {
-            clock_control: true,
-            inject: true,
-            replay: false,
-        },
-        "tester".into(),
-    )
+    Ui::new(false, false, Capabilities::SIMULATED, "tester".into())
 }
 
 /// A frame as the console draws it, on ratatui's test backend.

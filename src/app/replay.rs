@@ -153,11 +153,7 @@ async fn replay_console(
     let mut ui = Ui::new(
         ascii,
         false,
-        Capabilities {
-            clock_control: true,
-            inject: false,
-            replay: true,
-        },
+        Capabilities::REPLAY,
         crate::operator::os_account(),
     );
     ui.flash = Some(format!(

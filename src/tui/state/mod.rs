@@ -199,6 +199,21 @@ pub struct Capabilities {
     pub replay: bool,
 }
 
+impl Capabilities {
+    /// The simulated fleet: time can be paused and sped up, incidents injected.
+    pub const SIMULATED: Capabilities = Capabilities {
+        clock_control: true,
+        inject: true,
+        replay: false,
+    };
+    /// A recording replayed read-only: its clock can be controlled, nothing injected.
+    pub const REPLAY: Capabilities = Capabilities {
+        clock_control: true,
+        inject: false,
+        replay: true,
+    };
+}
+
 /// The fleet screen's own state: where its list starts, how it is ordered, and the rows it
 /// showed last (kept until the data, the order or the filter change).
 #[derive(Debug, Clone)]
@@ -467,16 +482,7 @@ mod tests {
     }
 
     fn ui() -> Ui {
-        Ui::new(
-            false,
-            false,
-            Capabilities {
-                clock_control: true,
-                inject: true,
-                replay: false,
-            },
-            "t".into(),
-        )
+        Ui::new(false, false, Capabilities::SIMULATED, "t".into())
     }
 
     #[test]
