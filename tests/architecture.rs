@@ -192,6 +192,15 @@ fn read(src: &Path) -> Imports {
     imp
 }
 
+/// Where `from` imports `to`.
+fn imports<'a>(imp: &'a Imports, from: &str, to: &str) -> impl Iterator<Item = &'a Site> {
+    imp.uses
+        .get(from)
+        .and_then(|t| t.get(to))
+        .into_iter()
+        .flatten()
+}
+
 /// Every import of `from` into a module outside `allowed`, as failure lines.
 fn only(imp: &Imports, from: &str, allowed: &[&str], why: &str) -> Vec<String> {
     let mut bad = Vec::new();
@@ -265,22 +274,11 @@ fn check(imp: &Imports) -> Vec<String> {
             "judgement imports only domain and utilities",
         ));
     }
-    for pure in [
-        "domain",
-        "detect",
-        "forecast",
-        "diagnosis",
-        "policy",
-        "engine",
-        "fleet",
-        "sim",
-        "files",
-        "chunked",
-        "rng",
-        "journal",
-        "replay",
-        "config",
-    ] {
+    // the core, the utilities it uses, and the file formats: no I/O or terminal crate
+    for pure in CORE
+        .iter()
+        .chain(&["files", "chunked", "rng", "journal", "replay", "config"])
+    {
         bad.extend(no_effects(imp, pure));
     }
     for core in CORE {
@@ -289,13 +287,7 @@ fn check(imp: &Imports) -> Vec<String> {
                 "{core} may not read the wall clock (time comes in events): {s}"
             ));
         }
-        for s in imp
-            .uses
-            .get(core)
-            .and_then(|t| t.get("clock"))
-            .into_iter()
-            .flatten()
-        {
+        for s in imports(imp, core, "clock") {
             bad.push(format!(
                 "{core} may not read the wall clock (time comes in events): {s}"
             ));
@@ -309,13 +301,7 @@ fn check(imp: &Imports) -> Vec<String> {
         ("clients", "sources"),
         ("clients", "actuators"),
     ] {
-        for s in imp
-            .uses
-            .get(from)
-            .and_then(|t| t.get(to))
-            .into_iter()
-            .flatten()
-        {
+        for s in imports(imp, from, to) {
             bad.push(format!(
                 "{from} may not import {to} (shared wire code goes in clients): {s}"
             ));
@@ -325,13 +311,7 @@ fn check(imp: &Imports) -> Vec<String> {
     // (themes, keymaps) with its loaders until the commands move under `cmd/`.
     for m in &imp.modules {
         if !["tui", "app", "check"].contains(&m.as_str()) {
-            for s in imp
-                .uses
-                .get(m)
-                .and_then(|t| t.get("tui"))
-                .into_iter()
-                .flatten()
-            {
+            for s in imports(imp, m, "tui") {
                 bad.push(format!("{m} is headless and may not import tui: {s}"));
             }
         }
