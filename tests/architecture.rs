@@ -40,7 +40,8 @@ struct Imports {
     modules: BTreeSet<String>,
     uses: BTreeMap<String, BTreeMap<String, Vec<Site>>>,
     crates: BTreeMap<String, BTreeMap<String, Vec<Site>>>,
-    /// Where each module reads the wall clock itself (`SystemTime::now`, `Instant::now`).
+    /// Where each module reads the wall clock itself (`SystemTime::now`, `Instant::now`,
+    /// jiff's `Timestamp::now`, …).
     clock_reads: BTreeMap<String, Vec<Site>>,
 }
 
@@ -171,9 +172,15 @@ fn read(src: &Path) -> Imports {
                         .push(site());
                 }
             }
-            if ["SystemTime::now", "Instant::now"]
-                .iter()
-                .any(|c| code.contains(c))
+            if [
+                "SystemTime::now",
+                "Instant::now",
+                "UNIX_EPOCH.elapsed",
+                "Timestamp::now",
+                "Zoned::now",
+            ]
+            .iter()
+            .any(|c| code.contains(c))
             {
                 imp.clock_reads.entry(top.clone()).or_default().push(site());
             }

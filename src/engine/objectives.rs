@@ -72,7 +72,8 @@ fn reason(signal: Signal, value: f64, bound: f64) -> String {
         Signal::LatencyP95 => format!("p95 {value:.0} ms > {bound:.0} ms"),
         Signal::ErrorRate => format!("errors {:.1} % > {:.1} %", value * 100.0, bound * 100.0),
         Signal::Accuracy => format!("accuracy {value:.3} < {bound:.2}"),
-        _ => format!("CPU {:.0} % > {:.0} %", value * 100.0, bound * 100.0),
+        Signal::Cpu => format!("CPU {:.0} % > {:.0} %", value * 100.0, bound * 100.0),
+        other => format!("{} {value} beyond {bound}", other.name()),
     }
 }
 

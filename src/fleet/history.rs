@@ -433,8 +433,6 @@ mod wire {
     }
 }
 
-/// Points `(t, v)` of a ring of values from `since` on; `time(k)` is the time of its `k`-th
-/// oldest value (its rings of values and of times are pushed together).
 /// The entries of `ring` from the first whose time is at or after `since`, with their times:
 /// `time(k)` is the `k`-th oldest entry's time (for the bisection), `times_from(k)` the times from
 /// the `k`-th on (read in one pass, not looked up one by one).

@@ -48,7 +48,7 @@ pub(super) fn quote(value: &str) -> Result<String, MlflowError> {
 
 /// Now, in whole milliseconds since the Unix epoch (how MLflow writes times), as a tag value.
 pub(super) fn unix_ms_now() -> String {
-    format!("{:.0}", (crate::clock::unix_now() * 1000.0).floor())
+    crate::clock::unix_millis().to_string()
 }
 
 impl MlflowClient {
