@@ -10,10 +10,30 @@
 //! incidents that began at the same time on other models of the same namespace (shared
 //! infrastructure).
 
-use crate::engine::anomaly::Anomaly;
 use crate::fleet::Signal;
 use serde::{Deserialize, Serialize};
 use std::fmt;
+
+/// One anomalous sample of a model's signal, as the detectors raised it: what diagnosis reads.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Anomaly {
+    /// Time.
+    pub t: f64,
+    /// Signal.
+    pub signal: Signal,
+    /// Score in [0, 1].
+    pub score: f64,
+    /// Expected value.
+    pub expected: f64,
+    /// Observed value.
+    pub observed: f64,
+    /// Deviation in robust sigmas (signed).
+    pub deviation: f64,
+    /// Above expectation.
+    pub up: bool,
+    /// Which detector fired, and why, in one line.
+    pub why: String,
+}
 
 /// A probable root cause.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]

@@ -164,7 +164,7 @@ pub async fn start_session(opts: &ConsoleOptions, paths: &Paths) -> anyhow::Resu
             digest,
             settings,
             crate::operator::operator_name(&opts.config),
-            crate::config::retention_of(&opts.config),
+            crate::journal::retention::Retention::of(&opts.config),
         )
         .map_err(|why| said.push(why))
         .ok()

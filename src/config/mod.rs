@@ -73,23 +73,6 @@ fn default_journal_days() -> f64 {
     30.0
 }
 
-impl JournalRetentionConfig {
-    /// As the journal's retention rule.
-    pub fn retention(&self) -> crate::journal::retention::Retention {
-        crate::journal::retention::Retention {
-            max_total_bytes: (self.max_total_mib.max(0.0) * 1024.0 * 1024.0) as u64,
-            max_age_secs: self.max_age_days.max(0.0) * 86_400.0,
-        }
-    }
-}
-
-/// The journal retention of a config (the defaults without a `[journal]` section).
-pub(crate) fn retention_of(c: &Config) -> crate::journal::retention::Retention {
-    c.journal
-        .as_ref()
-        .map_or_else(Default::default, JournalRetentionConfig::retention)
-}
-
 /// Who decides at this console (journaled with every decision).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]

@@ -3,7 +3,6 @@
 
 use crate::detect::{Direction, Ensemble};
 use crate::fleet::{Acc, Sample, Signal};
-use serde::{Deserialize, Serialize};
 use std::collections::VecDeque;
 
 /// Signals with a detector (replicas change by decision, not by accident).
@@ -44,26 +43,7 @@ pub(crate) fn bad_direction(sig: Signal, up: bool) -> bool {
     }
 }
 
-/// One anomalous sample.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Anomaly {
-    /// Time.
-    pub t: f64,
-    /// Signal.
-    pub signal: Signal,
-    /// Score in [0, 1].
-    pub score: f64,
-    /// Expected value.
-    pub expected: f64,
-    /// Observed value.
-    pub observed: f64,
-    /// Deviation in robust sigmas (signed).
-    pub deviation: f64,
-    /// Above expectation.
-    pub up: bool,
-    /// Which detector fired, and why, in one line.
-    pub why: String,
-}
+pub use crate::diagnosis::Anomaly;
 
 /// The detectors and recent anomalies of one model.
 #[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]

@@ -18,6 +18,19 @@ pub struct Retention {
     pub max_age_secs: f64,
 }
 
+impl Retention {
+    /// The retention a config's `[journal]` section asks for (the defaults without one).
+    pub fn of(config: &crate::config::Config) -> Retention {
+        config
+            .journal
+            .as_ref()
+            .map_or_else(Retention::default, |j| Retention {
+                max_total_bytes: (j.max_total_mib.max(0.0) * 1024.0 * 1024.0) as u64,
+                max_age_secs: j.max_age_days.max(0.0) * 86_400.0,
+            })
+    }
+}
+
 impl Default for Retention {
     fn default() -> Self {
         Retention {
