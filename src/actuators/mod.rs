@@ -69,7 +69,6 @@ impl Actuator for SimActuator {
 }
 
 /// Changes nothing: says what it would have done (the journal keeps it, like every action).
-#[derive(Default)]
 pub struct DryRunActuator;
 
 impl Actuator for DryRunActuator {

@@ -16,7 +16,7 @@ pub(super) async fn history(src: &mut Src, from: f64, to: f64) {
         let st = SourceState::Down {
             error: format!("history window {from} .. {to} is empty: give --from before --to"),
         };
-        src.set_status(wall(), st, "").await;
+        src.set_status(unix_now(), st, "").await;
         return;
     }
     let start = align_down(from - src.backfill, step);

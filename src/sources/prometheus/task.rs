@@ -4,7 +4,7 @@
 
 use super::*;
 
-pub(super) use crate::clock::unix_now as wall;
+pub(super) use crate::clock::unix_now;
 
 /// What one round of requests gave.
 pub(super) struct Fetched {
@@ -121,7 +121,7 @@ impl Src {
     pub(super) async fn emit(&mut self, rows: Vec<(f64, Vec<(u32, Sample)>)>) -> bool {
         let metas = self.reg.take_announcements();
         if !metas.is_empty() {
-            let t = rows.first().map_or_else(wall, |r| r.0);
+            let t = rows.first().map_or_else(unix_now, |r| r.0);
             if !self.send(Event::Models { t, models: metas }).await {
                 return false;
             }
@@ -380,7 +380,15 @@ pub async fn run(
                 speed,
                 step,
             };
-            if tx.send(Event::Source { t: wall(), status }).await.is_ok() && range.is_none() {
+            if tx
+                .send(Event::Source {
+                    t: unix_now(),
+                    status,
+                })
+                .await
+                .is_ok()
+                && range.is_none()
+            {
                 clock_until_cancelled(&tx, &cancel).await;
             }
             return;
@@ -422,7 +430,7 @@ pub(super) async fn clock_until_cancelled(tx: &mpsc::Sender<Event>, cancel: &Can
         tokio::select! {
             _ = cancel.cancelled() => return,
             _ = tokio::time::sleep(Duration::from_secs(1)) => {
-                if tx.send(Event::Clock { t: wall() }).await.is_err() {
+                if tx.send(Event::Clock { t: unix_now() }).await.is_err() {
                     return;
                 }
             }
@@ -443,7 +451,7 @@ pub(super) async fn with_clock<F: std::future::Future>(
         tokio::select! {
             r = &mut fut => return Some(r),
             _ = tick.tick() => {
-                if tx.send(Event::Clock { t: wall() }).await.is_err() {
+                if tx.send(Event::Clock { t: unix_now() }).await.is_err() {
                     return None;
                 }
             }
@@ -455,7 +463,7 @@ pub(super) async fn live(src: &mut Src) {
     let tx = src.tx.clone();
     let step = src.step;
     // backfill up to the step before now, then the first live round at once
-    let now_aligned = align_down(wall(), step);
+    let now_aligned = align_down(unix_now(), step);
     if let Some((s, e)) = gap_range(None, now_aligned, step, src.backfill) {
         let filled = with_clock(&tx, src.fill(s, e, true)).await;
         match filled {
@@ -474,23 +482,23 @@ pub(super) async fn live(src: &mut Src) {
                 let st = SourceState::Down {
                     error: format!("backfill failed: {e}"),
                 };
-                if !src.set_status(wall(), st, "").await {
+                if !src.set_status(unix_now(), st, "").await {
                     return;
                 }
             }
         }
     }
     let mut next_round = now_aligned;
-    let mut next_clock = wall() + 1.0;
+    let mut next_clock = unix_now() + 1.0;
     loop {
-        let now = wall();
+        let now = unix_now();
         if now >= next_round {
             let t = align_down(now, step);
             match with_clock(&tx, src.round(t)).await {
                 Some(true) => {}
                 _ => return,
             }
-            next_round = align_down(wall(), step) + step;
+            next_round = align_down(unix_now(), step) + step;
             continue;
         }
         if now >= next_clock {
@@ -500,6 +508,6 @@ pub(super) async fn live(src: &mut Src) {
             next_clock = now + 1.0;
         }
         let wake = next_round.min(next_clock);
-        tokio::time::sleep(Duration::from_secs_f64((wake - wall()).clamp(0.0, 1.0))).await;
+        tokio::time::sleep(Duration::from_secs_f64((wake - unix_now()).clamp(0.0, 1.0))).await;
     }
 }
