@@ -99,7 +99,7 @@ pub fn record_parts(
         },
     )?;
     let mut engine = Engine::new(cfg);
-    let mut j = Journaled { j, logged: 0 };
+    let mut j = Journaled { j };
     let feed = |engine: &mut Engine,
                 world: &mut SimWorld,
                 j: &mut Journaled,
@@ -203,8 +203,6 @@ pub fn record_parts(
 /// it, the engine's log after it, every intent before the simulated actuator acts.
 struct Journaled {
     j: Journal,
-    /// The engine's log is journaled up to here.
-    logged: u64,
 }
 
 impl Journaled {
@@ -230,7 +228,7 @@ impl Witness for Journaled {
         self.j.event(ev)
     }
     fn applied(&mut self, engine: &Engine) -> std::io::Result<()> {
-        self.j.log_new(engine, &mut self.logged)
+        self.j.log_new(engine)
     }
     fn intent(&mut self, x: &Execution) -> std::io::Result<()> {
         self.j.intent(x, "simulated fleet")

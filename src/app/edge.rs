@@ -3,6 +3,10 @@
 //! statistics and checkpoints.
 
 use super::*;
+use crate::domain::IncidentKind;
+use crate::engine::Execution;
+use crate::harness::{self, Verdict};
+use std::convert::Infallible;
 
 /// What the engine task talks to besides the UI: the simulator, the actuator, the journal
 /// and the outcome statistics file.
@@ -71,7 +75,6 @@ pub async fn engine_task(
     let mut tick = tokio::time::interval(period);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut dirty = true;
-    let mut logged = 0u64;
     // checkpoints of the engine's state are encoded off this task (a clone goes to a blocking
     // thread) and come back here to be journaled
     let (cp_tx, mut cp_rx) = mpsc::unbounded_channel::<(u64, Result<EncodedState, String>)>();
@@ -91,14 +94,7 @@ pub async fn engine_task(
                     }
                 }
                 for ev in batch {
-                    journal_event(&mut engine, &mut edge.journal, &ev);
-                    for fx in engine.apply(ev) {
-                        route(&mut engine, &mut edge, fx);
-                    }
-                    for text in std::mem::take(&mut edge.said) {
-                        notice(&mut engine, &mut edge.journal, text);
-                    }
-                    journal_log(&mut engine, &mut edge, &mut logged);
+                    let Ok(()) = harness::step(&mut engine, &mut edge, ev);
                     start_checkpoint(&engine, &mut edge, &cp_tx);
                 }
                 dirty = true;
@@ -116,7 +112,8 @@ pub async fn engine_task(
                 if let Some(j) = edge.journal.as_mut()
                     && let Err(e) = j.flush()
                 {
-                    journal_lost(&mut engine, &mut edge.journal, e);
+                    edge.lose(e);
+                    tell(&mut engine, &mut edge);
                 }
                 if dirty {
                     let f = focus.borrow().clone();
@@ -190,122 +187,132 @@ fn journal_checkpoint(
     match r {
         Ok(s) => {
             if let Err(e) = j.checkpoint(after, s) {
-                journal_lost(engine, &mut edge.journal, e);
+                edge.lose(e);
             }
         }
         Err(e) => {
             j.checkpoint_failed();
-            let text = format!("no checkpoint in the journal this time: {e}");
-            notice(engine, &mut edge.journal, text);
+            edge.said
+                .push(format!("no checkpoint in the journal this time: {e}"));
         }
     }
+    tell(engine, edge);
 }
 
-/// Journal the engine's new log entries (what the operator was shown).
-fn journal_log(engine: &mut Engine, edge: &mut Edge, logged: &mut u64) {
-    let Some(j) = edge.journal.as_mut() else {
-        *logged = engine.log_seq();
-        return;
-    };
-    if let Err(e) = j.log_new(engine, logged) {
-        journal_lost(engine, &mut edge.journal, e);
+/// Tell the operator what the edge has to say of itself: each an [`Event::Notice`], journaled
+/// (while there is a journal) and applied like every event, so that a replay shows it where
+/// it was.
+fn tell(engine: &mut Engine, edge: &mut Edge) {
+    let t = engine.time();
+    for text in std::mem::take(&mut edge.said) {
+        let Ok(()) = harness::step(engine, edge, Event::Notice { t, text });
     }
 }
 
-/// A journal write failed: journaling stops, and with it every action (none runs without its
-/// intent on disk); the operator is told.
-fn journal_lost(engine: &mut Engine, journal: &mut Option<Journal>, e: impl std::fmt::Display) {
-    *journal = None;
-    let text = format!("journal write failed, journaling stopped and actions disabled: {e}");
-    notice(engine, journal, text);
-}
-
-/// Journal an event before the engine applies it; when that fails, journaling stops (and with
-/// it every action) and the operator is told.
-fn journal_event(engine: &mut Engine, journal: &mut Option<Journal>, ev: &Event) {
-    if let Some(j) = journal.as_mut()
-        && let Err(e) = j.event(ev)
-    {
-        journal_lost(engine, journal, e);
+impl Edge {
+    /// A journal write failed: journaling stops, and with it every action (none runs without
+    /// its intent on disk); the operator is told.
+    fn lose(&mut self, e: impl std::fmt::Display) {
+        self.journal = None;
+        self.said.push(format!(
+            "journal write failed, journaling stopped and actions disabled: {e}"
+        ));
     }
 }
 
-/// Tell the operator something about the console itself: an [`Event::Notice`], journaled (while
-/// there is a journal) and applied like every event, so that a replay shows it where it was.
-pub(crate) fn notice(engine: &mut Engine, journal: &mut Option<Journal>, text: String) {
-    let ev = Event::Notice {
-        t: engine.time(),
-        text,
-    };
-    journal_event(engine, journal, &ev);
-    engine.apply(ev);
-}
+/// The console's and the agent's hands in the one effect loop: every event journaled before
+/// the engine applies it, every intent journaled (flushed and synced) before the actuator is
+/// called, the actuator's answer coming back later on the engine task's channel.
+impl harness::Hands for Edge {
+    type Error = Infallible;
 
-/// Carry out one effect. An action runs only once its intent is on disk.
-fn route(engine: &mut Engine, edge: &mut Edge, fx: Effect) {
-    match fx {
-        Effect::Inject { model, incident } => {
-            if let Some(sim) = &edge.sim {
-                let _ = sim.try_send(SimControl::Inject {
-                    model: model as usize,
-                    kind: incident,
-                });
-            }
+    fn event(&mut self, ev: &Event) -> Result<(), Infallible> {
+        if let Some(j) = self.journal.as_mut()
+            && let Err(e) = j.event(ev)
+        {
+            self.lose(e);
         }
-        Effect::Execute(x) => {
-            let (t, id) = (x.t, x.id);
-            let refuse = |why: String| Event::ActionResult {
+        Ok(())
+    }
+
+    fn applied(&mut self, engine: &Engine) -> Result<(), Infallible> {
+        if let Some(j) = self.journal.as_mut()
+            && let Err(e) = j.log_new(engine)
+        {
+            self.lose(e);
+        }
+        Ok(())
+    }
+
+    fn intent(&mut self, x: &Execution) -> Result<Verdict, Infallible> {
+        let Some(actuator) = &self.actuator else {
+            return Ok(Verdict::Refuse(
+                "not executed: this session has no actuator (read-only)".into(),
+            ));
+        };
+        let Some(journal) = self.journal.as_mut() else {
+            return Ok(Verdict::Refuse(
+                "not executed: there is no journal to record the intent in".into(),
+            ));
+        };
+        if let Err(e) = journal.intent(x, actuator.name()) {
+            let why = format!("not executed: the intent could not be journaled ({e})");
+            self.lose(e);
+            return Ok(Verdict::Refuse(why));
+        }
+        Ok(Verdict::Go)
+    }
+
+    fn act(&mut self, x: Execution) -> Option<Event> {
+        let (t, id) = (x.t, x.id);
+        let Some(actuator) = self.actuator.clone() else {
+            return Some(Event::ActionResult {
                 t,
                 id,
                 ok: false,
                 dry_run: false,
-                message: why,
+                message: "not executed: this session has no actuator (read-only)".into(),
+            });
+        };
+        let tx = self.results.clone();
+        tokio::spawn(async move {
+            let (ok, message) = match actuator.execute(x.model, &x.key, &x.action).await {
+                Ok(m) => (true, m),
+                Err(e) => (false, e),
             };
-            let Some(actuator) = edge.actuator.clone() else {
-                let _ = edge.results.try_send(refuse(
-                    "not executed: this session has no actuator (read-only)".into(),
-                ));
-                return;
-            };
-            let Some(journal) = edge.journal.as_mut() else {
-                let _ = edge.results.try_send(refuse(
-                    "not executed: there is no journal to record the intent in".into(),
-                ));
-                return;
-            };
-            if let Err(e) = journal.intent(&x, actuator.name()) {
-                journal_lost(engine, &mut edge.journal, &e);
-                let _ = edge.results.try_send(refuse(format!(
-                    "not executed: the intent could not be journaled ({e})"
-                )));
-                return;
-            }
-            let tx = edge.results.clone();
-            tokio::spawn(async move {
-                let r = actuator.execute(x.model, &x.key, &x.action).await;
-                let (ok, message) = match r {
-                    Ok(m) => (true, m),
-                    Err(e) => (false, e),
-                };
-                let _ = tx
-                    .send(Event::ActionResult {
-                        t,
-                        id,
-                        ok,
-                        dry_run: actuator.dry_run(),
-                        message,
-                    })
-                    .await;
+            let dry_run = actuator.dry_run();
+            let _ = tx
+                .send(Event::ActionResult {
+                    t,
+                    id,
+                    ok,
+                    dry_run,
+                    message,
+                })
+                .await;
+        });
+        None
+    }
+
+    fn inject(&mut self, model: u32, incident: IncidentKind) {
+        if let Some(sim) = &self.sim {
+            let _ = sim.try_send(SimControl::Inject {
+                model: model as usize,
+                kind: incident,
             });
         }
-        Effect::Outcome { .. } => {
-            if let Some(path) = &edge.stats_path
-                && let Err(e) = super::outcomes::save(engine.stats(), path)
-            {
-                let text = format!("outcome statistics not saved: {e}");
-                notice(engine, &mut edge.journal, text);
-            }
+    }
+
+    fn outcome(&mut self, engine: &Engine) {
+        if let Some(path) = &self.stats_path
+            && let Err(e) = super::outcomes::save(engine.stats(), path)
+        {
+            self.said.push(format!("outcome statistics not saved: {e}"));
         }
+    }
+
+    fn said(&mut self) -> Vec<String> {
+        std::mem::take(&mut self.said)
     }
 }
 
@@ -419,14 +426,22 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let j = journal_in(dir.path());
         let path = j.path().to_path_buf();
-        let mut journal = Some(j);
+        let (results, _rx) = mpsc::channel(1);
+        let mut edge = Edge {
+            sim: None,
+            actuator: None,
+            journal: Some(j),
+            results,
+            stats_path: None,
+            lease: None,
+            registry: None,
+            said: vec!["playbook file skipped: x.toml".into()],
+        };
         let mut engine = Engine::new(EngineConfig::default());
-        notice(
-            &mut engine,
-            &mut journal,
-            "playbook file skipped: x.toml".into(),
-        );
-        notice(&mut engine, &mut None, "said, but not journaled".into());
+        tell(&mut engine, &mut edge);
+        let mut journal = edge.journal.take();
+        edge.said.push("said, but not journaled".into());
+        tell(&mut engine, &mut edge);
         journal.as_mut().unwrap().finish().unwrap();
         assert_eq!(
             engine.snapshot(None, 10).notices.as_slice(),

@@ -3,7 +3,7 @@
 use crate::actuators::Actuator;
 use crate::actuators::lease::LeaseStatus;
 use crate::config::Paths;
-use crate::engine::{Effect, Engine, Event, Snapshot};
+use crate::engine::{Engine, Event, Snapshot};
 use crate::journal::{EncodedState, Journal};
 use crate::policy::autonomy::Phase;
 use crate::sim::SIM_STEP;

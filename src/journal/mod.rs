@@ -225,6 +225,8 @@ pub struct Journal {
     part_first: u64,
     /// … and of the last event before it.
     part_before: u64,
+    /// The engine's log is journaled up to this entry.
+    logged: u64,
 }
 
 impl Journal {
@@ -247,6 +249,7 @@ impl Journal {
             checkpoint_t: f64::NEG_INFINITY,
             fresh_part: false,
             checkpoint_pending: false,
+            logged: 0,
             part_first: 1,
             part_before: 0,
         };
@@ -450,14 +453,14 @@ impl Journal {
         self.write_line(&r)
     }
 
-    /// Append the engine's log entries after `logged` (what the operator was shown), and move
-    /// `logged` to the newest; on an error, `logged` stays at the last entry written.
-    pub(crate) fn log_new(&mut self, engine: &Engine, logged: &mut u64) -> std::io::Result<()> {
-        for e in engine.log_since(*logged) {
+    /// Append the engine's log entries not yet journaled (what the operator was shown); on an
+    /// error, the journal stays at the last entry written.
+    pub(crate) fn log_new(&mut self, engine: &Engine) -> std::io::Result<()> {
+        for e in engine.log_since(self.logged) {
             self.log(e)?;
-            *logged = e.seq;
+            self.logged = e.seq;
         }
-        *logged = engine.log_seq();
+        self.logged = engine.log_seq();
         Ok(())
     }
 
