@@ -463,6 +463,75 @@ mod tests {
     }
 
     #[test]
+    fn the_consoles_hands_act_only_on_an_intent_on_disk_and_otherwise_refuse() {
+        use crate::actuators::DryRunActuator;
+        use crate::domain::Action;
+        use crate::engine::{Effect, remedy::Purpose};
+        use crate::harness::Hands;
+        let dir = tempfile::tempdir().unwrap();
+        let journal = journal_in(dir.path());
+        let path = journal.path().to_path_buf();
+        let x = Execution {
+            t: 5.0,
+            id: 9,
+            model: 0,
+            key: "ns/m".into(),
+            action: Action::Restart,
+            purpose: Purpose::Run,
+            who: "alice".into(),
+        };
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async {
+            let (results, mut rx) = mpsc::channel(4);
+            let mut edge = Edge {
+                sim: None,
+                actuator: Some(Arc::new(DryRunActuator)),
+                journal: Some(journal),
+                results,
+                stats_path: None,
+                lease: None,
+                registry: None,
+                said: Vec::new(),
+            };
+            let mut engine = Engine::new(EngineConfig::default());
+            let Ok(()) = harness::carry(&mut engine, &mut edge, vec![Effect::Execute(x.clone())]);
+            // the intent is on disk (flushed and synced) before the actuator's answer comes
+            let (recs, bad) = crate::journal::read(&path).unwrap();
+            assert!(bad.is_empty());
+            assert!(
+                matches!(recs.last(), Some(Record::Intent { id: 9, actuator, .. }) if actuator == "dry run"),
+                "{recs:?}"
+            );
+            let answer = tokio::time::timeout(Duration::from_secs(30), rx.recv())
+                .await
+                .unwrap();
+            assert!(
+                matches!(answer, Some(Event::ActionResult { id: 9, ok: true, dry_run: true, .. })),
+                "{answer:?}"
+            );
+            // without a journal nothing acts, and a read-only session has nothing to act with
+            let journal = edge.journal.take();
+            assert!(
+                matches!(edge.intent(&x), Ok(Verdict::Refuse(why)) if why.contains("no journal"))
+            );
+            edge.journal = journal;
+            edge.actuator = None;
+            assert!(
+                matches!(edge.intent(&x), Ok(Verdict::Refuse(why)) if why.contains("read-only"))
+            );
+            let (recs, _) = crate::journal::read(&path).unwrap();
+            let intents = recs
+                .iter()
+                .filter(|r| matches!(r, Record::Intent { .. }))
+                .count();
+            assert_eq!(intents, 1, "a refused action leaves no intent");
+        });
+    }
+
+    #[test]
     fn executor_summary_names_the_other_holder_first() {
         let mut m = BTreeMap::new();
         assert_eq!(
