@@ -1,6 +1,6 @@
 //! Forecast the simulated fleet's demand: which periods are found with how much history.
 //! `cargo run --release --example sim_forecast`.
-use pitcrew::fleet::Signal;
+use pitcrew::domain::Signal;
 use pitcrew::sim::{SIM_STEP, SimWorld};
 
 fn main() {

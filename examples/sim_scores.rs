@@ -1,7 +1,7 @@
 //! How often the detectors fire on a quiet simulated fleet (no incidents): alarms per
 //! model-day at several thresholds. `cargo run --release --example sim_scores`.
 use pitcrew::detect::Ensemble;
-use pitcrew::fleet::Signal;
+use pitcrew::domain::Signal;
 use pitcrew::sim::SimWorld;
 
 fn main() {

@@ -13,8 +13,9 @@
 //! `cargo run --release --example state_rss -- [MODELS]` (default 10,000; about two and a
 //! half minutes at 1,000 models and sixteen at 10,000 on this project's machine). Linux only
 //! (reads `/proc`).
+use pitcrew::domain::Signal;
 use pitcrew::engine::{Event, SourceKind, SourceState, SourceStatus};
-use pitcrew::fleet::{Sample, Signal};
+use pitcrew::fleet::Sample;
 use pitcrew::harness::start;
 use std::time::Instant;
 

@@ -16,8 +16,8 @@
 //! `/healthz` answers 200 `ok` while the engine publishes snapshots and the source is live or
 //! backfilling, and 503 with the reason otherwise (source down, data stale, engine stopped).
 
+use crate::domain::Signal;
 use crate::engine::{Snapshot, SourceState, Status};
-use crate::fleet::Signal;
 use prometheus_client::encoding::text::encode;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;

@@ -119,7 +119,7 @@ pub(crate) fn check_files_with(
             );
         }
         let dir = search.playbook_dir.clone().unwrap_or_default();
-        for (what, problems) in crate::policy::playbook::check(&dir) {
+        for (what, problems) in crate::config::playbooks::check(&dir) {
             report.add(what, problems);
         }
         return report;

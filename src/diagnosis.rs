@@ -10,9 +10,8 @@
 //! incidents that began at the same time on other models of the same namespace (shared
 //! infrastructure).
 
-use crate::fleet::Signal;
+use crate::domain::{Cause, Signal};
 use serde::{Deserialize, Serialize};
-use std::fmt;
 
 /// One anomalous sample of a model's signal, as the detectors raised it: what diagnosis reads.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -33,64 +32,6 @@ pub struct Anomaly {
     pub up: bool,
     /// Which detector fired, and why, in one line.
     pub why: String,
-}
-
-/// A probable root cause.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Cause {
-    /// A recent deploy made the model worse.
-    BadDeploy,
-    /// More demand than the replicas can serve.
-    TrafficSurge,
-    /// Resource use creeping up since the last restart.
-    MemoryLeak,
-    /// Latency up with no more load: a degraded pod, node or dependency.
-    DegradedPod,
-    /// Requests failing with no more load and no deploy: pods in a bad state.
-    PodErrors,
-    /// Accuracy falling with no deploy: the input data changed.
-    DataDrift,
-    /// Several models of one namespace at once: shared infrastructure.
-    Infrastructure,
-    /// Something moved, and no rule explains it.
-    Unexplained,
-}
-
-impl Cause {
-    /// Short name.
-    pub fn name(self) -> &'static str {
-        match self {
-            Cause::BadDeploy => "bad deploy",
-            Cause::TrafficSurge => "traffic surge",
-            Cause::MemoryLeak => "memory leak",
-            Cause::DegradedPod => "degraded pod",
-            Cause::PodErrors => "pods failing",
-            Cause::DataDrift => "data drift",
-            Cause::Infrastructure => "shared infrastructure",
-            Cause::Unexplained => "unexplained",
-        }
-    }
-
-    /// What usually fixes it.
-    pub fn remedy(self) -> &'static str {
-        match self {
-            Cause::BadDeploy => "roll back to the previous version",
-            Cause::TrafficSurge => "scale out",
-            Cause::MemoryLeak => "rolling restart",
-            Cause::DegradedPod => "rolling restart (reschedules the pods)",
-            Cause::PodErrors => "rolling restart",
-            Cause::DataDrift => "retrain, or canary a better registered version",
-            Cause::Infrastructure => "escalate to the platform team; do not act per model",
-            Cause::Unexplained => "look at the charts; no automatic action",
-        }
-    }
-}
-
-impl fmt::Display for Cause {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.name())
-    }
 }
 
 /// A ranked hypothesis.

@@ -271,7 +271,7 @@ fn check(imp: &Imports) -> Vec<String> {
         bad.extend(only(imp, u, &[], "a leaf utility imports nothing of ours"));
     }
     let judgement = ["domain", "files", "chunked", "rng"];
-    for j in ["detect", "forecast"] {
+    for j in ["detect", "forecast", "diagnosis"] {
         bad.extend(only(
             imp,
             j,
@@ -279,6 +279,34 @@ fn check(imp: &Imports) -> Vec<String> {
             "judgement imports only domain and utilities",
         ));
     }
+    bad.extend(only(
+        imp,
+        "policy",
+        &judgement,
+        "policy imports only domain and utilities (it parses text, never reads a file)",
+    ));
+    bad.extend(only(
+        imp,
+        "fleet",
+        &judgement,
+        "the fleet's history imports only domain and utilities",
+    ));
+    bad.extend(only(
+        imp,
+        "engine",
+        &[
+            "domain",
+            "detect",
+            "forecast",
+            "diagnosis",
+            "policy",
+            "fleet",
+            "files",
+            "chunked",
+            "rng",
+        ],
+        "the engine imports judgement, policy, the fleet's history and domain: no I/O module",
+    ));
     // the core, the utilities it uses, and the file formats: no I/O or terminal crate
     for pure in CORE
         .iter()
@@ -385,7 +413,7 @@ fn the_checker_finds_a_wrong_import_and_a_cycle() {
     };
     write(
         "lib.rs",
-        "pub mod clock;\npub mod domain;\npub mod engine;\npub mod tui;\npub mod sources;\npub mod actuators;\n",
+        "pub mod clock;\npub mod config;\npub mod domain;\npub mod engine;\npub mod policy;\npub mod tui;\npub mod sources;\npub mod actuators;\n",
     );
     write(
         "clock.rs",
@@ -424,6 +452,15 @@ fn the_checker_finds_a_wrong_import_and_a_cycle() {
         "actuators/mlflow.rs",
         "use crate::sources::mlflow::Registry;\n",
     );
+    write(
+        "policy/playbook.rs",
+        "use crate::config::diagnostics::Problem;\nuse crate::domain::A;\n",
+    );
+    write("config/diagnostics.rs", "pub struct Problem;\n");
+    write(
+        "engine/edge.rs",
+        "use crate::config::diagnostics::Problem;\n",
+    );
     let imp = read(src);
     let bad = check(&imp);
     let joined = bad.join("\n");
@@ -461,9 +498,21 @@ fn the_checker_finds_a_wrong_import_and_a_cycle() {
         "{joined}"
     );
     assert!(!joined.contains("engine/tick.rs:2"), "{joined}");
+    // policy and the engine: only the pure layers below them
+    assert!(
+        joined.contains("policy may not import config")
+            && joined.contains("policy/playbook.rs:1: use crate::config::diagnostics::Problem;"),
+        "{joined}"
+    );
+    assert!(!joined.contains("policy/playbook.rs:2"), "{joined}");
+    assert!(
+        joined.contains("engine may not import config")
+            && joined.contains("engine/edge.rs:1: use crate::config::diagnostics::Problem;"),
+        "{joined}"
+    );
     assert!(!joined.contains("sources may not read"), "{joined}");
     assert!(!joined.contains("clock may not read"), "{joined}");
-    assert_eq!(bad.len(), 8, "{joined}");
+    assert_eq!(bad.len(), 11, "{joined}");
     let cycles = cycle_edges(&imp);
     let pair = |a: &str, b: &str| (a.to_string(), b.to_string());
     assert!(

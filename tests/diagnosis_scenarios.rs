@@ -2,7 +2,7 @@
 //! the top hypothesis of the incident opened on the target model, and the incident resolves once
 //! the fault is fixed.
 
-use pitcrew::diagnosis::Cause;
+use pitcrew::domain::Cause;
 use pitcrew::domain::{Action, IncidentKind};
 use pitcrew::engine::EngineConfig;
 use pitcrew::engine::incident::Incident;

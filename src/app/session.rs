@@ -14,7 +14,7 @@ use crate::clients::mlflow::Registry;
 use crate::config::Paths;
 use crate::engine::{Engine, EngineConfig, Event, Snapshot};
 use crate::journal::{Journal, JournalConfig, Record};
-use crate::policy::{OutcomeStats, playbook};
+use crate::policy::OutcomeStats;
 use crate::sim::{SIM_STEP, SimWorld, scenario};
 use crate::sources::sim::{self as simsrc, SimControl, SimSourceConfig};
 use anyhow::Context;
@@ -76,7 +76,8 @@ pub async fn start_session(opts: &ConsoleOptions, paths: &Paths) -> anyhow::Resu
             )
         })?),
     };
-    let (books, book_problems) = playbook::load(&paths.config_dir.join("playbooks"));
+    let (books, book_problems) =
+        crate::config::playbooks::load(&paths.config_dir.join("playbooks"));
     let stats_path = paths.data_dir.join("outcomes.json");
     let (stats, stats_problem) = match outcomes::load(&stats_path) {
         Ok(s) => (s, None),

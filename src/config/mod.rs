@@ -4,6 +4,7 @@
 
 pub mod diagnostics;
 mod paths;
+pub mod playbooks;
 
 pub use paths::Paths;
 
@@ -13,7 +14,7 @@ use std::path::{Path, PathBuf};
 // The main config file: real systems (Prometheus, MLflow, Kubernetes) and the agent.
 // ---------------------------------------------------------------------------------------------
 
-use crate::fleet::Signal;
+use crate::domain::Signal;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 

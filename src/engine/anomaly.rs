@@ -2,7 +2,8 @@
 //! the expected band for charts, and the recent anomalies of the model.
 
 use crate::detect::{Direction, Ensemble};
-use crate::fleet::{Acc, Sample, Signal};
+use crate::domain::Signal;
+use crate::fleet::{Acc, Sample};
 use std::collections::VecDeque;
 
 /// Signals with a detector (replicas change by decision, not by accident).

@@ -3,7 +3,7 @@
 
 use super::snapshot::Status;
 use crate::diagnosis::Hypothesis;
-use crate::fleet::Signal;
+use crate::domain::Signal;
 use serde::{Deserialize, Serialize};
 
 /// Seconds of normal signals before an incident is resolved.

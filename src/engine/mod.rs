@@ -28,8 +28,10 @@ pub use snapshot::{
     BudgetView, FleetRow, LogEntry, LogKind, ModelDetail, SPARK_LEN, Snapshot, Status, StatusCounts,
 };
 
-use crate::diagnosis::{Cause, ChangeNote, Context, creep, diagnose};
-use crate::fleet::{History, ModelMeta, Resolution, Signal};
+use crate::diagnosis::{ChangeNote, Context, creep, diagnose};
+use crate::domain::Cause;
+use crate::domain::Signal;
+use crate::fleet::{History, ModelMeta, Resolution};
 use crate::forecast::deploy::{AdviceConfig, DeployRecord, DurationModel};
 use crate::policy::autonomy::{ClassOverrides, Phase};
 use crate::policy::guardrails::{Guardrails, Ledger};

@@ -2,7 +2,7 @@
 //! (the worst status and why) and which signals are out of objectives.
 
 use super::Status;
-use crate::fleet::Signal;
+use crate::domain::Signal;
 use serde::{Deserialize, Serialize};
 
 /// Service-level objectives a model's health is judged against.

@@ -8,7 +8,8 @@
 //! a large fleet never stalls a tick. A fleet-wide replica budget, when set, is shared by
 //! business priority and the cuts are shown.
 
-use crate::fleet::{History, Resolution, Signal};
+use crate::domain::Signal;
+use crate::fleet::{History, Resolution};
 use crate::forecast::Forecast;
 use crate::forecast::capacity::{
     Budget, BudgetRequest, PlannerConfig, ReplicaPlan, apply_budget, estimate_capacity_per_replica,

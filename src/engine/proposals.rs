@@ -5,7 +5,7 @@
 use super::remedy::{POLICY, REPROPOSE_AFTER, SETTLE, STABLE_DIAGNOSIS, version_number};
 use super::{Engine, LogKind, Status};
 use crate::domain::Action;
-use crate::fleet::Signal;
+use crate::domain::Signal;
 use crate::policy::autonomy::Mode;
 use crate::policy::playbook::{ActionTemplate, CandidateNeed, ForecastCondition, Playbook, Undo};
 use crate::policy::{DecisionRecord, Explanation, RemState, Remediation};

@@ -8,7 +8,8 @@
 
 use super::{Effect, Engine, Execution, LogKind, Status};
 use crate::domain::Action;
-use crate::fleet::{Resolution, Signal};
+use crate::domain::Signal;
+use crate::fleet::Resolution;
 use crate::policy::autonomy::{ActionClass, Mode, Trust, decide};
 use crate::policy::guardrails::{self, ActionRequest, Facts, GuardCheck, LedgerEntry};
 use crate::policy::playbook::{ActionTemplate, Playbook};

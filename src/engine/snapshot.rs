@@ -1,7 +1,8 @@
 //! What the UI renders: an immutable projection of the engine's state.
 
 use super::event::SourceStatus;
-use crate::fleet::{History, ModelMeta, Signal};
+use crate::domain::Signal;
+use crate::fleet::{History, ModelMeta};
 use crate::policy::autonomy::Phase;
 use serde::{Deserialize, Serialize};
 use std::fmt;

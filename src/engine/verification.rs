@@ -5,7 +5,7 @@
 use super::remedy::{POLICY, Purpose, SETTLE, execute};
 use super::{Effect, Engine, Status, objective_breaches};
 use crate::domain::Action;
-use crate::fleet::Signal;
+use crate::domain::Signal;
 use crate::policy::RemState;
 use crate::policy::playbook::{ActionTemplate, Playbook};
 

@@ -2,15 +2,14 @@
 //! action with parameters, with the action class, blast radius, verification and undo.
 //!
 //! Built-ins ship inside the binary (`builtin_playbooks.toml`); `<config dir>/playbooks/*.toml`
-//! add more, and one with the name of a built-in replaces it.
+//! add more, and one with the name of a built-in replaces it (read by `config::playbooks`:
+//! the policy parses text and never reads a file).
 
-use crate::config::diagnostics::{Problem, SourceText};
-use crate::diagnosis::Cause;
 use crate::domain::Action;
-use crate::fleet::Signal;
+use crate::domain::Cause;
+use crate::domain::Signal;
 use crate::policy::autonomy::ActionClass;
 use serde::{Deserialize, Serialize};
-use std::path::{Path, PathBuf};
 
 /// The built-in playbooks' source.
 pub(crate) const BUILTIN: &str = include_str!("builtin_playbooks.toml");
@@ -422,104 +421,57 @@ impl Playbook {
     }
 }
 
-/// Parse playbooks from TOML text; `display` names the file in problems.
-pub fn parse(display: &str, text: &str) -> Result<Vec<Playbook>, Vec<Problem>> {
-    let src = SourceText::new(display.to_string(), text.to_string().into());
+/// What is wrong with playbook text: the message, and where in the text (a byte span) when the
+/// TOML parser knows; `config::playbooks` turns it into a file:line:col problem.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Flaw {
+    /// Byte span in the text (`None`: the whole file).
+    pub span: Option<std::ops::Range<usize>>,
+    /// What is wrong.
+    pub message: String,
+}
+
+impl Flaw {
+    fn whole(message: String) -> Flaw {
+        Flaw {
+            span: None,
+            message,
+        }
+    }
+}
+
+/// Parse playbooks from TOML text.
+pub fn parse(text: &str) -> Result<Vec<Playbook>, Vec<Flaw>> {
     let file: PlaybookFile = match toml::from_str(text) {
         Ok(f) => f,
         Err(e) => {
-            let msg = e.message().to_string();
-            return Err(vec![match e.span() {
-                Some(span) => Problem::at_span(&src, span, msg),
-                None => Problem::whole_file(display, msg),
+            return Err(vec![Flaw {
+                span: e.span(),
+                message: e.message().to_string(),
             }]);
         }
     };
-    let mut problems = Vec::new();
+    let mut flaws = Vec::new();
     let mut seen = std::collections::BTreeSet::new();
     for p in &file.playbook {
-        for msg in p.problems() {
-            problems.push(Problem::whole_file(display, msg));
-        }
+        flaws.extend(p.problems().into_iter().map(Flaw::whole));
         if !seen.insert(p.name.clone()) {
-            problems.push(Problem::whole_file(
-                display,
-                format!("playbook '{}' is defined twice in this file", p.name),
-            ));
+            flaws.push(Flaw::whole(format!(
+                "playbook '{}' is defined twice in this file",
+                p.name
+            )));
         }
     }
-    if problems.is_empty() {
+    if flaws.is_empty() {
         Ok(file.playbook)
     } else {
-        Err(problems)
+        Err(flaws)
     }
 }
 
 /// The built-in playbooks.
 pub fn builtins() -> Vec<Playbook> {
-    parse("playbooks (built-in)", BUILTIN).unwrap_or_default()
-}
-
-/// The `*.toml` files of a playbook directory, sorted (none when it does not exist).
-pub(crate) fn user_files(dir: &Path) -> Vec<PathBuf> {
-    let mut v: Vec<PathBuf> = std::fs::read_dir(dir)
-        .map(|rd| {
-            rd.filter_map(Result::ok)
-                .map(|e| e.path())
-                .filter(|p| p.extension().is_some_and(|x| x == "toml"))
-                .collect()
-        })
-        .unwrap_or_default();
-    v.sort();
-    v
-}
-
-/// Built-ins, overridden and extended by the user's files. Problems are returned alongside:
-/// a broken user file is skipped (and reported), the rest load.
-pub fn load(dir: &Path) -> (Vec<Playbook>, Vec<Problem>) {
-    let mut books = builtins();
-    let mut problems = Vec::new();
-    for path in user_files(dir) {
-        let display = path.display().to_string();
-        let text = match crate::files::read_text(&path, crate::files::MAX_TEXT_BYTES) {
-            Ok(t) => t,
-            Err(e) => {
-                problems.push(Problem::whole_file(&display, format!("cannot read: {e}")));
-                continue;
-            }
-        };
-        match parse(&display, &text) {
-            Ok(list) => {
-                for p in list {
-                    match books.iter_mut().find(|b| b.name == p.name) {
-                        Some(b) => *b = p,
-                        None => books.push(p),
-                    }
-                }
-            }
-            Err(mut ps) => problems.append(&mut ps),
-        }
-    }
-    (books, problems)
-}
-
-/// `pitcrew check` of the playbooks: the built-ins and every user file.
-pub fn check(dir: &Path) -> Vec<(String, Vec<Problem>)> {
-    let mut out = vec![(
-        "playbooks (built-in)".to_string(),
-        parse("playbooks (built-in)", BUILTIN)
-            .err()
-            .unwrap_or_default(),
-    )];
-    for path in user_files(dir) {
-        let display = path.display().to_string();
-        let problems = match crate::files::read_text(&path, crate::files::MAX_TEXT_BYTES) {
-            Ok(text) => parse(&display, &text).err().unwrap_or_default(),
-            Err(e) => vec![Problem::whole_file(&display, format!("cannot read: {e}"))],
-        };
-        out.push((format!("playbooks {display}"), problems));
-    }
-    out
+    parse(BUILTIN).unwrap_or_default()
 }
 
 #[cfg(test)]
@@ -528,7 +480,7 @@ mod tests {
 
     #[test]
     fn builtins_parse_and_cover_every_action_class() {
-        let b = parse("builtin", BUILTIN).expect("built-ins are valid");
+        let b = parse(BUILTIN).expect("built-ins are valid");
         for class in ActionClass::ALL {
             assert!(
                 b.iter().any(|p| p.class == class),
@@ -550,37 +502,6 @@ mod tests {
             b.iter()
                 .any(|p| p.when.forecast == Some(ForecastCondition::CapacityShort))
         );
-    }
-
-    #[test]
-    fn bad_files_say_where_and_what() {
-        let e = parse("x.toml", "[[playbook]]\nname = 3\n").unwrap_err();
-        assert_eq!(e[0].line, 2, "{e:?}");
-        let text = BUILTIN.replace("class = \"rollback\"", "class = \"scale\"");
-        let e = parse("x.toml", &text).unwrap_err();
-        assert!(e[0].message.contains("does not match"), "{e:?}");
-        let text = BUILTIN.replace("stages = [0.1, 0.5, 1.0]", "stages = [0.5, 0.1]");
-        let e = parse("x.toml", &text).unwrap_err();
-        assert!(e[0].message.contains("stages"), "{e:?}");
-        let e = parse("x.toml", "[[playbook]]\nnmae = \"a\"\n").unwrap_err();
-        assert!(e[0].message.contains("unknown field"), "{e:?}");
-    }
-
-    #[test]
-    fn user_files_override_and_extend_and_bad_ones_are_reported() {
-        let dir = tempfile::tempdir().unwrap();
-        let mine = BUILTIN
-            .split("[[playbook]]")
-            .nth(1)
-            .unwrap()
-            .replace("well_known = true", "well_known = false");
-        std::fs::write(dir.path().join("a.toml"), format!("[[playbook]]{mine}")).unwrap();
-        std::fs::write(dir.path().join("b.toml"), "[[playbook]]\nname = \n").unwrap();
-        let (books, problems) = load(dir.path());
-        assert_eq!(books.len(), builtins().len());
-        assert!(!books[0].well_known);
-        assert_eq!(problems.len(), 1);
-        assert!(problems[0].file.ends_with("b.toml"));
     }
 
     #[test]

@@ -192,9 +192,9 @@ pub struct Remediation {
     /// Canary: index of the stage running.
     pub stage: usize,
     /// Canary: signal means before the canary (to estimate the candidate's own values).
-    pub baseline: [f64; crate::fleet::Signal::COUNT],
+    pub baseline: [f64; crate::domain::Signal::COUNT],
     /// Signal means over the hour before the incident (what "recovered" means).
-    pub before: [f64; crate::fleet::Signal::COUNT],
+    pub before: [f64; crate::domain::Signal::COUNT],
     /// When the current stage (or the verification) started.
     pub stage_started: f64,
     /// Accuracy trend before the stage, per hour (the canary estimate corrects for it).

@@ -21,8 +21,9 @@ pub mod scenario;
 use model::{ActiveIncident, BUILTIN, Rollout, version_name};
 pub use model::{SimModel, VersionSpec, deploy_secs};
 
+use crate::domain::Signal;
 use crate::domain::{Action, IncidentKind};
-use crate::fleet::{ModelMeta, Sample, Signal};
+use crate::fleet::{ModelMeta, Sample};
 use crate::rng::Rng;
 use serde::{Deserialize, Serialize};
 use std::collections::VecDeque;

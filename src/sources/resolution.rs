@@ -83,7 +83,7 @@ fn span(secs: f64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::fleet::Signal;
+    use crate::domain::Signal;
 
     fn rows(step: f64, every: f64, lookback: f64, n: usize) -> Vec<(f64, Vec<(u32, Sample)>)> {
         (0..n)

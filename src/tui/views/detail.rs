@@ -1,8 +1,8 @@
 //! The Model detail screen: charts of every signal over a chosen window and the model's events.
 
 use super::{Ctx, clock};
+use crate::domain::Signal;
 use crate::engine::Status;
-use crate::fleet::Signal;
 use crate::tui::keymap::Action;
 use crate::tui::state::{Ui, Window};
 use crate::tui::widgets::chart::{ChartStyles, LineChart};

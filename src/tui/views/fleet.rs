@@ -1,8 +1,8 @@
 //! The Fleet screen: one row per model, virtualised (only visible rows are built).
 
 use super::Ctx;
+use crate::domain::Signal;
 use crate::engine::FleetRow;
-use crate::fleet::Signal;
 use crate::tui::keymap::Action;
 use crate::tui::state::Ui;
 use crate::tui::widgets::spark::spark;

@@ -2,8 +2,9 @@
 //! planned against current replicas, the next planned scale event and the fleet budget.
 
 use super::{Ctx, clock};
+use crate::domain::Signal;
 use crate::engine::plan::PlanState;
-use crate::fleet::{Resolution, Signal};
+use crate::fleet::Resolution;
 use crate::tui::state::Ui;
 use crate::tui::widgets::chart::{ChartStyles, LineChart};
 use ratatui::Frame;
