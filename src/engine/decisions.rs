@@ -218,6 +218,7 @@ mod tests {
     use super::*;
     use crate::domain::IncidentKind;
     use crate::engine::EngineConfig;
+    use crate::engine::testkit::{last_log, rem};
     use crate::harness::{drive, start};
 
     /// An engine in Augmentation with one proposal waiting for a human (a memory leak).
@@ -237,23 +238,12 @@ mod tests {
         panic!("the leak was never proposed for");
     }
 
-    fn state(e: &Engine, id: u64) -> RemState {
-        e.remediations().find(|r| r.id == id).unwrap().state
-    }
-
-    fn last_log(e: &Engine) -> String {
-        e.log_since(0)
-            .last()
-            .map(|x| x.text.clone())
-            .unwrap_or_default()
-    }
-
     #[test]
     fn a_veto_needs_a_reason_and_is_recorded_with_it() {
         let (mut e, id) = with_a_proposal();
         let t = e.time();
         e.decide(t, "ana", id, Verdict::Veto("no".into()));
-        assert_eq!(state(&e, id), RemState::Proposed);
+        assert_eq!(rem(&e, id).state, RemState::Proposed);
         assert!(last_log(&e).contains("ana's veto of R"), "{}", last_log(&e));
         let fx = e.decide(
             t,
@@ -262,14 +252,14 @@ mod tests {
             Verdict::Veto("leak is a known batch job".into()),
         );
         assert!(fx.is_empty());
-        assert_eq!(state(&e, id), RemState::Vetoed);
+        assert_eq!(rem(&e, id).state, RemState::Vetoed);
         let r = e.remediations().find(|r| r.id == id).unwrap();
         let d = r.decisions.last().unwrap();
         assert_eq!((d.who.as_str(), d.what.as_str()), ("ana", "veto"));
         assert_eq!(d.reason.as_deref(), Some("leak is a known batch job"));
         // a second decision on a vetoed remediation changes nothing and says why
         e.decide(t, "bo", id, Verdict::Approve);
-        assert_eq!(state(&e, id), RemState::Vetoed);
+        assert_eq!(rem(&e, id).state, RemState::Vetoed);
         assert!(
             last_log(&e).contains("bo approved R") && last_log(&e).contains("nothing to approve"),
             "{}",
@@ -287,7 +277,7 @@ mod tests {
                 .any(|f| matches!(f, Effect::Execute(x) if x.id == id && x.who == "ana")),
             "{fx:?}"
         );
-        assert_eq!(state(&e, id), RemState::Executing);
+        assert_eq!(rem(&e, id).state, RemState::Executing);
         let r = e.remediations().find(|r| r.id == id).unwrap();
         assert_eq!(r.decisions.last().unwrap().what, "approve");
         let fx = e.decide(
@@ -297,7 +287,7 @@ mod tests {
             Verdict::Veto("changed my mind about it".into()),
         );
         assert!(fx.is_empty());
-        assert_eq!(state(&e, id), RemState::Executing);
+        assert_eq!(rem(&e, id).state, RemState::Executing);
         assert!(
             last_log(&e).contains("too late to veto"),
             "{}",
@@ -320,6 +310,6 @@ mod tests {
                 last_log(&e)
             );
         }
-        assert_eq!(state(&e, id), RemState::Proposed);
+        assert_eq!(rem(&e, id).state, RemState::Proposed);
     }
 }

@@ -19,6 +19,8 @@ mod project;
 mod proposals;
 pub mod remedy;
 pub mod snapshot;
+#[cfg(test)]
+mod testkit;
 mod verification;
 
 pub use event::{Change, Command, Effect, Event, Execution, SourceKind, SourceState, SourceStatus};

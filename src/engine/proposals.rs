@@ -388,3 +388,53 @@ impl Engine {
         self.remediations.push_back(r);
     }
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::super::testkit::{fleet, run_until};
+    use crate::domain::{Action, IncidentKind};
+    use crate::policy::RemState;
+    use crate::policy::autonomy::{ActionClass, Mode, Phase};
+
+    #[test]
+    fn an_incident_is_answered_by_its_playbook_on_that_model_alone_and_waits_for_a_human() {
+        let (mut w, mut e) = fleet(Phase::Augmentation, IncidentKind::MemoryLeak, 2);
+        let mut log = Vec::new();
+        assert!(run_until(&mut w, &mut e, &mut log, |e| e
+            .remediations()
+            .next()
+            .is_some()));
+        assert_eq!(e.remediations().count(), 1);
+        let r = e.remediations().next().unwrap();
+        assert_eq!((r.model, r.class), (2, ActionClass::Restart), "{r:?}");
+        assert_eq!(r.action, Action::Restart);
+        assert!(r.incident.is_some(), "it answers the incident");
+        assert_eq!((r.state, r.mode), (RemState::Proposed, Mode::Approve));
+        let timeout = e.cfg.approval_timeout;
+        assert!((r.expires - r.proposed - timeout).abs() < 1e-6, "{r:?}");
+        assert!(!r.why.trigger.is_empty(), "a proposal says why");
+        assert!(
+            log.is_empty(),
+            "nothing runs before a human decides: {log:?}"
+        );
+    }
+
+    #[test]
+    fn in_foundation_a_proposal_is_shown_as_would_do_and_nothing_runs() {
+        let (mut w, mut e) = fleet(Phase::Foundation, IncidentKind::MemoryLeak, 0);
+        let mut log = Vec::new();
+        assert!(run_until(&mut w, &mut e, &mut log, |e| e
+            .remediations()
+            .any(|r| r.state == RemState::WouldDo)));
+        let start = e.time();
+        run_until(&mut w, &mut e, &mut log, |e| e.time() > start + 3600.0);
+        assert!(log.is_empty(), "observe mode runs nothing: {log:?}");
+        assert!(
+            e.remediations()
+                .all(|r| matches!(r.state, RemState::WouldDo | RemState::Expired)),
+            "{:?}",
+            e.remediations().map(|r| r.state).collect::<Vec<_>>()
+        );
+    }
+}

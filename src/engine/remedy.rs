@@ -543,3 +543,157 @@ fn slope(points: &[(f64, f64)]) -> f64 {
     }
     if sxx > 0.0 { sxy / sxx * 3600.0 } else { 0.0 }
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::super::testkit::{answer, first_in, fleet, idle_until, rem};
+    use super::*;
+    use crate::domain::IncidentKind;
+    use crate::policy::autonomy::Phase;
+
+    /// The actions asked for in `fx`.
+    fn runs(fx: &[Effect]) -> Vec<&crate::engine::Execution> {
+        fx.iter()
+            .filter_map(|f| match f {
+                Effect::Execute(x) => Some(x),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// The outcomes reported in `fx`.
+    fn outcomes(fx: &[Effect]) -> Vec<bool> {
+        fx.iter()
+            .filter_map(|f| match f {
+                Effect::Outcome { success, .. } => Some(*success),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// An engine in Autonomy whose fix for a leak on model 1 was sent to the actuator, and
+    /// the remediation's id.
+    fn executing() -> (crate::sim::SimWorld, Engine, u64, Vec<Effect>) {
+        let (mut w, mut e) = fleet(Phase::Autonomy, IncidentKind::MemoryLeak, 1);
+        let fx = idle_until(&mut w, &mut e, |e| {
+            first_in(e, RemState::Executing).is_some()
+        })
+        .unwrap();
+        let id = first_in(&e, RemState::Executing).unwrap().id;
+        (w, e, id, fx)
+    }
+
+    #[test]
+    fn in_autonomy_a_well_known_fix_runs_by_itself_in_the_policys_name() {
+        let (_, e, id, fx) = executing();
+        let r = rem(&e, id);
+        let runs = runs(&fx);
+        assert_eq!(runs.len(), 1, "{runs:?}");
+        let x = runs[0];
+        assert_eq!((x.id, x.model, x.purpose), (id, 1, Purpose::Run));
+        assert_eq!((x.who.as_str(), &x.action), (POLICY, &r.action));
+        let d = r.decisions.last().unwrap();
+        assert_eq!((d.who.as_str(), d.what.as_str()), (POLICY, "auto"));
+        assert_eq!(r.executed, Some(x.t));
+        assert!(
+            e.audit
+                .iter()
+                .any(|a| a.who == POLICY && a.what == "auto-approve"),
+            "an automatic decision is audited"
+        );
+    }
+
+    #[test]
+    fn an_actuator_that_never_answers_fails_the_action_after_its_timeout() {
+        let (mut w, mut e, id, _) = executing();
+        let fx = idle_until(&mut w, &mut e, |e| rem(e, id).state != RemState::Executing).unwrap();
+        let r = rem(&e, id);
+        assert_eq!(r.state, RemState::Failed);
+        let waited = r.updated - r.executed.unwrap();
+        assert!(
+            waited > ACT_TIMEOUT && waited <= ACT_TIMEOUT + 2.0 * crate::sim::SIM_STEP,
+            "{waited}"
+        );
+        assert!(
+            r.timeline.last().unwrap().1.contains("did not answer"),
+            "{:?}",
+            r.timeline
+        );
+        assert_eq!(
+            outcomes(&fx),
+            [false],
+            "a failure counts against the playbook"
+        );
+        assert!(runs(&fx).is_empty(), "nothing is retried by itself");
+    }
+
+    #[test]
+    fn a_refusal_fails_the_action_and_a_dry_run_is_recorded_without_verification() {
+        let (_, mut e, id, _) = executing();
+        let mut dry = e.clone();
+        let fx = answer(&mut e, id, false, false);
+        let r = rem(&e, id);
+        assert_eq!(r.state, RemState::Failed);
+        assert!(
+            r.timeline
+                .last()
+                .unwrap()
+                .1
+                .contains("actuator refused: forbidden"),
+            "{:?}",
+            r.timeline
+        );
+        assert_eq!(outcomes(&fx), [false]);
+        // a late second answer changes nothing
+        assert!(answer(&mut e, id, true, false).is_empty());
+        assert_eq!(rem(&e, id).state, RemState::Failed);
+
+        let fx = answer(&mut dry, id, true, true);
+        let r = rem(&dry, id);
+        assert_eq!(r.state, RemState::Recorded);
+        assert!(r.dry_run && r.verify_until.is_none(), "{r:?}");
+        assert!(fx.is_empty(), "a dry run is no outcome: {fx:?}");
+    }
+
+    #[test]
+    fn guardrails_hold_an_approved_action_say_why_and_let_it_expire() {
+        let mut cfg = crate::engine::EngineConfig {
+            phase: Phase::Autonomy,
+            ..Default::default()
+        };
+        cfg.guardrails.max_fleet_per_hour = 0;
+        let (mut w, mut e) = crate::harness::start(7, 6, 1.7e9, cfg);
+        w.inject(1, IncidentKind::MemoryLeak);
+        let fx = idle_until(&mut w, &mut e, |e| {
+            e.remediations().any(|r| r.blocked.is_some())
+        })
+        .unwrap();
+        assert!(runs(&fx).is_empty(), "{fx:?}");
+        let r = e.remediations().find(|r| r.blocked.is_some()).unwrap();
+        let id = r.id;
+        assert_eq!((r.state, r.blocks), (RemState::Approved, 1));
+        assert!(
+            r.timeline
+                .last()
+                .unwrap()
+                .1
+                .starts_with("held by guardrails"),
+            "{:?}",
+            r.timeline
+        );
+        let fx = idle_until(&mut w, &mut e, |e| rem(e, id).state != RemState::Approved).unwrap();
+        let r = rem(&e, id);
+        assert!(runs(&fx).is_empty(), "{fx:?}");
+        assert_eq!(
+            (r.state, r.blocks),
+            (RemState::Expired, 1),
+            "held once, said once"
+        );
+        assert!(
+            r.timeline.last().unwrap().1.contains("guardrails held it"),
+            "{:?}",
+            r.timeline
+        );
+    }
+}

@@ -281,3 +281,107 @@ fn fmt_signal(s: Signal, v: f64) -> String {
         Signal::Replicas => format!("{v:.0}"),
     }
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::super::testkit::{answer, first_in, fleet, idle_until, rem, run_until};
+    use super::*;
+    use crate::domain::IncidentKind;
+    use crate::harness::Executed;
+    use crate::policy::autonomy::{ActionClass, Phase};
+
+    /// An engine in Autonomy whose fix of class `class` for `kind` on model 0 the actuator says
+    /// it carried out — without acting: the world goes on as before.
+    fn claimed(kind: IncidentKind, class: ActionClass) -> (crate::sim::SimWorld, Engine, u64) {
+        let (mut w, mut e) = fleet(Phase::Autonomy, kind, 0);
+        let running = |e: &Engine| {
+            e.remediations()
+                .find(|r| r.state == RemState::Executing && r.class == class)
+                .map(|r| r.id)
+        };
+        idle_until(&mut w, &mut e, |e| running(e).is_some()).unwrap();
+        let id = running(&e).unwrap();
+        assert!(answer(&mut e, id, true, false).is_empty());
+        assert_eq!(rem(&e, id).state, RemState::Verifying);
+        (w, e, id)
+    }
+
+    #[test]
+    fn a_fix_that_brings_the_signals_back_succeeds_once_they_have_settled() {
+        let (mut w, mut e) = fleet(Phase::Autonomy, IncidentKind::MemoryLeak, 0);
+        let mut log: Vec<Executed> = Vec::new();
+        assert!(run_until(&mut w, &mut e, &mut log, |e| first_in(
+            e,
+            RemState::Succeeded
+        )
+        .is_some()));
+        let r = first_in(&e, RemState::Succeeded).unwrap();
+        assert_eq!(r.class, ActionClass::Restart);
+        assert!(r.updated - r.executed.unwrap() >= SETTLE, "{r:?}");
+        assert!(
+            r.timeline.last().unwrap().1.starts_with("verified:"),
+            "{:?}",
+            r.timeline
+        );
+        assert_eq!(e.stats().playbook(&r.playbook).success, 1);
+        assert_eq!(log.len(), 1, "one action, no undo: {log:?}");
+    }
+
+    #[test]
+    fn a_scale_out_that_did_not_help_is_undone_with_the_playbooks_undo() {
+        let (mut w, mut e, id) = claimed(IncidentKind::TrafficSurge, ActionClass::Scale);
+        let fx = idle_until(&mut w, &mut e, |e| rem(e, id).state != RemState::Verifying).unwrap();
+        let r = rem(&e, id);
+        assert_eq!(r.state, RemState::Executing, "{:?}", r.timeline);
+        assert!(r.undoing);
+        assert!(
+            r.timeline.last().unwrap().1.contains("did not help"),
+            "{:?}",
+            r.timeline
+        );
+        let undo: Vec<_> = fx
+            .iter()
+            .filter_map(|f| match f {
+                Effect::Execute(x) => Some(x),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(undo.len(), 1, "{undo:?}");
+        assert_eq!(
+            (undo[0].purpose, undo[0].who.as_str()),
+            (Purpose::Undo, POLICY)
+        );
+        assert_eq!(Some(&undo[0].action), r.undo.as_ref());
+        assert!(
+            fx.iter()
+                .any(|f| matches!(f, Effect::Outcome { success: false, .. })),
+            "{fx:?}"
+        );
+        assert!(answer(&mut e, id, true, false).is_empty());
+        assert_eq!(rem(&e, id).state, RemState::Undone);
+    }
+
+    #[test]
+    fn a_fix_without_a_safe_undo_that_did_not_help_is_raised_to_the_operator() {
+        let (mut w, mut e, id) = claimed(IncidentKind::MemoryLeak, ActionClass::Restart);
+        assert!(rem(&e, id).undo.is_none());
+        let fx = idle_until(&mut w, &mut e, |e| rem(e, id).state != RemState::Verifying).unwrap();
+        let r = rem(&e, id);
+        assert_eq!(r.state, RemState::Failed, "{:?}", r.timeline);
+        assert!(
+            r.timeline.last().unwrap().1.contains("no safe undo"),
+            "{:?}",
+            r.timeline
+        );
+        assert!(
+            !fx.iter().any(|f| matches!(f, Effect::Execute(_))),
+            "{fx:?}"
+        );
+        let end = r.verify_until.unwrap();
+        assert!(
+            r.updated >= end,
+            "judged at the end of its window, not before"
+        );
+    }
+}
