@@ -4,7 +4,7 @@
 
 use super::*;
 use crate::domain::IncidentKind;
-use crate::engine::Execution;
+use crate::engine::{EdgeKind, Execution};
 use crate::harness::{self, Verdict};
 use std::convert::Infallible;
 
@@ -75,6 +75,7 @@ pub async fn engine_task(
     let mut tick = tokio::time::interval(period);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut dirty = true;
+    let mut clock_set = false;
     // checkpoints of the engine's state are encoded off this task (a clone goes to a blocking
     // thread) and come back here to be journaled
     let (cp_tx, mut cp_rx) = mpsc::unbounded_channel::<(u64, Result<EncodedState, String>)>();
@@ -93,6 +94,7 @@ pub async fn engine_task(
                         Err(_) => break,
                     }
                 }
+                clock_set = true;
                 for ev in batch {
                     let Ok(()) = harness::step(&mut engine, &mut edge, ev);
                     start_checkpoint(&engine, &mut edge, &cp_tx);
@@ -104,9 +106,8 @@ pub async fn engine_task(
                 dirty = true;
             }
             _ = tick.tick() => {
-                if edge.lease.as_ref().is_some_and(|l| l.has_changed().unwrap_or(false))
-                    || edge.registry.as_ref().is_some_and(|r| r.has_changed().unwrap_or(false))
-                {
+                // the edges' states are said once the source has set the engine's clock
+                if clock_set && say_edges(&mut engine, &mut edge) {
                     dirty = true;
                 }
                 if let Some(j) = edge.journal.as_mut()
@@ -117,13 +118,7 @@ pub async fn engine_task(
                 }
                 if dirty {
                     let f = focus.borrow().clone();
-                    let mut snap = engine.snapshot(f.as_deref(), 1000);
-                    if let Some(l) = edge.lease.as_mut() {
-                        snap.executor = executor_summary(&l.borrow_and_update());
-                    }
-                    if let Some(r) = edge.registry.as_mut() {
-                        snap.registry = r.borrow_and_update().clone();
-                    }
+                    let snap = engine.snapshot(f.as_deref(), 1000);
                     if snap_tx.send(Arc::new(snap)).is_err() {
                         break;
                     }
@@ -150,6 +145,32 @@ pub async fn engine_task(
         let _ = j.finish();
     }
     engine
+}
+
+/// Say, as [`Event::EdgeStatus`] events, what the Lease and the registry's poll now say of
+/// themselves where it differs from what the engine last heard; `true` when anything was said.
+fn say_edges(engine: &mut Engine, edge: &mut Edge) -> bool {
+    let mut now = Vec::new();
+    if let Some(l) = edge.lease.as_mut() {
+        now.push((EdgeKind::Executor, executor_summary(&l.borrow_and_update())));
+    }
+    if let Some(r) = edge.registry.as_mut() {
+        now.push((EdgeKind::Registry, r.borrow_and_update().clone()));
+    }
+    let mut said = false;
+    for (kind, text) in now {
+        if engine.edge_status(kind) != text.as_deref() {
+            let t = engine.time();
+            let ev = Event::EdgeStatus {
+                t,
+                edge: kind,
+                text,
+            };
+            let Ok(()) = harness::step(engine, edge, ev);
+            said = true;
+        }
+    }
+    said
 }
 
 /// Start encoding a checkpoint of the engine's state when the journal says one is due.
@@ -529,6 +550,120 @@ mod tests {
                 .count();
             assert_eq!(intents, 1, "a refused action leaves no intent");
         });
+    }
+
+    #[test]
+    fn who_executes_and_the_registry_are_said_as_journaled_events_at_the_sources_time() {
+        let dir = tempfile::tempdir().unwrap();
+        let journal = journal_in(dir.path());
+        let path = journal.path().to_path_buf();
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async {
+            let (tx, rx) = mpsc::channel(16);
+            let engine = Engine::new(EngineConfig::default());
+            let (snap_tx, snap_rx) = watch::channel(Arc::new(engine.snapshot(None, 0)));
+            let (_focus_tx, focus_rx) = watch::channel(None);
+            let mut leases = BTreeMap::new();
+            leases.insert("ml".to_string(), held());
+            let (lease_tx, lease_rx) = watch::channel(leases);
+            let (reg_tx, reg_rx) = watch::channel(Some("registry: first poll…".to_string()));
+            let cancel = CancellationToken::new();
+            let edge = Edge {
+                sim: None,
+                actuator: None,
+                journal: Some(journal),
+                results: tx.clone(),
+                stats_path: None,
+                lease: Some(lease_rx),
+                registry: Some(reg_rx),
+                said: Vec::new(),
+            };
+            let task = tokio::spawn(engine_task(
+                engine,
+                rx,
+                snap_tx,
+                focus_rx,
+                edge,
+                cancel.clone(),
+                20.0,
+            ));
+            let wait = |want: Option<&'static str>, reg: &'static str| {
+                let mut snaps = snap_rx.clone();
+                async move {
+                    tokio::time::timeout(
+                        Duration::from_secs(30),
+                        snaps.wait_for(|s| {
+                            s.executor.as_deref() == want && s.registry.as_deref() == Some(reg)
+                        }),
+                    )
+                    .await
+                    .is_ok()
+                }
+            };
+            // nothing is said before the source has set the clock
+            tokio::time::sleep(Duration::from_millis(200)).await;
+            assert_eq!(snap_rx.borrow().executor, None);
+            let world = crate::sim::SimWorld::new(1, 2, 1.7e9);
+            let models = Event::Models {
+                t: world.time(),
+                models: world.metas(),
+            };
+            tx.send(models).await.unwrap();
+            assert!(
+                wait(Some("executor: this pitcrew"), "registry: first poll…").await,
+                "{:?}",
+                snap_rx.borrow()
+            );
+            lease_tx.send_modify(|m| {
+                m.insert(
+                    "ml".into(),
+                    LeaseStatus::Other {
+                        holder: "bob@h/7 (agent)".into(),
+                        renewed: Timestamp::UNIX_EPOCH,
+                        expires: Timestamp::UNIX_EPOCH,
+                    },
+                );
+            });
+            reg_tx.send(Some("registry ok".into())).unwrap();
+            assert!(
+                wait(
+                    Some("executor elsewhere (ml: bob@h/7 (agent))"),
+                    "registry ok"
+                )
+                .await,
+                "{:?}",
+                snap_rx.borrow()
+            );
+            cancel.cancel();
+            task.await.unwrap();
+        });
+        let rec = crate::replay::Recording::open(&path).unwrap();
+        let mut reader = crate::replay::Reader::new(&rec).unwrap();
+        let said: Vec<_> = rec
+            .events
+            .iter()
+            .filter_map(|i| match reader.event(i) {
+                Some(Event::EdgeStatus { t, edge, text }) => Some((t, edge, text)),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(said.len(), 4, "{said:?}");
+        assert!(said.iter().all(|(t, _, _)| *t == 1.7e9), "{said:?}");
+        assert_eq!(
+            said.last().map(|s| (s.1, s.2.as_deref())),
+            Some((EdgeKind::Registry, Some("registry ok")))
+        );
+        // a replay's status bar shows what the operator's did
+        let mut p = crate::replay::Player::new(std::sync::Arc::new(rec)).unwrap();
+        p.seek_events(usize::MAX);
+        let shown = p.engine().snapshot(None, 0);
+        assert_eq!(
+            shown.executor.as_deref(),
+            Some("executor elsewhere (ml: bob@h/7 (agent))")
+        );
     }
 
     #[test]

@@ -79,6 +79,27 @@ pub enum Event {
         /// What.
         text: String,
     },
+    /// How one of the console's edges stands, in a few words for the status bar (who executes
+    /// actions; the model registry's poll), or `None` when it has nothing to say. An event,
+    /// so that it is journaled and a replay's status bar shows what the operator's showed.
+    EdgeStatus {
+        /// Time.
+        t: f64,
+        /// Which edge.
+        edge: EdgeKind,
+        /// Its state in a few words.
+        text: Option<String>,
+    },
+}
+
+/// An edge whose state the status bar shows ([`Event::EdgeStatus`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EdgeKind {
+    /// Who executes actions (the Kubernetes Lease of each namespace).
+    Executor,
+    /// The model registry's poll.
+    Registry,
 }
 
 impl Event {
@@ -92,7 +113,8 @@ impl Event {
             | Event::Clock { t }
             | Event::ActionResult { t, .. }
             | Event::Command { t, .. }
-            | Event::Notice { t, .. } => *t,
+            | Event::Notice { t, .. }
+            | Event::EdgeStatus { t, .. } => *t,
         }
     }
 }

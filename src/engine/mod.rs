@@ -23,7 +23,9 @@ pub mod snapshot;
 mod testkit;
 mod verification;
 
-pub use event::{Change, Command, Effect, Event, Execution, SourceKind, SourceState, SourceStatus};
+pub use event::{
+    Change, Command, EdgeKind, Effect, Event, Execution, SourceKind, SourceState, SourceStatus,
+};
 pub use objectives::Objectives;
 use objectives::{judge, objective_breaches};
 pub use snapshot::{
@@ -202,6 +204,9 @@ pub struct Engine {
     /// measured in human seconds, from the events alone.
     #[serde(default)]
     wall: f64,
+    /// What the edges say of themselves for the status bar ([`Event::EdgeStatus`]).
+    #[serde(default)]
+    edges: BTreeMap<EdgeKind, String>,
 }
 
 /// What the duration predictor knows of a deploy of `m` starting at `start`.
@@ -266,6 +271,7 @@ impl Engine {
             guard_blocks: 0,
             actions_run: 0,
             wall: 0.0,
+            edges: BTreeMap::new(),
         }
     }
 
@@ -291,6 +297,11 @@ impl Engine {
     }
 
     /// Outcome statistics.
+    /// What edge `edge` last said of itself ([`Event::EdgeStatus`]).
+    pub fn edge_status(&self, edge: EdgeKind) -> Option<&str> {
+        self.edges.get(&edge).map(String::as_str)
+    }
+
     pub(crate) fn stats(&self) -> &OutcomeStats {
         &self.stats
     }
@@ -393,6 +404,14 @@ impl Engine {
             } => effects.extend(self.action_result(t.max(self.t), id, ok, dry_run, message)),
             Event::Change { t, model, change } => self.change(t, model, change),
             Event::Notice { text, .. } => self.notice(self.t, text),
+            Event::EdgeStatus { edge, text, .. } => match text {
+                Some(text) => {
+                    self.edges.insert(edge, text);
+                }
+                None => {
+                    self.edges.remove(&edge);
+                }
+            },
             Event::Source { t, status } => {
                 if status.state != self.source.state || status.label != self.source.label {
                     let (sev, text) = match &status.state {

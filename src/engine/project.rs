@@ -109,8 +109,8 @@ impl Engine {
                 self.cfg.actuator.clone()
             },
             counters: self.counters(),
-            executor: None,
-            registry: None,
+            executor: self.edge_status(EdgeKind::Executor).map(str::to_string),
+            registry: self.edge_status(EdgeKind::Registry).map(str::to_string),
         }
     }
 }

@@ -276,10 +276,10 @@ pub struct Snapshot {
     pub actuator: Option<String>,
     /// Times the guardrails held an approved action back, and actions sent to the actuator.
     pub counters: (u64, u64),
-    /// Who executes actions (the Kubernetes Lease), when more than one pitcrew could; set by
-    /// the edge, not the engine.
+    /// Who executes actions (the Kubernetes Lease), when more than one pitcrew could, as the
+    /// edge last said it ([`super::Event::EdgeStatus`]).
     pub executor: Option<String>,
-    /// The model registry's state in a few words, when one is polled; set by the edge.
+    /// The model registry's state in a few words, when one is polled (the same way).
     pub registry: Option<String>,
 }
 
