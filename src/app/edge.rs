@@ -23,12 +23,37 @@ pub struct Edge {
     pub stats_path: Option<std::path::PathBuf>,
     /// The Kubernetes Lease per namespace, when the actuator competes for one.
     pub lease: Option<watch::Receiver<BTreeMap<String, LeaseStatus>>>,
-    /// The model registry's state in a few words, when one is polled.
-    pub registry: Option<watch::Receiver<Option<String>>>,
+    /// The model registry's poll, when there is one.
+    pub registry: Option<RegistryLink>,
     /// What the console has to say of itself from the start (a skipped playbook file, no
     /// journal): said once the source's first event has set the engine's clock, so that the
     /// notices carry the session's time, not 1970.
     pub said: Vec<String>,
+}
+
+/// The engine task's link to the registry poll: it asks with the engine's models and time
+/// every [`super::registry::REGISTRY_POLL_SECS`], and hears how the poll went.
+pub struct RegistryLink {
+    /// Where the asks go (one at a time: a poll still running is not asked again).
+    pub ask: mpsc::Sender<super::registry::Ask>,
+    /// The poll's state in a few words.
+    pub status: watch::Receiver<Option<String>>,
+    /// When it was last asked.
+    pub asked: Option<tokio::time::Instant>,
+}
+
+/// Ask the registry poll for a read of the engine's models when one is due.
+fn ask_registry(engine: &Engine, edge: &mut Edge) {
+    let Some(link) = edge.registry.as_mut() else {
+        return;
+    };
+    let due = link
+        .asked
+        .is_none_or(|at| at.elapsed() >= Duration::from_secs(super::registry::REGISTRY_POLL_SECS));
+    let metas = if due { engine.metas() } else { Vec::new() };
+    if !metas.is_empty() && link.ask.try_send((metas, engine.time())).is_ok() {
+        link.asked = Some(tokio::time::Instant::now());
+    }
 }
 
 /// The Lease states in a few words for the status bar: who executes actions.
@@ -110,6 +135,9 @@ pub async fn engine_task(
                 if clock_set && say_edges(&mut engine, &mut edge) {
                     dirty = true;
                 }
+                if clock_set {
+                    ask_registry(&engine, &mut edge);
+                }
                 if let Some(j) = edge.journal.as_mut()
                     && let Err(e) = j.flush()
                 {
@@ -155,7 +183,7 @@ fn say_edges(engine: &mut Engine, edge: &mut Edge) -> bool {
         now.push((EdgeKind::Executor, executor_summary(&l.borrow_and_update())));
     }
     if let Some(r) = edge.registry.as_mut() {
-        now.push((EdgeKind::Registry, r.borrow_and_update().clone()));
+        now.push((EdgeKind::Registry, r.status.borrow_and_update().clone()));
     }
     let mut said = false;
     for (kind, text) in now {
@@ -570,6 +598,7 @@ mod tests {
             leases.insert("ml".to_string(), held());
             let (lease_tx, lease_rx) = watch::channel(leases);
             let (reg_tx, reg_rx) = watch::channel(Some("registry: first poll…".to_string()));
+            let (ask_tx, mut ask_rx) = mpsc::channel(1);
             let cancel = CancellationToken::new();
             let edge = Edge {
                 sim: None,
@@ -578,7 +607,11 @@ mod tests {
                 results: tx.clone(),
                 stats_path: None,
                 lease: Some(lease_rx),
-                registry: Some(reg_rx),
+                registry: Some(RegistryLink {
+                    ask: ask_tx,
+                    status: reg_rx,
+                    asked: None,
+                }),
                 said: Vec::new(),
             };
             let task = tokio::spawn(engine_task(
@@ -617,6 +650,10 @@ mod tests {
                 "{:?}",
                 snap_rx.borrow()
             );
+            // the registry poll is asked with the engine's own models and time
+            let ask = tokio::time::timeout(Duration::from_secs(30), ask_rx.recv()).await;
+            let (metas, t) = ask.unwrap().unwrap();
+            assert_eq!((metas, t), (world.metas(), 1.7e9));
             lease_tx.send_modify(|m| {
                 m.insert(
                     "ml".into(),

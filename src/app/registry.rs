@@ -1,41 +1,38 @@
-//! The registry poll task: reads the model registry for every model the engine knows and turns
+//! The registry poll task: reads the model registry for the models the engine task names (it
+//! asks every minute, with the engine's own list and time, not the UI's snapshot) and turns
 //! champion versions and new candidates into events.
 
 use crate::clients::mlflow::Registry;
-use crate::engine::{Event, Snapshot};
+use crate::engine::Event;
 use crate::sources::mlflow::CandidateWatch;
-use std::sync::Arc;
-use std::time::Duration;
 use tokio::sync::{mpsc, watch};
 use tokio_util::sync::CancellationToken;
 
 /// Seconds between two reads of the model registry.
 pub(crate) const REGISTRY_POLL_SECS: u64 = 60;
 
-/// Read the registry for every model the engine knows, now and every
-/// [`REGISTRY_POLL_SECS`]: champion versions and new candidates go to the engine as events;
+/// What the engine task asks the registry poll: every model the engine knows, in its order,
+/// and the engine's time.
+pub(crate) type Ask = (Vec<crate::fleet::ModelMeta>, f64);
+
+/// Read the registry for the models of each [`Ask`] the engine task sends (every
+/// [`REGISTRY_POLL_SECS`]): champion versions and new candidates go to the engine as events;
 /// how it went goes to `status` (shown in the status bar).
 pub(super) async fn poll_registry(
     registry: Registry,
-    snaps: watch::Receiver<Arc<Snapshot>>,
+    mut asks: mpsc::Receiver<Ask>,
     tx: mpsc::Sender<Event>,
     status: watch::Sender<Option<String>>,
     cancel: CancellationToken,
 ) {
     let mut watch = CandidateWatch::new();
     loop {
-        let (metas, t) = {
-            let snap = snaps.borrow();
-            let mut rows: Vec<_> = snap.rows.iter().collect();
-            rows.sort_by_key(|r| r.index);
-            // the poll names models by their position: only when the rows are the whole fleet
-            let whole = rows.iter().enumerate().all(|(i, r)| r.index as usize == i);
-            let metas: Vec<crate::fleet::ModelMeta> = if whole {
-                rows.iter().map(|r| (*r.meta).clone()).collect()
-            } else {
-                Vec::new()
-            };
-            (metas, snap.t)
+        let (metas, t) = tokio::select! {
+            _ = cancel.cancelled() => return,
+            ask = asks.recv() => match ask {
+                Some(a) => a,
+                None => return,
+            },
         };
         if !metas.is_empty() {
             let poll = tokio::select! {
@@ -72,10 +69,6 @@ pub(super) async fn poll_registry(
                 None => "registry ok".to_string(),
             };
             let _ = status.send(Some(text));
-        }
-        tokio::select! {
-            _ = cancel.cancelled() => return,
-            _ = tokio::time::sleep(Duration::from_secs(if metas.is_empty() { 2 } else { REGISTRY_POLL_SECS })) => {}
         }
     }
 }

@@ -4,8 +4,8 @@
 
 use super::registry::poll_registry;
 use super::{
-    ConsoleOptions, Edge, STOP_ENGINE, STOP_TASKS, backfill_seconds, engine_task, init_logging,
-    outcomes,
+    ConsoleOptions, Edge, RegistryLink, STOP_ENGINE, STOP_TASKS, backfill_seconds, engine_task,
+    init_logging, outcomes,
 };
 use crate::actuators::chain::ServingThenRegistry;
 use crate::actuators::mlflow::RegistryActuator;
@@ -261,15 +261,20 @@ pub async fn start_session(opts: &ConsoleOptions, paths: &Paths) -> anyhow::Resu
         )),
     };
     tasks.insert(0, source);
-    let mut registry_status = None;
+    let mut registry_link = None;
     if let Some(r) = registry {
-        let (tx, rx) = watch::channel(Some("registry: first poll…".to_string()));
-        registry_status = Some(rx);
+        let (status_tx, status) = watch::channel(Some("registry: first poll…".to_string()));
+        let (ask, asks) = mpsc::channel(1);
+        registry_link = Some(RegistryLink {
+            ask,
+            status,
+            asked: None,
+        });
         tasks.push(tokio::spawn(poll_registry(
             r,
-            snap_rx.clone(),
+            asks,
             ev_tx.clone(),
-            tx,
+            status_tx,
             cancel.clone(),
         )));
     }
@@ -285,7 +290,7 @@ pub async fn start_session(opts: &ConsoleOptions, paths: &Paths) -> anyhow::Resu
             results: ev_tx.clone(),
             stats_path: logging.is_ok().then_some(stats_path),
             lease,
-            registry: registry_status,
+            registry: registry_link,
             said,
         },
         cancel.clone(),

@@ -311,6 +311,11 @@ impl Engine {
         (self.guard_blocks, self.actions_run)
     }
 
+    /// Every model the engine knows, in its order (the index of each is its position).
+    pub fn metas(&self) -> Vec<ModelMeta> {
+        self.models.iter().map(|m| (*m.meta).clone()).collect()
+    }
+
     /// The engine clock.
     pub fn time(&self) -> f64 {
         self.t
