@@ -158,8 +158,8 @@ async fn console(
         opts.ascii,
         opts.mouse,
         Capabilities {
-            clock_control: session.sim.is_some() || session.pace.is_some(),
-            inject: session.sim.is_some(),
+            clock_control: session.playback.is_some(),
+            inject: session.simulated,
             replay: false,
         },
         crate::operator::operator_name(&opts.config),
@@ -168,9 +168,7 @@ async fn console(
         snapshots: session.snapshots.clone(),
         focus: session.focus.clone(),
         commands: session.commands.clone(),
-        sim: session.sim.clone(),
-        pace: session.pace.clone(),
-        replay: None,
+        playback: session.playback.clone(),
     };
     let (cancel, hz) = (session.cancel.clone(), opts.refresh_hz);
     let result = tui::run(&mut term, &mut ui, &theme, &keymap, channels, cancel, hz).await;

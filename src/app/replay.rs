@@ -58,7 +58,8 @@ async fn replay_console(
     keymap: Keymap,
     ascii: bool,
 ) -> anyhow::Result<()> {
-    use crate::replay::{Control, PlayState, Player};
+    use crate::domain::Playback;
+    use crate::replay::{PlayState, Player};
     let mut player = Player::new(rec.clone()).map_err(|e| anyhow::anyhow!("{e}"))?;
     let label = format!(
         "replay {}",
@@ -77,7 +78,7 @@ async fn replay_console(
     player.advance(&mut st, usize::MAX);
     let (snap_tx, snap_rx) = watch::channel(Arc::new(replay_snapshot(&player, &st, None, &label)));
     let (focus_tx, mut focus_rx) = watch::channel::<Option<String>>(None);
-    let (ctl_tx, mut ctl_rx) = mpsc::channel::<Control>(64);
+    let (ctl_tx, mut ctl_rx) = mpsc::channel::<Playback>(64);
     let (cmd_tx, mut cmd_rx) = mpsc::channel::<Event>(16);
     let cancel = CancellationToken::new();
     spawn_signal_watch(cancel.clone());
@@ -105,7 +106,7 @@ async fn replay_console(
                 c = ctl_rx.recv() => {
                     let Some(c) = c else { break };
                     flash = player.control(c, &mut st);
-                    if c == Control::Pause(false) || matches!(c, Control::Speed(_)) {
+                    if c == Playback::Pause(false) || matches!(c, Playback::Speed(_)) {
                         last = tokio::time::Instant::now();
                     }
                 }
@@ -166,9 +167,7 @@ async fn replay_console(
         snapshots: snap_rx,
         focus: focus_tx,
         commands: cmd_tx,
-        sim: None,
-        pace: None,
-        replay: Some(ctl_tx),
+        playback: Some(ctl_tx),
     };
     // Replay redraws at a fixed rate: what moves is the recording, not the fleet.
     let stop = cancel.clone();

@@ -12,6 +12,7 @@ use crate::actuators::mlflow::RegistryActuator;
 use crate::actuators::{Actuator, DryRunActuator, SimActuator};
 use crate::clients::mlflow::Registry;
 use crate::config::Paths;
+use crate::domain::Playback;
 use crate::engine::{Engine, EngineConfig, Event, Snapshot};
 use crate::journal::{Journal, JournalConfig, Record};
 use crate::policy::OutcomeStats;
@@ -30,10 +31,11 @@ pub struct Session {
     pub focus: watch::Sender<Option<String>>,
     /// Where operator commands go.
     pub commands: mpsc::Sender<Event>,
-    /// Simulator control, when the source is the simulator.
-    pub sim: Option<mpsc::Sender<SimControl>>,
-    /// Pause and speed of a past window, in history mode.
-    pub pace: Option<mpsc::Sender<crate::sources::pace::Pace>>,
+    /// The source is the simulator (incidents can be injected).
+    pub simulated: bool,
+    /// Pause and speed of the source's clock: the simulator's, or a past window's in history
+    /// mode (none for a live Prometheus).
+    pub playback: Option<mpsc::Sender<Playback>>,
     /// Cancels every task.
     pub cancel: CancellationToken,
     /// Where the journal is written, when there is one.
@@ -231,12 +233,11 @@ pub async fn start_session(opts: &ConsoleOptions, paths: &Paths) -> anyhow::Resu
     let (snap_tx, snap_rx) = watch::channel(Arc::new(engine.snapshot(None, 0)));
     let (focus_tx, focus_rx) = watch::channel::<Option<String>>(None);
     let is_sim = real.is_none();
-    let (pace_tx, pace_rx) = match opts.history {
-        Some(_) => {
-            let (tx, rx) = mpsc::channel(16);
-            (Some(tx), Some(rx))
-        }
-        None => (None, None),
+    let (play_tx, play_rx) = if is_sim || opts.history.is_some() {
+        let (tx, rx) = mpsc::channel(16);
+        (Some(tx), Some(rx))
+    } else {
+        (None, None)
     };
     let source = match real {
         Some(p) => tokio::spawn(crate::sources::prometheus::run(
@@ -244,7 +245,7 @@ pub async fn start_session(opts: &ConsoleOptions, paths: &Paths) -> anyhow::Resu
             opts.config.models.clone(),
             opts.history,
             opts.speed,
-            pace_rx,
+            play_rx,
             ev_tx.clone(),
             cancel.clone(),
         )),
@@ -257,6 +258,7 @@ pub async fn start_session(opts: &ConsoleOptions, paths: &Paths) -> anyhow::Resu
             },
             ev_tx.clone(),
             sim_rx,
+            play_rx,
             cancel.clone(),
         )),
     };
@@ -300,8 +302,8 @@ pub async fn start_session(opts: &ConsoleOptions, paths: &Paths) -> anyhow::Resu
         snapshots: snap_rx,
         focus: focus_tx,
         commands: ev_tx,
-        sim: is_sim.then_some(sim_tx),
-        pace: pace_tx,
+        simulated: is_sim,
+        playback: play_tx,
         cancel,
         journal_path,
         tasks,

@@ -7,10 +7,12 @@
 mod action;
 mod cause;
 mod incident;
+mod playback;
 mod signal;
 pub mod time;
 
 pub use action::Action;
 pub use cause::Cause;
 pub use incident::IncidentKind;
+pub use playback::Playback;
 pub use signal::Signal;

@@ -11,7 +11,7 @@ mod recording;
 mod summary;
 mod verify;
 
-pub use player::{Control, PlayState, Player};
+pub use player::{PlayState, Player};
 pub use recording::{Idx, Mark, Reader, Recording, StoredCheckpoint};
 pub use summary::{IncidentSummary, Summary, summary, summary_markdown};
 pub use verify::{Verification, verify};

@@ -3,6 +3,7 @@
 
 use super::ReplayError;
 use super::recording::{Idx, Reader, Recording};
+use crate::domain::Playback;
 use crate::engine::{Effect, Engine, Event};
 
 /// Replays a recording into an engine; seeks forwards by applying events and backwards from
@@ -344,21 +345,6 @@ impl Player {
     }
 }
 
-/// What the console asks of the player.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub enum Control {
-    /// Pause (true) or play.
-    Pause(bool),
-    /// Playback speed.
-    Speed(f64),
-    /// One event forward (true) or back.
-    Step(bool),
-    /// To the next (true) or previous incident or decision; pauses there.
-    Mark(bool),
-    /// To a time; pauses there.
-    Seek(f64),
-}
-
 /// The player's state as the status bar shows it.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct PlayState {
@@ -372,11 +358,11 @@ pub struct PlayState {
 
 impl Player {
     /// Apply a control; returns a message for the operator when there is one.
-    pub fn control(&mut self, c: Control, st: &mut PlayState) -> Option<String> {
+    pub fn control(&mut self, c: Playback, st: &mut PlayState) -> Option<String> {
         match c {
-            Control::Pause(p) => st.playing = !p && self.next < self.rec.events.len(),
-            Control::Speed(s) => st.speed = s.clamp(1.0, 1000.0),
-            Control::Step(fwd) => {
+            Playback::Pause(p) => st.playing = !p && self.next < self.rec.events.len(),
+            Playback::Speed(s) => st.speed = s.clamp(1.0, 1000.0),
+            Playback::Step(fwd) => {
                 st.playing = false;
                 if fwd {
                     self.step();
@@ -385,7 +371,7 @@ impl Player {
                 }
                 st.cursor = self.engine.time();
             }
-            Control::Mark(next) => {
+            Playback::Mark(next) => {
                 st.playing = false;
                 let pos = self.next;
                 let m = if next {
@@ -413,7 +399,7 @@ impl Player {
                     }
                 }
             }
-            Control::Seek(t) => {
+            Playback::Seek(t) => {
                 st.playing = false;
                 self.seek_time(t);
                 st.cursor = self.engine.time();

@@ -1,17 +1,8 @@
-//! Playing a past window in wall time: the controls the console sends to a source that plays
-//! history (pause, speed), and the clock that turns wall time into the window's time across
+//! Playing a past window in wall time: the clock that turns wall time into the window's time across
 //! pauses and speed changes.
 
+use crate::domain::Playback;
 use std::time::Instant;
-
-/// What the console asks of a source playing a past window.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub enum Pace {
-    /// Pause (true) or play.
-    Pause(bool),
-    /// Playback speed (the window's seconds per wall second).
-    Speed(f64),
-}
 
 /// The window's time as wall time passes: continuous across pauses and speed changes.
 #[derive(Debug, Clone)]
@@ -55,11 +46,13 @@ impl PacedClock {
         self.paused
     }
 
-    /// Apply a control; true when it changed anything.
-    pub fn apply(&mut self, c: Pace) -> bool {
+    /// Apply a control (pause and speed; a past window has no events to step through);
+    /// true when it changed anything.
+    pub fn apply(&mut self, c: Playback) -> bool {
         let (speed, paused) = match c {
-            Pace::Pause(p) => (self.speed, p),
-            Pace::Speed(s) => (clamp_speed(s, self.range), self.paused),
+            Playback::Pause(p) => (self.speed, p),
+            Playback::Speed(s) => (clamp_speed(s, self.range), self.paused),
+            Playback::Step(_) | Playback::Mark(_) | Playback::Seek(_) => return false,
         };
         if speed == self.speed && paused == self.paused {
             return false;
@@ -94,20 +87,23 @@ mod tests {
         let mut c = PacedClock::new(1000.0, 10.0, (0.1, 1000.0));
         std::thread::sleep(std::time::Duration::from_millis(20));
         assert!(c.now() > 1000.0);
-        assert!(c.apply(Pace::Pause(true)));
+        assert!(c.apply(Playback::Pause(true)));
         let frozen = c.now();
         std::thread::sleep(std::time::Duration::from_millis(20));
         assert_eq!(c.now(), frozen);
         assert!(c.wall_until(frozen + 1.0).is_infinite());
-        assert!(!c.apply(Pace::Pause(true)), "pausing twice changes nothing");
-        assert!(c.apply(Pace::Speed(5000.0)));
+        assert!(
+            !c.apply(Playback::Pause(true)),
+            "pausing twice changes nothing"
+        );
+        assert!(c.apply(Playback::Speed(5000.0)));
         assert_eq!(c.speed(), 1000.0, "clamped to the range");
         assert_eq!(
             c.now(),
             frozen,
             "a speed change does not move a paused clock"
         );
-        assert!(c.apply(Pace::Pause(false)));
+        assert!(c.apply(Playback::Pause(false)));
         assert!(c.now() >= frozen);
         assert!((c.wall_until(c.now() + 1000.0) - 1.0).abs() < 0.05);
         assert_eq!(PacedClock::new(0.0, f64::NAN, (0.1, 10.0)).speed(), 1.0);

@@ -5,6 +5,7 @@
 //! clock event every real second so that data age is honest.
 
 use crate::domain::Action;
+use crate::domain::Playback;
 use crate::engine::{Change, Event, SourceKind, SourceState, SourceStatus};
 use crate::sim::{SIM_STEP, SimWorld, WorldEvent};
 use futures::future::BoxFuture;
@@ -16,13 +17,9 @@ use tokio_util::sync::CancellationToken;
 /// Lowest and highest time acceleration.
 pub(crate) const SPEED_RANGE: (f64, f64) = (1.0, 1000.0);
 
-/// Requests to the simulator from the console and the simulated actuator.
+/// Requests to the simulator from the engine's edge (injections) and the simulated actuator.
 #[derive(Debug)]
 pub enum SimControl {
-    /// Set the acceleration (clamped to [`SPEED_RANGE`]).
-    SetSpeed(f64),
-    /// Pause or resume.
-    SetPaused(bool),
     /// Inject an incident.
     Inject {
         /// Model index.
@@ -134,6 +131,19 @@ fn status(cfg: &SimSourceConfig, state: SourceState, speed: f64) -> SourceStatus
     }
 }
 
+/// The next playback control; never, when there is no one to send one (or no longer).
+async fn recv_play(play: &mut Option<mpsc::Receiver<Playback>>) -> Playback {
+    loop {
+        match play {
+            Some(rx) => match rx.recv().await {
+                Some(p) => return p,
+                None => *play = None,
+            },
+            None => std::future::pending::<()>().await,
+        }
+    }
+}
+
 /// Run the source until cancelled or the engine goes away. `world` starts `cfg.backfill`
 /// seconds before the live start.
 pub async fn run(
@@ -141,6 +151,7 @@ pub async fn run(
     cfg: SimSourceConfig,
     tx: mpsc::Sender<Event>,
     mut ctl: mpsc::Receiver<SimControl>,
+    mut play: Option<mpsc::Receiver<Playback>>,
     cancel: CancellationToken,
 ) {
     let mut speed = cfg.speed.clamp(SPEED_RANGE.0, SPEED_RANGE.1);
@@ -214,18 +225,17 @@ pub async fn run(
         };
         tokio::select! {
             _ = cancel.cancelled() => return,
-            msg = ctl.recv() => {
-                let Some(msg) = msg else { return };
+            play = recv_play(&mut play) => {
                 let mut new_status = None;
-                match msg {
-                    SimControl::SetSpeed(s) => {
+                match play {
+                    Playback::Speed(s) => {
                         let s = s.clamp(SPEED_RANGE.0, SPEED_RANGE.1);
                         base_sim = sim_now(base_sim, base_real, speed, paused);
                         base_real = Instant::now();
                         speed = s;
                         new_status = Some(if paused { SourceState::Paused } else { SourceState::Live });
                     }
-                    SimControl::SetPaused(p) => {
+                    Playback::Pause(p) => {
                         if p != paused {
                             base_sim = sim_now(base_sim, base_real, speed, paused).max(world.time());
                             base_real = Instant::now();
@@ -233,16 +243,23 @@ pub async fn run(
                             new_status = Some(if paused { SourceState::Paused } else { SourceState::Live });
                         }
                     }
-                    SimControl::Inject { model, kind } => world.inject(model, kind),
-                    SimControl::Act { model, action, reply } => {
-                        let r = world.act(model, &action);
-                        let _ = reply.send(r);
-                    }
+                    // a live world has no recorded events to step through or seek
+                    Playback::Step(_) | Playback::Mark(_) | Playback::Seek(_) => {}
                 }
                 if let Some(state) = new_status {
                     let t = sim_now(base_sim, base_real, speed, paused).max(world.time());
                     if !send(Event::Source { t, status: status(&cfg, state, speed) }).await {
                         return;
+                    }
+                }
+            }
+            msg = ctl.recv() => {
+                let Some(msg) = msg else { return };
+                match msg {
+                    SimControl::Inject { model, kind } => world.inject(model, kind),
+                    SimControl::Act { model, action, reply } => {
+                        let r = world.act(model, &action);
+                        let _ = reply.send(r);
                     }
                 }
                 for e in world.drain_events() {

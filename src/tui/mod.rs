@@ -13,8 +13,9 @@ pub mod theme;
 pub mod views;
 pub mod widgets;
 
+use crate::domain::Playback;
 use crate::engine::{Event, Snapshot, SourceState};
-use crate::sources::sim::{SPEED_RANGE, SimControl};
+use crate::sources::sim::SPEED_RANGE;
 use crossterm::event::{
     Event as TermEvent, EventStream, KeyCode, KeyEventKind, KeyModifiers, MouseEventKind,
 };
@@ -61,12 +62,16 @@ pub struct Channels {
     pub focus: watch::Sender<Option<String>>,
     /// Operator commands to the engine.
     pub commands: mpsc::Sender<Event>,
-    /// The simulator's controls, when the source is the simulator.
-    pub sim: Option<mpsc::Sender<SimControl>>,
-    /// Pause and speed of a past window, in history mode.
-    pub pace: Option<mpsc::Sender<crate::sources::pace::Pace>>,
-    /// The player's controls, when the source is a recording.
-    pub replay: Option<mpsc::Sender<crate::replay::Control>>,
+    /// The clock of what is shown — the simulator's, a past window's, a recording's player —
+    /// when it can be controlled.
+    pub playback: Option<mpsc::Sender<Playback>>,
+}
+
+/// Send a playback control to the clock of what is shown, when it can be controlled.
+fn play(ch: &Channels, p: Playback) {
+    if let Some(tx) = &ch.playback {
+        let _ = tx.try_send(p);
+    }
 }
 
 /// What job control asks of the console.
@@ -235,38 +240,16 @@ pub async fn run(
                         }
                         Out::Speed(f) => {
                             let s = next_speed(snap.source.speed, f > 1.0);
-                            if let Some(sim) = &ch.sim {
-                                let _ = sim.try_send(SimControl::SetSpeed(s));
-                            }
-                            if let Some(r) = &ch.replay {
-                                let _ = r.try_send(crate::replay::Control::Speed(s));
-                            }
-                            if let Some(p) = &ch.pace {
-                                let _ = p.try_send(crate::sources::pace::Pace::Speed(s));
-                            }
+                            play(&ch, Playback::Speed(s));
                             ui.flash = Some(format!("speed ×{s}"));
                         }
                         Out::TogglePause => {
                             let paused = matches!(snap.source.state, SourceState::Paused);
-                            if let Some(sim) = &ch.sim {
-                                let _ = sim.try_send(SimControl::SetPaused(!paused));
-                            }
-                            if let Some(r) = &ch.replay {
-                                let _ = r.try_send(crate::replay::Control::Pause(!paused));
-                            }
-                            if let Some(p) = &ch.pace {
-                                let _ = p.try_send(crate::sources::pace::Pace::Pause(!paused));
-                            }
+                            play(&ch, Playback::Pause(!paused));
                         }
-                        Out::Step(fwd) => if let Some(r) = &ch.replay {
-                            let _ = r.try_send(crate::replay::Control::Step(fwd));
-                        },
-                        Out::Mark(next) => if let Some(r) = &ch.replay {
-                            let _ = r.try_send(crate::replay::Control::Mark(next));
-                        },
-                        Out::Seek(t) => if let Some(r) = &ch.replay {
-                            let _ = r.try_send(crate::replay::Control::Seek(t));
-                        },
+                        Out::Step(fwd) => play(&ch, Playback::Step(fwd)),
+                        Out::Mark(next) => play(&ch, Playback::Mark(next)),
+                        Out::Seek(t) => play(&ch, Playback::Seek(t)),
                     }
                 }
             }

@@ -49,10 +49,11 @@ pub use task::*;
 
 use crate::clients::prometheus::*;
 use crate::config::{ModelConfig, PrometheusConfig};
+use crate::domain::Playback;
 use crate::domain::Signal;
 use crate::engine::{Event, SourceKind, SourceState, SourceStatus};
 use crate::fleet::{ModelMeta, Sample};
-use crate::sources::pace::{Pace, PacedClock};
+use crate::sources::pace::PacedClock;
 use crate::sources::resolution::{data_resolution, step_warning};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::time::Duration;

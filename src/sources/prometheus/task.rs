@@ -38,7 +38,7 @@ pub(super) struct Src {
     /// sent again.
     pub(super) sent: Option<(SourceState, String, f64)>,
     /// The console's pause and speed controls (history mode).
-    pub(super) pace: Option<mpsc::Receiver<Pace>>,
+    pub(super) pace: Option<mpsc::Receiver<Playback>>,
     /// Seconds between new values, measured from the window fetched in history mode (where all
     /// the data come from range queries; live, the last backfill need not say how fine the
     /// data are now, and `stale_after_seconds` is the knob).
@@ -340,7 +340,7 @@ pub async fn run(
     models: BTreeMap<String, ModelConfig>,
     range: Option<(f64, f64)>,
     speed: f64,
-    pace: Option<mpsc::Receiver<Pace>>,
+    pace: Option<mpsc::Receiver<Playback>>,
     tx: mpsc::Sender<Event>,
     cancel: CancellationToken,
 ) {
