@@ -73,9 +73,17 @@ fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
 
 /// The production part of a file: its lines without its test modules (`#[cfg(test)]` then
 /// `mod NAME {`, to the `}` at that module's indentation, as rustfmt writes it), each with its
-/// line number.
+/// line number; nothing of a file that is a test module as a whole (an inner `#![cfg(test)]`
+/// before any item).
 fn production(text: &str) -> Vec<(usize, &str)> {
     let lines: Vec<&str> = text.lines().collect();
+    let first_code = lines
+        .iter()
+        .map(|l| l.trim())
+        .find(|l| !(l.is_empty() || l.starts_with("//")));
+    if first_code == Some("#![cfg(test)]") {
+        return Vec::new();
+    }
     let mut out = Vec::with_capacity(lines.len());
     let mut i = 0;
     while i < lines.len() {
@@ -458,6 +466,10 @@ fn the_checker_finds_a_wrong_import_and_a_cycle() {
     );
     write("config/diagnostics.rs", "pub struct Problem;\n");
     write(
+        "engine/testkit.rs",
+        "//! test helpers\n#![cfg(test)]\nuse crate::sources::Sim;\n",
+    );
+    write(
         "engine/edge.rs",
         "use crate::config::diagnostics::Problem;\n",
     );
@@ -505,6 +517,8 @@ fn the_checker_finds_a_wrong_import_and_a_cycle() {
         "{joined}"
     );
     assert!(!joined.contains("policy/playbook.rs:2"), "{joined}");
+    // a file that is a test module as a whole is not production code
+    assert!(!joined.contains("engine/testkit.rs"), "{joined}");
     assert!(
         joined.contains("engine may not import config")
             && joined.contains("engine/edge.rs:1: use crate::config::diagnostics::Problem;"),

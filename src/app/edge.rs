@@ -410,31 +410,42 @@ mod tests {
         .unwrap()
     }
 
+    /// An edge with `journal`, answering on `results`, and nothing else.
+    fn bare(journal: Option<Journal>, results: mpsc::Sender<Event>) -> Edge {
+        Edge {
+            sim: None,
+            actuator: None,
+            journal,
+            results,
+            stats_path: None,
+            lease: None,
+            registry: None,
+            said: Vec::new(),
+        }
+    }
+
+    /// A single-threaded runtime for the engine task's tests.
+    fn runtime() -> tokio::runtime::Runtime {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap()
+    }
+
     #[test]
     fn the_consoles_first_words_are_said_at_the_sources_time_and_journaled() {
         let dir = tempfile::tempdir().unwrap();
         let journal = journal_in(dir.path());
         let path = journal.path().to_path_buf();
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap();
+        let rt = runtime();
         rt.block_on(async {
             let (tx, rx) = mpsc::channel(16);
             let engine = Engine::new(EngineConfig::default());
             let (snap_tx, mut snap_rx) = watch::channel(Arc::new(engine.snapshot(None, 0)));
             let (_focus_tx, focus_rx) = watch::channel(None);
             let cancel = CancellationToken::new();
-            let edge = Edge {
-                sim: None,
-                actuator: None,
-                journal: Some(journal),
-                results: tx.clone(),
-                stats_path: None,
-                lease: None,
-                registry: None,
-                said: vec!["playbook file skipped: x.toml".into()],
-            };
+            let mut edge = bare(Some(journal), tx.clone());
+            edge.said.push("playbook file skipped: x.toml".into());
             let task = tokio::spawn(engine_task(
                 engine,
                 rx,
@@ -476,16 +487,8 @@ mod tests {
         let j = journal_in(dir.path());
         let path = j.path().to_path_buf();
         let (results, _rx) = mpsc::channel(1);
-        let mut edge = Edge {
-            sim: None,
-            actuator: None,
-            journal: Some(j),
-            results,
-            stats_path: None,
-            lease: None,
-            registry: None,
-            said: vec!["playbook file skipped: x.toml".into()],
-        };
+        let mut edge = bare(Some(j), results);
+        edge.said.push("playbook file skipped: x.toml".into());
         let mut engine = Engine::new(EngineConfig::default());
         tell(&mut engine, &mut edge);
         let mut journal = edge.journal.take();
@@ -529,22 +532,11 @@ mod tests {
             purpose: Purpose::Run,
             who: "alice".into(),
         };
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap();
+        let rt = runtime();
         rt.block_on(async {
             let (results, mut rx) = mpsc::channel(4);
-            let mut edge = Edge {
-                sim: None,
-                actuator: Some(Arc::new(DryRunActuator)),
-                journal: Some(journal),
-                results,
-                stats_path: None,
-                lease: None,
-                registry: None,
-                said: Vec::new(),
-            };
+            let mut edge = bare(Some(journal), results);
+            edge.actuator = Some(Arc::new(DryRunActuator));
             let mut engine = Engine::new(EngineConfig::default());
             let Ok(()) = harness::carry(&mut engine, &mut edge, vec![Effect::Execute(x.clone())]);
             // the intent is on disk (flushed and synced) before the actuator's answer comes
@@ -585,10 +577,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let journal = journal_in(dir.path());
         let path = journal.path().to_path_buf();
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap();
+        let rt = runtime();
         rt.block_on(async {
             let (tx, rx) = mpsc::channel(16);
             let engine = Engine::new(EngineConfig::default());
@@ -600,20 +589,13 @@ mod tests {
             let (reg_tx, reg_rx) = watch::channel(Some("registry: first poll…".to_string()));
             let (ask_tx, mut ask_rx) = mpsc::channel(1);
             let cancel = CancellationToken::new();
-            let edge = Edge {
-                sim: None,
-                actuator: None,
-                journal: Some(journal),
-                results: tx.clone(),
-                stats_path: None,
-                lease: Some(lease_rx),
-                registry: Some(RegistryLink {
-                    ask: ask_tx,
-                    status: reg_rx,
-                    asked: None,
-                }),
-                said: Vec::new(),
-            };
+            let mut edge = bare(Some(journal), tx.clone());
+            edge.lease = Some(lease_rx);
+            edge.registry = Some(RegistryLink {
+                ask: ask_tx,
+                status: reg_rx,
+                asked: None,
+            });
             let task = tokio::spawn(engine_task(
                 engine,
                 rx,

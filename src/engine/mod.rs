@@ -19,7 +19,6 @@ mod project;
 mod proposals;
 pub mod remedy;
 pub mod snapshot;
-#[cfg(test)]
 mod testkit;
 mod verification;
 

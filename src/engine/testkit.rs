@@ -4,6 +4,8 @@
 //! actuator), or with no effect carried out at all (an actuator that has not answered, or
 //! that answers without acting: the test feeds the answer it wants).
 
+#![cfg(test)]
+
 use super::{Effect, Engine, EngineConfig, Event};
 use crate::domain::IncidentKind;
 use crate::harness::{self, Executed};
