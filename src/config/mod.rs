@@ -66,6 +66,17 @@ pub struct JournalRetentionConfig {
     pub max_age_days: f64,
 }
 
+/// The journal's retention without a `[journal]` section (or with one that leaves a key
+/// out): the one place its defaults are declared.
+impl Default for JournalRetentionConfig {
+    fn default() -> Self {
+        JournalRetentionConfig {
+            max_total_mib: default_journal_mib(),
+            max_age_days: default_journal_days(),
+        }
+    }
+}
+
 fn default_journal_mib() -> f64 {
     1024.0
 }

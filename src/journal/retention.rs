@@ -5,6 +5,7 @@
 //! nor one another console on this machine is still writing (its process, named in the file
 //! name, is alive), nor any file that is not a session journal.
 
+use crate::config::JournalRetentionConfig;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;
@@ -21,22 +22,22 @@ pub struct Retention {
 impl Retention {
     /// The retention a config's `[journal]` section asks for (the defaults without one).
     pub fn of(config: &crate::config::Config) -> Retention {
-        config
-            .journal
-            .as_ref()
-            .map_or_else(Retention::default, |j| Retention {
-                max_total_bytes: (j.max_total_mib.max(0.0) * 1024.0 * 1024.0) as u64,
-                max_age_secs: j.max_age_days.max(0.0) * 86_400.0,
-            })
+        Retention::of_section(&config.journal.clone().unwrap_or_default())
+    }
+
+    /// The retention a `[journal]` section asks for.
+    fn of_section(j: &JournalRetentionConfig) -> Retention {
+        Retention {
+            max_total_bytes: (j.max_total_mib.max(0.0) * 1024.0 * 1024.0) as u64,
+            max_age_secs: j.max_age_days.max(0.0) * 86_400.0,
+        }
     }
 }
 
+/// The config's defaults (declared there once).
 impl Default for Retention {
     fn default() -> Self {
-        Retention {
-            max_total_bytes: 1024 * 1024 * 1024,
-            max_age_secs: 30.0 * 86_400.0,
-        }
+        Retention::of_section(&JournalRetentionConfig::default())
     }
 }
 
@@ -234,5 +235,22 @@ mod tests {
             SystemTime::now(),
         );
         assert_eq!(p, Pruned::default());
+    }
+
+    #[test]
+    fn the_retention_is_the_configs_with_its_defaults_for_what_it_leaves_out() {
+        use crate::config::{Config, diagnostics::SourceText};
+        let parse = |text: &'static str| {
+            Config::parse(&SourceText::new("c.toml", std::borrow::Cow::Borrowed(text))).unwrap()
+        };
+        let default = Retention {
+            max_total_bytes: 1 << 30,
+            max_age_secs: 30.0 * 86_400.0,
+        };
+        assert_eq!(Retention::default(), default);
+        assert_eq!(Retention::of(&parse("")), default);
+        let week = Retention::of(&parse("[journal]\nmax_age_days = 7\n"));
+        assert_eq!(week.max_total_bytes, default.max_total_bytes);
+        assert_eq!(week.max_age_secs, 7.0 * 86_400.0);
     }
 }
