@@ -7,6 +7,7 @@ use crate::domain::IncidentKind;
 use crate::engine::{EdgeKind, Execution};
 use crate::harness::{self, Verdict};
 use std::convert::Infallible;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 /// What the engine task talks to besides the UI: the simulator, the actuator, the journal
 /// and the outcome statistics file.
@@ -34,8 +35,11 @@ pub struct Edge {
 /// The engine task's link to the registry poll: it asks with the engine's models and time
 /// every [`super::registry::REGISTRY_POLL_SECS`], and hears how the poll went.
 pub struct RegistryLink {
-    /// Where the asks go (one at a time: a poll still running is not asked again).
+    /// Where the asks go.
     pub ask: mpsc::Sender<super::registry::Ask>,
+    /// Set by the poll while it reads the registry: a poll still running is not asked
+    /// again (a slow registry gets fresh models when it is done, not a backlog of old ones).
+    pub busy: Arc<AtomicBool>,
     /// The poll's state in a few words.
     pub status: watch::Receiver<Option<String>>,
     /// When it was last asked.
@@ -49,7 +53,8 @@ fn ask_registry(engine: &Engine, edge: &mut Edge) {
     };
     let due = link
         .asked
-        .is_none_or(|at| at.elapsed() >= Duration::from_secs(super::registry::REGISTRY_POLL_SECS));
+        .is_none_or(|at| at.elapsed() >= Duration::from_secs(super::registry::REGISTRY_POLL_SECS))
+        && !link.busy.load(Ordering::Acquire);
     let metas = if due { engine.metas() } else { Vec::new() };
     if !metas.is_empty() && link.ask.try_send((metas, engine.time())).is_ok() {
         link.asked = Some(tokio::time::Instant::now());
@@ -142,7 +147,10 @@ pub async fn engine_task(
                     && let Err(e) = j.flush()
                 {
                     edge.lose(e);
-                    tell(&mut engine, &mut edge);
+                    // said now once the source has set the clock, else with its first event
+                    if clock_set {
+                        tell(&mut engine, &mut edge);
+                    }
                 }
                 if dirty {
                     let f = focus.borrow().clone();
@@ -594,6 +602,7 @@ mod tests {
             edge.registry = Some(RegistryLink {
                 ask: ask_tx,
                 status: reg_rx,
+                busy: Arc::new(AtomicBool::new(false)),
                 asked: None,
             });
             let task = tokio::spawn(engine_task(

@@ -5,6 +5,8 @@
 use crate::clients::mlflow::Registry;
 use crate::engine::Event;
 use crate::sources::mlflow::CandidateWatch;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use tokio::sync::{mpsc, watch};
 use tokio_util::sync::CancellationToken;
 
@@ -21,6 +23,7 @@ pub(crate) type Ask = (Vec<crate::fleet::ModelMeta>, f64);
 pub(super) async fn poll_registry(
     registry: Registry,
     mut asks: mpsc::Receiver<Ask>,
+    busy: Arc<AtomicBool>,
     tx: mpsc::Sender<Event>,
     status: watch::Sender<Option<String>>,
     cancel: CancellationToken,
@@ -34,41 +37,61 @@ pub(super) async fn poll_registry(
                 None => return,
             },
         };
-        if !metas.is_empty() {
-            let poll = tokio::select! {
-                _ = cancel.cancelled() => return,
-                p = watch.poll(&registry, &metas, t) => p,
-            };
-            for ev in poll.events {
-                if tx.send(ev).await.is_err() {
-                    return;
-                }
-            }
-            let unregistered = poll.errors.iter().filter(|(_, e)| e.is_not_found()).count();
-            let failed: Vec<_> = poll
-                .errors
-                .iter()
-                .filter(|(_, e)| !e.is_not_found())
-                .collect();
-            for (key, e) in &failed {
-                tracing::warn!("registry read for {key}: {e}");
-            }
-            let text = match failed.first() {
-                Some((key, e)) if failed.len() == metas.len() => {
-                    format!("registry DOWN ({key}: {e})")
-                }
-                Some((key, _)) => format!(
-                    "registry: {} of {} models unreadable (first {key}; see the log)",
-                    failed.len(),
-                    metas.len()
-                ),
-                None if unregistered > 0 => format!(
-                    "registry ok, {unregistered} of {} models not registered",
-                    metas.len()
-                ),
-                None => "registry ok".to_string(),
-            };
-            let _ = status.send(Some(text));
+        busy.store(true, Ordering::Release);
+        poll_once(&registry, &mut watch, &metas, t, &tx, &status, &cancel).await;
+        busy.store(false, Ordering::Release);
+        if tx.is_closed() || cancel.is_cancelled() {
+            return;
         }
     }
+}
+
+/// One read of the registry for `metas` at the engine's time `t`: its events to the engine,
+/// how it went to `status`.
+async fn poll_once(
+    registry: &Registry,
+    watch: &mut CandidateWatch,
+    metas: &[crate::fleet::ModelMeta],
+    t: f64,
+    tx: &mpsc::Sender<Event>,
+    status: &watch::Sender<Option<String>>,
+    cancel: &CancellationToken,
+) {
+    if metas.is_empty() {
+        return;
+    }
+    let poll = tokio::select! {
+        _ = cancel.cancelled() => return,
+        p = watch.poll(registry, metas, t) => p,
+    };
+    for ev in poll.events {
+        if tx.send(ev).await.is_err() {
+            return;
+        }
+    }
+    let unregistered = poll.errors.iter().filter(|(_, e)| e.is_not_found()).count();
+    let failed: Vec<_> = poll
+        .errors
+        .iter()
+        .filter(|(_, e)| !e.is_not_found())
+        .collect();
+    for (key, e) in &failed {
+        tracing::warn!("registry read for {key}: {e}");
+    }
+    let text = match failed.first() {
+        Some((key, e)) if failed.len() == metas.len() => {
+            format!("registry DOWN ({key}: {e})")
+        }
+        Some((key, _)) => format!(
+            "registry: {} of {} models unreadable (first {key}; see the log)",
+            failed.len(),
+            metas.len()
+        ),
+        None if unregistered > 0 => format!(
+            "registry ok, {unregistered} of {} models not registered",
+            metas.len()
+        ),
+        None => "registry ok".to_string(),
+    };
+    let _ = status.send(Some(text));
 }

@@ -267,14 +267,17 @@ pub async fn start_session(opts: &ConsoleOptions, paths: &Paths) -> anyhow::Resu
     if let Some(r) = registry {
         let (status_tx, status) = watch::channel(Some("registry: first poll…".to_string()));
         let (ask, asks) = mpsc::channel(1);
+        let busy = Arc::new(std::sync::atomic::AtomicBool::new(false));
         registry_link = Some(RegistryLink {
             ask,
             status,
+            busy: busy.clone(),
             asked: None,
         });
         tasks.push(tokio::spawn(poll_registry(
             r,
             asks,
+            busy,
             ev_tx.clone(),
             status_tx,
             cancel.clone(),

@@ -295,12 +295,12 @@ impl Engine {
         self.seq
     }
 
-    /// Outcome statistics.
     /// What edge `edge` last said of itself ([`Event::EdgeStatus`]).
     pub fn edge_status(&self, edge: EdgeKind) -> Option<&str> {
         self.edges.get(&edge).map(String::as_str)
     }
 
+    /// Outcome statistics.
     pub(crate) fn stats(&self) -> &OutcomeStats {
         &self.stats
     }

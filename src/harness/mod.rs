@@ -168,7 +168,8 @@ fn apply<H: Hands>(engine: &mut Engine, hands: &mut H, ev: Event) -> Result<(), 
 
 /// Carries out effects: for an action, its intent is recorded first, then the hands act, then
 /// a result known now goes back to the engine (recorded first) and the effects of that are
-/// carried out in turn, depth first; an action that may not run is answered with a failed
+/// carried out in turn, depth first. Effects are carried out in the order the engine gave
+/// them (the order `replay --verify` re-runs their intents in); an action that may not run is answered with a failed
 /// result. An injection asks the simulator for the incident; an outcome goes to the hands
 /// (the console's edge saves the statistics).
 pub fn carry<H: Hands>(
@@ -176,8 +177,9 @@ pub fn carry<H: Hands>(
     hands: &mut H,
     fx: Vec<Effect>,
 ) -> Result<(), H::Error> {
-    let mut queue = fx;
-    while let Some(f) = queue.pop() {
+    // a stack, the next effect on top: in order, and depth first
+    let mut stack: Vec<Effect> = fx.into_iter().rev().collect();
+    while let Some(f) = stack.pop() {
         match f {
             Effect::Execute(x) => {
                 let result = match hands.intent(&x)? {
@@ -192,7 +194,7 @@ pub fn carry<H: Hands>(
                 };
                 if let Some(ev) = result {
                     hands.event(&ev)?;
-                    queue.extend(engine.apply(ev));
+                    stack.extend(engine.apply(ev).into_iter().rev());
                     hands.applied(engine)?;
                 }
             }
@@ -269,5 +271,32 @@ pub(crate) fn carry_out(world: &mut SimWorld, id: u64, model: u32, action: &Acti
         ok,
         dry_run: false,
         message,
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn effects_are_carried_out_in_the_engines_order() {
+        let (mut world, mut engine) = start(3, 4, 1.7e9, EngineConfig::default());
+        let x = |id: u64, model: u32| {
+            Effect::Execute(Execution {
+                t: world.time(),
+                id,
+                model,
+                key: format!("ns/m{model}"),
+                action: Action::Restart,
+                purpose: Purpose::Run,
+                who: "t".into(),
+            })
+        };
+        let fx = vec![x(4, 0), x(5, 1), x(6, 2)];
+        let mut log = Vec::new();
+        route(&mut engine, &mut world, fx, &mut log);
+        let ids: Vec<u64> = log.iter().map(|e| e.id).collect();
+        assert_eq!(ids, [4, 5, 6], "intents in the order the engine asked");
     }
 }
