@@ -266,6 +266,9 @@ fn tell(engine: &mut Engine, edge: &mut Edge) {
     }
 }
 
+/// Why an action is refused in a session without an actuator.
+const NO_ACTUATOR: &str = "not executed: this session has no actuator (read-only)";
+
 impl Edge {
     /// A journal write failed: journaling stops, and with it every action (none runs without
     /// its intent on disk); the operator is told.
@@ -303,9 +306,7 @@ impl harness::Hands for Edge {
 
     fn intent(&mut self, x: &Execution) -> Result<Verdict, Infallible> {
         let Some(actuator) = &self.actuator else {
-            return Ok(Verdict::Refuse(
-                "not executed: this session has no actuator (read-only)".into(),
-            ));
+            return Ok(Verdict::Refuse(NO_ACTUATOR.into()));
         };
         let Some(journal) = self.journal.as_mut() else {
             return Ok(Verdict::Refuse(
@@ -328,7 +329,7 @@ impl harness::Hands for Edge {
                 id,
                 ok: false,
                 dry_run: false,
-                message: "not executed: this session has no actuator (read-only)".into(),
+                message: NO_ACTUATOR.into(),
             });
         };
         let tx = self.results.clone();
