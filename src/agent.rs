@@ -202,10 +202,12 @@ pub fn health(snap: &Snapshot, engine_alive: bool) -> Result<(), String> {
     Ok(())
 }
 
-/// Serve `/metrics` and `/healthz` on `listener` until `cancel`.
+/// Serve `/metrics` and `/healthz` on `listener` until `cancel`, with the control API's
+/// routes beside them when there are any.
 pub async fn serve(
     listener: tokio::net::TcpListener,
     snaps: watch::Receiver<Arc<Snapshot>>,
+    control: Option<axum::Router>,
     cancel: CancellationToken,
 ) -> std::io::Result<()> {
     use axum::http::{StatusCode, header};
@@ -247,6 +249,10 @@ pub async fn serve(
                 }
             }),
         );
+    let app = match control {
+        Some(c) => app.merge(c),
+        None => app,
+    };
     serve_bounded(listener, app, Limits::for_this_process(), cancel).await
 }
 
@@ -257,7 +263,8 @@ pub(crate) struct Limits {
     pub connections: usize,
     /// Time a client has to send a request's headers.
     pub header_read: std::time::Duration,
-    /// Time a connection may live (requests and keep-alive idling together).
+    /// Time a connection may stay idle (no request being answered on it); a stream being
+    /// answered is not idle.
     pub connection: std::time::Duration,
 }
 
@@ -278,8 +285,8 @@ impl Limits {
 
 /// One connection the server holds, as the eviction sees it.
 struct Held {
-    /// Requests being answered on it now.
-    busy: std::sync::atomic::AtomicUsize,
+    /// Requests being answered on it now (and streams being sent).
+    busy: Arc<std::sync::atomic::AtomicUsize>,
     /// When it last finished a request, or was accepted (milliseconds since the server began).
     idle_since: AtomicU64,
     /// Closes it.
@@ -308,7 +315,7 @@ impl HeldSet {
 }
 
 /// Serve `app` with `limits`: a slow or idle client is closed at the header-read timeout or
-/// the connection's lifetime, and no more than `limits.connections` are held. When every slot
+/// when idle for `limits.connection` (a stream being sent is not idle), and no more than `limits.connections` are held. When every slot
 /// is taken, a new client takes the slot of the connection that has waited longest without a
 /// request in progress (a client still sending its headers, or idling between requests): slow
 /// clients cannot starve `/healthz` (which answers from the last snapshot, waiting on nothing),
@@ -328,7 +335,7 @@ pub(crate) async fn serve_bounded(
     let now_ms = move || u64::try_from(began.elapsed().as_millis()).unwrap_or(u64::MAX);
     let service = hyper_util::service::TowerToHyperService::new(app);
     loop {
-        let (stream, _) = tokio::select! {
+        let (stream, peer) = tokio::select! {
             _ = cancel.cancelled() => return Ok(()),
             r = listener.accept() => match r {
                 Ok(c) => c,
@@ -370,7 +377,7 @@ pub(crate) async fn serve_bounded(
                 continue;
             };
             let me = Arc::new(Held {
-                busy: 0.into(),
+                busy: Arc::new(0.into()),
                 idle_since: now_ms().into(),
                 evict: cancel.child_token(),
             });
@@ -387,8 +394,12 @@ pub(crate) async fn serve_bounded(
                 .max_buf_size(64 << 10);
             let counted = {
                 let me = me.clone();
-                hyper::service::service_fn(move |req| {
+                hyper::service::service_fn(move |mut req: hyper::Request<hyper::body::Incoming>| {
                     use hyper::service::Service as _;
+                    req.extensions_mut()
+                        .insert(crate::control::server::Peer(peer));
+                    req.extensions_mut()
+                        .insert(crate::control::server::Busy(me.busy.clone()));
                     let me = me.clone();
                     me.busy.fetch_add(1, Relaxed);
                     let answer = service.call(req);
@@ -401,9 +412,25 @@ pub(crate) async fn serve_bounded(
                 })
             };
             let conn = b.serve_connection(TokioIo::new(stream), counted);
+            // idle past the bound: nothing being answered, nothing asked for that long
+            let idle = {
+                let me = me.clone();
+                async move {
+                    let limit = u64::try_from(limits.connection.as_millis()).unwrap_or(u64::MAX);
+                    loop {
+                        let since = me.idle_since.load(Relaxed);
+                        let now = now_ms();
+                        if me.busy.load(Relaxed) == 0 && now.saturating_sub(since) >= limit {
+                            return;
+                        }
+                        let wait = limit.saturating_sub(now.saturating_sub(since)).max(100);
+                        tokio::time::sleep(std::time::Duration::from_millis(wait)).await;
+                    }
+                }
+            };
             tokio::select! {
                 _ = conn => {}
-                _ = tokio::time::sleep(limits.connection) => {}
+                _ = idle => {}
                 _ = me.evict.cancelled() => {}
             }
             if let Ok(mut h) = held.lock() {

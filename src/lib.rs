@@ -14,6 +14,7 @@ pub mod cli_time;
 pub mod clients;
 pub mod clock;
 pub mod config;
+pub mod control;
 pub mod detect;
 pub mod diagnosis;
 pub mod domain;

@@ -95,6 +95,12 @@ enum Cmd {
     /// Print the least-privilege Kubernetes Role (and RoleBinding) that pitcrew's actions,
     /// Leases and retraining Jobs need in a namespace, as YAML for `kubectl apply -f -`.
     Rbac(cmd::rbac::Args),
+    /// The full console on an agent that executes: its fleet, every screen; your commands go
+    /// to the agent, which applies them once, in your name, if your role allows.
+    Attach(cmd::attach::Args),
+    /// Make a bearer token for the agent's control API: written to a private file; prints the
+    /// tokens-file entry (its SHA-256, user and role), never the token.
+    Token(cmd::token::Args),
     /// Validate theme, keymap and config files; report every problem with file:line:column.
     Check(cmd::check::Args),
 }
@@ -108,6 +114,8 @@ fn main() -> ExitCode {
         Some(Cmd::Replay(args)) => cmd::replay::run(args),
         Some(Cmd::Agent(args)) => cmd::agent::run(args, cli.seed),
         Some(Cmd::Rbac(args)) => cmd::rbac::run(args),
+        Some(Cmd::Attach(args)) => cmd::attach::run(args),
+        Some(Cmd::Token(args)) => cmd::token::run(args),
         Some(Cmd::Check(args)) => cmd::check::run(args),
         None => cmd::console::run(cli),
     }

@@ -264,6 +264,7 @@ proptest! {
                     lease: None,
                     registry: None,
                     said: Vec::new(),
+                    control: None,
                 },
                 cancel.clone(),
                 10.0,

@@ -30,6 +30,17 @@ pub struct Edge {
     /// journal): said once the source's first event has set the engine's clock, so that the
     /// notices carry the session's time, not 1970.
     pub said: Vec<String>,
+    /// The control API's link, in an agent that serves one.
+    pub control: Option<ControlLink>,
+}
+
+/// The engine task's link to the control API: every event applied goes to the feed of the
+/// attached consoles, and their commands come in with where the answer goes.
+pub struct ControlLink {
+    /// The stream's source.
+    pub feed: Arc<crate::control::feed::Feed>,
+    /// Commands from attached consoles.
+    pub asks: mpsc::Receiver<crate::control::server::Ask>,
 }
 
 /// The engine task's link to the registry poll: it asks with the engine's models and time
@@ -109,9 +120,22 @@ pub async fn engine_task(
     // checkpoints of the engine's state are encoded off this task (a clone goes to a blocking
     // thread) and come back here to be journaled
     let (cp_tx, mut cp_rx) = mpsc::unbounded_channel::<(u64, Result<EncodedState, String>)>();
+    let mut asks = edge.control.as_mut().map(|c| {
+        let (_, empty) = mpsc::channel(1);
+        std::mem::replace(&mut c.asks, empty)
+    });
     loop {
         tokio::select! {
             _ = cancel.cancelled() => break,
+            Some(ask) = async {
+                match asks.as_mut() {
+                    Some(a) => a.recv().await,
+                    None => std::future::pending().await,
+                }
+            } => {
+                answer(&mut engine, &mut edge, ask);
+                dirty = true;
+            }
             Some((after, r)) = cp_rx.recv() => {
                 journal_checkpoint(&mut engine, &mut edge, after, r);
             }
@@ -143,6 +167,7 @@ pub async fn engine_task(
                 if clock_set {
                     ask_registry(&engine, &mut edge);
                 }
+                make_base(&engine, &edge);
                 if let Some(j) = edge.journal.as_mut()
                     && let Err(e) = j.flush()
                 {
@@ -181,6 +206,38 @@ pub async fn engine_task(
         let _ = j.finish();
     }
     engine
+}
+
+/// Apply an attached console's command, in its caller's name, and answer with what the
+/// engine said of it (its log lines: "approved by alice", or who had decided before).
+fn answer(engine: &mut Engine, edge: &mut Edge, ask: crate::control::server::Ask) {
+    let before = engine.log_seq();
+    let ev = Event::Command {
+        t: engine.time(),
+        user: ask.user,
+        command: ask.command,
+    };
+    let Ok(()) = harness::step(engine, edge, ev);
+    let said = engine.log_since(before).map(|e| e.text.clone()).collect();
+    let _ = ask.reply.send(said);
+}
+
+/// When an attached console waits for a base, take the engine's state now (a clone) and
+/// encode it off this task.
+fn make_base(engine: &Engine, edge: &Edge) {
+    let Some(feed) = edge.control.as_ref().map(|c| c.feed.clone()) else {
+        return;
+    };
+    if !feed.wants_base() {
+        return;
+    }
+    feed.mark();
+    let copy = engine.clone();
+    tokio::task::spawn_blocking(move || {
+        let mut bytes = Vec::new();
+        let r = copy.write_checkpoint(&mut bytes).map(|()| bytes);
+        feed.set_base(r);
+    });
 }
 
 /// Say, as [`Event::EdgeStatus`] events, what the Lease and the registry's poll now say of
@@ -287,6 +344,9 @@ impl harness::Hands for Edge {
     type Error = Infallible;
 
     fn event(&mut self, ev: &Event) -> Result<(), Infallible> {
+        if let Some(c) = &self.control {
+            c.feed.push(ev);
+        }
         if let Some(j) = self.journal.as_mut()
             && let Err(e) = j.event(ev)
         {
@@ -430,6 +490,7 @@ mod tests {
             lease: None,
             registry: None,
             said: Vec::new(),
+            control: None,
         }
     }
 

@@ -3,7 +3,7 @@
 use crate::actuators::Actuator;
 use crate::actuators::lease::LeaseStatus;
 use crate::config::Paths;
-use crate::engine::{Engine, Event, Snapshot};
+use crate::engine::{Engine, Event, Snapshot, SourceState};
 use crate::journal::{EncodedState, Journal};
 use crate::policy::autonomy::Phase;
 use crate::sim::SIM_STEP;
@@ -100,15 +100,17 @@ pub(crate) fn backfill_seconds(hours: f64, n: usize) -> f64 {
     (hours * 3600.0).min(max_steps * SIM_STEP).max(0.0)
 }
 
+mod attach;
 mod edge;
 mod outcomes;
 mod registry;
 mod replay;
 mod session;
 
+pub use attach::{AttachOptions, Link, run_attach};
 pub use edge::*;
 pub use replay::*;
-pub use session::{Session, start_session};
+pub use session::{ControlParts, Session, start_session};
 
 /// The runtime every mode runs on: two worker threads (the engine and the UI never wait on
 /// each other), shut down with [`STOP_BLOCKING`] for blocking work.
@@ -183,6 +185,10 @@ async fn console(
 pub struct AgentOptions {
     /// Where `/metrics` and `/healthz` are served.
     pub listen: String,
+    /// The tokens file of the control API (none: the control API is not served).
+    pub tokens: Option<std::path::PathBuf>,
+    /// Serve the control API over plain HTTP on an address other than loopback.
+    pub allow_plain_http: bool,
 }
 
 /// Run the agent: a session without a terminal, serving `/metrics` and `/healthz`, until
@@ -195,14 +201,35 @@ pub fn run_agent(opts: ConsoleOptions, agent: AgentOptions) -> anyhow::Result<()
             agent.listen
         )
     })?;
+    let tokens = match &agent.tokens {
+        Some(p) => Some(crate::control::auth::Tokens::load(p).map_err(|e| anyhow::anyhow!(e))?),
+        None => None,
+    };
+    if tokens.is_some() && !listen.ip().is_loopback() && !agent.allow_plain_http {
+        anyhow::bail!(
+            "the control API would take tokens over plain HTTP on {listen}: listen on loopback (and reach it through a port-forward), or say --allow-plain-http (e.g. behind a TLS-terminating proxy or a service mesh)"
+        );
+    }
     let rt = runtime()?;
     let r = rt.block_on(async move {
         let listener = tokio::net::TcpListener::bind(listen)
             .await
             .with_context(|| format!("cannot listen on {listen}"))?;
         let bound = listener.local_addr().unwrap_or(listen);
-        let session = start_session(&opts, &paths).await?;
+        let mut session = start_session(&opts, &paths).await?;
         spawn_signal_watch(session.cancel.clone());
+        let control = match (tokens, session.control.take()) {
+            (Some(tokens), Some(parts)) => Some(crate::control::server::routes(Arc::new(
+                crate::control::server::Control::new(
+                    crate::control::auth::Authority::new(tokens),
+                    parts.feed,
+                    parts.asks,
+                    parts.source,
+                    parts.settings,
+                ),
+            ))),
+            _ => None,
+        };
         // stdout is not a terminal the agent owns: say where it serves and journals, once;
         // a closed stdout (its reader gone) must not stop the agent
         {
@@ -212,6 +239,17 @@ pub fn run_agent(opts: ConsoleOptions, agent: AgentOptions) -> anyhow::Result<()
                 out,
                 "pitcrew agent: serving http://{bound}/metrics and /healthz"
             );
+            let _ = if control.is_some() {
+                writeln!(
+                    out,
+                    "pitcrew agent: control API on http://{bound}/v1/stream and /v1/commands"
+                )
+            } else {
+                writeln!(
+                    out,
+                    "pitcrew agent: no control API (no --tokens): consoles cannot attach"
+                )
+            };
             let _ = match &session.journal_path {
                 Some(p) => writeln!(out, "pitcrew agent: journal {}", p.display()),
                 None => writeln!(
@@ -221,8 +259,13 @@ pub fn run_agent(opts: ConsoleOptions, agent: AgentOptions) -> anyhow::Result<()
             };
             let _ = out.flush();
         }
-        let served =
-            crate::agent::serve(listener, session.snapshots.clone(), session.cancel.clone()).await;
+        let served = crate::agent::serve(
+            listener,
+            session.snapshots.clone(),
+            control,
+            session.cancel.clone(),
+        )
+        .await;
         session.stop().await;
         served.with_context(|| format!("the HTTP server on {bound} failed"))
     });

@@ -40,8 +40,23 @@ pub struct Session {
     pub cancel: CancellationToken,
     /// Where the journal is written, when there is one.
     pub journal_path: Option<std::path::PathBuf>,
+    /// What the control API serves from, in an agent.
+    pub control: Option<ControlParts>,
     tasks: Vec<tokio::task::JoinHandle<()>>,
     engine: tokio::task::JoinHandle<Engine>,
+}
+
+/// The session's side of the control API (an agent's): the feed of its engine's events, where
+/// commands go, and what a console must know to re-run the engine.
+pub struct ControlParts {
+    /// The stream's source.
+    pub feed: Arc<crate::control::feed::Feed>,
+    /// Commands for the engine task.
+    pub asks: mpsc::Sender<crate::control::server::Ask>,
+    /// The engine's settings.
+    pub settings: crate::journal::Settings,
+    /// The data source, in a few words.
+    pub source: String,
 }
 
 impl Session {
@@ -120,6 +135,7 @@ pub async fn start_session(opts: &ConsoleOptions, paths: &Paths) -> anyhow::Resu
         ..base
     };
     let settings = crate::journal::Settings::of(&cfg);
+    let agent_settings = settings.clone();
     let digest = crate::journal::digest(&format!(
         "{:?}|{:?}|{:?}|{}",
         cfg.phase, cfg.guardrails, cfg.playbooks, cfg.approval_timeout
@@ -160,6 +176,7 @@ pub async fn start_session(opts: &ConsoleOptions, paths: &Paths) -> anyhow::Resu
                 .into(),
         );
     }
+    let label_for_control = label.clone();
     let journal = if logging.is_ok() {
         open_journal(
             paths,
@@ -283,6 +300,23 @@ pub async fn start_session(opts: &ConsoleOptions, paths: &Paths) -> anyhow::Resu
             cancel.clone(),
         )));
     }
+    // an agent serves the control API: its engine's events feed the attached consoles, and
+    // their commands come back to the engine task
+    let (control, link) = if opts.role == crate::actuators::lease::Role::Agent {
+        let feed = Arc::new(crate::control::feed::Feed::default());
+        let (asks_tx, asks) = mpsc::channel(64);
+        (
+            Some(ControlParts {
+                feed: feed.clone(),
+                asks: asks_tx,
+                settings: agent_settings,
+                source: label_for_control,
+            }),
+            Some(super::ControlLink { feed, asks }),
+        )
+    } else {
+        (None, None)
+    };
     let engine_handle = tokio::spawn(engine_task(
         engine,
         ev_rx,
@@ -297,6 +331,7 @@ pub async fn start_session(opts: &ConsoleOptions, paths: &Paths) -> anyhow::Resu
             lease,
             registry: registry_link,
             said,
+            control: link,
         },
         cancel.clone(),
         opts.refresh_hz.max(2.0),
@@ -309,6 +344,7 @@ pub async fn start_session(opts: &ConsoleOptions, paths: &Paths) -> anyhow::Resu
         playback: play_tx,
         cancel,
         journal_path,
+        control,
         tasks,
         engine: engine_handle,
     })

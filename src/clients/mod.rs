@@ -4,10 +4,12 @@
 //! engine events; actuators turn actions into requests; both import from here, never from
 //! each other.
 //!
+//! - [`agent`]: a pitcrew agent's control API (its stream and its commands);
 //! - [`body`]: reading an HTTP body up to a limit;
 //! - [`mlflow`]: the MLflow model registry;
 //! - [`prometheus`]: Prometheus's query API.
 
+pub mod agent;
 pub mod body;
 pub mod mlflow;
 pub mod prometheus;

@@ -27,9 +27,21 @@ pub struct Args {
     /// Number of simulated models (when no real source is configured).
     #[arg(long, default_value_t = 15, value_parser = clap::value_parser!(u32).range(1..=100_000))]
     pub models: u32,
+    /// Time acceleration of the simulated fleet, 1 to 1000 (demos and tests; a real source
+    /// runs at its own pace).
+    #[arg(long, default_value_t = 1.0)]
+    pub speed: f64,
     /// Scheduled incident scenario of the simulated fleet.
     #[arg(long, value_name = "NAME")]
     pub scenario: Option<String>,
+    /// Serve the control API (`/v1/stream`, `/v1/commands`) to the holders of the tokens in
+    /// this file (hashed tokens, each with a user and a role; see `pitcrew token`).
+    #[arg(long, value_name = "FILE")]
+    pub tokens: Option<std::path::PathBuf>,
+    /// Serve the control API over plain HTTP on an address other than loopback (behind a
+    /// TLS-terminating proxy or a mesh only).
+    #[arg(long)]
+    pub allow_plain_http: bool,
 }
 
 /// Runs the command; the exit code says how it went.
@@ -41,8 +53,15 @@ pub fn run(args: Args, seed: u64) -> ExitCode {
         read_only,
         dry_run,
         models,
+        speed,
         scenario,
+        tokens,
+        allow_plain_http,
     } = args;
+    if !(1.0..=1000.0).contains(&speed) {
+        eprintln!("pitcrew agent: --speed must be between 1 and 1000");
+        return ExitCode::from(2);
+    }
     let config = match load_config(config.as_deref()) {
         Ok(c) => c,
         Err(code) => return code,
@@ -53,7 +72,7 @@ pub fn run(args: Args, seed: u64) -> ExitCode {
     let opts = ConsoleOptions {
         seed,
         models: models as usize,
-        speed: 1.0,
+        speed,
         scenario,
         backfill_hours: 24.0,
         replica_budget: None,
@@ -70,7 +89,12 @@ pub fn run(args: Args, seed: u64) -> ExitCode {
         history: None,
         role: pitcrew::actuators::lease::Role::Agent,
     };
-    match pitcrew::app::run_agent(opts, pitcrew::app::AgentOptions { listen }) {
+    let agent = pitcrew::app::AgentOptions {
+        listen,
+        tokens,
+        allow_plain_http,
+    };
+    match pitcrew::app::run_agent(opts, agent) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("pitcrew agent: {e:#}");

@@ -2,6 +2,7 @@
 //! helpers that several commands share are here.
 
 pub mod agent;
+pub mod attach;
 pub mod backtest;
 pub mod check;
 pub mod console;
@@ -9,6 +10,7 @@ pub mod detect;
 pub mod forecast;
 pub mod rbac;
 pub mod replay;
+pub mod token;
 
 use pitcrew::policy::autonomy::Phase;
 use std::process::ExitCode;

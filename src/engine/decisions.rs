@@ -94,7 +94,15 @@ impl Engine {
                     Verdict::Approve => "nothing to approve",
                     Verdict::Veto(_) => "too late to veto",
                 };
-                let text = format!("{user} {verb} R{id}, but it is {} — {late}", s.word());
+                // the one who came second is told who decided first, and how
+                let before = match r.decisions.last() {
+                    Some(d) => format!(" ({} by {})", past(&d.what), d.who),
+                    None => String::new(),
+                };
+                let text = format!(
+                    "{user} {verb} R{id}, but it is {}{before} — {late}",
+                    s.word()
+                );
                 let key = r.key.clone();
                 self.push_log(t, LogKind::Decision, Some(key), Status::Warn, text);
                 return fx;
@@ -212,6 +220,16 @@ impl Engine {
     }
 }
 
+/// A recorded decision's verb in the past tense ("approve" → "approved").
+fn past(what: &str) -> String {
+    match what {
+        "approve" => "approved".into(),
+        "veto" => "vetoed".into(),
+        w if w.ends_with('e') => format!("{w}d"),
+        w => format!("{w}ed"),
+    }
+}
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {
@@ -261,7 +279,9 @@ mod tests {
         e.decide(t, "bo", id, Verdict::Approve);
         assert_eq!(rem(&e, id).state, RemState::Vetoed);
         assert!(
-            last_log(&e).contains("bo approved R") && last_log(&e).contains("nothing to approve"),
+            last_log(&e).contains("bo approved R")
+                && last_log(&e).contains("(vetoed by ana)")
+                && last_log(&e).contains("nothing to approve"),
             "{}",
             last_log(&e)
         );

@@ -28,7 +28,8 @@ pub use event::{
 pub use objectives::Objectives;
 use objectives::{judge, objective_breaches};
 pub use snapshot::{
-    BudgetView, FleetRow, LogEntry, LogKind, ModelDetail, SPARK_LEN, Snapshot, Status, StatusCounts,
+    BudgetView, FleetRow, LinkView, LogEntry, LogKind, ModelDetail, SPARK_LEN, Snapshot, Status,
+    StatusCounts,
 };
 
 use crate::diagnosis::{ChangeNote, Context, creep, diagnose};

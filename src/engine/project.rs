@@ -111,6 +111,7 @@ impl Engine {
             counters: self.counters(),
             executor: self.edge_status(EdgeKind::Executor).map(str::to_string),
             registry: self.edge_status(EdgeKind::Registry).map(str::to_string),
+            links: Vec::new(),
         }
     }
 }

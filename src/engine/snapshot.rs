@@ -281,6 +281,24 @@ pub struct Snapshot {
     pub executor: Option<String>,
     /// The model registry's state in a few words, when one is polled (the same way).
     pub registry: Option<String>,
+    /// The agents an attached console follows, and how each link stands (empty when the
+    /// engine is this process's own).
+    pub links: Vec<LinkView>,
+}
+
+/// How an attached console's link to one agent stands, for the status bar.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LinkView {
+    /// The agent, as `host:port`.
+    pub agent: String,
+    /// Following its stream.
+    pub live: bool,
+    /// Why not, when not (`DISCONNECTED` is drawn in front).
+    pub why: Option<String>,
+    /// Seconds since the agent last sent anything.
+    pub quiet: f64,
+    /// Who the agent knows this console's user as (its decisions are journaled so).
+    pub you: Option<String>,
 }
 
 impl Snapshot {

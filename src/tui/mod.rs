@@ -159,6 +159,12 @@ pub async fn run(
     loop {
         let snap = ch.snapshots.borrow().clone();
         ui.clock = snap.t;
+        // attached to an agent: decisions are journaled in the name the agent knows you by
+        if let Some(you) = snap.links.iter().find_map(|l| l.you.as_ref())
+            && ui.user != *you
+        {
+            ui.user = you.clone();
+        }
         // problems with the console itself (an unwritable data dir…) are said at once
         if snap.notices.len() > notices_shown {
             ui.flash = snap.notices.last().cloned();

@@ -473,6 +473,23 @@ fn draw_status(f: &mut Frame, ui: &Ui, ctx: &Ctx, area: Rect) {
     if let Some(reg) = &snap.registry {
         segs.push(seg(reg.clone(), badge(reg.starts_with("registry ok")), 0));
     }
+    // an attached console: at once when a link to an agent is down (a live one is named in
+    // the source's label)
+    for l in &snap.links {
+        if !l.live {
+            segs.push(seg(
+                "DISCONNECTED".into(),
+                ctx.s("ui.statusbar.stale"),
+                usize::MAX,
+            ));
+            let why = l.why.as_deref().unwrap_or("");
+            segs.push(seg(
+                format!("{} {:.0}s: {why}", l.agent, l.quiet),
+                ctx.s("ui.badge.readonly"),
+                0,
+            ));
+        }
+    }
     let hint = format!("{} help ", ctx.key(Action::Help));
     let width = (area.width as usize).saturating_sub(hint.chars().count() + 1);
     fit_segments(&mut segs, width, sep.chars().count());

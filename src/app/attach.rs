@@ -1,0 +1,426 @@
+//! `pitcrew attach`: the console on an agent. The agent's engine is re-run here from its
+//! stream (a base, then every event it applies), so every screen is the stand-alone console's;
+//! commands go to the agent, which applies them once in the caller's name and says what came
+//! of them. No actuator, no journal and no source exist here: the agent is the executor.
+//!
+//! A link that drops is shown at once (DISCONNECTED in the status bar), no command is sent
+//! while it is down, and it reconnects with backoff and resyncs from a new base.
+
+use super::*;
+use crate::clients::agent::{AgentClient, AgentError};
+use crate::control::wire::{CommandRequest, Decoder, Frame, Hello, PROTOCOL};
+use crate::engine::LinkView;
+
+/// Everything `pitcrew attach` is started with.
+#[derive(Debug, Clone)]
+pub struct AttachOptions {
+    /// The agent's URL.
+    pub url: String,
+    /// The file holding the bearer token.
+    pub token_file: Option<std::path::PathBuf>,
+    /// A CA certificate (PEM) to trust for the agent's TLS.
+    pub ca: Option<std::path::PathBuf>,
+    /// Send no command at all.
+    pub read_only: bool,
+    /// Theme name or path.
+    pub theme: String,
+    /// Keymap name or path.
+    pub keymap: String,
+    /// No Unicode.
+    pub ascii: bool,
+    /// Capture the mouse.
+    pub mouse: bool,
+    /// Data-driven redraws per second at most.
+    pub refresh_hz: f64,
+}
+
+/// No frame for this long (a beat comes every [`crate::control::server::BEAT_EVERY`]): the link is taken for dead.
+const SILENCE: Duration = Duration::from_secs(6);
+/// Pauses between reconnections: doubling from the first to the last.
+const BACKOFF_FIRST: Duration = Duration::from_millis(500);
+const BACKOFF_LAST: Duration = Duration::from_secs(15);
+
+/// Read the token file: the token is its first line, trimmed.
+fn read_token(path: &std::path::Path) -> anyhow::Result<String> {
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("cannot read the token file {}", path.display()))?;
+    let token = text.lines().next().unwrap_or("").trim().to_string();
+    if token.is_empty() {
+        anyhow::bail!("the token file {} is empty", path.display());
+    }
+    Ok(token)
+}
+
+/// Run the console attached to an agent.
+pub fn run_attach(opts: AttachOptions) -> anyhow::Result<()> {
+    let paths = Paths::from_env();
+    let (theme, keymap) = load_look(&paths, &opts.theme, &opts.keymap)?;
+    let token = match &opts.token_file {
+        Some(p) => Some(read_token(p)?),
+        None => None,
+    };
+    let ca = match &opts.ca {
+        Some(p) => Some(
+            std::fs::read(p).with_context(|| format!("cannot read the CA file {}", p.display()))?,
+        ),
+        None => None,
+    };
+    let client =
+        AgentClient::new(&opts.url, token, ca.as_deref()).map_err(|e| anyhow::anyhow!(e))?;
+    let rt = runtime()?;
+    let r = rt.block_on(attach_console(opts, client, theme, keymap));
+    rt.shutdown_timeout(STOP_BLOCKING);
+    r
+}
+
+async fn attach_console(
+    opts: AttachOptions,
+    client: AgentClient,
+    theme: Theme,
+    keymap: Keymap,
+) -> anyhow::Result<()> {
+    let cancel = CancellationToken::new();
+    spawn_signal_watch(cancel.clone());
+    let link = Link::new(client, opts.read_only);
+    let (snap_tx, snap_rx) = watch::channel(Arc::new(link.snapshot(None)));
+    let (focus_tx, focus_rx) = watch::channel::<Option<String>>(None);
+    let (cmd_tx, cmd_rx) = mpsc::channel::<Event>(16);
+    let task = tokio::spawn(follow(
+        link,
+        snap_tx,
+        focus_rx,
+        cmd_rx,
+        cancel.clone(),
+        opts.refresh_hz,
+    ));
+    let (mut term, guard) = match terminal::setup(opts.mouse, theme.mode() == ColorMode::None) {
+        Ok(t) => t,
+        Err(e) => {
+            cancel.cancel();
+            return Err(e).context("cannot set up the terminal (is this a TTY?)");
+        }
+    };
+    let mut ui = Ui::new(
+        opts.ascii,
+        opts.mouse,
+        Capabilities {
+            clock_control: false,
+            inject: false,
+            replay: false,
+        },
+        crate::operator::os_account(),
+    );
+    ui.flash = Some(format!("attaching to {}…", opts.url));
+    let channels = Channels {
+        snapshots: snap_rx,
+        focus: focus_tx,
+        commands: cmd_tx,
+        playback: None,
+    };
+    let stop = cancel.clone();
+    let result = tui::run(
+        &mut term,
+        &mut ui,
+        &theme,
+        &keymap,
+        channels,
+        stop,
+        opts.refresh_hz,
+    )
+    .await;
+    cancel.cancel();
+    drop(guard);
+    let _ = tokio::time::timeout(Duration::from_secs(2), task).await;
+    result
+}
+
+/// One agent as the console follows it.
+pub struct Link {
+    client: AgentClient,
+    read_only: bool,
+    hello: Option<Hello>,
+    engine: Option<Engine>,
+    decoder: Decoder,
+    /// Why the link is down (`None`: following the stream).
+    down: Option<String>,
+    /// When the agent last sent anything.
+    heard: tokio::time::Instant,
+    /// What the console has to say (command results, refusals), newest last.
+    notices: Vec<String>,
+    /// An empty engine, for the snapshot before the first base.
+    blank: Engine,
+}
+
+impl Link {
+    /// Not yet connected.
+    pub fn new(client: AgentClient, read_only: bool) -> Link {
+        Link {
+            client,
+            read_only,
+            hello: None,
+            engine: None,
+            decoder: Decoder::default(),
+            down: Some("connecting…".into()),
+            heard: tokio::time::Instant::now(),
+            notices: Vec::new(),
+            blank: Engine::new(crate::engine::EngineConfig::default()),
+        }
+    }
+
+    fn host(&self) -> String {
+        let u = self.client.url();
+        u.split("://").nth(1).unwrap_or(u).to_string()
+    }
+
+    /// What the console draws: the re-run engine's snapshot, and how the link stands.
+    pub fn snapshot(&self, focus: Option<&str>) -> Snapshot {
+        let mut s = match &self.engine {
+            Some(e) => e.snapshot(focus, 1000),
+            None => {
+                let mut s = self.blank.snapshot(None, 0);
+                s.source.label = self.client.url().to_string();
+                s.source.state = SourceState::Down {
+                    error: self.down.clone().unwrap_or_default(),
+                };
+                s
+            }
+        };
+        if let Some(h) = &self.hello {
+            s.source.label = format!("{} @ {}", h.source, self.host());
+        }
+        if let Some(why) = &self.down
+            && self.engine.is_some()
+        {
+            // what is shown is as old as the link's silence: the data age says so
+            s.source.state = SourceState::Down {
+                error: format!("DISCONNECTED: {why}"),
+            };
+            s.t += self.heard.elapsed().as_secs_f64() * s.source.speed.max(1.0);
+        }
+        if self.read_only {
+            s.read_only = true;
+            s.actuator = None;
+        }
+        s.links = vec![LinkView {
+            agent: self.host(),
+            live: self.down.is_none(),
+            why: self.down.clone(),
+            quiet: self.heard.elapsed().as_secs_f64(),
+            you: self.hello.as_ref().map(|h| h.you.clone()),
+        }];
+        if !self.notices.is_empty() {
+            let mut n = s.notices.as_ref().clone();
+            n.extend(self.notices.iter().cloned());
+            s.notices = Arc::new(n);
+        }
+        s
+    }
+
+    /// Frames received: applied to the re-run engine; an error ends the stream.
+    fn receive(&mut self, bytes: &[u8]) -> Result<(), String> {
+        self.heard = tokio::time::Instant::now();
+        self.decoder.push(bytes);
+        while let Some(f) = self.decoder.frame()? {
+            match f {
+                Frame::Hello(h) => {
+                    if h.protocol != PROTOCOL || h.pitcrew != env!("CARGO_PKG_VERSION") {
+                        return Err(format!(
+                            "the agent runs pitcrew {} (protocol {}), this console is {} (protocol {PROTOCOL}): attach with the same version",
+                            h.pitcrew,
+                            h.protocol,
+                            env!("CARGO_PKG_VERSION")
+                        ));
+                    }
+                    self.hello = Some(*h);
+                }
+                Frame::Base { state, .. } => {
+                    let cfg = self
+                        .hello
+                        .as_ref()
+                        .ok_or("a base before the hello")?
+                        .settings
+                        .config();
+                    self.engine = Some(Engine::restore(cfg, &state)?);
+                    self.down = None;
+                }
+                Frame::Event(ev) => {
+                    let e = self.engine.as_mut().ok_or("an event before the base")?;
+                    // the agent acts; here the engine only follows, its effects go nowhere
+                    let _ = e.apply(*ev);
+                }
+                Frame::Beat => {}
+            }
+        }
+        Ok(())
+    }
+
+    fn lost(&mut self, why: String) {
+        if self.down.is_none() {
+            self.notices
+                .push(format!("DISCONNECTED from {}: {why}", self.host()));
+        }
+        self.down = Some(why);
+        self.decoder = Decoder::default();
+    }
+}
+
+/// Follow the agent: keep the stream, re-run the engine, publish snapshots, send commands.
+async fn follow(
+    mut link: Link,
+    snap_tx: watch::Sender<Arc<Snapshot>>,
+    mut focus: watch::Receiver<Option<String>>,
+    mut commands: mpsc::Receiver<Event>,
+    cancel: CancellationToken,
+    hz: f64,
+) {
+    let (said_tx, mut said_rx) = mpsc::channel::<String>(64);
+    let mut conn: Option<reqwest::Response> = None;
+    let mut retry_at = tokio::time::Instant::now();
+    let mut backoff = BACKOFF_FIRST;
+    let mut tick = tokio::time::interval(Duration::from_secs_f64(1.0 / hz.clamp(0.5, 30.0)));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut dirty = true;
+    loop {
+        tokio::select! {
+            _ = cancel.cancelled() => break,
+            chunk = async {
+                match conn.as_mut() {
+                    Some(r) => tokio::time::timeout(SILENCE, r.chunk()).await,
+                    None => std::future::pending().await,
+                }
+            } => {
+                let why = match chunk {
+                    Ok(Ok(Some(bytes))) => match link.receive(&bytes) {
+                        Ok(()) => {
+                            if link.down.is_none() {
+                                backoff = BACKOFF_FIRST;
+                            }
+                            None
+                        }
+                        Err(e) => Some(e),
+                    },
+                    Ok(Ok(None)) => Some("the agent closed the stream".to_string()),
+                    Ok(Err(e)) => Some(format!("the stream broke: {}", chain(&e))),
+                    Err(_) => Some(format!("nothing from the agent for {} s", SILENCE.as_secs())),
+                };
+                if let Some(why) = why {
+                    conn = None;
+                    link.lost(why);
+                    retry_at = tokio::time::Instant::now() + backoff;
+                }
+                dirty = true;
+            }
+            _ = tokio::time::sleep_until(retry_at), if conn.is_none() => {
+                match link.client.stream().await {
+                    Ok(r) => {
+                        conn = Some(r);
+                        link.heard = tokio::time::Instant::now();
+                    }
+                    Err(e) => {
+                        let refused = !e.transient();
+                        link.lost(short(&e));
+                        // a refusal is not cured by hammering: the slowest pace
+                        backoff = if refused { BACKOFF_LAST } else { (backoff * 2).min(BACKOFF_LAST) };
+                        retry_at = tokio::time::Instant::now() + jitter(backoff);
+                    }
+                }
+                dirty = true;
+            }
+            c = commands.recv() => {
+                let Some(ev) = c else { break };
+                if let Event::Command { command, .. } = ev {
+                    send(&link, command, &said_tx);
+                }
+            }
+            Some(said) = said_rx.recv() => {
+                link.notices.push(said);
+                dirty = true;
+            }
+            r = focus.changed() => {
+                if r.is_err() { break; }
+                dirty = true;
+            }
+            _ = tick.tick() => {
+                // the link's quiet time moves even when nothing else does
+                if dirty || link.down.is_some() {
+                    let f = focus.borrow().clone();
+                    if snap_tx.send(Arc::new(link.snapshot(f.as_deref()))).is_err() {
+                        break;
+                    }
+                    dirty = false;
+                }
+            }
+        }
+    }
+}
+
+/// An error and its causes, in one line.
+fn chain(e: &dyn std::error::Error) -> String {
+    let mut out = e.to_string();
+    let mut src = e.source();
+    while let Some(s) = src {
+        out = format!("{out}: {s}");
+        src = s.source();
+    }
+    out
+}
+
+/// A refusal or a failure in a few words.
+fn short(e: &AgentError) -> String {
+    match e {
+        AgentError::Refused { status, text, .. } => format!("refused ({status}): {text}"),
+        AgentError::Unreachable { why, .. } => why.clone(),
+    }
+}
+
+/// `d` give or take a quarter, so that consoles do not reconnect in step.
+fn jitter(d: Duration) -> Duration {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |t| t.subsec_nanos());
+    let f = 0.75 + 0.5 * (f64::from(nanos % 1000) / 1000.0);
+    d.mul_f64(f)
+}
+
+/// A fresh command id: this process, this moment, a counter.
+fn command_id() -> String {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static N: AtomicU64 = AtomicU64::new(0);
+    let t = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos());
+    format!(
+        "{}-{t:x}-{}",
+        std::process::id(),
+        N.fetch_add(1, Ordering::Relaxed)
+    )
+}
+
+/// Send a command (not while read-only or disconnected); what comes of it is said on `said`.
+fn send(link: &Link, command: crate::engine::Command, said: &mpsc::Sender<String>) {
+    if link.read_only {
+        let _ = said.try_send("read-only: no command sent".into());
+        return;
+    }
+    if let Some(why) = &link.down {
+        let _ = said.try_send(format!(
+            "DISCONNECTED from {} ({why}): command not sent, nothing changed",
+            link.host()
+        ));
+        return;
+    }
+    let client = link.client.clone();
+    let said = said.clone();
+    tokio::spawn(async move {
+        let req = CommandRequest {
+            id: command_id(),
+            command,
+        };
+        let text = match client.command(&req).await {
+            Ok(r) if r.said.is_empty() => "the agent applied it; it had nothing to say".into(),
+            Ok(r) => r.said.join("; "),
+            Err(e) => format!("command not applied: {}", short(&e)),
+        };
+        let _ = said.send(text).await;
+    });
+}

@@ -1,0 +1,53 @@
+//! `pitcrew attach`: the console on an agent that executes (its fleet, every screen; commands
+//! go to the agent, which applies them in the caller's name).
+
+use super::Look;
+use std::process::ExitCode;
+
+/// The arguments of this command.
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    /// The agent's URL, e.g. https://pitcrew-agent.mlops:9184 (or http://127.0.0.1:9184
+    /// through a port-forward).
+    #[arg(value_name = "URL")]
+    pub url: String,
+    /// A file whose first line is your bearer token.
+    #[arg(long, value_name = "FILE")]
+    pub token_file: Option<std::path::PathBuf>,
+    /// A CA certificate (PEM) to trust for the agent's TLS (instead of the system's).
+    #[arg(long, value_name = "FILE")]
+    pub ca: Option<std::path::PathBuf>,
+    /// Send no command at all: watch only.
+    #[arg(long)]
+    pub read_only: bool,
+    #[command(flatten)]
+    pub look: Look,
+    /// Capture the mouse (wheel scrolls).
+    #[arg(long)]
+    pub mouse: bool,
+    /// Data-driven redraws per second at most.
+    #[arg(long, default_value_t = 2.0)]
+    pub refresh: f64,
+}
+
+/// Runs the command; the exit code says how it went.
+pub fn run(args: Args) -> ExitCode {
+    let opts = pitcrew::app::AttachOptions {
+        url: args.url,
+        token_file: args.token_file,
+        ca: args.ca,
+        read_only: args.read_only,
+        theme: args.look.theme,
+        keymap: args.look.keymap,
+        ascii: args.look.ascii,
+        mouse: args.mouse,
+        refresh_hz: args.refresh,
+    };
+    match pitcrew::app::run_attach(opts) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("pitcrew attach: {e:#}");
+            ExitCode::from(1)
+        }
+    }
+}

@@ -1,0 +1,398 @@
+//! Teams: `pitcrew agent` executes, consoles attach to it — with real processes on loopback
+//! and consoles in real terminals. Two consoles follow one agent; a viewer's approve is
+//! refused with the reason on screen; a console and another approver approve the same
+//! proposal at once and exactly one decision is made, which the other console shows with
+//! who made it; the agent killed shows DISCONNECTED, and restarted, the console resyncs; the
+//! agent's journal re-runs identically and its summary names who decided. Every control route
+//! refuses a caller without a token (401) and a viewer's mutating verbs (403); oversized and
+//! malformed requests are refused; no token appears in any log, journal or output.
+
+mod common;
+
+use common::pty;
+use pitcrew::control::auth::token_hash;
+use std::io::{Read, Write};
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+/// A plain HTTP/1.0 request on loopback with an optional bearer token: (status, body).
+fn request(
+    addr: &str,
+    method: &str,
+    path: &str,
+    token: Option<&str>,
+    body: &[u8],
+) -> (u16, String) {
+    let mut s = std::net::TcpStream::connect(addr).expect("connect");
+    s.set_read_timeout(Some(Duration::from_secs(20)))
+        .expect("timeout");
+    let auth = token.map_or(String::new(), |t| format!("Authorization: Bearer {t}\r\n"));
+    write!(
+        s,
+        "{method} {path} HTTP/1.0\r\nHost: {addr}\r\n{auth}Content-Type: application/json\r\nContent-Length: {}\r\n\r\n",
+        body.len()
+    )
+    .expect("write");
+    let _ = s.write_all(body);
+    let mut raw = Vec::new();
+    let _ = s.read_to_end(&mut raw);
+    let text = String::from_utf8_lossy(&raw).into_owned();
+    let code = text
+        .split_whitespace()
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0);
+    (
+        code,
+        text.split_once("\r\n\r\n").map_or("", |x| x.1).to_string(),
+    )
+}
+
+fn command(addr: &str, token: &str, id: &str, cmd: &str) -> (u16, String) {
+    let body = format!(r#"{{"id":"{id}","command":{cmd}}}"#);
+    request(addr, "POST", "/v1/commands", Some(token), body.as_bytes())
+}
+
+/// Everything under `dir`, as text (for looking for a token).
+fn all_text(dir: &Path) -> String {
+    let mut out = String::new();
+    if let Ok(rd) = std::fs::read_dir(dir) {
+        for e in rd.flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                out.push_str(&all_text(&p));
+            } else if let Ok(b) = std::fs::read(&p) {
+                out.push_str(&String::from_utf8_lossy(&b));
+            }
+        }
+    }
+    out
+}
+
+struct Team {
+    dir: tempfile::TempDir,
+    tokens: Vec<(&'static str, &'static str, String)>,
+}
+
+impl Team {
+    fn new() -> Team {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut tokens = Vec::new();
+        let mut file = String::new();
+        for (user, role) in [
+            ("alice", "approver"),
+            ("bob", "approver"),
+            ("vic", "viewer"),
+            ("root-admin", "admin"),
+        ] {
+            let token = format!("test-token-{user}-{}", std::process::id());
+            std::fs::write(
+                dir.path().join(format!("{user}.token")),
+                format!("{token}\n"),
+            )
+            .expect("token file");
+            file.push_str(&format!(
+                "[[tokens]]\nuser = \"{user}\"\nrole = \"{role}\"\nsha256 = \"{}\"\n",
+                token_hash(&token)
+            ));
+            tokens.push((user, role, token));
+        }
+        std::fs::write(dir.path().join("tokens.toml"), file).expect("tokens file");
+        Team { dir, tokens }
+    }
+
+    fn token(&self, user: &str) -> &str {
+        &self.tokens.iter().find(|t| t.0 == user).expect("user").2
+    }
+
+    fn token_file(&self, user: &str) -> String {
+        self.dir
+            .path()
+            .join(format!("{user}.token"))
+            .display()
+            .to_string()
+    }
+
+    fn agent(&self, port: u16) -> (std::process::Child, String) {
+        let mut cmd = common::bin();
+        cmd.args([
+            "agent",
+            "--listen",
+            &format!("127.0.0.1:{port}"),
+            "--tokens",
+            &self.dir.path().join("tokens.toml").display().to_string(),
+            "--phase",
+            "augmentation",
+            "--models",
+            "6",
+            "--speed",
+            "20",
+        ])
+        .env("PITCREW_DATA", self.dir.path().join("agent-data"))
+        .env("PITCREW_CONFIG", self.dir.path().join("agent-config"));
+        common::spawn_agent(&mut cmd)
+    }
+
+    fn console(&self, url: &str, user: &str) -> pty::Session {
+        pty::spawn(
+            &["attach", url, "--token-file", &self.token_file(user)],
+            &[],
+            140,
+            32,
+        )
+    }
+}
+
+/// Wait until `/metrics` says `line`.
+fn wait_metric(addr: &str, line: &str, secs: u64) -> String {
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    loop {
+        let (_, body) = common::http_get(addr, "/metrics");
+        if body.lines().any(|l| l.starts_with(line)) {
+            return body;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no '{line}' within {secs} s:\n{body}"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+#[test]
+fn two_consoles_one_decision_a_refused_viewer_and_a_resync_after_the_agent_restarts() {
+    let team = Team::new();
+    let port = common::prom::free_port();
+    let (mut agent, addr) = team.agent(port);
+    let url = format!("http://{addr}");
+    let body = wait_metric(&addr, "pitcrew_models 6", 30);
+    let model = body
+        .lines()
+        .find_map(|l| l.strip_prefix("mlops_model_accuracy{namespace=\""))
+        .and_then(|r| {
+            let (ns, rest) = r.split_once("\",model=\"")?;
+            Some(format!("{ns}/{}", rest.split('"').next()?))
+        })
+        .expect("a model on /metrics");
+
+    let mut alice = team.console(&url, "alice");
+    let mut vic = team.console(&url, "vic");
+    for c in [&alice, &vic] {
+        c.wait_for(model.split('/').nth(1).expect("name"), 30);
+    }
+
+    // the admin injects a degraded pod; in Augmentation a restart is proposed and waits
+    let (code, said) = command(
+        &addr,
+        team.token("root-admin"),
+        "inject-1",
+        &format!(r#"{{"cmd":"inject","model":"{model}","incident":"latency-spike"}}"#),
+    );
+    assert_eq!(code, 200, "{said}");
+    wait_metric(&addr, "pitcrew_pending_approvals 1", 90);
+    alice.send("5");
+    vic.send("5");
+    alice.wait_for("PENDING", 15);
+    vic.wait_for("PENDING", 15);
+
+    // the viewer's approve is refused, with the reason on the viewer's screen
+    vic.send("a");
+    vic.wait_for("Approve R1?", 10);
+    vic.send("y");
+    vic.wait_for("may not approve", 10);
+
+    // alice (in her console) and bob (from his own client) approve R1 at the same moment
+    alice.send("a");
+    alice.wait_for("Approve R1?", 10);
+    let bob_token = team.token("bob").to_string();
+    let bob_addr = addr.clone();
+    let bob = std::thread::spawn(move || {
+        command(
+            &bob_addr,
+            &bob_token,
+            "bob-1",
+            r#"{"cmd":"approve","id":1}"#,
+        )
+    });
+    alice.send("y");
+    let (code, bob_said) = bob.join().expect("bob");
+    assert_eq!(code, 200, "{bob_said}");
+    let winner = if bob_said.contains("approved by bob") {
+        "bob"
+    } else {
+        assert!(
+            bob_said.contains("(approved by alice)"),
+            "bob is told who decided first: {bob_said}"
+        );
+        "alice"
+    };
+    // the other console shows it approved by that user, within 10 s
+    vic.send("3");
+    vic.wait_for(&format!("approved by {winner}"), 10);
+    // a retry of bob's command (a reconnect) is answered, not applied again
+    let (code, again) = command(
+        &addr,
+        team.token("bob"),
+        "bob-1",
+        r#"{"cmd":"approve","id":1}"#,
+    );
+    assert_eq!(code, 200);
+    assert!(again.contains("\"repeated\":true"), "{again}");
+
+    // the agent dies: the console says so at once and sends nothing
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(agent.id() as i32),
+        nix::sys::signal::Signal::SIGKILL,
+    )
+    .expect("kill");
+    let _ = agent.wait();
+    alice.wait_for("DISCONNECTED", 10);
+    // restarted, the console resyncs and follows it again
+    let (mut agent2, _) = team.agent(port);
+    alice.wait_for_without(&format!("@ {addr} live"), "DISCONNECTED", 40);
+
+    alice.send("q");
+    vic.send("q");
+    alice.wait_exit(10);
+    vic.wait_exit(10);
+    assert!(common::terminate(&mut agent2).success());
+
+    // the first agent's journal: one decision on R1, re-run identically, who decided named
+    let jdir = team.dir.path().join("agent-data/journal");
+    let mut journals: Vec<_> = std::fs::read_dir(&jdir)
+        .expect("journal dir")
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|x| x == "jsonl"))
+        .collect();
+    journals.sort();
+    let first = &journals[0];
+    let text = std::fs::read_to_string(first).expect("journal");
+    let decisions = text
+        .lines()
+        .filter(|l| l.contains("R1 approved: approved by"))
+        .count();
+    assert_eq!(decisions, 1, "exactly one decision on R1");
+    let verify = common::bin()
+        .args(["replay", "--verify"])
+        .arg(first)
+        .output()
+        .expect("verify");
+    let out = String::from_utf8_lossy(&verify.stdout);
+    assert!(
+        verify.status.success() && out.contains("identical"),
+        "{out}"
+    );
+    let summary = common::bin()
+        .args(["replay", "--summary"])
+        .arg(first)
+        .output()
+        .expect("summary");
+    let summary = String::from_utf8_lossy(&summary.stdout);
+    assert!(
+        summary.contains(&format!("**{winner}** approve R1")),
+        "{summary}"
+    );
+    // no token anywhere: the agent's data dir, the consoles' screens and output
+    let everything = all_text(&team.dir.path().join("agent-data"))
+        + &alice.text()
+        + &vic.text()
+        + &all_text(alice.dirs.path())
+        + &all_text(vic.dirs.path());
+    for (user, _, token) in &team.tokens {
+        assert!(
+            !everything.contains(token.as_str()),
+            "{user}'s token leaked"
+        );
+    }
+}
+
+#[test]
+fn every_control_route_refuses_the_unauthenticated_and_the_viewer_and_bad_requests() {
+    let team = Team::new();
+    let port = common::prom::free_port();
+    let (mut agent, addr) = team.agent(port);
+    wait_metric(&addr, "pitcrew_models 6", 30);
+    // no token, a wrong one, another scheme: 401, before anything is read
+    for token in [None, Some("not-a-token")] {
+        let (code, _) = request(&addr, "GET", "/v1/stream", token, b"");
+        assert_eq!(code, 401, "stream with {token:?}");
+        let (code, _) = request(
+            &addr,
+            "POST",
+            "/v1/commands",
+            token,
+            br#"{"id":"x","command":{"cmd":"note","text":"hi"}}"#,
+        );
+        assert_eq!(code, 401, "commands with {token:?}");
+    }
+    // the viewer: 403 naming the verb, for each mutating verb
+    let vic = team.token("vic");
+    for (verb, cmd) in [
+        ("approve", r#"{"cmd":"approve","id":1}"#),
+        ("veto", r#"{"cmd":"veto","id":1,"reason":"not now please"}"#),
+        (
+            "automate",
+            r#"{"cmd":"set_class_mode","phase":"autonomy","class":"restart","mode":"auto"}"#,
+        ),
+        ("phase", r#"{"cmd":"set_phase","phase":"autonomy"}"#),
+        ("note", r#"{"cmd":"note","text":"hello"}"#),
+        (
+            "inject",
+            r#"{"cmd":"inject","model":"a/b","incident":"latency-spike"}"#,
+        ),
+    ] {
+        let (code, body) = command(&addr, vic, &format!("v-{verb}"), cmd);
+        assert_eq!(code, 403, "{verb}: {body}");
+        assert!(body.contains(&format!("\"{verb}\"")), "{verb}: {body}");
+    }
+    // an approver may not change the phase
+    let (code, body) = command(
+        &addr,
+        team.token("alice"),
+        "a-1",
+        r#"{"cmd":"set_phase","phase":"autonomy"}"#,
+    );
+    assert_eq!(code, 403, "{body}");
+    // oversized and malformed: refused, and the agent goes on
+    let alice = team.token("alice");
+    let huge = format!(
+        r#"{{"id":"h","command":{{"cmd":"note","text":"{}"}}}}"#,
+        "x".repeat(64 << 10)
+    );
+    let (code, _) = request(&addr, "POST", "/v1/commands", Some(alice), huge.as_bytes());
+    assert_eq!(code, 413);
+    for bad in [
+        &b"{"[..],
+        b"null",
+        br#"{"id":"","command":{"cmd":"note","text":"x"}}"#,
+        b"\xff\xfe",
+    ] {
+        let (code, body) = request(&addr, "POST", "/v1/commands", Some(alice), bad);
+        assert_eq!(code, 400, "{}: {body}", String::from_utf8_lossy(bad));
+    }
+    // a note from alice is journaled in her name
+    let (code, body) = command(
+        &addr,
+        alice,
+        "n-1",
+        r#"{"cmd":"note","text":"looking at it"}"#,
+    );
+    assert_eq!(code, 200, "{body}");
+    // repeated failures from one address are held back (429), even with a good token
+    for _ in 0..12 {
+        request(&addr, "GET", "/v1/stream", Some("wrong"), b"");
+    }
+    let (code, _) = request(&addr, "GET", "/v1/stream", Some(vic), b"");
+    assert_eq!(code, 429);
+    assert_eq!(common::http_get(&addr, "/healthz").0, 200);
+    assert!(common::terminate(&mut agent).success());
+    let data = all_text(&team.dir.path().join("agent-data"));
+    assert!(
+        data.contains("\"user\":\"alice\""),
+        "the note is journaled as alice's"
+    );
+    for (user, _, token) in &team.tokens {
+        assert!(!data.contains(token.as_str()), "{user}'s token leaked");
+    }
+}
