@@ -203,11 +203,12 @@ pub fn health(snap: &Snapshot, engine_alive: bool) -> Result<(), String> {
 }
 
 /// Serve `/metrics` and `/healthz` on `listener` until `cancel`, with the control API's
-/// routes beside them when there are any.
+/// routes beside them when there are any, over TLS when `tls` is given.
 pub async fn serve(
     listener: tokio::net::TcpListener,
     snaps: watch::Receiver<Arc<Snapshot>>,
     control: Option<axum::Router>,
+    tls: Option<tokio_rustls::TlsAcceptor>,
     cancel: CancellationToken,
 ) -> std::io::Result<()> {
     use axum::http::{StatusCode, header};
@@ -253,8 +254,45 @@ pub async fn serve(
         Some(c) => app.merge(c),
         None => app,
     };
-    serve_bounded(listener, app, Limits::for_this_process(), cancel).await
+    serve_bounded(listener, app, Limits::for_this_process(), tls, cancel).await
 }
+
+/// A TLS acceptor from a certificate chain and its private key, PEM files (rustls, with ring:
+/// TLS 1.2 and 1.3, safe defaults, no client certificates).
+pub fn tls_acceptor(
+    cert: &std::path::Path,
+    key: &std::path::Path,
+) -> Result<tokio_rustls::TlsAcceptor, String> {
+    use rustls_pki_types::pem::PemObject;
+    use rustls_pki_types::{CertificateDer, PrivateKeyDer};
+    use tokio_rustls::rustls;
+    let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(cert)
+        .and_then(|it| it.collect::<Result<_, _>>())
+        .map_err(|e| format!("{}: not a PEM certificate chain: {e}", cert.display()))?;
+    if certs.is_empty() {
+        return Err(format!("{}: no certificate in it", cert.display()));
+    }
+    let key = PrivateKeyDer::from_pem_file(key)
+        .map_err(|e| format!("{}: not a PEM private key: {e}", key.display()))?;
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let mut cfg = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| format!("TLS: {e}"))?
+        .with_no_client_auth()
+        .with_single_cert(certs, key)
+        .map_err(|e| {
+            format!(
+                "{}: the key does not fit the certificate: {e}",
+                cert.display()
+            )
+        })?;
+    cfg.alpn_protocols = vec![b"http/1.1".to_vec()];
+    Ok(tokio_rustls::TlsAcceptor::from(Arc::new(cfg)))
+}
+
+/// A connection's byte stream, plain or TLS.
+trait Io: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send {}
+impl<T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send> Io for T {}
 
 /// How the agent's HTTP server bounds what a client can hold.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -325,6 +363,7 @@ pub(crate) async fn serve_bounded(
     listener: tokio::net::TcpListener,
     app: axum::Router,
     limits: Limits,
+    tls: Option<tokio_rustls::TlsAcceptor>,
     cancel: CancellationToken,
 ) -> std::io::Result<()> {
     use hyper_util::rt::{TokioIo, TokioTimer};
@@ -386,8 +425,27 @@ pub(crate) async fn serve_bounded(
         };
         let service = service.clone();
         let held = held.clone();
+        let tls = tls.clone();
         tokio::spawn(async move {
             let _permit = permit;
+            // the handshake within the header bound: a client that stalls in it is closed
+            let stream: Box<dyn Io> = match tls {
+                None => Box::new(stream),
+                Some(acceptor) => {
+                    match tokio::time::timeout(limits.header_read, acceptor.accept(stream)).await {
+                        Ok(Ok(s)) => Box::new(s),
+                        Ok(Err(e)) => {
+                            tracing::info!(peer = %peer, "TLS handshake failed: {e}");
+                            forget(&held, &me);
+                            return;
+                        }
+                        Err(_) => {
+                            forget(&held, &me);
+                            return;
+                        }
+                    }
+                }
+            };
             let mut b = hyper::server::conn::http1::Builder::new();
             b.timer(TokioTimer::new())
                 .header_read_timeout(limits.header_read)
@@ -433,10 +491,15 @@ pub(crate) async fn serve_bounded(
                 _ = idle => {}
                 _ = me.evict.cancelled() => {}
             }
-            if let Ok(mut h) = held.lock() {
-                h.conns.retain(|c| !Arc::ptr_eq(c, &me));
-            }
+            forget(&held, &me);
         });
+    }
+}
+
+/// A connection the server no longer holds.
+fn forget(held: &std::sync::Mutex<HeldSet>, me: &Arc<Held>) {
+    if let Ok(mut h) = held.lock() {
+        h.conns.retain(|c| !Arc::ptr_eq(c, me));
     }
 }
 
@@ -518,7 +581,7 @@ mod tests {
                 }),
             );
         let cancel = CancellationToken::new();
-        tokio::spawn(serve_bounded(listener, app, limits, cancel.clone()));
+        tokio::spawn(serve_bounded(listener, app, limits, None, cancel.clone()));
         (addr, cancel)
     }
 

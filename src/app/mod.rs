@@ -189,6 +189,11 @@ pub struct AgentOptions {
     pub tokens: Option<std::path::PathBuf>,
     /// Serve the control API over plain HTTP on an address other than loopback.
     pub allow_plain_http: bool,
+    /// Serve over TLS with this certificate chain and key (PEM files).
+    pub tls: Option<(std::path::PathBuf, std::path::PathBuf)>,
+    /// Check callers with the Kubernetes API server (TokenReview, SubjectAccessReview)
+    /// instead of a tokens file.
+    pub kube_auth: bool,
 }
 
 /// Run the agent: a session without a terminal, serving `/metrics` and `/healthz`, until
@@ -205,9 +210,17 @@ pub fn run_agent(opts: ConsoleOptions, agent: AgentOptions) -> anyhow::Result<()
         Some(p) => Some(crate::control::auth::Tokens::load(p).map_err(|e| anyhow::anyhow!(e))?),
         None => None,
     };
-    if tokens.is_some() && !listen.ip().is_loopback() && !agent.allow_plain_http {
+    let tls = match &agent.tls {
+        Some((cert, key)) => {
+            Some(crate::agent::tls_acceptor(cert, key).map_err(|e| anyhow::anyhow!(e))?)
+        }
+        None => None,
+    };
+    let scheme = if tls.is_some() { "https" } else { "http" };
+    let controlled = tokens.is_some() || agent.kube_auth;
+    if controlled && tls.is_none() && !listen.ip().is_loopback() && !agent.allow_plain_http {
         anyhow::bail!(
-            "the control API would take tokens over plain HTTP on {listen}: listen on loopback (and reach it through a port-forward), or say --allow-plain-http (e.g. behind a TLS-terminating proxy or a service mesh)"
+            "the control API would take tokens over plain HTTP on {listen}: give --tls-cert and --tls-key, or listen on loopback (and reach it through a port-forward), or say --allow-plain-http (behind a TLS-terminating proxy or a service mesh)"
         );
     }
     let rt = runtime()?;
@@ -218,10 +231,29 @@ pub fn run_agent(opts: ConsoleOptions, agent: AgentOptions) -> anyhow::Result<()
         let bound = listener.local_addr().unwrap_or(listen);
         let mut session = start_session(&opts, &paths).await?;
         spawn_signal_watch(session.cancel.clone());
-        let control = match (tokens, session.control.take()) {
-            (Some(tokens), Some(parts)) => Some(crate::control::server::routes(Arc::new(
+        let authority = match tokens {
+            Some(t) => Some(crate::control::auth::Authority::new(t)),
+            None if agent.kube_auth => {
+                let context = opts.config.kubernetes.as_ref().and_then(|k| k.context.clone());
+                let namespace = opts
+                    .config
+                    .kubernetes
+                    .as_ref()
+                    .map_or_else(|| "default".to_string(), |k| k.namespace.clone());
+                let client = crate::actuators::kube::client_for(context.as_deref())
+                    .await
+                    .map_err(|e| anyhow::anyhow!("{e}"))
+                    .context("--kube-auth: cannot reach the Kubernetes API server")?;
+                Some(crate::control::auth::Authority::kube(
+                    crate::control::kube_auth::KubeReview::new(client, &namespace),
+                ))
+            }
+            None => None,
+        };
+        let control = match (authority, session.control.take()) {
+            (Some(authority), Some(parts)) => Some(crate::control::server::routes(Arc::new(
                 crate::control::server::Control::new(
-                    crate::control::auth::Authority::new(tokens),
+                    authority,
                     parts.feed,
                     parts.asks,
                     parts.source,
@@ -237,17 +269,17 @@ pub fn run_agent(opts: ConsoleOptions, agent: AgentOptions) -> anyhow::Result<()
             let mut out = std::io::stdout().lock();
             let _ = writeln!(
                 out,
-                "pitcrew agent: serving http://{bound}/metrics and /healthz"
+                "pitcrew agent: serving {scheme}://{bound}/metrics and /healthz"
             );
             let _ = if control.is_some() {
                 writeln!(
                     out,
-                    "pitcrew agent: control API on http://{bound}/v1/stream and /v1/commands"
+                    "pitcrew agent: control API on {scheme}://{bound}/v1/stream and /v1/commands"
                 )
             } else {
                 writeln!(
                     out,
-                    "pitcrew agent: no control API (no --tokens): consoles cannot attach"
+                    "pitcrew agent: no control API (no --tokens or --kube-auth): consoles cannot attach"
                 )
             };
             let _ = match &session.journal_path {
@@ -263,6 +295,7 @@ pub fn run_agent(opts: ConsoleOptions, agent: AgentOptions) -> anyhow::Result<()
             listener,
             session.snapshots.clone(),
             control,
+            tls,
             session.cancel.clone(),
         )
         .await;

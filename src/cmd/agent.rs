@@ -36,12 +36,23 @@ pub struct Args {
     pub scenario: Option<String>,
     /// Serve the control API (`/v1/stream`, `/v1/commands`) to the holders of the tokens in
     /// this file (hashed tokens, each with a user and a role; see `pitcrew token`).
-    #[arg(long, value_name = "FILE")]
+    #[arg(long, value_name = "FILE", conflicts_with = "kube_auth")]
     pub tokens: Option<std::path::PathBuf>,
+    /// Serve the control API to callers the Kubernetes API server vouches for: their token
+    /// checked with a TokenReview, each verb with a SubjectAccessReview on
+    /// remediations.pitcrew.dev in the config's [kubernetes] namespace (see `pitcrew rbac --users`).
+    #[arg(long)]
+    pub kube_auth: bool,
     /// Serve the control API over plain HTTP on an address other than loopback (behind a
     /// TLS-terminating proxy or a mesh only).
     #[arg(long)]
     pub allow_plain_http: bool,
+    /// Serve over TLS with this certificate chain (PEM; with --tls-key).
+    #[arg(long, value_name = "FILE", requires = "tls_key")]
+    pub tls_cert: Option<std::path::PathBuf>,
+    /// The private key of --tls-cert (PEM).
+    #[arg(long, value_name = "FILE", requires = "tls_cert")]
+    pub tls_key: Option<std::path::PathBuf>,
 }
 
 /// Runs the command; the exit code says how it went.
@@ -56,7 +67,10 @@ pub fn run(args: Args, seed: u64) -> ExitCode {
         speed,
         scenario,
         tokens,
+        kube_auth,
         allow_plain_http,
+        tls_cert,
+        tls_key,
     } = args;
     if !(1.0..=1000.0).contains(&speed) {
         eprintln!("pitcrew agent: --speed must be between 1 and 1000");
@@ -93,6 +107,8 @@ pub fn run(args: Args, seed: u64) -> ExitCode {
         listen,
         tokens,
         allow_plain_http,
+        tls: tls_cert.zip(tls_key),
+        kube_auth,
     };
     match pitcrew::app::run_agent(opts, agent) {
         Ok(()) => ExitCode::SUCCESS,

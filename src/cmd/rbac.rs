@@ -13,11 +13,18 @@ pub struct Args {
     /// The config file.
     #[arg(long, value_name = "PATH")]
     pub config: Option<std::path::PathBuf>,
+    /// Print the user roles of the agent's control API (viewer, approver, admin) instead.
+    #[arg(long)]
+    pub users: bool,
 }
 
 /// Runs the command; the exit code says how it went.
 pub fn run(args: Args) -> ExitCode {
-    let Args { namespace, config } = args;
+    let Args {
+        namespace,
+        config,
+        users,
+    } = args;
     let config = match load_config(config.as_deref()) {
         Ok(c) => c,
         Err(code) => return code,
@@ -25,6 +32,10 @@ pub fn run(args: Args) -> ExitCode {
     let ns = namespace
         .or_else(|| config.kubernetes.as_ref().map(|k| k.namespace.clone()))
         .unwrap_or_else(|| "default".to_string());
-    print!("{}", pitcrew::actuators::kube::rbac_role(&ns));
+    if users {
+        print!("{}", pitcrew::control::user_roles_yaml(&ns));
+    } else {
+        print!("{}", pitcrew::actuators::kube::rbac_role(&ns));
+    }
     ExitCode::SUCCESS
 }

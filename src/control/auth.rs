@@ -18,12 +18,20 @@ use std::net::IpAddr;
 use std::time::{Duration, Instant};
 
 /// A caller the agent knows.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Identity {
     /// The user's name, as journaled with each decision.
     pub user: String,
-    /// What they may do.
-    pub role: Role,
+    /// What they may do, when a tokens file says (in Kubernetes the cluster's RBAC decides,
+    /// verb by verb).
+    pub role: Option<Role>,
+    /// Their groups, user id and extra attributes, as the cluster's TokenReview said (what a
+    /// SubjectAccessReview must be asked with).
+    pub groups: Vec<String>,
+    /// The cluster's user id.
+    pub uid: Option<String>,
+    /// The cluster's extra attributes.
+    pub extra: std::collections::BTreeMap<String, Vec<String>>,
 }
 
 /// Why a request is refused.
@@ -43,6 +51,9 @@ pub enum Denied {
         /// Seconds until it may try again.
         retry_after: u64,
     },
+    /// Who the caller is or what they may do could not be checked (the API server failed):
+    /// refused, never let through (503).
+    Unverifiable(String),
 }
 
 impl std::fmt::Display for Denied {
@@ -58,6 +69,7 @@ impl std::fmt::Display for Denied {
                 f,
                 "too many failed attempts from this address: try again in {retry_after} s"
             ),
+            Denied::Unverifiable(why) => write!(f, "refused: cannot check the caller now ({why})"),
         }
     }
 }
@@ -133,7 +145,12 @@ impl Tokens {
                     "token {n}: the user name is empty or not printable"
                 ));
             }
-            if by_hash.insert(hash, Identity { user, role }).is_some() {
+            let who = Identity {
+                user,
+                role: Some(role),
+                ..Identity::default()
+            };
+            if by_hash.insert(hash, who).is_some() {
                 return Err(format!("token {n}: the same token is given twice"));
             }
         }
@@ -202,10 +219,19 @@ impl FailLimiter {
     }
 }
 
+/// Where callers are checked.
+#[derive(Debug)]
+enum Source {
+    /// A tokens file.
+    Tokens(Tokens),
+    /// The Kubernetes API server: TokenReview, then SubjectAccessReview.
+    Kube(super::kube_auth::KubeReview),
+}
+
 /// Decides who a caller is and whether they may do what they ask.
 #[derive(Debug)]
 pub struct Authority {
-    tokens: Tokens,
+    source: Source,
     limiter: FailLimiter,
 }
 
@@ -213,18 +239,24 @@ impl Authority {
     /// Over a tokens file's tokens.
     pub fn new(tokens: Tokens) -> Authority {
         Authority {
-            tokens,
+            source: Source::Tokens(tokens),
             limiter: FailLimiter::default(),
         }
     }
 
-    /// The caller of a request with this `Authorization` header value, from `addr`, if they
-    /// may `verb`.
-    pub fn check(
+    /// Over the cluster's identity and RBAC.
+    pub fn kube(review: super::kube_auth::KubeReview) -> Authority {
+        Authority {
+            source: Source::Kube(review),
+            limiter: FailLimiter::default(),
+        }
+    }
+
+    /// Who holds the bearer token of this `Authorization` header value, from `addr`.
+    pub async fn authenticate(
         &self,
         authorization: Option<&str>,
         addr: IpAddr,
-        verb: Verb,
     ) -> Result<Identity, Denied> {
         let now = Instant::now();
         self.limiter.check(addr, now)?;
@@ -238,17 +270,57 @@ impl Authority {
                 "no bearer token (Authorization: Bearer …)".into(),
             ));
         };
-        let Some(who) = self.tokens.identify(token) else {
-            self.limiter.failed(addr, now);
-            return Err(Denied::Unauthenticated("the token is not known".into()));
+        let found = match &self.source {
+            Source::Tokens(t) => t
+                .identify(token)
+                .cloned()
+                .ok_or_else(|| Denied::Unauthenticated("the token is not known".into())),
+            Source::Kube(k) => k.authenticate(token).await,
         };
-        if !who.role.allows(verb) {
-            return Err(Denied::Forbidden {
+        if matches!(found, Err(Denied::Unauthenticated(_))) {
+            self.limiter.failed(addr, now);
+        }
+        found
+    }
+
+    /// Whether `who` may `verb`.
+    pub async fn authorize(&self, who: &Identity, verb: Verb) -> Result<(), Denied> {
+        let allowed = match (&self.source, who.role) {
+            (Source::Tokens(_), Some(role)) => role.allows(verb),
+            (Source::Tokens(_), None) => false,
+            (Source::Kube(k), _) => k.allows(who, verb).await?,
+        };
+        if allowed {
+            Ok(())
+        } else {
+            Err(Denied::Forbidden {
                 user: who.user.clone(),
                 verb,
-            });
+            })
         }
-        Ok(who.clone())
+    }
+
+    /// The verbs `who` may use (for the console to know; each request is checked anyway).
+    pub async fn verbs(&self, who: &Identity) -> Vec<Verb> {
+        let mut out = Vec::new();
+        for v in Verb::ALL {
+            if self.authorize(who, v).await.is_ok() {
+                out.push(v);
+            }
+        }
+        out
+    }
+
+    /// Both: the caller of this request, if they may `verb`.
+    pub async fn check(
+        &self,
+        authorization: Option<&str>,
+        addr: IpAddr,
+        verb: Verb,
+    ) -> Result<Identity, Denied> {
+        let who = self.authenticate(authorization, addr).await?;
+        self.authorize(&who, verb).await?;
+        Ok(who)
     }
 }
 
@@ -269,8 +341,8 @@ mod tests {
             .collect()
     }
 
-    #[test]
-    fn a_known_token_names_its_user_and_role_and_the_role_bounds_the_verbs() {
+    #[tokio::test]
+    async fn a_known_token_names_its_user_and_role_and_the_role_bounds_the_verbs() {
         let tokens = Tokens::parse(&file(&[
             ("alice", "approver", "tok-a"),
             ("vic", "viewer", "tok-v"),
@@ -278,49 +350,61 @@ mod tests {
         .unwrap();
         let auth = Authority::new(tokens);
         let ip: IpAddr = "127.0.0.1".parse().unwrap();
-        let alice = auth.check(Some("Bearer tok-a"), ip, Verb::Approve).unwrap();
+        let alice = auth
+            .check(Some("Bearer tok-a"), ip, Verb::Approve)
+            .await
+            .unwrap();
         assert_eq!(alice.user, "alice");
         assert_eq!(
-            auth.check(Some("Bearer tok-v"), ip, Verb::Approve),
+            auth.check(Some("Bearer tok-v"), ip, Verb::Approve).await,
             Err(Denied::Forbidden {
                 user: "vic".into(),
                 verb: Verb::Approve
             })
         );
-        assert!(auth.check(Some("Bearer tok-v"), ip, Verb::Watch).is_ok());
+        assert!(
+            auth.check(Some("Bearer tok-v"), ip, Verb::Watch)
+                .await
+                .is_ok()
+        );
         assert!(matches!(
-            auth.check(None, ip, Verb::Watch),
+            auth.check(None, ip, Verb::Watch).await,
             Err(Denied::Unauthenticated(_))
         ));
         assert!(matches!(
-            auth.check(Some("Basic dG9rLWE="), ip, Verb::Watch),
+            auth.check(Some("Basic dG9rLWE="), ip, Verb::Watch).await,
             Err(Denied::Unauthenticated(_))
         ));
         let forbidden = auth
             .check(Some("Bearer tok-v"), ip, Verb::Phase)
+            .await
             .unwrap_err()
             .to_string();
         assert!(forbidden.contains("\"phase\""), "{forbidden}");
         assert!(!forbidden.contains("tok-v"), "{forbidden}");
     }
 
-    #[test]
-    fn failed_attempts_are_held_back_per_address_and_the_window_ends() {
+    #[tokio::test]
+    async fn failed_attempts_are_held_back_per_address_and_the_window_ends() {
         let auth = Authority::new(Tokens::parse(&file(&[("a", "admin", "good")])).unwrap());
         let bad: IpAddr = "10.0.0.9".parse().unwrap();
         let other: IpAddr = "10.0.0.10".parse().unwrap();
         for _ in 0..MAX_FAILURES {
             assert!(matches!(
-                auth.check(Some("Bearer wrong"), bad, Verb::Get),
+                auth.check(Some("Bearer wrong"), bad, Verb::Get).await,
                 Err(Denied::Unauthenticated(_))
             ));
         }
         // even the right token waits now, from that address only
         assert!(matches!(
-            auth.check(Some("Bearer good"), bad, Verb::Get),
+            auth.check(Some("Bearer good"), bad, Verb::Get).await,
             Err(Denied::Throttled { .. })
         ));
-        assert!(auth.check(Some("Bearer good"), other, Verb::Get).is_ok());
+        assert!(
+            auth.check(Some("Bearer good"), other, Verb::Get)
+                .await
+                .is_ok()
+        );
         let lim = FailLimiter::default();
         let t0 = Instant::now();
         for _ in 0..MAX_FAILURES {

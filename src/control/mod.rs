@@ -2,6 +2,8 @@
 //!
 //! - [`auth`]: who is calling (a bearer token, checked against a tokens file of hashed tokens)
 //!   and what they may do (a role's verbs), with failed attempts rate-limited;
+//! - [`kube_auth`]: the same asked of the Kubernetes API server (TokenReview, then
+//!   SubjectAccessReview on `remediations.pitcrew.dev`), failing closed;
 //! - [`wire`]: the stream's frames — the agent's settings, a base (the engine's state and the
 //!   observation table), then every event the agent's engine applies, observations encoded
 //!   compactly — and the command request and reply;
@@ -15,6 +17,7 @@
 
 pub mod auth;
 pub mod feed;
+pub mod kube_auth;
 pub mod server;
 pub mod wire;
 
@@ -135,9 +138,57 @@ impl Role {
     }
 }
 
+/// The user roles as Kubernetes Roles on the resource `remediations` of the API group
+/// `pitcrew.dev` (no CRD is needed: a SubjectAccessReview asks about the verb by name), one
+/// per role with exactly its verbs, for `pitcrew rbac --users`.
+pub fn user_roles_yaml(namespace: &str) -> String {
+    let mut y = format!(
+        "# The user roles of pitcrew's control API in namespace {namespace}: bind people or groups\n\
+         # to them with a RoleBinding. The verbs are those the agent asks a SubjectAccessReview\n\
+         # about, on the resource remediations of the API group pitcrew.dev.\n"
+    );
+    for r in Role::ALL {
+        let verbs: Vec<String> = r
+            .verbs()
+            .iter()
+            .map(|v| format!("\"{}\"", v.name()))
+            .collect();
+        y.push_str(&format!(
+            "---\n\
+             apiVersion: rbac.authorization.k8s.io/v1\n\
+             kind: Role\n\
+             metadata:\n  name: pitcrew-{name}\n  namespace: {namespace}\n\
+             rules:\n  - apiGroups: [\"pitcrew.dev\"]\n    resources: [\"remediations\"]\n    verbs: [{verbs}]\n",
+            name = r.name(),
+            verbs = verbs.join(", ")
+        ));
+    }
+    y
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_printed_roles_grant_exactly_each_roles_verbs() {
+        let y = user_roles_yaml("mlops");
+        for r in Role::ALL {
+            let at = y
+                .find(&format!("name: pitcrew-{}", r.name()))
+                .expect("the role is printed");
+            let line = y[at..]
+                .lines()
+                .find(|l| l.trim_start().starts_with("verbs:"))
+                .expect("verbs");
+            let listed: Vec<&str> = line
+                .split(['[', ']', ',', '"', ' '])
+                .filter(|w| !w.is_empty() && *w != "verbs:")
+                .collect();
+            let want: Vec<&str> = r.verbs().iter().map(|v| v.name()).collect();
+            assert_eq!(listed, want, "{}", r.name());
+        }
+    }
 
     #[test]
     fn roles_nest_and_every_verb_is_granted_by_some_role() {

@@ -130,6 +130,7 @@ fn refuse(d: &Denied) -> Response {
         Denied::Unauthenticated(_) => StatusCode::UNAUTHORIZED,
         Denied::Forbidden { .. } => StatusCode::FORBIDDEN,
         Denied::Throttled { .. } => StatusCode::TOO_MANY_REQUESTS,
+        Denied::Unverifiable(_) => StatusCode::SERVICE_UNAVAILABLE,
     };
     let mut r = (code, format!("{d}\n")).into_response();
     if let Denied::Unauthenticated(_) = d {
@@ -146,16 +147,31 @@ fn refuse(d: &Denied) -> Response {
     r
 }
 
-fn caller(control: &Control, req: &Request, verb: Verb) -> Result<Identity, Box<Response>> {
-    let auth = req
-        .headers()
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok());
-    let addr = req
-        .extensions()
+fn peer_of(req: &Request) -> std::net::IpAddr {
+    req.extensions()
         .get::<Peer>()
-        .map_or(std::net::IpAddr::from([0, 0, 0, 0]), |p| p.0.ip());
-    control.authority.check(auth, addr, verb).map_err(|d| {
+        .map_or(std::net::IpAddr::from([0, 0, 0, 0]), |p| p.0.ip())
+}
+
+fn header_of(req: &Request) -> Option<String> {
+    req.headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string)
+}
+
+/// Who is calling (and, given a verb, whether they may): the refusal's answer otherwise.
+async fn caller(
+    control: &Control,
+    auth: Option<&str>,
+    addr: std::net::IpAddr,
+    verb: Option<Verb>,
+) -> Result<Identity, Box<Response>> {
+    let checked = match verb {
+        Some(v) => control.authority.check(auth, addr, v).await,
+        None => control.authority.authenticate(auth, addr).await,
+    };
+    checked.map_err(|d| {
         if !matches!(d, Denied::Forbidden { .. }) {
             tracing::info!(peer = %addr, "control request refused: {d}");
         }
@@ -176,7 +192,14 @@ pub fn routes(control: Arc<Control>) -> axum::Router {
 }
 
 async fn stream(control: Arc<Control>, req: Request) -> Response {
-    let who = match caller(&control, &req, Verb::Watch) {
+    let who = match caller(
+        &control,
+        header_of(&req).as_deref(),
+        peer_of(&req),
+        Some(Verb::Watch),
+    )
+    .await
+    {
         Ok(w) => w,
         Err(r) => return *r,
     };
@@ -198,7 +221,7 @@ async fn stream(control: Arc<Control>, req: Request) -> Response {
         source: control.source.clone(),
         settings: control.settings.clone(),
         you: who.user.clone(),
-        verbs: who.role.verbs().to_vec(),
+        verbs: control.authority.verbs(&who).await,
     });
     let mut first: Vec<Arc<Vec<u8>>> = vec![Arc::new(hello), joined.base];
     first.extend(joined.since);
@@ -232,7 +255,7 @@ async fn stream(control: Arc<Control>, req: Request) -> Response {
 
 async fn command(control: Arc<Control>, req: Request) -> Response {
     // who first: an unknown caller learns nothing of what they sent
-    let who = match caller(&control, &req, Verb::Get) {
+    let who = match caller(&control, header_of(&req).as_deref(), peer_of(&req), None).await {
         Ok(w) => w,
         Err(r) => return *r,
     };
@@ -260,11 +283,8 @@ async fn command(control: Arc<Control>, req: Request) -> Response {
         Err(e) => return (StatusCode::BAD_REQUEST, format!("{e}\n")).into_response(),
     };
     let verb = Verb::of(&request.command);
-    if !who.role.allows(verb) {
-        return refuse(&Denied::Forbidden {
-            user: who.user,
-            verb,
-        });
+    if let Err(d) = control.authority.authorize(&who, verb).await {
+        return refuse(&d);
     }
     apply(control, who, request).await
 }

@@ -59,7 +59,7 @@ pub fn spawn_agent(cmd: &mut Command) -> (std::process::Child, String) {
     let mut line = String::new();
     out.read_line(&mut line).expect("read the first line");
     let addr = line
-        .split("http://")
+        .split("://")
         .nth(1)
         .and_then(|r| r.split('/').next())
         .unwrap_or_else(|| panic!("no address in {line:?}"))

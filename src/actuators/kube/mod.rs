@@ -99,32 +99,38 @@ pub struct KubeActuator {
     name: String,
 }
 
+/// A client of the cluster of the kubeconfig context `context` (else inferred: the current
+/// context, or the in-cluster service account).
+pub async fn client_for(context: Option<&str>) -> Result<Client, KubeError> {
+    let config = match context {
+        Some(ctx) => {
+            let opts = kube::config::KubeConfigOptions {
+                context: Some(ctx.to_string()),
+                ..Default::default()
+            };
+            kube::Config::from_kubeconfig(&opts)
+                .await
+                .map_err(|e| KubeError::Config {
+                    what: format!("kubeconfig context {ctx}"),
+                    message: e.to_string(),
+                })?
+        }
+        None => kube::Config::infer().await.map_err(|e| KubeError::Config {
+            what: "current kubeconfig context or in-cluster".to_string(),
+            message: e.to_string(),
+        })?,
+    };
+    Client::try_from(config).map_err(|e| KubeError::Config {
+        what: "client".to_string(),
+        message: e.to_string(),
+    })
+}
+
 impl KubeActuator {
     /// Connect with the kubeconfig context `cfg.context` (else inferred: the current context,
     /// or the in-cluster service account).
     pub async fn new(cfg: &KubeConfig, dry_run: bool, role: Role) -> Result<Self, KubeError> {
-        let config = match &cfg.context {
-            Some(ctx) => {
-                let opts = kube::config::KubeConfigOptions {
-                    context: Some(ctx.clone()),
-                    ..Default::default()
-                };
-                kube::Config::from_kubeconfig(&opts)
-                    .await
-                    .map_err(|e| KubeError::Config {
-                        what: format!("kubeconfig context {ctx}"),
-                        message: e.to_string(),
-                    })?
-            }
-            None => kube::Config::infer().await.map_err(|e| KubeError::Config {
-                what: "current kubeconfig context or in-cluster".to_string(),
-                message: e.to_string(),
-            })?,
-        };
-        let client = Client::try_from(config).map_err(|e| KubeError::Config {
-            what: "client".to_string(),
-            message: e.to_string(),
-        })?;
+        let client = client_for(cfg.context.as_deref()).await?;
         Ok(Self::with_client(client, cfg, dry_run).with_identity(identity(role)))
     }
 
