@@ -21,6 +21,13 @@ fn cpu_seconds(pid: u32) -> f64 {
     (ticks(11) + ticks(12)) / 100.0
 }
 
+/// The value of an unlabelled metric in `/metrics` text.
+fn metric(text: &str, name: &str) -> Option<f64> {
+    text.lines()
+        .find_map(|l| l.strip_prefix(name)?.strip_prefix(' '))
+        .and_then(|v| v.trim().parse().ok())
+}
+
 /// A console's connection: counts every byte it receives.
 fn reader(addr: String, token: String, bytes: Arc<AtomicU64>, stop: Arc<AtomicBool>) {
     let mut s = std::net::TcpStream::connect(&addr).expect("connect");
@@ -78,7 +85,7 @@ fn main() {
         .spawn()
         .expect("agent");
     let pid = agent.id();
-    // the history is loaded when the agent says it has every model and its source is up
+    // the history is loaded when the agent says it has every model and is no longer loading
     let t0 = Instant::now();
     loop {
         std::thread::sleep(Duration::from_millis(500));
@@ -86,19 +93,21 @@ fn main() {
             Ok(s) => s,
             Err(_) => continue,
         };
-        let _ = write!(s, "GET /healthz HTTP/1.0\r\n\r\n");
+        let _ = write!(s, "GET /metrics HTTP/1.0\r\n\r\n");
         let mut out = String::new();
         let _ = s.read_to_string(&mut out);
-        if out.starts_with("HTTP/1.0 200") || out.starts_with("HTTP/1.1 200") {
+        if metric(&out, "pitcrew_models") == Some(models as f64)
+            && metric(&out, "pitcrew_source_backfilling") == Some(0.0)
+        {
             break;
         }
         assert!(
             t0.elapsed() < Duration::from_secs(600),
-            "the agent never became healthy"
+            "the agent never finished loading"
         );
     }
     println!(
-        "agent of {models} models healthy after {:.1} s",
+        "agent of {models} models loaded its history in {:.1} s",
         t0.elapsed().as_secs_f64()
     );
     std::thread::sleep(Duration::from_secs(5));

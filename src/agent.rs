@@ -10,7 +10,7 @@
 //! - `mlops_adaptations_total{playbook, outcome}`: remediations that finished, by outcome
 //!   (`success`, `failure`), counted from the outcomes learnt (persisted across restarts);
 //! - `pitcrew_actions_executed_total`, `pitcrew_guardrail_blocks_total`,
-//!   `pitcrew_source_up`, `pitcrew_data_age_seconds`, `pitcrew_open_incidents`,
+//!   `pitcrew_source_up`, `pitcrew_source_backfilling`, `pitcrew_data_age_seconds`, `pitcrew_open_incidents`,
 //!   `pitcrew_pending_approvals`, `pitcrew_models`, `pitcrew_phase{phase}`.
 //!
 //! `/healthz` answers 200 `ok` while the engine publishes snapshots and the source is live or
@@ -144,6 +144,12 @@ pub(crate) fn metrics_text(snap: &Snapshot) -> String {
         "pitcrew_source_up",
         "1 while the data source answers",
         gauge(if up { 1.0 } else { 0.0 }),
+    );
+    let loading = matches!(snap.source.state, SourceState::Backfilling { .. });
+    reg.register(
+        "pitcrew_source_backfilling",
+        "1 while the history is being loaded",
+        gauge(if loading { 1.0 } else { 0.0 }),
     );
     if let Some(age) = snap.data_age() {
         reg.register(

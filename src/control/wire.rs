@@ -7,12 +7,13 @@
 //! | 1 hello | JSON [`Hello`]: protocol, pitcrew version, source, the engine's settings |
 //! | 2 base  | `u64` events it follows · `u32` rows · rows × 6 `u32` observation table · zstd of the engine's state |
 //! | 3 event | a flag byte (0 plain, 1 zstd) and the event as JSON (as the journal writes it) |
-//! | 4 obs   | `f64` time · zstd of `u32` count, the model indices, then each value's bits XOR the model's previous ones |
+//! | 4 obs   | `f64` time · zstd of: `u32` count, a flag (1: the models are 0..count in order), the model indices (flag 0), then each value's bits XOR the model's previous ones, signal by signal, as four byte planes |
 //! | 5 beat  | nothing: the agent is alive and has nothing new |
 //!
 //! Observations are most of the stream: XOR with the previous value of the same model and
 //! signal turns what did not change into zeros and what changed a little into leading zeros,
-//! which zstd packs (a 1,000-model fleet: about 3.2 KB/s instead of 15 KB/s as JSON). The table
+//! which zstd packs best with the values laid out signal by signal in byte planes (a 1,000-model
+//! simulated fleet: about 3 KB/s on the wire, against 15 KB/s as the journal's JSON). The table
 //! each side keeps is the same because both see every frame in order from a base, which carries
 //! the table as it was.
 
@@ -165,18 +166,34 @@ impl Encoder {
     pub fn encode(&mut self, ev: &Event) -> Vec<u8> {
         match ev {
             Event::Observations { t, samples } => {
-                let mut raw = Vec::with_capacity(4 + samples.len() * (4 + 4 * W));
-                raw.extend_from_slice(&(samples.len() as u32).to_le_bytes());
-                for (i, _) in samples {
-                    raw.extend_from_slice(&i.to_le_bytes());
+                let n = samples.len();
+                // the count; whether the models are 0..n in order (then their indices are
+                // not sent); the indices otherwise; then the XORs signal by signal (every
+                // model's first signal, then the second …), as four byte planes, high bytes
+                // first: what did not change is long runs of zeros, which zstd packs
+                let in_order = samples
+                    .iter()
+                    .enumerate()
+                    .all(|(j, (i, _))| *i as usize == j);
+                let mut raw = Vec::with_capacity(5 + n * 4 * (W + 1));
+                raw.extend_from_slice(&(n as u32).to_le_bytes());
+                raw.push(u8::from(in_order));
+                if !in_order {
+                    for (i, _) in samples {
+                        raw.extend_from_slice(&i.to_le_bytes());
+                    }
                 }
-                for (i, s) in samples {
+                let mut xors = vec![0u32; n * W];
+                for (j, (i, s)) in samples.iter().enumerate() {
                     let row = self.table.row(*i);
                     for (k, v) in s.values.iter().enumerate() {
                         let bits = v.to_bits();
-                        raw.extend_from_slice(&(bits ^ row[k]).to_le_bytes());
+                        xors[k * n + j] = bits ^ row[k];
                         row[k] = bits;
                     }
+                }
+                for plane in 0..4 {
+                    raw.extend(xors.iter().map(|x| x.to_be_bytes()[plane]));
                 }
                 let packed = zstd::bulk::compress(&raw, 3).unwrap_or_default();
                 let mut p = Vec::with_capacity(8 + packed.len());
@@ -319,25 +336,43 @@ impl Decoder {
                 );
                 let raw = inflate(&p[8..], MAX_EVENT).map_err(|e| format!("obs: {e}"))?;
                 let n = le_u32(&raw).ok_or("obs: short")? as usize;
+                let in_order = *raw.get(4).ok_or("obs: short")? == 1;
+                let idx_bytes = if in_order {
+                    0
+                } else {
+                    n.checked_mul(4).ok_or("obs: too many samples")?
+                };
                 let need = n
-                    .checked_mul(4 + 4 * W)
-                    .and_then(|b| b.checked_add(4))
+                    .checked_mul(4 * W)
+                    .and_then(|b| b.checked_add(5 + idx_bytes))
                     .ok_or("obs: too many samples")?;
                 if raw.len() != need {
                     return Err(format!("obs: {} bytes for {n} samples", raw.len()));
                 }
-                let (idx, vals) = raw[4..].split_at(4 * n);
+                let (idx, planes) = raw[5..].split_at(idx_bytes);
+                let m = n * W;
                 let mut samples = Vec::with_capacity(n);
-                for (i, v) in idx.chunks_exact(4).zip(vals.chunks_exact(4 * W)) {
-                    let i = le_u32(i).unwrap_or(0);
+                for j in 0..n {
+                    let i = if in_order {
+                        j as u32
+                    } else {
+                        le_u32(&idx[4 * j..]).unwrap_or(0)
+                    };
                     if i as usize > 10_000_000 {
                         return Err(format!("obs: model index {i}"));
                     }
                     let row = self.table.row(i);
                     let mut values = [0f32; W];
-                    for (k, x) in v.chunks_exact(4).enumerate() {
-                        row[k] ^= le_u32(x).unwrap_or(0);
-                        values[k] = f32::from_bits(row[k]);
+                    for (k, v) in values.iter_mut().enumerate() {
+                        let at = k * n + j;
+                        let x = u32::from_be_bytes([
+                            planes[at],
+                            planes[m + at],
+                            planes[2 * m + at],
+                            planes[3 * m + at],
+                        ]);
+                        row[k] ^= x;
+                        *v = f32::from_bits(row[k]);
                     }
                     samples.push((i, Sample { values }));
                 }
@@ -430,6 +465,32 @@ mod tests {
             }
         }
         assert!(n > 720);
+        // some models, out of order (a source that answered for part of the fleet)
+        let part = Event::Observations {
+            t: 1.7e9 + 1.0,
+            samples: vec![
+                (
+                    5,
+                    Sample {
+                        values: [1.5, f32::NAN, 0.25, 0.9, 0.5, 3.0],
+                    },
+                ),
+                (
+                    2,
+                    Sample {
+                        values: [2.5, 40.0, 0.0, f32::NAN, 0.1, 2.0],
+                    },
+                ),
+            ],
+        };
+        dec.push(&enc.encode(&part));
+        let Some(Frame::Event(back)) = dec.frame().unwrap() else {
+            panic!("no partial observations")
+        };
+        assert_eq!(
+            serde_json::to_string(&*back).unwrap(),
+            serde_json::to_string(&part).unwrap()
+        );
         // a console joining later starts from a base that carries the table
         let state = vec![7u8; 10_000];
         let mut late = Decoder::default();
