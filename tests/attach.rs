@@ -379,12 +379,17 @@ fn every_control_route_refuses_the_unauthenticated_and_the_viewer_and_bad_reques
         r#"{"cmd":"note","text":"looking at it"}"#,
     );
     assert_eq!(code, 200, "{body}");
-    // repeated failures from one address are held back (429), even with a good token
+    // repeated failures from one address are held back (429); a known token still passes
     for _ in 0..12 {
         request(&addr, "GET", "/v1/stream", Some("wrong"), b"");
     }
-    let (code, _) = request(&addr, "GET", "/v1/stream", Some(vic), b"");
+    let (code, _) = request(&addr, "GET", "/v1/stream", Some("wrong-again"), b"");
     assert_eq!(code, 429);
+    let (code, _) = command(&addr, vic, "v-after", r#"{"cmd":"note","text":"still me"}"#);
+    assert_eq!(
+        code, 403,
+        "a known token is authenticated, then refused the verb"
+    );
     assert_eq!(common::http_get(&addr, "/healthz").0, 200);
     assert!(common::terminate(&mut agent).success());
     let data = all_text(&team.dir.path().join("agent-data"));

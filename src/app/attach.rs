@@ -39,6 +39,10 @@ const SILENCE: Duration = Duration::from_secs(6);
 /// Pauses between reconnections: doubling from the first to the last.
 const BACKOFF_FIRST: Duration = Duration::from_millis(500);
 const BACKOFF_LAST: Duration = Duration::from_secs(15);
+/// A link that held this long is taken for steady: its next loss starts from the first pause.
+const STEADY: Duration = Duration::from_secs(30);
+/// How long one connection attempt may take (the agent may make a base first).
+const CONNECT_WAIT: Duration = Duration::from_secs(75);
 
 /// Read the token file: the token is its first line, trimmed.
 fn read_token(path: &std::path::Path) -> anyhow::Result<String> {
@@ -275,6 +279,11 @@ async fn follow(
 ) {
     let (said_tx, mut said_rx) = mpsc::channel::<String>(64);
     let mut conn: Option<reqwest::Response> = None;
+    // a connection attempt runs apart, bounded, so that the screen, the commands and quitting
+    // never wait for it
+    let mut connecting: Option<tokio::task::JoinHandle<Result<reqwest::Response, AgentError>>> =
+        None;
+    let mut connected_at = tokio::time::Instant::now();
     let mut retry_at = tokio::time::Instant::now();
     let mut backoff = BACKOFF_FIRST;
     let mut tick = tokio::time::interval(Duration::from_secs_f64(1.0 / hz.clamp(0.5, 30.0)));
@@ -290,38 +299,59 @@ async fn follow(
                 }
             } => {
                 let why = match chunk {
-                    Ok(Ok(Some(bytes))) => match link.receive(&bytes) {
-                        Ok(()) => {
-                            if link.down.is_none() {
-                                backoff = BACKOFF_FIRST;
-                            }
-                            None
-                        }
-                        Err(e) => Some(e),
-                    },
+                    Ok(Ok(Some(bytes))) => link.receive(&bytes).err(),
                     Ok(Ok(None)) => Some("the agent closed the stream".to_string()),
                     Ok(Err(e)) => Some(format!("the stream broke: {}", chain(&e))),
                     Err(_) => Some(format!("nothing from the agent for {} s", SILENCE.as_secs())),
                 };
                 if let Some(why) = why {
                     conn = None;
+                    // a link that held a while starts again from the shortest pause; one
+                    // that keeps dropping (too slow for the stream, a damaged frame, another
+                    // version) waits longer each time
+                    if connected_at.elapsed() > STEADY {
+                        backoff = BACKOFF_FIRST;
+                    }
                     link.lost(why);
-                    retry_at = tokio::time::Instant::now() + backoff;
+                    retry_at = tokio::time::Instant::now() + jitter(backoff);
+                    backoff = (backoff * 2).min(BACKOFF_LAST);
                 }
                 dirty = true;
             }
-            _ = tokio::time::sleep_until(retry_at), if conn.is_none() => {
-                match link.client.stream().await {
-                    Ok(r) => {
-                        conn = Some(r);
+            _ = tokio::time::sleep_until(retry_at), if conn.is_none() && connecting.is_none() => {
+                let client = link.client.clone();
+                connecting = Some(tokio::spawn(async move {
+                    tokio::time::timeout(CONNECT_WAIT, client.stream())
+                        .await
+                        .unwrap_or_else(|_| Err(AgentError::Unreachable {
+                            url: client.url().to_string(),
+                            why: format!("no stream within {} s", CONNECT_WAIT.as_secs()),
+                        }))
+                }));
+            }
+            r = async {
+                match connecting.as_mut() {
+                    Some(h) => h.await,
+                    None => std::future::pending().await,
+                }
+            } => {
+                connecting = None;
+                match r {
+                    Ok(Ok(resp)) => {
+                        conn = Some(resp);
                         link.heard = tokio::time::Instant::now();
+                        connected_at = tokio::time::Instant::now();
                     }
-                    Err(e) => {
+                    Ok(Err(e)) => {
                         let refused = !e.transient();
                         link.lost(short(&e));
                         // a refusal is not cured by hammering: the slowest pace
                         backoff = if refused { BACKOFF_LAST } else { (backoff * 2).min(BACKOFF_LAST) };
                         retry_at = tokio::time::Instant::now() + jitter(backoff);
+                    }
+                    Err(e) => {
+                        link.lost(format!("the connection attempt failed: {e}"));
+                        retry_at = tokio::time::Instant::now() + jitter(BACKOFF_LAST);
                     }
                 }
                 dirty = true;
@@ -419,6 +449,12 @@ fn send(link: &Link, command: crate::engine::Command, said: &mpsc::Sender<String
         let text = match client.command(&req).await {
             Ok(r) if r.said.is_empty() => "the agent applied it; it had nothing to say".into(),
             Ok(r) => r.said.join("; "),
+            // the agent may have it: what came of it is not known (the same id asked again
+            // would say, and never applies it twice)
+            Err(e) if e.transient() => format!(
+                "command sent, outcome not known yet ({}): see the Audit screen",
+                short(&e)
+            ),
             Err(e) => format!("command not applied: {}", short(&e)),
         };
         let _ = said.send(text).await;

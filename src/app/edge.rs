@@ -234,8 +234,13 @@ fn make_base(engine: &Engine, edge: &Edge) {
     feed.mark();
     let copy = engine.clone();
     tokio::task::spawn_blocking(move || {
-        let mut bytes = Vec::new();
-        let r = copy.write_checkpoint(&mut bytes).map(|()| bytes);
+        // whatever happens in the encoding, the feed hears of it (a base stuck half-made
+        // would keep every console out)
+        let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            let mut bytes = Vec::new();
+            copy.write_checkpoint(&mut bytes).map(|()| bytes)
+        }))
+        .unwrap_or_else(|_| Err("the engine's state could not be encoded".into()));
         feed.set_base(r);
     });
 }

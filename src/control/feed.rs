@@ -10,11 +10,11 @@
 
 use super::wire::{Encoder, ObsTable};
 use crate::engine::Event;
-use std::sync::{Arc, Mutex};
+use std::sync::Mutex;
 use tokio::sync::{Notify, broadcast};
 
-/// A frame as sent, shared.
-pub type Bytes = Arc<Vec<u8>>;
+/// A frame as sent, shared (reference-counted: a clone is not a copy).
+pub type Bytes = axum::body::Bytes;
 
 /// Frames kept after a base at most, bytes.
 pub const MAX_SINCE_BYTES: usize = 32 << 20;
@@ -86,7 +86,7 @@ impl Feed {
             i.enc.skip(ev);
             return;
         }
-        let f: Bytes = Arc::new(i.enc.encode(ev));
+        let f = Bytes::from(i.enc.encode(ev));
         if let Some((_, _, frames)) = i.pending.as_mut() {
             frames.push(f.clone());
         } else if i.base.is_some() {
@@ -123,16 +123,28 @@ impl Feed {
         at
     }
 
-    /// The state taken at [`Feed::mark`], encoded (or why not).
+    /// The state taken at [`Feed::mark`], encoded (or why not). The base frame is made
+    /// outside the lock (it compresses the whole state): the engine task's pushes never wait
+    /// for it.
     pub fn set_base(&self, state: Result<Vec<u8>, String>) {
+        let marked = self.inner.lock().ok().and_then(|i| {
+            i.pending
+                .as_ref()
+                .map(|(at, table, _)| (*at, table.clone()))
+        });
+        let Some((at, table)) = marked else {
+            return;
+        };
+        let made = state.and_then(|s| super::wire::base(at, &table, &s));
         if let Ok(mut i) = self.inner.lock()
-            && let Some((at, table, frames)) = i.pending.take()
+            && i.pending.as_ref().is_some_and(|(a, _, _)| *a == at)
+            && let Some((_, _, frames)) = i.pending.take()
         {
-            match state.and_then(|s| super::wire::base(at, &table, &s)) {
+            match made {
                 Ok(b) => {
                     i.since_bytes = frames.iter().map(|f| f.len()).sum();
                     i.since = frames;
-                    i.base = Some(Arc::new(b));
+                    i.base = Some(Bytes::from(b));
                     i.failed = None;
                 }
                 Err(e) => {
@@ -182,6 +194,7 @@ mod tests {
     use super::*;
     use crate::control::wire::{Decoder, Frame};
     use crate::sources::sim::step_events;
+    use std::sync::Arc;
 
     #[tokio::test]
     async fn a_console_joining_late_decodes_what_one_joining_early_does() {
@@ -240,7 +253,11 @@ mod tests {
         for ev in step_events(&mut w) {
             feed.push(&ev);
             let (a, b) = (live.recv().await.unwrap(), live2.recv().await.unwrap());
-            assert!(Arc::ptr_eq(&a, &b), "one encoding shared by every console");
+            assert_eq!(
+                a.as_ptr(),
+                b.as_ptr(),
+                "one encoding shared by every console"
+            );
             d.push(&a);
             d2.push(&b);
             let (Some(Frame::Event(x)), Some(Frame::Event(y))) =

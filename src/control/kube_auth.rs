@@ -31,12 +31,15 @@ pub const GROUP: &str = "pitcrew.dev";
 /// The resource the verbs are asked on.
 pub const RESOURCE: &str = "remediations";
 
+/// What a SubjectAccessReview is asked with: user, uid, groups and verb.
+type Asked = (String, Option<String>, Vec<String>, Verb);
+
 /// Reviews callers with the API server.
 pub struct KubeReview {
     client: kube::Client,
     namespace: String,
     who: Mutex<HashMap<String, (Instant, Identity)>>,
-    may: Mutex<HashMap<(String, Verb), (Instant, bool)>>,
+    may: Mutex<HashMap<Asked, (Instant, bool)>>,
 }
 
 impl std::fmt::Debug for KubeReview {
@@ -76,6 +79,13 @@ impl KubeReview {
             who: Mutex::new(HashMap::new()),
             may: Mutex::new(HashMap::new()),
         }
+    }
+
+    /// Who holds `token`, when a TokenReview said so a little while ago.
+    pub fn cached(&self, token: &str) -> Option<Identity> {
+        let m = self.who.lock().ok()?;
+        let (at, who) = m.get(&token_hash(token))?;
+        (at.elapsed() < WHO_FOR).then(|| who.clone())
     }
 
     /// Who holds `token`, as a TokenReview says.
@@ -118,8 +128,16 @@ impl KubeReview {
                 "the cluster accepted the token but named no user".into(),
             ));
         };
+        // the name is asked about as it is (a changed name would be another user); one that
+        // could not be shown or journaled safely is refused, not cleaned
+        if name.len() > 256 || name.chars().any(char::is_control) {
+            return Err(Denied::Unauthenticated(
+                "the cluster names a user that cannot be shown (too long, or control characters)"
+                    .into(),
+            ));
+        }
         let who = Identity {
-            user: crate::redact::text(&name, 200),
+            user: name,
             role: None,
             groups: user.groups.unwrap_or_default(),
             uid: user.uid,
@@ -133,7 +151,8 @@ impl KubeReview {
 
     /// Whether `who` may `verb`, as a SubjectAccessReview says.
     pub async fn allows(&self, who: &Identity, verb: Verb) -> Result<bool, Denied> {
-        let key = (who.user.clone(), verb);
+        // kept by everything the review is asked with, not the name alone
+        let key = (who.user.clone(), who.uid.clone(), who.groups.clone(), verb);
         if let Ok(m) = self.may.lock()
             && let Some((at, ok)) = m.get(&key)
             && at.elapsed() < MAY_FOR

@@ -8,7 +8,7 @@ use super::feed::Feed;
 use super::wire::{self, CommandReply, Hello};
 use super::{Role, Verb};
 use crate::engine::Command;
-use axum::body::Body;
+use axum::body::{Body, Bytes};
 use axum::extract::Request;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -55,7 +55,8 @@ pub struct Ask {
     pub reply: oneshot::Sender<Vec<String>>,
 }
 
-/// Command ids remembered (per user) so that a retry is applied once.
+/// Command ids remembered (with their user; the oldest forgotten first) so that a retry is
+/// applied once.
 pub const REMEMBERED_IDS: usize = 4096;
 
 type Key = (String, String);
@@ -223,7 +224,7 @@ async fn stream(control: Arc<Control>, req: Request) -> Response {
         you: who.user.clone(),
         verbs: control.authority.verbs(&who).await,
     });
-    let mut first: Vec<Arc<Vec<u8>>> = vec![Arc::new(hello), joined.base];
+    let mut first: Vec<Bytes> = vec![Bytes::from(hello), joined.base];
     first.extend(joined.since);
     let head = futures::stream::iter(first.into_iter().map(Ok::<_, std::convert::Infallible>));
     let user = who.user;
@@ -232,7 +233,7 @@ async fn stream(control: Arc<Control>, req: Request) -> Response {
         |(mut rx, busy, user)| async move {
             match tokio::time::timeout(BEAT_EVERY, rx.recv()).await {
                 Ok(Ok(f)) => Some((Ok(f), (rx, busy, user))),
-                Err(_) => Some((Ok(Arc::new(wire::beat())), (rx, busy, user))),
+                Err(_) => Some((Ok(Bytes::from(wire::beat())), (rx, busy, user))),
                 Ok(Err(tokio::sync::broadcast::error::RecvError::Lagged(n))) => {
                     // too far behind: the console resyncs from a new base
                     tracing::info!(user = %user, "console {n} frames behind: dropped, it resyncs");
@@ -243,9 +244,8 @@ async fn stream(control: Arc<Control>, req: Request) -> Response {
         },
     );
     use futures::StreamExt;
-    let body = head
-        .chain(live)
-        .map(|f| f.map(|b: Arc<Vec<u8>>| axum::body::Bytes::from(Arc::unwrap_or_clone(b))));
+    // frames are reference-counted: a base is held once however many consoles take it
+    let body = head.chain(live);
     (
         [(header::CONTENT_TYPE, "application/x-pitcrew-stream")],
         Body::from_stream(body),
@@ -289,73 +289,68 @@ async fn command(control: Arc<Control>, req: Request) -> Response {
     apply(control, who, request).await
 }
 
-/// Apply a command once per (user, id): a retry gets the first answer.
+/// Apply a command once per (user, id): a retry gets the first answer. The command is handed
+/// to a task of its own that records the engine's answer whatever becomes of this request (a
+/// client that gives up and retries gets that answer, or is told to wait, never a second
+/// application); no lock is held while the engine works.
 async fn apply(control: Arc<Control>, who: Identity, request: wire::CommandRequest) -> Response {
     let key = (who.user.clone(), request.id.clone());
-    // one command at a time: a retry arriving while its first try is applied waits for it
-    let mut seen = control.seen.lock().await;
-    if let Some(r) = seen.replies.get(&key) {
-        let mut r = r.clone();
-        r.repeated = true;
-        return axum::Json(r).into_response();
-    }
-    if seen.pending.contains(&key) {
-        return (
-            StatusCode::CONFLICT,
-            "this command is still being applied: ask again with the same id\n",
-        )
-            .into_response();
-    }
-    let (tx, mut rx) = oneshot::channel();
-    let ask = Ask {
-        user: who.user.clone(),
-        command: request.command,
-        reply: tx,
-    };
-    if control.asks.send(ask).await.is_err() {
-        return (StatusCode::SERVICE_UNAVAILABLE, "the engine has stopped\n").into_response();
-    }
-    let id = request.id;
-    match tokio::time::timeout(ENGINE_WAIT, &mut rx).await {
-        Ok(Ok(said)) => {
-            let reply = CommandReply {
+    let done = {
+        let mut seen = control.seen.lock().await;
+        if let Some(r) = seen.replies.get(&key) {
+            let mut r = r.clone();
+            r.repeated = true;
+            return axum::Json(r).into_response();
+        }
+        if seen.pending.contains(&key) {
+            return (
+                StatusCode::CONFLICT,
+                "this command is still being applied: ask again with the same id\n",
+            )
+                .into_response();
+        }
+        seen.pending.insert(key.clone());
+        let (done_tx, done_rx) = oneshot::channel::<Option<CommandReply>>();
+        let c = control.clone();
+        let (user, command, id) = (who.user, request.command, request.id);
+        tokio::spawn(async move {
+            let (tx, rx) = oneshot::channel();
+            let said = match c
+                .asks
+                .send(Ask {
+                    user,
+                    command,
+                    reply: tx,
+                })
+                .await
+            {
+                Ok(()) => rx.await.ok(),
+                Err(_) => None,
+            };
+            let mut seen = c.seen.lock().await;
+            let reply = said.map(|said| CommandReply {
                 id,
                 said,
                 repeated: false,
-            };
-            seen.remember(key, reply.clone());
-            axum::Json(reply).into_response()
-        }
-        Ok(Err(_)) => (StatusCode::SERVICE_UNAVAILABLE, "the engine has stopped\n").into_response(),
-        Err(_) => {
-            // the engine has it and will answer: the answer is kept for a retry, and until
-            // then a retry is told to wait, never applied twice
-            seen.pending.insert(key.clone());
-            drop(seen);
-            let c = control.clone();
-            tokio::spawn(async move {
-                let said = rx.await.ok();
-                let mut seen = c.seen.lock().await;
-                match said {
-                    Some(said) => seen.remember(
-                        key,
-                        CommandReply {
-                            id,
-                            said,
-                            repeated: false,
-                        },
-                    ),
-                    None => {
-                        seen.pending.remove(&key);
-                    }
-                }
             });
-            (
-                StatusCode::SERVICE_UNAVAILABLE,
-                "the engine did not answer in time; it will apply the command: ask again with the same id to learn what it said\n",
-            )
-                .into_response()
-        }
+            match &reply {
+                Some(r) => seen.remember(key, r.clone()),
+                None => {
+                    seen.pending.remove(&key);
+                }
+            }
+            let _ = done_tx.send(reply);
+        });
+        done_rx
+    };
+    match tokio::time::timeout(ENGINE_WAIT, done).await {
+        Ok(Ok(Some(reply))) => axum::Json(reply).into_response(),
+        Ok(_) => (StatusCode::SERVICE_UNAVAILABLE, "the engine has stopped\n").into_response(),
+        Err(_) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "the engine did not answer in time; it has the command and will apply it: ask again with the same id to learn what it said\n",
+        )
+            .into_response(),
     }
 }
 

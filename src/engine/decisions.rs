@@ -94,7 +94,7 @@ impl Engine {
                     Verdict::Approve => "nothing to approve",
                     Verdict::Veto(_) => "too late to veto",
                 };
-                // the one who came second is told who decided first, and how
+                // the one who came late is told who decided, and how
                 let before = match r.decisions.last() {
                     Some(d) => format!(" ({} by {})", past(&d.what), d.who),
                     None => String::new(),
