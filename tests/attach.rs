@@ -168,7 +168,8 @@ fn two_consoles_one_decision_a_refused_viewer_and_a_resync_after_the_agent_resta
     let body = wait_metric(&addr, "pitcrew_models 6", 30);
     let model = body
         .lines()
-        .find_map(|l| l.strip_prefix("mlops_model_accuracy{namespace=\""))
+        // (the status is on /metrics for every model from the start; accuracy waits for labels)
+        .find_map(|l| l.strip_prefix("mlops_model_status{namespace=\""))
         .and_then(|r| {
             let (ns, rest) = r.split_once("\",model=\"")?;
             Some(format!("{ns}/{}", rest.split('"').next()?))

@@ -44,23 +44,18 @@ const STEADY: Duration = Duration::from_secs(30);
 /// How long one connection attempt may take (the agent may make a base first).
 const CONNECT_WAIT: Duration = Duration::from_secs(75);
 
-/// Read the token file: the token is its first line, trimmed.
-fn read_token(path: &std::path::Path) -> anyhow::Result<String> {
-    let text = std::fs::read_to_string(path)
-        .with_context(|| format!("cannot read the token file {}", path.display()))?;
-    let token = text.lines().next().unwrap_or("").trim().to_string();
-    if token.is_empty() {
-        anyhow::bail!("the token file {} is empty", path.display());
-    }
-    Ok(token)
-}
-
 /// Run the console attached to an agent.
 pub fn run_attach(opts: AttachOptions) -> anyhow::Result<()> {
     let paths = Paths::from_env();
     let (theme, keymap) = load_look(&paths, &opts.theme, &opts.keymap)?;
     let token = match &opts.token_file {
-        Some(p) => Some(read_token(p)?),
+        Some(p) => crate::config::SecretRef {
+            env: None,
+            file: Some(p.clone()),
+        }
+        .read()
+        .map_err(|e| anyhow::anyhow!(e))?
+        .filter(|t| !t.is_empty()),
         None => None,
     };
     let ca = match &opts.ca {
@@ -301,7 +296,7 @@ async fn follow(
                 let why = match chunk {
                     Ok(Ok(Some(bytes))) => link.receive(&bytes).err(),
                     Ok(Ok(None)) => Some("the agent closed the stream".to_string()),
-                    Ok(Err(e)) => Some(format!("the stream broke: {}", chain(&e))),
+                    Ok(Err(e)) => Some(format!("the stream broke: {}", crate::clients::error_chain(&e))),
                     Err(_) => Some(format!("nothing from the agent for {} s", SILENCE.as_secs())),
                 };
                 if let Some(why) = why {
@@ -382,17 +377,6 @@ async fn follow(
             }
         }
     }
-}
-
-/// An error and its causes, in one line.
-fn chain(e: &dyn std::error::Error) -> String {
-    let mut out = e.to_string();
-    let mut src = e.source();
-    while let Some(s) = src {
-        out = format!("{out}: {s}");
-        src = s.source();
-    }
-    out
 }
 
 /// A refusal or a failure in a few words.

@@ -100,12 +100,11 @@ impl AgentClient {
         } else {
             "connection failed"
         };
-        let mut why = what.to_string();
-        let mut src = std::error::Error::source(e);
-        while let Some(s) = src {
-            why = format!("{why}: {s}");
-            src = s.source();
-        }
+        // the causes only: reqwest's own text carries the URL, which is said once, in front
+        let why = match std::error::Error::source(e) {
+            Some(cause) => format!("{what}: {}", super::error_chain(cause)),
+            None => what.to_string(),
+        };
         AgentError::Unreachable {
             url: self.base.clone(),
             why,

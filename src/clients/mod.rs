@@ -13,3 +13,18 @@ pub mod agent;
 pub mod body;
 pub mod mlflow;
 pub mod prometheus;
+
+/// An error and its causes in one line (a cause already in the text is not repeated).
+pub fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut s = e.to_string();
+    let mut cur = e.source();
+    while let Some(c) = cur {
+        let t = c.to_string();
+        if !s.contains(&t) {
+            s.push_str(": ");
+            s.push_str(&t);
+        }
+        cur = c.source();
+    }
+    s
+}

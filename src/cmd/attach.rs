@@ -11,7 +11,7 @@ pub struct Args {
     /// through a port-forward).
     #[arg(value_name = "URL")]
     pub url: String,
-    /// A file whose first line is your bearer token.
+    /// A file holding your bearer token (white space around it is trimmed).
     #[arg(long, value_name = "FILE")]
     pub token_file: Option<std::path::PathBuf>,
     /// A CA certificate (PEM) to trust for the agent's TLS (instead of the system's).

@@ -181,11 +181,6 @@ impl Feed {
             }
         }
     }
-
-    /// Consoles following the live frames.
-    pub fn consoles(&self) -> usize {
-        self.tx.receiver_count()
-    }
 }
 
 #[cfg(test)]

@@ -3,10 +3,10 @@
 //! are you?), 403 naming the verb, 429 (too many failures), 413 and 400 (a request too large
 //! or malformed), never a panic.
 
+use super::Verb;
 use super::auth::{Authority, Denied, Identity};
 use super::feed::Feed;
 use super::wire::{self, CommandReply, Hello};
-use super::{Role, Verb};
 use crate::engine::Command;
 use axum::body::{Body, Bytes};
 use axum::extract::Request;
@@ -352,15 +352,4 @@ async fn apply(control: Arc<Control>, who: Identity, request: wire::CommandReque
         )
             .into_response(),
     }
-}
-
-/// The roles and their verbs, one line each (for `pitcrew rbac` and the README).
-pub fn role_table() -> String {
-    Role::ALL
-        .iter()
-        .map(|r| {
-            let verbs: Vec<&str> = r.verbs().iter().map(|v| v.name()).collect();
-            format!("{:<9} {}\n", r.name(), verbs.join(", "))
-        })
-        .collect()
 }

@@ -157,7 +157,7 @@ impl PromClient {
                 PromError::Connect {
                     url: shown.clone(),
                     query: promql.to_string(),
-                    detail: error_chain(&e.without_url()),
+                    detail: crate::clients::error_chain(&e.without_url()),
                 }
             }
         };
@@ -179,20 +179,6 @@ impl PromClient {
         }
         interpret_limited(status, &body, &shown, promql, self.max_series)
     }
-}
-
-pub(super) fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut s = e.to_string();
-    let mut cur = e.source();
-    while let Some(c) = cur {
-        let t = c.to_string();
-        if !s.contains(&t) {
-            s.push_str(": ");
-            s.push_str(&t);
-        }
-        cur = c.source();
-    }
-    s
 }
 
 pub(super) fn fmt_time(t: f64) -> String {
