@@ -1,8 +1,9 @@
 //! Teams: `pitcrew agent` executes, consoles attach to it — with real processes on loopback
-//! and consoles in real terminals. Two consoles follow one agent; a viewer's approve is
+//! and consoles in real terminals. Two agents serve disjoint namespaces of the simulated
+//! fleet and two consoles follow both, each showing the merged fleet; a viewer's approve is
 //! refused with the reason on screen; a console and another approver approve the same
 //! proposal at once and exactly one decision is made, which the other console shows with
-//! who made it; the agent killed shows DISCONNECTED, and restarted, the console resyncs; the
+//! who made it; an agent killed shows DISCONNECTED, and restarted, the console resyncs; the
 //! agent's journal re-runs identically and its summary names who decided. Every control route
 //! refuses a caller without a token (401) and a viewer's mutating verbs (403); oversized and
 //! malformed requests are refused; no token appears in any log, journal or output.
@@ -114,6 +115,16 @@ impl Team {
     }
 
     fn agent(&self, port: u16) -> (std::process::Child, String) {
+        self.agent_in(port, "agent-data", None)
+    }
+
+    /// An agent with its own data dir, on the simulated models of `namespaces` (of 15) or on 6.
+    fn agent_in(
+        &self,
+        port: u16,
+        data: &str,
+        namespaces: Option<&str>,
+    ) -> (std::process::Child, String) {
         let mut cmd = common::bin();
         cmd.args([
             "agent",
@@ -123,23 +134,29 @@ impl Team {
             &self.dir.path().join("tokens.toml").display().to_string(),
             "--phase",
             "augmentation",
-            "--models",
-            "6",
             "--speed",
             "20",
         ])
-        .env("PITCREW_DATA", self.dir.path().join("agent-data"))
+        .args(match namespaces {
+            Some(ns) => ["--models", "15", "--namespaces", ns],
+            None => [
+                "--models",
+                "6",
+                "--namespaces",
+                "search,ads,fraud,recs,vision",
+            ],
+        })
+        .env("PITCREW_DATA", self.dir.path().join(data))
         .env("PITCREW_CONFIG", self.dir.path().join("agent-config"));
         common::spawn_agent(&mut cmd)
     }
 
-    fn console(&self, url: &str, user: &str) -> pty::Session {
-        pty::spawn(
-            &["attach", url, "--token-file", &self.token_file(user)],
-            &[],
-            140,
-            32,
-        )
+    fn console(&self, urls: &[&str], user: &str) -> pty::Session {
+        let file = self.token_file(user);
+        let mut args = vec!["attach"];
+        args.extend_from_slice(urls);
+        args.extend(["--token-file", file.as_str()]);
+        pty::spawn(&args, &[], 140, 32)
     }
 }
 
@@ -159,30 +176,47 @@ fn wait_metric(addr: &str, line: &str, secs: u64) -> String {
     }
 }
 
-#[test]
-fn two_consoles_one_decision_a_refused_viewer_and_a_resync_after_the_agent_restarts() {
-    let team = Team::new();
-    let port = common::prom::free_port();
-    let (mut agent, addr) = team.agent(port);
-    let url = format!("http://{addr}");
-    let body = wait_metric(&addr, "pitcrew_models 6", 30);
-    let model = body
-        .lines()
+/// The first model `/metrics` lists, as `namespace/name`.
+fn first_model(body: &str) -> String {
+    body.lines()
         // (the status is on /metrics for every model from the start; accuracy waits for labels)
         .find_map(|l| l.strip_prefix("mlops_model_status{namespace=\""))
         .and_then(|r| {
             let (ns, rest) = r.split_once("\",model=\"")?;
             Some(format!("{ns}/{}", rest.split('"').next()?))
         })
-        .expect("a model on /metrics");
+        .expect("a model on /metrics")
+}
 
-    let mut alice = team.console(&url, "alice");
-    let mut vic = team.console(&url, "vic");
+#[test]
+fn two_agents_two_consoles_one_decision_a_refused_viewer_and_a_resync_after_an_agent_restarts() {
+    let team = Team::new();
+    // two shards of one fleet: 6 models in search and ads, 9 in fraud, recs and vision
+    let (mut agent_a, addr_a) =
+        team.agent_in(common::prom::free_port(), "agent-a", Some("search,ads"));
+    let port = common::prom::free_port();
+    let (mut agent, addr) = team.agent_in(port, "agent-b", Some("fraud,recs,vision"));
+    let url_a = format!("http://{addr_a}");
+    let url = format!("http://{addr}");
+    let model_a = first_model(&wait_metric(&addr_a, "pitcrew_models 6", 30));
+    let model = first_model(&wait_metric(&addr, "pitcrew_models 9", 30));
+    assert!(model_a.starts_with("search/") || model_a.starts_with("ads/"));
+    assert!(!model.starts_with("search/") && !model.starts_with("ads/"));
+
+    let mut alice = team.console(&[&url_a, &url], "alice");
+    let mut vic = team.console(&[&url_a, &url], "vic");
+    // each console shows the merged fleet: the models of both agents, 15 in all
     for c in [&alice, &vic] {
-        c.wait_for(model.split('/').nth(1).expect("name"), 30);
+        for m in [&model_a, &model] {
+            c.wait_for(m.split('/').nth(1).expect("name"), 30);
+        }
+        c.wait_for("2 agents live", 30);
+        c.wait_for("models 15", 30);
     }
 
-    // the admin injects a degraded pod; in Augmentation a restart is proposed and waits
+    // the admin injects a degraded pod on the second agent; in Augmentation a restart is
+    // proposed there, as its R1, and waits. The consoles number it R3: the second (of two)
+    // agent's R1
     let (code, said) = command(
         &addr,
         team.token("root-admin"),
@@ -198,13 +232,13 @@ fn two_consoles_one_decision_a_refused_viewer_and_a_resync_after_the_agent_resta
 
     // the viewer's approve is refused, with the reason on the viewer's screen
     vic.send("a");
-    vic.wait_for("Approve R1?", 10);
+    vic.wait_for("Approve R3?", 10);
     vic.send("y");
     vic.wait_for("may not approve", 10);
 
-    // alice (in her console) and bob (from his own client) approve R1 at the same moment
+    // alice (in her console) and bob (from his own client, to the agent) approve it at once
     alice.send("a");
-    alice.wait_for("Approve R1?", 10);
+    alice.wait_for("Approve R3?", 10);
     let bob_token = team.token("bob").to_string();
     let bob_addr = addr.clone();
     let bob = std::thread::spawn(move || {
@@ -227,9 +261,10 @@ fn two_consoles_one_decision_a_refused_viewer_and_a_resync_after_the_agent_resta
         );
         "alice"
     };
-    // the other console shows it approved by that user, within 10 s
+    // the other console shows it approved by that user, within 10 s, under its merged id
     vic.send("3");
     vic.wait_for(&format!("approved by {winner}"), 10);
+    vic.wait_for("R3", 10);
     // a retry of bob's command (a reconnect) is answered, not applied again
     let (code, again) = command(
         &addr,
@@ -248,18 +283,37 @@ fn two_consoles_one_decision_a_refused_viewer_and_a_resync_after_the_agent_resta
     .expect("kill");
     let _ = agent.wait();
     alice.wait_for("DISCONNECTED", 10);
+    // a note is for the whole fleet: while a shard is away it goes to no agent, and says so
+    alice.send("w");
+    alice.wait_for("Note for the journal", 10);
+    alice.send("written during the outage\r");
+    alice.wait_for("not sent to any agent", 10);
     // restarted, the console resyncs and follows it again
-    let (mut agent2, _) = team.agent(port);
-    alice.wait_for_without(&format!("@ {addr} live"), "DISCONNECTED", 40);
+    let (mut agent2, _) = team.agent_in(port, "agent-b", Some("fraud,recs,vision"));
+    alice.wait_for_without("2 agents live", "DISCONNECTED", 40);
+    // now it reaches both agents, once each
+    alice.send("w");
+    alice.wait_for("Note for the journal", 10);
+    alice.send("after the restart\r");
+    alice.wait_for("after the restart", 10);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !(all_text(&team.dir.path().join("agent-a")).contains("after the restart")
+        && all_text(&team.dir.path().join("agent-b")).contains("after the restart"))
+    {
+        assert!(Instant::now() < deadline, "the note reached both agents");
+        std::thread::sleep(Duration::from_millis(200));
+    }
 
     alice.send("q");
     vic.send("q");
     alice.wait_exit(10);
     vic.wait_exit(10);
     assert!(common::terminate(&mut agent2).success());
+    assert!(common::terminate(&mut agent_a).success());
 
-    // the first agent's journal: one decision on R1, re-run identically, who decided named
-    let jdir = team.dir.path().join("agent-data/journal");
+    // the second agent's first journal: one decision on its R1, re-run identically, who
+    // decided named
+    let jdir = team.dir.path().join("agent-b/journal");
     let mut journals: Vec<_> = std::fs::read_dir(&jdir)
         .expect("journal dir")
         .flatten()
@@ -295,7 +349,22 @@ fn two_consoles_one_decision_a_refused_viewer_and_a_resync_after_the_agent_resta
         "{summary}"
     );
     // no token anywhere: the agent's data dir, the consoles' screens and output
-    let everything = all_text(&team.dir.path().join("agent-data"))
+    // the note refused during the outage is nowhere; the one after it, once on each agent
+    let (a, b) = (
+        all_text(&team.dir.path().join("agent-a")),
+        all_text(&team.dir.path().join("agent-b")),
+    );
+    assert!(!a.contains("written during the outage") && !b.contains("written during the outage"));
+    for j in [&a, &b] {
+        assert_eq!(
+            j.matches(r#""cmd":"note","text":"after the restart""#)
+                .count(),
+            1,
+            "the note is journaled once on each agent"
+        );
+    }
+    let everything = all_text(&team.dir.path().join("agent-a"))
+        + &all_text(&team.dir.path().join("agent-b"))
         + &alice.text()
         + &vic.text()
         + &all_text(alice.dirs.path())

@@ -5,17 +5,23 @@
 //!
 //! A link that drops is shown at once (DISCONNECTED in the status bar), no command is sent
 //! while it is down, and it reconnects with backoff and resyncs from a new base.
+//!
+//! Several agents (one per shard of namespaces) are followed side by side, each by a task of its
+//! own, and drawn as one fleet ([`super::merge`]); a command goes to the agent that owns what it
+//! names, and one for the whole fleet (the phase, automating a class, a note) to every agent, or
+//! to none while one is disconnected, so that the shards stay alike.
 
+use super::merge::{merge, split_id};
 use super::*;
 use crate::clients::agent::{AgentClient, AgentError};
 use crate::control::wire::{CommandRequest, Decoder, Frame, Hello, PROTOCOL};
-use crate::engine::LinkView;
+use crate::engine::{Command, LinkView};
 
 /// Everything `pitcrew attach` is started with.
 #[derive(Debug, Clone)]
 pub struct AttachOptions {
-    /// The agent's URL.
-    pub url: String,
+    /// The agents' URLs (one per shard of namespaces; at least one).
+    pub urls: Vec<String>,
     /// The file holding the bearer token.
     pub token_file: Option<std::path::PathBuf>,
     /// A CA certificate (PEM) to trust for the agent's TLS.
@@ -64,34 +70,62 @@ pub fn run_attach(opts: AttachOptions) -> anyhow::Result<()> {
         ),
         None => None,
     };
-    let client =
-        AgentClient::new(&opts.url, token, ca.as_deref()).map_err(|e| anyhow::anyhow!(e))?;
+    anyhow::ensure!(!opts.urls.is_empty(), "no agent URL given");
+    let mut clients = Vec::new();
+    for url in &opts.urls {
+        let c =
+            AgentClient::new(url, token.clone(), ca.as_deref()).map_err(|e| anyhow::anyhow!(e))?;
+        anyhow::ensure!(
+            !clients.iter().any(|o: &AgentClient| o.url() == c.url()),
+            "{url} is given twice"
+        );
+        clients.push(c);
+    }
     let rt = runtime()?;
-    let r = rt.block_on(attach_console(opts, client, theme, keymap));
+    let r = rt.block_on(attach_console(opts, clients, theme, keymap));
     rt.shutdown_timeout(STOP_BLOCKING);
     r
 }
 
 async fn attach_console(
     opts: AttachOptions,
-    client: AgentClient,
+    clients: Vec<AgentClient>,
     theme: Theme,
     keymap: Keymap,
 ) -> anyhow::Result<()> {
     let cancel = CancellationToken::new();
     spawn_signal_watch(cancel.clone());
-    let link = Link::new(client, opts.read_only);
-    let (snap_tx, snap_rx) = watch::channel(Arc::new(link.snapshot(None)));
     let (focus_tx, focus_rx) = watch::channel::<Option<String>>(None);
     let (cmd_tx, cmd_rx) = mpsc::channel::<Event>(16);
-    let task = tokio::spawn(follow(
-        link,
+    let mut parts = Vec::new();
+    let mut routes = Vec::new();
+    let mut tasks = Vec::new();
+    for client in clients {
+        let link = Link::new(client, opts.read_only);
+        let (part_tx, part_rx) = watch::channel(Arc::new(link.snapshot(None)));
+        let (route_tx, route_rx) = mpsc::channel::<Command>(16);
+        tasks.push(tokio::spawn(follow(
+            link,
+            part_tx,
+            focus_rx.clone(),
+            route_rx,
+            cancel.clone(),
+            opts.refresh_hz,
+        )));
+        parts.push(part_rx);
+        routes.push(route_tx);
+    }
+    let first: Vec<Arc<Snapshot>> = parts.iter().map(|p| p.borrow().clone()).collect();
+    let (snap_tx, snap_rx) = watch::channel(Arc::new(merge(&first, 0, &[])));
+    tasks.push(tokio::spawn(gather(
+        parts,
+        routes,
         snap_tx,
-        focus_rx,
         cmd_rx,
+        opts.read_only,
         cancel.clone(),
         opts.refresh_hz,
-    ));
+    )));
     let (mut term, guard) = match terminal::setup(opts.mouse, theme.mode() == ColorMode::None) {
         Ok(t) => t,
         Err(e) => {
@@ -109,7 +143,7 @@ async fn attach_console(
         },
         crate::operator::os_account(),
     );
-    ui.flash = Some(format!("attaching to {}…", opts.url));
+    ui.flash = Some(format!("attaching to {}…", opts.urls.join(", ")));
     let channels = Channels {
         snapshots: snap_rx,
         focus: focus_tx,
@@ -129,8 +163,116 @@ async fn attach_console(
     .await;
     cancel.cancel();
     drop(guard);
-    let _ = tokio::time::timeout(Duration::from_secs(2), task).await;
+    let _ = tokio::time::timeout(Duration::from_secs(2), futures::future::join_all(tasks)).await;
     result
+}
+
+/// Notices the console keeps (the newest), of its own and of each link.
+const NOTICES_KEPT: usize = 20;
+
+/// Draw the agents' fleets as one and hand each command to the agent(s) it is for.
+async fn gather(
+    mut parts: Vec<watch::Receiver<Arc<Snapshot>>>,
+    routes: Vec<mpsc::Sender<Command>>,
+    snap_tx: watch::Sender<Arc<Snapshot>>,
+    mut commands: mpsc::Receiver<Event>,
+    read_only: bool,
+    cancel: CancellationToken,
+    hz: f64,
+) {
+    let mut notices: Vec<String> = Vec::new();
+    let mut seq = 0u64;
+    let mut dirty = false;
+    let mut tick = tokio::time::interval(Duration::from_secs_f64(1.0 / hz.clamp(0.5, 30.0)));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = cancel.cancelled() => break,
+            c = commands.recv() => {
+                let Some(ev) = c else { break };
+                if let Event::Command { command, .. } = ev
+                    && let Some(why) = route(command, &parts, &routes, read_only)
+                {
+                    notices.push(why);
+                    let keep = notices.len().saturating_sub(NOTICES_KEPT);
+                    notices.drain(..keep);
+                    dirty = true;
+                }
+            }
+            _ = tick.tick() => {
+                let changed = parts.iter().any(|p| p.has_changed().unwrap_or(false));
+                if changed || dirty {
+                    let latest: Vec<Arc<Snapshot>> =
+                        parts.iter_mut().map(|p| p.borrow_and_update().clone()).collect();
+                    seq += 1;
+                    if snap_tx.send(Arc::new(merge(&latest, seq, &notices))).is_err() {
+                        break;
+                    }
+                    dirty = false;
+                }
+            }
+        }
+    }
+}
+
+/// Hand a command to the agent that owns what it names, or to every agent; what the console
+/// has to say when it sends nothing.
+fn route(
+    command: Command,
+    parts: &[watch::Receiver<Arc<Snapshot>>],
+    routes: &[mpsc::Sender<Command>],
+    read_only: bool,
+) -> Option<String> {
+    let n = routes.len();
+    if read_only {
+        return Some("read-only: no command sent".into());
+    }
+    let owner = match &command {
+        Command::Approve { id } | Command::Veto { id, .. } => Some(split_id(*id, n)),
+        Command::Inject { model, .. } => {
+            match parts
+                .iter()
+                .position(|p| p.borrow().rows.iter().any(|r| r.meta.key() == *model))
+            {
+                Some(k) => Some((k, 0)),
+                None => return Some(format!("{model} is on none of the agents: not sent")),
+            }
+        }
+        Command::SetPhase { .. } | Command::SetClassMode { .. } | Command::Note { .. } => None,
+    };
+    match owner {
+        Some((k, local)) => {
+            let command = match command {
+                Command::Approve { .. } => Command::Approve { id: local },
+                Command::Veto { reason, .. } => Command::Veto { id: local, reason },
+                other => other,
+            };
+            match routes.get(k) {
+                Some(r) if r.try_send(command).is_ok() => None,
+                _ => Some("the console is busy sending: command not sent, try again".into()),
+            }
+        }
+        None => {
+            // for the whole fleet: every shard or none, so that they stay alike
+            let down: Vec<String> = parts
+                .iter()
+                .flat_map(|p| p.borrow().links.clone())
+                .filter(|l| !l.live)
+                .map(|l| l.agent)
+                .collect();
+            if n > 1 && !down.is_empty() {
+                return Some(format!(
+                    "DISCONNECTED from {}: not sent to any agent (a command for the whole fleet goes to all or none)",
+                    down.join(", ")
+                ));
+            }
+            let mut busy = false;
+            for r in routes {
+                busy |= r.try_send(command.clone()).is_err();
+            }
+            busy.then(|| "the console is busy sending: not every agent got the command".into())
+        }
+    }
 }
 
 /// One agent as the console follows it.
@@ -200,12 +342,18 @@ impl Link {
             s.read_only = true;
             s.actuator = None;
         }
+        // the agent's "this pitcrew" is the agent, not this console
+        if s.executor.as_deref() == Some(crate::app::edge::EXECUTOR_HERE) {
+            s.executor = Some("executor: the agent".into());
+        }
         s.links = vec![LinkView {
             agent: self.host(),
             live: self.down.is_none(),
             why: self.down.clone(),
             quiet: self.heard.elapsed().as_secs_f64(),
             you: self.hello.as_ref().map(|h| h.you.clone()),
+            age: self.engine.as_ref().and(s.data_age()),
+            executor: s.executor.clone(),
         }];
         if !self.notices.is_empty() {
             let mut n = s.notices.as_ref().clone();
@@ -257,6 +405,8 @@ impl Link {
         if self.down.is_none() {
             self.notices
                 .push(format!("DISCONNECTED from {}: {why}", self.host()));
+            let keep = self.notices.len().saturating_sub(NOTICES_KEPT);
+            self.notices.drain(..keep);
         }
         self.down = Some(why);
         self.decoder = Decoder::default();
@@ -268,7 +418,7 @@ async fn follow(
     mut link: Link,
     snap_tx: watch::Sender<Arc<Snapshot>>,
     mut focus: watch::Receiver<Option<String>>,
-    mut commands: mpsc::Receiver<Event>,
+    mut commands: mpsc::Receiver<Command>,
     cancel: CancellationToken,
     hz: f64,
 ) {
@@ -352,13 +502,13 @@ async fn follow(
                 dirty = true;
             }
             c = commands.recv() => {
-                let Some(ev) = c else { break };
-                if let Event::Command { command, .. } = ev {
-                    send(&link, command, &said_tx);
-                }
+                let Some(command) = c else { break };
+                send(&link, command, &said_tx);
             }
             Some(said) = said_rx.recv() => {
                 link.notices.push(said);
+                let keep = link.notices.len().saturating_sub(NOTICES_KEPT);
+                link.notices.drain(..keep);
                 dirty = true;
             }
             r = focus.changed() => {
@@ -411,7 +561,7 @@ fn command_id() -> String {
 }
 
 /// Send a command (not while read-only or disconnected); what comes of it is said on `said`.
-fn send(link: &Link, command: crate::engine::Command, said: &mpsc::Sender<String>) {
+fn send(link: &Link, command: Command, said: &mpsc::Sender<String>) {
     if link.read_only {
         let _ = said.try_send("read-only: no command sent".into());
         return;

@@ -73,6 +73,9 @@ fn ask_registry(engine: &Engine, edge: &mut Edge) {
 }
 
 /// The Lease states in a few words for the status bar: who executes actions.
+/// What [`executor_summary`] says when this pitcrew executes.
+pub const EXECUTOR_HERE: &str = "executor: this pitcrew";
+
 pub(crate) fn executor_summary(leases: &BTreeMap<String, LeaseStatus>) -> Option<String> {
     if leases.is_empty() {
         return Some("executor: acquiring the lease…".into());
@@ -96,7 +99,7 @@ pub(crate) fn executor_summary(leases: &BTreeMap<String, LeaseStatus>) -> Option
         ));
     }
     if leases.values().all(LeaseStatus::is_held) {
-        return Some("executor: this pitcrew".into());
+        return Some(EXECUTOR_HERE.into());
     }
     leases.values().next().map(LeaseStatus::short)
 }

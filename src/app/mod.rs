@@ -26,6 +26,8 @@ pub struct ConsoleOptions {
     pub seed: u64,
     /// Number of simulated models.
     pub models: usize,
+    /// Keep only the simulated models in these namespaces (an agent's shard of the fleet).
+    pub namespaces: Option<Vec<String>>,
     /// Time acceleration.
     pub speed: f64,
     /// Scheduled scenario.
@@ -102,6 +104,7 @@ pub(crate) fn backfill_seconds(hours: f64, n: usize) -> f64 {
 
 mod attach;
 mod edge;
+mod merge;
 mod outcomes;
 mod registry;
 mod replay;

@@ -101,6 +101,11 @@ pub async fn start_session(opts: &ConsoleOptions, paths: &Paths) -> anyhow::Resu
         Err(e) => (OutcomeStats::default(), Some(e)),
     };
     let real = opts.config.prometheus.clone();
+    if real.is_some() && opts.namespaces.is_some() {
+        anyhow::bail!(
+            "--namespaces shards the simulated fleet; a real fleet's shard is the models of its config file"
+        );
+    }
     // what carries actions out: nothing at all when read-only (or in history mode); on real
     // systems only Kubernetes can (a dry run records), on the simulator the simulator
     let read_only = opts.read_only
@@ -155,10 +160,26 @@ pub async fn start_session(opts: &ConsoleOptions, paths: &Paths) -> anyhow::Resu
     let now = opts.start.unwrap_or_else(crate::clock::unix_now);
     let live_start = (now / SIM_STEP).floor() * SIM_STEP;
     let backfill = backfill_seconds(opts.backfill_hours, opts.models);
-    let mut world = SimWorld::new(opts.seed, opts.models, live_start - backfill);
-    if let Some(s) = scenario {
-        world.schedule(s.schedule(live_start, opts.models));
+    let mut world = SimWorld::shard(
+        opts.seed,
+        opts.models,
+        live_start - backfill,
+        opts.namespaces.as_deref(),
+    );
+    if world.models.is_empty() {
+        anyhow::bail!(
+            "no simulated model is in the namespaces {}: the fleet's are {}",
+            opts.namespaces.as_deref().unwrap_or_default().join(", "),
+            crate::sim::namespaces().join(", ")
+        );
     }
+    if let Some(s) = scenario {
+        world.schedule(s.schedule(live_start, world.models.len()));
+    }
+    let shard = match &opts.namespaces {
+        Some(ns) => format!(" {}", ns.join(",")),
+        None => String::new(),
+    };
     let label = match (&real, scenario) {
         (Some(p), _) => match opts.history {
             Some(_) => format!(
@@ -167,8 +188,8 @@ pub async fn start_session(opts: &ConsoleOptions, paths: &Paths) -> anyhow::Resu
             ),
             None => crate::clients::prometheus::source_label(&p.url),
         },
-        (None, Some(s)) => format!("sim seed {} · {}", opts.seed, s.name),
-        (None, None) => format!("sim seed {}", opts.seed),
+        (None, Some(s)) => format!("sim seed {}{shard} · {}", opts.seed, s.name),
+        (None, None) => format!("sim seed {}{shard}", opts.seed),
     };
     if real.is_some() && read_only && !opts.read_only && opts.history.is_none() {
         said.push(

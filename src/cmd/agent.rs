@@ -27,6 +27,11 @@ pub struct Args {
     /// Number of simulated models (when no real source is configured).
     #[arg(long, default_value_t = 15, value_parser = clap::value_parser!(u32).range(1..=100_000))]
     pub models: u32,
+    /// Serve only the simulated models in these namespaces (comma-separated): agents given
+    /// disjoint namespaces of one seed share the fleet between them, and `pitcrew attach`
+    /// merges it back.
+    #[arg(long, value_name = "NS,NS", value_delimiter = ',')]
+    pub namespaces: Option<Vec<String>>,
     /// Time acceleration of the simulated fleet, 1 to 1000 (demos and tests; a real source
     /// runs at its own pace).
     #[arg(long, default_value_t = 1.0)]
@@ -64,6 +69,7 @@ pub fn run(args: Args, seed: u64) -> ExitCode {
         read_only,
         dry_run,
         models,
+        namespaces,
         speed,
         scenario,
         tokens,
@@ -86,6 +92,7 @@ pub fn run(args: Args, seed: u64) -> ExitCode {
     let opts = ConsoleOptions {
         seed,
         models: models as usize,
+        namespaces,
         speed,
         scenario,
         backfill_hours: 24.0,

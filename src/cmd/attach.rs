@@ -8,9 +8,10 @@ use std::process::ExitCode;
 #[derive(clap::Args, Debug)]
 pub struct Args {
     /// The agent's URL, e.g. https://pitcrew-agent.mlops:9184 (or http://127.0.0.1:9184
-    /// through a port-forward).
-    #[arg(value_name = "URL")]
-    pub url: String,
+    /// through a port-forward); several agents (one per shard of namespaces) are drawn as one
+    /// fleet.
+    #[arg(value_name = "URL", required = true, num_args = 1..)]
+    pub urls: Vec<String>,
     /// A file holding your bearer token (white space around it is trimmed).
     #[arg(long, value_name = "FILE")]
     pub token_file: Option<std::path::PathBuf>,
@@ -33,7 +34,7 @@ pub struct Args {
 /// Runs the command; the exit code says how it went.
 pub fn run(args: Args) -> ExitCode {
     let opts = pitcrew::app::AttachOptions {
-        url: args.url,
+        urls: args.urls,
         token_file: args.token_file,
         ca: args.ca,
         read_only: args.read_only,

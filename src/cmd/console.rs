@@ -49,6 +49,7 @@ pub fn run(cli: crate::Cli) -> ExitCode {
     let opts = ConsoleOptions {
         seed: cli.seed,
         models: cli.models as usize,
+        namespaces: None,
         speed: cli.speed,
         scenario: cli.scenario,
         backfill_hours: cli.backfill.clamp(0.0, 168.0),

@@ -299,6 +299,10 @@ pub struct LinkView {
     pub quiet: f64,
     /// Who the agent knows this console's user as (its decisions are journaled so).
     pub you: Option<String>,
+    /// The age of the agent's newest data, seconds (`None` before its first base).
+    pub age: Option<f64>,
+    /// Who executes for the agent (its Kubernetes Leases), as the agent last said it.
+    pub executor: Option<String>,
 }
 
 impl Snapshot {

@@ -119,6 +119,13 @@ pub(crate) enum WorldEvent {
     },
 }
 
+/// The namespaces of the simulated fleet, each once.
+pub fn namespaces() -> Vec<&'static str> {
+    let mut v: Vec<&str> = model::BUILTIN.iter().map(|b| b.0).collect();
+    v.dedup();
+    v
+}
+
 /// The whole simulated fleet.
 #[derive(Debug, Clone)]
 pub struct SimWorld {
@@ -134,6 +141,13 @@ impl SimWorld {
     /// A fleet of `n` models (at least the 15 built-in ones are named; more get numbered names)
     /// whose clock starts at `t0` (unix seconds).
     pub fn new(seed: u64, n: usize, t0: f64) -> Self {
+        Self::shard(seed, n, t0, None)
+    }
+
+    /// The fleet of [`SimWorld::new`], keeping only the models in `namespaces` (all when
+    /// `None`): each model is made as in the whole fleet (name, size, versions, traffic), so that
+    /// agents given disjoint namespaces of the same seed share one fleet between them.
+    pub fn shard(seed: u64, n: usize, t0: f64, namespaces: Option<&[String]>) -> Self {
         let mut rng = Rng::new(seed);
         let mut models = Vec::with_capacity(n);
         for i in 0..n {
@@ -206,6 +220,9 @@ impl SimWorld {
                 acc_ewma: f64::NAN,
                 next_deploy: t0 + rng.range(2.0, 30.0) * 3600.0,
             });
+        }
+        if let Some(keep) = namespaces {
+            models.retain(|m| keep.contains(&m.meta.namespace));
         }
         let events = models
             .iter()
@@ -423,6 +440,22 @@ mod tests {
             }
         }
         sum / n
+    }
+
+    #[test]
+    fn disjoint_shards_make_up_the_fleet() {
+        let whole = SimWorld::new(7, 30, 1.7e9).metas();
+        let ns = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        let mut a = SimWorld::shard(7, 30, 1.7e9, Some(&ns(&["search", "ads"])));
+        let b = SimWorld::shard(7, 30, 1.7e9, Some(&ns(&["fraud", "recs", "vision"])));
+        assert_eq!(a.metas().len(), 12);
+        let mut both: Vec<_> = a.metas().into_iter().chain(b.metas()).collect();
+        let mut whole_sorted = whole.clone();
+        both.sort_by_key(|m| m.key());
+        whole_sorted.sort_by_key(|m| m.key());
+        assert_eq!(format!("{both:?}"), format!("{whole_sorted:?}"));
+        // a shard runs on its own (its events name its own models)
+        assert_eq!(a.step().len(), 12);
     }
 
     #[test]

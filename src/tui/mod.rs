@@ -68,6 +68,17 @@ pub struct Channels {
 }
 
 /// Send a playback control to the clock of what is shown, when it can be controlled.
+/// The newest notice in `now` that `before` did not have (as many times): notices come from
+/// several places (the engine, each agent's link, the console), so a new one is not always last.
+fn newest_unseen<'a>(now: &'a [String], before: &[String]) -> Option<&'a String> {
+    let count = |v: &[String], t: &String| v.iter().filter(|x| *x == t).count();
+    now.iter()
+        .enumerate()
+        .rev()
+        .find(|(i, t)| count(&now[..=*i], t) > count(before, t))
+        .map(|(_, t)| t)
+}
+
 fn play(ch: &Channels, p: Playback) {
     if let Some(tx) = &ch.playback {
         let _ = tx.try_send(p);
@@ -154,7 +165,7 @@ pub async fn run(
     let mut flash_at: Option<(String, Instant)> = None;
     let mut last_second = i64::MIN;
     let mut last_focus: Option<String> = None;
-    let mut notices_shown = 0;
+    let mut notices_shown: Arc<Vec<String>> = Arc::default();
     let mut job = JobSignals::new();
     loop {
         let snap = ch.snapshots.borrow().clone();
@@ -166,9 +177,11 @@ pub async fn run(
             ui.user = you.clone();
         }
         // problems with the console itself (an unwritable data dir…) are said at once
-        if snap.notices.len() > notices_shown {
-            ui.flash = snap.notices.last().cloned();
-            notices_shown = snap.notices.len();
+        if !Arc::ptr_eq(&snap.notices, &notices_shown) {
+            if let Some(new) = newest_unseen(&snap.notices, &notices_shown) {
+                ui.flash = Some(new.clone());
+            }
+            notices_shown = snap.notices.clone();
         }
         // flash expiry
         match (&ui.flash, &flash_at) {
@@ -299,5 +312,30 @@ pub(crate) fn handle_term_event(
             _ => vec![],
         },
         _ => vec![],
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::newest_unseen;
+
+    #[test]
+    fn the_notice_flashed_is_the_new_one_wherever_it_is() {
+        let v = |x: &[&str]| x.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        // a link's new notice arrives before the console's older one
+        let before = v(&["a: one", "console: x"]);
+        let now = v(&["a: one", "a: two", "console: x"]);
+        assert_eq!(
+            newest_unseen(&now, &before).map(String::as_str),
+            Some("a: two")
+        );
+        // the same words said again are new again
+        let now2 = v(&["a: one", "a: two", "console: x", "console: x"]);
+        assert_eq!(
+            newest_unseen(&now2, &now).map(String::as_str),
+            Some("console: x")
+        );
+        // the oldest dropped, nothing new: nothing to flash
+        assert_eq!(newest_unseen(&v(&["console: x"]), &before), None);
     }
 }

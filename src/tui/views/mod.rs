@@ -468,15 +468,26 @@ fn draw_status(f: &mut Frame, ui: &Ui, ctx: &Ctx, area: Rect) {
         }
     };
     if let Some(who) = &snap.executor {
-        segs.push(seg(who.clone(), badge(who.ends_with("this pitcrew")), 0));
+        segs.push(seg(who.clone(), badge(executes_here(who)), 0));
     }
     if let Some(reg) = &snap.registry {
         segs.push(seg(reg.clone(), badge(reg.starts_with("registry ok")), 0));
     }
     // an attached console: at once when a link to an agent is down (a live one is named in
     // the source's label)
+    let several = snap.links.len() > 1;
     for l in &snap.links {
-        if !l.live {
+        if l.live && several {
+            // several agents: each with its data age, and who executes for it when not itself
+            let age = l.age.map_or("no data".to_string(), |a| format!("{a:.0}s"));
+            let mut text = format!("{} {age}", l.agent);
+            let mut ok = true;
+            if let Some(who) = l.executor.as_deref().filter(|w| !executes_here(w)) {
+                text.push_str(&format!(" {who}"));
+                ok = false;
+            }
+            segs.push(seg(text, badge(ok), 0));
+        } else if !l.live {
             segs.push(seg(
                 "DISCONNECTED".into(),
                 ctx.s("ui.statusbar.stale"),
@@ -506,6 +517,11 @@ fn draw_status(f: &mut Frame, ui: &Ui, ctx: &Ctx, area: Rect) {
     )));
     spans.push(Span::styled(hint, ctx.s("ui.text.dim")));
     f.render_widget(Paragraph::new(Line::from(spans)).style(plain), area);
+}
+
+/// True when the executor named is pitcrew itself (this console, or the agent it attaches to).
+fn executes_here(who: &str) -> bool {
+    who.ends_with("this pitcrew") || who.ends_with("the agent")
 }
 
 /// One part of the status bar: its text, style and the narrowest it may become (0: it may go;
