@@ -96,6 +96,7 @@ pub fn record_parts(
             user: s.user.clone(),
             part: 0,
             settings: Some(Box::new(Settings::of(&cfg))),
+            resumed: None,
         },
     )?;
     let mut engine = Engine::new(cfg);
@@ -149,6 +150,7 @@ pub fn record_parts(
                 t,
                 user: s.user.clone(),
                 command: c,
+                id: None,
             };
             match act {
                 Act::Inject(m, k) => world.inject(m, k),

@@ -10,65 +10,10 @@
 
 mod common;
 
+use common::control::{all_text, command, first_model, request, wait_metric};
 use common::pty;
 use pitcrew::control::auth::token_hash;
-use std::io::{Read, Write};
-use std::path::Path;
 use std::time::{Duration, Instant};
-
-/// A plain HTTP/1.0 request on loopback with an optional bearer token: (status, body).
-fn request(
-    addr: &str,
-    method: &str,
-    path: &str,
-    token: Option<&str>,
-    body: &[u8],
-) -> (u16, String) {
-    let mut s = std::net::TcpStream::connect(addr).expect("connect");
-    s.set_read_timeout(Some(Duration::from_secs(20)))
-        .expect("timeout");
-    let auth = token.map_or(String::new(), |t| format!("Authorization: Bearer {t}\r\n"));
-    write!(
-        s,
-        "{method} {path} HTTP/1.0\r\nHost: {addr}\r\n{auth}Content-Type: application/json\r\nContent-Length: {}\r\n\r\n",
-        body.len()
-    )
-    .expect("write");
-    let _ = s.write_all(body);
-    let mut raw = Vec::new();
-    let _ = s.read_to_end(&mut raw);
-    let text = String::from_utf8_lossy(&raw).into_owned();
-    let code = text
-        .split_whitespace()
-        .nth(1)
-        .and_then(|c| c.parse().ok())
-        .unwrap_or(0);
-    (
-        code,
-        text.split_once("\r\n\r\n").map_or("", |x| x.1).to_string(),
-    )
-}
-
-fn command(addr: &str, token: &str, id: &str, cmd: &str) -> (u16, String) {
-    let body = format!(r#"{{"id":"{id}","command":{cmd}}}"#);
-    request(addr, "POST", "/v1/commands", Some(token), body.as_bytes())
-}
-
-/// Everything under `dir`, as text (for looking for a token).
-fn all_text(dir: &Path) -> String {
-    let mut out = String::new();
-    if let Ok(rd) = std::fs::read_dir(dir) {
-        for e in rd.flatten() {
-            let p = e.path();
-            if p.is_dir() {
-                out.push_str(&all_text(&p));
-            } else if let Ok(b) = std::fs::read(&p) {
-                out.push_str(&String::from_utf8_lossy(&b));
-            }
-        }
-    }
-    out
-}
 
 struct Team {
     dir: tempfile::TempDir,
@@ -158,34 +103,6 @@ impl Team {
         args.extend(["--token-file", file.as_str()]);
         pty::spawn(&args, &[], 140, 32)
     }
-}
-
-/// Wait until `/metrics` says `line`.
-fn wait_metric(addr: &str, line: &str, secs: u64) -> String {
-    let deadline = Instant::now() + Duration::from_secs(secs);
-    loop {
-        let (_, body) = common::http_get(addr, "/metrics");
-        if body.lines().any(|l| l.starts_with(line)) {
-            return body;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "no '{line}' within {secs} s:\n{body}"
-        );
-        std::thread::sleep(Duration::from_millis(200));
-    }
-}
-
-/// The first model `/metrics` lists, as `namespace/name`.
-fn first_model(body: &str) -> String {
-    body.lines()
-        // (the status is on /metrics for every model from the start; accuracy waits for labels)
-        .find_map(|l| l.strip_prefix("mlops_model_status{namespace=\""))
-        .and_then(|r| {
-            let (ns, rest) = r.split_once("\",model=\"")?;
-            Some(format!("{ns}/{}", rest.split('"').next()?))
-        })
-        .expect("a model on /metrics")
 }
 
 #[test]

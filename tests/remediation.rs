@@ -167,7 +167,7 @@ proptest! {
                 }),
             };
             if let Some(command) = cmd {
-                let fx = engine.apply(Event::Command { t, user: "op".into(), command });
+                let fx = engine.apply(Event::Command { t, user: "op".into(), command, id: None });
                 harness::route(&mut engine, &mut world, fx, &mut log);
             }
         }
@@ -234,6 +234,7 @@ proptest! {
                 user: "t".into(),
                 part: 0,
                 settings: None,
+                resumed: None,
             },
         ).expect("journal");
         let checking = Arc::new(Checking { dir: jdir, seen: Mutex::new(Vec::new()) });

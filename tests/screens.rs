@@ -235,6 +235,7 @@ fn remediation_snapshot() -> Snapshot {
         t: world.time(),
         user: "tester".into(),
         command: Command::Approve { id },
+        id: None,
     });
     pitcrew::harness::route(&mut engine, &mut world, fx, &mut log);
     for _ in 0..120 {

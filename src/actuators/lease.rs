@@ -25,6 +25,7 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::{MicroTime, ObjectMeta};
 use kube::Client;
 use kube::api::{Api, PostParams};
 use serde::Serialize;
+use std::collections::BTreeMap;
 
 /// Attempts of one acquire, renew or release before giving up on conflicts.
 const ATTEMPTS: u32 = 3;
@@ -390,6 +391,38 @@ pub(crate) fn status_code(e: &kube::Error) -> Option<u16> {
     }
 }
 
+/// What [`executor_summary`] says when this pitcrew executes.
+pub const EXECUTOR_HERE: &str = "executor: this pitcrew";
+
+/// The Lease states in a few words for the status bar: who executes actions.
+pub fn executor_summary(leases: &BTreeMap<String, LeaseStatus>) -> Option<String> {
+    if leases.is_empty() {
+        return Some("executor: acquiring the lease…".into());
+    }
+    let others: Vec<String> = leases
+        .iter()
+        .filter_map(|(ns, s)| match s {
+            LeaseStatus::Other { holder, .. } => Some(format!("{ns}: {holder}")),
+            _ => None,
+        })
+        .collect();
+    if !others.is_empty() {
+        return Some(format!("executor elsewhere ({})", others.join(", ")));
+    }
+    if let Some((ns, _)) = leases
+        .iter()
+        .find(|(_, s)| matches!(s, LeaseStatus::Unknown { .. }))
+    {
+        return Some(format!(
+            "executor unknown in {ns} (lease error; not acting there)"
+        ));
+    }
+    if leases.values().all(LeaseStatus::is_held) {
+        return Some(EXECUTOR_HERE.into());
+    }
+    leases.values().next().map(LeaseStatus::short)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -450,5 +483,48 @@ mod tests {
         };
         assert_eq!(s.short(), "executor: bob@h/1 (agent)");
         assert!(!s.is_held());
+    }
+
+    fn held() -> LeaseStatus {
+        LeaseStatus::Held {
+            how: Acquired::Renewed,
+            renewed: Timestamp::UNIX_EPOCH,
+            expires: Timestamp::UNIX_EPOCH,
+            transitions: 0,
+        }
+    }
+
+    #[test]
+    fn executor_summary_names_the_other_holder_first() {
+        let mut m = BTreeMap::new();
+        assert_eq!(
+            executor_summary(&m).as_deref(),
+            Some("executor: acquiring the lease…")
+        );
+        m.insert("a".to_string(), held());
+        m.insert("b".to_string(), held());
+        assert_eq!(
+            executor_summary(&m).as_deref(),
+            Some("executor: this pitcrew")
+        );
+        m.insert(
+            "c".to_string(),
+            LeaseStatus::Unknown {
+                error: "403".into(),
+            },
+        );
+        assert!(executor_summary(&m).unwrap().contains("unknown in c"));
+        m.insert(
+            "d".to_string(),
+            LeaseStatus::Other {
+                holder: "bob@h/7 (agent)".into(),
+                renewed: Timestamp::UNIX_EPOCH,
+                expires: Timestamp::UNIX_EPOCH,
+            },
+        );
+        assert_eq!(
+            executor_summary(&m).as_deref(),
+            Some("executor elsewhere (d: bob@h/7 (agent))")
+        );
     }
 }

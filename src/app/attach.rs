@@ -343,7 +343,7 @@ impl Link {
             s.actuator = None;
         }
         // the agent's "this pitcrew" is the agent, not this console
-        if s.executor.as_deref() == Some(crate::app::edge::EXECUTOR_HERE) {
+        if s.executor.as_deref() == Some(crate::actuators::lease::EXECUTOR_HERE) {
             s.executor = Some("executor: the agent".into());
         }
         s.links = vec![LinkView {

@@ -72,38 +72,6 @@ fn ask_registry(engine: &Engine, edge: &mut Edge) {
     }
 }
 
-/// The Lease states in a few words for the status bar: who executes actions.
-/// What [`executor_summary`] says when this pitcrew executes.
-pub const EXECUTOR_HERE: &str = "executor: this pitcrew";
-
-pub(crate) fn executor_summary(leases: &BTreeMap<String, LeaseStatus>) -> Option<String> {
-    if leases.is_empty() {
-        return Some("executor: acquiring the lease…".into());
-    }
-    let others: Vec<String> = leases
-        .iter()
-        .filter_map(|(ns, s)| match s {
-            LeaseStatus::Other { holder, .. } => Some(format!("{ns}: {holder}")),
-            _ => None,
-        })
-        .collect();
-    if !others.is_empty() {
-        return Some(format!("executor elsewhere ({})", others.join(", ")));
-    }
-    if let Some((ns, _)) = leases
-        .iter()
-        .find(|(_, s)| matches!(s, LeaseStatus::Unknown { .. }))
-    {
-        return Some(format!(
-            "executor unknown in {ns} (lease error; not acting there)"
-        ));
-    }
-    if leases.values().all(LeaseStatus::is_held) {
-        return Some(EXECUTOR_HERE.into());
-    }
-    leases.values().next().map(LeaseStatus::short)
-}
-
 /// Run the engine task: journal and apply events, route effects, publish snapshots at most
 /// `hz` per second.
 pub async fn engine_task(
@@ -215,14 +183,16 @@ pub async fn engine_task(
 /// engine said of it (its log lines: "approved by alice", or who had decided before).
 fn answer(engine: &mut Engine, edge: &mut Edge, ask: crate::control::server::Ask) {
     let before = engine.log_seq();
+    let repeated = engine.command_applied(&ask.user, &ask.id);
     let ev = Event::Command {
         t: engine.time(),
         user: ask.user,
         command: ask.command,
+        id: Some(ask.id),
     };
     let Ok(()) = harness::step(engine, edge, ev);
     let said = engine.log_since(before).map(|e| e.text.clone()).collect();
-    let _ = ask.reply.send(said);
+    let _ = ask.reply.send((said, repeated));
 }
 
 /// When an attached console waits for a base, take the engine's state now (a clone) and
@@ -253,7 +223,10 @@ fn make_base(engine: &Engine, edge: &Edge) {
 fn say_edges(engine: &mut Engine, edge: &mut Edge) -> bool {
     let mut now = Vec::new();
     if let Some(l) = edge.lease.as_mut() {
-        now.push((EdgeKind::Executor, executor_summary(&l.borrow_and_update())));
+        now.push((
+            EdgeKind::Executor,
+            crate::actuators::lease::executor_summary(&l.borrow_and_update()),
+        ));
     }
     if let Some(r) = edge.registry.as_mut() {
         now.push((EdgeKind::Registry, r.status.borrow_and_update().clone()));
@@ -482,6 +455,7 @@ mod tests {
                 settings: Some(Box::new(crate::journal::Settings::of(
                     &EngineConfig::default(),
                 ))),
+                resumed: None,
             },
         )
         .unwrap()
@@ -761,40 +735,6 @@ mod tests {
         assert_eq!(
             shown.executor.as_deref(),
             Some("executor elsewhere (ml: bob@h/7 (agent))")
-        );
-    }
-
-    #[test]
-    fn executor_summary_names_the_other_holder_first() {
-        let mut m = BTreeMap::new();
-        assert_eq!(
-            executor_summary(&m).as_deref(),
-            Some("executor: acquiring the lease…")
-        );
-        m.insert("a".to_string(), held());
-        m.insert("b".to_string(), held());
-        assert_eq!(
-            executor_summary(&m).as_deref(),
-            Some("executor: this pitcrew")
-        );
-        m.insert(
-            "c".to_string(),
-            LeaseStatus::Unknown {
-                error: "403".into(),
-            },
-        );
-        assert!(executor_summary(&m).unwrap().contains("unknown in c"));
-        m.insert(
-            "d".to_string(),
-            LeaseStatus::Other {
-                holder: "bob@h/7 (agent)".into(),
-                renewed: Timestamp::UNIX_EPOCH,
-                expires: Timestamp::UNIX_EPOCH,
-            },
-        );
-        assert_eq!(
-            executor_summary(&m).as_deref(),
-            Some("executor elsewhere (d: bob@h/7 (agent))")
         );
     }
 }

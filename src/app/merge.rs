@@ -200,7 +200,8 @@ pub fn merge(parts: &[Arc<Snapshot>], seq: u64, notices: &[String]) -> Snapshot 
             m.wanted += b.wanted;
             m.cuts.extend(b.cuts.iter().cloned());
         }
-        if p.phase != first.phase {
+        // (an agent not yet heard from has no fleet and no phase of its own yet)
+        if p.phase != first.phase && !p.rows.is_empty() && !first.rows.is_empty() {
             said.push(format!(
                 "{host} is in the {} phase, {} in the {}: the console shows the first's",
                 p.phase,

@@ -60,6 +60,8 @@ pub struct ConsoleOptions {
     pub history: Option<(f64, f64)>,
     /// Console or agent (named in the Kubernetes Lease).
     pub role: crate::actuators::lease::Role,
+    /// An agent starts afresh instead of resuming from its newest journal.
+    pub fresh: bool,
 }
 
 /// Load theme and keymap, reporting problems before the terminal is taken.
@@ -108,6 +110,7 @@ mod merge;
 mod outcomes;
 mod registry;
 mod replay;
+mod resume;
 mod session;
 
 pub use attach::{AttachOptions, Link, run_attach};

@@ -145,7 +145,8 @@ pub async fn start_session(opts: &ConsoleOptions, paths: &Paths) -> anyhow::Resu
         "{:?}|{:?}|{:?}|{}",
         cfg.phase, cfg.guardrails, cfg.playbooks, cfg.approval_timeout
     ));
-    let engine = Engine::new(cfg);
+    let fresh_cfg = cfg.clone();
+    let mut engine = Engine::new(cfg);
     // what the console has to say of itself, said by the engine task (journaled) once the source
     // has set the clock
     let mut said: Vec<String> = book_problems
@@ -197,6 +198,41 @@ pub async fn start_session(opts: &ConsoleOptions, paths: &Paths) -> anyhow::Resu
                 .into(),
         );
     }
+    // an agent (the executor) resumes from its journal: what the team decided stands
+    let mut interrupted = Vec::new();
+    let mut resumed_from = None;
+    let mut known = Vec::new();
+    if opts.role == crate::actuators::lease::Role::Agent && !opts.fresh && logging.is_ok() {
+        let dir = paths.data_dir.join("journal");
+        if let Some(path) = super::resume::newest_journal(&dir, &label) {
+            match super::resume::resume(&path, fresh_cfg) {
+                Ok(r) if r.engine.metas().is_empty() => {}
+                Ok(r) => {
+                    let keys = |m: &[crate::fleet::ModelMeta]| {
+                        m.iter().map(|m| m.key()).collect::<Vec<_>>()
+                    };
+                    // the source announces its models by index: the simulated fleet's must
+                    // be the journal's, a real source is told them in that order
+                    if real.is_none() && keys(&r.engine.metas()) != keys(&world.metas()) {
+                        said.push(format!(
+                            "not resumed from {}: its fleet is not this one (other models or namespaces); started afresh",
+                            path.display()
+                        ));
+                    } else {
+                        known = r.engine.metas();
+                        engine = r.engine;
+                        interrupted = r.interrupted;
+                        said.extend(r.said);
+                        resumed_from = path.file_name().map(|n| n.to_string_lossy().into_owned());
+                    }
+                }
+                Err(e) => said.push(format!(
+                    "not resumed from {}: {e}; started afresh",
+                    path.display()
+                )),
+            }
+        }
+    }
     let label_for_control = label.clone();
     let journal = if logging.is_ok() {
         open_journal(
@@ -206,15 +242,33 @@ pub async fn start_session(opts: &ConsoleOptions, paths: &Paths) -> anyhow::Resu
             settings,
             crate::operator::operator_name(&opts.config),
             crate::journal::retention::Retention::of(&opts.config),
+            resumed_from.clone(),
         )
         .map_err(|why| said.push(why))
         .ok()
     } else {
         None
     };
+    let journal = match (journal, &resumed_from) {
+        (Some(mut j), Some(_)) => match j.begin_from(&engine) {
+            Ok(()) => Some(j),
+            Err(e) => {
+                // a resumed session journaled without its starting state would not re-run
+                said.push(format!(
+                    "no journal (actions are disabled): its first checkpoint failed: {e}"
+                ));
+                None
+            }
+        },
+        (j, _) => j,
+    };
     let journal_path = journal.as_ref().map(|j| j.path().to_path_buf());
     let cancel = CancellationToken::new();
     let (ev_tx, ev_rx) = mpsc::channel::<Event>(1024);
+    // the results of actions the agent stopped during come first, journaled like any event
+    for ev in interrupted {
+        let _ = ev_tx.try_send(ev);
+    }
     let (sim_tx, sim_rx) = mpsc::channel::<SimControl>(64);
     let mut tasks = Vec::new();
     let mut lease = None;
@@ -278,7 +332,8 @@ pub async fn start_session(opts: &ConsoleOptions, paths: &Paths) -> anyhow::Resu
         (None, None)
     };
     let source = match real {
-        Some(p) => tokio::spawn(crate::sources::prometheus::run(
+        Some(p) => tokio::spawn(crate::sources::prometheus::run_knowing(
+            known,
             p,
             opts.config.models.clone(),
             opts.history,
@@ -379,6 +434,7 @@ fn open_journal(
     settings: crate::journal::Settings,
     user: String,
     retention: crate::journal::retention::Retention,
+    resumed: Option<String>,
 ) -> Result<Journal, String> {
     let wall = crate::clock::unix_now();
     let stamp = jiff::Timestamp::from_second(wall as i64)
@@ -401,6 +457,7 @@ fn open_journal(
             user,
             part: 0,
             settings: Some(Box::new(settings)),
+            resumed,
         },
     ) {
         Ok(j) => {

@@ -52,6 +52,11 @@ pub struct Args {
     /// TLS-terminating proxy or a mesh only).
     #[arg(long)]
     pub allow_plain_http: bool,
+    /// Start afresh: do not resume from the newest journal of this source (by default a
+    /// restarted agent resumes from it: pending proposals, decisions, the phase and the
+    /// guardrails' counters survive).
+    #[arg(long)]
+    pub fresh: bool,
     /// Serve over TLS with this certificate chain (PEM; with --tls-key).
     #[arg(long, value_name = "FILE", requires = "tls_key")]
     pub tls_cert: Option<std::path::PathBuf>,
@@ -77,6 +82,7 @@ pub fn run(args: Args, seed: u64) -> ExitCode {
         allow_plain_http,
         tls_cert,
         tls_key,
+        fresh,
     } = args;
     if !(1.0..=1000.0).contains(&speed) {
         eprintln!("pitcrew agent: --speed must be between 1 and 1000");
@@ -109,6 +115,7 @@ pub fn run(args: Args, seed: u64) -> ExitCode {
         config,
         history: None,
         role: pitcrew::actuators::lease::Role::Agent,
+        fresh,
     };
     let agent = pitcrew::app::AgentOptions {
         listen,

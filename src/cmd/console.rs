@@ -66,6 +66,7 @@ pub fn run(cli: crate::Cli) -> ExitCode {
         config,
         history,
         role: pitcrew::actuators::lease::Role::Console,
+        fresh: false,
     };
     match run_console(opts) {
         Ok(()) => ExitCode::SUCCESS,

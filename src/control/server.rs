@@ -51,8 +51,10 @@ pub struct Ask {
     pub user: String,
     /// What.
     pub command: Command,
-    /// What the engine said of it.
-    pub reply: oneshot::Sender<Vec<String>>,
+    /// The id the client gave it (the engine applies it once per user and id).
+    pub id: String,
+    /// What the engine said of it, and whether it had been applied before (and was not again).
+    pub reply: oneshot::Sender<(Vec<String>, bool)>,
 }
 
 /// Command ids remembered (with their user; the oldest forgotten first) so that a retry is
@@ -320,6 +322,7 @@ async fn apply(control: Arc<Control>, who: Identity, request: wire::CommandReque
                 .send(Ask {
                     user,
                     command,
+                    id: id.clone(),
                     reply: tx,
                 })
                 .await
@@ -328,11 +331,7 @@ async fn apply(control: Arc<Control>, who: Identity, request: wire::CommandReque
                 Err(_) => None,
             };
             let mut seen = c.seen.lock().await;
-            let reply = said.map(|said| CommandReply {
-                id,
-                said,
-                repeated: false,
-            });
+            let reply = said.map(|(said, repeated)| CommandReply { id, said, repeated });
             match &reply {
                 Some(r) => seen.remember(key, r.clone()),
                 None => {

@@ -69,6 +69,10 @@ pub enum Event {
         user: String,
         /// What.
         command: Command,
+        /// The id a client gave it (the control API): the engine applies a command once per
+        /// user and id, also when a client retries it after the agent restarted.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        id: Option<String>,
     },
     /// What the console says of itself (a journal that failed, a playbook file skipped, no
     /// actuator): a notice for the operator and a line in the log. An event like any other, so

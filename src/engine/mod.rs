@@ -207,7 +207,14 @@ pub struct Engine {
     /// What the edges say of themselves for the status bar ([`Event::EdgeStatus`]).
     #[serde(default)]
     edges: BTreeMap<EdgeKind, String>,
+    /// The last [`COMMANDS_REMEMBERED`] command ids applied, with their users.
+    #[serde(default)]
+    commands: VecDeque<(String, String)>,
 }
+
+/// Command ids the engine remembers (the oldest forgotten first), so that a retried command is
+/// applied once, across a restart too.
+pub const COMMANDS_REMEMBERED: usize = 4096;
 
 /// What the duration predictor knows of a deploy of `m` starting at `start`.
 fn deploy_record(m: &ModelState, o: &Objectives, start: f64, duration: f64) -> DeployRecord {
@@ -233,6 +240,22 @@ fn hhmm(t: f64) -> String {
 }
 
 impl Engine {
+    /// True when `user`'s command `id` has been applied (and would not be again).
+    pub fn command_applied(&self, user: &str, id: &str) -> bool {
+        self.commands.iter().any(|(u, i)| u == user && i == id)
+    }
+
+    /// `command`, its id (when it has one) remembered with its user.
+    fn remembered(&mut self, user: &str, id: Option<String>, command: Command) -> Command {
+        if let Some(id) = id {
+            self.commands.push_back((user.to_string(), id));
+            while self.commands.len() > COMMANDS_REMEMBERED {
+                self.commands.pop_front();
+            }
+        }
+        command
+    }
+
     /// A new engine with no models.
     pub fn new(cfg: EngineConfig) -> Self {
         let phase = cfg.phase;
@@ -272,6 +295,7 @@ impl Engine {
             actions_run: 0,
             wall: 0.0,
             edges: BTreeMap::new(),
+            commands: VecDeque::new(),
         }
     }
 
@@ -451,7 +475,26 @@ impl Engine {
                     effects.extend(self.remediate(t.max(self.t)));
                 }
             }
-            Event::Command { t, user, command } => match command {
+            Event::Command {
+                id: Some(id),
+                t,
+                user,
+                ..
+            } if self.command_applied(&user, &id) => {
+                self.push_log(
+                    t,
+                    LogKind::Decision,
+                    None,
+                    Status::Ok,
+                    format!("{user}'s command {id} was applied before: not applied again"),
+                );
+            }
+            Event::Command {
+                t,
+                user,
+                command,
+                id,
+            } => match self.remembered(&user, id, command) {
                 Command::Inject { model, incident } => {
                     if let Some(&i) = self.index.get(&model) {
                         self.push_log(
@@ -640,6 +683,7 @@ mod tests {
                 model: "ads/bid-shading".into(),
                 incident: IncidentKind::BadDeploy,
             },
+            id: None,
         });
         assert_eq!(
             fx,
@@ -655,7 +699,32 @@ mod tests {
                 model: "x/y".into(),
                 incident: IncidentKind::BadDeploy,
             },
+            id: None,
         });
         assert!(fx.is_empty());
+    }
+
+    #[test]
+    fn a_command_id_is_applied_once_per_user_across_a_restart() {
+        let mut e = drive(1, 1);
+        let inject = |user: &str| Event::Command {
+            t: 1.0,
+            user: user.into(),
+            command: Command::Inject {
+                model: "ads/bid-shading".into(),
+                incident: IncidentKind::BadDeploy,
+            },
+            id: Some("c-1".into()),
+        };
+        assert_eq!(e.apply(inject("alice")).len(), 1);
+        assert!(e.command_applied("alice", "c-1"));
+        assert!(e.apply(inject("alice")).is_empty(), "applied once");
+        assert!(e.log_since(0).any(|l| l.text.contains("applied before")));
+        // another user's id is theirs
+        assert_eq!(e.apply(inject("bob")).len(), 1);
+        // the ids survive a checkpoint (an agent restarted from its journal)
+        let mut back = Engine::restore(EngineConfig::default(), &e.checkpoint().unwrap()).unwrap();
+        assert!(back.apply(inject("alice")).is_empty());
+        assert!(back.apply(inject("bob")).is_empty());
     }
 }

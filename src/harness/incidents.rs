@@ -204,6 +204,7 @@ pub(crate) fn trace_scenario(
                 t,
                 user: "operator (modelled)".into(),
                 command: Command::Approve { id },
+                id: None,
             });
             route(&mut engine, &mut world, fx, &mut log);
         }

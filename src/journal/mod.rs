@@ -62,6 +62,10 @@ pub enum Record {
         /// The engine's settings, so that the session can be re-run (`replay --verify`).
         #[serde(default)]
         settings: Option<Box<Settings>>,
+        /// The journal this session's engine resumed from (an agent restarted): the session
+        /// begins with a checkpoint of the state it resumed, as a later part does.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        resumed: Option<String>,
     },
     /// An entry of the engine's log (detections, incidents, proposals, decisions, actions,
     /// outcomes, phase changes, notes), as it was shown.
@@ -443,6 +447,17 @@ impl Journal {
         Ok(())
     }
 
+    /// Begin with the state of an engine resumed from another journal: a checkpoint of it,
+    /// before any event (its log is the other journal's, and is not journaled again).
+    pub fn begin_from(&mut self, engine: &Engine) -> Result<(), String> {
+        let s = encode_state(engine, &self.cfg.dir)?;
+        self.checkpoint(0, s)
+            .and_then(|()| self.flush())
+            .map_err(|e| format!("{}: {e}", self.path.display()))?;
+        self.logged = engine.log_seq();
+        Ok(())
+    }
+
     /// Append an entry of the engine's log (buffered).
     pub fn log(&mut self, entry: &LogEntry) -> std::io::Result<()> {
         self.seq += 1;
@@ -548,6 +563,7 @@ mod tests {
             user: "me".into(),
             part: 0,
             settings: None,
+            resumed: None,
         }
     }
 

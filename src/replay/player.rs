@@ -77,7 +77,7 @@ impl Player {
         }
         // a later part of a session begins mid-session: it plays from its first checkpoint
         let mut start_line = 0;
-        if rec.part > 0 {
+        if rec.begins_midway() {
             for (i, c) in rec.checkpoints.iter().enumerate() {
                 if p.bad[i] {
                     continue;
@@ -98,10 +98,15 @@ impl Player {
                 }
             }
             if start_line == 0 {
-                p.problems.push(format!(
-                    "part {} of a session and no usable checkpoint: replayed from an empty state, without what came before this part",
-                    rec.part
-                ));
+                p.problems.push(match &rec.resumed {
+                    Some(from) => format!(
+                        "a session resumed from {from} and no usable checkpoint: replayed from an empty state, without what it resumed"
+                    ),
+                    None => format!(
+                        "part {} of a session and no usable checkpoint: replayed from an empty state, without what came before this part",
+                        rec.part
+                    ),
+                });
             }
         }
         // past a damaged line, playing on lacks what it held and a checkpoint does not: seeks

@@ -76,6 +76,16 @@ pub struct Recording {
     pub damaged: Vec<usize>,
     /// Part of the session (0: its first file; later parts begin mid-session).
     pub part: u32,
+    /// The journal the session resumed from (it begins with the checkpoint of that state).
+    pub resumed: Option<String>,
+}
+
+impl Recording {
+    /// True when the file begins mid-way (a later part, or a resumed session): it plays from
+    /// its first checkpoint.
+    pub fn begins_midway(&self) -> bool {
+        self.part > 0 || self.resumed.is_some()
+    }
 }
 
 fn is_decision(c: &Command) -> Option<String> {
@@ -321,6 +331,7 @@ impl Recording {
             user,
             settings,
             part,
+            resumed,
             ..
         }) = header
         else {
@@ -364,6 +375,7 @@ impl Recording {
             problems,
             damaged,
             part,
+            resumed,
         })
     }
 

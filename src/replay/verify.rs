@@ -63,10 +63,16 @@ pub fn verify(path: &Path) -> Result<Verification, ReplayError> {
     };
     v.problems.extend(start.problems().iter().cloned());
     if let Some(i) = start.origin_cp {
-        v.problems.push(format!(
-            "part {} of a session: checked from its first checkpoint (line {}) on",
-            rec.part, rec.checkpoints[i].line
-        ));
+        v.problems.push(match &rec.resumed {
+            Some(from) => format!(
+                "resumed from {from}: checked from its first checkpoint (line {}) on",
+                rec.checkpoints[i].line
+            ),
+            None => format!(
+                "part {} of a session: checked from its first checkpoint (line {}) on",
+                rec.part, rec.checkpoints[i].line
+            ),
+        });
     }
     let mut produced: std::collections::VecDeque<LogEntry> = Default::default();
     let mut intents: std::collections::VecDeque<(u64, String, crate::domain::Action)> =

@@ -252,7 +252,7 @@ pub async fn run(
                         Out::Redraw => terminal::full_redraw(term)?,
                         Out::SetMouse(on) => { let _ = terminal::set_mouse(on); }
                         Out::Command(command) => {
-                            let ev = Event::Command { t: snap.t, user: ui.user.clone(), command };
+                            let ev = Event::Command { t: snap.t, user: ui.user.clone(), command, id: None };
                             if ch.commands.try_send(ev).is_err() {
                                 ui.flash = Some("engine busy: command not sent, try again".into());
                             }

@@ -1,6 +1,7 @@
 //! Helpers shared by the integration tests that drive the real binary.
 #![allow(dead_code)]
 
+pub mod control;
 pub mod fake_prom;
 pub mod prom;
 pub mod pty;

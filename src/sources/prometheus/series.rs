@@ -60,6 +60,33 @@ impl Registry {
         }
     }
 
+    /// [`Registry::new`] with `known` models at the first indices, in that order (the models of
+    /// an engine resumed from its journal): announced again at once, their priority and replica
+    /// bounds from `configs` as today's config says.
+    pub fn knowing(
+        labels: LabelMap,
+        configs: BTreeMap<String, ModelConfig>,
+        known: Vec<ModelMeta>,
+    ) -> Registry {
+        let mut r = Registry::new(labels, configs);
+        for mut m in known {
+            let key = m.key();
+            if r.index.contains_key(&key) {
+                continue;
+            }
+            if let Some(c) = r.configs.get(&key) {
+                m.priority = c.priority;
+                m.min_replicas = c.min_replicas;
+                m.max_replicas = c.max_replicas;
+            }
+            let i = r.metas.len() as u32;
+            r.metas.push(m);
+            r.index.insert(key, i);
+            r.pending.insert(i);
+        }
+        r
+    }
+
     /// The index of the model a series belongs to (new models get the next index and are
     /// announced by [`Registry::take_announcements`]); `None` without a model label.
     pub fn resolve(&mut self, labels: &BTreeMap<String, String>) -> Option<u32> {

@@ -344,6 +344,22 @@ pub async fn run(
     tx: mpsc::Sender<Event>,
     cancel: CancellationToken,
 ) {
+    run_knowing(Vec::new(), cfg, models, range, speed, pace, tx, cancel).await
+}
+
+/// [`run`] for an engine that already knows `known` (resumed from its journal): they keep
+/// their indices, in that order, and new models come after them.
+#[allow(clippy::too_many_arguments)]
+pub async fn run_knowing(
+    known: Vec<ModelMeta>,
+    cfg: PrometheusConfig,
+    models: BTreeMap<String, ModelConfig>,
+    range: Option<(f64, f64)>,
+    speed: f64,
+    pace: Option<mpsc::Receiver<Playback>>,
+    tx: mpsc::Sender<Event>,
+    cancel: CancellationToken,
+) {
     let step = if cfg.step_seconds.is_finite() && cfg.step_seconds > 0.0 {
         cfg.step_seconds
     } else {
@@ -403,7 +419,7 @@ pub async fn run(
             .map(|(s, q)| (s, q.to_string()))
             .collect(),
         g: Guarded::new(client, step),
-        reg: Registry::new(LabelMap::from_config(&cfg), models),
+        reg: Registry::knowing(LabelMap::from_config(&cfg), models, known),
         tx: tx.clone(),
         base_label,
         speed,
