@@ -20,8 +20,10 @@ use crate::engine::{Command, LinkView};
 /// Everything `pitcrew attach` is started with.
 #[derive(Debug, Clone)]
 pub struct AttachOptions {
-    /// The agents' URLs (one per shard of namespaces; at least one).
+    /// The agents' URLs (one per shard of namespaces).
     pub urls: Vec<String>,
+    /// Agents found through the Kubernetes API server (besides the URLs).
+    pub kube: Option<KubeTarget>,
     /// The file holding the bearer token.
     pub token_file: Option<std::path::PathBuf>,
     /// A CA certificate (PEM) to trust for the agent's TLS.
@@ -38,6 +40,17 @@ pub struct AttachOptions {
     pub mouse: bool,
     /// Data-driven redraws per second at most.
     pub refresh_hz: f64,
+}
+
+/// Agents reached through the Kubernetes API server: the Service `service` in each namespace.
+#[derive(Debug, Clone)]
+pub struct KubeTarget {
+    /// The kubeconfig context (the current one when `None`).
+    pub context: Option<String>,
+    /// One agent per namespace.
+    pub namespaces: Vec<String>,
+    /// The agent's Service.
+    pub service: String,
 }
 
 /// No frame for this long (a beat comes every [`crate::control::server::BEAT_EVERY`]): the link is taken for dead.
@@ -70,7 +83,10 @@ pub fn run_attach(opts: AttachOptions) -> anyhow::Result<()> {
         ),
         None => None,
     };
-    anyhow::ensure!(!opts.urls.is_empty(), "no agent URL given");
+    anyhow::ensure!(
+        !opts.urls.is_empty() || opts.kube.as_ref().is_some_and(|k| !k.namespaces.is_empty()),
+        "no agent given: a URL, or --namespace N to find it through the Kubernetes API server"
+    );
     let mut clients = Vec::new();
     for url in &opts.urls {
         let c =
@@ -82,9 +98,60 @@ pub fn run_attach(opts: AttachOptions) -> anyhow::Result<()> {
         clients.push(c);
     }
     let rt = runtime()?;
-    let r = rt.block_on(attach_console(opts, clients, theme, keymap));
+    let forwards = CancellationToken::new();
+    let r = rt.block_on(async {
+        if let Some(k) = &opts.kube {
+            clients.extend(through_kube(k, token.clone(), ca.as_deref(), &forwards).await?);
+        }
+        attach_console(opts, clients, theme, keymap).await
+    });
+    forwards.cancel();
     rt.shutdown_timeout(STOP_BLOCKING);
     r
+}
+
+/// Clients of the agents of `k`, each through a port-forward of the Kubernetes API server.
+async fn through_kube(
+    k: &KubeTarget,
+    token: Option<String>,
+    ca: Option<&[u8]>,
+    cancel: &CancellationToken,
+) -> anyhow::Result<Vec<AgentClient>> {
+    use super::via_kube;
+    let kube = via_kube::client(k.context.as_deref())
+        .await
+        .map_err(|e| anyhow::anyhow!(e))?;
+    let mut out = Vec::new();
+    for ns in &k.namespaces {
+        let found = via_kube::find(&kube, ns, &k.service)
+            .await
+            .map_err(|e| anyhow::anyhow!(e))?;
+        let (tls, host) = (found.tls, found.host.clone());
+        let local = via_kube::forward(
+            kube.clone(),
+            ns.clone(),
+            k.service.clone(),
+            found,
+            cancel.clone(),
+        )
+        .await
+        .map_err(|e| anyhow::anyhow!(e))?;
+        // over TLS the certificate is checked against the Service's name, whatever port the
+        // forward listens on
+        let client = if tls {
+            AgentClient::new_at(
+                &format!("https://{host}:{}", local.port()),
+                token.clone(),
+                ca,
+                Some(local),
+            )
+        } else {
+            AgentClient::new(&format!("http://{local}"), token.clone(), ca)
+        }
+        .map_err(|e| anyhow::anyhow!(e))?;
+        out.push(client);
+    }
+    Ok(out)
 }
 
 async fn attach_console(
@@ -100,6 +167,7 @@ async fn attach_console(
     let mut parts = Vec::new();
     let mut routes = Vec::new();
     let mut tasks = Vec::new();
+    let names: Vec<String> = clients.iter().map(|c| c.url().to_string()).collect();
     for client in clients {
         let link = Link::new(client, opts.read_only);
         let (part_tx, part_rx) = watch::channel(Arc::new(link.snapshot(None)));
@@ -143,7 +211,7 @@ async fn attach_console(
         },
         crate::operator::os_account(),
     );
-    ui.flash = Some(format!("attaching to {}…", opts.urls.join(", ")));
+    ui.flash = Some(format!("attaching to {}…", names.join(", ")));
     let channels = Channels {
         snapshots: snap_rx,
         focus: focus_tx,

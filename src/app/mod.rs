@@ -112,8 +112,9 @@ mod registry;
 mod replay;
 mod resume;
 mod session;
+pub mod via_kube;
 
-pub use attach::{AttachOptions, Link, run_attach};
+pub use attach::{AttachOptions, KubeTarget, Link, run_attach};
 pub use edge::*;
 pub use replay::*;
 pub use session::{ControlParts, Session, start_session};

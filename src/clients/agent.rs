@@ -54,6 +54,18 @@ impl AgentClient {
     /// A client of the agent at `url` (`http://` or `https://`), sending `token`, trusting
     /// the certificates of `ca` (PEM) besides the system's.
     pub fn new(url: &str, token: Option<String>, ca: Option<&[u8]>) -> Result<AgentClient, String> {
+        Self::new_at(url, token, ca, None)
+    }
+
+    /// [`AgentClient::new`], connecting to `at` whatever the URL's host resolves to (a
+    /// port-forward on loopback), while the certificate is still checked against the URL's
+    /// host name.
+    pub fn new_at(
+        url: &str,
+        token: Option<String>,
+        ca: Option<&[u8]>,
+        at: Option<std::net::SocketAddr>,
+    ) -> Result<AgentClient, String> {
         let base = url.trim().trim_end_matches('/').to_string();
         let parsed = reqwest::Url::parse(&base).map_err(|e| format!("{base}: not a URL: {e}"))?;
         if !matches!(parsed.scheme(), "http" | "https") {
@@ -68,6 +80,9 @@ impl AgentClient {
         let mut b = reqwest::Client::builder()
             .connect_timeout(CONNECT)
             .user_agent(concat!("pitcrew/", env!("CARGO_PKG_VERSION")));
+        if let (Some(at), Some(host)) = (at, parsed.host_str()) {
+            b = b.resolve(host, at);
+        }
         if let Some(pem) = ca {
             let cert = reqwest::Certificate::from_pem(pem)
                 .map_err(|e| format!("the CA file is not a PEM certificate: {e}"))?;

@@ -10,8 +10,19 @@ pub struct Args {
     /// The agent's URL, e.g. https://pitcrew-agent.mlops:9184 (or http://127.0.0.1:9184
     /// through a port-forward); several agents (one per shard of namespaces) are drawn as one
     /// fleet.
-    #[arg(value_name = "URL", required = true, num_args = 1..)]
+    #[arg(value_name = "URL", required_unless_present = "namespace")]
     pub urls: Vec<String>,
+    /// Find the agent of this namespace through the Kubernetes API server and reach it by a
+    /// port-forward (for bastions that reach the API server, not the pod network); repeat it
+    /// for the agents of several shards.
+    #[arg(long, value_name = "NS")]
+    pub namespace: Vec<String>,
+    /// The kubeconfig context for --namespace (default: the current one).
+    #[arg(long, value_name = "C", requires = "namespace")]
+    pub kube_context: Option<String>,
+    /// The agent's Service for --namespace.
+    #[arg(long, value_name = "NAME", default_value = pitcrew::app::via_kube::DEFAULT_SERVICE, requires = "namespace")]
+    pub service: String,
     /// A file holding your bearer token (white space around it is trimmed).
     #[arg(long, value_name = "FILE")]
     pub token_file: Option<std::path::PathBuf>,
@@ -35,6 +46,11 @@ pub struct Args {
 pub fn run(args: Args) -> ExitCode {
     let opts = pitcrew::app::AttachOptions {
         urls: args.urls,
+        kube: (!args.namespace.is_empty()).then_some(pitcrew::app::KubeTarget {
+            context: args.kube_context,
+            namespaces: args.namespace,
+            service: args.service,
+        }),
         token_file: args.token_file,
         ca: args.ca,
         read_only: args.read_only,
