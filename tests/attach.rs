@@ -10,7 +10,7 @@
 
 mod common;
 
-use common::control::{all_text, command, first_model, request, wait_metric};
+use common::control::{all_text, command, first_model, request, verified_summary, wait_metric};
 use common::pty;
 use pitcrew::control::auth::token_hash;
 use std::time::{Duration, Instant};
@@ -180,8 +180,7 @@ fn two_agents_two_consoles_one_decision_a_refused_viewer_and_a_resync_after_an_a
     };
     // the other console shows it approved by that user, within 10 s, under its merged id
     vic.send("3");
-    vic.wait_for(&format!("approved by {winner}"), 10);
-    vic.wait_for("R3", 10);
+    vic.wait_for(&format!("R3 approved: approved by {winner}"), 10);
     // a retry of bob's command (a reconnect) is answered, not applied again
     let (code, again) = command(
         &addr,
@@ -245,22 +244,7 @@ fn two_agents_two_consoles_one_decision_a_refused_viewer_and_a_resync_after_an_a
         .filter(|l| l.contains("R1 approved: approved by"))
         .count();
     assert_eq!(decisions, 1, "exactly one decision on R1");
-    let verify = common::bin()
-        .args(["replay", "--verify"])
-        .arg(first)
-        .output()
-        .expect("verify");
-    let out = String::from_utf8_lossy(&verify.stdout);
-    assert!(
-        verify.status.success() && out.contains("identical"),
-        "{out}"
-    );
-    let summary = common::bin()
-        .args(["replay", "--summary"])
-        .arg(first)
-        .output()
-        .expect("summary");
-    let summary = String::from_utf8_lossy(&summary.stdout);
+    let summary = verified_summary(first);
     assert!(
         summary.contains(&format!("**{winner}** approve R1")),
         "{summary}"

@@ -334,6 +334,10 @@ fn route(
                     down.join(", ")
                 ));
             }
+            // room on every route first, so that it goes to all or to none
+            if routes.iter().any(|r| r.capacity() == 0) {
+                return Some("the console is busy sending: command not sent, try again".into());
+            }
             let mut busy = false;
             for r in routes {
                 busy |= r.try_send(command.clone()).is_err();

@@ -34,7 +34,10 @@ pub fn renumber_text(text: &str, k: usize, n: usize) -> String {
     let mut prev: Option<char> = None;
     let mut it = text.char_indices().peekable();
     while let Some((i, c)) = it.next() {
-        let marker = (c == 'R' || c == '#') && !prev.is_some_and(|p| p.is_alphanumeric());
+        // an id stands alone: at the start, after a space or an opening bracket (a model
+        // named `deepseek-R1` or `yolo_R2` keeps its name)
+        let marker = (c == 'R' || c == '#')
+            && prev.is_none_or(|p| p.is_whitespace() || p == '(' || p == '[');
         if marker {
             let digits: usize = text[i + 1..]
                 .chars()
@@ -74,7 +77,11 @@ pub fn merge(parts: &[Arc<Snapshot>], seq: u64, notices: &[String]) -> Snapshot 
         }
         return s;
     }
-    let first = &parts[0];
+    // the phase, overrides and playbooks shown are those of the first agent heard from
+    let first = parts
+        .iter()
+        .find(|p| !p.rows.is_empty())
+        .unwrap_or(&parts[0]);
     let mut s = first.as_ref().clone();
     s.seq = seq;
     // the newest clock; the oldest data: a shard that lags makes the whole look as old as it
@@ -154,19 +161,30 @@ pub fn merge(parts: &[Arc<Snapshot>], seq: u64, notices: &[String]) -> Snapshot 
             r.incident = r.incident.map(|i| merged_id(i, k, n));
             r.model += offset;
             r.why.trigger = renumber_text(&r.why.trigger, k, n);
+            for e in &mut r.why.evidence {
+                *e = renumber_text(e, k, n);
+            }
             for d in &mut r.decisions {
                 d.what = renumber_text(&d.what, k, n);
             }
+            for (_, text) in &mut r.timeline {
+                *text = renumber_text(text, k, n);
+            }
+            r.next = r.next.map(|x| renumber_text(&x, k, n));
+            r.blocked = r.blocked.map(|x| renumber_text(&x, k, n));
             remediations.push(r);
         }
         for a in p.audit.iter() {
             let mut a = a.clone();
-            a.subject = renumber_text(&a.subject, k, n);
-            a.what = renumber_text(&a.what, k, n);
+            // a note is the operator's words: left as written
+            if a.what != "note" {
+                a.subject = renumber_text(&a.subject, k, n);
+                a.reason = a.reason.map(|x| renumber_text(&x, k, n));
+            }
             audit.push(a);
         }
         for e in p.log.iter() {
-            if e.text.contains(['R', '#']) {
+            if e.kind != crate::engine::LogKind::Note && e.text.contains(['R', '#']) {
                 let mut e = e.as_ref().clone();
                 e.text = renumber_text(&e.text, k, n);
                 log.push(Arc::new(e));
@@ -209,13 +227,17 @@ pub fn merge(parts: &[Arc<Snapshot>], seq: u64, notices: &[String]) -> Snapshot 
                 first.phase
             ));
         }
-        said.extend(p.notices.iter().map(|t| format!("{host}: {t}")));
+        said.extend(
+            p.notices
+                .iter()
+                .map(|t| format!("{host}: {}", renumber_text(t, k, n))),
+        );
         links.extend(p.links.iter().cloned());
         offset += p.rows.len() as u32;
     }
+    // every agent's recent log is kept (each is bounded): a busy agent, or one whose clock is
+    // ahead, does not push another's out
     log.sort_by(|a, b| a.t.total_cmp(&b.t));
-    let keep = log.len().saturating_sub(1000);
-    log.drain(..keep);
     audit.sort_by(|a, b| a.t.total_cmp(&b.t));
     remediations.sort_by(|a, b| a.proposed.total_cmp(&b.proposed));
     incidents.sort_by(|a, b| a.opened.total_cmp(&b.opened));
@@ -263,5 +285,10 @@ mod tests {
         assert_eq!(renumber_text("R12: done", 0, 3), "R36: done");
         assert_eq!(renumber_text("R3 vetoed", 0, 1), "R3 vetoed");
         assert_eq!(renumber_text("ünï R1 é", 1, 2), "ünï R3 é");
+        // model names and versions that end in something like an id keep it
+        assert_eq!(
+            renumber_text("restart ml/deepseek-R1 (R2) v#3 yolo_R4", 1, 2),
+            "restart ml/deepseek-R1 (R5) v#3 yolo_R4"
+        );
     }
 }

@@ -158,25 +158,6 @@ pub async fn start_session(opts: &ConsoleOptions, paths: &Paths) -> anyhow::Resu
     if let Err(why) = &logging {
         said.push(format!("running without log file and journal: {why}"));
     }
-    let now = opts.start.unwrap_or_else(crate::clock::unix_now);
-    let live_start = (now / SIM_STEP).floor() * SIM_STEP;
-    let backfill = backfill_seconds(opts.backfill_hours, opts.models);
-    let mut world = SimWorld::shard(
-        opts.seed,
-        opts.models,
-        live_start - backfill,
-        opts.namespaces.as_deref(),
-    );
-    if world.models.is_empty() {
-        anyhow::bail!(
-            "no simulated model is in the namespaces {}: the fleet's are {}",
-            opts.namespaces.as_deref().unwrap_or_default().join(", "),
-            crate::sim::namespaces().join(", ")
-        );
-    }
-    if let Some(s) = scenario {
-        world.schedule(s.schedule(live_start, world.models.len()));
-    }
     let shard = match &opts.namespaces {
         Some(ns) => format!(" {}", ns.join(",")),
         None => String::new(),
@@ -199,38 +180,64 @@ pub async fn start_session(opts: &ConsoleOptions, paths: &Paths) -> anyhow::Resu
         );
     }
     // an agent (the executor) resumes from its journal: what the team decided stands
-    let mut interrupted = Vec::new();
-    let mut resumed_from = None;
-    let mut known = Vec::new();
+    let mut resumed = None;
     if opts.role == crate::actuators::lease::Role::Agent && !opts.fresh && logging.is_ok() {
         let dir = paths.data_dir.join("journal");
         if let Some(path) = super::resume::newest_journal(&dir, &label) {
             match super::resume::resume(&path, fresh_cfg) {
                 Ok(r) if r.engine.metas().is_empty() => {}
-                Ok(r) => {
-                    let keys = |m: &[crate::fleet::ModelMeta]| {
-                        m.iter().map(|m| m.key()).collect::<Vec<_>>()
-                    };
-                    // the source announces its models by index: the simulated fleet's must
-                    // be the journal's, a real source is told them in that order
-                    if real.is_none() && keys(&r.engine.metas()) != keys(&world.metas()) {
-                        said.push(format!(
-                            "not resumed from {}: its fleet is not this one (other models or namespaces); started afresh",
-                            path.display()
-                        ));
-                    } else {
-                        known = r.engine.metas();
-                        engine = r.engine;
-                        interrupted = r.interrupted;
-                        said.extend(r.said);
-                        resumed_from = path.file_name().map(|n| n.to_string_lossy().into_owned());
-                    }
-                }
+                Ok(r) => resumed = Some((path, r)),
                 Err(e) => said.push(format!(
                     "not resumed from {}: {e}; started afresh",
                     path.display()
                 )),
             }
+        }
+    }
+    let now = opts.start.unwrap_or_else(crate::clock::unix_now);
+    let mut live_start = (now / SIM_STEP).floor() * SIM_STEP;
+    // a simulated world's clock (which ran at its speed) goes on from the resumed engine's: an
+    // older one would send samples the engine has passed
+    if let Some((_, r)) = &resumed
+        && real.is_none()
+    {
+        live_start = live_start.max((r.engine.time() / SIM_STEP).ceil() * SIM_STEP);
+    }
+    let backfill = backfill_seconds(opts.backfill_hours, opts.models);
+    let mut world = SimWorld::shard(
+        opts.seed,
+        opts.models,
+        live_start - backfill,
+        opts.namespaces.as_deref(),
+    );
+    if world.models.is_empty() {
+        anyhow::bail!(
+            "no simulated model is in the namespaces {}: the fleet's are {}",
+            opts.namespaces.as_deref().unwrap_or_default().join(", "),
+            crate::sim::namespaces().join(", ")
+        );
+    }
+    if let Some(s) = scenario {
+        world.schedule(s.schedule(live_start, world.models.len()));
+    }
+    let mut interrupted = Vec::new();
+    let mut resumed_from = None;
+    let mut known = Vec::new();
+    if let Some((path, r)) = resumed {
+        let keys = |m: &[crate::fleet::ModelMeta]| m.iter().map(|m| m.key()).collect::<Vec<_>>();
+        // the source announces its models by index: the simulated fleet's must be the
+        // journal's, a real source is told them in that order
+        if real.is_none() && keys(&r.engine.metas()) != keys(&world.metas()) {
+            said.push(format!(
+                "not resumed from {}: its fleet is not this one (other models or namespaces); started afresh",
+                path.display()
+            ));
+        } else {
+            known = r.engine.metas();
+            engine = r.engine;
+            interrupted = r.interrupted;
+            said.extend(r.said);
+            resumed_from = path.file_name().map(|n| n.to_string_lossy().into_owned());
         }
     }
     let label_for_control = label.clone();

@@ -48,7 +48,13 @@ pub fn run(args: Args) -> ExitCode {
         urls: args.urls,
         kube: (!args.namespace.is_empty()).then_some(pitcrew::app::KubeTarget {
             context: args.kube_context,
-            namespaces: args.namespace,
+            namespaces: {
+                // an agent given twice would be followed twice
+                let mut ns = args.namespace;
+                let mut seen = std::collections::HashSet::new();
+                ns.retain(|n| seen.insert(n.clone()));
+                ns
+            },
             service: args.service,
         }),
         token_file: args.token_file,

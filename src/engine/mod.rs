@@ -212,6 +212,9 @@ pub struct Engine {
     commands: VecDeque<(String, String)>,
 }
 
+/// Notices the engine keeps (the newest; all are in the log).
+const NOTICES_KEPT: usize = 50;
+
 /// Command ids the engine remembers (the oldest forgotten first), so that a retried command is
 /// applied once, across a restart too.
 pub const COMMANDS_REMEMBERED: usize = 4096;
@@ -364,6 +367,9 @@ impl Engine {
     fn notice(&mut self, t: f64, text: String) {
         self.push_log(t, LogKind::Source, None, Status::Warn, text.clone());
         self.notices.push(text);
+        // kept across an agent's restarts: the newest only
+        let keep = self.notices.len().saturating_sub(NOTICES_KEPT);
+        self.notices.drain(..keep);
     }
 
     fn push_log(

@@ -8,63 +8,16 @@ impl Engine {
         if !t.is_finite() {
             return;
         }
-        let mut transitions = Vec::new();
-        let mut detections: Vec<(String, Anomaly)> = Vec::new();
-        let mut symptomatic: Vec<(u32, Status, f64)> = Vec::new();
         let o = self.cfg.objectives;
-        for (idx, sample) in samples {
-            let Some(m) = self.models.get_mut(*idx as usize) else {
-                continue;
-            };
-            if m.history.last_time().is_some_and(|l| t <= l) {
-                continue;
-            }
-            let (band, raised) = m.watch.observe(t, sample);
-            m.history.push_with_band(t, sample, &band);
-            for (i, s) in m.smooth.iter_mut().enumerate() {
-                let v = sample.values[i];
-                if v.is_finite() {
-                    *s = if s.is_finite() {
-                        *s + SMOOTH * (v - *s)
-                    } else {
-                        v
-                    };
-                }
-            }
-            let (mut status, mut reason) = judge(&m.smooth, &o);
-            let recent = m.watch.latest_symptom_since(t - ANOMALY_HOLD, &m.smooth);
-            if let Some(a) = recent
-                && status == Status::Ok
-            {
-                status = Status::Warn;
-                reason = format!("anomaly in {}: {}", a.signal.title(), a.why);
-            }
-            if let Some(c) = &m.creeping
-                && status == Status::Ok
-            {
-                status = Status::Warn;
-                reason = c.clone();
-            }
-            let first_anomaly = recent.map(|a| a.t);
-            for a in raised {
-                let i = a.signal.index();
-                if t - m.logged[i] >= DETECTION_LOG_EVERY {
-                    m.logged[i] = t;
-                    detections.push((m.meta.key(), a));
-                }
-            }
-            if let Some(tr) = Self::settle(m, status, reason) {
-                transitions.push(tr);
-            }
-            if matches!(m.status, Status::Warn | Status::Crit) {
-                let onset = first_anomaly.map_or(t, |f| f.min(t));
-                symptomatic.push((*idx, m.status, onset));
-            }
-        }
+        let Seen {
+            detections,
+            transitions,
+            symptomatic,
+        } = observe_models(&mut self.models, t, samples, &o, threads_for(samples.len()));
         if !samples.is_empty() {
             self.last_data = Some(self.last_data.map_or(t, |d| d.max(t)));
         }
-        for (key, a) in detections {
+        for (_, (key, a)) in detections {
             self.push_log(
                 t,
                 LogKind::Detection,
@@ -78,7 +31,7 @@ impl Engine {
                 ),
             );
         }
-        for (key, from, to, reason) in transitions {
+        for (_, (key, from, to, reason)) in transitions {
             let text = if to == Status::Ok {
                 format!("{} → {}: back within objectives", from.word(), to.word())
             } else {
@@ -86,7 +39,7 @@ impl Engine {
             };
             self.push_log(t, LogKind::Health, Some(key), to, text);
         }
-        for (idx, status, onset) in symptomatic {
+        for (_, (idx, status, onset)) in symptomatic {
             self.symptom(t, idx, status, onset);
         }
         if t - self.last_creep_check >= CREEP_CHECK_EVERY {
@@ -466,5 +419,197 @@ impl Engine {
                 "no recent data".into(),
             );
         }
+    }
+}
+
+/// A health transition: model key, from, to, why.
+type Transition = (String, Status, Status, String);
+
+/// What observing some models gives, each item tagged with the position of its sample in the
+/// batch (so that what several threads saw is put back in the batch's order).
+#[derive(Debug, Default)]
+struct Seen {
+    detections: Vec<(usize, (String, Anomaly))>,
+    transitions: Vec<(usize, Transition)>,
+    symptomatic: Vec<(usize, (u32, Status, f64))>,
+}
+
+impl Seen {
+    fn extend(&mut self, other: Seen) {
+        self.detections.extend(other.detections);
+        self.transitions.extend(other.transitions);
+        self.symptomatic.extend(other.symptomatic);
+    }
+
+    /// In the batch's order (the sort is stable: a sample's items keep theirs).
+    fn in_order(mut self) -> Seen {
+        self.detections.sort_by_key(|x| x.0);
+        self.transitions.sort_by_key(|x| x.0);
+        self.symptomatic.sort_by_key(|x| x.0);
+        self
+    }
+}
+
+/// Below this many samples a batch is observed on the engine's thread alone.
+const PARALLEL_FROM: usize = 2048;
+/// Threads a large batch is shared among at most.
+const PARALLEL_MAX: usize = 4;
+
+/// Threads for a batch of `n` samples: the cores (a few at most) for a large one.
+fn threads_for(n: usize) -> usize {
+    if n >= PARALLEL_FROM {
+        std::thread::available_parallelism()
+            .map_or(1, usize::from)
+            .min(PARALLEL_MAX)
+    } else {
+        1
+    }
+}
+
+/// Each sample into its model's detectors, history and status. Every model's work touches that
+/// model alone, so a large batch is shared among threads by ranges of models; what they saw is
+/// put back in the batch's order, so the result is the same on any number of threads (a
+/// replay re-runs it exactly).
+fn observe_models(
+    models: &mut [ModelState],
+    t: f64,
+    samples: &[(u32, crate::fleet::Sample)],
+    o: &Objectives,
+    threads: usize,
+) -> Seen {
+    if threads <= 1 {
+        return observe_range(models, 0, t, samples, o);
+    }
+    let per = models.len().div_ceil(threads).max(1);
+    let mut seen = Seen::default();
+    std::thread::scope(|scope| {
+        let mut handles = Vec::new();
+        for (k, part) in models.chunks_mut(per).enumerate() {
+            let first = k * per;
+            handles.push(scope.spawn(move || observe_range(part, first, t, samples, o)));
+        }
+        for h in handles {
+            match h.join() {
+                Ok(s) => seen.extend(s),
+                Err(p) => std::panic::resume_unwind(p),
+            }
+        }
+    });
+    seen.in_order()
+}
+
+/// [`observe_models`] for the models `first..first + part.len()` (the samples of others are
+/// passed over).
+fn observe_range(
+    part: &mut [ModelState],
+    first: usize,
+    t: f64,
+    samples: &[(u32, crate::fleet::Sample)],
+    o: &Objectives,
+) -> Seen {
+    let mut seen = Seen::default();
+    for (pos, (idx, sample)) in samples.iter().enumerate() {
+        let Some(m) = (*idx as usize)
+            .checked_sub(first)
+            .and_then(|i| part.get_mut(i))
+        else {
+            continue;
+        };
+        if m.history.last_time().is_some_and(|l| t <= l) {
+            continue;
+        }
+        let (band, raised) = m.watch.observe(t, sample);
+        m.history.push_with_band(t, sample, &band);
+        for (i, s) in m.smooth.iter_mut().enumerate() {
+            let v = sample.values[i];
+            if v.is_finite() {
+                *s = if s.is_finite() {
+                    *s + SMOOTH * (v - *s)
+                } else {
+                    v
+                };
+            }
+        }
+        let (mut status, mut reason) = judge(&m.smooth, o);
+        let recent = m.watch.latest_symptom_since(t - ANOMALY_HOLD, &m.smooth);
+        if let Some(a) = recent
+            && status == Status::Ok
+        {
+            status = Status::Warn;
+            reason = format!("anomaly in {}: {}", a.signal.title(), a.why);
+        }
+        if let Some(c) = &m.creeping
+            && status == Status::Ok
+        {
+            status = Status::Warn;
+            reason = c.clone();
+        }
+        let first_anomaly = recent.map(|a| a.t);
+        for a in raised {
+            let i = a.signal.index();
+            if t - m.logged[i] >= DETECTION_LOG_EVERY {
+                m.logged[i] = t;
+                seen.detections.push((pos, (m.meta.key(), a)));
+            }
+        }
+        if let Some(tr) = Engine::settle(m, status, reason) {
+            seen.transitions.push((pos, tr));
+        }
+        if matches!(m.status, Status::Warn | Status::Crit) {
+            let onset = first_anomaly.map_or(t, |f| f.min(t));
+            seen.symptomatic.push((pos, (*idx, m.status, onset)));
+        }
+    }
+    seen
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::IncidentKind;
+    use crate::sim::SimWorld;
+
+    #[test]
+    fn a_batch_is_observed_alike_on_one_thread_and_on_several() {
+        let mut w = SimWorld::new(4, 300, 1.7e9);
+        let mut e = Engine::new(EngineConfig::default());
+        e.apply(Event::Models {
+            t: w.time(),
+            models: w.metas(),
+        });
+        let o = e.cfg.objectives;
+        let mut one = e.models.clone();
+        let mut three = e.models.clone();
+        let mut said = 0;
+        for step in 0..200 {
+            if step == 120 {
+                for m in [3, 150, 151, 299] {
+                    w.inject(m, IncidentKind::LatencySpike);
+                }
+                w.inject(7, IncidentKind::ErrorBurst);
+            }
+            // the samples in a shuffled order, a duplicate and an unknown model among them
+            let mut samples: Vec<(u32, crate::fleet::Sample)> = w
+                .step()
+                .into_iter()
+                .enumerate()
+                .map(|(i, s)| (i as u32, s))
+                .collect();
+            samples.reverse();
+            samples.swap(10, 200);
+            samples.push(samples[5]);
+            samples.push((9999, samples[0].1));
+            let t = w.time();
+            let a = observe_models(&mut one, t, &samples, &o, 1);
+            let b = observe_models(&mut three, t, &samples, &o, 3);
+            assert_eq!(format!("{a:?}"), format!("{b:?}"), "step {step}");
+            said += a.detections.len() + a.transitions.len() + a.symptomatic.len();
+        }
+        assert!(
+            said > 0,
+            "the incidents were seen (the comparison is not of nothing)"
+        );
+        let bytes = |m: &Vec<ModelState>| rmp_serde::to_vec(m).expect("encode");
+        assert_eq!(bytes(&one), bytes(&three));
     }
 }

@@ -64,7 +64,14 @@ pub fn remediation_queue(snap: &Snapshot) -> Vec<&crate::policy::Remediation> {
         }
     };
     let mut v: Vec<_> = snap.remediations.iter().collect();
-    v.sort_by(|a, b| rank(a).cmp(&rank(b)).then_with(|| b.id.cmp(&a.id)));
+    // newest first by when it was proposed (ids are each agent's own order, and a console on
+    // several agents renumbers them), then by id
+    v.sort_by(|a, b| {
+        rank(a)
+            .cmp(&rank(b))
+            .then_with(|| b.proposed.total_cmp(&a.proposed))
+            .then_with(|| b.id.cmp(&a.id))
+    });
     v
 }
 

@@ -67,7 +67,6 @@ pub struct Channels {
     pub playback: Option<mpsc::Sender<Playback>>,
 }
 
-/// Send a playback control to the clock of what is shown, when it can be controlled.
 /// The newest notice in `now` that `before` did not have (as many times): notices come from
 /// several places (the engine, each agent's link, the console), so a new one is not always last.
 fn newest_unseen<'a>(now: &'a [String], before: &[String]) -> Option<&'a String> {
@@ -79,6 +78,7 @@ fn newest_unseen<'a>(now: &'a [String], before: &[String]) -> Option<&'a String>
         .map(|(_, t)| t)
 }
 
+/// Send a playback control to the clock of what is shown, when it can be controlled.
 fn play(ch: &Channels, p: Playback) {
     if let Some(tx) = &ch.playback {
         let _ = tx.try_send(p);

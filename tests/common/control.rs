@@ -94,3 +94,24 @@ pub fn first_model(body: &str) -> String {
         .next()
         .expect("a model on /metrics")
 }
+
+/// `replay --verify JOURNAL` says it re-runs identically; what `replay --summary` says of it.
+pub fn verified_summary(journal: &Path) -> String {
+    let verify = super::bin()
+        .args(["replay", "--verify"])
+        .arg(journal)
+        .output()
+        .expect("verify");
+    let out = String::from_utf8_lossy(&verify.stdout);
+    assert!(
+        verify.status.success() && out.contains("identical"),
+        "{}: {out}",
+        journal.display()
+    );
+    let summary = super::bin()
+        .args(["replay", "--summary"])
+        .arg(journal)
+        .output()
+        .expect("summary");
+    String::from_utf8_lossy(&summary.stdout).into_owned()
+}
