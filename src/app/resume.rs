@@ -68,11 +68,11 @@ pub fn resume(path: &Path, cfg: EngineConfig) -> Result<Resumed, String> {
         || path.display().to_string(),
         |n| n.to_string_lossy().into_owned(),
     );
-    let bytes = player.engine().checkpoint()?;
-    let engine = Engine::restore(cfg, &bytes)?;
+    // a clone shares the histories' chunks: no copy of the state is made
+    let engine = player.engine().clone().with_config(cfg);
     let t = engine.time();
-    let interrupted: Vec<Event> = engine
-        .snapshot(None, 0)
+    let snap = engine.snapshot(None, 0);
+    let interrupted: Vec<Event> = snap
         .remediations
         .iter()
         .filter(|r| r.state == RemState::Executing)
@@ -84,7 +84,6 @@ pub fn resume(path: &Path, cfg: EngineConfig) -> Result<Resumed, String> {
             message: "the agent stopped before the actuator answered: the outcome is not known, look at the workload".into(),
         })
         .collect();
-    let snap = engine.snapshot(None, 0);
     let pending = snap
         .remediations
         .iter()

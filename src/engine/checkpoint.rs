@@ -28,6 +28,13 @@ impl Engine {
         e.checkpoint()
     }
 
+    /// This engine's state with other settings (an agent resumed with this session's config):
+    /// what [`Engine::restore`] does, without encoding the state.
+    pub fn with_config(mut self, cfg: EngineConfig) -> Engine {
+        self.cfg = cfg;
+        self
+    }
+
     /// An engine from a [`Engine::checkpoint`] and the settings it ran with.
     pub fn restore(cfg: EngineConfig, bytes: &[u8]) -> Result<Engine, String> {
         let mut e: Engine =
