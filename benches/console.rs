@@ -1,7 +1,11 @@
 //! Criterion benchmarks of the console's hot paths:
 //! - a full Fleet frame with 1,000 (and 10,000) models at 200×50 (target < 2 ms);
 //! - one engine tick of the simulated fleet with 10,000 models (target < 20 ms), and the
-//!   engine's own share of it, without the simulated world's step (the agent's, target < 5 ms).
+//!   engine's own share of it, without the simulated world's step (the agent's, target < 5 ms
+//!   as a median tick: `examples/engine_ticks.rs` gives tick by tick what this gives as a mean).
+//!
+//! They allocate with the binary's allocator (mimalloc), so that what is timed is what the
+//! console and the agent run.
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use pitcrew::engine::EngineConfig;
@@ -16,6 +20,9 @@ use ratatui::backend::TestBackend;
 use std::hint::black_box;
 
 const T0: f64 = 1_764_000_000.0;
+
+#[global_allocator]
+static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn fleet_frame(c: &mut Criterion) {
     let theme = Theme::load("default", &[], ColorMode::TrueColor).expect("theme");
