@@ -118,7 +118,7 @@ async fn through_kube(
     cancel: &CancellationToken,
 ) -> anyhow::Result<Vec<AgentClient>> {
     use super::via_kube;
-    let kube = via_kube::client(k.context.as_deref())
+    let kube = crate::clients::kube::client(k.context.as_deref())
         .await
         .map_err(|e| anyhow::anyhow!(e))?;
     let mut out = Vec::new();

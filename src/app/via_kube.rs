@@ -14,21 +14,6 @@ use tokio_util::sync::CancellationToken;
 /// The Service the agent is found by when none is named.
 pub const DEFAULT_SERVICE: &str = "pitcrew-agent";
 
-/// A client of the cluster of the kubeconfig context `context` (the current one when `None`).
-pub async fn client(context: Option<&str>) -> Result<kube::Client, String> {
-    let opts = kube::config::KubeConfigOptions {
-        context: context.map(str::to_string),
-        ..Default::default()
-    };
-    let which = context.map_or("the current kubeconfig context".to_string(), |c| {
-        format!("the kubeconfig context {c}")
-    });
-    let cfg = kube::Config::from_kubeconfig(&opts)
-        .await
-        .map_err(|e| format!("cannot use {which} (KUBECONFIG or ~/.kube/config): {e}"))?;
-    kube::Client::try_from(cfg).map_err(|e| format!("cannot use {which}: {e}"))
-}
-
 /// Where the agent is, as the API server says.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Found {

@@ -6,11 +6,13 @@
 //!
 //! - [`agent`]: a pitcrew agent's control API (its stream and its commands);
 //! - [`body`]: reading an HTTP body up to a limit;
+//! - [`kube`]: a Kubernetes client from the kubeconfig or the pod's service account;
 //! - [`mlflow`]: the MLflow model registry;
 //! - [`prometheus`]: Prometheus's query API.
 
 pub mod agent;
 pub mod body;
+pub mod kube;
 pub mod mlflow;
 pub mod prometheus;
 

@@ -102,28 +102,12 @@ pub struct KubeActuator {
 /// A client of the cluster of the kubeconfig context `context` (else inferred: the current
 /// context, or the in-cluster service account).
 pub async fn client_for(context: Option<&str>) -> Result<Client, KubeError> {
-    let config = match context {
-        Some(ctx) => {
-            let opts = kube::config::KubeConfigOptions {
-                context: Some(ctx.to_string()),
-                ..Default::default()
-            };
-            kube::Config::from_kubeconfig(&opts)
-                .await
-                .map_err(|e| KubeError::Config {
-                    what: format!("kubeconfig context {ctx}"),
-                    message: e.to_string(),
-                })?
-        }
-        None => kube::Config::infer().await.map_err(|e| KubeError::Config {
-            what: "current kubeconfig context or in-cluster".to_string(),
-            message: e.to_string(),
-        })?,
-    };
-    Client::try_from(config).map_err(|e| KubeError::Config {
-        what: "client".to_string(),
-        message: e.to_string(),
-    })
+    crate::clients::kube::client(context)
+        .await
+        .map_err(|e| KubeError::Config {
+            what: e.what,
+            message: e.message,
+        })
 }
 
 impl KubeActuator {
