@@ -7,19 +7,10 @@
 //!
 //! `cargo build --release && cargo run --release --example agent_rss -- [MODELS] [SECONDS]`
 //! (default 10,000 models, 180 s). Linux only (reads `/proc`).
+mod common;
+use common::status_kib;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::time::{Duration, Instant};
-
-fn status_kib(pid: u32, key: &str) -> Option<f64> {
-    std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .ok()?
-        .lines()
-        .find(|l| l.starts_with(key))?
-        .split_whitespace()
-        .nth(1)?
-        .parse()
-        .ok()
-}
 
 /// The models `/metrics` lists (its `mlops_model_status` lines), or `None` when it does not answer.
 fn listed(addr: &str) -> Option<usize> {

@@ -6,20 +6,11 @@
 //!
 //! `cargo build --release && cargo run --release --example console_rss -- [MODELS] [SECONDS] [--trace]`
 //! (default 10,000 models, 120 s; `--trace` prints every sample to stderr). Linux only (reads `/proc`).
+mod common;
+use common::status_kib;
 use portable_pty::{CommandBuilder, PtySize, native_pty_system};
 use std::io::Read;
 use std::time::{Duration, Instant};
-
-fn status_kib(pid: u32, key: &str) -> Option<f64> {
-    std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .ok()?
-        .lines()
-        .find(|l| l.starts_with(key))?
-        .split_whitespace()
-        .nth(1)?
-        .parse()
-        .ok()
-}
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args: Vec<String> = std::env::args().collect();

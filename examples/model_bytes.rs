@@ -7,6 +7,7 @@
 //! Measured as the growth of the process's resident size over 2,000 of each (so the
 //! allocator's own rounding is counted), beside the ensemble's own count of its bytes.
 //! `cargo run --release --example model_bytes` (about a minute). Linux only (reads `/proc`).
+mod common;
 use pitcrew::detect::Ensemble;
 use pitcrew::domain::Signal;
 use pitcrew::fleet::{History, Sample};
@@ -20,17 +21,7 @@ const MINUTES: usize = 7 * 1440 + 60;
 const T0: f64 = 1_764_000_000.0;
 
 fn resident_bytes() -> f64 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("VmRSS:"))?
-                .split_whitespace()
-                .nth(1)?
-                .parse::<f64>()
-                .ok()
-        })
-        .map_or(f64::NAN, |kib| kib * 1024.0)
+    common::own_mib("VmRSS:") * 1_048_576.0
 }
 
 /// A daily cycle of ±30 % with 3 % noise around `base`.

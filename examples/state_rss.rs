@@ -13,6 +13,7 @@
 //! `cargo run --release --example state_rss -- [MODELS]` (default 10,000; about two and a
 //! half minutes at 1,000 models and sixteen at 10,000 on this project's machine). Linux only
 //! (reads `/proc`).
+mod common;
 use pitcrew::domain::Signal;
 use pitcrew::engine::{Event, SourceKind, SourceState, SourceStatus};
 use pitcrew::fleet::Sample;
@@ -22,20 +23,6 @@ use std::time::Instant;
 /// The binary's allocator, so that what is measured is what the console would hold.
 #[global_allocator]
 static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
-fn status_mib(key: &str) -> f64 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with(key))?
-                .split_whitespace()
-                .nth(1)?
-                .parse::<f64>()
-                .ok()
-        })
-        .map_or(f64::NAN, |kib| kib / 1024.0)
-}
 
 fn main() {
     let models: usize = std::env::args()
@@ -81,7 +68,7 @@ fn main() {
     for m in 1..=minutes {
         feed(&mut engine, m);
     }
-    let full = status_mib("VmRSS:");
+    let full = common::own_mib("VmRSS:");
     let fed = started.elapsed().as_secs_f64();
     // a checkpoint as the console takes one: a clone goes to another thread to be encoded
     // while the engine takes the next samples
@@ -96,7 +83,7 @@ fn main() {
         feed(&mut engine, m);
     }
     let len = encoder.join().ok().and_then(Result::ok);
-    let peak = status_mib("VmHWM:");
+    let peak = common::own_mib("VmHWM:");
     println!(
         "engine state at {models} models with every history full (7 days + 1 h of minute \
          samples, fed in {fed:.0} s):"

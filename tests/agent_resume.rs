@@ -8,28 +8,14 @@
 
 mod common;
 
-use common::control::{all_text, command, models_on, verified_summary, wait_metric};
+use common::control::{agent_command, all_text, command, models_on, verified_summary, wait_metric};
 use pitcrew::control::auth::token_hash;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 fn agent(dir: &Path, port: u16, fresh: bool) -> (std::process::Child, String) {
-    let mut cmd = common::bin();
-    cmd.args([
-        "agent",
-        "--listen",
-        &format!("127.0.0.1:{port}"),
-        "--tokens",
-        &dir.join("tokens.toml").display().to_string(),
-        "--phase",
-        "augmentation",
-        "--models",
-        "6",
-        "--speed",
-        "20",
-    ])
-    .env("PITCREW_DATA", dir.join("data"))
-    .env("PITCREW_CONFIG", dir.join("config"));
+    let mut cmd = agent_command(port, &dir.join("tokens.toml"), dir);
+    cmd.args(["--phase", "augmentation", "--models", "6", "--speed", "20"]);
     if fresh {
         cmd.arg("--fresh");
     }

@@ -10,7 +10,9 @@
 
 mod common;
 
-use common::control::{all_text, command, first_model, request, verified_summary, wait_metric};
+use common::control::{
+    agent_command, all_text, command, first_model, request, verified_summary, wait_metric,
+};
 use common::pty;
 use pitcrew::control::auth::token_hash;
 use std::time::{Duration, Instant};
@@ -63,36 +65,25 @@ impl Team {
         self.agent_in(port, "agent-data", None)
     }
 
-    /// An agent with its own data dir, on the simulated models of `namespaces` (of 15) or on 6.
+    /// An agent with a directory of its own (its journal and settings), on the simulated models of `namespaces` (of 15) or on 6.
     fn agent_in(
         &self,
         port: u16,
         data: &str,
         namespaces: Option<&str>,
     ) -> (std::process::Child, String) {
-        let mut cmd = common::bin();
-        cmd.args([
-            "agent",
-            "--listen",
-            &format!("127.0.0.1:{port}"),
-            "--tokens",
-            &self.dir.path().join("tokens.toml").display().to_string(),
-            "--phase",
-            "augmentation",
-            "--speed",
-            "20",
-        ])
-        .args(match namespaces {
-            Some(ns) => ["--models", "15", "--namespaces", ns],
-            None => [
-                "--models",
-                "6",
-                "--namespaces",
-                "search,ads,fraud,recs,vision",
-            ],
-        })
-        .env("PITCREW_DATA", self.dir.path().join(data))
-        .env("PITCREW_CONFIG", self.dir.path().join("agent-config"));
+        let dir = self.dir.path();
+        let mut cmd = agent_command(port, &dir.join("tokens.toml"), &dir.join(data));
+        cmd.args(["--phase", "augmentation", "--speed", "20"])
+            .args(match namespaces {
+                Some(ns) => ["--models", "15", "--namespaces", ns],
+                None => [
+                    "--models",
+                    "6",
+                    "--namespaces",
+                    "search,ads,fraud,recs,vision",
+                ],
+            });
         common::spawn_agent(&mut cmd)
     }
 
@@ -229,7 +220,7 @@ fn two_agents_two_consoles_one_decision_a_refused_viewer_and_a_resync_after_an_a
 
     // the second agent's first journal: one decision on its R1, re-run identically, who
     // decided named
-    let jdir = team.dir.path().join("agent-b/journal");
+    let jdir = team.dir.path().join("agent-b/data/journal");
     let mut journals: Vec<_> = std::fs::read_dir(&jdir)
         .expect("journal dir")
         .flatten()

@@ -136,17 +136,8 @@ fn a_console_finds_the_agent_through_the_api_server_and_attaches_by_port_forward
     .expect("tokens");
     std::fs::write(dir.path().join("vic.token"), &token).expect("token file");
     let port = common::prom::free_port();
-    let mut cmd = common::bin();
-    cmd.args([
-        "agent",
-        "--listen",
-        &format!("127.0.0.1:{port}"),
-        "--tokens",
-    ])
-    .arg(dir.path().join("tokens.toml"))
-    .args(["--models", "6", "--speed", "20"])
-    .env("PITCREW_DATA", dir.path().join("data"))
-    .env("PITCREW_CONFIG", dir.path().join("config"));
+    let mut cmd = common::control::agent_command(port, &dir.path().join("tokens.toml"), dir.path());
+    cmd.args(["--models", "6", "--speed", "20"]);
     let (mut agent, addr) = common::spawn_agent(&mut cmd);
     let model = first_model(&wait_metric(&addr, "pitcrew_models 6", 30));
 

@@ -286,6 +286,7 @@ impl Harness {
         let (tx, rx) = mpsc::channel(4096);
         let cancel = CancellationToken::new();
         tokio::spawn(prometheus::run(
+            Vec::new(),
             cfg,
             BTreeMap::new(),
             range,
@@ -858,6 +859,7 @@ async fn bad_client_config_is_reported() {
     let (tx, mut rx) = mpsc::channel(16);
     let cancel = CancellationToken::new();
     tokio::spawn(prometheus::run(
+        Vec::new(),
         cfg,
         BTreeMap::new(),
         None,

@@ -250,6 +250,7 @@ async fn backfill_equals_known_values_then_down_stale_and_recovery() {
     let (tx, mut rx) = mpsc::channel(8192);
     let cancel = CancellationToken::new();
     let task = tokio::spawn(prometheus::run(
+        Vec::new(),
         cfg,
         BTreeMap::new(),
         None,

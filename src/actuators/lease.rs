@@ -423,6 +423,19 @@ pub fn executor_summary(leases: &BTreeMap<String, LeaseStatus>) -> Option<String
     leases.values().next().map(LeaseStatus::short)
 }
 
+/// A Lease held by this process, renewed at the epoch (for tests).
+#[cfg(test)]
+impl LeaseStatus {
+    pub(crate) fn held_for_test() -> LeaseStatus {
+        LeaseStatus::Held {
+            how: Acquired::Renewed,
+            renewed: Timestamp::UNIX_EPOCH,
+            expires: Timestamp::UNIX_EPOCH,
+            transitions: 0,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -485,15 +498,6 @@ mod tests {
         assert!(!s.is_held());
     }
 
-    fn held() -> LeaseStatus {
-        LeaseStatus::Held {
-            how: Acquired::Renewed,
-            renewed: Timestamp::UNIX_EPOCH,
-            expires: Timestamp::UNIX_EPOCH,
-            transitions: 0,
-        }
-    }
-
     #[test]
     fn executor_summary_names_the_other_holder_first() {
         let mut m = BTreeMap::new();
@@ -501,8 +505,8 @@ mod tests {
             executor_summary(&m).as_deref(),
             Some("executor: acquiring the lease…")
         );
-        m.insert("a".to_string(), held());
-        m.insert("b".to_string(), held());
+        m.insert("a".to_string(), LeaseStatus::held_for_test());
+        m.insert("b".to_string(), LeaseStatus::held_for_test());
         assert_eq!(
             executor_summary(&m).as_deref(),
             Some("executor: this pitcrew")

@@ -419,19 +419,9 @@ impl harness::Hands for Edge {
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
-    use crate::actuators::lease::Acquired;
     use crate::engine::EngineConfig;
     use crate::journal::{JournalConfig, Record};
     use jiff::Timestamp;
-
-    fn held() -> LeaseStatus {
-        LeaseStatus::Held {
-            how: Acquired::Renewed,
-            renewed: Timestamp::UNIX_EPOCH,
-            expires: Timestamp::UNIX_EPOCH,
-            transitions: 0,
-        }
-    }
 
     /// A journal in `dir` whose header carries the default engine settings.
     fn journal_in(dir: &std::path::Path) -> Journal {
@@ -636,7 +626,7 @@ mod tests {
             let (snap_tx, snap_rx) = watch::channel(Arc::new(engine.snapshot(None, 0)));
             let (_focus_tx, focus_rx) = watch::channel(None);
             let mut leases = BTreeMap::new();
-            leases.insert("ml".to_string(), held());
+            leases.insert("ml".to_string(), LeaseStatus::held_for_test());
             let (lease_tx, lease_rx) = watch::channel(leases);
             let (reg_tx, reg_rx) = watch::channel(Some("registry: first poll…".to_string()));
             let (ask_tx, mut ask_rx) = mpsc::channel(1);

@@ -339,7 +339,7 @@ pub async fn start_session(opts: &ConsoleOptions, paths: &Paths) -> anyhow::Resu
         (None, None)
     };
     let source = match real {
-        Some(p) => tokio::spawn(crate::sources::prometheus::run_knowing(
+        Some(p) => tokio::spawn(crate::sources::prometheus::run(
             known,
             p,
             opts.config.models.clone(),

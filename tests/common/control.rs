@@ -3,7 +3,24 @@
 
 use std::io::{Read, Write};
 use std::path::Path;
+use std::process::Command;
 use std::time::{Duration, Instant};
+
+/// `pitcrew agent` on the loopback `port` with the tokens file `tokens`, its journal and
+/// settings under `dir` (`dir/data`, `dir/config`): the caller adds the fleet it runs.
+pub fn agent_command(port: u16, tokens: &Path, dir: &Path) -> Command {
+    let mut cmd = super::bin();
+    cmd.args([
+        "agent",
+        "--listen",
+        &format!("127.0.0.1:{port}"),
+        "--tokens",
+    ])
+    .arg(tokens)
+    .env("PITCREW_DATA", dir.join("data"))
+    .env("PITCREW_CONFIG", dir.join("config"));
+    cmd
+}
 
 /// A plain HTTP/1.0 request on loopback with an optional bearer token: (status, body).
 pub fn request(

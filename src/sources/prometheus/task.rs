@@ -333,24 +333,12 @@ pub(super) fn note_result(notes: &mut Vec<String>, sig: Signal, r: &QueryResult)
 }
 
 /// Run the Prometheus source until cancelled or the engine goes away (see the module docs).
+/// `known`: the models an engine already knows (resumed from its journal), which keep their
+/// indices, in that order, new models coming after them (empty for a fresh engine).
 /// `range = Some((from, to))` replays that past window (history mode) at `speed`, paused and
 /// sped up by `pace`.
-pub async fn run(
-    cfg: PrometheusConfig,
-    models: BTreeMap<String, ModelConfig>,
-    range: Option<(f64, f64)>,
-    speed: f64,
-    pace: Option<mpsc::Receiver<Playback>>,
-    tx: mpsc::Sender<Event>,
-    cancel: CancellationToken,
-) {
-    run_knowing(Vec::new(), cfg, models, range, speed, pace, tx, cancel).await
-}
-
-/// [`run`] for an engine that already knows `known` (resumed from its journal): they keep
-/// their indices, in that order, and new models come after them.
 #[allow(clippy::too_many_arguments)]
-pub async fn run_knowing(
+pub async fn run(
     known: Vec<ModelMeta>,
     cfg: PrometheusConfig,
     models: BTreeMap<String, ModelConfig>,
