@@ -31,6 +31,7 @@ pub mod record;
 pub mod redact;
 pub mod replay;
 pub mod rng;
+pub mod security;
 pub mod sim;
 pub mod sources;
 pub mod tui;

@@ -101,6 +101,9 @@ enum Cmd {
     /// Make a bearer token for the agent's control API: written to a private file; prints the
     /// tokens-file entry (its SHA-256, user and role), never the token.
     Token(cmd::token::Args),
+    /// The known advisories (OSV records) that affect models' Python requirements; exit
+    /// code 1 at or above `--fail-on`, for CI pipelines.
+    Scan(cmd::scan::Args),
     /// Validate theme, keymap and config files; report every problem with file:line:column.
     Check(cmd::check::Args),
 }
@@ -116,6 +119,7 @@ fn main() -> ExitCode {
         Some(Cmd::Rbac(args)) => cmd::rbac::run(args),
         Some(Cmd::Attach(args)) => cmd::attach::run(args),
         Some(Cmd::Token(args)) => cmd::token::run(args),
+        Some(Cmd::Scan(args)) => cmd::scan::run(args),
         Some(Cmd::Check(args)) => cmd::check::run(args),
         None => cmd::console::run(cli),
     }

@@ -10,6 +10,7 @@ pub mod detect;
 pub mod forecast;
 pub mod rbac;
 pub mod replay;
+pub mod scan;
 pub mod token;
 
 use pitcrew::policy::autonomy::Phase;

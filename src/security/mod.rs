@@ -1,0 +1,11 @@
+//! Known vulnerabilities of what each model runs (issue 19, first part): advisories in the
+//! OSV schema read from a directory ([`osv`]), indexed by package and matched with PEP 440
+//! versions ([`index`]), ranked by their CVSS vectors ([`severity`]), against the pins and
+//! ranges of a model's `requirements.txt` ([`requirements`]); [`scan`] puts them together for
+//! `pitcrew scan`.
+
+pub mod index;
+pub mod osv;
+pub mod requirements;
+pub mod scan;
+pub mod severity;

@@ -1,0 +1,170 @@
+//! A model's Python requirements (`requirements.txt` as pip reads it, the form MLflow logs
+//! with every model version), each line parsed as PEP 508 says (`pep508_rs`): a pin
+//! (`==1.2.3`, `===1.2.3`) names the version installed; any other specifier (`>=`, `~=`,
+//! `!=`, a wildcard) names the versions that may be. Comments, blank lines, continuation
+//! lines and hashes are handled as pip does; pip's options (`-r`, `--index-url`, `-e`) name
+//! no requirement and are kept aside with that said.
+
+use pep440_rs::{Operator, Version, VersionSpecifiers};
+use pep508_rs::{PackageName, Requirement, VersionOrUrl};
+use std::str::FromStr;
+
+/// What one requirement line says.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Entry {
+    /// A pinned version: what is installed.
+    Pinned {
+        /// The package (normalised).
+        name: PackageName,
+        /// The version.
+        version: Version,
+        /// Its line (from 1).
+        line: usize,
+    },
+    /// Versions that may be installed.
+    Range {
+        /// The package (normalised).
+        name: PackageName,
+        /// Its specifiers (empty: any version).
+        specifiers: VersionSpecifiers,
+        /// Its line.
+        line: usize,
+    },
+    /// Not a requirement pitcrew can read, and why.
+    Unread {
+        /// Its line.
+        line: usize,
+        /// The text.
+        text: String,
+        /// Why.
+        reason: String,
+    },
+}
+
+/// Every requirement of a `requirements.txt`.
+pub fn parse(text: &str) -> Vec<Entry> {
+    let mut out = Vec::new();
+    let mut logical = String::new();
+    let mut first_line = 0;
+    for (i, raw) in text.lines().enumerate() {
+        if logical.is_empty() {
+            first_line = i + 1;
+        }
+        let line = strip_comment(raw);
+        if let Some(head) = line.strip_suffix('\\') {
+            logical.push_str(head);
+            logical.push(' ');
+            continue;
+        }
+        logical.push_str(line);
+        let whole = std::mem::take(&mut logical);
+        if let Some(entry) = entry(whole.trim(), first_line) {
+            out.push(entry);
+        }
+    }
+    if let Some(entry) = entry(logical.trim(), first_line) {
+        out.push(entry);
+    }
+    out
+}
+
+/// A line without its comment (`#` at the start or after whitespace, as pip reads it).
+fn strip_comment(line: &str) -> &str {
+    let bytes = line.as_bytes();
+    for (i, &b) in bytes.iter().enumerate() {
+        if b == b'#' && (i == 0 || bytes[i - 1].is_ascii_whitespace()) {
+            return &line[..i];
+        }
+    }
+    line
+}
+
+fn entry(text: &str, line: usize) -> Option<Entry> {
+    if text.is_empty() {
+        return None;
+    }
+    if text.starts_with('-') {
+        return Some(Entry::Unread {
+            line,
+            text: text.to_string(),
+            reason: "a pip option, not a requirement".into(),
+        });
+    }
+    // per-requirement options (`--hash=sha256:…`) follow the requirement
+    let requirement = text.split_once(" --").map_or(text, |(r, _)| r).trim();
+    let r = match Requirement::<pep508_rs::VerbatimUrl>::from_str(requirement) {
+        Ok(r) => r,
+        Err(e) => {
+            return Some(Entry::Unread {
+                line,
+                text: text.to_string(),
+                reason: first_line_of(&e.to_string()),
+            });
+        }
+    };
+    Some(match r.version_or_url {
+        Some(VersionOrUrl::VersionSpecifier(specifiers)) => match pinned(&specifiers) {
+            Some(version) => Entry::Pinned {
+                name: r.name,
+                version,
+                line,
+            },
+            None => Entry::Range {
+                name: r.name,
+                specifiers,
+                line,
+            },
+        },
+        None => Entry::Range {
+            name: r.name,
+            specifiers: VersionSpecifiers::empty(),
+            line,
+        },
+        Some(VersionOrUrl::Url(_)) => Entry::Unread {
+            line,
+            text: text.to_string(),
+            reason: "installed from a URL: no version to match".into(),
+        },
+    })
+}
+
+/// The version a specifier set pins, when it is one `==` (no wildcard) or `===`.
+fn pinned(specifiers: &VersionSpecifiers) -> Option<Version> {
+    match specifiers.iter().as_slice() {
+        [one] if matches!(one.operator(), Operator::Equal | Operator::ExactEqual) => {
+            Some(one.version().clone())
+        }
+        _ => None,
+    }
+}
+
+fn first_line_of(s: &str) -> String {
+    s.lines().next().unwrap_or_default().to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pins_ranges_comments_continuations_hashes_and_options() {
+        let text = "# model deps\nmlflow==2.9.2  # pinned at launch\nPillow ~= 9.0\nurllib3>=1.25,!=1.26.5\n-r base.txt\nscikit-learn==1.0.2 \\\n    --hash=sha256:abc\nnumpy\nbroken ==\nwheel @ https://example.com/w.whl\n";
+        let e = parse(text);
+        let pin = |n: &str, v: &str, l: usize| Entry::Pinned {
+            name: PackageName::from_str(n).expect("a valid test input"),
+            version: Version::from_str(v).expect("a valid test input"),
+            line: l,
+        };
+        assert_eq!(e[0], pin("mlflow", "2.9.2", 2));
+        assert!(
+            matches!(&e[1], Entry::Range { name, specifiers, .. } if name.as_ref() == "pillow" && specifiers.to_string() == "~=9.0")
+        );
+        assert!(matches!(&e[2], Entry::Range { specifiers, .. } if specifiers.len() == 2));
+        assert!(matches!(&e[3], Entry::Unread { line: 5, .. }));
+        assert_eq!(e[4], pin("scikit-learn", "1.0.2", 6));
+        assert!(matches!(&e[5], Entry::Range { specifiers, .. } if specifiers.is_empty()));
+        assert!(matches!(&e[6], Entry::Unread { line: 9, .. }));
+        assert!(matches!(&e[7], Entry::Unread { line: 10, .. }));
+        assert_eq!(e.len(), 8);
+    }
+}

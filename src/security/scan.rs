@@ -1,0 +1,345 @@
+//! `pitcrew scan`: the advisories that affect each model's requirements, without a terminal.
+//! A pinned requirement is matched as installed; a range (`>=`, `~=`, `!=`) is matched
+//! against every version the advisory data names that it admits, and said to admit them.
+//! Each finding carries the advisory's first fixed version and the smallest upgrade that
+//! leaves no known advisory; findings are listed most severe first.
+
+use super::index::{Advisory, Index};
+use super::requirements::{Entry, parse};
+use super::severity::Severity;
+use pep440_rs::Version;
+use std::fmt::Write as _;
+use std::sync::Arc;
+
+/// A model and the text of its `requirements.txt`.
+#[derive(Debug, Clone)]
+pub struct Target {
+    /// The model (or the file) the requirements are of.
+    pub model: String,
+    /// The requirements' text.
+    pub requirements: String,
+}
+
+/// One advisory affecting one requirement of one model (borrowing the model's name and the
+/// advisory from what was scanned).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Finding<'a> {
+    /// The model.
+    pub model: &'a str,
+    /// The package (normalised name).
+    pub package: Arc<str>,
+    /// The pinned version; `None` for a range.
+    pub installed: Option<Version>,
+    /// For a range: what it admits.
+    pub admits: Option<Admits>,
+    /// The line of the requirement.
+    pub line: usize,
+    /// The advisory.
+    pub advisory: &'a Advisory,
+    /// The first version after the installed one that this advisory does not affect (`None`:
+    /// no fix known, nothing to propose).
+    pub fixed: Option<Version>,
+    /// The smallest version after the installed one that no known advisory affects.
+    pub upgrade_to: Option<Version>,
+}
+
+/// The affected versions a range admits.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Admits {
+    /// The range's specifiers (empty: any version).
+    pub specifiers: Arc<str>,
+    /// The lowest affected version it admits.
+    pub lowest: Version,
+    /// The highest.
+    pub highest: Version,
+}
+
+impl Finding<'_> {
+    /// Its severity (the advisory's).
+    pub fn severity(&self) -> Severity {
+        self.advisory.severity
+    }
+}
+
+/// A finding as JSON: the advisory's fields beside the requirement's, versions as text.
+impl serde::Serialize for Finding<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        #[derive(serde::Serialize)]
+        struct Wire<'b> {
+            model: &'b str,
+            package: &'b str,
+            installed: Option<String>,
+            admits: Option<WireAdmits<'b>>,
+            line: usize,
+            advisory: &'b str,
+            aliases: &'b [String],
+            severity: Severity,
+            score: Option<f64>,
+            title: &'b str,
+            fixed: Option<String>,
+            upgrade_to: Option<String>,
+        }
+        #[derive(serde::Serialize)]
+        struct WireAdmits<'b> {
+            specifiers: &'b str,
+            lowest: String,
+            highest: String,
+        }
+        Wire {
+            model: self.model,
+            package: &self.package,
+            installed: self.installed.as_ref().map(Version::to_string),
+            admits: self.admits.as_ref().map(|a| WireAdmits {
+                specifiers: &a.specifiers,
+                lowest: a.lowest.to_string(),
+                highest: a.highest.to_string(),
+            }),
+            line: self.line,
+            advisory: &self.advisory.id,
+            aliases: &self.advisory.aliases,
+            severity: self.advisory.severity,
+            score: self.advisory.score,
+            title: &self.advisory.title,
+            fixed: self.fixed.as_ref().map(Version::to_string),
+            upgrade_to: self.upgrade_to.as_ref().map(Version::to_string),
+        }
+        .serialize(s)
+    }
+}
+
+/// A requirement that could not be read.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct Unread {
+    /// The model.
+    pub model: String,
+    /// The line.
+    pub line: usize,
+    /// Its text.
+    pub text: String,
+    /// Why.
+    pub reason: String,
+}
+
+/// What a scan found.
+#[derive(Debug, Clone, Default, serde::Serialize)]
+pub struct Report<'a> {
+    /// Findings, most severe first.
+    pub findings: Vec<Finding<'a>>,
+    /// Requirements not read.
+    pub unread: Vec<Unread>,
+    /// Requirements read, pinned and not.
+    pub pinned: usize,
+    /// Ranges read.
+    pub ranges: usize,
+}
+
+impl Report<'_> {
+    /// True when a finding ranks at or above `threshold`.
+    pub fn fails(&self, threshold: Severity) -> bool {
+        self.findings
+            .iter()
+            .any(|f| f.severity().ranks_at_least(threshold))
+    }
+}
+
+/// The findings of every target against the index.
+pub fn scan<'a>(index: &'a Index, targets: &'a [Target]) -> Report<'a> {
+    let mut report = Report::default();
+    for target in targets {
+        let model = target.model.as_str();
+        for entry in parse(&target.requirements) {
+            match entry {
+                Entry::Pinned {
+                    name,
+                    version,
+                    line,
+                } => {
+                    report.pinned += 1;
+                    let hits = index.affecting(&name, &version);
+                    if hits.is_empty() {
+                        continue;
+                    }
+                    let package: Arc<str> = name.to_string().into();
+                    let upgrade = index.smallest_safe(&name, &version, Severity::Low);
+                    for hit in hits {
+                        report.findings.push(Finding {
+                            model,
+                            package: package.clone(),
+                            installed: Some(version.clone()),
+                            admits: None,
+                            line,
+                            advisory: hit.advisory,
+                            fixed: hit.fixed,
+                            upgrade_to: upgrade.clone(),
+                        });
+                    }
+                }
+                Entry::Range {
+                    name,
+                    specifiers,
+                    line,
+                } => {
+                    report.ranges += 1;
+                    let package: Arc<str> = name.to_string().into();
+                    let spec: Arc<str> = specifiers.to_string().into();
+                    // per advisory, the first finding and the admitted versions it affects
+                    let mut by_advisory: Vec<(Finding<'a>, &Version, &Version)> = Vec::new();
+                    for v in index
+                        .known_versions(&name)
+                        .iter()
+                        .filter(|v| specifiers.contains(v))
+                    {
+                        for hit in index.affecting(&name, v) {
+                            match by_advisory
+                                .iter_mut()
+                                .find(|(f, ..)| std::ptr::eq(f.advisory, hit.advisory))
+                            {
+                                Some((_, _, highest)) => *highest = v,
+                                None => by_advisory.push((
+                                    Finding {
+                                        model,
+                                        package: package.clone(),
+                                        installed: None,
+                                        admits: None,
+                                        line,
+                                        advisory: hit.advisory,
+                                        fixed: hit.fixed,
+                                        upgrade_to: None,
+                                    },
+                                    v,
+                                    v,
+                                )),
+                            }
+                        }
+                    }
+                    for (mut f, lowest, highest) in by_advisory {
+                        f.admits = Some(Admits {
+                            specifiers: spec.clone(),
+                            lowest: lowest.clone(),
+                            highest: highest.clone(),
+                        });
+                        f.upgrade_to = index.smallest_safe(&name, highest, Severity::Low);
+                        report.findings.push(f);
+                    }
+                }
+                Entry::Unread { line, text, reason } => report.unread.push(Unread {
+                    model: target.model.clone(),
+                    line,
+                    text,
+                    reason,
+                }),
+            }
+        }
+    }
+    let order = |s: Severity| Severity::ORDER.iter().position(|&o| o == s);
+    report.findings.sort_by(|a, b| {
+        order(a.severity())
+            .cmp(&order(b.severity()))
+            .then_with(|| a.model.cmp(b.model))
+            .then_with(|| a.package.cmp(&b.package))
+            .then_with(|| a.advisory.id.cmp(&b.advisory.id))
+    });
+    report
+}
+
+/// The report as a table for a terminal: one finding a line, most severe first, then the
+/// requirements not read.
+pub fn table(report: &Report) -> String {
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "{:<9} {:<20} {:<16} {:<22} {:<20} {:<10} UPGRADE TO",
+        "SEVERITY", "MODEL", "PACKAGE", "VERSION", "ADVISORY", "FIXED"
+    );
+    for f in &report.findings {
+        let version = match (&f.installed, &f.admits) {
+            (Some(v), _) => v.to_string(),
+            (None, Some(a)) => {
+                let spec = if a.specifiers.is_empty() {
+                    "any"
+                } else {
+                    &a.specifiers
+                };
+                if a.lowest == a.highest {
+                    format!("{spec} admits {}", a.lowest)
+                } else {
+                    format!("{spec} admits {}..{}", a.lowest, a.highest)
+                }
+            }
+            (None, None) => "?".into(),
+        };
+        let a = f.advisory;
+        let id = match a.aliases.first().filter(|x| x.starts_with("CVE-")) {
+            Some(cve) => format!("{} {cve}", a.id),
+            None => a.id.clone(),
+        };
+        let fixed = f.fixed.as_ref().map(Version::to_string);
+        let upgrade = f.upgrade_to.as_ref().map(Version::to_string);
+        let _ = writeln!(
+            out,
+            "{:<9} {:<20} {:<16} {:<22} {:<20} {:<10} {}",
+            f.severity().name(),
+            f.model,
+            f.package,
+            version,
+            id,
+            fixed.as_deref().unwrap_or("no fix"),
+            upgrade.as_deref().unwrap_or("-")
+        );
+    }
+    let _ = writeln!(
+        out,
+        "{} findings; {} pinned requirements, {} ranges read",
+        report.findings.len(),
+        report.pinned,
+        report.ranges
+    );
+    for u in &report.unread {
+        let _ = writeln!(
+            out,
+            "not read: {} line {}: {} ({})",
+            u.model, u.line, u.text, u.reason
+        );
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::security::osv::parse_record;
+
+    #[test]
+    fn a_pin_inside_is_found_a_range_admits_and_the_threshold_decides() {
+        let records = [parse_record(
+            "id: A\naliases: [CVE-1]\nseverity:\n- type: CVSS_V3\n  score: CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:N/A:N\naffected:\n- package: {name: demo, ecosystem: PyPI}\n  ranges:\n  - type: ECOSYSTEM\n    events:\n    - introduced: \"0\"\n    - fixed: \"2.0\"\n  versions: [\"1.0\", \"1.5\"]\n",
+            false,
+        )
+        .expect("a valid test input")];
+        let index = Index::build(&records, "PyPI");
+        let targets = [Target {
+            model: "m".into(),
+            requirements: "demo==1.5\nDemo>=0.5,!=1.5\nother==1.0\n".into(),
+        }];
+        let report = scan(&index, &targets);
+        assert_eq!(report.findings.len(), 2, "{report:?}");
+        let pinned = &report.findings[0];
+        let text = |v: &Option<Version>| v.as_ref().map(Version::to_string);
+        assert_eq!(text(&pinned.installed).as_deref(), Some("1.5"));
+        assert_eq!(text(&pinned.fixed).as_deref(), Some("2.0"));
+        assert_eq!(text(&pinned.upgrade_to).as_deref(), Some("2.0"));
+        assert_eq!(pinned.severity(), Severity::High);
+        // the range leaves 1.5 out: of the affected versions the data names it admits 1.0
+        let range = &report.findings[1];
+        let admits = range.admits.as_ref().expect("a range");
+        assert_eq!(&*admits.specifiers, ">=0.5, !=1.5");
+        assert_eq!(
+            (admits.lowest.to_string(), admits.highest.to_string()),
+            ("1.0".into(), "1.0".into())
+        );
+        assert_eq!(text(&range.upgrade_to).as_deref(), Some("2.0"));
+        assert!(report.fails(Severity::High));
+        assert!(!report.fails(Severity::Critical));
+        assert!(table(&report).contains("A CVE-1"));
+    }
+}

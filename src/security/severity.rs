@@ -1,0 +1,131 @@
+//! How severe an advisory is: from its CVSS vector, scored by the `cvss` crate (RustSec's,
+//! versions 2, 3 and 4), or `unknown` when the record carries none (most PyPA records). An
+//! unknown severity ranks with high ones: it is shown, held to the high-severity deadline,
+//! and never patched without a human's approval.
+
+use super::osv::SeverityVector;
+use std::str::FromStr;
+
+/// An advisory's severity.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    /// Scored 0: no impact.
+    None,
+    /// CVSS 0.1–3.9.
+    Low,
+    /// CVSS 4.0–6.9.
+    Medium,
+    /// CVSS 7.0–8.9.
+    High,
+    /// CVSS 9.0–10.
+    Critical,
+    /// No vector in the record.
+    Unknown,
+}
+
+impl Severity {
+    /// Every severity, most severe first (the order findings are listed in).
+    pub const ORDER: [Severity; 6] = [
+        Severity::Critical,
+        Severity::High,
+        Severity::Unknown,
+        Severity::Medium,
+        Severity::Low,
+        Severity::None,
+    ];
+
+    /// Rank for thresholds: unknown ranks with high.
+    fn rank(self) -> u8 {
+        match self {
+            Severity::None => 0,
+            Severity::Low => 1,
+            Severity::Medium => 2,
+            Severity::High | Severity::Unknown => 3,
+            Severity::Critical => 4,
+        }
+    }
+
+    /// At or above `threshold` (an unknown severity counts as high).
+    pub fn ranks_at_least(self, threshold: Severity) -> bool {
+        self.rank() >= threshold.rank()
+    }
+
+    /// Its name, lower case.
+    pub fn name(self) -> &'static str {
+        match self {
+            Severity::None => "none",
+            Severity::Low => "low",
+            Severity::Medium => "medium",
+            Severity::High => "high",
+            Severity::Critical => "critical",
+            Severity::Unknown => "unknown",
+        }
+    }
+
+    /// By its name (`low`, `medium`, `high`, `critical`).
+    pub fn from_name(s: &str) -> Option<Severity> {
+        Self::ORDER.into_iter().find(|v| v.name() == s)
+    }
+
+    /// The severity of the vectors a record gives (the most severe one that scores), with
+    /// its base score; unknown when none scores.
+    pub fn of_vectors(vectors: &[&SeverityVector]) -> (Severity, Option<f64>) {
+        vectors
+            .iter()
+            .filter_map(|v| cvss::Cvss::from_str(v.score.trim()).ok())
+            .map(|c| c.score())
+            .filter(|s| s.is_finite())
+            .max_by(f64::total_cmp)
+            .map_or((Severity::Unknown, None), |s| (Self::of_score(s), Some(s)))
+    }
+
+    /// The qualitative rating of a CVSS base score (the specification's bands).
+    pub fn of_score(score: f64) -> Severity {
+        match score {
+            s if s >= 9.0 => Severity::Critical,
+            s if s >= 7.0 => Severity::High,
+            s if s >= 4.0 => Severity::Medium,
+            s if s > 0.0 => Severity::Low,
+            _ => Severity::None,
+        }
+    }
+}
+
+impl std::fmt::Display for Severity {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn vector(s: &str) -> SeverityVector {
+        SeverityVector {
+            kind: "CVSS_V3".into(),
+            score: s.into(),
+        }
+    }
+
+    #[test]
+    fn vectors_are_scored_and_a_record_without_one_is_unknown() {
+        let crit = vector("CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H");
+        let low = vector("CVSS:3.1/AV:L/AC:L/PR:L/UI:R/S:U/C:L/I:N/A:N");
+        let (s, score) = Severity::of_vectors(&[&low, &crit]);
+        assert_eq!(s, Severity::Critical);
+        assert_eq!(score, Some(9.8));
+        let (s, score) = Severity::of_vectors(&[&low]);
+        // by hand: impact 6.42 × 0.22 = 1.41, exploitability 8.22 × 0.55 × 0.77 × 0.62 × 0.62
+        // = 1.34, rounded up: 2.8
+        assert_eq!((s, score), (Severity::Low, Some(2.8)));
+        assert_eq!(
+            Severity::of_vectors(&[&vector("not a vector")]),
+            (Severity::Unknown, None)
+        );
+        assert!(Severity::Unknown.ranks_at_least(Severity::High));
+        assert!(!Severity::Unknown.ranks_at_least(Severity::Critical));
+        assert_eq!(Severity::from_name("medium"), Some(Severity::Medium));
+    }
+}
