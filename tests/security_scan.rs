@@ -39,11 +39,16 @@ fn hits(package: &str, version: &str) -> Vec<(String, Option<String>)> {
         .collect()
 }
 
+/// The first fix `id` names for `package==version`, when it affects it (and it is found once:
+/// an advisory is one finding however many entries its record has for the package).
 fn has(package: &str, version: &str, id: &str) -> Option<Option<String>> {
-    hits(package, version)
+    let found: Vec<Option<String>> = hits(package, version)
         .into_iter()
-        .find(|(i, _)| i == id)
+        .filter(|(i, _)| i == id)
         .map(|(_, f)| f)
+        .collect();
+    assert!(found.len() <= 1, "{id} found {} times", found.len());
+    found.into_iter().next()
 }
 
 #[test]

@@ -51,6 +51,12 @@ pub fn run(args: Args) -> ExitCode {
         );
     }
     let index = Index::build(&records, "PyPI");
+    if let Some((id, text)) = index.unread_ranges.first() {
+        eprintln!(
+            "pitcrew scan: {} ranges or versions not read as PEP 440, left out (the first: {id}: {text})",
+            index.unread_ranges.len()
+        );
+    }
     if index.is_empty() {
         eprintln!(
             "pitcrew scan: no PyPI advisory in {} ({} records read)",
@@ -73,16 +79,20 @@ pub fn run(args: Args) -> ExitCode {
         }
     }
     let report = scan(&index, &targets);
-    if args.format == "json" {
+    let text = if args.format == "json" {
         match serde_json::to_string_pretty(&report) {
-            Ok(s) => println!("{s}"),
+            Ok(s) => s + "\n",
             Err(e) => {
                 eprintln!("pitcrew scan: {e}");
                 return ExitCode::from(2);
             }
         }
     } else {
-        print!("{}", table(&report));
+        table(&report)
+    };
+    // a reader that went away (`| head`) ends the output, not the process with a panic
+    let _ = std::io::Write::write_all(&mut std::io::stdout().lock(), text.as_bytes());
+    if args.format != "json" {
         eprintln!(
             "{} advisories on {} PyPI packages read from {}",
             index.len(),

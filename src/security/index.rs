@@ -45,6 +45,8 @@ struct Span {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Edge {
+    /// `introduced: "0"`: from the first version.
+    Origin,
     Introduced,
     Fixed,
     LastAffected,
@@ -70,13 +72,21 @@ impl Span {
             .is_ok_and(|i| !self.versions[i].is_local())
     }
 
+    /// One of its ranges says it is fixed in `v`.
+    fn fixes_at(&self, v: &Version) -> bool {
+        self.ranges
+            .iter()
+            .flatten()
+            .any(|(at, edge)| *edge == Edge::Fixed && at == v)
+    }
+
     /// Versions this advisory names (where a range starts or ends, and those it lists; not
     /// the schema's `introduced: 0`, which names no version).
     fn known(&self) -> impl Iterator<Item = &Version> {
         self.ranges
             .iter()
             .flatten()
-            .filter(|(v, edge)| !(*edge == Edge::Introduced && v.release().iter().all(|&x| x == 0)))
+            .filter(|(_, edge)| *edge != Edge::Origin)
             .map(|(v, _)| v)
             .chain(&self.versions)
     }
@@ -131,18 +141,53 @@ impl PackageAdvisories {
     }
 }
 
-/// `v` is affected by a range whose events are in version order.
+/// `v` is affected by a range whose events are in version order (the origin first): an
+/// introduction at or below `v` opens it, a fix at or below `v` closes it, a last affected
+/// version below `v`'s public version closes it (a local build of the last affected version
+/// is that version).
 fn in_range(events: &[(Version, Edge)], v: &Version) -> bool {
     let mut affected = false;
+    let mut public = None;
     for (at, edge) in events {
         match edge {
+            Edge::Origin => affected = true,
             Edge::Introduced if at <= v => affected = true,
             Edge::Fixed if at <= v => affected = false,
-            Edge::LastAffected if at < v => affected = false,
-            _ => break,
+            Edge::LastAffected if at < public.get_or_insert_with(|| v.clone().without_local()) => {
+                affected = false
+            }
+            _ if at > v => break,
+            _ => {}
         }
     }
     affected
+}
+
+/// A range's events in version order, the origin (`introduced: "0"`, "from the first
+/// version", below every version including `0.dev0`) first; or the first text that is not
+/// a PEP 440 version.
+fn read_range(events: &[super::osv::Event]) -> Result<Vec<(Version, Edge)>, String> {
+    let mut out = Vec::with_capacity(events.len());
+    for e in events {
+        let (text, edge) = match (&e.introduced, &e.fixed, &e.last_affected) {
+            (Some(t), ..) if t == "0" => {
+                out.push((Version::new([0]), Edge::Origin));
+                continue;
+            }
+            (Some(t), ..) => (t, Edge::Introduced),
+            (_, Some(t), _) => (t, Edge::Fixed),
+            (.., Some(t)) => (t, Edge::LastAffected),
+            _ => continue,
+        };
+        let v = Version::from_str(text).map_err(|_| text.clone())?;
+        out.push((v, edge));
+    }
+    out.sort_by(|a, b| {
+        (b.1 == Edge::Origin)
+            .cmp(&(a.1 == Edge::Origin))
+            .then_with(|| a.0.cmp(&b.0))
+    });
+    Ok(out)
 }
 
 /// The advisories of one ecosystem, by package.
@@ -150,8 +195,9 @@ fn in_range(events: &[(Version, Edge)], v: &Version) -> bool {
 pub struct Index {
     advisories: Vec<Advisory>,
     by_package: HashMap<PackageName, PackageAdvisories>,
-    /// Versions that did not parse, as `(advisory, version)`: left out of the ranges.
-    pub skipped_versions: Vec<(String, String)>,
+    /// What PEP 440 could not read, as `(advisory, text)`: a range with a version that does
+    /// not parse is left out whole (a listed version alone), and said.
+    pub unread_ranges: Vec<(String, String)>,
 }
 
 /// One advisory that affects a version.
@@ -159,8 +205,9 @@ pub struct Index {
 pub struct Hit<'a> {
     /// The advisory.
     pub advisory: &'a Advisory,
-    /// The smallest version after the one asked about that this advisory does not affect,
-    /// among those it names; `None` when it names no fix.
+    /// The smallest version after the one asked about where one of this advisory's ranges
+    /// says it is fixed, and that it does not affect; `None` when it names no fix (a last
+    /// affected version, or versions listed one by one, say none).
     pub fixed: Option<Version>,
 }
 
@@ -178,53 +225,46 @@ impl Index {
                 }
                 let Ok(name) = PackageName::from_str(&a.package.name) else {
                     index
-                        .skipped_versions
+                        .unread_ranges
                         .push((r.id.clone(), format!("package {}", a.package.name)));
                     continue;
                 };
                 vectors.extend(&a.severity);
-                let mut parse = |s: &str| match Version::from_str(s) {
-                    Ok(v) => Some(v),
-                    Err(_) => {
-                        index.skipped_versions.push((r.id.clone(), s.to_string()));
-                        None
-                    }
-                };
                 let mut ranges = Vec::new();
                 for range in a.ranges.iter().filter(|g| g.kind == "ECOSYSTEM") {
-                    let mut events: Vec<(Version, Edge)> = Vec::new();
-                    for e in &range.events {
-                        let (text, edge) = match (&e.introduced, &e.fixed, &e.last_affected) {
-                            (Some(t), ..) => (t, Edge::Introduced),
-                            (_, Some(t), _) => (t, Edge::Fixed),
-                            (.., Some(t)) => (t, Edge::LastAffected),
-                            _ => continue,
-                        };
-                        // `0` is the schema's "from the first version"
-                        let version = if text == "0" {
-                            Some(Version::new([0]))
-                        } else {
-                            parse(text)
-                        };
-                        if let Some(v) = version {
-                            events.push((v, edge));
-                        }
+                    match read_range(&range.events) {
+                        Ok(events) => ranges.push(events),
+                        // what is left of a range is not the range: the whole of it is set
+                        // aside, and said
+                        Err(text) => index.unread_ranges.push((r.id.clone(), text)),
                     }
-                    events.sort_by(|a, b| a.0.cmp(&b.0));
-                    ranges.push(events);
                 }
-                let mut versions: Vec<Version> =
-                    a.versions.iter().filter_map(|s| parse(s)).collect();
-                versions.sort();
-                versions.dedup();
-                spans.push((
-                    name,
-                    Span {
-                        advisory: index.advisories.len() as u32,
-                        ranges,
-                        versions,
-                    },
-                ));
+                let mut versions = Vec::new();
+                for text in &a.versions {
+                    match Version::from_str(text) {
+                        Ok(v) => versions.push(v),
+                        Err(_) => index.unread_ranges.push((r.id.clone(), text.clone())),
+                    }
+                }
+                // several entries of one record for one package are one span
+                match spans.iter_mut().find(|(n, _)| *n == name) {
+                    Some((_, span)) => {
+                        span.ranges.extend(ranges);
+                        span.versions.extend(versions);
+                    }
+                    None => spans.push((
+                        name,
+                        Span {
+                            advisory: index.advisories.len() as u32,
+                            ranges,
+                            versions,
+                        },
+                    )),
+                }
+            }
+            for (_, span) in &mut spans {
+                span.versions.sort();
+                span.versions.dedup();
             }
             if spans.is_empty() {
                 continue;
@@ -292,7 +332,7 @@ impl Index {
             .map(|(s, affects)| Hit {
                 advisory: &self.advisories[s.advisory as usize],
                 fixed: (from..p.known.len())
-                    .find(|&k| !affects[k])
+                    .find(|&k| !affects[k] && s.fixes_at(&p.known[k]))
                     .map(|k| p.known[k].clone()),
             })
             .collect()
@@ -394,6 +434,50 @@ mod tests {
         assert!(i.affecting(&p, &v("1.0.1")).is_empty());
         assert!(i.affecting(&p, &v("3.0")).is_empty());
         assert_eq!(i.len(), 1);
+    }
+
+    #[test]
+    fn the_origin_precedes_every_version_and_a_local_build_of_the_last_affected_is_affected() {
+        let i = index(&[
+            "id: E\naffected:\n- package: {name: demo, ecosystem: PyPI}\n  ranges:\n  - type: ECOSYSTEM\n    events:\n    - introduced: \"0\"\n    - last_affected: 2.1.0\n",
+        ]);
+        let p = pkg("demo");
+        for (version, affected) in [
+            ("0.dev0", true),
+            ("0a1", true),
+            ("2.1.0", true),
+            ("2.1.0+ubuntu1", true),
+            ("2.1.0.post1", false),
+        ] {
+            assert_eq!(
+                !i.affecting(&p, &v(version)).is_empty(),
+                affected,
+                "{version}"
+            );
+        }
+        // a last affected version names no fix
+        assert_eq!(i.affecting(&p, &v("1.0"))[0].fixed, None);
+    }
+
+    #[test]
+    fn entries_of_one_record_for_one_package_are_one_advisory_with_its_own_fix() {
+        let i = index(&[
+            "id: F\naffected:\n- package: {name: demo, ecosystem: PyPI}\n  ranges:\n  - type: ECOSYSTEM\n    events:\n    - introduced: \"1.0\"\n    - fixed: \"2.0\"\n- package: {name: demo, ecosystem: PyPI}\n  ranges:\n  - type: ECOSYSTEM\n    events:\n    - introduced: \"1.5\"\n    - fixed: \"3.0\"\n",
+            // another advisory names 2.5: not this one's fix
+            "id: G\naffected:\n- package: {name: demo, ecosystem: PyPI}\n  versions: [\"2.5\"]\n",
+        ]);
+        let hits = i.affecting(&pkg("demo"), &v("1.6"));
+        assert_eq!(hits.len(), 1, "{hits:?}");
+        assert_eq!(hits[0].fixed, Some(v("3.0")));
+        // a range with a version PEP 440 cannot read is left out whole, and said
+        let j = index(&[
+            "id: H\naffected:\n- package: {name: demo, ecosystem: PyPI}\n  ranges:\n  - type: ECOSYSTEM\n    events:\n    - introduced: \"1.0\"\n    - fixed: not-a-version\n",
+        ]);
+        assert!(j.affecting(&pkg("demo"), &v("5.0")).is_empty());
+        assert_eq!(
+            j.unread_ranges,
+            vec![("H".to_string(), "not-a-version".to_string())]
+        );
     }
 
     #[test]

@@ -20,6 +20,9 @@ pub enum Entry {
         version: Version,
         /// Its line (from 1).
         line: usize,
+        /// Its environment marker (`sys_platform == "win32"`), when it has one: the
+        /// requirement holds only there, which pitcrew cannot tell from here.
+        marker: Option<String>,
     },
     /// Versions that may be installed.
     Range {
@@ -29,6 +32,8 @@ pub enum Entry {
         specifiers: VersionSpecifiers,
         /// Its line.
         line: usize,
+        /// Its environment marker, when it has one.
+        marker: Option<String>,
     },
     /// Not a requirement pitcrew can read, and why.
     Unread {
@@ -41,29 +46,31 @@ pub enum Entry {
     },
 }
 
-/// Every requirement of a `requirements.txt`.
+/// Every requirement of a `requirements.txt`, its lines joined and its comments removed in
+/// pip's order: a line ending in a backslash goes on with the next (joined as they are),
+/// unless it is a comment line; comments are removed from the joined line.
 pub fn parse(text: &str) -> Vec<Entry> {
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     let mut out = Vec::new();
-    let mut logical = String::new();
-    let mut first_line = 0;
+    let mut pending: Option<(usize, String)> = None;
     for (i, raw) in text.lines().enumerate() {
-        if logical.is_empty() {
-            first_line = i + 1;
-        }
-        let line = strip_comment(raw);
-        if let Some(head) = line.strip_suffix('\\') {
-            logical.push_str(head);
-            logical.push(' ');
-            continue;
-        }
-        logical.push_str(line);
-        let whole = std::mem::take(&mut logical);
-        if let Some(entry) = entry(whole.trim(), first_line) {
-            out.push(entry);
+        let comment_line = raw.trim_start().starts_with('#');
+        match raw.strip_suffix('\\') {
+            Some(head) if !comment_line => {
+                pending
+                    .get_or_insert_with(|| (i + 1, String::new()))
+                    .1
+                    .push_str(head);
+            }
+            _ => {
+                let (line, mut joined) = pending.take().unwrap_or((i + 1, String::new()));
+                joined.push_str(raw);
+                out.extend(entry(strip_comment(&joined).trim(), line));
+            }
         }
     }
-    if let Some(entry) = entry(logical.trim(), first_line) {
-        out.push(entry);
+    if let Some((line, joined)) = pending {
+        out.extend(entry(strip_comment(&joined).trim(), line));
     }
     out
 }
@@ -90,8 +97,14 @@ fn entry(text: &str, line: usize) -> Option<Entry> {
             reason: "a pip option, not a requirement".into(),
         });
     }
-    // per-requirement options (`--hash=sha256:…`) follow the requirement
-    let requirement = text.split_once(" --").map_or(text, |(r, _)| r).trim();
+    // per-requirement options (`--hash=sha256:…`) follow the requirement after whitespace
+    let options = text
+        .char_indices()
+        .find(|&(i, c)| {
+            c.is_whitespace() && text[i + c.len_utf8()..].trim_start().starts_with("--")
+        })
+        .map_or(text.len(), |(i, _)| i);
+    let requirement = text[..options].trim();
     let r = match Requirement::<pep508_rs::VerbatimUrl>::from_str(requirement) {
         Ok(r) => r,
         Err(e) => {
@@ -102,23 +115,27 @@ fn entry(text: &str, line: usize) -> Option<Entry> {
             });
         }
     };
+    let marker = r.marker.try_to_string();
     Some(match r.version_or_url {
         Some(VersionOrUrl::VersionSpecifier(specifiers)) => match pinned(&specifiers) {
             Some(version) => Entry::Pinned {
                 name: r.name,
                 version,
                 line,
+                marker,
             },
             None => Entry::Range {
                 name: r.name,
                 specifiers,
                 line,
+                marker,
             },
         },
         None => Entry::Range {
             name: r.name,
             specifiers: VersionSpecifiers::empty(),
             line,
+            marker,
         },
         Some(VersionOrUrl::Url(_)) => Entry::Unread {
             line,
@@ -154,6 +171,7 @@ mod tests {
             name: PackageName::from_str(n).expect("a valid test input"),
             version: Version::from_str(v).expect("a valid test input"),
             line: l,
+            marker: None,
         };
         assert_eq!(e[0], pin("mlflow", "2.9.2", 2));
         assert!(
@@ -166,5 +184,29 @@ mod tests {
         assert!(matches!(&e[6], Entry::Unread { line: 9, .. }));
         assert!(matches!(&e[7], Entry::Unread { line: 10, .. }));
         assert_eq!(e.len(), 8);
+    }
+
+    #[test]
+    fn lines_are_joined_before_comments_go_and_markers_are_kept() {
+        let pin = |n: &str, v: &str, l: usize, m: Option<&str>| Entry::Pinned {
+            name: PackageName::from_str(n).expect("a valid test input"),
+            version: Version::from_str(v).expect("a valid test input"),
+            line: l,
+            marker: m.map(str::to_string),
+        };
+        // a comment ending in a backslash takes the next line with it, as pip reads it;
+        // a continuation joins without a space; a tab before an option; a BOM
+        let e = parse(
+            "\u{feff}foo==1.0 # old \\\nbar==2.0\nbaz==1.\\\n0\nqux==3.0\t--hash=sha256:00\n# note \\\nwin==227; sys_platform == \"win32\"\n",
+        );
+        assert_eq!(
+            e,
+            vec![
+                pin("foo", "1.0", 1, None),
+                pin("baz", "1.0", 3, None),
+                pin("qux", "3.0", 5, None),
+                pin("win", "227", 7, Some("sys_platform == 'win32'")),
+            ]
+        );
     }
 }

@@ -34,6 +34,8 @@ pub struct Finding<'a> {
     pub admits: Option<Admits>,
     /// The line of the requirement.
     pub line: usize,
+    /// The requirement's environment marker, when it has one (it holds only there).
+    pub marker: Option<Arc<str>>,
     /// The advisory.
     pub advisory: &'a Advisory,
     /// The first version after the installed one that this advisory does not affect (`None`:
@@ -71,6 +73,7 @@ impl serde::Serialize for Finding<'_> {
             installed: Option<String>,
             admits: Option<WireAdmits<'b>>,
             line: usize,
+            marker: Option<&'b str>,
             advisory: &'b str,
             aliases: &'b [String],
             severity: Severity,
@@ -95,6 +98,7 @@ impl serde::Serialize for Finding<'_> {
                 highest: a.highest.to_string(),
             }),
             line: self.line,
+            marker: self.marker.as_deref(),
             advisory: &self.advisory.id,
             aliases: &self.advisory.aliases,
             severity: self.advisory.severity,
@@ -153,6 +157,7 @@ pub fn scan<'a>(index: &'a Index, targets: &'a [Target]) -> Report<'a> {
                     name,
                     version,
                     line,
+                    marker,
                 } => {
                     report.pinned += 1;
                     let hits = index.affecting(&name, &version);
@@ -160,6 +165,7 @@ pub fn scan<'a>(index: &'a Index, targets: &'a [Target]) -> Report<'a> {
                         continue;
                     }
                     let package: Arc<str> = name.to_string().into();
+                    let marker: Option<Arc<str>> = marker.map(Into::into);
                     let upgrade = index.smallest_safe(&name, &version, Severity::Low);
                     for hit in hits {
                         report.findings.push(Finding {
@@ -168,6 +174,7 @@ pub fn scan<'a>(index: &'a Index, targets: &'a [Target]) -> Report<'a> {
                             installed: Some(version.clone()),
                             admits: None,
                             line,
+                            marker: marker.clone(),
                             advisory: hit.advisory,
                             fixed: hit.fixed,
                             upgrade_to: upgrade.clone(),
@@ -178,23 +185,31 @@ pub fn scan<'a>(index: &'a Index, targets: &'a [Target]) -> Report<'a> {
                     name,
                     specifiers,
                     line,
+                    marker,
                 } => {
                     report.ranges += 1;
                     let package: Arc<str> = name.to_string().into();
                     let spec: Arc<str> = specifiers.to_string().into();
+                    let marker: Option<Arc<str>> = marker.map(Into::into);
                     // per advisory, the first finding and the admitted versions it affects
                     let mut by_advisory: Vec<(Finding<'a>, &Version, &Version)> = Vec::new();
+                    // pre-releases only when a specifier names one, as PEP 440 (and pip) admit
+                    let pre = specifiers.iter().any(|s| s.any_prerelease());
                     for v in index
                         .known_versions(&name)
                         .iter()
-                        .filter(|v| specifiers.contains(v))
+                        .filter(|v| (pre || !v.any_prerelease()) && specifiers.contains(v))
                     {
                         for hit in index.affecting(&name, v) {
                             match by_advisory
                                 .iter_mut()
                                 .find(|(f, ..)| std::ptr::eq(f.advisory, hit.advisory))
                             {
-                                Some((_, _, highest)) => *highest = v,
+                                // the fix that counts is the one above the highest admitted
+                                Some((f, _, highest)) => {
+                                    *highest = v;
+                                    f.fixed = hit.fixed;
+                                }
                                 None => by_advisory.push((
                                     Finding {
                                         model,
@@ -202,6 +217,7 @@ pub fn scan<'a>(index: &'a Index, targets: &'a [Target]) -> Report<'a> {
                                         installed: None,
                                         admits: None,
                                         line,
+                                        marker: marker.clone(),
                                         advisory: hit.advisory,
                                         fixed: hit.fixed,
                                         upgrade_to: None,
@@ -267,6 +283,10 @@ pub fn table(report: &Report) -> String {
                 }
             }
             (None, None) => "?".into(),
+        };
+        let version = match &f.marker {
+            Some(m) => format!("{version} if {m}"),
+            None => version,
         };
         let a = f.advisory;
         let id = match a.aliases.first().filter(|x| x.starts_with("CVE-")) {
@@ -339,6 +359,23 @@ mod tests {
         );
         assert_eq!(text(&range.upgrade_to).as_deref(), Some("2.0"));
         assert!(report.fails(Severity::High));
+        // a range does not admit pre-releases unless it names one
+        let pre = [parse_record(
+            "id: P\naffected:\n- package: {name: demo, ecosystem: PyPI}\n  versions: [\"3.0a1\"]\n",
+            false,
+        )
+        .expect("a valid test input")];
+        let index = Index::build(&pre, "PyPI");
+        let targets = [Target {
+            model: "m".into(),
+            requirements: "demo>=2.0\ndemo>=3.0a1\n".into(),
+        }];
+        let lines: Vec<usize> = scan(&index, &targets)
+            .findings
+            .iter()
+            .map(|f| f.line)
+            .collect();
+        assert_eq!(lines, vec![2]);
         assert!(!report.fails(Severity::Critical));
         assert!(table(&report).contains("A CVE-1"));
     }

@@ -73,7 +73,9 @@ impl Severity {
     pub fn of_vectors(vectors: &[&SeverityVector]) -> (Severity, Option<f64>) {
         vectors
             .iter()
-            .filter_map(|v| cvss::Cvss::from_str(v.score.trim()).ok())
+            .map(|v| v.score.trim())
+            .filter(|v| complete(v))
+            .filter_map(|v| cvss::Cvss::from_str(v).ok())
             .map(|c| c.score())
             .filter(|s| s.is_finite())
             .max_by(f64::total_cmp)
@@ -90,6 +92,22 @@ impl Severity {
             _ => Severity::None,
         }
     }
+}
+
+/// A CVSS 3 vector names every base metric (the `cvss` crate checks this for versions 2 and
+/// 4, not 3: `CVSS:3.1/AV:N` would score 0, below a record that gives no vector at all).
+fn complete(vector: &str) -> bool {
+    if !vector.starts_with("CVSS:3") {
+        return true;
+    }
+    let named: Vec<&str> = vector
+        .split('/')
+        .skip(1)
+        .filter_map(|m| m.split_once(':').map(|(k, _)| k))
+        .collect();
+    ["AV", "AC", "PR", "UI", "S", "C", "I", "A"]
+        .iter()
+        .all(|k| named.contains(k))
 }
 
 impl std::fmt::Display for Severity {
@@ -122,6 +140,11 @@ mod tests {
         assert_eq!((s, score), (Severity::Low, Some(2.8)));
         assert_eq!(
             Severity::of_vectors(&[&vector("not a vector")]),
+            (Severity::Unknown, None)
+        );
+        // a vector missing base metrics says nothing: unknown, not "none"
+        assert_eq!(
+            Severity::of_vectors(&[&vector("CVSS:3.1/AV:N")]),
             (Severity::Unknown, None)
         );
         assert!(Severity::Unknown.ranks_at_least(Severity::High));
