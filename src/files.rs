@@ -37,7 +37,7 @@ pub(crate) fn bytes_text(n: u64) -> String {
 
 /// Read at most `limit` bytes of `path` as UTF-8 text; a longer file is an
 /// [`io::ErrorKind::InvalidData`] error that says the limit, and is never read past it.
-pub(crate) fn read_text(path: &Path, limit: u64) -> io::Result<String> {
+pub fn read_text(path: &Path, limit: u64) -> io::Result<String> {
     let f = File::open(path)?;
     let mut buf = Vec::new();
     f.take(limit + 1).read_to_end(&mut buf)?;

@@ -119,7 +119,7 @@ fn main() -> ExitCode {
         Some(Cmd::Rbac(args)) => cmd::rbac::run(args),
         Some(Cmd::Attach(args)) => cmd::attach::run(args),
         Some(Cmd::Token(args)) => cmd::token::run(args),
-        Some(Cmd::Scan(args)) => cmd::scan::run(args),
+        Some(Cmd::Scan(args)) => cmd::scan::run(args, cli.seed),
         Some(Cmd::Check(args)) => cmd::check::run(args),
         None => cmd::console::run(cli),
     }

@@ -180,3 +180,118 @@ fn scan_prints_findings_and_fails_at_the_threshold() {
     assert_eq!(missing.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&missing.stderr).contains("cannot read /nonexistent"));
 }
+
+/// (model, package, installed, advisory, first fix) of each finding.
+type Row = (String, String, Option<String>, String, Option<String>);
+
+fn rows(index: &Index, targets: &[Target]) -> Vec<Row> {
+    let mut v: Vec<Row> = scan(index, targets)
+        .findings
+        .iter()
+        .map(|f| {
+            (
+                f.model.to_string(),
+                f.package.to_string(),
+                f.installed.as_ref().map(ToString::to_string),
+                f.advisory.id.clone(),
+                f.fixed.as_ref().map(ToString::to_string),
+            )
+        })
+        .collect();
+    v.sort();
+    v
+}
+
+#[test]
+fn the_advisories_shipped_with_the_simulated_fleet_are_those_of_the_database_that_affect_its_pins()
+{
+    let world = pitcrew::sim::SimWorld::new(42, 15, 0.0);
+    let targets: Vec<Target> = world
+        .models
+        .iter()
+        .map(|m| Target {
+            model: m.meta.key(),
+            requirements: m.requirements.to_string(),
+        })
+        .collect();
+    let whole = rows(index(), &targets);
+    let shipped = rows(&pitcrew::security::builtin::index(), &targets);
+    assert_eq!(whole, shipped, "the same findings from the shipped records");
+    let mut ids: Vec<String> = whole.iter().map(|r| r.3.clone()).collect();
+    ids.sort();
+    ids.dedup();
+    let mut records: Vec<String> = pitcrew::security::builtin::records()
+        .into_iter()
+        .map(|r| r.id)
+        .collect();
+    records.sort();
+    assert_eq!(
+        ids, records,
+        "every shipped record affects a pin, and no other does"
+    );
+    // a few models have findings, most have none: a fleet that is mostly kept up to date
+    let mut models: Vec<&str> = whole.iter().map(|r| r.0.as_str()).collect();
+    models.dedup();
+    assert!((3..=6).contains(&models.len()), "{models:?}");
+    assert!(
+        whole.iter().any(|r| r.4.is_none()),
+        "one finding has no fix"
+    );
+}
+
+#[test]
+fn scan_with_no_configuration_scans_the_simulated_fleet() {
+    let dir = tempfile::tempdir().expect("a valid test input");
+    let run = |extra: &[&str]| {
+        common::bin()
+            .env("PITCREW_CONFIG", dir.path())
+            .env("PITCREW_DATA", dir.path())
+            .arg("scan")
+            .args(extra)
+            .output()
+            .expect("pitcrew scan")
+    };
+    let out = run(&["--format", "json", "--fail-on", "high"]);
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "an unknown severity counts as high"
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    let findings = v["findings"].as_array().expect("findings");
+    assert!(
+        findings
+            .iter()
+            .any(|f| f["model"] == "vision/thumbnail-crop"
+                && f["package"] == "pillow"
+                && f["advisory"] == "PYSEC-2023-227"
+                && f["fixed"] == "10.0.0")
+    );
+    assert!(
+        findings.iter().any(|f| f["model"] == "ads/budget-pacer"
+            && f["package"] == "py"
+            && f["fixed"].is_null())
+    );
+    // the numbered models share the pins of the one they are numbered after
+    let out = run(&["--models", "30", "--format", "json"]);
+    assert_eq!(out.status.code(), Some(0));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert!(
+        v["findings"]
+            .as_array()
+            .expect("findings")
+            .iter()
+            .any(|f| f["model"] == "vision/thumbnail-crop-1")
+    );
+    // requirements of a real model with no advisory source: refused, not called clean
+    let req = dir.path().join("requirements.txt");
+    std::fs::write(&req, "pillow==9.5.0\n").expect("a valid test input");
+    let out = common::bin()
+        .env("PITCREW_CONFIG", dir.path())
+        .args(["scan", "--requirements"])
+        .arg(&req)
+        .output()
+        .expect("pitcrew scan");
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no advisories to match"));
+}

@@ -1,8 +1,17 @@
 //! `pitcrew scan`: the known advisories that affect models' Python requirements, for a
 //! terminal or a CI pipeline (exit code 1 at or above `--fail-on`).
+//!
+//! What is scanned, in this order: the `--requirements` files given; else every registered
+//! model of the config's `[mlflow]` registry (what its serving version logged); else the
+//! simulated fleet (`--models`), as a console with no configuration would run it. Advisories:
+//! `--osv`, else the config's `[security] advisories`, else — for the simulated fleet only —
+//! the real advisories that ship with it.
 
+use futures::StreamExt;
+use pitcrew::clients::mlflow::Registry;
 use pitcrew::security::index::Index;
 use pitcrew::security::osv::load_dir;
+use pitcrew::security::requirements::from_logged;
 use pitcrew::security::scan::{Target, scan, table};
 use pitcrew::security::severity::Severity;
 use std::path::PathBuf;
@@ -12,12 +21,22 @@ use std::process::ExitCode;
 #[derive(clap::Args, Debug)]
 pub struct Args {
     /// A directory of OSV records (YAML or JSON, read recursively): the PyPA advisory
-    /// database's checkout, or an OSV export of the PyPI ecosystem.
+    /// database's checkout, or an OSV export of the PyPI ecosystem. Default: the config's
+    /// `[security] advisories`, else (for the simulated fleet only) the advisories that ship
+    /// with it.
     #[arg(long)]
-    pub osv: PathBuf,
+    pub osv: Option<PathBuf>,
     /// A `requirements.txt` to scan (several may be given; each is named by its path).
-    #[arg(long = "requirements", required = true)]
+    #[arg(long = "requirements")]
     pub requirements: Vec<PathBuf>,
+    /// The config file: its `[mlflow]` registry is scanned (every registered model, what its
+    /// serving version logged), its `[security]` says where advisories are. Default
+    /// `<config dir>/config.toml` when it exists.
+    #[arg(long, value_name = "PATH")]
+    pub config: Option<PathBuf>,
+    /// Number of simulated models, when the simulated fleet is scanned.
+    #[arg(long, default_value_t = 15, value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    pub models: u32,
     /// `table` for a terminal, `json` for a program.
     #[arg(long, default_value = "table", value_parser = ["table", "json"])]
     pub format: String,
@@ -33,15 +52,114 @@ fn parse_severity(s: &str) -> Result<Severity, String> {
         .ok_or_else(|| format!("unknown severity '{s}': use low, medium, high or critical"))
 }
 
+/// Registered models read at once.
+const PARALLEL_READS: usize = 8;
+
+/// What was scanned: the targets, the models that could not be read (with why), those that
+/// logged no requirements, and a line saying where they came from.
+struct Targets {
+    targets: Vec<Target>,
+    unreadable: Vec<(String, String)>,
+    unlogged: Vec<String>,
+    from: String,
+    simulated: bool,
+}
+
 /// Runs the command; the exit code says how it went.
-pub fn run(args: Args) -> ExitCode {
-    let (records, unread) = match load_dir(&args.osv) {
-        Ok(r) => r,
-        Err(e) => {
-            eprintln!("pitcrew scan: {e}");
+pub fn run(args: Args, seed: u64) -> ExitCode {
+    let cfg = if args.requirements.is_empty() || args.osv.is_none() {
+        match super::load_config(args.config.as_deref()) {
+            Ok(c) => c,
+            Err(code) => return code,
+        }
+    } else {
+        pitcrew::config::Config::default()
+    };
+    let found = if !args.requirements.is_empty() {
+        match files(&args.requirements) {
+            Ok(t) => t,
+            Err(e) => {
+                eprintln!("pitcrew scan: {e}");
+                return ExitCode::from(2);
+            }
+        }
+    } else if let Some(m) = &cfg.mlflow {
+        match registry(m) {
+            Ok(t) => t,
+            Err(e) => {
+                eprintln!("pitcrew scan: {e}");
+                return ExitCode::from(2);
+            }
+        }
+    } else {
+        simulated(seed, args.models as usize)
+    };
+    let osv = args
+        .osv
+        .clone()
+        .or_else(|| cfg.security.as_ref().and_then(|s| s.advisories.clone()));
+    let (index, source) = match &osv {
+        Some(dir) => match advisories(dir) {
+            Ok(i) => (i, dir.display().to_string()),
+            Err(code) => return code,
+        },
+        None if found.simulated => (
+            pitcrew::security::builtin::index(),
+            "the advisories that ship with the simulated fleet".to_string(),
+        ),
+        None => {
+            eprintln!(
+                "pitcrew scan: no advisories to match {} against: give --osv DIR (an OSV export or the PyPA advisory database) or `advisories` in the config's [security] (the few that ship with the simulated fleet cover only its pins)",
+                found.from
+            );
             return ExitCode::from(2);
         }
     };
+    let report = scan(&index, &found.targets);
+    let text = if args.format == "json" {
+        match serde_json::to_string_pretty(&report) {
+            Ok(s) => s + "\n",
+            Err(e) => {
+                eprintln!("pitcrew scan: {e}");
+                return ExitCode::from(2);
+            }
+        }
+    } else {
+        table(&report)
+    };
+    // a reader that went away (`| head`) ends the output, not the process with a panic
+    let _ = std::io::Write::write_all(&mut std::io::stdout().lock(), text.as_bytes());
+    if args.format != "json" {
+        eprintln!(
+            "{}: {} advisories on {} PyPI packages, from {source}",
+            found.from,
+            index.len(),
+            index.packages(),
+        );
+    }
+    if let Some(first) = found.unlogged.first() {
+        eprintln!(
+            "pitcrew scan: {} models not scanned: their serving version logged no requirements.txt, conda.yaml or python_env.yaml (the first: {first})",
+            found.unlogged.len()
+        );
+    }
+    for (model, why) in &found.unreadable {
+        eprintln!("pitcrew scan: {model} not scanned: {why}");
+    }
+    match args.fail_on {
+        Some(threshold) if report.fails(threshold) => ExitCode::from(1),
+        _ if !found.unreadable.is_empty() => ExitCode::from(2),
+        _ => ExitCode::SUCCESS,
+    }
+}
+
+/// The index of a directory of OSV records, its problems said on stderr; exit code 2 when
+/// it cannot be read or holds no PyPI advisory.
+fn advisories(dir: &std::path::Path) -> Result<Index, ExitCode> {
+    let (records, unread) = load_dir(dir).map_err(|e| {
+        eprintln!("pitcrew scan: {e}");
+        ExitCode::from(2)
+    })?;
     if let Some(first) = unread.first() {
         eprintln!(
             "pitcrew scan: {} advisory files not read (the first: {}: {})",
@@ -60,48 +178,101 @@ pub fn run(args: Args) -> ExitCode {
     if index.is_empty() {
         eprintln!(
             "pitcrew scan: no PyPI advisory in {} ({} records read)",
-            args.osv.display(),
+            dir.display(),
             records.len()
         );
-        return ExitCode::from(2);
+        return Err(ExitCode::from(2));
     }
+    Ok(index)
+}
+
+/// The files given, each named by its path.
+fn files(paths: &[PathBuf]) -> Result<Targets, String> {
     let mut targets = Vec::new();
-    for path in &args.requirements {
-        match std::fs::read_to_string(path) {
-            Ok(requirements) => targets.push(Target {
-                model: path.display().to_string(),
-                requirements,
-            }),
-            Err(e) => {
-                eprintln!("pitcrew scan: cannot read {}: {e}", path.display());
-                return ExitCode::from(2);
+    for path in paths {
+        let requirements = pitcrew::files::read_text(path, pitcrew::files::MAX_TEXT_BYTES)
+            .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+        targets.push(Target {
+            model: path.display().to_string(),
+            requirements,
+        });
+    }
+    Ok(Targets {
+        from: format!("{} requirements files", targets.len()),
+        targets,
+        unreadable: Vec::new(),
+        unlogged: Vec::new(),
+        simulated: false,
+    })
+}
+
+/// The simulated fleet's models and their pins.
+fn simulated(seed: u64, n: usize) -> Targets {
+    let world = pitcrew::sim::SimWorld::new(seed, n, 0.0);
+    let targets: Vec<Target> = world
+        .models
+        .iter()
+        .map(|m| Target {
+            model: m.meta.key(),
+            requirements: m.requirements.to_string(),
+        })
+        .collect();
+    Targets {
+        from: format!("the simulated fleet ({} models)", targets.len()),
+        targets,
+        unreadable: Vec::new(),
+        unlogged: Vec::new(),
+        simulated: true,
+    }
+}
+
+/// Every registered model of the registry: what its serving version logged.
+fn registry(cfg: &pitcrew::config::MlflowConfig) -> Result<Targets, String> {
+    let registry = Registry::new(cfg).map_err(|e| e.to_string())?;
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| format!("cannot start the runtime: {e}"))?;
+    rt.block_on(async {
+        let models = registry
+            .client()
+            .search_registered_models(None)
+            .await
+            .map_err(|e| e.to_string())?;
+        let read: Vec<_> = futures::stream::iter(models)
+            .map(|m| {
+                let registry = &registry;
+                async move {
+                    let logged = registry.logged_requirements(&m.name).await;
+                    (m.name, logged)
+                }
+            })
+            .buffered(PARALLEL_READS)
+            .collect()
+            .await;
+        let mut out = Targets {
+            from: format!(
+                "the MLflow registry at {}",
+                pitcrew::redact::url(&cfg.tracking_uri)
+            ),
+            targets: Vec::new(),
+            unreadable: Vec::new(),
+            unlogged: Vec::new(),
+            simulated: false,
+        };
+        for (name, logged) in read {
+            match logged {
+                Ok(Some(f)) => match from_logged(f.file, &f.text) {
+                    Ok(requirements) => out.targets.push(Target {
+                        model: format!("{name} v{} ({})", f.version, f.file),
+                        requirements,
+                    }),
+                    Err(e) => out.unreadable.push((name, e)),
+                },
+                Ok(None) => out.unlogged.push(name),
+                Err(e) => out.unreadable.push((name, e.to_string())),
             }
         }
-    }
-    let report = scan(&index, &targets);
-    let text = if args.format == "json" {
-        match serde_json::to_string_pretty(&report) {
-            Ok(s) => s + "\n",
-            Err(e) => {
-                eprintln!("pitcrew scan: {e}");
-                return ExitCode::from(2);
-            }
-        }
-    } else {
-        table(&report)
-    };
-    // a reader that went away (`| head`) ends the output, not the process with a panic
-    let _ = std::io::Write::write_all(&mut std::io::stdout().lock(), text.as_bytes());
-    if args.format != "json" {
-        eprintln!(
-            "{} advisories on {} PyPI packages read from {}",
-            index.len(),
-            index.packages(),
-            args.osv.display()
-        );
-    }
-    match args.fail_on {
-        Some(threshold) if report.fails(threshold) => ExitCode::from(1),
-        _ => ExitCode::SUCCESS,
-    }
+        Ok(out)
+    })
 }

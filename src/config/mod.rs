@@ -5,8 +5,10 @@
 pub mod diagnostics;
 mod paths;
 pub mod playbooks;
+mod security;
 
 pub use paths::Paths;
+pub use security::SecurityConfig;
 
 use std::path::{Path, PathBuf};
 
@@ -51,6 +53,9 @@ pub struct Config {
     /// How much session journal the data dir keeps.
     #[serde(default)]
     pub journal: Option<JournalRetentionConfig>,
+    /// Where advisories come from.
+    #[serde(default)]
+    pub security: Option<SecurityConfig>,
 }
 
 /// How much session journal the data dir keeps; the oldest sessions are pruned first at

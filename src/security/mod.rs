@@ -2,8 +2,9 @@
 //! OSV schema read from a directory ([`osv`]), indexed by package and matched with PEP 440
 //! versions ([`index`]), ranked by their CVSS vectors ([`severity`]), against the pins and
 //! ranges of a model's `requirements.txt` ([`requirements`]); [`scan`] puts them together for
-//! `pitcrew scan`.
+//! `pitcrew scan`. [`builtin`] holds the real advisories that ship with the simulated fleet.
 
+pub mod builtin;
 pub mod index;
 pub mod osv;
 pub mod requirements;

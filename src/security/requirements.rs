@@ -159,6 +159,37 @@ fn first_line_of(s: &str) -> String {
     s.lines().next().unwrap_or_default().to_string()
 }
 
+/// The pip requirements a file MLflow logs with a model version names, as the text of a
+/// `requirements.txt`: `requirements.txt` itself; the `pip:` list of a `conda.yaml`'s
+/// `dependencies` (its conda packages are not PyPI's); the `dependencies` of a
+/// `python_env.yaml`. An error says why a YAML file cannot be read.
+pub fn from_logged(file: &str, text: &str) -> Result<String, String> {
+    if !file.ends_with(".yaml") && !file.ends_with(".yml") {
+        return Ok(text.to_string());
+    }
+    let doc: serde_yaml_ng::Value =
+        serde_yaml_ng::from_str(text).map_err(|e| format!("{file}: {e}"))?;
+    let deps = match doc.get("dependencies") {
+        None | Some(serde_yaml_ng::Value::Null) => return Ok(String::new()),
+        Some(serde_yaml_ng::Value::Sequence(s)) => s,
+        Some(_) => return Err(format!("{file}: `dependencies` is not a list")),
+    };
+    let conda = file.starts_with("conda");
+    let mut lines = Vec::new();
+    for d in deps {
+        match d {
+            serde_yaml_ng::Value::String(s) if !conda => lines.push(s.clone()),
+            serde_yaml_ng::Value::Mapping(m) if conda => {
+                if let Some(serde_yaml_ng::Value::Sequence(pip)) = m.get("pip") {
+                    lines.extend(pip.iter().filter_map(|p| p.as_str().map(str::to_string)));
+                }
+            }
+            _ => {}
+        }
+    }
+    Ok(lines.iter().map(|l| format!("{l}\n")).collect())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -208,5 +239,28 @@ mod tests {
                 pin("win", "227", 7, Some("sys_platform == 'win32'")),
             ]
         );
+    }
+
+    #[test]
+    fn logged_environments_give_their_pip_requirements() {
+        let conda = "name: mlflow-env\nchannels: [conda-forge]\ndependencies:\n- python=3.11.7\n- pip<=23.3\n- pip:\n  - mlflow==2.16.2\n  - pillow==9.5.0\n";
+        assert_eq!(
+            from_logged("conda.yaml", conda).expect("a conda file"),
+            "mlflow==2.16.2\npillow==9.5.0\n"
+        );
+        let venv = "python: 3.11.7\nbuild_dependencies:\n- pip==23.3\ndependencies:\n- -r requirements.txt\n- py==1.11.0\n";
+        let text = from_logged("python_env.yaml", venv).expect("a python_env file");
+        assert_eq!(text, "-r requirements.txt\npy==1.11.0\n");
+        assert!(matches!(
+            parse(&text)[..],
+            [Entry::Unread { .. }, Entry::Pinned { .. }]
+        ));
+        assert_eq!(
+            from_logged("requirements.txt", "a==1\n").expect("text"),
+            "a==1\n"
+        );
+        assert!(from_logged("conda.yaml", "dependencies: 3\n").is_err());
+        assert!(from_logged("conda.yaml", "dependencies: [\n").is_err());
+        assert_eq!(from_logged("conda.yaml", "name: x\n").expect("empty"), "");
     }
 }

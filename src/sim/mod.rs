@@ -16,6 +16,7 @@
 
 mod model;
 mod physics;
+mod pins;
 pub mod scenario;
 
 use model::{ActiveIncident, BUILTIN, Rollout, version_name};
@@ -185,6 +186,7 @@ impl SimWorld {
             ];
             let serving = vnum.max(2);
             models.push(SimModel {
+                requirements: pins::PINS[i % BUILTIN.len()],
                 meta: ModelMeta {
                     name,
                     namespace: ns.to_string(),

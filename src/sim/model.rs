@@ -59,6 +59,8 @@ impl Rollout {
 /// One simulated model.
 #[derive(Debug, Clone)]
 pub struct SimModel {
+    /// The Python requirements its versions were built with (a `requirements.txt`).
+    pub requirements: &'static str,
     /// Static facts.
     pub meta: ModelMeta,
     pub(super) base_rate: f64,

@@ -8,6 +8,7 @@ pub struct MlflowClient {
     http: reqwest::Client,
     api: Url,
     health: Url,
+    artifact: Url,
     token: Option<String>,
     timeout: Duration,
     retry: RetryPolicy,
@@ -99,6 +100,7 @@ impl MlflowClient {
         };
         let api = join("api/2.0/mlflow/")?;
         let health = join("health")?;
+        let artifact = join("model-versions/get-artifact")?;
         let timeout = Duration::from_secs_f64(timeout_seconds);
         let http = reqwest::Client::builder()
             .timeout(timeout)
@@ -110,6 +112,7 @@ impl MlflowClient {
             http,
             api,
             health,
+            artifact,
             token,
             timeout,
             retry: RetryPolicy::default(),
@@ -154,8 +157,24 @@ impl MlflowClient {
         Ok(url)
     }
 
-    /// One attempt.
+    /// One attempt, decoded as JSON.
     async fn once<T: DeserializeOwned>(&self, url: &Url, req: &Req<'_>) -> Result<T, MlflowError> {
+        let bytes = self.fetch(url, req).await?;
+        let bytes = if bytes.iter().all(u8::is_ascii_whitespace) {
+            &b"{}"[..]
+        } else {
+            &bytes[..]
+        };
+        serde_json::from_slice(bytes).map_err(|e| MlflowError::Decode {
+            method: method_name(&req.method),
+            url: crate::redact::url_of(url),
+            what: req.what.to_string(),
+            detail: e.to_string(),
+        })
+    }
+
+    /// One attempt: the body of a successful answer, or the error it is.
+    async fn fetch(&self, url: &Url, req: &Req<'_>) -> Result<Vec<u8>, MlflowError> {
         let method = method_name(&req.method);
         let mut rb = self.http.request(req.method.clone(), url.clone());
         if let Some(t) = &self.token {
@@ -210,24 +229,67 @@ impl MlflowClient {
             });
         }
         if status.is_success() {
-            let bytes = if bytes.iter().all(u8::is_ascii_whitespace) {
-                &b"{}"[..]
-            } else {
-                &bytes[..]
-            };
-            return serde_json::from_slice(bytes).map_err(|e| MlflowError::Decode {
-                method,
-                url: crate::redact::url_of(url),
-                what: req.what.to_string(),
-                detail: e.to_string(),
-            });
+            return Ok(bytes);
         }
         Err(error_from(method, url, req.what, status, &bytes))
     }
 
-    /// A request with retries.
+    /// A request with retries, decoded as JSON.
     async fn call<T: DeserializeOwned>(&self, req: Req<'_>) -> Result<T, MlflowError> {
         let url = self.url(req.path, req.query)?;
+        self.retried(&url, &req, |url, req| self.once::<T>(url, req))
+            .await
+    }
+
+    /// A file that a model version logged (`requirements.txt`, `conda.yaml`, …), read through
+    /// the tracking server's `GET /model-versions/get-artifact` (the server reads it from the
+    /// version's artifact store, proxied or not), with retries. `None` when the version has no
+    /// such file; an error when it is not text.
+    pub async fn model_version_artifact(
+        &self,
+        name: &str,
+        version: &str,
+        path: &str,
+    ) -> Result<Option<String>, MlflowError> {
+        let mut url = self.artifact.clone();
+        url.query_pairs_mut()
+            .extend_pairs([("name", name), ("version", version), ("path", path)]);
+        let what = format!("{path} of model {name} version {version}");
+        let req = Req {
+            method: Method::GET,
+            path: "",
+            query: &[],
+            body: None,
+            what: &what,
+        };
+        match self
+            .retried(&url, &req, |url, req| self.fetch(url, req))
+            .await
+        {
+            Ok(bytes) => String::from_utf8(bytes)
+                .map(Some)
+                .map_err(|_| MlflowError::Decode {
+                    method: "GET",
+                    url: crate::redact::url_of(&url),
+                    what,
+                    detail: "the file is not UTF-8 text".into(),
+                }),
+            Err(e) if e.is_not_found() => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// `attempt` with retries of what may pass when tried again.
+    async fn retried<'a, T, F, Fut>(
+        &'a self,
+        url: &'a Url,
+        req: &'a Req<'a>,
+        attempt: F,
+    ) -> Result<T, MlflowError>
+    where
+        F: Fn(&'a Url, &'a Req<'a>) -> Fut,
+        Fut: std::future::Future<Output = Result<T, MlflowError>>,
+    {
         let attempts = AtomicUsize::new(0);
         let backoff = ExponentialBuilder::default()
             .with_min_delay(self.retry.min_delay)
@@ -236,7 +298,7 @@ impl MlflowClient {
             .with_jitter();
         let result = (|| {
             attempts.fetch_add(1, Ordering::Relaxed);
-            self.once::<T>(&url, &req)
+            attempt(url, req)
         })
         .retry(backoff)
         .when(MlflowError::is_retryable)

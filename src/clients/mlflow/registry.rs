@@ -2,6 +2,21 @@
 
 use super::*;
 
+/// The files MLflow logs with a model version that name its Python dependencies, in the order
+/// they are read: the pip requirements, else the conda environment, else the virtualenv one.
+pub const REQUIREMENTS_FILES: [&str; 3] = ["requirements.txt", "conda.yaml", "python_env.yaml"];
+
+/// A file a model version logged, read back.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LoggedFile {
+    /// The version it was read from.
+    pub version: String,
+    /// Which of [`REQUIREMENTS_FILES`].
+    pub file: &'static str,
+    /// Its text.
+    pub text: String,
+}
+
 /// The registry logic on an [`MlflowClient`] with the configured aliases.
 #[derive(Debug, Clone)]
 pub struct Registry {
@@ -54,6 +69,40 @@ impl Registry {
         self.client
             .get_model_version_by_alias(model, &self.champion_alias)
             .await
+    }
+
+    /// What the serving version of a registered model logged about its Python dependencies:
+    /// the champion (else the highest version number), and the first of
+    /// [`REQUIREMENTS_FILES`] it holds, read through the artifact API. `None` when the model
+    /// has no version, or its serving version logged none of them.
+    pub async fn logged_requirements(
+        &self,
+        model: &str,
+    ) -> Result<Option<LoggedFile>, MlflowError> {
+        let version = match self.champion(model).await? {
+            Some(v) => v,
+            None => {
+                let versions = self.client.search_model_versions(model).await?;
+                match versions.into_iter().max_by_key(|v| v.number()) {
+                    Some(v) => v,
+                    None => return Ok(None),
+                }
+            }
+        };
+        for file in REQUIREMENTS_FILES {
+            if let Some(text) = self
+                .client
+                .model_version_artifact(model, &version.version, file)
+                .await?
+            {
+                return Ok(Some(LoggedFile {
+                    version: version.version,
+                    file,
+                    text,
+                }));
+            }
+        }
+        Ok(None)
     }
 
     async fn run_metrics(&self, run_id: &str) -> Result<RunMetrics, MlflowError> {
