@@ -22,6 +22,10 @@ fn snapshot(focus: Option<&str>, read_only: bool) -> Snapshot {
             ..EngineConfig::default()
         },
     );
+    // what the models run, scanned as the simulated source does at the start
+    for ev in pitcrew::sources::sim::findings(&world) {
+        engine.apply(ev);
+    }
     // two hours of history, then a latency spike and a bad deploy
     drive(&mut world, &mut engine, 1440);
     world.inject(1, IncidentKind::LatencySpike);
@@ -62,6 +66,20 @@ fn screen(view: View, w: u16, h: u16) -> String {
     ui.selected = Some(focus.to_string());
     ui.view = view;
     render(&mut ui, &snap, w, h, false)
+}
+
+#[test]
+fn vulns_80x24_and_ascii() {
+    insta::assert_snapshot!(screen(View::Vulns, 80, 24));
+    let snap = snapshot(None, false);
+    let mut ui = ui();
+    ui.view = View::Vulns;
+    let text = render(&mut ui, &snap, 80, 24, true);
+    assert!(text.is_ascii(), "{text}");
+    assert!(
+        text.contains("installed -> fix") && text.contains("! high"),
+        "{text}"
+    );
 }
 
 #[test]

@@ -125,6 +125,7 @@ pub fn merge(parts: &[Arc<Snapshot>], seq: u64, notices: &[String]) -> Snapshot 
     let mut stats = crate::policy::OutcomeStats::default();
     let mut said = Vec::new();
     let mut links = Vec::new();
+    let mut vulns = Vec::new();
     let mut offset = 0u32;
     s.detail = None;
     s.budget = None;
@@ -143,6 +144,11 @@ pub fn merge(parts: &[Arc<Snapshot>], seq: u64, notices: &[String]) -> Snapshot 
             d.row.index += offset;
             d.row.incident = d.row.incident.map(|i| merged_id(i, k, n));
             s.detail = Some(Arc::new(d));
+        }
+        for v in p.vulns.iter() {
+            let mut v = v.clone();
+            v.model += offset;
+            vulns.push(v);
         }
         for i in p.incidents.iter() {
             let mut i = i.clone();
@@ -245,6 +251,7 @@ pub fn merge(parts: &[Arc<Snapshot>], seq: u64, notices: &[String]) -> Snapshot 
     s.rows = Arc::new(rows);
     s.incidents = Arc::new(incidents);
     s.remediations = Arc::new(remediations);
+    s.vulns = Arc::new(vulns);
     s.audit = Arc::new(audit);
     s.log = Arc::new(log);
     s.counts = counts;

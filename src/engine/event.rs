@@ -83,6 +83,16 @@ pub enum Event {
         /// What.
         text: String,
     },
+    /// What a scan found in what one model runs: every known vulnerability open now (the
+    /// model's list is replaced; an empty list closes every one).
+    Findings {
+        /// Time.
+        t: f64,
+        /// Model index.
+        model: u32,
+        /// The vulnerabilities.
+        found: Vec<crate::domain::Vulnerability>,
+    },
     /// How one of the console's edges stands, in a few words for the status bar (who executes
     /// actions; the model registry's poll), or `None` when it has nothing to say. An event,
     /// so that it is journaled and a replay's status bar shows what the operator's showed.
@@ -118,6 +128,7 @@ impl Event {
             | Event::ActionResult { t, .. }
             | Event::Command { t, .. }
             | Event::Notice { t, .. }
+            | Event::Findings { t, .. }
             | Event::EdgeStatus { t, .. } => *t,
         }
     }

@@ -21,6 +21,7 @@ pub mod remedy;
 pub mod snapshot;
 mod testkit;
 mod verification;
+mod vulns;
 
 pub use event::{
     Change, Command, EdgeKind, Effect, Event, Execution, SourceKind, SourceState, SourceStatus,
@@ -31,6 +32,7 @@ pub use snapshot::{
     BudgetView, FleetRow, LinkView, LogEntry, LogKind, ModelDetail, SPARK_LEN, Snapshot, Status,
     StatusCounts,
 };
+pub use vulns::{ModelVulns, OpenVuln, worst};
 
 use crate::diagnosis::{ChangeNote, Context, creep, diagnose};
 use crate::domain::Cause;
@@ -126,6 +128,9 @@ struct ModelState {
     pending_deploy: Option<(String, f64)>,
     /// Registered candidate versions: (number, offline accuracy, registered at).
     candidates: Vec<(u32, f64, f64)>,
+    /// Known vulnerabilities of what it runs, most severe first.
+    #[serde(default)]
+    vulns: Arc<Vec<OpenVuln>>,
 }
 
 /// Changes remembered per model for diagnosis.
@@ -163,6 +168,7 @@ impl ModelState {
             plan: plan::PlanState::Pending,
             pending_deploy: None,
             candidates: Vec::new(),
+            vulns: Arc::default(),
         }
     }
 }
@@ -439,6 +445,7 @@ impl Engine {
             } => effects.extend(self.action_result(t.max(self.t), id, ok, dry_run, message)),
             Event::Change { t, model, change } => self.change(t, model, change),
             Event::Notice { text, .. } => self.notice(self.t, text),
+            Event::Findings { t, model, found } => self.findings(t.max(self.t), model, found),
             Event::EdgeStatus { edge, text, .. } => match text {
                 Some(text) => {
                     self.edges.insert(edge, text);

@@ -47,6 +47,7 @@ impl Engine {
             values: m.smooth,
             spark,
             last_seen: m.history.last_time(),
+            vuln: super::vulns::worst(&m.vulns),
         }
     }
 
@@ -112,6 +113,7 @@ impl Engine {
             executor: self.edge_status(EdgeKind::Executor).map(str::to_string),
             registry: self.edge_status(EdgeKind::Registry).map(str::to_string),
             links: Vec::new(),
+            vulns: Arc::new(self.vulns()),
         }
     }
 }

@@ -98,6 +98,8 @@ pub struct FleetRow {
     pub spark: [[f32; SPARK_LEN]; 3],
     /// Time of the newest sample.
     pub last_seen: Option<f64>,
+    /// The most severe known vulnerability open in what it runs.
+    pub vuln: Option<crate::domain::Severity>,
 }
 
 /// Kind of a journal entry shown on the Events screen.
@@ -128,6 +130,8 @@ pub enum LogKind {
     Source,
     /// The simulator injected an incident.
     Injection,
+    /// A known vulnerability was found in what a model runs, or is no longer found.
+    Vulnerability,
 }
 
 impl LogKind {
@@ -146,13 +150,14 @@ impl LogKind {
             LogKind::Note => "note",
             LogKind::Source => "source",
             LogKind::Injection => "inject",
+            LogKind::Vulnerability => "vuln",
         }
     }
 
     /// Theme scope used to draw it.
     pub fn scope(self) -> &'static str {
         match self {
-            LogKind::Health | LogKind::Detection => "event.detection",
+            LogKind::Health | LogKind::Detection | LogKind::Vulnerability => "event.detection",
             LogKind::Incident => "event.incident",
             LogKind::Proposal => "event.proposal",
             LogKind::Decision => "event.decision",
@@ -284,6 +289,8 @@ pub struct Snapshot {
     /// The agents an attached console follows, and how each link stands (empty when the
     /// engine is this process's own).
     pub links: Vec<LinkView>,
+    /// Every model with a known vulnerability open, in model order.
+    pub vulns: Arc<Vec<super::vulns::ModelVulns>>,
 }
 
 /// How an attached console's link to one agent stands, for the status bar.

@@ -7,6 +7,7 @@
 use super::index::{Advisory, Index};
 use super::requirements::{Entry, parse};
 use super::severity::Severity;
+use crate::domain::Vulnerability;
 use pep440_rs::Version;
 use std::fmt::Write as _;
 use std::sync::Arc;
@@ -61,6 +62,60 @@ impl Finding<'_> {
     pub fn severity(&self) -> Severity {
         self.advisory.severity
     }
+
+    /// As the engine, the journal and the screens hold it.
+    pub fn vulnerability(&self) -> Vulnerability {
+        let installed = match (&self.installed, &self.admits) {
+            (Some(v), _) => v.to_string(),
+            (None, Some(a)) if a.specifiers.is_empty() => "any version".to_string(),
+            (None, Some(a)) => a.specifiers.to_string(),
+            (None, None) => "?".to_string(),
+        };
+        Vulnerability {
+            advisory: self.advisory.id.clone(),
+            cve: self
+                .advisory
+                .aliases
+                .iter()
+                .find(|a| a.starts_with("CVE-"))
+                .cloned(),
+            package: self.package.to_string(),
+            installed,
+            fixed: self.fixed.as_ref().map(Version::to_string),
+            upgrade_to: self.upgrade_to.as_ref().map(Version::to_string),
+            severity: self.advisory.severity,
+            score: self.advisory.score,
+            title: self.advisory.title.clone(),
+        }
+    }
+}
+
+/// Every package the targets require (pinned or not), normalised, sorted, each once.
+pub fn packages(targets: &[Target]) -> Vec<String> {
+    let mut names: Vec<String> = targets
+        .iter()
+        .flat_map(|t| parse(&t.requirements))
+        .filter_map(|e| match e {
+            Entry::Pinned { name, .. } | Entry::Range { name, .. } => Some(name.to_string()),
+            Entry::Unread { .. } => None,
+        })
+        .collect();
+    names.sort();
+    names.dedup();
+    names
+}
+
+/// The known vulnerabilities of one model's requirements, as the engine takes them.
+pub fn vulnerabilities(index: &Index, requirements: &str) -> Vec<Vulnerability> {
+    let target = [Target {
+        model: String::new(),
+        requirements: requirements.to_string(),
+    }];
+    scan(index, &target)
+        .findings
+        .iter()
+        .map(Finding::vulnerability)
+        .collect()
 }
 
 /// A finding as JSON: the advisory's fields beside the requirement's, versions as text.

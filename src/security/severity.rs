@@ -6,68 +6,9 @@
 use super::osv::SeverityVector;
 use std::str::FromStr;
 
-/// An advisory's severity.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Severity {
-    /// Scored 0: no impact.
-    None,
-    /// CVSS 0.1–3.9.
-    Low,
-    /// CVSS 4.0–6.9.
-    Medium,
-    /// CVSS 7.0–8.9.
-    High,
-    /// CVSS 9.0–10.
-    Critical,
-    /// No vector in the record.
-    Unknown,
-}
+pub use crate::domain::Severity;
 
 impl Severity {
-    /// Every severity, most severe first (the order findings are listed in).
-    pub const ORDER: [Severity; 6] = [
-        Severity::Critical,
-        Severity::High,
-        Severity::Unknown,
-        Severity::Medium,
-        Severity::Low,
-        Severity::None,
-    ];
-
-    /// Rank for thresholds: unknown ranks with high.
-    fn rank(self) -> u8 {
-        match self {
-            Severity::None => 0,
-            Severity::Low => 1,
-            Severity::Medium => 2,
-            Severity::High | Severity::Unknown => 3,
-            Severity::Critical => 4,
-        }
-    }
-
-    /// At or above `threshold` (an unknown severity counts as high).
-    pub fn ranks_at_least(self, threshold: Severity) -> bool {
-        self.rank() >= threshold.rank()
-    }
-
-    /// Its name, lower case.
-    pub fn name(self) -> &'static str {
-        match self {
-            Severity::None => "none",
-            Severity::Low => "low",
-            Severity::Medium => "medium",
-            Severity::High => "high",
-            Severity::Critical => "critical",
-            Severity::Unknown => "unknown",
-        }
-    }
-
-    /// By its name (`low`, `medium`, `high`, `critical`).
-    pub fn from_name(s: &str) -> Option<Severity> {
-        Self::ORDER.into_iter().find(|v| v.name() == s)
-    }
-
     /// The severity of the vectors a record gives (the most severe one that scores), with
     /// its base score; unknown when none scores.
     pub fn of_vectors(vectors: &[&SeverityVector]) -> (Severity, Option<f64>) {
@@ -80,17 +21,6 @@ impl Severity {
             .filter(|s| s.is_finite())
             .max_by(f64::total_cmp)
             .map_or((Severity::Unknown, None), |s| (Self::of_score(s), Some(s)))
-    }
-
-    /// The qualitative rating of a CVSS base score (the specification's bands).
-    pub fn of_score(score: f64) -> Severity {
-        match score {
-            s if s >= 9.0 => Severity::Critical,
-            s if s >= 7.0 => Severity::High,
-            s if s >= 4.0 => Severity::Medium,
-            s if s > 0.0 => Severity::Low,
-            _ => Severity::None,
-        }
     }
 }
 
@@ -108,12 +38,6 @@ fn complete(vector: &str) -> bool {
     ["AV", "AC", "PR", "UI", "S", "C", "I", "A"]
         .iter()
         .all(|k| named.contains(k))
-}
-
-impl std::fmt::Display for Severity {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.name())
-    }
 }
 
 #[cfg(test)]

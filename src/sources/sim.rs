@@ -131,6 +131,29 @@ fn status(cfg: &SimSourceConfig, state: SourceState, speed: f64) -> SourceStatus
     }
 }
 
+/// What each simulated model runs, scanned against the real advisories that ship with the
+/// simulated fleet: one event per model with a finding. The models share a few requirement
+/// files; each is scanned once.
+pub fn findings(world: &SimWorld) -> Vec<Event> {
+    let index = crate::security::builtin::index();
+    let mut scanned: std::collections::HashMap<&str, Vec<crate::domain::Vulnerability>> =
+        std::collections::HashMap::new();
+    let mut out = Vec::new();
+    for (i, m) in world.models.iter().enumerate() {
+        let found = scanned
+            .entry(m.requirements)
+            .or_insert_with(|| crate::security::scan::vulnerabilities(&index, m.requirements));
+        if !found.is_empty() {
+            out.push(Event::Findings {
+                t: world.time(),
+                model: i as u32,
+                found: found.clone(),
+            });
+        }
+    }
+    out
+}
+
 /// The next playback control; never, when there is no one to send one (or no longer).
 async fn recv_play(play: &mut Option<mpsc::Receiver<Playback>>) -> Playback {
     loop {
@@ -206,6 +229,11 @@ pub async fn run(
     .await
     {
         return;
+    }
+    for ev in findings(&world) {
+        if !send(ev).await {
+            return;
+        }
     }
 
     let mut paused = false;

@@ -100,6 +100,7 @@ actions! {
     ViewRemediations = "view_remediations", Global, false, "Remediation proposals";
     ViewForecast = "view_forecast", Global, false, "Forecasts and capacity";
     ViewAudit = "view_audit", Global, false, "Audit trail of decisions and actions";
+    ViewVulns = "view_vulns", Global, false, "Known vulnerabilities of what the models run";
     NextView = "next_view", Global, false, "Next view";
     PrevView = "prev_view", Global, false, "Previous view";
     Back = "back", Global, false, "Back, close dialog or cancel";

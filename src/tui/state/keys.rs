@@ -62,6 +62,7 @@ impl Ui {
             ViewForecast => self.view = View::Forecast,
             ViewRemediations => self.view = View::Remediations,
             ViewAudit => self.view = View::Audit,
+            ViewVulns => self.view = View::Vulns,
             NextView | PrevView => {
                 let i = View::ALL.iter().position(|v| *v == self.view).unwrap_or(0);
                 let n = View::ALL.len();
@@ -247,6 +248,19 @@ impl Ui {
                     Top => 0,
                     Bottom => max,
                     _ => self.audit.offset,
+                };
+            }
+            View::Vulns => {
+                let max = snap.vulns.iter().map(|m| m.open.len()).sum::<usize>();
+                let max = max.saturating_sub(1);
+                self.vulns.offset = match a {
+                    Up => self.vulns.offset.saturating_sub(1),
+                    Down => (self.vulns.offset + 1).min(max),
+                    PageUp => self.vulns.offset.saturating_sub(page as usize),
+                    PageDown => (self.vulns.offset + page as usize).min(max),
+                    Top => 0,
+                    Bottom => max,
+                    _ => self.vulns.offset,
                 };
             }
             View::Events => {

@@ -36,11 +36,13 @@ pub enum View {
     Remediations,
     /// Who decided what, and outcomes per playbook.
     Audit,
+    /// Known vulnerabilities of what the models run.
+    Vulns,
 }
 
 impl View {
     /// Screens in tab order.
-    pub const ALL: [View; 7] = [
+    pub const ALL: [View; 8] = [
         View::Fleet,
         View::Detail,
         View::Events,
@@ -48,6 +50,7 @@ impl View {
         View::Remediations,
         View::Forecast,
         View::Audit,
+        View::Vulns,
     ];
 
     /// Tab title.
@@ -60,6 +63,7 @@ impl View {
             View::Forecast => "Forecast",
             View::Remediations => "Remedies",
             View::Audit => "Audit",
+            View::Vulns => "Vulns",
         }
     }
 
@@ -73,6 +77,7 @@ impl View {
             View::Forecast => Action::ViewForecast,
             View::Remediations => Action::ViewRemediations,
             View::Audit => Action::ViewAudit,
+            View::Vulns => Action::ViewVulns,
         }
     }
 }
@@ -271,6 +276,13 @@ pub struct AuditView {
     pub offset: usize,
 }
 
+/// The Vulns screen's own state.
+#[derive(Debug, Clone, Default)]
+pub struct VulnsView {
+    /// Scroll (0 = the most urgent).
+    pub offset: usize,
+}
+
 /// The UI's state.
 pub struct Ui {
     /// Current screen.
@@ -297,6 +309,8 @@ pub struct Ui {
     pub remediations: RemediationsView,
     /// The audit screen's scroll.
     pub audit: AuditView,
+    /// Vulns screen state.
+    pub vulns: VulnsView,
     /// Modal dialog.
     pub dialog: Option<Dialog>,
     /// A message shown in the status line for a few seconds: (text, shown at frame).
@@ -340,6 +354,7 @@ impl Ui {
             incidents: IncidentsView::default(),
             remediations: RemediationsView::default(),
             audit: AuditView::default(),
+            vulns: VulnsView::default(),
             dialog: None,
             flash: None,
             ascii,
@@ -359,7 +374,7 @@ impl Ui {
             | NextView | PrevView | Back | Redraw | ToggleMouse | Up | Down | PageUp | PageDown
             | Top | Bottom | Select | Filter | ClearFilter | SortNext | SortReverse
             | NextWindow | PrevWindow | NextSignal | PrevSignal | SetPhase | AddNote | Left
-            | Right | ViewRemediations | ViewAudit | Approve | Veto | Automate => true,
+            | Right | ViewRemediations | ViewAudit | ViewVulns | Approve | Veto | Automate => true,
             Pause | SpeedUp | SpeedDown => self.caps.clock_control,
             StepForward | StepBack | NextMark | PrevMark | Seek => self.caps.replay,
             InjectIncident => self.caps.inject,

@@ -153,9 +153,9 @@ pub fn draw(f: &mut Frame, ui: &mut Ui, ctx: &Ctx, area: Rect) {
     } else {
         0
     };
-    // status 8, ver 4, values 7+7+6+5+4+4, spacing between columns, borders 2
-    let cols = if wide { 10 } else { 9 };
-    let fixed = 8 + name_w + ns_w + 4 + 33 + cols + 2;
+    // status 8, ver 4, vuln 4, values 7+7+6+5+4+4, spacing between columns, borders 2
+    let cols = if wide { 11 } else { 10 };
+    let fixed = 8 + name_w + ns_w + 4 + 4 + 33 + cols + 2;
     // wide terminals get the next planned scale event; very wide ones say why a model is not ok
     let next_w = if area.width >= 120 { 11 } else { 0 };
     let why_w = if area.width >= 170 { 40 } else { 0 };
@@ -169,6 +169,7 @@ pub fn draw(f: &mut Frame, ui: &mut Ui, ctx: &Ctx, area: Rect) {
         widths.push(Constraint::Length(ns_w as u16));
     }
     widths.extend([
+        Constraint::Length(4),
         Constraint::Length(4),
         spark_col(Signal::RequestRate),
         spark_col(Signal::LatencyP95),
@@ -207,6 +208,16 @@ pub fn draw(f: &mut Frame, ui: &mut Ui, ctx: &Ctx, area: Rect) {
         } else {
             super::fit(&r.meta.version, 4)
         }));
+        // the worst known vulnerability open in what it runs, as a word (the Vulns screen
+        // lists them)
+        cells.push(match r.vuln {
+            Some(s) => {
+                let (label, scope) = super::vulns::severity_label(s, ascii);
+                let word = label.split_once(' ').map_or(label, |(_, w)| w);
+                Cell::from(Span::styled(word, ctx.s(scope)))
+            }
+            None => Cell::from(""),
+        });
         cells.push(signal_cell(ctx, r, Signal::RequestRate, Some(0), sw, ascii));
         cells.push(signal_cell(ctx, r, Signal::LatencyP95, Some(1), sw, ascii));
         cells.push(signal_cell(ctx, r, Signal::ErrorRate, Some(2), sw, ascii));
@@ -248,6 +259,7 @@ pub fn draw(f: &mut Frame, ui: &mut Ui, ctx: &Ctx, area: Rect) {
         header.push(Cell::from("namespace"));
     }
     header.push(Cell::from("ver"));
+    header.push(Cell::from("vuln"));
     for (sig, h) in [
         (Signal::RequestRate, "rate"),
         (Signal::LatencyP95, "p95"),

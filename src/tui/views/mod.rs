@@ -9,6 +9,7 @@ pub mod forecast;
 pub mod help;
 pub mod incidents;
 pub mod remediations;
+pub mod vulns;
 
 use super::keymap::{Action, Keymap};
 use super::state::{Ui, View, status_summary};
@@ -290,6 +291,7 @@ fn draw_inner(f: &mut Frame, ui: &mut Ui, ctx: &Ctx) {
         View::Forecast => forecast::draw(f, ui, ctx, body),
         View::Remediations => remediations::draw(f, ui, ctx, body),
         View::Audit => audit::draw(f, ui, ctx, body),
+        View::Vulns => vulns::draw(f, ui, ctx, body),
     }
     draw_status(f, ui, ctx, status);
     if let Some(ta) = ui.filter_edit.as_ref() {
@@ -324,32 +326,55 @@ fn draw_tabs(f: &mut Frame, ui: &Ui, ctx: &Ctx, area: Rect) {
     } else {
         Vec::new()
     };
-    for v in View::ALL {
+    // each tab in full, and short (its key and what waits behind it)
+    let tabs: Vec<(View, String, String)> = View::ALL
+        .into_iter()
+        .map(|v| {
+            // what waits behind a tab: open incidents, proposals waiting for a decision
+            let waiting = match v {
+                View::Incidents => ctx.snap.incidents.iter().filter(|i| i.is_open()).count(),
+                View::Remediations => ctx
+                    .snap
+                    .remediations
+                    .iter()
+                    .filter(|r| r.state.approvable())
+                    .count(),
+                _ => 0,
+            };
+            let key = ctx.key(v.action());
+            if waiting > 0 {
+                (
+                    v,
+                    format!("{key} {} ({waiting})", v.title()),
+                    format!("{key}({waiting})"),
+                )
+            } else {
+                (v, format!("{key} {}", v.title()), key)
+            }
+        })
+        .collect();
+    // the badges drawn after the tabs, each with its space
+    let badges = match ctx.snap.source.kind {
+        crate::engine::SourceKind::Replay => 9,
+        crate::engine::SourceKind::History => 10,
+        _ => 0,
+    } + if ctx.snap.read_only { 12 } else { 0 };
+    let full: usize = tabs.iter().map(|t| 1 + t.1.chars().count()).sum();
+    let room = (area.width as usize).saturating_sub(badges + spans.len() * 9);
+    for (v, long, short) in tabs {
         let style = if v == ui.view {
             ctx.s("ui.tab.active")
         } else {
             ctx.s("ui.tab")
         };
-        // what waits behind a tab: open incidents, proposals waiting for a decision
-        let waiting = match v {
-            View::Incidents => ctx.snap.incidents.iter().filter(|i| i.is_open()).count(),
-            View::Remediations => ctx
-                .snap
-                .remediations
-                .iter()
-                .filter(|r| r.state.approvable())
-                .count(),
-            _ => 0,
+        // too narrow for every title: only the current screen's is written out
+        let label = if full <= room || v == ui.view {
+            long
+        } else {
+            short
         };
         spans.push(Span::raw(" "));
-        spans.push(Span::styled(
-            if waiting > 0 {
-                format!("{} {} ({waiting})", ctx.key(v.action()), v.title())
-            } else {
-                format!("{} {}", ctx.key(v.action()), v.title())
-            },
-            style,
-        ));
+        spans.push(Span::styled(label, style));
     }
     if ctx.snap.source.kind == crate::engine::SourceKind::Replay {
         spans.push(Span::raw(" "));

@@ -1,0 +1,196 @@
+//! The Vulns screen: every known vulnerability open in what the models run (a model's Python
+//! requirements, matched against advisories), most urgent first: the severity as a symbol and
+//! a word, the package, installed → first fixed version, the advisory and its CVE, and the
+//! finding's age against its deadline (critical 24 h, high and unknown 7 days, medium 30,
+//! low 90). The Fleet screen's `vuln` column flags the models that have one.
+
+use super::{Ctx, fit};
+use crate::domain::Severity;
+use crate::engine::OpenVuln;
+use crate::tui::state::Ui;
+use ratatui::Frame;
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Cell, Paragraph, Row, Wrap};
+
+/// A severity as a symbol and a short word (never colour alone), and its theme scope.
+pub(crate) fn severity_label(s: Severity, ascii: bool) -> (&'static str, &'static str) {
+    match (s, ascii) {
+        (Severity::Critical, false) => ("✖ crit", "status.crit"),
+        (Severity::Critical, true) => ("X crit", "status.crit"),
+        (Severity::High, false) => ("▲ high", "status.warn"),
+        (Severity::High, true) => ("! high", "status.warn"),
+        (Severity::Unknown, _) => ("? unk", "status.warn"),
+        (Severity::Medium, _) => ("- med", "ui.text"),
+        (Severity::Low, _) => ("- low", "ui.text.dim"),
+        (Severity::None, _) => ("- none", "ui.text.dim"),
+    }
+}
+
+/// A span of time in whole units, rounded down: minutes, hours (up to two days), days.
+fn span(secs: f64) -> String {
+    let secs = secs.max(0.0);
+    if secs < 3600.0 {
+        format!("{:.0}m", (secs / 60.0).floor())
+    } else if secs < 2.0 * 86_400.0 {
+        format!("{:.0}h", (secs / 3600.0).floor())
+    } else {
+        format!("{:.0}d", (secs / 86_400.0).floor())
+    }
+}
+
+/// Seconds left before the finding's deadline (negative: overdue), when it has one.
+fn left(o: &OpenVuln, now: f64) -> Option<f64> {
+    o.found.severity.deadline().map(|d| o.since + d - now)
+}
+
+/// Every open finding as (model key, finding), most urgent first, those the filter keeps.
+fn listed<'a>(ctx: &'a Ctx, filter: &str) -> Vec<(&'a str, &'a OpenVuln)> {
+    let mut v: Vec<(&str, &OpenVuln)> = ctx
+        .snap
+        .vulns
+        .iter()
+        .flat_map(|m| m.open.iter().map(move |o| (m.key.as_str(), o)))
+        .filter(|(k, o)| {
+            filter.is_empty()
+                || k.contains(filter)
+                || o.found.package.contains(filter)
+                || o.found.advisory.contains(filter)
+        })
+        .collect();
+    let now = ctx.snap.t;
+    let order = |s: Severity| Severity::ORDER.iter().position(|o| *o == s);
+    v.sort_by(|a, b| {
+        let (la, lb) = (left(a.1, now), left(b.1, now));
+        la.is_none()
+            .cmp(&lb.is_none())
+            .then(la.unwrap_or(0.0).total_cmp(&lb.unwrap_or(0.0)))
+            .then(order(a.1.found.severity).cmp(&order(b.1.found.severity)))
+            .then(a.0.cmp(b.0))
+    });
+    v
+}
+
+/// Draw the Vulns screen.
+pub fn draw(f: &mut Frame, ui: &mut Ui, ctx: &Ctx, area: Rect) {
+    let list = listed(ctx, &ui.filter);
+    let [top, bottom] = Layout::vertical([Constraint::Min(4), Constraint::Length(5)]).areas(area);
+    let page = top.height.saturating_sub(3).max(1) as usize;
+    ui.page = page;
+    ui.vulns.offset = ui.vulns.offset.min(list.len().saturating_sub(1));
+    let widths = [
+        Constraint::Length(7),
+        Constraint::Fill(1),
+        Constraint::Length(10),
+        Constraint::Length(17),
+        Constraint::Length(16),
+        Constraint::Length(9),
+    ];
+    let w = super::table_columns(top, &widths);
+    let now = ctx.snap.t;
+    let rows: Vec<Row> = list
+        .iter()
+        .skip(ui.vulns.offset)
+        .take(page)
+        .enumerate()
+        .map(|(k, (model, o))| {
+            let v = &o.found;
+            let (label, scope) = severity_label(v.severity, ui.ascii);
+            let arrow = if ui.ascii { "->" } else { "→" };
+            let fix = v.fixed.as_deref().unwrap_or("no fix");
+            let due = match left(o, now) {
+                Some(l) if l < 0.0 => (format!("LATE {}", span(-l)), "status.crit"),
+                Some(l) => (format!("{} left", span(l)), "ui.text"),
+                None => ("—".to_string(), "ui.text.dim"),
+            };
+            ctx.list_row(
+                Row::new(vec![
+                    Cell::from(Span::styled(label, ctx.s(scope))),
+                    // the key when it fits, else the model's name (the panel below names both)
+                    Cell::from(fit(
+                        if model.chars().count() <= w[1] {
+                            model
+                        } else {
+                            model.split_once('/').map_or(*model, |(_, n)| n)
+                        },
+                        w[1],
+                    )),
+                    Cell::from(fit(&v.package, w[2])),
+                    Cell::from(fit(&format!("{} {arrow} {fix}", v.installed), w[3])),
+                    Cell::from(fit(&v.advisory, w[4])),
+                    Cell::from(Span::styled(fit(&due.0, w[5]), ctx.s(due.1))),
+                ]),
+                k == 0,
+            )
+        })
+        .collect();
+    let models = ctx.snap.vulns.len();
+    let title = if list.is_empty() && ctx.snap.vulns.is_empty() {
+        " Vulns · no known vulnerability in what the models run ".to_string()
+    } else {
+        format!(
+            " Vulns · {} in {}, most urgent first ",
+            super::count(list.len(), "finding"),
+            super::count(models, "model")
+        )
+    };
+    let installed = if ui.ascii {
+        "installed -> fix"
+    } else {
+        "installed → fix"
+    };
+    let header = Row::new(["sev", "model", "package", installed, "advisory", "due"]);
+    let block = ctx.panel(top, title);
+    f.render_widget(ctx.table(rows, widths.to_vec(), header, block), top);
+
+    // the top row in full: what it is, and what can be done about it
+    let text: Vec<Line> = match list.get(ui.vulns.offset) {
+        Some((model, o)) => {
+            let v = &o.found;
+            let score = v
+                .score
+                .map(|s| format!(", CVSS {s:.1}"))
+                .unwrap_or_default();
+            let action = match (&v.fixed, &v.upgrade_to) {
+                (None, _) => "no fixed version is known: shown, never proposed".to_string(),
+                (Some(_), Some(u)) => format!(
+                    "the smallest upgrade with no known advisory: {} {u}",
+                    v.package
+                ),
+                (Some(f), None) => format!(
+                    "fixed in {f}; every later version the advisories name has another advisory"
+                ),
+            };
+            let cve = v
+                .cve
+                .as_deref()
+                .map(|c| format!(" ({c})"))
+                .unwrap_or_default();
+            vec![
+                Line::from(Span::styled(
+                    format!(
+                        "{model} · {} {} · {}{cve} · {}{score} · first seen {} ago",
+                        v.package,
+                        v.installed,
+                        v.advisory,
+                        v.severity,
+                        span(now - o.since)
+                    ),
+                    ctx.s("ui.header"),
+                )),
+                Line::from(action),
+                Line::from(Span::styled(v.title.clone(), ctx.s("ui.text.dim"))),
+            ]
+        }
+        None => vec![Line::from(Span::styled(
+            "Findings come from each model's logged requirements matched against the advisories (pitcrew scan lists the same).",
+            ctx.s("ui.text.dim"),
+        ))],
+    };
+    f.render_widget(
+        Paragraph::new(text)
+            .wrap(Wrap { trim: true })
+            .block(ctx.panel(bottom, " Finding ".to_string())),
+        bottom,
+    );
+}
