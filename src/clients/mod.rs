@@ -8,12 +8,14 @@
 //! - [`body`]: reading an HTTP body up to a limit;
 //! - [`kube`]: a Kubernetes client from the kubeconfig or the pod's service account;
 //! - [`mlflow`]: the MLflow model registry;
+//! - [`osv`]: an OSV API's advisories;
 //! - [`prometheus`]: Prometheus's query API.
 
 pub mod agent;
 pub mod body;
 pub mod kube;
 pub mod mlflow;
+pub mod osv;
 pub mod prometheus;
 
 /// An error and its causes in one line (a cause already in the text is not repeated).

@@ -26,6 +26,11 @@ pub struct Args {
     /// with it.
     #[arg(long)]
     pub osv: Option<PathBuf>,
+    /// An OSV API to ask instead of a directory (`https://api.osv.dev`, or a mirror): every
+    /// advisory of each package required is fetched (`POST /v1/querybatch`, then
+    /// `GET /v1/vulns/{id}`). Default: the config's `[security] osv_api`.
+    #[arg(long, value_name = "URL", conflicts_with = "osv")]
+    pub osv_api: Option<String>,
     /// A `requirements.txt` to scan (several may be given; each is named by its path).
     #[arg(long = "requirements")]
     pub requirements: Vec<PathBuf>,
@@ -67,7 +72,7 @@ struct Targets {
 
 /// Runs the command; the exit code says how it went.
 pub fn run(args: Args, seed: u64) -> ExitCode {
-    let cfg = if args.requirements.is_empty() || args.osv.is_none() {
+    let cfg = if args.requirements.is_empty() || (args.osv.is_none() && args.osv_api.is_none()) {
         match super::load_config(args.config.as_deref()) {
             Ok(c) => c,
             Err(code) => return code,
@@ -94,22 +99,30 @@ pub fn run(args: Args, seed: u64) -> ExitCode {
     } else {
         simulated(seed, args.models as usize)
     };
-    let osv = args
-        .osv
-        .clone()
-        .or_else(|| cfg.security.as_ref().and_then(|s| s.advisories.clone()));
-    let (index, source) = match &osv {
-        Some(dir) => match advisories(dir) {
+    let security = cfg.security.clone().unwrap_or_default();
+    let (osv, api) = match (&args.osv, &args.osv_api) {
+        (None, None) => (security.advisories, security.osv_api),
+        (dir, api) => (dir.clone(), api.clone()),
+    };
+    let (index, source) = match (&osv, &api) {
+        (Some(dir), _) => match advisories(dir) {
             Ok(i) => (i, dir.display().to_string()),
             Err(code) => return code,
         },
-        None if found.simulated => (
+        (None, Some(url)) => match from_api(url, &found.targets) {
+            Ok(i) => (i, format!("the OSV API at {}", pitcrew::redact::url(url))),
+            Err(e) => {
+                eprintln!("pitcrew scan: {e}");
+                return ExitCode::from(2);
+            }
+        },
+        (None, None) if found.simulated => (
             pitcrew::security::builtin::index(),
             "the advisories that ship with the simulated fleet".to_string(),
         ),
-        None => {
+        (None, None) => {
             eprintln!(
-                "pitcrew scan: no advisories to match {} against: give --osv DIR (an OSV export or the PyPA advisory database) or `advisories` in the config's [security] (the few that ship with the simulated fleet cover only its pins)",
+                "pitcrew scan: no advisories to match {} against: give --osv DIR (an OSV export or the PyPA advisory database), --osv-api URL, or `advisories` or `osv_api` in the config's [security] (the few that ship with the simulated fleet cover only its pins)",
                 found.from
             );
             return ExitCode::from(2);
@@ -184,6 +197,27 @@ fn advisories(dir: &std::path::Path) -> Result<Index, ExitCode> {
         return Err(ExitCode::from(2));
     }
     Ok(index)
+}
+
+/// Seconds an OSV API request may take.
+const OSV_API_TIMEOUT: f64 = 30.0;
+
+/// The index of every advisory an OSV API has for the packages the targets require.
+fn from_api(url: &str, targets: &[Target]) -> Result<Index, String> {
+    let client = pitcrew::clients::osv::OsvClient::new(url, OSV_API_TIMEOUT)?;
+    let packages = pitcrew::security::scan::packages(targets);
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| format!("cannot start the runtime: {e}"))?;
+    let texts = rt
+        .block_on(client.records(&packages, "PyPI"))
+        .map_err(|e| e.to_string())?;
+    let mut records = Vec::with_capacity(texts.len());
+    for text in texts {
+        records.push(pitcrew::security::osv::parse_record(&text, true)?);
+    }
+    Ok(Index::build(&records, "PyPI"))
 }
 
 /// The files given, each named by its path.

@@ -14,4 +14,8 @@ pub struct SecurityConfig {
     /// from the working directory.
     #[serde(default)]
     pub advisories: Option<PathBuf>,
+    /// An OSV API to ask instead (`https://api.osv.dev`, or a mirror that speaks it): every
+    /// advisory of each package the models require is fetched when they are scanned.
+    #[serde(default)]
+    pub osv_api: Option<String>,
 }
