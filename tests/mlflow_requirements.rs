@@ -119,6 +119,60 @@ async fn logged_requirements_are_read_back_and_scanned() {
         None
     );
 
+    // the console's and the agent's scan: each served model's registered name, its findings
+    // as events (a model that logged nothing, or is not registered, is left as it was)
+    let by_name = Registry::new(&pitcrew::config::MlflowConfig {
+        model_name_template: "{name}".into(),
+        ..config(&server.uri(), 10.0)
+    })
+    .expect("registry");
+    let meta = |name: &str| pitcrew::fleet::ModelMeta {
+        name: name.into(),
+        namespace: "ml".into(),
+        version: String::new(),
+        priority: 2,
+        size_gb: 0.0,
+        complexity: 0.0,
+        min_replicas: 1,
+        max_replicas: 4,
+    };
+    let metas: Vec<_> = ["ranker", "scorer", "blur", "ghost"]
+        .into_iter()
+        .map(meta)
+        .collect();
+    let events = pitcrew::app::scan_vulnerabilities(
+        &by_name,
+        &pitcrew::security::builtin::index(),
+        &metas,
+        1.7e9,
+    )
+    .await;
+    let found: Vec<(String, Vec<String>)> = events
+        .into_iter()
+        .map(|e| match e {
+            pitcrew::engine::Event::Findings { t, model, found } => {
+                assert_eq!(t, 1.7e9);
+                let mut ids: Vec<String> = found.into_iter().map(|v| v.advisory).collect();
+                ids.sort();
+                (model, ids)
+            }
+            other => panic!("{other:?}"),
+        })
+        .collect();
+    assert_eq!(
+        found,
+        vec![
+            (
+                "ml/ranker".to_string(),
+                vec!["PYSEC-2023-175".to_string(), "PYSEC-2023-227".to_string()]
+            ),
+            (
+                "ml/scorer".to_string(),
+                vec!["PYSEC-2022-42969".to_string()]
+            ),
+        ]
+    );
+
     // pitcrew scan --config: every registered model, what its serving version logged
     let dir = tempfile::tempdir().expect("tempdir");
     let cfg = dir.path().join("config.toml");

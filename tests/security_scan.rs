@@ -205,15 +205,7 @@ fn rows(index: &Index, targets: &[Target]) -> Vec<Row> {
 #[test]
 fn the_advisories_shipped_with_the_simulated_fleet_are_those_of_the_database_that_affect_its_pins()
 {
-    let world = pitcrew::sim::SimWorld::new(42, 15, 0.0);
-    let targets: Vec<Target> = world
-        .models
-        .iter()
-        .map(|m| Target {
-            model: m.meta.key(),
-            requirements: m.requirements.to_string(),
-        })
-        .collect();
+    let targets = pitcrew::sources::sim::targets(&pitcrew::sim::SimWorld::new(42, 15, 0.0));
     let whole = rows(index(), &targets);
     let shipped = rows(&pitcrew::security::builtin::index(), &targets);
     assert_eq!(whole, shipped, "the same findings from the shipped records");

@@ -272,9 +272,10 @@ mod tests {
             score: Some(9.8),
             title: "a test".into(),
         };
+        let first = w.models[0].meta.key();
         e.apply(crate::engine::Event::Findings {
             t: w.time(),
-            model: 0,
+            model: first.clone(),
             found: vec![critical],
         });
         drive(&mut w, &mut e, 12);
@@ -305,7 +306,7 @@ mod tests {
         // fixed: its series go
         e.apply(crate::engine::Event::Findings {
             t: w.time(),
-            model: 0,
+            model: first,
             found: Vec::new(),
         });
         let text = metrics_text(&e.snapshot(None, 10));

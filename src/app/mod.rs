@@ -109,6 +109,7 @@ mod edge;
 mod merge;
 mod outcomes;
 mod registry;
+pub use registry::scan_vulnerabilities;
 mod replay;
 mod resume;
 mod session;

@@ -1,9 +1,13 @@
 //! The registry poll task: reads the model registry for the models the engine task names (it
 //! asks every minute, with the engine's own list and time, not the UI's snapshot) and turns
-//! champion versions and new candidates into events.
+//! champion versions and new candidates into events. With advisories configured
+//! (`[security] advisories`), it also reads, every [`VULN_SCAN_SECS`], the requirements each
+//! model's serving version logged, and hands what they are known to be vulnerable to to the
+//! engine ([`Event::Findings`]).
 
 use crate::clients::mlflow::Registry;
 use crate::engine::Event;
+use crate::security::index::Index;
 use crate::sources::mlflow::CandidateWatch;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -12,6 +16,12 @@ use tokio_util::sync::CancellationToken;
 
 /// Seconds between two reads of the model registry.
 pub(crate) const REGISTRY_POLL_SECS: u64 = 60;
+
+/// Seconds of the engine's time between two scans of what the models run.
+pub(crate) const VULN_SCAN_SECS: f64 = 3600.0;
+
+/// Models whose logged requirements are read at once.
+const VULN_READS: usize = 8;
 
 /// What the engine task asks the registry poll: every model the engine knows, in its order,
 /// and the engine's time.
@@ -24,11 +34,13 @@ pub(super) async fn poll_registry(
     registry: Registry,
     mut asks: mpsc::Receiver<Ask>,
     busy: Arc<AtomicBool>,
+    advisories: Option<Arc<Index>>,
     tx: mpsc::Sender<Event>,
     status: watch::Sender<Option<String>>,
     cancel: CancellationToken,
 ) {
     let mut watch = CandidateWatch::new();
+    let mut scanned = f64::NEG_INFINITY;
     loop {
         let (metas, t) = tokio::select! {
             _ = cancel.cancelled() => return,
@@ -39,11 +51,65 @@ pub(super) async fn poll_registry(
         };
         busy.store(true, Ordering::Release);
         poll_once(&registry, &mut watch, &metas, t, &tx, &status, &cancel).await;
+        if let Some(index) = &advisories
+            && !metas.is_empty()
+            && t - scanned >= VULN_SCAN_SECS
+        {
+            scanned = t;
+            let events = tokio::select! {
+                _ = cancel.cancelled() => return,
+                e = scan_vulnerabilities(&registry, index, &metas, t) => e,
+            };
+            for ev in events {
+                if tx.send(ev).await.is_err() {
+                    return;
+                }
+            }
+        }
         busy.store(false, Ordering::Release);
         if tx.is_closed() || cancel.is_cancelled() {
             return;
         }
     }
+}
+
+/// What each model's serving version logged as its requirements, matched against `index`:
+/// one [`Event::Findings`] a model whose requirements could be read (an empty one closes
+/// what was open). A model that logged none, or could not be read, is left as it was (the
+/// reason in the log).
+pub async fn scan_vulnerabilities(
+    registry: &Registry,
+    index: &Index,
+    metas: &[crate::fleet::ModelMeta],
+    t: f64,
+) -> Vec<Event> {
+    use futures::StreamExt;
+    let names: Vec<(String, String)> = metas
+        .iter()
+        .map(|m| (m.key(), registry.registered_name(&m.namespace, &m.name)))
+        .collect();
+    let read: Vec<_> = futures::stream::iter(names)
+        .map(|(key, name)| async move { (key, registry.logged_requirements(&name).await) })
+        .buffered(VULN_READS)
+        .collect()
+        .await;
+    let mut events = Vec::new();
+    for (key, logged) in read {
+        let text = match logged {
+            Ok(Some(f)) => crate::security::requirements::from_logged(f.file, &f.text),
+            Ok(None) => continue,
+            Err(e) => Err(e.to_string()),
+        };
+        match text {
+            Ok(text) => events.push(Event::Findings {
+                t,
+                model: key,
+                found: crate::security::scan::vulnerabilities(index, &text),
+            }),
+            Err(e) => tracing::warn!("requirements of {key} not read: {e}"),
+        }
+    }
+    events
 }
 
 /// One read of the registry for `metas` at the engine's time `t`: its events to the engine,

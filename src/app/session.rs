@@ -363,6 +363,32 @@ pub async fn start_session(opts: &ConsoleOptions, paths: &Paths) -> anyhow::Resu
         )),
     };
     tasks.insert(0, source);
+    // what the models run is matched against these, read once at the start
+    let advisories = match (
+        &registry,
+        opts.config
+            .security
+            .as_ref()
+            .and_then(|s| s.advisories.as_ref()),
+    ) {
+        (Some(_), Some(dir)) => {
+            let (records, unread) = crate::security::osv::load_dir(dir)
+                .map_err(|e| anyhow::anyhow!("{e}"))
+                .context("[security] advisories cannot be read")?;
+            if let Some(u) = unread.first() {
+                tracing::warn!(
+                    "{} advisory files not read (the first: {}: {})",
+                    unread.len(),
+                    u.path.display(),
+                    u.reason
+                );
+            }
+            Some(Arc::new(crate::security::index::Index::build(
+                &records, "PyPI",
+            )))
+        }
+        _ => None,
+    };
     let mut registry_link = None;
     if let Some(r) = registry {
         let (status_tx, status) = watch::channel(Some("registry: first poll…".to_string()));
@@ -378,6 +404,7 @@ pub async fn start_session(opts: &ConsoleOptions, paths: &Paths) -> anyhow::Resu
             r,
             asks,
             busy,
+            advisories,
             ev_tx.clone(),
             status_tx,
             cancel.clone(),

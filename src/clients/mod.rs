@@ -18,6 +18,15 @@ pub mod mlflow;
 pub mod osv;
 pub mod prometheus;
 
+/// An HTTP client builder with pitcrew's user agent and `timeout` on every request and every
+/// connection; each client adds what its system needs (a CA, a resolved address).
+pub(crate) fn http_builder(timeout: std::time::Duration) -> reqwest::ClientBuilder {
+    reqwest::Client::builder()
+        .timeout(timeout)
+        .connect_timeout(timeout)
+        .user_agent(concat!("pitcrew/", env!("CARGO_PKG_VERSION")))
+}
+
 /// An error and its causes in one line (a cause already in the text is not repeated).
 pub fn error_chain(e: &dyn std::error::Error) -> String {
     let mut s = e.to_string();

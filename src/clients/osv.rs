@@ -60,10 +60,7 @@ impl OsvClient {
             base.set_path(&format!("{}/", base.path()));
         }
         let timeout = Duration::from_secs_f64(timeout_seconds);
-        let http = reqwest::Client::builder()
-            .timeout(timeout)
-            .connect_timeout(timeout)
-            .user_agent(concat!("pitcrew/", env!("CARGO_PKG_VERSION")))
+        let http = super::http_builder(timeout)
             .build()
             .map_err(|e| format!("cannot build the HTTP client: {e}"))?;
         Ok(OsvClient {

@@ -242,15 +242,7 @@ fn files(paths: &[PathBuf]) -> Result<Targets, String> {
 
 /// The simulated fleet's models and their pins.
 fn simulated(seed: u64, n: usize) -> Targets {
-    let world = pitcrew::sim::SimWorld::new(seed, n, 0.0);
-    let targets: Vec<Target> = world
-        .models
-        .iter()
-        .map(|m| Target {
-            model: m.meta.key(),
-            requirements: m.requirements.to_string(),
-        })
-        .collect();
+    let targets = pitcrew::sources::sim::targets(&pitcrew::sim::SimWorld::new(seed, n, 0.0));
     Targets {
         from: format!("the simulated fleet ({} models)", targets.len()),
         targets,

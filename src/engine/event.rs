@@ -88,8 +88,8 @@ pub enum Event {
     Findings {
         /// Time.
         t: f64,
-        /// Model index.
-        model: u32,
+        /// The model's key, `namespace/name` (a model the engine does not know is ignored).
+        model: String,
         /// The vulnerabilities.
         found: Vec<crate::domain::Vulnerability>,
     },

@@ -59,12 +59,13 @@ fn describe(v: &Vulnerability) -> String {
 impl Engine {
     /// A scan's findings for one model replace what was open: new ones are logged as found,
     /// those no longer found as gone.
-    pub(super) fn findings(&mut self, t: f64, model: u32, found: Vec<Vulnerability>) {
-        let Some(m) = self.models.get_mut(model as usize) else {
+    pub(super) fn findings(&mut self, t: f64, key: &str, found: Vec<Vulnerability>) {
+        let Some(&i) = self.index.get(key) else {
             return;
         };
+        let m = &mut self.models[i as usize];
         let old = std::mem::take(&mut m.vulns);
-        let key = m.meta.key();
+        let key = key.to_string();
         let mut open: Vec<OpenVuln> = Vec::with_capacity(found.len());
         let mut opened = Vec::new();
         for v in found {
@@ -151,9 +152,10 @@ mod tests {
     #[test]
     fn a_finding_keeps_its_first_seen_time_and_opening_and_closing_are_logged() {
         let (_, mut e) = crate::harness::start(7, 3, 1.7e9, EngineConfig::default());
+        let key = e.snapshot(None, 0).rows[1].meta.key();
         let found = |t: f64, list: Vec<Vulnerability>| Event::Findings {
             t,
-            model: 1,
+            model: key.clone(),
             found: list,
         };
         e.apply(found(
@@ -196,10 +198,10 @@ mod tests {
             logged[3].0.starts_with("no longer found: B py"),
             "{logged:?}"
         );
-        // an index no model has is ignored, not a panic
+        // a model the engine does not know is ignored, not a panic
         e.apply(Event::Findings {
             t: 1.7e9 + 600.0,
-            model: 99,
+            model: "no/such-model".into(),
             found: vec![v("D", "x", Severity::High)],
         });
         // the state survives a checkpoint

@@ -317,11 +317,15 @@ pub fn scan<'a>(index: &'a Index, targets: &'a [Target]) -> Report<'a> {
 /// requirements not read.
 pub fn table(report: &Report) -> String {
     let mut out = String::new();
-    let _ = writeln!(
-        out,
-        "{:<9} {:<20} {:<16} {:<22} {:<20} {:<10} UPGRADE TO",
-        "SEVERITY", "MODEL", "PACKAGE", "VERSION", "ADVISORY", "FIXED"
-    );
+    let mut rows: Vec<[String; 7]> = vec![[
+        "SEVERITY".into(),
+        "MODEL".into(),
+        "PACKAGE".into(),
+        "VERSION".into(),
+        "ADVISORY".into(),
+        "FIXED".into(),
+        "UPGRADE TO".into(),
+    ]];
     for f in &report.findings {
         let version = match (&f.installed, &f.admits) {
             (Some(v), _) => v.to_string(),
@@ -348,19 +352,37 @@ pub fn table(report: &Report) -> String {
             Some(cve) => format!("{} {cve}", a.id),
             None => a.id.clone(),
         };
-        let fixed = f.fixed.as_ref().map(Version::to_string);
-        let upgrade = f.upgrade_to.as_ref().map(Version::to_string);
-        let _ = writeln!(
-            out,
-            "{:<9} {:<20} {:<16} {:<22} {:<20} {:<10} {}",
-            f.severity().name(),
-            f.model,
-            f.package,
+        rows.push([
+            f.severity().name().to_string(),
+            f.model.to_string(),
+            f.package.to_string(),
             version,
             id,
-            fixed.as_deref().unwrap_or("no fix"),
-            upgrade.as_deref().unwrap_or("-")
-        );
+            f.fixed
+                .as_ref()
+                .map_or_else(|| "no fix".to_string(), Version::to_string),
+            f.upgrade_to
+                .as_ref()
+                .map_or_else(|| "-".to_string(), Version::to_string),
+        ]);
+    }
+    // each column as wide as its widest cell, the last one as it is
+    let mut widths = [0usize; 7];
+    for r in &rows {
+        for (w, cell) in widths.iter_mut().zip(r) {
+            *w = (*w).max(cell.chars().count());
+        }
+    }
+    for r in &rows {
+        let mut line = String::new();
+        for (k, cell) in r.iter().enumerate() {
+            if k + 1 == r.len() {
+                line.push_str(cell);
+            } else {
+                let _ = write!(line, "{cell:<w$}  ", w = widths[k]);
+            }
+        }
+        let _ = writeln!(out, "{}", line.trim_end());
     }
     let _ = writeln!(
         out,

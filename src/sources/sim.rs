@@ -131,6 +131,19 @@ fn status(cfg: &SimSourceConfig, state: SourceState, speed: f64) -> SourceStatus
     }
 }
 
+/// What each simulated model runs: its key and its pinned requirements, as `pitcrew scan`
+/// takes them.
+pub fn targets(world: &SimWorld) -> Vec<crate::security::scan::Target> {
+    world
+        .models
+        .iter()
+        .map(|m| crate::security::scan::Target {
+            model: m.meta.key(),
+            requirements: m.requirements.to_string(),
+        })
+        .collect()
+}
+
 /// What each simulated model runs, scanned against the real advisories that ship with the
 /// simulated fleet: one event per model with a finding. The models share a few requirement
 /// files; each is scanned once.
@@ -139,14 +152,14 @@ pub fn findings(world: &SimWorld) -> Vec<Event> {
     let mut scanned: std::collections::HashMap<&str, Vec<crate::domain::Vulnerability>> =
         std::collections::HashMap::new();
     let mut out = Vec::new();
-    for (i, m) in world.models.iter().enumerate() {
+    for m in &world.models {
         let found = scanned
             .entry(m.requirements)
             .or_insert_with(|| crate::security::scan::vulnerabilities(&index, m.requirements));
         if !found.is_empty() {
             out.push(Event::Findings {
                 t: world.time(),
-                model: i as u32,
+                model: m.meta.key(),
                 found: found.clone(),
             });
         }

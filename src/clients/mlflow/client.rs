@@ -102,10 +102,7 @@ impl MlflowClient {
         let health = join("health")?;
         let artifact = join("model-versions/get-artifact")?;
         let timeout = Duration::from_secs_f64(timeout_seconds);
-        let http = reqwest::Client::builder()
-            .timeout(timeout)
-            .connect_timeout(timeout)
-            .user_agent(concat!("pitcrew/", env!("CARGO_PKG_VERSION")))
+        let http = crate::clients::http_builder(timeout)
             .build()
             .map_err(|e| MlflowError::Config(format!("cannot build the HTTP client: {e}")))?;
         Ok(MlflowClient {

@@ -57,10 +57,7 @@ impl PromClient {
             None => None,
         };
         let timeout = Duration::from_secs_f64(cfg.timeout_seconds);
-        let mut b = reqwest::Client::builder()
-            .timeout(timeout)
-            .connect_timeout(timeout)
-            .user_agent(concat!("pitcrew/", env!("CARGO_PKG_VERSION")));
+        let mut b = crate::clients::http_builder(timeout);
         if let Some(ca) = &cfg.ca_file {
             let pem = std::fs::read(ca).map_err(|e| {
                 err(format!(

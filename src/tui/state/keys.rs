@@ -239,42 +239,31 @@ impl Ui {
                 self.remediations.selected = step_by_id(&ids, self.remediations.selected, a, page);
             }
             View::Audit => {
-                let max = snap.audit.len().saturating_sub(1);
-                self.audit.offset = match a {
-                    Up => self.audit.offset.saturating_sub(1),
-                    Down => (self.audit.offset + 1).min(max),
-                    PageUp => self.audit.offset.saturating_sub(page as usize),
-                    PageDown => (self.audit.offset + page as usize).min(max),
-                    Top => 0,
-                    Bottom => max,
-                    _ => self.audit.offset,
-                };
+                self.audit.offset = scroll(self.audit.offset, a, page, snap.audit.len());
             }
             View::Vulns => {
-                let max = snap.vulns.iter().map(|m| m.open.len()).sum::<usize>();
-                let max = max.saturating_sub(1);
-                self.vulns.offset = match a {
-                    Up => self.vulns.offset.saturating_sub(1),
-                    Down => (self.vulns.offset + 1).min(max),
-                    PageUp => self.vulns.offset.saturating_sub(page as usize),
-                    PageDown => (self.vulns.offset + page as usize).min(max),
-                    Top => 0,
-                    Bottom => max,
-                    _ => self.vulns.offset,
-                };
+                let n = snap.vulns.iter().map(|m| m.open.len()).sum();
+                self.vulns.offset = scroll(self.vulns.offset, a, page, n);
             }
             View::Events => {
-                let max = snap.log.len().saturating_sub(1);
-                self.events.offset = match a {
-                    Up => self.events.offset.saturating_sub(1),
-                    Down => (self.events.offset + 1).min(max),
-                    PageUp => self.events.offset.saturating_sub(page as usize),
-                    PageDown => (self.events.offset + page as usize).min(max),
-                    Top => 0,
-                    Bottom => max,
-                    _ => self.events.offset,
-                };
+                self.events.offset = scroll(self.events.offset, a, page, snap.log.len());
             }
         }
+    }
+}
+
+/// A list's scroll offset after a navigation key, within a list of `n` rows.
+fn scroll(offset: usize, a: Action, page: isize, n: usize) -> usize {
+    use Action::*;
+    let max = n.saturating_sub(1);
+    let page = page.max(1) as usize;
+    match a {
+        Up => offset.saturating_sub(1),
+        Down => (offset + 1).min(max),
+        PageUp => offset.saturating_sub(page),
+        PageDown => (offset + page).min(max),
+        Top => 0,
+        Bottom => max,
+        _ => offset,
     }
 }
