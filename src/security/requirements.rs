@@ -105,6 +105,13 @@ fn entry(text: &str, line: usize) -> Option<Entry> {
         })
         .map_or(text.len(), |(i, _)| i);
     let requirement = text[..options].trim();
+    if let Some(reason) = unparseable_name(requirement) {
+        return Some(Entry::Unread {
+            line,
+            text: text.to_string(),
+            reason,
+        });
+    }
     let r = match Requirement::<pep508_rs::VerbatimUrl>::from_str(requirement) {
         Ok(r) => r,
         Err(e) => {
@@ -157,6 +164,37 @@ fn pinned(specifiers: &VersionSpecifiers) -> Option<Version> {
 
 fn first_line_of(s: &str) -> String {
     s.lines().next().unwrap_or_default().to_string()
+}
+
+/// Why a requirement's package name or one of its extras is not a PEP 508 name, when it ends
+/// in `.`, `-` or `_` and something follows: `pep508_rs` 0.9 scans such a name and then
+/// panics on it instead of answering an error (found by the `advisory_input` fuzz target:
+/// `1.-,x`, `foo[a-]`), so these are refused before it sees them. A valid name never ends so.
+fn unparseable_name(requirement: &str) -> Option<String> {
+    let is_name = |c: char| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_');
+    let ends_badly = |run: &str| run.ends_with(['.', '-', '_']);
+    let s = requirement.trim_start();
+    let name_len = s.find(|c: char| !is_name(c)).unwrap_or(s.len());
+    let (name, rest) = s.split_at(name_len);
+    if !rest.is_empty() && ends_badly(name) {
+        return Some(format!(
+            "the package name {name:?} must end with a letter or a digit (PEP 508)"
+        ));
+    }
+    let rest = rest.trim_start();
+    if let Some(extras) = rest.strip_prefix('[') {
+        let extras = extras.split(']').next().unwrap_or_default();
+        for extra in extras.split(',') {
+            let extra = extra.trim_start();
+            let run = &extra[..extra.find(|c: char| !is_name(c)).unwrap_or(extra.len())];
+            if ends_badly(run) {
+                return Some(format!(
+                    "the extra {run:?} must end with a letter or a digit (PEP 508)"
+                ));
+            }
+        }
+    }
+    None
 }
 
 /// The pip requirements a file MLflow logs with a model version names, as the text of a
@@ -262,5 +300,37 @@ mod tests {
         assert!(from_logged("conda.yaml", "dependencies: 3\n").is_err());
         assert!(from_logged("conda.yaml", "dependencies: [\n").is_err());
         assert_eq!(from_logged("conda.yaml", "name: x\n").expect("empty"), "");
+    }
+
+    #[test]
+    fn names_the_parser_would_panic_on_are_refused_as_unread() {
+        // the fuzz target's find, and the same in an extra: errors, not panics
+        let e = parse(
+            "url3lb=i=.124.1  # pinned\npillow~=0.0pinned\npillow*=8.0,!=9.0\n1.-,aol2lw0\nfoo[a-]==1\nfoo[ok, b_ ]==1\nfoo[x]==1.0\nok-name==1.0\n",
+        );
+        let unread: Vec<usize> = e
+            .iter()
+            .filter_map(|x| match x {
+                Entry::Unread { line, .. } => Some(*line),
+                _ => None,
+            })
+            .collect();
+        assert!(
+            unread.contains(&4) && unread.contains(&5) && unread.contains(&6),
+            "{e:?}"
+        );
+        assert!(
+            e.iter().any(|x| matches!(x, Entry::Pinned { line: 7, .. })),
+            "{e:?}"
+        );
+        assert!(
+            e.iter().any(|x| matches!(x, Entry::Pinned { line: 8, .. })),
+            "{e:?}"
+        );
+        assert_eq!(
+            unparseable_name("a-"),
+            None,
+            "the parser itself answers an error"
+        );
     }
 }
