@@ -20,9 +20,6 @@ pub(crate) const REGISTRY_POLL_SECS: u64 = 60;
 /// Seconds of the engine's time between two scans of what the models run.
 pub(crate) const VULN_SCAN_SECS: f64 = 3600.0;
 
-/// Models whose logged requirements are read at once.
-const VULN_READS: usize = 8;
-
 /// What the engine task asks the registry poll: every model the engine knows, in its order,
 /// and the engine's time.
 pub(crate) type Ask = (Vec<crate::fleet::ModelMeta>, f64);
@@ -83,18 +80,14 @@ pub async fn scan_vulnerabilities(
     metas: &[crate::fleet::ModelMeta],
     t: f64,
 ) -> Vec<Event> {
-    use futures::StreamExt;
-    let names: Vec<(String, String)> = metas
+    let names = metas
         .iter()
-        .map(|m| (m.key(), registry.registered_name(&m.namespace, &m.name)))
+        .map(|m| registry.registered_name(&m.namespace, &m.name))
         .collect();
-    let read: Vec<_> = futures::stream::iter(names)
-        .map(|(key, name)| async move { (key, registry.logged_requirements(&name).await) })
-        .buffered(VULN_READS)
-        .collect()
-        .await;
+    let read = registry.logged_requirements_of(names).await;
     let mut events = Vec::new();
-    for (key, logged) in read {
+    for (m, (_, logged)) in metas.iter().zip(read) {
+        let key = m.key();
         let text = match logged {
             Ok(Some(f)) => crate::security::requirements::from_logged(f.file, &f.text),
             Ok(None) => continue,

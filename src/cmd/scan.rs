@@ -7,7 +7,6 @@
 //! `--osv`, else the config's `[security] advisories`, else — for the simulated fleet only —
 //! the real advisories that ship with it.
 
-use futures::StreamExt;
 use pitcrew::clients::mlflow::Registry;
 use pitcrew::security::index::Index;
 use pitcrew::security::osv::load_dir;
@@ -56,9 +55,6 @@ fn parse_severity(s: &str) -> Result<Severity, String> {
         .filter(|v| !matches!(v, Severity::None | Severity::Unknown))
         .ok_or_else(|| format!("unknown severity '{s}': use low, medium, high or critical"))
 }
-
-/// Registered models read at once.
-const PARALLEL_READS: usize = 8;
 
 /// What was scanned: the targets, the models that could not be read (with why), those that
 /// logged no requirements, and a line saying where they came from.
@@ -265,16 +261,8 @@ fn registry(cfg: &pitcrew::config::MlflowConfig) -> Result<Targets, String> {
             .search_registered_models(None)
             .await
             .map_err(|e| e.to_string())?;
-        let read: Vec<_> = futures::stream::iter(models)
-            .map(|m| {
-                let registry = &registry;
-                async move {
-                    let logged = registry.logged_requirements(&m.name).await;
-                    (m.name, logged)
-                }
-            })
-            .buffered(PARALLEL_READS)
-            .collect()
+        let read = registry
+            .logged_requirements_of(models.into_iter().map(|m| m.name).collect())
             .await;
         let mut out = Targets {
             from: format!(

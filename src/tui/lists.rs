@@ -28,25 +28,13 @@ pub(super) fn step_by_id(
     a: Action,
     page: isize,
 ) -> Option<u64> {
-    use Action::*;
     if ids.is_empty() {
         return None;
     }
-    let max = ids.len() - 1;
     let pos = selected
         .and_then(|id| ids.iter().position(|&i| i == id))
         .unwrap_or(0);
-    let page = page.max(1) as usize;
-    let np = match a {
-        Up => pos.saturating_sub(1),
-        Down => (pos + 1).min(max),
-        PageUp => pos.saturating_sub(page),
-        PageDown => (pos + page).min(max),
-        Top => 0,
-        Bottom => max,
-        _ => pos,
-    };
-    Some(ids[np])
+    Some(ids[scroll(pos, a, page, ids.len())])
 }
 
 /// Remediations in queue order: waiting for a human first, then running, then the rest
@@ -161,4 +149,20 @@ pub fn status_summary(snap: &Snapshot, ascii: bool, noun: bool) -> String {
             String::new()
         }
     )
+}
+
+/// A list position after a navigation key, within a list of `n` rows.
+pub(crate) fn scroll(pos: usize, a: Action, page: isize, n: usize) -> usize {
+    use Action::*;
+    let max = n.saturating_sub(1);
+    let page = page.max(1) as usize;
+    match a {
+        Up => pos.saturating_sub(1),
+        Down => (pos + 1).min(max),
+        PageUp => pos.saturating_sub(page),
+        PageDown => (pos + page).min(max),
+        Top => 0,
+        Bottom => max,
+        _ => pos,
+    }
 }

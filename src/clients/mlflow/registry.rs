@@ -105,6 +105,23 @@ impl Registry {
         Ok(None)
     }
 
+    /// [`Registry::logged_requirements`] of each registered model named, eight at a time, in
+    /// the order given.
+    pub async fn logged_requirements_of(
+        &self,
+        models: Vec<String>,
+    ) -> Vec<(String, Result<Option<LoggedFile>, MlflowError>)> {
+        use futures::StreamExt;
+        futures::stream::iter(models)
+            .map(|m| async move {
+                let logged = self.logged_requirements(&m).await;
+                (m, logged)
+            })
+            .buffered(8)
+            .collect()
+            .await
+    }
+
     async fn run_metrics(&self, run_id: &str) -> Result<RunMetrics, MlflowError> {
         if run_id.is_empty() {
             return Ok(RunMetrics::default());

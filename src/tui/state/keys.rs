@@ -3,6 +3,7 @@
 //! decisions on the selected proposal) and the navigation of every screen.
 
 use super::*;
+use crate::tui::lists::scroll;
 
 impl Ui {
     /// Handle an action. Text input (filter, dialogs) is handled by [`Ui::on_key_text`] first.
@@ -249,21 +250,5 @@ impl Ui {
                 self.events.offset = scroll(self.events.offset, a, page, snap.log.len());
             }
         }
-    }
-}
-
-/// A list's scroll offset after a navigation key, within a list of `n` rows.
-fn scroll(offset: usize, a: Action, page: isize, n: usize) -> usize {
-    use Action::*;
-    let max = n.saturating_sub(1);
-    let page = page.max(1) as usize;
-    match a {
-        Up => offset.saturating_sub(1),
-        Down => (offset + 1).min(max),
-        PageUp => offset.saturating_sub(page),
-        PageDown => (offset + page).min(max),
-        Top => 0,
-        Bottom => max,
-        _ => offset,
     }
 }
