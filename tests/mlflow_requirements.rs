@@ -150,7 +150,9 @@ async fn logged_requirements_are_read_back_and_scanned() {
     let found: Vec<(String, Vec<String>)> = events
         .into_iter()
         .map(|e| match e {
-            pitcrew::engine::Event::Findings { t, model, found } => {
+            pitcrew::engine::Event::Findings {
+                t, model, found, ..
+            } => {
                 assert_eq!(t, 1.7e9);
                 let mut ids: Vec<String> = found.into_iter().map(|v| v.advisory).collect();
                 ids.sort();

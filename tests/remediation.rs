@@ -264,6 +264,7 @@ proptest! {
                     stats_path: None,
                     lease: None,
                     registry: None,
+                    images: None,
                     said: Vec::new(),
                     control: None,
                 },

@@ -271,11 +271,13 @@ mod tests {
             severity: crate::domain::Severity::Critical,
             score: Some(9.8),
             title: "a test".into(),
+            source: crate::domain::Source::Requirements,
         };
         let first = w.models[0].meta.key();
         e.apply(crate::engine::Event::Findings {
             t: w.time(),
             model: first.clone(),
+            scanner: crate::domain::Scanner::Requirements,
             found: vec![critical],
         });
         drive(&mut w, &mut e, 12);
@@ -307,6 +309,7 @@ mod tests {
         e.apply(crate::engine::Event::Findings {
             t: w.time(),
             model: first,
+            scanner: crate::domain::Scanner::Requirements,
             found: Vec::new(),
         });
         let text = metrics_text(&e.snapshot(None, 10));

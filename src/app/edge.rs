@@ -26,6 +26,8 @@ pub struct Edge {
     pub lease: Option<watch::Receiver<BTreeMap<String, LeaseStatus>>>,
     /// The model registry's poll, when there is one.
     pub registry: Option<RegistryLink>,
+    /// The serving images' scan, when the cluster is known.
+    pub images: Option<PollLink>,
     /// What the console has to say of itself from the start (a skipped playbook file, no
     /// journal): said once the source's first event has set the engine's clock, so that the
     /// notices carry the session's time, not 1970.
@@ -43,33 +45,52 @@ pub struct ControlLink {
     pub asks: mpsc::Receiver<crate::control::server::Ask>,
 }
 
-/// The engine task's link to the registry poll: it asks with the engine's models and time
-/// every [`super::registry::REGISTRY_POLL_SECS`], and hears how the poll went.
-pub struct RegistryLink {
+/// The engine task's link to a task that reads an outside system for the engine's models
+/// (the registry poll, the image scan): it asks with the engine's models and time every
+/// `every`.
+pub struct PollLink {
     /// Where the asks go.
     pub ask: mpsc::Sender<super::registry::Ask>,
-    /// Set by the poll while it reads the registry: a poll still running is not asked
-    /// again (a slow registry gets fresh models when it is done, not a backlog of old ones).
+    /// Set by the task while it reads: a read still running is not asked again (a slow
+    /// system gets fresh models when it is done, not a backlog of old ones).
     pub busy: Arc<AtomicBool>,
-    /// The poll's state in a few words.
-    pub status: watch::Receiver<Option<String>>,
     /// When it was last asked.
     pub asked: Option<tokio::time::Instant>,
+    /// How often it is asked.
+    pub every: Duration,
 }
 
-/// Ask the registry poll for a read of the engine's models when one is due.
-fn ask_registry(engine: &Engine, edge: &mut Edge) {
-    let Some(link) = edge.registry.as_mut() else {
-        return;
-    };
-    let due = link
-        .asked
-        .is_none_or(|at| at.elapsed() >= Duration::from_secs(super::registry::REGISTRY_POLL_SECS))
-        && !link.busy.load(Ordering::Acquire);
-    let metas = if due { engine.metas() } else { Vec::new() };
-    if !metas.is_empty() && link.ask.try_send((metas, engine.time())).is_ok() {
-        link.asked = Some(tokio::time::Instant::now());
+impl PollLink {
+    /// A link asked every `every`, and the task's ends: where the asks come and its flag.
+    pub fn new(every: Duration) -> (PollLink, mpsc::Receiver<super::registry::Ask>) {
+        let (ask, asks) = mpsc::channel(1);
+        let link = PollLink {
+            ask,
+            busy: Arc::new(AtomicBool::new(false)),
+            asked: None,
+            every,
+        };
+        (link, asks)
     }
+
+    /// Ask for a read of the engine's models when one is due.
+    fn ask_if_due(&mut self, engine: &Engine) {
+        let due = self.asked.is_none_or(|at| at.elapsed() >= self.every)
+            && !self.busy.load(Ordering::Acquire);
+        let metas = if due { engine.metas() } else { Vec::new() };
+        if !metas.is_empty() && self.ask.try_send((metas, engine.time())).is_ok() {
+            self.asked = Some(tokio::time::Instant::now());
+        }
+    }
+}
+
+/// The engine task's link to the registry poll (asked every
+/// [`super::registry::REGISTRY_POLL_SECS`]), and how the poll went.
+pub struct RegistryLink {
+    /// The asks.
+    pub poll: PollLink,
+    /// The poll's state in a few words.
+    pub status: watch::Receiver<Option<String>>,
 }
 
 /// Run the engine task: journal and apply events, route effects, publish snapshots at most
@@ -136,7 +157,12 @@ pub async fn engine_task(
                     dirty = true;
                 }
                 if clock_set {
-                    ask_registry(&engine, &mut edge);
+                    if let Some(r) = edge.registry.as_mut() {
+                        r.poll.ask_if_due(&engine);
+                    }
+                    if let Some(i) = edge.images.as_mut() {
+                        i.ask_if_due(&engine);
+                    }
                 }
                 make_base(&engine, &edge);
                 if let Some(j) = edge.journal.as_mut()
@@ -461,6 +487,7 @@ mod tests {
             stats_path: None,
             lease: None,
             registry: None,
+            images: None,
             said: Vec::new(),
             control: None,
         }
@@ -629,15 +656,13 @@ mod tests {
             leases.insert("ml".to_string(), LeaseStatus::held_for_test());
             let (lease_tx, lease_rx) = watch::channel(leases);
             let (reg_tx, reg_rx) = watch::channel(Some("registry: first poll…".to_string()));
-            let (ask_tx, mut ask_rx) = mpsc::channel(1);
+            let (poll, mut ask_rx) = PollLink::new(Duration::from_secs(60));
             let cancel = CancellationToken::new();
             let mut edge = bare(Some(journal), tx.clone());
             edge.lease = Some(lease_rx);
             edge.registry = Some(RegistryLink {
-                ask: ask_tx,
+                poll,
                 status: reg_rx,
-                busy: Arc::new(AtomicBool::new(false)),
-                asked: None,
             });
             let task = tokio::spawn(engine_task(
                 engine,

@@ -106,6 +106,7 @@ pub(crate) fn backfill_seconds(hours: f64, n: usize) -> f64 {
 
 mod attach;
 mod edge;
+mod images;
 mod merge;
 mod outcomes;
 mod registry;

@@ -97,6 +97,7 @@ pub async fn scan_vulnerabilities(
             Ok(text) => events.push(Event::Findings {
                 t,
                 model: key,
+                scanner: crate::domain::Scanner::Requirements,
                 found: crate::security::scan::vulnerabilities(index, &text),
             }),
             Err(e) => tracing::warn!("requirements of {key} not read: {e}"),

@@ -4,8 +4,8 @@
 
 use super::registry::poll_registry;
 use super::{
-    ConsoleOptions, Edge, RegistryLink, STOP_ENGINE, STOP_TASKS, backfill_seconds, engine_task,
-    init_logging, outcomes,
+    ConsoleOptions, Edge, PollLink, RegistryLink, STOP_ENGINE, STOP_TASKS, backfill_seconds,
+    engine_task, init_logging, outcomes,
 };
 use crate::actuators::chain::ServingThenRegistry;
 use crate::actuators::mlflow::RegistryActuator;
@@ -392,14 +392,11 @@ pub async fn start_session(opts: &ConsoleOptions, paths: &Paths) -> anyhow::Resu
     let mut registry_link = None;
     if let Some(r) = registry {
         let (status_tx, status) = watch::channel(Some("registry: first poll…".to_string()));
-        let (ask, asks) = mpsc::channel(1);
-        let busy = Arc::new(std::sync::atomic::AtomicBool::new(false));
-        registry_link = Some(RegistryLink {
-            ask,
-            status,
-            busy: busy.clone(),
-            asked: None,
-        });
+        let (poll, asks) = PollLink::new(std::time::Duration::from_secs(
+            super::registry::REGISTRY_POLL_SECS,
+        ));
+        let busy = poll.busy.clone();
+        registry_link = Some(RegistryLink { poll, status });
         tasks.push(tokio::spawn(poll_registry(
             r,
             asks,
@@ -409,6 +406,28 @@ pub async fn start_session(opts: &ConsoleOptions, paths: &Paths) -> anyhow::Resu
             status_tx,
             cancel.clone(),
         )));
+    }
+    // the serving images' findings, when the cluster is known (a read: read-only too; not in
+    // history mode)
+    let mut images_link = None;
+    if let (Some(k), true) = (&opts.config.kubernetes, !is_sim && opts.history.is_none()) {
+        match crate::clients::kube::client(k.context.as_deref()).await {
+            Ok(client) => {
+                let (poll, asks) = PollLink::new(std::time::Duration::from_secs_f64(
+                    super::registry::VULN_SCAN_SECS,
+                ));
+                tasks.push(tokio::spawn(super::images::poll_images(
+                    client,
+                    k.clone(),
+                    asks,
+                    poll.busy.clone(),
+                    ev_tx.clone(),
+                    cancel.clone(),
+                )));
+                images_link = Some(poll);
+            }
+            Err(e) => said.push(format!("the serving images are not scanned: {e}")),
+        }
     }
     // an agent serves the control API: its engine's events feed the attached consoles, and
     // their commands come back to the engine task
@@ -440,6 +459,7 @@ pub async fn start_session(opts: &ConsoleOptions, paths: &Paths) -> anyhow::Resu
             stats_path: logging.is_ok().then_some(stats_path),
             lease,
             registry: registry_link,
+            images: images_link,
             said,
             control: link,
         },

@@ -1,11 +1,13 @@
 //! `pitcrew scan`: the known advisories that affect models' Python requirements, for a
 //! terminal or a CI pipeline (exit code 1 at or above `--fail-on`).
 //!
-//! What is scanned, in this order: the `--requirements` files given; else every registered
-//! model of the config's `[mlflow]` registry (what its serving version logged); else the
-//! simulated fleet (`--models`), as a console with no configuration would run it. Advisories:
-//! `--osv`, else the config's `[security] advisories`, else — for the simulated fleet only —
-//! the real advisories that ship with it.
+//! What is scanned, in this order: the `--requirements` files given; else the config's real
+//! systems — every registered model of its `[mlflow]` registry (what its serving version
+//! logged) and, with `[kubernetes]`, the serving images of the models its `[models]` names
+//! (trivy-operator's reports, followed to each model's Deployment); else the simulated fleet
+//! (`--models`), as a console with no configuration would run it. Advisories: `--osv`, else
+//! the config's `[security] advisories`, else — for the simulated fleet only — the real
+//! advisories that ship with it.
 
 use pitcrew::clients::mlflow::Registry;
 use pitcrew::security::index::Index;
@@ -92,6 +94,14 @@ pub fn run(args: Args, seed: u64) -> ExitCode {
                 return ExitCode::from(2);
             }
         }
+    } else if cfg.kubernetes.is_some() {
+        Targets {
+            targets: Vec::new(),
+            unreadable: Vec::new(),
+            unlogged: Vec::new(),
+            from: "no [mlflow] registry".to_string(),
+            simulated: false,
+        }
     } else {
         simulated(seed, args.models as usize)
     };
@@ -116,6 +126,9 @@ pub fn run(args: Args, seed: u64) -> ExitCode {
             pitcrew::security::builtin::index(),
             "the advisories that ship with the simulated fleet".to_string(),
         ),
+        (None, None) if found.targets.is_empty() => {
+            (Index::build(&[], "PyPI"), "no advisories".to_string())
+        }
         (None, None) => {
             eprintln!(
                 "pitcrew scan: no advisories to match {} against: give --osv DIR (an OSV export or the PyPA advisory database), --osv-api URL, or `advisories` or `osv_api` in the config's [security] (the few that ship with the simulated fleet cover only its pins)",
@@ -124,7 +137,27 @@ pub fn run(args: Args, seed: u64) -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let report = scan(&index, &found.targets);
+    let mut report = scan(&index, &found.targets);
+    let mut unreadable = found.unreadable.clone();
+    if args.requirements.is_empty()
+        && let Some(k) = &cfg.kubernetes
+    {
+        match images(k, &cfg) {
+            Ok(scanned) => {
+                for (model, found) in scanned.found {
+                    report.add_images(&model, found);
+                }
+                for (model, why) in scanned.unscanned {
+                    eprintln!("pitcrew scan: the images of {model} not scanned: {why}");
+                }
+                for e in scanned.unread {
+                    eprintln!("pitcrew scan: {e}");
+                }
+                unreadable.extend(scanned.failed);
+            }
+            Err(e) => unreadable.push(("the serving images".to_string(), e)),
+        }
+    }
     let text = if args.format == "json" {
         match serde_json::to_string_pretty(&report) {
             Ok(s) => s + "\n",
@@ -138,7 +171,7 @@ pub fn run(args: Args, seed: u64) -> ExitCode {
     };
     // a reader that went away (`| head`) ends the output, not the process with a panic
     let _ = std::io::Write::write_all(&mut std::io::stdout().lock(), text.as_bytes());
-    if args.format != "json" {
+    if args.format != "json" && !found.targets.is_empty() {
         eprintln!(
             "{}: {} advisories on {} PyPI packages, from {source}",
             found.from,
@@ -152,12 +185,12 @@ pub fn run(args: Args, seed: u64) -> ExitCode {
             found.unlogged.len()
         );
     }
-    for (model, why) in &found.unreadable {
+    for (model, why) in &unreadable {
         eprintln!("pitcrew scan: {model} not scanned: {why}");
     }
     match args.fail_on {
         Some(threshold) if report.fails(threshold) => ExitCode::from(1),
-        _ if !found.unreadable.is_empty() => ExitCode::from(2),
+        _ if !unreadable.is_empty() => ExitCode::from(2),
         _ => ExitCode::SUCCESS,
     }
 }
@@ -285,6 +318,66 @@ fn registry(cfg: &pitcrew::config::MlflowConfig) -> Result<Targets, String> {
                 },
                 Ok(None) => out.unlogged.push(name),
                 Err(e) => out.unreadable.push((name, e.to_string())),
+            }
+        }
+        Ok(out)
+    })
+}
+
+/// What the serving images' scan read.
+struct Images {
+    /// Findings per model whose current ReplicaSet has reports.
+    found: Vec<(String, Vec<pitcrew::domain::Vulnerability>)>,
+    /// Models not scanned, and why (no Deployment, no report yet).
+    unscanned: Vec<(String, String)>,
+    /// Models whose namespace could not be read (an error: exit 2).
+    failed: Vec<(String, String)>,
+    /// Reports that could not be read.
+    unread: Vec<String>,
+}
+
+/// trivy-operator's reports of the serving images of the models the config names.
+fn images(
+    k: &pitcrew::config::KubeConfig,
+    cfg: &pitcrew::config::Config,
+) -> Result<Images, String> {
+    let keys: Vec<String> = cfg.models.keys().cloned().collect();
+    if keys.is_empty() {
+        eprintln!(
+            "pitcrew scan: no serving image scanned: [kubernetes] is set but [models] names no model (namespace/name) whose Deployment to follow"
+        );
+    }
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| format!("cannot start the runtime: {e}"))?;
+    rt.block_on(async {
+        let client = pitcrew::clients::kube::client(k.context.as_deref())
+            .await
+            .map_err(|e| e.to_string())?;
+        let scan = pitcrew::sources::images::scan(&client, k, &keys).await;
+        let mut out = Images {
+            found: Vec::new(),
+            unscanned: Vec::new(),
+            failed: Vec::new(),
+            unread: scan.unread,
+        };
+        for (key, r) in scan.models {
+            match r {
+                Ok(m) => match m.found {
+                    Some(found) => out.found.push((key, found)),
+                    None => out.unscanned.push((
+                        key,
+                        format!(
+                            "trivy-operator has no report of the current ReplicaSet of Deployment {} yet",
+                            m.deployment
+                        ),
+                    )),
+                },
+                Err(pitcrew::sources::images::NotScanned::Failed(e)) => {
+                    out.failed.push((key, e.to_string()))
+                }
+                Err(e) => out.unscanned.push((key, e.to_string())),
             }
         }
         Ok(out)

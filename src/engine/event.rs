@@ -83,13 +83,17 @@ pub enum Event {
         /// What.
         text: String,
     },
-    /// What a scan found in what one model runs: every known vulnerability open now (the
-    /// model's list is replaced; an empty list closes every one).
+    /// What a scan found in what one model runs: every known vulnerability of that scanner's
+    /// open now (the model's findings of that scanner are replaced; an empty list closes them
+    /// all).
     Findings {
         /// Time.
         t: f64,
         /// The model's key, `namespace/name` (a model the engine does not know is ignored).
         model: String,
+        /// Which scanner (journals from before images were scanned: requirements).
+        #[serde(default)]
+        scanner: crate::domain::Scanner,
         /// The vulnerabilities.
         found: Vec<crate::domain::Vulnerability>,
     },

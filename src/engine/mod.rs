@@ -445,7 +445,12 @@ impl Engine {
             } => effects.extend(self.action_result(t.max(self.t), id, ok, dry_run, message)),
             Event::Change { t, model, change } => self.change(t, model, change),
             Event::Notice { text, .. } => self.notice(self.t, text),
-            Event::Findings { t, model, found } => self.findings(t.max(self.t), &model, found),
+            Event::Findings {
+                t,
+                model,
+                scanner,
+                found,
+            } => self.findings(t.max(self.t), &model, scanner, found),
             Event::EdgeStatus { edge, text, .. } => match text {
                 Some(text) => {
                     self.edges.insert(edge, text);

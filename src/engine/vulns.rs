@@ -1,11 +1,12 @@
 //! Known vulnerabilities of what each model runs ([`Event::Findings`](super::Event)): kept per
 //! model with when each was first seen, logged when one opens or closes, listed for the
-//! screens. A finding is the same one while its advisory and package are: a new scan that
-//! still finds it keeps its first-seen time (the age its deadline counts from).
+//! screens. A finding is the same one while its advisory, package and source (the requirements,
+//! or one container's image) are: a new scan that still finds it keeps its first-seen time (the
+//! age its deadline counts from). Each scanner's findings are replaced only by its own scans.
 
 use super::Engine;
 use super::snapshot::{LogKind, Status};
-use crate::domain::{Severity, Vulnerability};
+use crate::domain::{Scanner, Severity, Vulnerability};
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 
@@ -37,7 +38,7 @@ pub fn worst(open: &[OpenVuln]) -> Option<Severity> {
 }
 
 fn same(a: &Vulnerability, b: &Vulnerability) -> bool {
-    a.advisory == b.advisory && a.package == b.package
+    a.advisory == b.advisory && a.package == b.package && a.source == b.source
 }
 
 fn describe(v: &Vulnerability) -> String {
@@ -50,25 +51,38 @@ fn describe(v: &Vulnerability) -> String {
         .fixed
         .as_deref()
         .map_or_else(|| "no fix known".to_string(), |f| format!("fixed in {f}"));
+    let image = match &v.source {
+        crate::domain::Source::Requirements => String::new(),
+        crate::domain::Source::Image { image, .. } => format!(" (image {image})"),
+    };
     format!(
-        "{}{cve} in {} {}: {}, {fix}",
+        "{}{cve} in {} {}{image}: {}, {fix}",
         v.advisory, v.package, v.installed, v.severity
     )
 }
 
 impl Engine {
-    /// A scan's findings for one model replace what was open: new ones are logged as found,
-    /// those no longer found as gone.
-    pub(super) fn findings(&mut self, t: f64, key: &str, found: Vec<Vulnerability>) {
+    /// A scan's findings for one model replace what that scanner found before: new ones are
+    /// logged as found, those no longer found as gone; other scanners' findings stay.
+    pub(super) fn findings(
+        &mut self,
+        t: f64,
+        key: &str,
+        scanner: Scanner,
+        found: Vec<Vulnerability>,
+    ) {
         let Some(&i) = self.index.get(key) else {
             return;
         };
         let m = &mut self.models[i as usize];
-        let old = std::mem::take(&mut m.vulns);
+        let (old, kept): (Vec<OpenVuln>, Vec<OpenVuln>) = std::mem::take(&mut m.vulns)
+            .iter()
+            .cloned()
+            .partition(|o| o.found.source.scanner() == scanner);
         let key = key.to_string();
-        let mut open: Vec<OpenVuln> = Vec::with_capacity(found.len());
+        let mut open: Vec<OpenVuln> = kept;
         let mut opened = Vec::new();
-        for v in found {
+        for v in found.into_iter().filter(|v| v.source.scanner() == scanner) {
             if open.iter().any(|o| same(&o.found, &v)) {
                 continue;
             }
@@ -146,6 +160,7 @@ mod tests {
             severity,
             score: None,
             title: "t".into(),
+            source: crate::domain::Source::Requirements,
         }
     }
 
@@ -156,6 +171,7 @@ mod tests {
         let found = |t: f64, list: Vec<Vulnerability>| Event::Findings {
             t,
             model: key.clone(),
+            scanner: Scanner::Requirements,
             found: list,
         };
         e.apply(found(
@@ -202,6 +218,7 @@ mod tests {
         e.apply(Event::Findings {
             t: 1.7e9 + 600.0,
             model: "no/such-model".into(),
+            scanner: Scanner::Requirements,
             found: vec![v("D", "x", Severity::High)],
         });
         // the state survives a checkpoint
@@ -210,5 +227,66 @@ mod tests {
             .and_then(|c| Engine::restore(EngineConfig::default(), &c));
         let restored = restored.expect("checkpoint");
         assert_eq!(restored.snapshot(None, 0).vulns, s.vulns);
+    }
+
+    #[test]
+    fn each_scanner_replaces_only_its_own_findings() {
+        let (_, mut e) = crate::harness::start(7, 3, 1.7e9, EngineConfig::default());
+        let key = e.snapshot(None, 0).rows[0].meta.key();
+        let image = |id: &str, container: &str| Vulnerability {
+            source: crate::domain::Source::Image {
+                container: container.into(),
+                image: "ghcr.io/m:1".into(),
+            },
+            ..v(id, "libssl3", Severity::Critical)
+        };
+        let apply = |e: &mut Engine, t: f64, scanner: Scanner, found: Vec<Vulnerability>| {
+            e.apply(Event::Findings {
+                t,
+                model: key.clone(),
+                scanner,
+                found,
+            })
+        };
+        apply(
+            &mut e,
+            1.7e9 + 1.0,
+            Scanner::Requirements,
+            vec![v("A", "pillow", Severity::High)],
+        );
+        // the same CVE in two containers is two findings
+        apply(
+            &mut e,
+            1.7e9 + 2.0,
+            Scanner::Images,
+            vec![image("CVE-1", "server"), image("CVE-1", "proxy")],
+        );
+        let open = |e: &Engine| -> Vec<String> {
+            e.snapshot(None, 0).vulns[0]
+                .open
+                .iter()
+                .map(|o| format!("{} {:?}", o.found.advisory, o.found.source))
+                .collect()
+        };
+        assert_eq!(open(&e).len(), 3, "{:?}", open(&e));
+        // a requirements scan that finds nothing leaves the images' findings open
+        apply(&mut e, 1.7e9 + 3.0, Scanner::Requirements, Vec::new());
+        let left = open(&e);
+        assert_eq!(left.len(), 2, "{left:?}");
+        assert!(
+            left.iter().all(|l| l.starts_with("CVE-1 Image")),
+            "{left:?}"
+        );
+        // an images scan keeps what it still finds (with its first-seen time)
+        apply(
+            &mut e,
+            1.7e9 + 4.0,
+            Scanner::Images,
+            vec![image("CVE-1", "proxy")],
+        );
+        let s = e.snapshot(None, 0);
+        assert_eq!(s.vulns[0].open.len(), 1);
+        assert_eq!(s.vulns[0].open[0].since, 1.7e9 + 2.0);
+        assert_eq!(s.rows[0].vuln, Some(Severity::Critical));
     }
 }

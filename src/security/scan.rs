@@ -86,6 +86,7 @@ impl Finding<'_> {
             severity: self.advisory.severity,
             score: self.advisory.score,
             title: self.advisory.title.clone(),
+            source: crate::domain::Source::Requirements,
         }
     }
 }
@@ -190,6 +191,18 @@ pub struct Report<'a> {
     pub pinned: usize,
     /// Ranges read.
     pub ranges: usize,
+    /// What trivy-operator found in the models' serving images.
+    pub images: Vec<ImageFinding>,
+}
+
+/// One finding in a model's serving image.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct ImageFinding {
+    /// The model.
+    pub model: String,
+    /// What was found (its source names the container and image).
+    #[serde(flatten)]
+    pub found: Vulnerability,
 }
 
 impl Report<'_> {
@@ -198,6 +211,27 @@ impl Report<'_> {
         self.findings
             .iter()
             .any(|f| f.severity().ranks_at_least(threshold))
+            || self
+                .images
+                .iter()
+                .any(|f| f.found.severity.ranks_at_least(threshold))
+    }
+
+    /// Add a model's image findings (kept most severe first).
+    pub fn add_images(&mut self, model: &str, found: Vec<Vulnerability>) {
+        self.images
+            .extend(found.into_iter().map(|found| ImageFinding {
+                model: model.to_string(),
+                found,
+            }));
+        let order = |s: Severity| Severity::ORDER.iter().position(|&o| o == s);
+        self.images.sort_by(|a, b| {
+            order(a.found.severity)
+                .cmp(&order(b.found.severity))
+                .then_with(|| a.model.cmp(&b.model))
+                .then_with(|| a.found.package.cmp(&b.found.package))
+                .then_with(|| a.found.advisory.cmp(&b.found.advisory))
+        });
     }
 }
 
@@ -366,14 +400,71 @@ pub fn table(report: &Report) -> String {
                 .map_or_else(|| "-".to_string(), Version::to_string),
         ]);
     }
-    // each column as wide as its widest cell, the last one as it is
-    let mut widths = [0usize; 7];
-    for r in &rows {
+    if report.pinned + report.ranges > 0 || report.images.is_empty() {
+        columns(&mut out, &rows);
+        let _ = writeln!(
+            out,
+            "{} findings; {} pinned requirements, {} ranges read",
+            report.findings.len(),
+            report.pinned,
+            report.ranges
+        );
+    }
+    for u in &report.unread {
+        let _ = writeln!(
+            out,
+            "not read: {} line {}: {} ({})",
+            u.model, u.line, u.text, u.reason
+        );
+    }
+    if !report.images.is_empty() {
+        let mut rows: Vec<[String; 7]> = vec![[
+            "SEVERITY".into(),
+            "MODEL".into(),
+            "CONTAINER".into(),
+            "PACKAGE".into(),
+            "VERSION".into(),
+            "ID".into(),
+            "FIXED".into(),
+        ]];
+        for f in &report.images {
+            let v = &f.found;
+            let container = match &v.source {
+                crate::domain::Source::Image { container, .. } => container.clone(),
+                crate::domain::Source::Requirements => "-".into(),
+            };
+            rows.push([
+                v.severity.name().to_string(),
+                f.model.clone(),
+                container,
+                v.package.clone(),
+                v.installed.clone(),
+                v.advisory.clone(),
+                v.fixed.clone().unwrap_or_else(|| "no fix".into()),
+            ]);
+        }
+        if !out.is_empty() {
+            out.push('\n');
+        }
+        columns(&mut out, &rows);
+        let _ = writeln!(
+            out,
+            "{} findings in serving images (trivy-operator)",
+            report.images.len()
+        );
+    }
+    out
+}
+
+/// Rows as columns, each as wide as its widest cell, the last one as it is.
+fn columns<const N: usize>(out: &mut String, rows: &[[String; N]]) {
+    let mut widths = [0usize; N];
+    for r in rows {
         for (w, cell) in widths.iter_mut().zip(r) {
             *w = (*w).max(cell.chars().count());
         }
     }
-    for r in &rows {
+    for r in rows {
         let mut line = String::new();
         for (k, cell) in r.iter().enumerate() {
             if k + 1 == r.len() {
@@ -384,21 +475,6 @@ pub fn table(report: &Report) -> String {
         }
         let _ = writeln!(out, "{}", line.trim_end());
     }
-    let _ = writeln!(
-        out,
-        "{} findings; {} pinned requirements, {} ranges read",
-        report.findings.len(),
-        report.pinned,
-        report.ranges
-    );
-    for u in &report.unread {
-        let _ = writeln!(
-            out,
-            "not read: {} line {}: {} ({})",
-            u.model, u.line, u.text, u.reason
-        );
-    }
-    out
 }
 
 #[cfg(test)]

@@ -160,6 +160,7 @@ pub fn findings(world: &SimWorld) -> Vec<Event> {
             out.push(Event::Findings {
                 t: world.time(),
                 model: m.meta.key(),
+                scanner: crate::domain::Scanner::Requirements,
                 found: found.clone(),
             });
         }

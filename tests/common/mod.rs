@@ -2,6 +2,7 @@
 #![allow(dead_code)]
 
 pub mod control;
+pub mod fake_kube;
 pub mod fake_prom;
 pub mod mlflow;
 pub mod prom;

@@ -19,7 +19,7 @@ pub const RBAC_RULES: &[RbacRule] = &[
         group: "apps",
         resource: "deployments",
         verbs: &["get", "list", "patch"],
-        why: "rollback and canary read a Deployment's template and patch it (rollback, version); restart patches the restartedAt annotation; list names the Deployments that exist when a configured name is not found",
+        why: "rollback and canary read a Deployment's template and patch it (rollback, version); restart patches the restartedAt annotation; list names the Deployments that exist when a configured name is not found, and the image scan reads their containers",
     },
     RbacRule {
         group: "apps",
@@ -31,7 +31,13 @@ pub const RBAC_RULES: &[RbacRule] = &[
         group: "apps",
         resource: "replicasets",
         verbs: &["list"],
-        why: "rollback finds the ReplicaSet of the previous revision",
+        why: "rollback finds the ReplicaSet of the previous revision; the image scan follows a report's ReplicaSet to its Deployment",
+    },
+    RbacRule {
+        group: "aquasecurity.github.io",
+        resource: "vulnerabilityreports",
+        verbs: &["list"],
+        why: "the image scan reads trivy-operator's reports of the serving images",
     },
     RbacRule {
         group: "coordination.k8s.io",

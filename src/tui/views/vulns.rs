@@ -1,11 +1,12 @@
 //! The Vulns screen: every known vulnerability open in what the models run (a model's Python
-//! requirements, matched against advisories), most urgent first: the severity as a symbol and
+//! requirements matched against advisories, and trivy-operator's findings in its serving
+//! images), most urgent first: the severity as a symbol and
 //! a word, the package, installed → first fixed version, the advisory and its CVE, and the
 //! finding's age against its deadline (critical 24 h, high and unknown 7 days, medium 30,
 //! low 90). The Fleet screen's `vuln` column flags the models that have one.
 
 use super::{Ctx, fit};
-use crate::domain::Severity;
+use crate::domain::{Severity, Source};
 use crate::engine::OpenVuln;
 use crate::tui::state::Ui;
 use ratatui::Frame;
@@ -151,13 +152,17 @@ pub fn draw(f: &mut Frame, ui: &mut Ui, ctx: &Ctx, area: Rect) {
                 .score
                 .map(|s| format!(", CVSS {s:.1}"))
                 .unwrap_or_default();
-            let action = match (&v.fixed, &v.upgrade_to) {
-                (None, _) => "no fixed version is known: shown, never proposed".to_string(),
-                (Some(_), Some(u)) => format!(
+            let action = match (&v.fixed, &v.upgrade_to, &v.source) {
+                (None, _, _) => "no fixed version is known: shown, never proposed".to_string(),
+                (Some(f), _, Source::Image { container, image }) => format!(
+                    "in the image of container {container} ({image}): a rebuild with {} {f} fixes it",
+                    v.package
+                ),
+                (Some(_), Some(u), _) => format!(
                     "the smallest upgrade with no known advisory: {} {u}",
                     v.package
                 ),
-                (Some(f), None) => format!(
+                (Some(f), None, _) => format!(
                     "fixed in {f}; every later version the advisories name has another advisory"
                 ),
             };
@@ -183,7 +188,7 @@ pub fn draw(f: &mut Frame, ui: &mut Ui, ctx: &Ctx, area: Rect) {
             ]
         }
         None => vec![Line::from(Span::styled(
-            "Findings come from each model's logged requirements matched against the advisories (pitcrew scan lists the same).",
+            "Findings come from each model's logged requirements matched against the advisories, and from trivy-operator's reports of its serving images (pitcrew scan lists the same).",
             ctx.s("ui.text.dim"),
         ))],
     };
