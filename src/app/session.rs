@@ -137,6 +137,7 @@ pub async fn start_session(opts: &ConsoleOptions, paths: &Paths) -> anyhow::Resu
         playbooks: Arc::new(books),
         stats,
         actuator: actuator_name,
+        deadlines: opts.config.deadlines(),
         ..base
     };
     let settings = crate::journal::Settings::of(&cfg);

@@ -8,7 +8,7 @@ pub mod playbooks;
 mod security;
 
 pub use paths::Paths;
-pub use security::SecurityConfig;
+pub use security::{DeadlineHours, SecurityConfig};
 
 use std::path::{Path, PathBuf};
 
@@ -355,6 +355,15 @@ pub(crate) fn fill_template(template: &str, namespace: &str, name: &str) -> Stri
 }
 
 impl Config {
+    /// The deadline policy of findings (`[security.deadline_hours]`, validated at load; the
+    /// default policy without one).
+    pub fn deadlines(&self) -> crate::domain::Deadlines {
+        self.security
+            .as_ref()
+            .and_then(|s| s.deadline_hours.policy().ok())
+            .unwrap_or_default()
+    }
+
     /// The namespaces pitcrew works in on the cluster `k`: those of the configured models
     /// (`namespace/name`), and the cluster's default one; sorted, each once. Each holds its
     /// own Lease.
@@ -514,6 +523,11 @@ impl Config {
                     a.listen
                 ),
             ));
+        }
+        if let Some(sec) = &cfg.security
+            && let Err(msg) = sec.deadline_hours.policy()
+        {
+            problems.push(Problem::at_span(src, at("deadline_hours"), msg));
         }
         for (key, m) in &cfg.models {
             if key.split('/').count() != 2 {

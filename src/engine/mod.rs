@@ -32,7 +32,7 @@ pub use snapshot::{
     BudgetView, FleetRow, LinkView, LogEntry, LogKind, ModelDetail, SPARK_LEN, Snapshot, Status,
     StatusCounts,
 };
-pub use vulns::{ModelVulns, OpenVuln, worst};
+pub use vulns::{ModelVulns, OpenVuln, Queued, queue, time_left, worst};
 
 use crate::diagnosis::{ChangeNote, Context, creep, diagnose};
 use crate::domain::Cause;
@@ -76,6 +76,8 @@ pub struct EngineConfig {
     pub approval_timeout: f64,
     /// Name of the actuator (none in a read-only session).
     pub actuator: Option<String>,
+    /// How long a vulnerability may stay open, by severity.
+    pub deadlines: crate::domain::Deadlines,
 }
 
 /// Seconds from asking for a pod to its serving that the engine assumes when nothing better is
@@ -97,6 +99,7 @@ impl Default for EngineConfig {
             overrides: ClassOverrides::default(),
             approval_timeout: 1800.0,
             actuator: None,
+            deadlines: crate::domain::Deadlines::default(),
         }
     }
 }

@@ -114,6 +114,7 @@ impl Engine {
             registry: self.edge_status(EdgeKind::Registry).map(str::to_string),
             links: Vec::new(),
             vulns: Arc::new(self.vulns()),
+            deadlines: self.cfg.deadlines,
         }
     }
 }

@@ -291,6 +291,8 @@ pub struct Snapshot {
     pub links: Vec<LinkView>,
     /// Every model with a known vulnerability open, in model order.
     pub vulns: Arc<Vec<super::vulns::ModelVulns>>,
+    /// How long a vulnerability may stay open, by severity.
+    pub deadlines: crate::domain::Deadlines,
 }
 
 /// How an attached console's link to one agent stands, for the status bar.

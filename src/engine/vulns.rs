@@ -6,7 +6,7 @@
 
 use super::Engine;
 use super::snapshot::{LogKind, Status};
-use crate::domain::{Scanner, Severity, Vulnerability};
+use crate::domain::{Deadlines, Scanner, Severity, Vulnerability};
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 
@@ -26,8 +26,43 @@ pub struct ModelVulns {
     pub model: u32,
     /// Its key, `namespace/name`.
     pub key: String,
+    /// Its business priority, 1 (highest) to 5.
+    pub priority: u8,
     /// What is open.
     pub open: Arc<Vec<OpenVuln>>,
+}
+
+/// One finding in the queue: the model's key and priority, and the finding.
+pub type Queued<'a> = (&'a str, u8, &'a OpenVuln);
+
+/// Seconds left before a finding's deadline under `deadlines` at `now` (negative: overdue);
+/// none for a severity without one.
+pub fn time_left(o: &OpenVuln, deadlines: &Deadlines, now: f64) -> Option<f64> {
+    deadlines.of(o.found.severity).map(|d| o.since + d - now)
+}
+
+/// Every open finding in the order they are to be dealt with: the deadline first (the
+/// soonest, overdue ones before all), then the model's priority (findings of one scan share
+/// their deadline), then severity; findings without a deadline last.
+pub fn queue<'a>(vulns: &'a [ModelVulns], deadlines: &Deadlines, now: f64) -> Vec<Queued<'a>> {
+    let mut v: Vec<Queued> = vulns
+        .iter()
+        .flat_map(|m| m.open.iter().map(move |o| (m.key.as_str(), m.priority, o)))
+        .collect();
+    let order = |s: Severity| Severity::ORDER.iter().position(|o| *o == s);
+    v.sort_by(|a, b| {
+        let (la, lb) = (
+            time_left(a.2, deadlines, now),
+            time_left(b.2, deadlines, now),
+        );
+        la.is_none()
+            .cmp(&lb.is_none())
+            .then(la.unwrap_or(0.0).total_cmp(&lb.unwrap_or(0.0)))
+            .then(a.1.cmp(&b.1))
+            .then(order(a.2.found.severity).cmp(&order(b.2.found.severity)))
+            .then(a.0.cmp(b.0))
+    });
+    v
 }
 
 /// The most severe of a list, by the order findings are listed in (unknown after high).
@@ -138,6 +173,7 @@ impl Engine {
             .map(|(i, m)| ModelVulns {
                 model: i as u32,
                 key: m.meta.key(),
+                priority: m.meta.priority,
                 open: m.vulns.clone(),
             })
             .collect()
@@ -288,5 +324,48 @@ mod tests {
         assert_eq!(s.vulns[0].open.len(), 1);
         assert_eq!(s.vulns[0].open[0].since, 1.7e9 + 2.0);
         assert_eq!(s.rows[0].vuln, Some(Severity::Critical));
+    }
+
+    #[test]
+    fn the_queue_goes_by_deadline_then_priority_then_severity() {
+        let open = |id: &str, sev: Severity, since: f64| OpenVuln {
+            found: v(id, "p", sev),
+            since,
+        };
+        let model = |key: &str, priority: u8, open: Vec<OpenVuln>| ModelVulns {
+            model: 0,
+            key: key.into(),
+            priority,
+            open: Arc::new(open),
+        };
+        let d = Deadlines::default();
+        let day = 86_400.0;
+        let vulns = vec![
+            // low priority, critical found now: 24 h left
+            model("a/low", 5, vec![open("C1", Severity::Critical, 10.0 * day)]),
+            // high priority, the same critical in the same scan: first of the two
+            model("a/top", 1, vec![open("C2", Severity::Critical, 10.0 * day)]),
+            // a high finding 6.5 days old: 12 h left, before both
+            model("a/mid", 3, vec![open("H1", Severity::High, 3.5 * day)]),
+            // a medium one 31 days old: overdue, first of all
+            model("a/old", 4, vec![open("M1", Severity::Medium, -21.0 * day)]),
+            // none: no deadline, last
+            model("a/zero", 1, vec![open("Z", Severity::None, 10.0 * day)]),
+        ];
+        let ids: Vec<&str> = queue(&vulns, &d, 10.0 * day)
+            .iter()
+            .map(|q| q.2.found.advisory.as_str())
+            .collect();
+        assert_eq!(ids, vec!["M1", "H1", "C2", "C1", "Z"]);
+        // a policy that gives high findings two weeks puts H1 after the criticals
+        let long = Deadlines {
+            high: 14.0 * day,
+            ..d
+        };
+        let ids: Vec<&str> = queue(&vulns, &long, 10.0 * day)
+            .iter()
+            .map(|q| q.2.found.advisory.as_str())
+            .collect();
+        assert_eq!(ids, vec!["M1", "C2", "C1", "H1", "Z"]);
     }
 }

@@ -147,6 +147,10 @@ pub struct Settings {
     /// Health objectives (journals written before they were recorded: the defaults).
     #[serde(default)]
     pub objectives: crate::engine::Objectives,
+    /// The findings' deadline policy (journals written before it was configurable: the
+    /// default).
+    #[serde(default)]
+    pub deadlines: crate::domain::Deadlines,
 }
 
 impl Settings {
@@ -164,6 +168,7 @@ impl Settings {
             overrides: cfg.overrides.entries(),
             approval_timeout: cfg.approval_timeout,
             objectives: cfg.objectives,
+            deadlines: cfg.deadlines,
         }
     }
 
@@ -181,6 +186,7 @@ impl Settings {
             overrides: ClassOverrides::from_entries(&self.overrides),
             approval_timeout: self.approval_timeout,
             objectives: self.objectives,
+            deadlines: self.deadlines,
             ..EngineConfig::default()
         }
     }

@@ -1,13 +1,14 @@
 //! The Vulns screen: every known vulnerability open in what the models run (a model's Python
 //! requirements matched against advisories, and trivy-operator's findings in its serving
-//! images), most urgent first: the severity as a symbol and
-//! a word, the package, installed → first fixed version, the advisory and its CVE, and the
-//! finding's age against its deadline (critical 24 h, high and unknown 7 days, medium 30,
-//! low 90). The Fleet screen's `vuln` column flags the models that have one.
+//! images), in the queue's order (the deadline, then the model's priority): the severity as a
+//! symbol and a word, the package, installed → first fixed version, the advisory and its CVE,
+//! and the time left before its deadline (the policy of `[security.deadline_hours]`; by
+//! default critical 24 h, high and unknown 7 days, medium 30, low 90). The Fleet screen's
+//! `vuln` column flags the models that have one.
 
 use super::{Ctx, fit};
 use crate::domain::{Severity, Source};
-use crate::engine::OpenVuln;
+use crate::engine::{Queued, queue, time_left};
 use crate::tui::state::Ui;
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
@@ -40,36 +41,18 @@ fn span(secs: f64) -> String {
     }
 }
 
-/// Seconds left before the finding's deadline (negative: overdue), when it has one.
-fn left(o: &OpenVuln, now: f64) -> Option<f64> {
-    o.found.severity.deadline().map(|d| o.since + d - now)
-}
-
-/// Every open finding as (model key, finding), most urgent first, those the filter keeps.
-fn listed<'a>(ctx: &'a Ctx, filter: &str) -> Vec<(&'a str, &'a OpenVuln)> {
-    let mut v: Vec<(&str, &OpenVuln)> = ctx
-        .snap
-        .vulns
-        .iter()
-        .flat_map(|m| m.open.iter().map(move |o| (m.key.as_str(), o)))
-        .filter(|(k, o)| {
+/// Every open finding, in the queue's order (deadline, then the model's priority, then
+/// severity), those the filter keeps.
+fn listed<'a>(ctx: &'a Ctx, filter: &str) -> Vec<Queued<'a>> {
+    queue(&ctx.snap.vulns, &ctx.snap.deadlines, ctx.snap.t)
+        .into_iter()
+        .filter(|(k, _, o)| {
             filter.is_empty()
                 || k.contains(filter)
                 || o.found.package.contains(filter)
                 || o.found.advisory.contains(filter)
         })
-        .collect();
-    let now = ctx.snap.t;
-    let order = |s: Severity| Severity::ORDER.iter().position(|o| *o == s);
-    v.sort_by(|a, b| {
-        let (la, lb) = (left(a.1, now), left(b.1, now));
-        la.is_none()
-            .cmp(&lb.is_none())
-            .then(la.unwrap_or(0.0).total_cmp(&lb.unwrap_or(0.0)))
-            .then(order(a.1.found.severity).cmp(&order(b.1.found.severity)))
-            .then(a.0.cmp(b.0))
-    });
-    v
+        .collect()
 }
 
 /// Draw the Vulns screen.
@@ -94,12 +77,12 @@ pub fn draw(f: &mut Frame, ui: &mut Ui, ctx: &Ctx, area: Rect) {
         .skip(ui.vulns.offset)
         .take(page)
         .enumerate()
-        .map(|(k, (model, o))| {
+        .map(|(k, (model, _, o))| {
             let v = &o.found;
             let (label, scope) = severity_label(v.severity, ui.ascii);
             let arrow = if ui.ascii { "->" } else { "→" };
             let fix = v.fixed.as_deref().unwrap_or("no fix");
-            let due = match left(o, now) {
+            let due = match time_left(o, &ctx.snap.deadlines, now) {
                 Some(l) if l < 0.0 => (format!("LATE {}", span(-l)), "status.crit"),
                 Some(l) => (format!("{} left", span(l)), "ui.text"),
                 None => ("—".to_string(), "ui.text.dim"),
@@ -146,7 +129,7 @@ pub fn draw(f: &mut Frame, ui: &mut Ui, ctx: &Ctx, area: Rect) {
 
     // the top row in full: what it is, and what can be done about it
     let text: Vec<Line> = match list.get(ui.vulns.offset) {
-        Some((model, o)) => {
+        Some((model, _, o)) => {
             let v = &o.found;
             let score = v
                 .score
