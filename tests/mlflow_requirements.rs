@@ -140,27 +140,10 @@ async fn logged_requirements_are_read_back_and_scanned() {
         .into_iter()
         .map(meta)
         .collect();
-    let events = pitcrew::app::scan_vulnerabilities(
-        &by_name,
-        &pitcrew::security::builtin::index(),
-        &metas,
-        1.7e9,
-    )
-    .await;
-    let found: Vec<(String, Vec<String>)> = events
-        .into_iter()
-        .map(|e| match e {
-            pitcrew::engine::Event::Findings {
-                t, model, found, ..
-            } => {
-                assert_eq!(t, 1.7e9);
-                let mut ids: Vec<String> = found.into_iter().map(|v| v.advisory).collect();
-                ids.sort();
-                (model, ids)
-            }
-            other => panic!("{other:?}"),
-        })
-        .collect();
+    let builtin =
+        pitcrew::app::Advisories::Index(std::sync::Arc::new(pitcrew::security::builtin::index()));
+    let events = pitcrew::app::scan_vulnerabilities(&by_name, &builtin, &metas, 1.7e9).await;
+    let found = ids_of(events);
     assert_eq!(
         found,
         vec![
@@ -174,6 +157,44 @@ async fn logged_requirements_are_read_back_and_scanned() {
             ),
         ]
     );
+    // from an OSV API (a fake serving the real records of the packages these models require;
+    // its first answer a 503): the same findings as the same records read from a directory
+    let packages = ["mlflow", "pillow", "py"];
+    let api = common::fake_osv::serve(common::fake_osv::db(&packages));
+    let client = pitcrew::clients::osv::OsvClient::new(&api, 10.0).expect("client");
+    let from_api = pitcrew::app::Advisories::Api(std::sync::Arc::new(client));
+    let by_api =
+        ids_of(pitcrew::app::scan_vulnerabilities(&by_name, &from_api, &metas, 1.7e9).await);
+    let root = common::shared_data().join("security/pypa-advisory-database/vulns");
+    let mut records = Vec::new();
+    for p in packages {
+        records.extend(
+            pitcrew::security::osv::load_dir(&root.join(p))
+                .expect("records")
+                .0,
+        );
+    }
+    let dir = pitcrew::app::Advisories::Index(std::sync::Arc::new(
+        pitcrew::security::index::Index::build(&records, "PyPI"),
+    ));
+    let by_dir = ids_of(pitcrew::app::scan_vulnerabilities(&by_name, &dir, &metas, 1.7e9).await);
+    assert_eq!(by_api, by_dir);
+    assert!(
+        by_api[0].1.contains(&"PYSEC-2023-175".to_string()),
+        "{by_api:?}"
+    );
+    // an API that does not answer: no findings at all, never "clean"
+    let gone = pitcrew::clients::osv::OsvClient::new("http://127.0.0.1:9", 2.0)
+        .expect("client")
+        .with_retries(0);
+    let none = pitcrew::app::scan_vulnerabilities(
+        &by_name,
+        &pitcrew::app::Advisories::Api(std::sync::Arc::new(gone)),
+        &metas,
+        1.7e9,
+    )
+    .await;
+    assert!(none.is_empty(), "{none:?}");
 
     // pitcrew scan --config: every registered model, what its serving version logged
     let dir = tempfile::tempdir().expect("tempdir");
@@ -227,4 +248,22 @@ async fn logged_requirements_are_read_back_and_scanned() {
         stderr.contains("1 models not scanned") && stderr.contains("blur"),
         "{stderr}"
     );
+}
+
+/// Each Findings event's model and advisory ids, sorted.
+fn ids_of(events: Vec<pitcrew::engine::Event>) -> Vec<(String, Vec<String>)> {
+    events
+        .into_iter()
+        .map(|e| match e {
+            pitcrew::engine::Event::Findings {
+                t, model, found, ..
+            } => {
+                assert_eq!(t, 1.7e9);
+                let mut ids: Vec<String> = found.into_iter().map(|v| v.advisory).collect();
+                ids.sort();
+                (model, ids)
+            }
+            other => panic!("{other:?}"),
+        })
+        .collect()
 }

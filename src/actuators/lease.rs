@@ -18,7 +18,7 @@
 //! (client-go's leader election instead waits a full duration after it first sees a renewal;
 //! keep `lease_seconds` well above the clock skew of the machines that run pitcrew).
 
-use super::kube::error::{KubeError, Op};
+use crate::clients::kube_error::{KubeError, Op};
 use jiff::{SignedDuration, Timestamp};
 use k8s_openapi::api::coordination::v1::{Lease, LeaseSpec};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{MicroTime, ObjectMeta};

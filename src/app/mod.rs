@@ -110,7 +110,7 @@ mod images;
 mod merge;
 mod outcomes;
 mod registry;
-pub use registry::scan_vulnerabilities;
+pub use registry::{Advisories, scan_vulnerabilities};
 mod replay;
 mod resume;
 mod session;

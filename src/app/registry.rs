@@ -1,11 +1,13 @@
 //! The registry poll task: reads the model registry for the models the engine task names (it
 //! asks every minute, with the engine's own list and time, not the UI's snapshot) and turns
 //! champion versions and new candidates into events. With advisories configured
-//! (`[security] advisories`), it also reads, every [`VULN_SCAN_SECS`], the requirements each
-//! model's serving version logged, and hands what they are known to be vulnerable to to the
-//! engine ([`Event::Findings`]).
+//! (`[security] advisories`, a directory read once at the start, or `osv_api`, asked at each
+//! scan for the packages the models require), it also reads, every [`VULN_SCAN_SECS`], the
+//! requirements each model's serving version logged, and hands what they are known to be
+//! vulnerable to to the engine ([`Event::Findings`]).
 
 use crate::clients::mlflow::Registry;
+use crate::clients::osv::OsvClient;
 use crate::engine::Event;
 use crate::security::index::Index;
 use crate::sources::mlflow::CandidateWatch;
@@ -20,6 +22,15 @@ pub(crate) const REGISTRY_POLL_SECS: u64 = 60;
 /// Seconds of the engine's time between two scans of what the models run.
 pub(crate) const VULN_SCAN_SECS: f64 = 3600.0;
 
+/// Where a scan's advisories come from.
+#[derive(Clone)]
+pub enum Advisories {
+    /// An index built once (a directory of records).
+    Index(Arc<Index>),
+    /// An OSV API, asked at each scan for the packages the models require.
+    Api(Arc<OsvClient>),
+}
+
 /// What the engine task asks the registry poll: every model the engine knows, in its order,
 /// and the engine's time.
 pub(crate) type Ask = (Vec<crate::fleet::ModelMeta>, f64);
@@ -31,7 +42,7 @@ pub(super) async fn poll_registry(
     registry: Registry,
     mut asks: mpsc::Receiver<Ask>,
     busy: Arc<AtomicBool>,
-    advisories: Option<Arc<Index>>,
+    advisories: Option<Advisories>,
     tx: mpsc::Sender<Event>,
     status: watch::Sender<Option<String>>,
     cancel: CancellationToken,
@@ -48,14 +59,14 @@ pub(super) async fn poll_registry(
         };
         busy.store(true, Ordering::Release);
         poll_once(&registry, &mut watch, &metas, t, &tx, &status, &cancel).await;
-        if let Some(index) = &advisories
+        if let Some(advisories) = &advisories
             && !metas.is_empty()
             && t - scanned >= VULN_SCAN_SECS
         {
             scanned = t;
             let events = tokio::select! {
                 _ = cancel.cancelled() => return,
-                e = scan_vulnerabilities(&registry, index, &metas, t) => e,
+                e = scan_vulnerabilities(&registry, advisories, &metas, t) => e,
             };
             for ev in events {
                 if tx.send(ev).await.is_err() {
@@ -70,13 +81,14 @@ pub(super) async fn poll_registry(
     }
 }
 
-/// What each model's serving version logged as its requirements, matched against `index`:
-/// one [`Event::Findings`] a model whose requirements could be read (an empty one closes
-/// what was open). A model that logged none, or could not be read, is left as it was (the
-/// reason in the log).
+/// What each model's serving version logged as its requirements, matched against the
+/// advisories: one [`Event::Findings`] a model whose requirements could be read (an empty one
+/// closes what was open). A model that logged none, or could not be read, is left as it was
+/// (the reason in the log); so is every model when the OSV API cannot be read (never reported
+/// clean on advisories not read).
 pub async fn scan_vulnerabilities(
     registry: &Registry,
-    index: &Index,
+    advisories: &Advisories,
     metas: &[crate::fleet::ModelMeta],
     t: f64,
 ) -> Vec<Event> {
@@ -85,7 +97,7 @@ pub async fn scan_vulnerabilities(
         .map(|m| registry.registered_name(&m.namespace, &m.name))
         .collect();
     let read = registry.logged_requirements_of(names).await;
-    let mut events = Vec::new();
+    let mut targets = Vec::new();
     for (m, (_, logged)) in metas.iter().zip(read) {
         let key = m.key();
         let text = match logged {
@@ -94,16 +106,36 @@ pub async fn scan_vulnerabilities(
             Err(e) => Err(e.to_string()),
         };
         match text {
-            Ok(text) => events.push(Event::Findings {
-                t,
+            Ok(requirements) => targets.push(crate::security::scan::Target {
                 model: key,
-                scanner: crate::domain::Scanner::Requirements,
-                found: crate::security::scan::vulnerabilities(index, &text),
+                requirements,
             }),
             Err(e) => tracing::warn!("requirements of {key} not read: {e}"),
         }
     }
-    events
+    let index = match advisories {
+        Advisories::Index(i) => i.clone(),
+        Advisories::Api(api) if !targets.is_empty() => {
+            let packages = crate::security::scan::packages(&targets);
+            match api.index(&packages).await {
+                Ok(i) => Arc::new(i),
+                Err(e) => {
+                    tracing::warn!("no vulnerability scan: {e}");
+                    return Vec::new();
+                }
+            }
+        }
+        Advisories::Api(_) => return Vec::new(),
+    };
+    targets
+        .into_iter()
+        .map(|target| Event::Findings {
+            t,
+            scanner: crate::domain::Scanner::Requirements,
+            found: crate::security::scan::vulnerabilities(&index, &target.requirements),
+            model: target.model,
+        })
+        .collect()
 }
 
 /// One read of the registry for `metas` at the engine's time `t`: its events to the engine,

@@ -23,6 +23,9 @@ use std::sync::Arc;
 use tokio::sync::{mpsc, watch};
 use tokio_util::sync::CancellationToken;
 
+/// Seconds an OSV API request may take.
+const OSV_API_TIMEOUT: f64 = 30.0;
+
 /// A running session: source, engine and actuator tasks, without a terminal.
 pub struct Session {
     /// Snapshots published by the engine.
@@ -364,15 +367,11 @@ pub async fn start_session(opts: &ConsoleOptions, paths: &Paths) -> anyhow::Resu
         )),
     };
     tasks.insert(0, source);
-    // what the models run is matched against these, read once at the start
-    let advisories = match (
-        &registry,
-        opts.config
-            .security
-            .as_ref()
-            .and_then(|s| s.advisories.as_ref()),
-    ) {
-        (Some(_), Some(dir)) => {
+    // what the models run is matched against these: a directory read once at the start, or
+    // an OSV API asked at each scan
+    let security = opts.config.security.clone().unwrap_or_default();
+    let advisories = match (&registry, &security.advisories, &security.osv_api) {
+        (Some(_), Some(dir), _) => {
             let (records, unread) = crate::security::osv::load_dir(dir)
                 .map_err(|e| anyhow::anyhow!("{e}"))
                 .context("[security] advisories cannot be read")?;
@@ -384,10 +383,15 @@ pub async fn start_session(opts: &ConsoleOptions, paths: &Paths) -> anyhow::Resu
                     u.reason
                 );
             }
-            Some(Arc::new(crate::security::index::Index::build(
-                &records, "PyPI",
+            Some(super::registry::Advisories::Index(Arc::new(
+                crate::security::index::Index::build(&records, "PyPI"),
             )))
         }
+        (Some(_), None, Some(url)) => Some(super::registry::Advisories::Api(Arc::new(
+            crate::clients::osv::OsvClient::new(url, OSV_API_TIMEOUT)
+                .map_err(|e| anyhow::anyhow!("{e}"))
+                .context("[security] osv_api cannot be used")?,
+        ))),
         _ => None,
     };
     let mut registry_link = None;

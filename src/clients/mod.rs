@@ -7,6 +7,7 @@
 //! - [`agent`]: a pitcrew agent's control API (its stream and its commands);
 //! - [`body`]: reading an HTTP body up to a limit;
 //! - [`kube`]: a Kubernetes client from the kubeconfig or the pod's service account;
+//! - [`kube_error`]: what a Kubernetes request fails with, naming the request;
 //! - [`mlflow`]: the MLflow model registry;
 //! - [`osv`]: an OSV API's advisories;
 //! - [`prometheus`]: Prometheus's query API.
@@ -14,6 +15,7 @@
 pub mod agent;
 pub mod body;
 pub mod kube;
+pub mod kube_error;
 pub mod mlflow;
 pub mod osv;
 pub mod prometheus;

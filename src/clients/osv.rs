@@ -234,6 +234,26 @@ impl OsvClient {
     }
 }
 
+impl OsvClient {
+    /// The index of every advisory the API has for these packages (PyPI), each record read
+    /// as the OSV schema says; a record that does not parse fails the whole (a scan never
+    /// reports clean on what it could not read).
+    pub async fn index(
+        &self,
+        packages: &[String],
+    ) -> Result<crate::security::index::Index, String> {
+        let texts = self
+            .records(packages, "PyPI")
+            .await
+            .map_err(|e| e.to_string())?;
+        let mut records = Vec::with_capacity(texts.len());
+        for text in texts {
+            records.push(crate::security::osv::parse_record(&text, true)?);
+        }
+        Ok(crate::security::index::Index::build(&records, "PyPI"))
+    }
+}
+
 /// The API's JSON, as much of it as is read.
 mod wire {
     use serde::Deserialize;

@@ -239,14 +239,7 @@ fn from_api(url: &str, targets: &[Target]) -> Result<Index, String> {
         .enable_all()
         .build()
         .map_err(|e| format!("cannot start the runtime: {e}"))?;
-    let texts = rt
-        .block_on(client.records(&packages, "PyPI"))
-        .map_err(|e| e.to_string())?;
-    let mut records = Vec::with_capacity(texts.len());
-    for text in texts {
-        records.push(pitcrew::security::osv::parse_record(&text, true)?);
-    }
-    Ok(Index::build(&records, "PyPI"))
+    rt.block_on(client.index(&packages))
 }
 
 /// The files given, each named by its path.

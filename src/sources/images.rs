@@ -13,7 +13,7 @@
 //! A model whose Deployment is not there, or whose current ReplicaSet has no report yet, is
 //! "not scanned" (its last findings stand): only a report says there is nothing to find.
 
-use crate::actuators::kube::{KubeError, Op};
+use crate::clients::kube_error::{KubeError, Op};
 use crate::config::{KubeConfig, fill_template};
 use crate::domain::Vulnerability;
 use crate::security::trivy::ReportObject;

@@ -3,6 +3,7 @@
 
 pub mod control;
 pub mod fake_kube;
+pub mod fake_osv;
 pub mod fake_prom;
 pub mod mlflow;
 pub mod prom;

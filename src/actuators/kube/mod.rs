@@ -47,11 +47,10 @@
 //!   action reaches any actuator; this one carries out what it is given.
 
 mod actions;
-pub(crate) mod error;
 mod manifest;
 mod rbac;
 
-pub use error::{DeploymentNotFound, KubeError, Op};
+pub use crate::clients::kube_error::{DeploymentNotFound, KubeError, Op};
 pub use manifest::{
     CanarySplit, canary_split, job_from_cronjob, merge_diff, version_of, with_version,
 };
