@@ -139,6 +139,62 @@ fn the_smallest_safe_upgrade_leaves_no_known_advisory() {
 }
 
 #[test]
+fn a_patch_bumps_to_the_smallest_version_safe_at_the_threshold_and_says_how_big_a_change() {
+    use pitcrew::security::bump::{BumpKind, bump};
+    let i = index();
+    let mut bumps = Vec::new();
+    for (package, pinned) in [
+        ("urllib3", "1.24.1"),
+        ("pillow", "9.5.0"),
+        ("mlflow", "2.16.2"),
+        ("aiohttp", "3.9.1"),
+        ("requests", "2.19.0"),
+    ] {
+        let name = PackageName::from_str(package).expect("a valid test input");
+        let from = Version::from_str(pinned).expect("a valid test input");
+        for threshold in [Severity::Critical, Severity::High, Severity::Low] {
+            let Some(b) = bump(i, &name, &from, threshold) else {
+                continue;
+            };
+            let to = Version::from_str(&b.to).expect("a version");
+            let blocking = |v: &Version| {
+                i.affecting(&name, v)
+                    .iter()
+                    .any(|h| h.advisory.severity.ranks_at_least(threshold))
+            };
+            assert!(to > from && !blocking(&to), "{package} {pinned} -> {to}");
+            // no smaller release the data names is safe at this threshold
+            for v in i.known_versions(&name) {
+                if *v > from && *v < to && !v.any_prerelease() {
+                    assert!(blocking(v), "{package}: {v} was safe and smaller than {to}");
+                }
+            }
+            let major = from.release()[0] != to.release()[0];
+            assert_eq!(
+                b.kind == BumpKind::Major,
+                major,
+                "{package} {pinned} -> {to}"
+            );
+            bumps.push(format!("{package} {pinned} -> {to} ({})", b.kind.name()));
+        }
+    }
+    // every pin is inside some published range: each has a bump at the lowest threshold
+    assert!(bumps.len() >= 5, "{bumps:?}");
+    // a known answer, from the real records the simulated fleet ships with: aiohttp 3.9.1
+    // (PYSEC-2024-24, fixed in 3.9.2) is a patch release away from no known advisory
+    let shipped = pitcrew::security::builtin::index();
+    let aiohttp = PackageName::from_str("aiohttp").expect("a name");
+    let b = bump(
+        &shipped,
+        &aiohttp,
+        &Version::from_str("3.9.1").expect("a version"),
+        Severity::Low,
+    )
+    .expect("a bump");
+    assert_eq!((b.to.as_str(), b.kind), ("3.9.2", BumpKind::Patch));
+}
+
+#[test]
 fn scan_prints_findings_and_fails_at_the_threshold() {
     let dir = tempfile::tempdir().expect("a valid test input");
     let req = dir.path().join("requirements.txt");
