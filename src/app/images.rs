@@ -5,6 +5,7 @@
 //! namespace that cannot be read, or a model whose Deployment is not there, is said once as a
 //! notice (again only when what is wrong changes).
 
+use super::registry::next_ask;
 use crate::config::KubeConfig;
 use crate::domain::Scanner;
 use crate::engine::Event;
@@ -26,12 +27,8 @@ pub(super) async fn poll_images(
 ) {
     let mut said: BTreeSet<String> = BTreeSet::new();
     loop {
-        let (metas, t) = tokio::select! {
-            _ = cancel.cancelled() => return,
-            ask = asks.recv() => match ask {
-                Some(a) => a,
-                None => return,
-            },
+        let Some((metas, t)) = next_ask(&mut asks, &cancel).await else {
+            return;
         };
         busy.store(true, Ordering::Release);
         let keys: Vec<String> = metas.iter().map(crate::fleet::ModelMeta::key).collect();

@@ -35,6 +35,17 @@ pub enum Advisories {
 /// and the engine's time.
 pub(crate) type Ask = (Vec<crate::fleet::ModelMeta>, f64);
 
+/// A poll task's next ask; `None` once it is cancelled or the engine task is gone.
+pub(super) async fn next_ask(
+    asks: &mut mpsc::Receiver<Ask>,
+    cancel: &CancellationToken,
+) -> Option<Ask> {
+    tokio::select! {
+        _ = cancel.cancelled() => None,
+        ask = asks.recv() => ask,
+    }
+}
+
 /// Read the registry for the models of each [`Ask`] the engine task sends (every
 /// [`REGISTRY_POLL_SECS`]): champion versions and new candidates go to the engine as events;
 /// how it went goes to `status` (shown in the status bar).
@@ -50,12 +61,8 @@ pub(super) async fn poll_registry(
     let mut watch = CandidateWatch::new();
     let mut scanned = f64::NEG_INFINITY;
     loop {
-        let (metas, t) = tokio::select! {
-            _ = cancel.cancelled() => return,
-            ask = asks.recv() => match ask {
-                Some(a) => a,
-                None => return,
-            },
+        let Some((metas, t)) = next_ask(&mut asks, &cancel).await else {
+            return;
         };
         busy.store(true, Ordering::Release);
         poll_once(&registry, &mut watch, &metas, t, &tx, &status, &cancel).await;

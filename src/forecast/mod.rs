@@ -47,6 +47,8 @@
 //! - [`hpa`]: the Kubernetes HorizontalPodAutoscaler algorithm as documented.
 //! - [`scaling_backtest`]: replays demand against static, HPA and predictive policies.
 //! - [`deploy`]: a deployment-duration predictor with recommendations.
+//! - [`rightsize`]: CPU and memory requests from decaying usage histograms, as the Vertical Pod
+//!   Autoscaler's recommender makes them.
 //! - [`cli`]: the library side of `pitcrew forecast` and `pitcrew backtest scaling`.
 
 pub mod capacity;
@@ -58,6 +60,7 @@ pub mod hpa;
 pub mod linear;
 pub mod naive;
 pub mod profile;
+pub mod rightsize;
 pub mod scaling_backtest;
 pub mod seasonality;
 pub mod select;
