@@ -36,8 +36,9 @@ pub struct Args {
     #[arg(long = "requirements")]
     pub requirements: Vec<PathBuf>,
     /// The config file: its `[mlflow]` registry is scanned (every registered model, what its
-    /// serving version logged), its `[security]` says where advisories are. Default
-    /// `<config dir>/config.toml` when it exists.
+    /// serving version logged) and, with `[kubernetes]`, the serving images of the models its
+    /// `[models]` names (trivy-operator's reports); its `[security]` says where advisories
+    /// are. Default `<config dir>/config.toml` when it exists.
     #[arg(long, value_name = "PATH")]
     pub config: Option<PathBuf>,
     /// Number of simulated models, when the simulated fleet is scanned.
