@@ -280,11 +280,7 @@ fn an_agent_on_a_real_fleet_exports_what_trivy_found_in_its_serving_images() {
     let cfg = dir.path().join("config.toml");
     std::fs::write(
         &cfg,
-        format!(
-            "[prometheus]\nurl = \"http://{prom}\"\nstep_seconds = 5\nbackfill_hours = 1\n\
-             [prometheus.queries]\nrequest_rate = \"rate_q\"\nlatency_p95 = \"p95_q\"\n\
-             [kubernetes]\nnamespace = \"shop\"\n"
-        ),
+        common::fake_prom::config(&prom, "[kubernetes]\nnamespace = \"shop\"\n"),
     )
     .unwrap();
     let (mut child, addr) = common::spawn_agent(

@@ -14,11 +14,7 @@ fn agent_on_prometheus_exports_its_models_and_builds_no_actuator() {
     let cfg = dir.path().join("config.toml");
     std::fs::write(
         &cfg,
-        format!(
-            "[prometheus]\nurl = \"http://{prom}\"\nstep_seconds = 5\nbackfill_hours = 1\n\
-             [prometheus.queries]\nrequest_rate = \"rate_q\"\nlatency_p95 = \"p95_q\"\n\
-             [models.\"shop/alpha\"]\npriority = 1\n"
-        ),
+        common::fake_prom::config(&prom, "[models.\"shop/alpha\"]\npriority = 1\n"),
     )
     .unwrap();
     let check = common::bin()

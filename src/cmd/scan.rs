@@ -145,9 +145,7 @@ pub fn run(args: Args, seed: u64) -> ExitCode {
     {
         match images(k, &cfg) {
             Ok(scanned) => {
-                for (model, found) in scanned.found {
-                    report.add_images(&model, found);
-                }
+                report.add_images(scanned.found);
                 for (model, why) in scanned.unscanned {
                     eprintln!("pitcrew scan: the images of {model} not scanned: {why}");
                 }
@@ -229,6 +227,15 @@ fn advisories(dir: &std::path::Path) -> Result<Index, ExitCode> {
     Ok(index)
 }
 
+/// Run `f` to its end on a runtime of this thread (the command's one wait on the network).
+fn block_on<F: std::future::Future>(f: F) -> Result<F::Output, String> {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| format!("cannot start the runtime: {e}"))?;
+    Ok(rt.block_on(f))
+}
+
 /// Seconds an OSV API request may take.
 const OSV_API_TIMEOUT: f64 = 30.0;
 
@@ -236,11 +243,7 @@ const OSV_API_TIMEOUT: f64 = 30.0;
 fn from_api(url: &str, targets: &[Target]) -> Result<Index, String> {
     let client = pitcrew::clients::osv::OsvClient::new(url, OSV_API_TIMEOUT)?;
     let packages = pitcrew::security::scan::packages(targets);
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| format!("cannot start the runtime: {e}"))?;
-    rt.block_on(client.index(&packages))
+    block_on(client.index(&packages))?
 }
 
 /// The files given, each named by its path.
@@ -278,11 +281,7 @@ fn simulated(seed: u64, n: usize) -> Targets {
 /// Every registered model of the registry: what its serving version logged.
 fn registry(cfg: &pitcrew::config::MlflowConfig) -> Result<Targets, String> {
     let registry = Registry::new(cfg).map_err(|e| e.to_string())?;
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| format!("cannot start the runtime: {e}"))?;
-    rt.block_on(async {
+    block_on(async {
         let models = registry
             .client()
             .search_registered_models(None)
@@ -315,7 +314,7 @@ fn registry(cfg: &pitcrew::config::MlflowConfig) -> Result<Targets, String> {
             }
         }
         Ok(out)
-    })
+    })?
 }
 
 /// What the serving images' scan read.
@@ -341,11 +340,7 @@ fn images(
             "pitcrew scan: no serving image scanned: [kubernetes] is set but [models] names no model (namespace/name) whose Deployment to follow"
         );
     }
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| format!("cannot start the runtime: {e}"))?;
-    rt.block_on(async {
+    block_on(async {
         let client = pitcrew::clients::kube::client(k.context.as_deref())
             .await
             .map_err(|e| e.to_string())?;
@@ -375,5 +370,5 @@ fn images(
             }
         }
         Ok(out)
-    })
+    })?
 }

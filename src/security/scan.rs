@@ -217,13 +217,15 @@ impl Report<'_> {
                 .any(|f| f.found.severity.ranks_at_least(threshold))
     }
 
-    /// Add a model's image findings (kept most severe first).
-    pub fn add_images(&mut self, model: &str, found: Vec<Vulnerability>) {
-        self.images
-            .extend(found.into_iter().map(|found| ImageFinding {
-                model: model.to_string(),
-                found,
-            }));
+    /// Add the models' image findings, listed most severe first.
+    pub fn add_images(&mut self, found: Vec<(String, Vec<Vulnerability>)>) {
+        for (model, list) in found {
+            self.images
+                .extend(list.into_iter().map(|found| ImageFinding {
+                    model: model.clone(),
+                    found,
+                }));
+        }
         let order = |s: Severity| Severity::ORDER.iter().position(|&o| o == s);
         self.images.sort_by(|a, b| {
             order(a.found.severity)

@@ -112,3 +112,12 @@ pub fn fake_prometheus() -> String {
     });
     rx.recv().unwrap()
 }
+
+/// A config for `pitcrew` against the fake at `prom` (5 s steps, an hour of backfill, the rate
+/// and p95 queries), with `extra` sections after it.
+pub fn config(prom: &str, extra: &str) -> String {
+    format!(
+        "[prometheus]\nurl = \"http://{prom}\"\nstep_seconds = 5\nbackfill_hours = 1\n\
+         [prometheus.queries]\nrequest_rate = \"rate_q\"\nlatency_p95 = \"p95_q\"\n{extra}"
+    )
+}
