@@ -90,6 +90,10 @@ fn main() -> std::io::Result<()> {
                 ],
             ),
         ),
+        (
+            "patch-canary-autonomy",
+            base(Phase::Autonomy, 100.0, vec![(m(1.0), Act::Scan)]),
+        ),
     ];
     for (name, s) in sessions {
         let path = dir.join(format!("{name}.jsonl"));

@@ -32,6 +32,9 @@ pub enum Act {
     Phase(Phase),
     /// A note.
     Note(String),
+    /// The advisories scan what each model runs, and from then on each version that starts
+    /// serving (as the console's scans do).
+    Scan,
 }
 
 /// A scripted session.
@@ -192,6 +195,12 @@ pub fn record_parts(
                     &mut j,
                     command(Command::Note { text }),
                 )?,
+                Act::Scan => {
+                    world.rescan = true;
+                    for ev in crate::sources::sim::findings(&world) {
+                        feed(&mut engine, &mut world, &mut j, ev)?;
+                    }
+                }
             }
         }
         for ev in step_events(&mut world) {

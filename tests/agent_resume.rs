@@ -8,13 +8,15 @@
 
 mod common;
 
-use common::control::{agent_command, all_text, command, models_on, verified_summary, wait_metric};
+use common::control::{
+    agent_command_without_patches, all_text, command, models_on, verified_summary, wait_metric,
+};
 use pitcrew::control::auth::token_hash;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 fn agent(dir: &Path, port: u16, fresh: bool) -> (std::process::Child, String) {
-    let mut cmd = agent_command(port, &dir.join("tokens.toml"), dir);
+    let mut cmd = agent_command_without_patches(port, &dir.join("tokens.toml"), dir);
     cmd.args(["--phase", "augmentation", "--models", "6", "--speed", "20"]);
     if fresh {
         cmd.arg("--fresh");

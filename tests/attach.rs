@@ -11,7 +11,8 @@
 mod common;
 
 use common::control::{
-    agent_command, all_text, command, first_model, request, verified_summary, wait_metric,
+    agent_command_without_patches, all_text, command, first_model, request, verified_summary,
+    wait_metric,
 };
 use common::pty;
 use pitcrew::control::auth::token_hash;
@@ -73,7 +74,8 @@ impl Team {
         namespaces: Option<&str>,
     ) -> (std::process::Child, String) {
         let dir = self.dir.path();
-        let mut cmd = agent_command(port, &dir.join("tokens.toml"), &dir.join(data));
+        let mut cmd =
+            agent_command_without_patches(port, &dir.join("tokens.toml"), &dir.join(data));
         cmd.args(["--phase", "augmentation", "--speed", "20"])
             .args(match namespaces {
                 Some(ns) => ["--models", "15", "--namespaces", ns],

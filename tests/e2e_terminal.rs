@@ -18,6 +18,10 @@ const LATENCY_SPIKE_AUGMENTATION: &[&str] = &[
     "40",
 ];
 
+/// The config of the sessions above: these tests follow an incident's remediation, so the
+/// patches the simulated fleet's real findings would get are turned off (no patch at once).
+const NO_PATCHES: &str = "[guardrails]\nmax_patches_at_once = 0\n";
+
 #[test]
 fn start_help_quit_restores_terminal() {
     let mut s = spawn(&[], &[], 80, 24);
@@ -238,7 +242,7 @@ fn augmentation_approve_then_veto_with_reason_in_journal() {
         120,
         40,
         // the name decisions are journaled under comes from the config, not from $USER
-        Some("[operator]\nname = \"oncall-ann\"\n"),
+        Some(&format!("[operator]\nname = \"oncall-ann\"\n{NO_PATCHES}")),
     );
     s.wait_for("AUGMENTATION", 30);
     s.send("5");
@@ -307,11 +311,12 @@ fn os_account() -> String {
 /// names the OS account, never "unknown".
 #[test]
 fn a_new_proposal_above_does_not_move_the_selection_and_approve_acts_on_the_selected_one() {
-    let mut s = spawn(
+    let mut s = spawn_with_config(
         LATENCY_SPIKE_AUGMENTATION,
         &[("USER", ""), ("LOGNAME", ""), ("USERNAME", "")],
         120,
         40,
+        Some(NO_PATCHES),
     );
     s.wait_for("AUGMENTATION", 30);
     s.send("5");
@@ -354,7 +359,7 @@ fn a_new_proposal_above_does_not_move_the_selection_and_approve_acts_on_the_sele
 /// stays open; after the veto the console says what comes next.
 #[test]
 fn veto_reason_takes_every_key_and_needs_three_words() {
-    let mut s = spawn(LATENCY_SPIKE_AUGMENTATION, &[], 120, 40);
+    let mut s = spawn_with_config(LATENCY_SPIKE_AUGMENTATION, &[], 120, 40, Some(NO_PATCHES));
     s.wait_for("AUGMENTATION", 30);
     s.send("5");
     s.wait_for("PENDING", 90);

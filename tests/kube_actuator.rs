@@ -333,6 +333,87 @@ fn version_annotation(f: &Fake, name: &str) -> String {
         .expect("a version annotation")
 }
 
+/// A patch of fraud's requirements: two bumps.
+fn patch() -> Action {
+    let bump = |package: &str, from: &str, to: &str, kind| pitcrew::domain::Bump {
+        package: package.into(),
+        from: from.into(),
+        to: to.into(),
+        kind,
+    };
+    Action::Patch {
+        bumps: vec![
+            bump(
+                "aiohttp",
+                "3.9.1",
+                "3.9.2",
+                pitcrew::domain::BumpKind::Patch,
+            ),
+            bump(
+                "pillow",
+                "9.5.0",
+                "10.0.1",
+                pitcrew::domain::BumpKind::Major,
+            ),
+        ],
+        unknown_severity: false,
+    }
+}
+
+#[tokio::test]
+async fn a_patch_creates_a_build_job_from_the_build_cronjob_told_its_pins() {
+    let f = Fake::start().await;
+    let a = f.actuator(false);
+    let reply = a.act("ml/fraud", &patch()).await.expect("job created");
+    let job_name = format!("fraud-build-manual-{}", t0().as_second());
+    assert_eq!(
+        reply,
+        format!("created job ml/{job_name} from cronjob ml/fraud-build")
+    );
+    let reqs = f.action_requests();
+    assert_eq!(
+        shorts(&reqs),
+        [
+            "GET /apis/batch/v1/namespaces/ml/cronjobs/fraud-build".to_string(),
+            "POST /apis/batch/v1/namespaces/ml/jobs".to_string(),
+        ]
+    );
+    let body = reqs[1].body.clone().expect("a body");
+    assert_eq!(body["metadata"]["name"], job_name);
+    let pins = "aiohttp==3.9.2 pillow==10.0.1";
+    assert_eq!(body["metadata"]["annotations"]["pitcrew.dev/pins"], pins);
+    assert_eq!(
+        body["metadata"]["ownerReferences"][0]["name"],
+        "fraud-build"
+    );
+    // the CronJob's job, its one container told the pins
+    let cron = f.get("batch/cronjobs", "fraud-build").expect("the cronjob");
+    let mut want = cron["spec"]["jobTemplate"]["spec"].clone();
+    want["template"]["spec"]["containers"][0]["env"] =
+        json!([{"name": "PITCREW_PINS", "value": pins}]);
+    assert_eq!(body["spec"], want);
+    // no build CronJob: said with the setting that names it; nothing written
+    let f = Fake::start().await;
+    f.store(
+        "apps/deployments",
+        "ghost",
+        &deployment("ghost", 1, "1", "g:1", 1),
+    );
+    let msg = f
+        .actuator(false)
+        .act("ml/ghost", &patch())
+        .await
+        .expect_err("no cronjob")
+        .to_string();
+    assert!(
+        msg.contains(
+            "cronjob ml/ghost-build not found: building a patched version of model ml/ghost"
+        ) && msg.contains("kubernetes.build_template = \"{name}-build\""),
+        "{msg}"
+    );
+    assert!(f.action_requests().iter().all(|r| r.method == "GET"));
+}
+
 #[tokio::test]
 async fn retrain_creates_a_job_from_the_cronjob() {
     let f = Fake::start().await;
@@ -881,6 +962,7 @@ async fn the_printed_role_covers_every_request_and_no_more() {
             share: 1.0,
         },
         Action::Retrain,
+        patch(),
     ] {
         a.act("ml/fraud", &action).await.expect("acts");
     }

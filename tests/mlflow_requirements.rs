@@ -10,6 +10,7 @@ mod common;
 
 use common::mlflow::{Rest, Server, config};
 use pitcrew::clients::mlflow::Registry;
+use pitcrew::domain::Severity::Low;
 use serde_json::json;
 use std::path::PathBuf;
 
@@ -142,7 +143,26 @@ async fn logged_requirements_are_read_back_and_scanned() {
         .collect();
     let builtin =
         pitcrew::app::Advisories::Index(std::sync::Arc::new(pitcrew::security::builtin::index()));
-    let events = pitcrew::app::scan_vulnerabilities(&by_name, &builtin, &metas, 1.7e9).await;
+    let events = pitcrew::app::scan_vulnerabilities(&by_name, &builtin, &metas, Low, 1.7e9).await;
+    // each scan carries the bumps a patch would pin: affected pinned packages only, upward
+    // (a package whose fix no advisory names has none: shown, never proposed)
+    for ev in &events {
+        if let pitcrew::engine::Event::Findings {
+            model,
+            found,
+            bumps,
+            ..
+        } = ev
+        {
+            for b in bumps {
+                assert!(found.iter().any(|v| v.package == b.package), "{b:?}");
+                assert_ne!(b.from, b.to, "{b:?}");
+            }
+            if model == "ml/ranker" {
+                assert!(!bumps.is_empty(), "{found:?}");
+            }
+        }
+    }
     let found = ids_of(events);
     assert_eq!(
         found,
@@ -164,7 +184,7 @@ async fn logged_requirements_are_read_back_and_scanned() {
     let client = pitcrew::clients::osv::OsvClient::new(&api, 10.0).expect("client");
     let from_api = pitcrew::app::Advisories::Api(std::sync::Arc::new(client));
     let by_api =
-        ids_of(pitcrew::app::scan_vulnerabilities(&by_name, &from_api, &metas, 1.7e9).await);
+        ids_of(pitcrew::app::scan_vulnerabilities(&by_name, &from_api, &metas, Low, 1.7e9).await);
     let root = common::shared_data().join("security/pypa-advisory-database/vulns");
     let mut records = Vec::new();
     for p in packages {
@@ -177,7 +197,8 @@ async fn logged_requirements_are_read_back_and_scanned() {
     let dir = pitcrew::app::Advisories::Index(std::sync::Arc::new(
         pitcrew::security::index::Index::build(&records, "PyPI"),
     ));
-    let by_dir = ids_of(pitcrew::app::scan_vulnerabilities(&by_name, &dir, &metas, 1.7e9).await);
+    let by_dir =
+        ids_of(pitcrew::app::scan_vulnerabilities(&by_name, &dir, &metas, Low, 1.7e9).await);
     assert_eq!(by_api, by_dir);
     assert!(
         by_api[0].1.contains(&"PYSEC-2023-175".to_string()),
@@ -191,6 +212,7 @@ async fn logged_requirements_are_read_back_and_scanned() {
         &by_name,
         &pitcrew::app::Advisories::Api(std::sync::Arc::new(gone)),
         &metas,
+        Low,
         1.7e9,
     )
     .await;

@@ -279,6 +279,7 @@ mod tests {
             model: first.clone(),
             scanner: crate::domain::Scanner::Requirements,
             found: vec![critical],
+            bumps: Vec::new(),
         });
         drive(&mut w, &mut e, 12);
         let text = metrics_text(&e.snapshot(None, 10));
@@ -311,6 +312,7 @@ mod tests {
             model: first,
             scanner: crate::domain::Scanner::Requirements,
             found: Vec::new(),
+            bumps: Vec::new(),
         });
         let text = metrics_text(&e.snapshot(None, 10));
         assert!(!text.contains(&format!("pitcrew_vulnerabilities{{{},", key(0))));

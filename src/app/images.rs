@@ -70,6 +70,7 @@ fn events_of(scan: crate::sources::images::Scan, t: f64) -> (Vec<Event>, BTreeSe
                         model: key,
                         scanner: Scanner::Images,
                         found,
+                        bumps: Vec::new(),
                     });
                 }
             }

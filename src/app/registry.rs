@@ -53,7 +53,7 @@ pub(super) async fn poll_registry(
     registry: Registry,
     mut asks: mpsc::Receiver<Ask>,
     busy: Arc<AtomicBool>,
-    advisories: Option<Advisories>,
+    advisories: Option<(Advisories, crate::domain::Severity)>,
     tx: mpsc::Sender<Event>,
     status: watch::Sender<Option<String>>,
     cancel: CancellationToken,
@@ -66,14 +66,14 @@ pub(super) async fn poll_registry(
         };
         busy.store(true, Ordering::Release);
         poll_once(&registry, &mut watch, &metas, t, &tx, &status, &cancel).await;
-        if let Some(advisories) = &advisories
+        if let Some((advisories, patch_at)) = &advisories
             && !metas.is_empty()
             && t - scanned >= VULN_SCAN_SECS
         {
             scanned = t;
             let events = tokio::select! {
                 _ = cancel.cancelled() => return,
-                e = scan_vulnerabilities(&registry, advisories, &metas, t) => e,
+                e = scan_vulnerabilities(&registry, advisories, &metas, *patch_at, t) => e,
             };
             for ev in events {
                 if tx.send(ev).await.is_err() {
@@ -90,13 +90,14 @@ pub(super) async fn poll_registry(
 
 /// What each model's serving version logged as its requirements, matched against the
 /// advisories: one [`Event::Findings`] a model whose requirements could be read (an empty one
-/// closes what was open). A model that logged none, or could not be read, is left as it was
+/// closes what was open), with what a patch at `patch_at` would pin instead. A model that logged none, or could not be read, is left as it was
 /// (the reason in the log); so is every model when the OSV API cannot be read (never reported
 /// clean on advisories not read).
 pub async fn scan_vulnerabilities(
     registry: &Registry,
     advisories: &Advisories,
     metas: &[crate::fleet::ModelMeta],
+    patch_at: crate::domain::Severity,
     t: f64,
 ) -> Vec<Event> {
     let names = metas
@@ -136,11 +137,17 @@ pub async fn scan_vulnerabilities(
     };
     targets
         .into_iter()
-        .map(|target| Event::Findings {
-            t,
-            scanner: crate::domain::Scanner::Requirements,
-            found: crate::security::scan::vulnerabilities(&index, &target.requirements),
-            model: target.model,
+        .map(|target| {
+            let found = crate::security::scan::vulnerabilities(&index, &target.requirements);
+            let bumps =
+                crate::security::bump::for_findings(&index, &target.requirements, &found, patch_at);
+            Event::Findings {
+                t,
+                scanner: crate::domain::Scanner::Requirements,
+                found,
+                bumps,
+                model: target.model,
+            }
         })
         .collect()
 }

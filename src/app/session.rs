@@ -128,6 +128,9 @@ pub async fn start_session(opts: &ConsoleOptions, paths: &Paths) -> anyhow::Resu
         Some("simulated fleet".to_string())
     };
     let mut base = EngineConfig::default();
+    if let Some(g) = &opts.config.guardrails {
+        base.guardrails = g.clone();
+    }
     if let Some(p) = &real {
         // judge data age by the real source's own scrape interval and staleness bound
         base.guardrails.max_data_age_secs = p.stale_after_seconds;
@@ -393,7 +396,8 @@ pub async fn start_session(opts: &ConsoleOptions, paths: &Paths) -> anyhow::Resu
                 .context("[security] osv_api cannot be used")?,
         ))),
         _ => None,
-    };
+    }
+    .map(|a| (a, security.patch_at));
     let mut registry_link = None;
     if let Some(r) = registry {
         let (status_tx, status) = watch::channel(Some("registry: first poll…".to_string()));

@@ -84,9 +84,12 @@ pub enum KubeError {
     DeploymentNotFound(Box<DeploymentNotFound>),
     /// The retraining CronJob does not exist.
     #[error(
-        "cronjob {namespace}/{name} not found: retraining model {model} creates a Job from it (kubernetes.retrain_template = \"{template}\"); create the CronJob (it may be suspended) or fix the template"
+        "cronjob {namespace}/{name} not found: {} model {model} creates a Job from it (kubernetes.{setting} = \"{template}\"); create the CronJob (it may be suspended) or fix the template",
+        job_purpose(setting)
     )]
     CronJobNotFound {
+        /// The setting that names the CronJob (`retrain_template`, `build_template`).
+        setting: &'static str,
         /// Namespace.
         namespace: String,
         /// The CronJob name looked for.
@@ -198,5 +201,14 @@ impl KubeError {
                 ),
             },
         }
+    }
+}
+
+/// What a Job from the CronJob named by `setting` is for, in words.
+fn job_purpose(setting: &str) -> &'static str {
+    if setting == "build_template" {
+        "building a patched version of"
+    } else {
+        "retraining"
     }
 }

@@ -56,6 +56,9 @@ pub struct Config {
     /// Where advisories come from.
     #[serde(default)]
     pub security: Option<SecurityConfig>,
+    /// The guardrails' limits (each left out keeps its default).
+    #[serde(default)]
+    pub guardrails: Option<crate::policy::guardrails::Guardrails>,
 }
 
 /// How much session journal the data dir keeps; the oldest sessions are pruned first at
@@ -266,6 +269,10 @@ pub struct KubeConfig {
     /// The CronJob a model's retraining Job is created from (same template rules).
     #[serde(default = "default_retrain_template")]
     pub retrain_template: String,
+    /// The CronJob a model's patch build Job is created from (same template rules): the Job's
+    /// containers get the new pins in `PITCREW_PINS`; the build registers the patched version.
+    #[serde(default = "default_build_template")]
+    pub build_template: String,
     /// Name of the Lease that makes one pitcrew the executor per namespace.
     #[serde(default = "default_lease")]
     pub lease_name: String,
@@ -327,6 +334,9 @@ fn default_canary_template() -> String {
 }
 fn default_retrain_template() -> String {
     "{name}-retrain".into()
+}
+fn default_build_template() -> String {
+    "{name}-build".into()
 }
 fn default_champion() -> String {
     "champion".into()
@@ -488,6 +498,7 @@ impl Config {
                 ("deployment_template", &k.deployment_template),
                 ("canary_template", &k.canary_template),
                 ("retrain_template", &k.retrain_template),
+                ("build_template", &k.build_template),
             ] {
                 if !t.contains("{name}") {
                     problems.push(Problem::at_span(
@@ -528,6 +539,12 @@ impl Config {
             && let Err(msg) = sec.deadline_hours.policy()
         {
             problems.push(Problem::at_span(src, at("deadline_hours"), msg));
+        }
+        if let Some(msg) = cfg.security.as_ref().and_then(|s| s.patch_at_problem()) {
+            problems.push(Problem::at_span(src, at("patch_at"), msg));
+        }
+        for msg in cfg.guardrails.iter().flat_map(|g| g.problems()) {
+            problems.push(Problem::at_span(src, at("[guardrails]"), msg));
         }
         for (key, m) in &cfg.models {
             if key.split('/').count() != 2 {

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 
 /// Where advisories come from. With no `[security]` section, the real advisories that ship
 /// with the simulated fleet are used (they cover only its pins).
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SecurityConfig {
     /// A directory of OSV records, read recursively (YAML or JSON): a checkout of the PyPA
@@ -22,6 +22,39 @@ pub struct SecurityConfig {
     /// a severity left out keeps its default (critical 24, high 168, medium 720, low 2160).
     #[serde(default)]
     pub deadline_hours: DeadlineHours,
+    /// The severity a patch is proposed at: a dependency bump pins the smallest version that
+    /// leaves no advisory at or above it (`low`, the default: every finding with a fix;
+    /// `medium`, `high` or `critical` leave what ranks below alone).
+    #[serde(default = "default_patch_at")]
+    pub patch_at: crate::domain::Severity,
+}
+
+impl Default for SecurityConfig {
+    fn default() -> Self {
+        SecurityConfig {
+            advisories: None,
+            osv_api: None,
+            deadline_hours: DeadlineHours::default(),
+            patch_at: default_patch_at(),
+        }
+    }
+}
+
+fn default_patch_at() -> crate::domain::Severity {
+    crate::domain::Severity::Low
+}
+
+impl SecurityConfig {
+    /// What is wrong with `patch_at`: only the four severities a finding is ranked by.
+    pub fn patch_at_problem(&self) -> Option<String> {
+        use crate::domain::Severity::{Critical, High, Low, Medium};
+        (!matches!(self.patch_at, Low | Medium | High | Critical)).then(|| {
+            format!(
+                "security.patch_at = \"{}\": give low, medium, high or critical",
+                self.patch_at.name()
+            )
+        })
+    }
 }
 
 /// `[security.deadline_hours]`.

@@ -25,6 +25,16 @@ pub enum Action {
     Retrain,
     /// Rolling restart of the pods.
     Restart,
+    /// Build a patched candidate version of the model with these pins instead of the ones it
+    /// runs (a dependency or a serving image's packages); the build registers the candidate,
+    /// which then rolls out through the canary's gates.
+    Patch {
+        /// What the build pins instead.
+        bumps: Vec<super::Bump>,
+        /// A finding it fixes has no severity score (never patched without approval).
+        #[serde(default)]
+        unknown_severity: bool,
+    },
 }
 
 impl Action {
@@ -42,6 +52,13 @@ impl Action {
             }
             Action::Retrain => "start a retraining job".to_string(),
             Action::Restart => "rolling restart".to_string(),
+            Action::Patch { bumps, .. } => {
+                let pins: Vec<String> = bumps
+                    .iter()
+                    .map(|b| format!("{} {} → {}", b.package, b.from, b.to))
+                    .collect();
+                format!("build a patched version with {}", pins.join(", "))
+            }
         }
     }
 }

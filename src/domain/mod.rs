@@ -17,4 +17,4 @@ pub use cause::Cause;
 pub use incident::IncidentKind;
 pub use playback::Playback;
 pub use signal::Signal;
-pub use vulnerability::{Deadlines, Scanner, Severity, Source, Vulnerability};
+pub use vulnerability::{Bump, BumpKind, Deadlines, Scanner, Severity, Source, Vulnerability};

@@ -96,6 +96,10 @@ pub enum Event {
         scanner: crate::domain::Scanner,
         /// The vulnerabilities.
         found: Vec<crate::domain::Vulnerability>,
+        /// What a patch of them pins instead, at the policy's severity (dependencies the
+        /// advisory data names a safe version of; none from an image scan).
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        bumps: Vec<crate::domain::Bump>,
     },
     /// How one of the console's edges stands, in a few words for the status bar (who executes
     /// actions; the model registry's poll), or `None` when it has nothing to say. An event,

@@ -14,6 +14,7 @@ pub mod event;
 pub mod incident;
 mod objectives;
 mod observe;
+mod patches;
 pub mod plan;
 mod project;
 mod proposals;
@@ -134,6 +135,9 @@ struct ModelState {
     /// Known vulnerabilities of what it runs, most severe first.
     #[serde(default)]
     vulns: Arc<Vec<OpenVuln>>,
+    /// What a patch of its requirements would pin instead (the latest requirements scan's).
+    #[serde(default)]
+    bumps: Vec<crate::domain::Bump>,
 }
 
 /// Changes remembered per model for diagnosis.
@@ -172,6 +176,7 @@ impl ModelState {
             pending_deploy: None,
             candidates: Vec::new(),
             vulns: Arc::default(),
+            bumps: Vec::new(),
         }
     }
 }
@@ -219,6 +224,13 @@ pub struct Engine {
     /// The last [`COMMANDS_REMEMBERED`] command ids applied, with their users.
     #[serde(default)]
     commands: VecDeque<(String, String)>,
+    /// When the findings were last looked at for patches to propose.
+    #[serde(default = "never")]
+    last_patch_check: f64,
+}
+
+fn never() -> f64 {
+    f64::NEG_INFINITY
 }
 
 /// Notices the engine keeps (the newest; all are in the log).
@@ -293,6 +305,7 @@ impl Engine {
             incidents: VecDeque::new(),
             next_incident: 0,
             last_creep_check: f64::NEG_INFINITY,
+            last_patch_check: f64::NEG_INFINITY,
             plan_cursor: 0,
             budget_cuts: Vec::new(),
             deploys: VecDeque::new(),
@@ -453,7 +466,8 @@ impl Engine {
                 model,
                 scanner,
                 found,
-            } => self.findings(t.max(self.t), &model, scanner, found),
+                bumps,
+            } => self.findings(t.max(self.t), &model, scanner, found, bumps),
             Event::EdgeStatus { edge, text, .. } => match text {
                 Some(text) => {
                     self.edges.insert(edge, text);

@@ -96,6 +96,8 @@ impl Engine {
             }
             ActionTemplate::Retrain => Some((Action::Retrain, None, String::new())),
             ActionTemplate::Restart => Some((Action::Restart, None, String::new())),
+            // a patch answers findings (engine::patches), not an incident or a forecast
+            ActionTemplate::Patch { .. } => None,
         }
     }
 
@@ -235,7 +237,7 @@ impl Engine {
         // one pass over the remediations, not one per model
         let mut busy = vec![false; self.models.len()];
         for r in &self.remediations {
-            let live = !r.state.is_final();
+            let live = super::remedy::holds_model(r);
             let recent = r.incident.is_none() && t - r.updated < REPROPOSE_AFTER;
             if (live || recent)
                 && let Some(b) = busy.get_mut(r.model as usize)
@@ -298,7 +300,7 @@ impl Engine {
         self.next_remediation += 1;
         let id = self.next_remediation;
         let key = self.models[model as usize].meta.key();
-        let (mode, policy) = self.mode_for(pb);
+        let (mode, policy) = self.mode_for(pb, &action);
         let verify = pb.verification_summary(undo.as_ref());
         let mut r = Remediation {
             id,
@@ -307,7 +309,7 @@ impl Engine {
             key: key.clone(),
             playbook: pb.name.clone(),
             class: pb.class,
-            action,
+            action: action.clone(),
             undo,
             state: RemState::Proposed,
             mode,
@@ -340,6 +342,10 @@ impl Engine {
             dry_run: false,
             wall_since: self.wall,
             next: None,
+            bumps: match &action {
+                Action::Patch { bumps, .. } => bumps.clone(),
+                _ => Vec::new(),
+            },
         };
         r.checks = self.checks_for(&r, t);
         if let Some(inc) = incident.and_then(|id| self.incidents.iter().find(|i| i.id == id)) {
@@ -347,6 +353,9 @@ impl Engine {
             for s in Signal::ALL {
                 r.before[s.index()] = h.mean_between(s, inc.onset - 3900.0, inc.onset - 300.0);
             }
+        } else if r.class == crate::policy::autonomy::ActionClass::Patch {
+            // what a patch must not regress from: the hour before it is proposed
+            r.before = self.means_between(model as usize, t - 3600.0, t);
         }
         let title = r.title();
         let (state, word) = match mode {

@@ -8,6 +8,7 @@
 
 use super::{Effect, Engine, Execution, LogKind, Status};
 use crate::domain::Action;
+use crate::domain::BumpKind;
 use crate::domain::Signal;
 use crate::fleet::Resolution;
 use crate::policy::autonomy::{ActionClass, Mode, Trust, decide};
@@ -105,15 +106,37 @@ impl Engine {
         }
     }
 
-    pub(super) fn mode_for(&self, pb: &Playbook) -> (Mode, String) {
+    /// What happens to a proposal of `pb` that carries `action`. A patch is well known only
+    /// when each of its bumps is a patch release; one with a major bump or fixing a finding of
+    /// unknown severity never runs without a human, whatever the phase or the overrides.
+    pub(super) fn mode_for(&self, pb: &Playbook, action: &Action) -> (Mode, String) {
         if self.cfg.read_only {
             return (
                 Mode::Observe,
                 "read-only session: no actuator exists, shown as would-do".to_string(),
             );
         }
-        let d = decide(self.phase, &self.overrides, pb.class, self.trust(pb));
-        (d.mode, d.why)
+        let mut trust = self.trust(pb);
+        let mut needs_human = None;
+        if let Action::Patch {
+            bumps,
+            unknown_severity,
+        } = action
+        {
+            let biggest = bumps.iter().map(|b| b.kind).max();
+            trust.well_known &= biggest == Some(BumpKind::Patch);
+            if biggest == Some(BumpKind::Major) {
+                needs_human = Some("a major version bump always waits for a human");
+            } else if *unknown_severity {
+                needs_human =
+                    Some("a finding of unknown severity is never patched without a human");
+            }
+        }
+        let d = decide(self.phase, &self.overrides, pb.class, trust);
+        match needs_human {
+            Some(why) if d.mode == Mode::Auto => (Mode::Approve, format!("{}, but {why}", d.why)),
+            _ => (d.mode, d.why),
+        }
     }
 
     pub(super) fn playbook(&self, name: &str) -> Option<&Playbook> {
@@ -154,6 +177,7 @@ impl Engine {
             request_rate: f64::from(m.smooth[Signal::RequestRate.index()]),
             data_age: m.history.last_time().map_or(f64::INFINITY, |l| t - l),
             fleet_size: self.models.len(),
+            patches_rolling: 0,
         }
     }
 
@@ -169,10 +193,11 @@ impl Engine {
         }
     }
 
+    /// Whether a remediation on model `idx` is going on that another one must wait for.
     pub(super) fn live_on_model(&self, idx: u32) -> bool {
         self.remediations
             .iter()
-            .any(|r| r.model == idx && !r.state.is_final())
+            .any(|r| r.model == idx && holds_model(r))
     }
 
     /// Propose, decide, guard, execute and verify. Called after every batch of observations
@@ -180,6 +205,7 @@ impl Engine {
     pub(super) fn remediate(&mut self, t: f64) -> Vec<Effect> {
         self.propose_from_incidents(t);
         self.propose_from_forecasts(t);
+        self.propose_from_findings(t);
         let mut fx = Vec::new();
         for k in 0..self.remediations.len() {
             if !self.remediations[k].state.is_final() {
@@ -239,11 +265,23 @@ impl Engine {
 
     /// The guardrail checks of remediation `r`, as they stand at `t`.
     pub(super) fn checks_for(&self, r: &Remediation, t: f64) -> Vec<GuardCheck> {
+        let mut facts = self.facts(r.model as usize, t);
+        if r.class == ActionClass::Patch {
+            facts.patches_rolling = self
+                .remediations
+                .iter()
+                .filter(|o| {
+                    o.id != r.id
+                        && o.class == ActionClass::Patch
+                        && matches!(o.state, RemState::Executing | RemState::Verifying)
+                })
+                .count() as u32;
+        }
         guardrails::check(
             &self.cfg.guardrails,
             &self.request(r),
             &self.ledger,
-            &self.facts(r.model as usize, t),
+            &facts,
             t,
         )
     }
@@ -267,6 +305,10 @@ impl Engine {
             RemState::WouldDo | RemState::Proposed | RemState::Approved => {
                 // the safety checks keep running while a decision is pending
                 self.refresh_checks(k, t);
+                if let Err(why) = self.patch_still_needed(&self.remediations[k]) {
+                    self.set_state(k, t, RemState::Expired, why.into(), Status::Ok);
+                    return;
+                }
                 if !self.incident_open(&self.remediations[k]) {
                     self.set_state(
                         k,
@@ -285,7 +327,7 @@ impl Engine {
                 {
                     // phase or overrides may have changed: decide again (never undoes a human approval)
                     if let Some(pb) = &pb {
-                        let (mode, why) = self.mode_for(pb);
+                        let (mode, why) = self.mode_for(pb, &self.remediations[k].action);
                         let r = &mut self.remediations[k];
                         if mode != r.mode {
                             r.mode = mode;
@@ -493,12 +535,9 @@ impl Engine {
         r.stage_started = t;
         r.trend = acc_trend;
         r.ok_since = None;
-        let window = match (&pb.action, &r.action) {
-            (ActionTemplate::Canary { stage_secs, .. }, Action::Canary { share, .. })
-                if *share < 1.0 =>
-            {
-                *stage_secs
-            }
+        let window = match (&pb.action, pb.action.gates(), &r.action) {
+            (_, Some(g), Action::Canary { share, .. }) if *share < 1.0 => g.stage_secs,
+            (ActionTemplate::Patch { build_secs, .. }, _, Action::Patch { .. }) => *build_secs,
             _ => pb.verify.window_secs,
         };
         r.verify_until = Some(t + window);
@@ -520,6 +559,21 @@ fn kind_of(s: RemState) -> LogKind {
         RemState::Executing => LogKind::Action,
         _ => LogKind::Outcome,
     }
+}
+
+/// Whether `r` keeps other remediations off its model: anything not final, except a patch
+/// that is waiting for a decision or still building (nothing serving has changed yet): an
+/// incident's or a forecast's answer never waits for a patch (a pending patch gives way to an
+/// incident; a build's candidate waits for the incident to close before its canary).
+pub(super) fn holds_model(r: &Remediation) -> bool {
+    if r.state.is_final() {
+        return false;
+    }
+    let waiting = matches!(
+        r.state,
+        RemState::WouldDo | RemState::Proposed | RemState::Approved
+    );
+    !(r.class == ActionClass::Patch && (waiting || matches!(r.action, Action::Patch { .. })))
 }
 
 /// Version number of `v12` (or `12`).

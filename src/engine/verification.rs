@@ -7,32 +7,51 @@ use super::{Effect, Engine, Status, objective_breaches};
 use crate::domain::Action;
 use crate::domain::Signal;
 use crate::policy::RemState;
-use crate::policy::playbook::{ActionTemplate, Playbook};
+use crate::policy::playbook::{ActionTemplate, Gates, Playbook};
 
 impl Engine {
     pub(super) fn recent_means(&self, model: usize, t: f64) -> [f64; Signal::COUNT] {
+        self.means_between(model, t - 300.0, t)
+    }
+
+    /// Each signal's mean over `[from, to]` (NaN where nothing was measured).
+    pub(super) fn means_between(&self, model: usize, from: f64, to: f64) -> [f64; Signal::COUNT] {
         let h = &self.models[model].history;
         let mut v = [f64::NAN; Signal::COUNT];
         for s in Signal::ALL {
-            v[s.index()] = h.mean_between(s, t - 300.0, t);
+            v[s.index()] = h.mean_between(s, from, to);
         }
         v
+    }
+
+    /// The first candidate version registered at or after `since`: its number and offline
+    /// accuracy (a retraining job's or a patch build's result).
+    pub(super) fn candidate_since(&self, model: usize, since: f64) -> Option<(u32, f64)> {
+        self.models[model]
+            .candidates
+            .iter()
+            .find(|c| c.2 >= since)
+            .map(|c| (c.0, c.1))
     }
 
     pub(super) fn verify(&mut self, k: usize, t: f64, pb: &Playbook, fx: &mut Vec<Effect>) {
         let model = self.remediations[k].model as usize;
         let until = self.remediations[k].verify_until.unwrap_or(t);
+        // a patch's build: its candidate goes on to the canary stages
+        if self.verify_build(k, t, pb, fx) {
+            return;
+        }
         // canary stages before the last: gates at the end of the stage
         if let (
-            ActionTemplate::Canary {
+            Some(Gates {
                 stages,
                 min_accuracy,
                 max_p95_ms,
                 max_error_rate,
                 ..
-            },
+            }),
             Action::Canary { version, share },
-        ) = (&pb.action, self.remediations[k].action.clone())
+        ) = (pb.action.gates(), self.remediations[k].action.clone())
             && share < 1.0
         {
             if t < until {
@@ -65,7 +84,7 @@ impl Engine {
                 );
                 return;
             }
-            let pass = acc >= *min_accuracy && p95 <= *max_p95_ms && err <= *max_error_rate;
+            let pass = acc >= min_accuracy && p95 <= max_p95_ms && err <= max_error_rate;
             if pass {
                 let next = stages
                     .iter()
@@ -78,6 +97,10 @@ impl Engine {
                     version,
                     share: next,
                 };
+                // a promoted patch is undone by rolling back to the version it replaced
+                if next >= 1.0 && matches!(pb.action, ActionTemplate::Patch { .. }) {
+                    r.undo = Some(Action::Rollback);
+                }
                 r.executed = Some(t);
                 let text = format!(
                     "stage {:.0} % passed ({gates}); moving to {:.0} %",
@@ -103,11 +126,7 @@ impl Engine {
         // the action's own result: a retraining job registers a candidate
         if pb.verify.signals.is_empty() {
             let since = self.remediations[k].executed.unwrap_or(t);
-            let got = self.models[model]
-                .candidates
-                .iter()
-                .find(|c| c.2 >= since)
-                .map(|c| (c.0, c.1));
+            let got = self.candidate_since(model, since);
             if let Some((v, acc)) = got {
                 self.set_state(
                     k,
@@ -158,8 +177,22 @@ impl Engine {
                 fmt_signal(*s, before)
             ));
         }
-        let detail = detail.join("; ");
+        let mut detail = detail.join("; ");
+        if matches!(pb.action, ActionTemplate::Patch { .. }) {
+            detail = detail.replace("before the incident", "before it was proposed");
+        }
         let exec = r.executed.unwrap_or(t);
+        // a promoted patch counts once its version is the one serving (the rollout done)
+        if let (ActionTemplate::Patch { .. }, Action::Canary { version, .. }) =
+            (&pb.action, &r.action)
+            && super::remedy::version_number(&m.meta.version) != Some(*version)
+        {
+            ok = false;
+            detail = format!(
+                "v{version} not serving yet ({} serves); {detail}",
+                m.meta.version
+            );
+        }
         if ok {
             let since = *self.remediations[k].ok_since.get_or_insert(t);
             if t - since >= SETTLE && t - exec >= SETTLE {
@@ -222,7 +255,7 @@ impl Engine {
         }
     }
 
-    fn fail_and_undo(&mut self, k: usize, t: f64, why: String, fx: &mut Vec<Effect>) {
+    pub(super) fn fail_and_undo(&mut self, k: usize, t: f64, why: String, fx: &mut Vec<Effect>) {
         self.outcome(k, false, fx);
         let r = &mut self.remediations[k];
         // a canary promoted to all traffic is undone by rolling back to the version before

@@ -105,11 +105,15 @@ impl Engine {
         key: &str,
         scanner: Scanner,
         found: Vec<Vulnerability>,
+        bumps: Vec<crate::domain::Bump>,
     ) {
         let Some(&i) = self.index.get(key) else {
             return;
         };
         let m = &mut self.models[i as usize];
+        if scanner == Scanner::Requirements {
+            m.bumps = bumps;
+        }
         let (old, kept): (Vec<OpenVuln>, Vec<OpenVuln>) = std::mem::take(&mut m.vulns)
             .iter()
             .cloned()
@@ -209,6 +213,7 @@ mod tests {
             model: key.clone(),
             scanner: Scanner::Requirements,
             found: list,
+            bumps: Vec::new(),
         };
         e.apply(found(
             1.7e9 + 10.0,
@@ -256,6 +261,7 @@ mod tests {
             model: "no/such-model".into(),
             scanner: Scanner::Requirements,
             found: vec![v("D", "x", Severity::High)],
+            bumps: Vec::new(),
         });
         // the state survives a checkpoint
         let restored = e
@@ -282,6 +288,7 @@ mod tests {
                 model: key.clone(),
                 scanner,
                 found,
+                bumps: Vec::new(),
             })
         };
         apply(

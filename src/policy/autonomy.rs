@@ -95,16 +95,19 @@ pub enum ActionClass {
     Retrain,
     /// Rolling restart.
     Restart,
+    /// Build and roll out a patched version (dependency or image bump).
+    Patch,
 }
 
 impl ActionClass {
     /// Every class.
-    pub const ALL: [ActionClass; 5] = [
+    pub const ALL: [ActionClass; 6] = [
         ActionClass::Scale,
         ActionClass::Rollback,
         ActionClass::Canary,
         ActionClass::Retrain,
         ActionClass::Restart,
+        ActionClass::Patch,
     ];
 
     /// Lower-case name.
@@ -115,6 +118,7 @@ impl ActionClass {
             ActionClass::Canary => "canary",
             ActionClass::Retrain => "retrain",
             ActionClass::Restart => "restart",
+            ActionClass::Patch => "patch",
         }
     }
 }
@@ -347,7 +351,7 @@ mod policy_tests {
                 }
             }
         }
-        assert_eq!(checked, 4 * 5 * 4 * 5);
+        assert_eq!(checked, 4 * ActionClass::ALL.len() * 4 * 5);
     }
 
     #[test]

@@ -5,6 +5,7 @@
 //! - at most N actions per hour per model, and M fleet-wide;
 //! - blast radius: the share of the fleet changed within a window;
 //! - replica bounds for scaling;
+//! - patches: how many roll at once;
 //! - minimum traffic: no judgement of accuracy or latency on too few requests;
 //! - no action on stale data.
 
@@ -14,7 +15,7 @@ use std::collections::{BTreeSet, VecDeque};
 
 /// Limits (TOML-deserialisable; every field has a default).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, deny_unknown_fields)]
 pub struct Guardrails {
     /// Seconds between two actions of one class on one model.
     pub cooldown_secs: f64,
@@ -30,6 +31,8 @@ pub struct Guardrails {
     pub min_request_rate: f64,
     /// Oldest data an action may be based on, seconds.
     pub max_data_age_secs: f64,
+    /// Patches pending, building or rolling out at once, fleet-wide (0: no patch is proposed).
+    pub max_patches_at_once: u32,
 }
 
 impl Default for Guardrails {
@@ -42,7 +45,45 @@ impl Default for Guardrails {
             max_blast_share: 0.2,
             min_request_rate: 1.0,
             max_data_age_secs: 60.0,
+            max_patches_at_once: 2,
         }
+    }
+}
+
+impl Guardrails {
+    /// What is wrong with the limits (`[guardrails]` in the config): each time and share a
+    /// finite number in its range.
+    pub fn problems(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        let mut need = |ok: bool, what: &str| {
+            if !ok {
+                out.push(format!("guardrails.{what}"));
+            }
+        };
+        let non_negative = |v: f64| v.is_finite() && v >= 0.0;
+        need(
+            non_negative(self.cooldown_secs),
+            "cooldown_secs must be ≥ 0",
+        );
+        need(
+            self.blast_window_secs.is_finite() && self.blast_window_secs > 0.0,
+            "blast_window_secs must be > 0",
+        );
+        need(
+            self.max_blast_share.is_finite()
+                && self.max_blast_share > 0.0
+                && self.max_blast_share <= 1.0,
+            "max_blast_share must be within (0, 1]",
+        );
+        need(
+            non_negative(self.min_request_rate),
+            "min_request_rate must be ≥ 0",
+        );
+        need(
+            self.max_data_age_secs.is_finite() && self.max_data_age_secs > 0.0,
+            "max_data_age_secs must be > 0",
+        );
+        out
     }
 }
 
@@ -72,6 +113,8 @@ pub struct Facts {
     pub data_age: f64,
     /// Models in the fleet.
     pub fleet_size: usize,
+    /// Other patches building or rolling out now, fleet-wide.
+    pub patches_rolling: u32,
 }
 
 /// One action taken.
@@ -120,12 +163,13 @@ pub struct GuardCheck {
 }
 
 /// Names of the guards, in the order they are checked.
-pub(crate) const GUARD_NAMES: [&str; 7] = [
+pub(crate) const GUARD_NAMES: [&str; 8] = [
     "cooldown",
     "actions per hour (model)",
     "actions per hour (fleet)",
     "blast radius",
     "replica bounds",
+    "patches at once",
     "minimum traffic",
     "fresh data",
 ];
@@ -172,7 +216,7 @@ pub fn check(
     facts: &Facts,
     now: f64,
 ) -> Vec<GuardCheck> {
-    let mut out = Vec::with_capacity(7);
+    let mut out = Vec::with_capacity(8);
     let last_same = ledger
         .entries()
         .filter(|e| e.model == req.model && e.class == req.class)
@@ -246,6 +290,16 @@ pub fn check(
             },
         });
     }
+    if req.class == ActionClass::Patch {
+        out.push(GuardCheck {
+            name: "patches at once",
+            passed: facts.patches_rolling < g.max_patches_at_once,
+            detail: format!(
+                "{} other patches building or rolling out (at most {} at once)",
+                facts.patches_rolling, g.max_patches_at_once
+            ),
+        });
+    }
     if req.judges_quality {
         out.push(GuardCheck {
             name: "minimum traffic",
@@ -279,6 +333,7 @@ mod tests {
             request_rate: 100.0,
             data_age: 5.0,
             fleet_size: 20,
+            patches_rolling: 0,
         }
     }
 

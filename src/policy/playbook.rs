@@ -33,6 +33,18 @@ pub struct When {
     /// Whether a better registered candidate version is needed, excluded, or irrelevant.
     #[serde(default)]
     pub candidate: CandidateNeed,
+    /// A condition on what the model runs (its known vulnerabilities).
+    #[serde(default)]
+    pub finding: Option<FindingCondition>,
+}
+
+/// Conditions on a model's known vulnerabilities.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FindingCondition {
+    /// A finding at or above the policy's severity (`[security] patch_at`) that a bump the
+    /// advisory data names fixes.
+    Fixable,
 }
 
 fn default_confidence() -> f64 {
@@ -108,6 +120,48 @@ pub enum ActionTemplate {
     Retrain,
     /// Rolling restart.
     Restart,
+    /// Build a patched version with the bumps that fix the model's findings (a Job from its
+    /// build CronJob), then roll the candidate the build registers out through canary stages
+    /// and gates, as `canary` does.
+    Patch {
+        /// Seconds the build has to register its candidate.
+        #[serde(default = "default_build_secs")]
+        build_secs: f64,
+        /// Traffic shares of the stages, increasing, the last 1.0.
+        #[serde(default = "default_stages")]
+        stages: Vec<f64>,
+        /// Seconds each stage is watched before the next.
+        #[serde(default = "default_stage_secs")]
+        stage_secs: f64,
+        /// Gate: accuracy of the candidate at least this.
+        #[serde(default = "default_min_accuracy")]
+        min_accuracy: f64,
+        /// Gate: p95 latency at most this (ms).
+        #[serde(default = "default_max_p95")]
+        max_p95_ms: f64,
+        /// Gate: error rate at most this.
+        #[serde(default = "default_max_errors")]
+        max_error_rate: f64,
+    },
+}
+
+/// A staged rollout's stages and gates (a canary's, or a patch's after its build).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Gates<'a> {
+    /// Traffic shares of the stages.
+    pub stages: &'a [f64],
+    /// Seconds each stage is watched.
+    pub stage_secs: f64,
+    /// Lowest accuracy.
+    pub min_accuracy: f64,
+    /// Highest p95 latency, ms.
+    pub max_p95_ms: f64,
+    /// Highest error rate.
+    pub max_error_rate: f64,
+}
+
+fn default_build_secs() -> f64 {
+    3600.0
 }
 
 fn one() -> f64 {
@@ -141,6 +195,35 @@ impl ActionTemplate {
             ActionTemplate::Canary { .. } => ActionClass::Canary,
             ActionTemplate::Retrain => ActionClass::Retrain,
             ActionTemplate::Restart => ActionClass::Restart,
+            ActionTemplate::Patch { .. } => ActionClass::Patch,
+        }
+    }
+
+    /// Its staged rollout, when it has one.
+    pub fn gates(&self) -> Option<Gates<'_>> {
+        match self {
+            ActionTemplate::Canary {
+                stages,
+                stage_secs,
+                min_accuracy,
+                max_p95_ms,
+                max_error_rate,
+            }
+            | ActionTemplate::Patch {
+                stages,
+                stage_secs,
+                min_accuracy,
+                max_p95_ms,
+                max_error_rate,
+                ..
+            } => Some(Gates {
+                stages,
+                stage_secs: *stage_secs,
+                min_accuracy: *min_accuracy,
+                max_p95_ms: *max_p95_ms,
+                max_error_rate: *max_error_rate,
+            }),
+            _ => None,
         }
     }
 }
@@ -240,16 +323,25 @@ impl Playbook {
                 self.action.class().name()
             ));
         }
-        match (&self.when.cause, &self.when.forecast) {
-            (None, None) => out.push(format!(
-                "playbook '{}': `when` needs a cause or a forecast",
+        let conditions = usize::from(self.when.cause.is_some())
+            + usize::from(self.when.forecast.is_some())
+            + usize::from(self.when.finding.is_some());
+        match conditions {
+            0 => out.push(format!(
+                "playbook '{}': `when` needs a cause, a forecast or a finding",
                 self.name
             )),
-            (Some(_), Some(_)) => out.push(format!(
-                "playbook '{}': `when` has both a cause and a forecast; use two playbooks",
+            1 => {}
+            _ => out.push(format!(
+                "playbook '{}': `when` has more than one of a cause, a forecast and a finding; use one playbook each",
                 self.name
             )),
-            _ => {}
+        }
+        if self.when.finding.is_some() != matches!(self.action, ActionTemplate::Patch { .. }) {
+            out.push(format!(
+                "playbook '{}': a patch answers a finding, and a finding is answered by a patch",
+                self.name
+            ));
         }
         if matches!(
             self.when.cause,
@@ -319,39 +411,54 @@ impl Playbook {
                     ));
                 }
             }
-            ActionTemplate::Canary {
-                stages,
-                stage_secs,
-                min_accuracy,
-                max_p95_ms,
-                max_error_rate,
-            } => {
-                let increasing = stages.windows(2).all(|w| w[0] < w[1]);
-                let in_range = stages.iter().all(|s| *s > 0.0 && *s <= 1.0);
-                if stages.is_empty() || !increasing || !in_range || stages.last() != Some(&1.0) {
+            ActionTemplate::Patch { build_secs, .. } => {
+                if !(build_secs.is_finite() && *build_secs >= 60.0) {
                     out.push(format!(
-                        "playbook '{}': stages must increase within (0, 1] and end at 1.0, e.g. [0.1, 0.5, 1.0]",
+                        "playbook '{}': build_secs must be at least 60",
                         self.name
                     ));
                 }
-                if !(stage_secs.is_finite() && *stage_secs >= 60.0) {
+                if self.undo != Undo::AbortCanary {
                     out.push(format!(
-                        "playbook '{}': stage_secs must be at least 60",
-                        self.name
-                    ));
-                }
-                if !((0.0..=1.0).contains(min_accuracy)
-                    && max_p95_ms.is_finite()
-                    && *max_p95_ms > 0.0
-                    && (0.0..=1.0).contains(max_error_rate))
-                {
-                    out.push(format!(
-                        "playbook '{}': gates need min_accuracy and max_error_rate in 0..1 and max_p95_ms > 0",
+                        "playbook '{}': a patch is undone with abort_canary (traffic back off the candidate; rolled back after its promotion)",
                         self.name
                     ));
                 }
             }
             _ => {}
+        }
+        if let Some(Gates {
+            stages,
+            stage_secs,
+            min_accuracy,
+            max_p95_ms,
+            max_error_rate,
+        }) = self.action.gates()
+        {
+            let increasing = stages.windows(2).all(|w| w[0] < w[1]);
+            let in_range = stages.iter().all(|s| *s > 0.0 && *s <= 1.0);
+            if stages.is_empty() || !increasing || !in_range || stages.last() != Some(&1.0) {
+                out.push(format!(
+                    "playbook '{}': stages must increase within (0, 1] and end at 1.0, e.g. [0.1, 0.5, 1.0]",
+                    self.name
+                ));
+            }
+            if !(stage_secs.is_finite() && stage_secs >= 60.0) {
+                out.push(format!(
+                    "playbook '{}': stage_secs must be at least 60",
+                    self.name
+                ));
+            }
+            if !((0.0..=1.0).contains(&min_accuracy)
+                && max_p95_ms.is_finite()
+                && max_p95_ms > 0.0
+                && (0.0..=1.0).contains(&max_error_rate))
+            {
+                out.push(format!(
+                    "playbook '{}': gates need min_accuracy and max_error_rate in 0..1 and max_p95_ms > 0",
+                    self.name
+                ));
+            }
         }
         out
     }
@@ -365,14 +472,14 @@ impl Playbook {
             let names: Vec<&str> = self.verify.signals.iter().map(|s| s.title()).collect();
             format!("{} back within objectives", names.join(", "))
         };
-        let gates = match &self.action {
-            ActionTemplate::Canary {
+        let gates = match self.action.gates() {
+            Some(Gates {
                 stages,
                 stage_secs,
                 min_accuracy: accuracy,
                 max_p95_ms: p95,
                 max_error_rate: errors,
-            } => {
+            }) => {
                 let shares: Vec<String> = stages
                     .iter()
                     .map(|s| format!("{:.0} %", s * 100.0))
@@ -384,6 +491,13 @@ impl Playbook {
                     errors * 100.0
                 )
             }
+            None => String::new(),
+        };
+        let build = match &self.action {
+            ActionTemplate::Patch { build_secs, .. } => format!(
+                "the build registers a candidate within {:.0} min; then ",
+                build_secs / 60.0
+            ),
             _ => String::new(),
         };
         let undo = undo.map_or_else(
@@ -391,7 +505,7 @@ impl Playbook {
             Action::describe,
         );
         format!(
-            "{signals} within {:.0} min{gates}; undo: {undo}",
+            "{build}{signals} within {:.0} min{gates}; undo: {undo}",
             self.verify.window_secs / 60.0
         )
     }

@@ -217,6 +217,9 @@ pub struct Remediation {
     /// What comes after a veto: the next proposal, or what to do by hand.
     #[serde(default)]
     pub next: Option<String>,
+    /// A patch's bumps (its action becomes the canary of the candidate once built).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub bumps: Vec<crate::domain::Bump>,
 }
 
 /// Seconds of wall-clock time a proposal waits for a human at least before it may expire

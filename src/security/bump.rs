@@ -9,54 +9,20 @@ use super::index::Index;
 use crate::domain::Severity;
 use pep440_rs::Version;
 use pep508_rs::PackageName;
-use serde::Serialize;
 
-/// How big a change a bump is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum BumpKind {
-    /// Same major and minor release (`3.9.1` → `3.9.2`).
-    Patch,
-    /// Same major release (`3.9.1` → `3.10.0`).
-    Minor,
-    /// Another major release (`9.5.0` → `10.3.0`): never without approval.
-    Major,
-}
+pub use crate::domain::{Bump, BumpKind};
 
-impl BumpKind {
-    /// Of a change from `from` to `to` (missing release segments count as 0, as PEP 440 says).
-    pub fn of(from: &Version, to: &Version) -> BumpKind {
-        let seg = |v: &Version, i: usize| v.release().get(i).copied().unwrap_or(0);
-        if seg(from, 0) != seg(to, 0) || from.epoch() != to.epoch() {
-            BumpKind::Major
-        } else if seg(from, 1) != seg(to, 1) {
-            BumpKind::Minor
-        } else {
-            BumpKind::Patch
-        }
+/// How big a change from `from` to `to` is (missing release segments count as 0, as PEP 440
+/// says; another epoch is a major change).
+pub fn kind_of(from: &Version, to: &Version) -> BumpKind {
+    let seg = |v: &Version, i: usize| v.release().get(i).copied().unwrap_or(0);
+    if seg(from, 0) != seg(to, 0) || from.epoch() != to.epoch() {
+        BumpKind::Major
+    } else if seg(from, 1) != seg(to, 1) {
+        BumpKind::Minor
+    } else {
+        BumpKind::Patch
     }
-
-    /// Its name.
-    pub fn name(self) -> &'static str {
-        match self {
-            BumpKind::Patch => "patch",
-            BumpKind::Minor => "minor",
-            BumpKind::Major => "major",
-        }
-    }
-}
-
-/// One package's bump.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct Bump {
-    /// The package (normalised).
-    pub package: String,
-    /// The pinned version.
-    pub from: String,
-    /// The version to pin instead.
-    pub to: String,
-    /// How big a change.
-    pub kind: BumpKind,
 }
 
 /// The bump of `package` pinned at `installed` that leaves no advisory at or above
@@ -72,9 +38,35 @@ pub fn bump(
     Some(Bump {
         package: package.to_string(),
         from: installed.to_string(),
-        kind: BumpKind::of(installed, &to),
+        kind: kind_of(installed, &to),
         to: to.to_string(),
     })
+}
+
+/// The bumps a patch of these requirements pins: one per pinned package with a finding at
+/// or above `threshold` in `found` (the scan of the same requirements), each to its
+/// [`bump`]; packages whose fix the advisory data does not name are left out (shown, never
+/// proposed). In the requirements' order.
+pub fn for_findings(
+    index: &Index,
+    requirements: &str,
+    found: &[crate::domain::Vulnerability],
+    threshold: Severity,
+) -> Vec<Bump> {
+    let mut out: Vec<Bump> = Vec::new();
+    for entry in super::requirements::parse(requirements) {
+        let super::requirements::Entry::Pinned { name, version, .. } = entry else {
+            continue;
+        };
+        let due = found
+            .iter()
+            .any(|f| f.package == name.to_string() && f.severity.ranks_at_least(threshold));
+        if !due || out.iter().any(|b| b.package == name.to_string()) {
+            continue;
+        }
+        out.extend(bump(index, &name, &version, threshold));
+    }
+    out
 }
 
 #[cfg(test)]
@@ -98,7 +90,7 @@ mod tests {
             ("9.5.0", "10.0.1", BumpKind::Major),
             ("1.0", "1!1.0", BumpKind::Major),
         ] {
-            assert_eq!(BumpKind::of(&v(from), &v(to)), kind, "{from} -> {to}");
+            assert_eq!(kind_of(&v(from), &v(to)), kind, "{from} -> {to}");
         }
     }
 

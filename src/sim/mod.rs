@@ -41,6 +41,9 @@ pub(crate) const RESTART_TIME: f64 = 120.0;
 pub(crate) const LABEL_DELAY: f64 = 600.0;
 /// Seconds a retraining job takes.
 pub(crate) const RETRAIN_TIME: f64 = 1800.0;
+/// Seconds a patch build takes to register its candidate (install the new pins, run the
+/// model's tests, log the version).
+pub(crate) const BUILD_TIME: f64 = 900.0;
 
 /// How long an injected incident lasts unless remediated, seconds (`None`: until fixed).
 pub(crate) fn default_duration(kind: IncidentKind) -> Option<f64> {
@@ -136,6 +139,10 @@ pub struct SimWorld {
     rng: Rng,
     schedule: Vec<Scheduled>,
     events: Vec<WorldEvent>,
+    /// Scan each version that starts serving against the advisories (as the console's
+    /// registry poll does): on in the console and the patch scenarios, off in the incident
+    /// backtests and fixtures, which measure incident response alone.
+    pub rescan: bool,
 }
 
 impl SimWorld {
@@ -166,6 +173,7 @@ impl SimWorld {
             let replicas = ((peak / (capacity * target_u)).ceil() as u32).clamp(2, 400);
             let acc = rng.range(0.89, 0.965);
             let vnum = 1 + rng.below(9) as u32;
+            let pins: std::sync::Arc<str> = pins::PINS[i % BUILTIN.len()].into();
             let versions = vec![
                 VersionSpec {
                     number: vnum.saturating_sub(1).max(1),
@@ -174,6 +182,7 @@ impl SimWorld {
                     error_add: 0.0,
                     drift_per_day: rng.range(0.001, 0.004),
                     since: t0 - 30.0 * 86_400.0,
+                    requirements: pins.clone(),
                 },
                 VersionSpec {
                     number: vnum.max(2),
@@ -182,11 +191,11 @@ impl SimWorld {
                     error_add: 0.0,
                     drift_per_day: rng.range(0.001, 0.004),
                     since: t0 - rng.range(1.0, 5.0) * 86_400.0,
+                    requirements: pins,
                 },
             ];
             let serving = vnum.max(2);
             models.push(SimModel {
-                requirements: pins::PINS[i % BUILTIN.len()],
                 meta: ModelMeta {
                     name,
                     namespace: ns.to_string(),
@@ -218,6 +227,8 @@ impl SimWorld {
                 leak_since: None,
                 restart_until: None,
                 retrain_done: None,
+                build: None,
+                build_regresses: false,
                 labels: VecDeque::new(),
                 acc_ewma: f64::NAN,
                 next_deploy: t0 + rng.range(2.0, 30.0) * 3600.0,
@@ -241,6 +252,7 @@ impl SimWorld {
             rng,
             schedule: Vec::new(),
             events,
+            rescan: false,
         }
     }
 
@@ -282,6 +294,7 @@ impl SimWorld {
                     error_add: 0.025,
                     drift_per_day: 0.003,
                     since: t,
+                    requirements: m.requirements().into(),
                 });
                 let from = m.serving;
                 m.rollout = Some(Rollout::new(from, next, t, ROLLOUT_TIME));
@@ -374,6 +387,19 @@ impl SimWorld {
                 Ok(format!(
                     "retraining started, candidate expected in {:.0} min",
                     RETRAIN_TIME / 60.0
+                ))
+            }
+            Action::Patch { bumps, .. } => {
+                if m.build.is_some() {
+                    return Err("a patch build is already running".into());
+                }
+                if bumps.is_empty() {
+                    return Err("a patch pins at least one package".into());
+                }
+                m.build = Some((t + BUILD_TIME, bumps.clone()));
+                Ok(format!(
+                    "patch build started, candidate expected in {:.0} min",
+                    BUILD_TIME / 60.0
                 ))
             }
             Action::Restart => {

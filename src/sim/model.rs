@@ -6,6 +6,7 @@ use crate::domain::IncidentKind;
 use crate::fleet::ModelMeta;
 use crate::rng::Rng;
 use std::collections::VecDeque;
+use std::sync::Arc;
 
 /// A version of a simulated model.
 #[derive(Debug, Clone, PartialEq)]
@@ -22,6 +23,8 @@ pub struct VersionSpec {
     pub drift_per_day: f64,
     /// Time the version started serving (drift counts from there).
     pub since: f64,
+    /// The Python requirements it was built with (a `requirements.txt`).
+    pub requirements: Arc<str>,
 }
 
 #[derive(Debug, Clone)]
@@ -59,8 +62,6 @@ impl Rollout {
 /// One simulated model.
 #[derive(Debug, Clone)]
 pub struct SimModel {
-    /// The Python requirements its versions were built with (a `requirements.txt`).
-    pub requirements: &'static str,
     /// Static facts.
     pub meta: ModelMeta,
     pub(super) base_rate: f64,
@@ -86,6 +87,11 @@ pub struct SimModel {
     pub(super) leak_since: Option<f64>,
     pub(super) restart_until: Option<f64>,
     pub(super) retrain_done: Option<f64>,
+    /// A patch build running: when it registers its candidate, and what it pins.
+    pub(super) build: Option<(f64, Vec<crate::domain::Bump>)>,
+    /// The next patch build breaks the model (its candidate serves slower and fails more):
+    /// what a canary must catch.
+    pub(crate) build_regresses: bool,
     pub(super) labels: VecDeque<(f64, f64)>,
     pub(super) acc_ewma: f64,
     pub(super) next_deploy: f64,
@@ -95,9 +101,35 @@ pub(super) fn version_name(n: u32) -> String {
     format!("v{n}")
 }
 
+/// `requirements` with each bumped package pinned at its new version (a `name==version` line
+/// of the package, its name compared as PEP 503 normalises it, is replaced; the others kept).
+pub(super) fn patched(requirements: &str, bumps: &[crate::domain::Bump]) -> String {
+    let norm = |s: &str| s.trim().to_ascii_lowercase().replace(['_', '.'], "-");
+    let mut out = String::with_capacity(requirements.len());
+    for line in requirements.lines() {
+        let name = line.split_once("==").map(|(n, _)| norm(n));
+        match bumps
+            .iter()
+            .find(|b| name.as_deref() == Some(norm(&b.package).as_str()))
+        {
+            Some(b) => out.push_str(&format!("{}=={}", b.package, b.to)),
+            None => out.push_str(line),
+        }
+        out.push('\n');
+    }
+    out
+}
+
 impl SimModel {
     pub(super) fn version(&self, n: u32) -> Option<&VersionSpec> {
         self.versions.iter().find(|v| v.number == n)
+    }
+
+    /// The Python requirements of the version serving most traffic.
+    pub fn requirements(&self) -> &str {
+        self.version(self.serving)
+            .or(self.versions.first())
+            .map_or("", |v| &v.requirements)
     }
 
     /// Version number serving most traffic.

@@ -68,6 +68,7 @@ impl SimWorld {
                 error_add: 0.0,
                 drift_per_day: rng.range(0.001, 0.004),
                 since: t,
+                requirements: m.requirements().into(),
             });
             let duration = deploy_secs(&m.meta, t, rng);
             let from = m.serving;
@@ -97,6 +98,38 @@ impl SimWorld {
                 error_add: 0.0,
                 drift_per_day: 0.002,
                 since: t,
+                requirements: m.requirements().into(),
+            });
+            events.push(WorldEvent::CandidateRegistered {
+                model: idx,
+                version: version_name(next),
+                accuracy,
+            });
+        }
+
+        // a patch build finishing: the serving version rebuilt with the new pins
+        if m.build.as_ref().is_some_and(|(d, _)| *d <= t)
+            && let Some((_, bumps)) = m.build.take()
+        {
+            let next = m.versions.iter().map(|v| v.number).max().unwrap_or(1) + 1;
+            let base = m.version(m.serving).or(m.versions.first()).cloned();
+            let (accuracy, latency_mult, error_add, drift_per_day) = base
+                .map_or((0.9, 1.0, 0.0, 0.002), |v| {
+                    (v.accuracy, v.latency_mult, v.error_add, v.drift_per_day)
+                });
+            let broken = std::mem::take(&mut m.build_regresses);
+            m.versions.push(VersionSpec {
+                number: next,
+                accuracy,
+                latency_mult: if broken {
+                    latency_mult * 1.8
+                } else {
+                    latency_mult
+                },
+                error_add: if broken { error_add + 0.03 } else { error_add },
+                drift_per_day,
+                since: t,
+                requirements: super::model::patched(m.requirements(), &bumps).into(),
             });
             events.push(WorldEvent::CandidateRegistered {
                 model: idx,

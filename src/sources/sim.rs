@@ -116,7 +116,13 @@ pub fn step_events(world: &mut SimWorld) -> Vec<Event> {
             .collect(),
     });
     for e in world.drain_events() {
+        // a version that now serves is scanned again (a patched one closes what it fixed)
+        let deployed = match &e {
+            WorldEvent::Deployed { model, .. } if world.rescan => Some(*model),
+            _ => None,
+        };
         out.push(world_event(t, e));
+        out.extend(deployed.and_then(|i| scan_model(world, i)));
     }
     out
 }
@@ -139,33 +145,46 @@ pub fn targets(world: &SimWorld) -> Vec<crate::security::scan::Target> {
         .iter()
         .map(|m| crate::security::scan::Target {
             model: m.meta.key(),
-            requirements: m.requirements.to_string(),
+            requirements: m.requirements().to_string(),
         })
         .collect()
 }
 
-/// What each simulated model runs, scanned against the real advisories that ship with the
-/// simulated fleet: one event per model with a finding. The models share a few requirement
-/// files; each is scanned once.
+/// The real advisories that ship with the simulated fleet, indexed once.
+fn builtin_index() -> &'static crate::security::index::Index {
+    static INDEX: std::sync::OnceLock<crate::security::index::Index> = std::sync::OnceLock::new();
+    INDEX.get_or_init(crate::security::builtin::index)
+}
+
+/// One simulated model's serving version scanned against the real advisories that ship with
+/// the simulated fleet, with the bumps a patch at the default policy (every finding with a
+/// fix) pins.
+fn scan_model(world: &SimWorld, idx: usize) -> Option<Event> {
+    let m = world.models.get(idx)?;
+    let index = builtin_index();
+    let requirements = m.requirements();
+    let found = crate::security::scan::vulnerabilities(index, requirements);
+    let bumps = crate::security::bump::for_findings(
+        index,
+        requirements,
+        &found,
+        crate::domain::Severity::Low,
+    );
+    Some(Event::Findings {
+        t: world.time(),
+        model: m.meta.key(),
+        scanner: crate::domain::Scanner::Requirements,
+        found,
+        bumps,
+    })
+}
+
+/// What each simulated model runs, scanned: one event per model with a finding.
 pub fn findings(world: &SimWorld) -> Vec<Event> {
-    let index = crate::security::builtin::index();
-    let mut scanned: std::collections::HashMap<&str, Vec<crate::domain::Vulnerability>> =
-        std::collections::HashMap::new();
-    let mut out = Vec::new();
-    for m in &world.models {
-        let found = scanned
-            .entry(m.requirements)
-            .or_insert_with(|| crate::security::scan::vulnerabilities(&index, m.requirements));
-        if !found.is_empty() {
-            out.push(Event::Findings {
-                t: world.time(),
-                model: m.meta.key(),
-                scanner: crate::domain::Scanner::Requirements,
-                found: found.clone(),
-            });
-        }
-    }
-    out
+    (0..world.models.len())
+        .filter_map(|i| scan_model(world, i))
+        .filter(|e| matches!(e, Event::Findings { found, .. } if !found.is_empty()))
+        .collect()
 }
 
 /// The next playback control; never, when there is no one to send one (or no longer).
@@ -249,6 +268,9 @@ pub async fn run(
             return;
         }
     }
+    // from now on, each version that starts serving is scanned (a patched one closes what it
+    // fixed)
+    world.rescan = true;
 
     let mut paused = false;
     let mut base_sim = world.time();

@@ -8,6 +8,18 @@ use std::time::{Duration, Instant};
 
 /// `pitcrew agent` on the loopback `port` with the tokens file `tokens`, its journal and
 /// settings under `dir` (`dir/data`, `dir/config`): the caller adds the fleet it runs.
+/// A config that turns patches off (no patch at once): for the tests that follow an
+/// incident's remediation on the simulated fleet, whose real findings would otherwise get
+/// patch proposals too.
+pub const NO_PATCHES: &str = "[guardrails]\nmax_patches_at_once = 0\n";
+
+/// [`agent_command`] with [`NO_PATCHES`] as its `config.toml`.
+pub fn agent_command_without_patches(port: u16, tokens: &Path, dir: &Path) -> Command {
+    std::fs::create_dir_all(dir.join("config")).expect("config dir");
+    std::fs::write(dir.join("config/config.toml"), NO_PATCHES).expect("config");
+    agent_command(port, tokens, dir)
+}
+
 pub fn agent_command(port: u16, tokens: &Path, dir: &Path) -> Command {
     let mut cmd = super::bin();
     cmd.args([

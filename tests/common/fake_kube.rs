@@ -535,6 +535,7 @@ pub fn kube_cfg() -> KubeConfig {
         deployment_template: "{name}".to_string(),
         canary_template: "{name}-canary".to_string(),
         retrain_template: "{name}-retrain".to_string(),
+        build_template: "{name}-build".to_string(),
         lease_name: "pitcrew-executor".to_string(),
         lease_seconds: 30,
     }
@@ -649,7 +650,7 @@ impl Fake {
 
     /// The model ml/fraud: Deployment fraud (revision 4, v3), its ReplicaSets (revisions 1, 2,
     /// 4), a stray ReplicaSet with the same labels at revision 3 owned by another Deployment,
-    /// the canary Deployment fraud-canary, the CronJob fraud-retrain; ml/solo with a single
+    /// the canary Deployment fraud-canary, the CronJobs fraud-retrain and fraud-build; ml/solo with a single
     /// revision.
     pub fn seed(&self) {
         self.store(
@@ -689,6 +690,7 @@ impl Fake {
             "fraud-retrain",
             &cron_job("fraud-retrain"),
         );
+        self.store("batch/cronjobs", "fraud-build", &cron_job("fraud-build"));
     }
 }
 

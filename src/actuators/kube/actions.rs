@@ -1,19 +1,29 @@
 //! Each action as Kubernetes requests: scale, rolling restart, rollback to the previous
-//! ReplicaSet's template, a canary split between two Deployments, and a retraining Job from the
-//! model's CronJob. Writes are retried on 409 Conflict, and a dry run says what it would do.
+//! ReplicaSet's template, a canary split between two Deployments, and a retraining or patch
+//! build Job from the model's CronJob. Writes are retried on 409 Conflict, and a dry run says what it would do.
 
 use super::{
     ATTEMPTS, DeploymentNotFound, KubeActuator, KubeError, Op, POD_TEMPLATE_HASH, RESTARTED_AT,
     REVISION_ANNOTATION, canary_split, conflict, job_from_cronjob, merge_diff, patch_op,
-    replica_count, version_of, with_version,
+    replica_count, version_of, with_pins, with_version,
 };
 use crate::actuators::lease::status_code;
 use crate::config::fill_template;
+use crate::domain::Bump;
 use k8s_openapi::api::apps::v1::{Deployment, ReplicaSet};
 use k8s_openapi::api::batch::v1::{CronJob, Job};
 use k8s_openapi::api::core::v1::PodTemplateSpec;
 use kube::api::{Api, ListParams, Patch};
 use serde_json::json;
+
+/// What a Job made from a model's CronJob is for.
+#[derive(Debug, Clone, Copy)]
+enum JobPurpose {
+    /// Retraining (`retrain_template`).
+    Retrain,
+    /// Building a patched version (`build_template`).
+    Build,
+}
 
 impl KubeActuator {
     /// A 404 on `name`: name the template and list what exists.
@@ -427,31 +437,70 @@ impl KubeActuator {
     }
 
     pub(super) async fn retrain(&self, ns: &str, model: &str) -> Result<String, KubeError> {
-        let template = &self.cfg.retrain_template;
+        let cron = self.cronjob(ns, model, JobPurpose::Retrain).await?;
+        self.create_job(ns, &cron, &[]).await
+    }
+
+    /// A build of a patched version: a Job from the model's build CronJob whose containers
+    /// are told the new pins (`PITCREW_PINS`).
+    pub(super) async fn build(
+        &self,
+        ns: &str,
+        model: &str,
+        bumps: &[Bump],
+    ) -> Result<String, KubeError> {
+        if bumps.is_empty() {
+            return Err(KubeError::Invalid(
+                "a patch pins at least one package".into(),
+            ));
+        }
+        let cron = self.cronjob(ns, model, JobPurpose::Build).await?;
+        self.create_job(ns, &cron, bumps).await
+    }
+
+    /// The CronJob a model's Job of `purpose` is made from.
+    async fn cronjob(
+        &self,
+        ns: &str,
+        model: &str,
+        purpose: JobPurpose,
+    ) -> Result<CronJob, KubeError> {
+        let (template, setting) = match purpose {
+            JobPurpose::Retrain => (&self.cfg.retrain_template, "retrain_template"),
+            JobPurpose::Build => (&self.cfg.build_template, "build_template"),
+        };
         let cron_name = fill_template(template, ns, model);
         let crons: Api<CronJob> = Api::namespaced(self.client.clone(), ns);
-        let cron = match crons.get(&cron_name).await {
-            Ok(c) => c,
-            Err(e) if status_code(&e) == Some(404) => {
-                return Err(KubeError::CronJobNotFound {
-                    namespace: ns.to_string(),
-                    name: cron_name,
-                    model: format!("{ns}/{model}"),
-                    template: template.clone(),
-                });
-            }
-            Err(e) => {
-                return Err(KubeError::from_kube(
-                    Op::new("get", "batch", "cronjobs", ns, &cron_name),
-                    e,
-                ));
-            }
-        };
+        match crons.get(&cron_name).await {
+            Ok(c) => Ok(c),
+            Err(e) if status_code(&e) == Some(404) => Err(KubeError::CronJobNotFound {
+                setting,
+                namespace: ns.to_string(),
+                name: cron_name,
+                model: format!("{ns}/{model}"),
+                template: template.clone(),
+            }),
+            Err(e) => Err(KubeError::from_kube(
+                Op::new("get", "batch", "cronjobs", ns, &cron_name),
+                e,
+            )),
+        }
+    }
+
+    /// A Job from `cron`, as `kubectl create job --from=cronjob/…` makes it (with `bumps`,
+    /// pinned); a name taken (two in one second) moves on to the next.
+    async fn create_job(
+        &self,
+        ns: &str,
+        cron: &CronJob,
+        bumps: &[Bump],
+    ) -> Result<String, KubeError> {
+        let cron_name = cron.metadata.name.clone().unwrap_or_default();
         let jobs: Api<Job> = Api::namespaced(self.client.clone(), ns);
         let now = (self.clock)();
         let mut last = Op::new("create", "batch", "jobs", ns, "");
         for attempt in 0..ATTEMPTS {
-            let job = job_from_cronjob(&cron, ns, now, attempt);
+            let job = with_pins(job_from_cronjob(cron, ns, now, attempt), bumps);
             let job_name = job.metadata.name.clone().unwrap_or_default();
             last = Op::new("create", "batch", "jobs", ns, &job_name);
             match jobs.create(&self.post_params(), &job).await {

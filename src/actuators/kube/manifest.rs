@@ -1,7 +1,9 @@
 //! Pure manifest arithmetic: how a canary step splits replicas, a pod template's model version,
-//! the merge patch between two objects, and the Job a CronJob would create.
+//! the merge patch between two objects, the Job a CronJob would create, and a build Job told
+//! its pins.
 
-use super::{INSTANTIATE_ANNOTATION, VERSION_ANNOTATION, VERSION_ENV};
+use super::{INSTANTIATE_ANNOTATION, PINS_ANNOTATION, PINS_ENV, VERSION_ANNOTATION, VERSION_ENV};
+use crate::domain::Bump;
 use jiff::Timestamp;
 use k8s_openapi::api::batch::v1::{CronJob, Job};
 use k8s_openapi::api::core::v1::{EnvVar, PodTemplateSpec};
@@ -162,4 +164,34 @@ pub fn job_from_cronjob(cron: &CronJob, ns: &str, now: Timestamp, attempt: u32) 
         spec: template.spec,
         status: None,
     }
+}
+
+/// `job` told the pins a patch build installs: `PITCREW_PINS` (`name==version`, one per bump,
+/// space-separated) on every container, replacing one already there, and the same in the
+/// annotation `pitcrew.dev/pins` (what `kubectl describe job` shows). No bumps: `job` as is.
+pub fn with_pins(mut job: Job, bumps: &[Bump]) -> Job {
+    if bumps.is_empty() {
+        return job;
+    }
+    let pins: Vec<String> = bumps
+        .iter()
+        .map(|b| format!("{}=={}", b.package, b.to))
+        .collect();
+    let pins = pins.join(" ");
+    job.metadata
+        .annotations
+        .get_or_insert_with(BTreeMap::new)
+        .insert(PINS_ANNOTATION.to_string(), pins.clone());
+    if let Some(pod) = job.spec.as_mut().and_then(|s| s.template.spec.as_mut()) {
+        for c in &mut pod.containers {
+            let env = c.env.get_or_insert_with(Vec::new);
+            env.retain(|e| e.name != PINS_ENV);
+            env.push(EnvVar {
+                name: PINS_ENV.to_string(),
+                value: Some(pins.clone()),
+                value_from: None,
+            });
+        }
+    }
+    job
 }

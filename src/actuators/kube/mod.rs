@@ -10,6 +10,7 @@
 //! | `Rollback` | as `kubectl rollout undo`: the Deployment's ReplicaSets (label selector + controller owner reference, `deployment.kubernetes.io/revision`), the highest revision below the current one; its pod template (without the `pod-template-hash` label) is patched into the Deployment |
 //! | `Canary{version, share}` | the canary shape below |
 //! | `Retrain` | a Job from the CronJob `fill_template(retrain_template, NS, name)` (default `{name}-retrain`), as `kubectl create job --from=cronjob/…` |
+//! | `Patch{bumps}` | a Job from the CronJob `fill_template(build_template, NS, name)` (default `{name}-build`), its containers given `PITCREW_PINS` (`pkg==version …`) and the Job the annotation `pitcrew.dev/pins`; the build registers the patched version, which the engine then rolls out as a canary |
 //!
 //! ## The canary shape
 //!
@@ -52,7 +53,7 @@ mod rbac;
 
 pub use crate::clients::kube_error::{DeploymentNotFound, KubeError, Op};
 pub use manifest::{
-    CanarySplit, canary_split, job_from_cronjob, merge_diff, version_of, with_version,
+    CanarySplit, canary_split, job_from_cronjob, merge_diff, version_of, with_pins, with_version,
 };
 pub use rbac::{RBAC_RULES, RbacRule, rbac_role};
 
@@ -77,6 +78,10 @@ pub(crate) const RESTARTED_AT: &str = "kubectl.kubernetes.io/restartedAt";
 pub(crate) const VERSION_ANNOTATION: &str = "pitcrew.dev/model-version";
 /// The environment variable with the model version a container serves.
 pub(crate) const VERSION_ENV: &str = "MODEL_VERSION";
+/// The environment variable that tells a patch build's containers what to pin.
+pub(crate) const PINS_ENV: &str = "PITCREW_PINS";
+/// The build Job's annotation with the same pins.
+pub(crate) const PINS_ANNOTATION: &str = "pitcrew.dev/pins";
 /// A ReplicaSet's (and Deployment's) revision.
 pub(crate) const REVISION_ANNOTATION: &str = "deployment.kubernetes.io/revision";
 /// The label a Deployment adds to its ReplicaSets' templates.
@@ -298,6 +303,7 @@ impl KubeActuator {
                 self.canary(ns, model, &stable, *version, *share).await
             }
             Action::Retrain => self.retrain(ns, model).await,
+            Action::Patch { bumps, .. } => self.build(ns, model, bumps).await,
         }
     }
 }

@@ -4,12 +4,14 @@
 //! symbol and a word, the package, installed → first fixed version, the advisory and its CVE,
 //! and the time left before its deadline (the policy of `[security.deadline_hours]`; by
 //! default critical 24 h, high and unknown 7 days, medium 30, low 90). The Fleet screen's
-//! `vuln` column flags the models that have one.
+//! `vuln` column flags the models that have one. The panel below says, for the top finding's
+//! model, its latest patch and where it is decided.
 
 use super::{Ctx, fit};
 use crate::domain::{Severity, Source};
 use crate::engine::{Queued, queue, time_left};
-use crate::tui::state::Ui;
+use crate::policy::autonomy::ActionClass;
+use crate::tui::state::{Ui, View};
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
@@ -55,10 +57,56 @@ fn listed<'a>(ctx: &'a Ctx, filter: &str) -> Vec<Queued<'a>> {
         .collect()
 }
 
+/// The model's latest patch and where it is decided: its id, state and bumps (the "why?",
+/// the approve, veto and automate keys are the Remediations screen's, one place to act).
+fn patch_line<'a>(ctx: &Ctx, model: &str, ascii: bool) -> Line<'a> {
+    let latest = ctx
+        .snap
+        .remediations
+        .iter()
+        .filter(|r| r.key == model && r.class == ActionClass::Patch)
+        .max_by_key(|r| r.id);
+    let Some(r) = latest else {
+        return Line::from(Span::styled(
+            "no patch proposed for this model (none fixes it yet, or one is waiting for the model to be quiet)",
+            ctx.s("ui.text.dim"),
+        ));
+    };
+    let arrow = if ascii { "->" } else { "→" };
+    let bumps: Vec<String> = r
+        .bumps
+        .iter()
+        .map(|b| {
+            format!(
+                "{} {} {arrow} {} ({})",
+                b.package,
+                b.from,
+                b.to,
+                b.kind.name()
+            )
+        })
+        .collect();
+    let scope = if r.state == crate::policy::RemState::Proposed {
+        "status.warn"
+    } else {
+        "ui.text"
+    };
+    Line::from(Span::styled(
+        format!(
+            "patch R{} {}: {} (why? on {})",
+            r.id,
+            r.state.word(),
+            bumps.join(", "),
+            View::Remediations.title()
+        ),
+        ctx.s(scope),
+    ))
+}
+
 /// Draw the Vulns screen.
 pub fn draw(f: &mut Frame, ui: &mut Ui, ctx: &Ctx, area: Rect) {
     let list = listed(ctx, &ui.filter);
-    let [top, bottom] = Layout::vertical([Constraint::Min(4), Constraint::Length(5)]).areas(area);
+    let [top, bottom] = Layout::vertical([Constraint::Min(4), Constraint::Length(6)]).areas(area);
     let page = top.height.saturating_sub(3).max(1) as usize;
     ui.page = page;
     ui.vulns.offset = ui.vulns.offset.min(list.len().saturating_sub(1));
@@ -167,6 +215,7 @@ pub fn draw(f: &mut Frame, ui: &mut Ui, ctx: &Ctx, area: Rect) {
                     ctx.s("ui.header"),
                 )),
                 Line::from(action),
+                patch_line(ctx, model, ui.ascii),
                 Line::from(Span::styled(v.title.clone(), ctx.s("ui.text.dim"))),
             ]
         }
