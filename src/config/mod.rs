@@ -543,8 +543,8 @@ impl Config {
         if let Some(msg) = cfg.security.as_ref().and_then(|s| s.patch_at_problem()) {
             problems.push(Problem::at_span(src, at("patch_at"), msg));
         }
-        for msg in cfg.guardrails.iter().flat_map(|g| g.problems()) {
-            problems.push(Problem::at_span(src, at("[guardrails]"), msg));
+        for (field, msg) in cfg.guardrails.iter().flat_map(|g| g.problems()) {
+            problems.push(Problem::at_span(src, at(field), msg));
         }
         for (key, m) in &cfg.models {
             if key.split('/').count() != 2 {
@@ -736,6 +736,39 @@ mod tests {
                 .message
                 .contains("kubernetes.retrain_template must contain {name}")),
             "{e:?}"
+        );
+    }
+
+    #[test]
+    fn guardrails_and_the_patch_severity_are_read_and_checked_where_they_are_written() {
+        let src = diagnostics::SourceText::new(
+            "g.toml",
+            "[guardrails]\nmax_patches_at_once = 0\ncooldown_secs = 60\n".into(),
+        );
+        let cfg = Config::parse(&src).unwrap();
+        let g = cfg.guardrails.unwrap();
+        assert_eq!((g.max_patches_at_once, g.cooldown_secs), (0, 60.0));
+        assert_eq!(
+            g.max_fleet_per_hour, 10,
+            "what is left out keeps its default"
+        );
+        let src = diagnostics::SourceText::new(
+            "g.toml",
+            "[security]\npatch_at = \"unknown\"\n\n[guardrails]\nmax_blast_share = 2\n".into(),
+        );
+        let e = Config::parse(&src).unwrap_err();
+        let at = |m: &str| {
+            e.iter()
+                .find(|p| p.message.contains(m))
+                .map(|p| (p.line, p.message.clone()))
+        };
+        assert_eq!(at("patch_at").map(|x| x.0), Some(2), "{e:?}");
+        assert_eq!(
+            at("max_blast_share"),
+            Some((
+                5,
+                "guardrails.max_blast_share must be within (0, 1]".to_string()
+            ))
         );
     }
 }

@@ -52,38 +52,29 @@ impl Default for Guardrails {
 
 impl Guardrails {
     /// What is wrong with the limits (`[guardrails]` in the config): each time and share a
-    /// finite number in its range.
-    pub fn problems(&self) -> Vec<String> {
-        let mut out = Vec::new();
-        let mut need = |ok: bool, what: &str| {
-            if !ok {
-                out.push(format!("guardrails.{what}"));
-            }
-        };
+    /// finite number in its range. Each problem with the field it is about.
+    pub fn problems(&self) -> Vec<(&'static str, String)> {
         let non_negative = |v: f64| v.is_finite() && v >= 0.0;
-        need(
-            non_negative(self.cooldown_secs),
-            "cooldown_secs must be ≥ 0",
-        );
-        need(
-            self.blast_window_secs.is_finite() && self.blast_window_secs > 0.0,
-            "blast_window_secs must be > 0",
-        );
-        need(
-            self.max_blast_share.is_finite()
-                && self.max_blast_share > 0.0
-                && self.max_blast_share <= 1.0,
-            "max_blast_share must be within (0, 1]",
-        );
-        need(
-            non_negative(self.min_request_rate),
-            "min_request_rate must be ≥ 0",
-        );
-        need(
-            self.max_data_age_secs.is_finite() && self.max_data_age_secs > 0.0,
-            "max_data_age_secs must be > 0",
-        );
-        out
+        let positive = |v: f64| v.is_finite() && v > 0.0;
+        [
+            ("cooldown_secs", non_negative(self.cooldown_secs), "≥ 0"),
+            ("blast_window_secs", positive(self.blast_window_secs), "> 0"),
+            (
+                "max_blast_share",
+                positive(self.max_blast_share) && self.max_blast_share <= 1.0,
+                "within (0, 1]",
+            ),
+            (
+                "min_request_rate",
+                non_negative(self.min_request_rate),
+                "≥ 0",
+            ),
+            ("max_data_age_secs", positive(self.max_data_age_secs), "> 0"),
+        ]
+        .into_iter()
+        .filter(|(_, ok, _)| !ok)
+        .map(|(field, _, range)| (field, format!("guardrails.{field} must be {range}")))
+        .collect()
     }
 }
 
