@@ -3,7 +3,7 @@
 //! the model's priority, severity) and no more at once than the guardrails allow; and the
 //! step from a patch's build to its canary once the build has registered its candidate.
 
-use super::remedy::{POLICY, Purpose, execute};
+use super::remedy::{Purpose, decider, execute};
 use super::vulns::{queue, time_left};
 use super::{Effect, Engine, Status};
 use crate::domain::{Action, Bump, Severity, Signal};
@@ -230,10 +230,7 @@ impl Engine {
                     }
                 });
                 r.executed = Some(t);
-                let who = r
-                    .decisions
-                    .last()
-                    .map_or_else(|| POLICY.to_string(), |d| d.who.clone());
+                let who = decider(r);
                 fx.push(execute(r, t, r.action.clone(), Purpose::Stage, who));
                 let text = format!(
                     "the build registered v{version} (offline accuracy {acc:.3}); canary at {:.0} %",

@@ -59,6 +59,13 @@ pub enum Purpose {
     Undo,
 }
 
+/// Who an action of `r` runs for: the last to decide on it (the policy when nobody did).
+pub(super) fn decider(r: &Remediation) -> String {
+    r.decisions
+        .last()
+        .map_or_else(|| POLICY.to_string(), |d| d.who.clone())
+}
+
 /// The effect that asks the edge to carry `action` out for remediation `r`.
 pub(super) fn execute(
     r: &Remediation,
@@ -450,10 +457,7 @@ impl Engine {
         let r = &mut self.remediations[k];
         r.blocked = None;
         r.executed = Some(t);
-        let who = r
-            .decisions
-            .last()
-            .map_or_else(|| POLICY.to_string(), |d| d.who.clone());
+        let who = decider(r);
         fx.push(execute(r, t, r.action.clone(), Purpose::Run, who));
         let entry = LedgerEntry {
             t,

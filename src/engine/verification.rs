@@ -2,7 +2,7 @@
 //! level before the incident within the playbook's window, the canary's stages, and the undo
 //! when they did not.
 
-use super::remedy::{POLICY, Purpose, SETTLE, execute};
+use super::remedy::{POLICY, Purpose, SETTLE, decider, execute};
 use super::{Effect, Engine, Status, objective_breaches};
 use crate::domain::Action;
 use crate::domain::Signal;
@@ -107,10 +107,7 @@ impl Engine {
                     share * 100.0,
                     next * 100.0
                 );
-                let who = r
-                    .decisions
-                    .last()
-                    .map_or_else(|| POLICY.to_string(), |d| d.who.clone());
+                let who = decider(r);
                 fx.push(execute(r, t, r.action.clone(), Purpose::Stage, who));
                 self.set_state(k, t, RemState::Executing, text, Status::Ok);
             } else {
