@@ -333,13 +333,14 @@ fn version_annotation(f: &Fake, name: &str) -> String {
         .expect("a version annotation")
 }
 
-/// A patch of fraud's requirements: two bumps.
+/// A patch of fraud's requirements (two bumps) and of its serving image (one package).
 fn patch() -> Action {
     let bump = |package: &str, from: &str, to: &str, kind| pitcrew::domain::Bump {
         package: package.into(),
         from: from.into(),
         to: to.into(),
         kind,
+        source: pitcrew::domain::Source::Requirements,
     };
     Action::Patch {
         bumps: vec![
@@ -355,6 +356,18 @@ fn patch() -> Action {
                 "10.0.1",
                 pitcrew::domain::BumpKind::Major,
             ),
+            pitcrew::domain::Bump {
+                source: pitcrew::domain::Source::Image {
+                    container: "server".into(),
+                    image: "registry.example/fraud:1".into(),
+                },
+                ..bump(
+                    "libbsd0",
+                    "0.9.1-2",
+                    "0.9.1-2+deb10u1",
+                    pitcrew::domain::BumpKind::Patch,
+                )
+            },
         ],
         unknown_severity: false,
     }
@@ -382,15 +395,22 @@ async fn a_patch_creates_a_build_job_from_the_build_cronjob_told_its_pins() {
     assert_eq!(body["metadata"]["name"], job_name);
     let pins = "aiohttp==3.9.2 pillow==10.0.1";
     assert_eq!(body["metadata"]["annotations"]["pitcrew.dev/pins"], pins);
+    let fixes = "server:libbsd0=0.9.1-2+deb10u1";
+    assert_eq!(
+        body["metadata"]["annotations"]["pitcrew.dev/image-fixes"],
+        fixes
+    );
     assert_eq!(
         body["metadata"]["ownerReferences"][0]["name"],
         "fraud-build"
     );
-    // the CronJob's job, its one container told the pins
+    // the CronJob's job, its one container told the pins and the image's fixes
     let cron = f.get("batch/cronjobs", "fraud-build").expect("the cronjob");
     let mut want = cron["spec"]["jobTemplate"]["spec"].clone();
-    want["template"]["spec"]["containers"][0]["env"] =
-        json!([{"name": "PITCREW_PINS", "value": pins}]);
+    want["template"]["spec"]["containers"][0]["env"] = json!([
+        {"name": "PITCREW_PINS", "value": pins},
+        {"name": "PITCREW_IMAGE_FIXES", "value": fixes}
+    ]);
     assert_eq!(body["spec"], want);
     // no build CronJob: said with the setting that names it; nothing written
     let f = Fake::start().await;

@@ -231,6 +231,18 @@ fn pitcrew_scan_config_lists_the_images_findings_and_fails_on_critical() {
     let v: Value = serde_json::from_str(&out).unwrap();
     assert_eq!(v["images"][0]["model"], "ml/fraud");
     assert_eq!(v["images"][0]["source"]["image"]["container"], "server");
+    // the rebuild that fixes it: libbsd0 at trivy's fixed version, a patch (a Debian
+    // revision); libwebp6 has no fix, so nothing to pin
+    let patches = v["patches"].as_array().unwrap();
+    assert_eq!(patches.len(), 1, "{out}");
+    assert_eq!(patches[0]["model"], "ml/fraud");
+    let bumps = patches[0]["bumps"].as_array().unwrap();
+    assert_eq!(bumps.len(), 1, "{out}");
+    assert_eq!(bumps[0]["package"], "libbsd0");
+    assert_eq!(bumps[0]["from"], "0.9.1-2");
+    assert_eq!(bumps[0]["to"], "0.9.1-2+deb10u1");
+    assert_eq!(bumps[0]["kind"], "patch");
+    assert_eq!(bumps[0]["source"]["image"]["container"], "server");
     drop(f);
 }
 
@@ -336,5 +348,9 @@ fn an_agent_on_a_real_fleet_exports_what_trivy_found_in_its_serving_images() {
     assert!(
         text.contains("\"scanner\":\"images\""),
         "findings journaled"
+    );
+    assert!(
+        text.contains("\"to\":\"0.9.1-2+deb10u1\""),
+        "the rebuild's bump journaled with the findings"
     );
 }

@@ -320,6 +320,26 @@ fn scan_with_no_configuration_scans_the_simulated_fleet() {
             && f["package"] == "py"
             && f["fixed"].is_null())
     );
+    // the patches proposed: ranker-bert's fastapi a patch release; thumbnail-crop's pillow
+    // a major bump (for a human)
+    let patches = v["patches"].as_array().expect("patches");
+    let bump_of = |model: &str| {
+        patches
+            .iter()
+            .find(|p| p["model"] == model)
+            .map(|p| p["bumps"][0].clone())
+    };
+    let fastapi = bump_of("search/ranker-bert").expect("ranker-bert's patch");
+    assert_eq!(
+        (&fastapi["package"], &fastapi["to"], &fastapi["kind"]),
+        (&"fastapi".into(), &"0.109.1".into(), &"patch".into())
+    );
+    let pillow = bump_of("vision/thumbnail-crop").expect("thumbnail-crop's patch");
+    assert_eq!(
+        (&pillow["to"], &pillow["kind"]),
+        (&"10.0.1".into(), &"major".into())
+    );
+    assert!(bump_of("ads/budget-pacer").is_none(), "py has no fix");
     // the numbered models share the pins of the one they are numbered after
     let out = run(&["--models", "30", "--format", "json"]);
     assert_eq!(out.status.code(), Some(0));

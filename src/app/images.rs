@@ -1,7 +1,8 @@
 //! The image scan task: for the models the engine task names (every
 //! [`super::registry::VULN_SCAN_SECS`]), reads trivy-operator's reports of their serving images
 //! ([`crate::sources::images`]) and hands each model's findings to the engine
-//! ([`Event::Findings`] of the images scanner). A model not scanned keeps its last findings; a
+//! ([`Event::Findings`] of the images scanner, with the bumps a rebuild at the policy's
+//! severity makes, [`crate::security::bump::for_image`]). A model not scanned keeps its last findings; a
 //! namespace that cannot be read, or a model whose Deployment is not there, is said once as a
 //! notice (again only when what is wrong changes).
 
@@ -20,6 +21,7 @@ use tokio_util::sync::CancellationToken;
 pub(super) async fn poll_images(
     client: kube::Client,
     cfg: KubeConfig,
+    patch_at: crate::domain::Severity,
     mut asks: mpsc::Receiver<super::registry::Ask>,
     busy: Arc<AtomicBool>,
     tx: mpsc::Sender<Event>,
@@ -36,7 +38,7 @@ pub(super) async fn poll_images(
             _ = cancel.cancelled() => return,
             s = crate::sources::images::scan(&client, &cfg, &keys) => s,
         };
-        let (events, problems) = events_of(scan, t);
+        let (events, problems) = events_of(scan, t, patch_at);
         // each problem said once, while it lasts
         let fresh: Vec<String> = problems.difference(&said).cloned().collect();
         said = problems;
@@ -55,9 +57,13 @@ pub(super) async fn poll_images(
     }
 }
 
-/// One scan's findings as events, and what went wrong in a few lines (a failed namespace
-/// once, models without a Deployment counted).
-fn events_of(scan: crate::sources::images::Scan, t: f64) -> (Vec<Event>, BTreeSet<String>) {
+/// One scan's findings as events (with the bumps of a rebuild at `patch_at`), and what went
+/// wrong in a few lines (a failed namespace once, models without a Deployment counted).
+fn events_of(
+    scan: crate::sources::images::Scan,
+    t: f64,
+    patch_at: crate::domain::Severity,
+) -> (Vec<Event>, BTreeSet<String>) {
     let mut events = Vec::new();
     let mut problems = BTreeSet::new();
     let mut no_deployment = Vec::new();
@@ -69,8 +75,8 @@ fn events_of(scan: crate::sources::images::Scan, t: f64) -> (Vec<Event>, BTreeSe
                         t,
                         model: key,
                         scanner: Scanner::Images,
+                        bumps: crate::security::bump::for_image(&found, patch_at),
                         found,
-                        bumps: Vec::new(),
                     });
                 }
             }

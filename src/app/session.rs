@@ -428,6 +428,7 @@ pub async fn start_session(opts: &ConsoleOptions, paths: &Paths) -> anyhow::Resu
                 tasks.push(tokio::spawn(super::images::poll_images(
                     client,
                     k.clone(),
+                    security.patch_at,
                     asks,
                     poll.busy.clone(),
                     ev_tx.clone(),

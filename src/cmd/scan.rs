@@ -139,12 +139,30 @@ pub fn run(args: Args, seed: u64) -> ExitCode {
         }
     };
     let mut report = scan(&index, &found.targets);
+    for t in &found.targets {
+        let vulns = pitcrew::security::scan::vulnerabilities(&index, &t.requirements);
+        report.add_patch(
+            &t.model,
+            pitcrew::security::bump::for_findings(
+                &index,
+                &t.requirements,
+                &vulns,
+                security.patch_at,
+            ),
+        );
+    }
     let mut unreadable = found.unreadable.clone();
     if args.requirements.is_empty()
         && let Some(k) = &cfg.kubernetes
     {
         match images(k, &cfg) {
             Ok(scanned) => {
+                for (model, found) in &scanned.found {
+                    report.add_patch(
+                        model,
+                        pitcrew::security::bump::for_image(found, security.patch_at),
+                    );
+                }
                 report.add_images(scanned.found);
                 for (model, why) in scanned.unscanned {
                     eprintln!("pitcrew scan: the images of {model} not scanned: {why}");

@@ -53,10 +53,7 @@ impl Action {
             Action::Retrain => "start a retraining job".to_string(),
             Action::Restart => "rolling restart".to_string(),
             Action::Patch { bumps, .. } => {
-                let pins: Vec<String> = bumps
-                    .iter()
-                    .map(|b| format!("{} {} → {}", b.package, b.from, b.to))
-                    .collect();
+                let pins: Vec<String> = bumps.iter().map(super::Bump::describe).collect();
                 format!("build a patched version with {}", pins.join(", "))
             }
         }

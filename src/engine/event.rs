@@ -96,8 +96,8 @@ pub enum Event {
         scanner: crate::domain::Scanner,
         /// The vulnerabilities.
         found: Vec<crate::domain::Vulnerability>,
-        /// What a patch of them pins instead, at the policy's severity (dependencies the
-        /// advisory data names a safe version of; none from an image scan).
+        /// What a patch of them pins instead, at the policy's severity: dependencies the
+        /// advisory data names a safe version of; an image's packages trivy names a fix of.
         #[serde(default, skip_serializing_if = "Vec::is_empty")]
         bumps: Vec<crate::domain::Bump>,
     },

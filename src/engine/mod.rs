@@ -135,7 +135,8 @@ struct ModelState {
     /// Known vulnerabilities of what it runs, most severe first.
     #[serde(default)]
     vulns: Arc<Vec<OpenVuln>>,
-    /// What a patch of its requirements would pin instead (the latest requirements scan's).
+    /// What a patch would pin instead: the latest requirements scan's bumps, then the latest
+    /// image scan's.
     #[serde(default)]
     bumps: Vec<crate::domain::Bump>,
 }

@@ -109,7 +109,7 @@ impl Engine {
         let fixed: Vec<_> = m
             .vulns
             .iter()
-            .filter(|o| m.bumps.iter().any(|b| b.package == o.found.package))
+            .filter(|o| m.bumps.iter().any(|b| b.fixes(&o.found)))
             .collect();
         let unknown_severity = fixed.iter().any(|o| o.found.severity == Severity::Unknown);
         let worst = Severity::ORDER
@@ -255,7 +255,7 @@ impl Engine {
 
 /// A bump in a few words: `pillow 9.5.0 → 10.3.0 (major)`.
 fn describe_bump(b: &Bump) -> String {
-    format!("{} {} → {} ({})", b.package, b.from, b.to, b.kind.name())
+    format!("{} ({})", b.describe(), b.kind.name())
 }
 
 #[cfg(test)]
@@ -432,5 +432,82 @@ mod tests {
             assert_eq!(fastapi.mode, want, "{phase}: {}", fastapi.policy);
             assert!(!log.iter().any(|x| x.id == pillow.id), "nothing ran");
         }
+    }
+
+    /// A critical finding in model 0's serving image (trivy names the Debian revision that
+    /// fixes it), as the image scan gives it: its findings and the rebuild's bumps.
+    fn image_scan(w: &SimWorld, found: bool) -> super::super::Event {
+        let v = crate::domain::Vulnerability {
+            advisory: "CVE-2019-20367".into(),
+            cve: Some("CVE-2019-20367".into()),
+            package: "libbsd0".into(),
+            installed: "0.9.1-2".into(),
+            fixed: Some("0.9.1-2+deb10u1".into()),
+            upgrade_to: Some("0.9.1-2+deb10u1".into()),
+            severity: crate::domain::Severity::Critical,
+            score: Some(9.1),
+            title: "nlist() out-of-bounds read".into(),
+            source: crate::domain::Source::Image {
+                container: "server".into(),
+                image: "registry.example/fraud:1".into(),
+            },
+        };
+        let found: Vec<_> = if found { vec![v] } else { Vec::new() };
+        super::super::Event::Findings {
+            t: w.time(),
+            model: w.models[0].meta.key(),
+            scanner: crate::domain::Scanner::Images,
+            bumps: crate::security::bump::for_image(&found, crate::domain::Severity::Low),
+            found,
+        }
+    }
+
+    #[test]
+    fn an_image_finding_is_patched_by_a_rebuild_through_the_canary() {
+        let (mut w, mut e) = fleet(Phase::Autonomy, 6, 1);
+        e.apply(image_scan(&w, true));
+        assert_eq!(open_on(&e, 0), 1);
+        let mut log = Vec::new();
+        assert!(run_until(&mut w, &mut e, &mut log, |e| {
+            patches(e).iter().any(|r| {
+                r.model == 0 && matches!(r.action, Action::Canary { share, .. } if share >= 1.0)
+            })
+        }));
+        let r = patches(&e)
+            .into_iter()
+            .find(|r| r.model == 0)
+            .unwrap()
+            .clone();
+        // a Debian revision is a patch: Autonomy rebuilds it by itself, through the canary
+        assert_eq!(r.mode, Mode::Auto, "{}", r.policy);
+        assert_eq!(r.bumps.len(), 1);
+        assert_eq!(r.bumps[0].to, "0.9.1-2+deb10u1");
+        assert!(!r.bumps[0].source.is_requirements());
+        assert!(
+            r.why
+                .evidence
+                .iter()
+                .any(|s| s.contains("libbsd0 0.9.1-2 → 0.9.1-2+deb10u1 in image")),
+            "{:#?}",
+            r.why.evidence
+        );
+        let Action::Canary { share, .. } = r.action else {
+            panic!("{:?}", r.action)
+        };
+        assert_eq!(share, 1.0, "promoted");
+        // the requirements' rescan of the new version leaves the image's bumps alone; the
+        // image scan of the new rollout finds nothing: the finding closes
+        for ev in crate::sources::sim::findings(&w) {
+            e.apply(ev);
+        }
+        e.apply(image_scan(&w, false));
+        assert_eq!(open_on(&e, 0), 0);
+        assert!(run_until(&mut w, &mut e, &mut log, |e| {
+            patches(e)
+                .iter()
+                .any(|r| r.model == 0 && r.state.is_final())
+        }));
+        let r = patches(&e).into_iter().find(|r| r.model == 0).unwrap();
+        assert_eq!(r.state, RemState::Succeeded, "{:#?}", r.timeline);
     }
 }

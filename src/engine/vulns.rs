@@ -111,9 +111,11 @@ impl Engine {
             return;
         };
         let m = &mut self.models[i as usize];
-        if scanner == Scanner::Requirements {
-            m.bumps = bumps;
-        }
+        // this scanner's bumps replace its earlier ones; requirements first, then images
+        m.bumps.retain(|b| b.source.scanner() != scanner);
+        m.bumps
+            .extend(bumps.into_iter().filter(|b| b.source.scanner() == scanner));
+        m.bumps.sort_by_key(|b| b.source.scanner());
         let (old, kept): (Vec<OpenVuln>, Vec<OpenVuln>) = std::mem::take(&mut m.vulns)
             .iter()
             .cloned()

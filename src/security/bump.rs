@@ -4,6 +4,14 @@
 //! segments). The smallest safe version is a patch release whenever one is safe, so patch
 //! releases are preferred over minor ones by construction; a major bump is proposed only for
 //! a human to approve, whatever the phase.
+//!
+//! An image's packages (OS packages, or a language's, as trivy-operator reports them) are
+//! bumped to the version the report names as fixing them — trivy names package versions, not
+//! image tags, so the patch is a rebuild of the image with those versions. Their versions are
+//! ordered as dpkg orders them (the `debversion` crate: Debian and Ubuntu, whose backported
+//! fixes are a revision such as `+deb10u1`, and Alpine's `-r1` alike), else with
+//! `version-compare` (any other scheme); a change in the packaging revision only (`0.9.1-2` →
+//! `0.9.1-2+deb10u1`, a distribution's backported fix) is a patch.
 
 use super::index::Index;
 use crate::domain::Severity;
@@ -40,6 +48,7 @@ pub fn bump(
         from: installed.to_string(),
         kind: kind_of(installed, &to),
         to: to.to_string(),
+        source: crate::domain::Source::Requirements,
     })
 }
 
@@ -69,9 +78,130 @@ pub fn for_findings(
     out
 }
 
+/// The bumps a rebuild of a model's serving images makes: per container and package with an
+/// image finding at or above `threshold` that names a fix, the version that fixes all of that
+/// package's findings there (of the versions trivy lists, the smallest above the installed
+/// one, for each finding; the greatest of those). Findings whose fix is not named, or names no
+/// version above the installed one, are left out (shown, never proposed). Sorted by container
+/// and package, so that two scans of the same report give the same bumps.
+pub fn for_image(found: &[crate::domain::Vulnerability], threshold: Severity) -> Vec<Bump> {
+    use crate::domain::Source;
+    let mut out: Vec<Bump> = Vec::new();
+    for f in found {
+        if !matches!(f.source, Source::Image { .. }) || !f.severity.ranks_at_least(threshold) {
+            continue;
+        }
+        let Some(fix) = f
+            .fixed
+            .as_deref()
+            .and_then(|x| first_fix_above(&f.installed, x))
+        else {
+            continue;
+        };
+        match out
+            .iter_mut()
+            .find(|b| b.package == f.package && b.source == f.source)
+        {
+            Some(b) => {
+                if newer(fix, &b.to) {
+                    b.to = fix.to_string();
+                    b.kind = image_kind(&b.from, fix);
+                }
+            }
+            None => out.push(Bump {
+                package: f.package.clone(),
+                from: f.installed.clone(),
+                to: fix.to_string(),
+                kind: image_kind(&f.installed, fix),
+                source: f.source.clone(),
+            }),
+        }
+    }
+    out.sort_by(|a, b| {
+        let place = |x: &Bump| match &x.source {
+            Source::Image { container, image } => (container.clone(), image.clone()),
+            Source::Requirements => (String::new(), String::new()),
+        };
+        place(a)
+            .cmp(&place(b))
+            .then_with(|| a.package.cmp(&b.package))
+    });
+    out
+}
+
+/// Whether version `a` is above `b`: as dpkg orders them (`debversion`: a distribution's
+/// revision such as `+deb10u1` or `-r1` counts up, `~` down) when both are versions dpkg reads,
+/// else as `version-compare` does (any scheme; `-rc1` a pre-release); not comparable: no.
+fn newer(a: &str, b: &str) -> bool {
+    match (
+        a.parse::<debversion::Version>(),
+        b.parse::<debversion::Version>(),
+    ) {
+        (Ok(x), Ok(y)) => x > y,
+        _ => version_compare::compare(a, b) == Ok(version_compare::Cmp::Gt),
+    }
+}
+
+/// Of the fixed versions trivy lists (`"2.4.7, 2.5.1"`: one per release line), the smallest
+/// above `installed`.
+fn first_fix_above<'a>(installed: &str, fixed: &'a str) -> Option<&'a str> {
+    fixed
+        .split(',')
+        .map(str::trim)
+        .filter(|f| !f.is_empty() && newer(f, installed))
+        .reduce(|best, f| if newer(best, f) { f } else { best })
+}
+
+/// How big a change an image package's bump is: another epoch, or another first release number,
+/// is major; another second, minor; the same upstream version with another packaging revision
+/// (`1.1.1n-0+deb11u4` → `1.1.1n-0+deb11u5`), or another third number, a patch. A version with
+/// no release number to read counts as major (for a human to judge).
+fn image_kind(from: &str, to: &str) -> BumpKind {
+    // `epoch:upstream-revision`, as Debian writes it (Alpine's `-r4` and RPM's `-4.el8` alike)
+    let split = |v: &str| -> (u64, String) {
+        let (epoch, rest) = match v.split_once(':') {
+            Some((e, rest)) if e.chars().all(|c| c.is_ascii_digit()) => {
+                (e.parse().unwrap_or(0), rest)
+            }
+            _ => (0, v),
+        };
+        let upstream = rest.split_once('-').map_or(rest, |(u, _)| u);
+        (epoch, upstream.to_string())
+    };
+    let numbers = |v: &str| -> Vec<i32> {
+        version_compare::Version::from(v)
+            .map(|p| {
+                p.parts()
+                    .iter()
+                    .map_while(|part| match part {
+                        version_compare::Part::Number(n) => Some(*n),
+                        version_compare::Part::Text(_) => None,
+                    })
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    let ((e1, u1), (e2, u2)) = (split(from), split(to));
+    if e1 != e2 {
+        return BumpKind::Major;
+    }
+    if u1 == u2 {
+        return BumpKind::Patch;
+    }
+    let (n1, n2) = (numbers(&u1), numbers(&u2));
+    if n1.is_empty() || n2.is_empty() || n1[0] != n2[0] {
+        BumpKind::Major
+    } else if n1.get(1) != n2.get(1) {
+        BumpKind::Minor
+    } else {
+        BumpKind::Patch
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::{Source, Vulnerability};
     use crate::security::osv::parse_record;
     use std::str::FromStr;
 
@@ -126,5 +256,78 @@ mod tests {
         );
         // nothing named above: no bump
         assert_eq!(at("2.0", Severity::Low), None);
+    }
+
+    fn image_finding(
+        package: &str,
+        installed: &str,
+        fixed: &str,
+        severity: Severity,
+    ) -> Vulnerability {
+        Vulnerability {
+            advisory: format!("CVE-{package}-{fixed}"),
+            cve: None,
+            package: package.into(),
+            installed: installed.into(),
+            fixed: Some(fixed.to_string()).filter(|f| !f.is_empty()),
+            upgrade_to: None,
+            severity,
+            score: None,
+            title: String::new(),
+            source: Source::Image {
+                container: "app".into(),
+                image: "registry/model:1".into(),
+            },
+        }
+    }
+
+    #[test]
+    fn image_kinds_read_the_upstream_version() {
+        for (from, to, kind) in [
+            ("0.9.1-2", "0.9.1-2+deb10u1", BumpKind::Patch),
+            ("1.1.1n-0+deb11u4", "1.1.1n-0+deb11u5", BumpKind::Patch),
+            ("1.8.2", "1.8.2.2", BumpKind::Patch),
+            ("3.0.2-r1", "3.0.8-r0", BumpKind::Patch),
+            ("2.4.3", "2.5.1", BumpKind::Minor),
+            ("2.4.3", "3.0.0", BumpKind::Major),
+            ("1:2.3-4", "2:2.3-4", BumpKind::Major),
+            ("1:2.3-4", "1:2.3-5", BumpKind::Patch),
+            ("abc", "abd", BumpKind::Major),
+        ] {
+            assert_eq!(image_kind(from, to), kind, "{from} -> {to}");
+        }
+    }
+
+    #[test]
+    fn an_image_bump_fixes_every_finding_of_its_package() {
+        let found = [
+            // apt's two advisories of the sample report: the greater fix fixes both
+            image_finding("apt", "1.8.2", "1.8.2.2", Severity::Medium),
+            image_finding("apt", "1.8.2", "1.8.2.1", Severity::Medium),
+            image_finding("libbsd0", "0.9.1-2", "0.9.1-2+deb10u1", Severity::Critical),
+            // no fix: shown, never proposed
+            image_finding("libwebp6", "0.6.1-2", "", Severity::Critical),
+            // one fix per release line: the installed one's
+            image_finding("lib", "2.4.3", "2.5.1, 2.4.7", Severity::High),
+            // a fix named below what is installed is no fix
+            image_finding("old", "5.0", "4.9", Severity::High),
+            image_finding("minor-only", "1.0", "1.0.1", Severity::Low),
+        ];
+        let got: Vec<(String, String, BumpKind)> = for_image(&found, Severity::Medium)
+            .into_iter()
+            .map(|b| (b.package, b.to, b.kind))
+            .collect();
+        assert_eq!(
+            got,
+            vec![
+                ("apt".into(), "1.8.2.2".into(), BumpKind::Patch),
+                ("lib".into(), "2.4.7".into(), BumpKind::Patch),
+                ("libbsd0".into(), "0.9.1-2+deb10u1".into(), BumpKind::Patch),
+            ]
+        );
+        // requirement findings are not an image's
+        let mut req = image_finding("x", "1.0", "1.0.1", Severity::High);
+        req.source = Source::Requirements;
+        assert!(for_image(&[req], Severity::Low).is_empty());
     }
 }

@@ -193,6 +193,18 @@ pub struct Report<'a> {
     pub ranges: usize,
     /// What trivy-operator found in the models' serving images.
     pub images: Vec<ImageFinding>,
+    /// The patch each model would be proposed: what it pins instead, at the policy's severity
+    /// (`[security] patch_at`), its requirements' bumps then its images'.
+    pub patches: Vec<Patch>,
+}
+
+/// The bumps of one model's patch.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct Patch {
+    /// The model.
+    pub model: String,
+    /// What the patch pins or installs instead.
+    pub bumps: Vec<crate::domain::Bump>,
 }
 
 /// One finding in a model's serving image.
@@ -215,6 +227,20 @@ impl Report<'_> {
                 .images
                 .iter()
                 .any(|f| f.found.severity.ranks_at_least(threshold))
+    }
+
+    /// Add `bumps` to `model`'s patch (nothing when there are none).
+    pub fn add_patch(&mut self, model: &str, bumps: Vec<crate::domain::Bump>) {
+        if bumps.is_empty() {
+            return;
+        }
+        match self.patches.iter_mut().find(|p| p.model == model) {
+            Some(p) => p.bumps.extend(bumps),
+            None => self.patches.push(Patch {
+                model: model.to_string(),
+                bumps,
+            }),
+        }
     }
 
     /// Add the models' image findings, listed most severe first.
@@ -453,6 +479,39 @@ pub fn table(report: &Report) -> String {
             out,
             "{} findings in serving images (trivy-operator)",
             report.images.len()
+        );
+    }
+    if !report.patches.is_empty() {
+        let mut rows: Vec<[String; 4]> = vec![[
+            "MODEL".into(),
+            "PATCH".into(),
+            "KIND".into(),
+            "WHERE".into(),
+        ]];
+        for p in &report.patches {
+            for b in &p.bumps {
+                let place = match &b.source {
+                    crate::domain::Source::Requirements => "requirements".to_string(),
+                    crate::domain::Source::Image { container, image } => {
+                        format!("{container}: {image}")
+                    }
+                };
+                rows.push([
+                    p.model.clone(),
+                    format!("{} {} → {}", b.package, b.from, b.to),
+                    b.kind.name().to_string(),
+                    place,
+                ]);
+            }
+        }
+        if !out.is_empty() {
+            out.push('\n');
+        }
+        columns(&mut out, &rows);
+        let _ = writeln!(
+            out,
+            "{} models to patch (a major bump or an unknown severity waits for a human)",
+            report.patches.len()
         );
     }
     out

@@ -108,10 +108,9 @@ pub(super) fn patched(requirements: &str, bumps: &[crate::domain::Bump]) -> Stri
     let mut out = String::with_capacity(requirements.len());
     for line in requirements.lines() {
         let name = line.split_once("==").map(|(n, _)| norm(n));
-        match bumps
-            .iter()
-            .find(|b| name.as_deref() == Some(norm(&b.package).as_str()))
-        {
+        match bumps.iter().find(|b| {
+            b.source.is_requirements() && name.as_deref() == Some(norm(&b.package).as_str())
+        }) {
             Some(b) => out.push_str(&format!("{}=={}", b.package, b.to)),
             None => out.push_str(line),
         }

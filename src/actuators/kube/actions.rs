@@ -442,7 +442,7 @@ impl KubeActuator {
     }
 
     /// A build of a patched version: a Job from the model's build CronJob whose containers
-    /// are told the new pins (`PITCREW_PINS`).
+    /// are told the new pins (`PITCREW_PINS`, `PITCREW_IMAGE_FIXES`).
     pub(super) async fn build(
         &self,
         ns: &str,

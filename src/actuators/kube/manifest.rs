@@ -2,7 +2,10 @@
 //! the merge patch between two objects, the Job a CronJob would create, and a build Job told
 //! its pins.
 
-use super::{INSTANTIATE_ANNOTATION, PINS_ANNOTATION, PINS_ENV, VERSION_ANNOTATION, VERSION_ENV};
+use super::{
+    IMAGE_FIXES_ANNOTATION, IMAGE_FIXES_ENV, INSTANTIATE_ANNOTATION, PINS_ANNOTATION, PINS_ENV,
+    VERSION_ANNOTATION, VERSION_ENV,
+};
 use crate::domain::Bump;
 use jiff::Timestamp;
 use k8s_openapi::api::batch::v1::{CronJob, Job};
@@ -166,31 +169,50 @@ pub fn job_from_cronjob(cron: &CronJob, ns: &str, now: Timestamp, attempt: u32) 
     }
 }
 
-/// `job` told the pins a patch build installs: `PITCREW_PINS` (`name==version`, one per bump,
-/// space-separated) on every container, replacing one already there, and the same in the
-/// annotation `pitcrew.dev/pins` (what `kubectl describe job` shows). No bumps: `job` as is.
+/// `job` told what a patch build installs: the Python requirements' pins in `PITCREW_PINS`
+/// (`name==version`, space-separated) and the serving images' package versions in
+/// `PITCREW_IMAGE_FIXES` (`container:package=version`, space-separated), on every container,
+/// replacing ones already there, and the same in the annotations `pitcrew.dev/pins` and
+/// `pitcrew.dev/image-fixes` (what `kubectl describe job` shows). A list with nothing in it is
+/// left out; no bumps: `job` as is.
 pub fn with_pins(mut job: Job, bumps: &[Bump]) -> Job {
-    if bumps.is_empty() {
-        return job;
-    }
-    let pins: Vec<String> = bumps
+    let (pins, fixes): (Vec<&Bump>, Vec<&Bump>) =
+        bumps.iter().partition(|b| b.source.is_requirements());
+    let pins: Vec<String> = pins
         .iter()
         .map(|b| format!("{}=={}", b.package, b.to))
         .collect();
-    let pins = pins.join(" ");
-    job.metadata
-        .annotations
-        .get_or_insert_with(BTreeMap::new)
-        .insert(PINS_ANNOTATION.to_string(), pins.clone());
-    if let Some(pod) = job.spec.as_mut().and_then(|s| s.template.spec.as_mut()) {
-        for c in &mut pod.containers {
-            let env = c.env.get_or_insert_with(Vec::new);
-            env.retain(|e| e.name != PINS_ENV);
-            env.push(EnvVar {
-                name: PINS_ENV.to_string(),
-                value: Some(pins.clone()),
-                value_from: None,
-            });
+    let fixes: Vec<String> = fixes
+        .iter()
+        .map(|b| match &b.source {
+            crate::domain::Source::Image { container, .. } => {
+                format!("{container}:{}={}", b.package, b.to)
+            }
+            crate::domain::Source::Requirements => format!("{}={}", b.package, b.to),
+        })
+        .collect();
+    for (list, env_name, annotation) in [
+        (pins, PINS_ENV, PINS_ANNOTATION),
+        (fixes, IMAGE_FIXES_ENV, IMAGE_FIXES_ANNOTATION),
+    ] {
+        if list.is_empty() {
+            continue;
+        }
+        let value = list.join(" ");
+        job.metadata
+            .annotations
+            .get_or_insert_with(BTreeMap::new)
+            .insert(annotation.to_string(), value.clone());
+        if let Some(pod) = job.spec.as_mut().and_then(|s| s.template.spec.as_mut()) {
+            for c in &mut pod.containers {
+                let env = c.env.get_or_insert_with(Vec::new);
+                env.retain(|e| e.name != env_name);
+                env.push(EnvVar {
+                    name: env_name.to_string(),
+                    value: Some(value.clone()),
+                    value_from: None,
+                });
+            }
         }
     }
     job

@@ -82,6 +82,11 @@ pub(crate) const VERSION_ENV: &str = "MODEL_VERSION";
 pub(crate) const PINS_ENV: &str = "PITCREW_PINS";
 /// The build Job's annotation with the same pins.
 pub(crate) const PINS_ANNOTATION: &str = "pitcrew.dev/pins";
+/// The environment variable a build Job's containers read the image packages to rebuild with
+/// from: `container:package=version`, space-separated.
+pub(crate) const IMAGE_FIXES_ENV: &str = "PITCREW_IMAGE_FIXES";
+/// The annotation that shows the same on the build Job.
+pub(crate) const IMAGE_FIXES_ANNOTATION: &str = "pitcrew.dev/image-fixes";
 /// A ReplicaSet's (and Deployment's) revision.
 pub(crate) const REVISION_ANNOTATION: &str = "deployment.kubernetes.io/revision";
 /// The label a Deployment adds to its ReplicaSets' templates.
