@@ -42,7 +42,10 @@ impl Engine {
         let live = self
             .remediations
             .iter()
-            .filter(|r| r.class == ActionClass::Patch && !r.state.is_final())
+            .filter(|r| {
+                // a would-do (Foundation) rolls nothing out: it does not take a patch's room
+                r.class == ActionClass::Patch && !r.state.is_final() && r.state != RemState::WouldDo
+            })
             .count();
         let room = (self.cfg.guardrails.max_patches_at_once as usize).saturating_sub(live);
         if room == 0 {

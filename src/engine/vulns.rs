@@ -171,7 +171,7 @@ impl Engine {
     }
 
     /// Every model with an open vulnerability, in model order.
-    pub(super) fn vulns(&self) -> Vec<ModelVulns> {
+    pub(crate) fn vulns(&self) -> Vec<ModelVulns> {
         self.models
             .iter()
             .enumerate()

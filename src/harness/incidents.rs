@@ -140,6 +140,8 @@ pub struct Report {
     pub wrong_actions: u32,
     /// Guardrail blocks in total.
     pub guardrail_blocks: u32,
+    /// The patch scenarios: per patch.
+    pub patches: Vec<super::PatchReport>,
 }
 
 /// The class that fixes an injected incident.
@@ -157,6 +159,30 @@ pub(crate) fn right_classes(kind: IncidentKind) -> &'static [ActionClass] {
 /// Run one scenario.
 pub(crate) fn run_scenario(cfg: &BacktestConfig, sc: &scenario::Scenario) -> Vec<IncidentReport> {
     trace_scenario(cfg, sc).1
+}
+
+/// The modelled operator: every proposal waiting for a human for `delay` seconds is approved.
+pub(super) fn operator_answers(
+    engine: &mut Engine,
+    world: &mut SimWorld,
+    log: &mut Vec<Executed>,
+    delay: f64,
+) {
+    let t = world.time();
+    let due: Vec<u64> = engine
+        .remediations()
+        .filter(|r| r.state == RemState::Proposed && t - r.proposed >= delay)
+        .map(|r| r.id)
+        .collect();
+    for id in due {
+        let fx = engine.apply(Event::Command {
+            t,
+            user: "operator (modelled)".into(),
+            command: Command::Approve { id },
+            id: None,
+        });
+        route(engine, world, fx, log);
+    }
 }
 
 /// Run one scenario; also returns the engine at the end (its log and remediations).
@@ -193,21 +219,7 @@ pub(crate) fn trace_scenario(
             let fx = engine.apply(ev);
             route(&mut engine, &mut world, fx, &mut log);
         }
-        let t = world.time();
-        let due: Vec<u64> = engine
-            .remediations()
-            .filter(|r| r.state == RemState::Proposed && t - r.proposed >= cfg.operator_delay)
-            .map(|r| r.id)
-            .collect();
-        for id in due {
-            let fx = engine.apply(Event::Command {
-                t,
-                user: "operator (modelled)".into(),
-                command: Command::Approve { id },
-                id: None,
-            });
-            route(&mut engine, &mut world, fx, &mut log);
-        }
+        operator_answers(&mut engine, &mut world, &mut log, cfg.operator_delay);
     }
     let rems: Vec<_> = engine.remediations().filter(|r| r.id > first_rem).collect();
     let runs: Vec<&Executed> = log[first_exec..]
@@ -336,6 +348,7 @@ pub fn run(cfg: &BacktestConfig) -> Report {
         wrong_actions: incidents.iter().map(|i| i.wrong_actions).sum(),
         guardrail_blocks: incidents.iter().map(|i| i.guardrail_blocks).sum(),
         incidents,
+        patches: super::run_patches(cfg),
     }
 }
 
@@ -407,5 +420,9 @@ pub fn render(r: &Report) -> String {
         r.wrong_actions,
         r.guardrail_blocks
     ));
+    if !r.patches.is_empty() {
+        s.push_str("\npatches (the fleet's real findings, scanned after the warm-up):\n");
+        s.push_str(&super::render_patches(&r.patches));
+    }
     s
 }

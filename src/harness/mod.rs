@@ -8,7 +8,8 @@
 //! the same loop from its engine task, with the journal as the record and an asynchronous
 //! actuator whose results come back later as events on the task's channel.
 //!
-//! `pitcrew backtest incidents` runs on it ([`incidents`]).
+//! `pitcrew backtest incidents` runs on it ([`incidents`], and its patch scenarios,
+//! [`patches`]).
 
 use crate::domain::{Action, IncidentKind};
 use crate::engine::remedy::Purpose;
@@ -21,6 +22,8 @@ use std::convert::Infallible;
 
 pub mod incidents;
 pub use incidents::*;
+pub mod patches;
+pub use patches::{PatchReport, render_patches, run_patches};
 
 /// An intent journaled (in memory) before the actuator runs, and what the actuator did.
 #[derive(Debug, Clone, PartialEq)]
