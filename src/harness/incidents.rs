@@ -161,6 +161,30 @@ pub(crate) fn run_scenario(cfg: &BacktestConfig, sc: &scenario::Scenario) -> Vec
     trace_scenario(cfg, sc).1
 }
 
+/// A backtest's simulated fleet and engine (in `cfg`'s phase, with the simulated actuator)
+/// after `cfg.warmup` seconds of normal operation, and what was carried out meanwhile.
+pub(super) fn warmed_up(cfg: &BacktestConfig) -> (SimWorld, Engine, Vec<Executed>) {
+    let t0 = 1_700_000_000.0;
+    let mut world = SimWorld::new(cfg.seed, cfg.models, t0 - cfg.warmup);
+    let mut engine = Engine::new(EngineConfig {
+        phase: cfg.phase,
+        actuator: Some("simulated fleet (backtest)".into()),
+        ..EngineConfig::default()
+    });
+    engine.apply(Event::Models {
+        t: world.time(),
+        models: world.metas(),
+    });
+    let mut log = Vec::new();
+    for _ in 0..(cfg.warmup / SIM_STEP).round() as usize {
+        for ev in step_events(&mut world) {
+            let fx = engine.apply(ev);
+            route(&mut engine, &mut world, fx, &mut log);
+        }
+    }
+    (world, engine, log)
+}
+
 /// The modelled operator: every proposal waiting for a human for `delay` seconds is approved.
 pub(super) fn operator_answers(
     engine: &mut Engine,
@@ -190,25 +214,8 @@ pub(crate) fn trace_scenario(
     cfg: &BacktestConfig,
     sc: &scenario::Scenario,
 ) -> (Engine, Vec<IncidentReport>) {
-    let t0 = 1_700_000_000.0;
-    let mut world = SimWorld::new(cfg.seed, cfg.models, t0 - cfg.warmup);
-    let mut engine = Engine::new(EngineConfig {
-        phase: cfg.phase,
-        actuator: Some("simulated fleet (backtest)".into()),
-        ..EngineConfig::default()
-    });
-    engine.apply(Event::Models {
-        t: world.time(),
-        models: world.metas(),
-    });
-    let mut log = Vec::new();
+    let (mut world, mut engine, mut log) = warmed_up(cfg);
     let steps = |secs: f64| (secs / SIM_STEP).round() as usize;
-    for _ in 0..steps(cfg.warmup) {
-        for ev in step_events(&mut world) {
-            let fx = engine.apply(ev);
-            route(&mut engine, &mut world, fx, &mut log);
-        }
-    }
     let live = world.time();
     let first_rem = engine.remediations().map(|r| r.id).max().unwrap_or(0);
     let first_exec = log.len();

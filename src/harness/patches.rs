@@ -6,13 +6,13 @@
 //! in the last hour of the run; a regressing build must be stopped at the canary with traffic
 //! back on the version that served.
 
-use super::incidents::{BacktestConfig, operator_answers};
-use super::{Executed, route};
+use super::incidents::{BacktestConfig, operator_answers, warmed_up};
+use super::route;
 use crate::domain::{Action, Signal};
-use crate::engine::{Engine, EngineConfig, Event};
+use crate::engine::{EngineConfig, Event};
 use crate::policy::Remediation;
 use crate::policy::autonomy::{ActionClass, Mode};
-use crate::sim::{SIM_STEP, SimWorld};
+use crate::sim::SIM_STEP;
 use crate::sources::sim::{findings, step_events};
 use serde::Serialize;
 
@@ -59,27 +59,9 @@ fn trace(cfg: &BacktestConfig, regress: bool) -> Vec<PatchReport> {
     } else {
         "patch-clean"
     };
-    let t0 = 1_700_000_000.0;
-    let mut world = SimWorld::new(cfg.seed, cfg.models, t0 - cfg.warmup);
-    let engine_cfg = EngineConfig {
-        phase: cfg.phase,
-        actuator: Some("simulated fleet (backtest)".into()),
-        ..EngineConfig::default()
-    };
-    let objectives = engine_cfg.objectives;
-    let mut engine = Engine::new(engine_cfg);
-    engine.apply(Event::Models {
-        t: world.time(),
-        models: world.metas(),
-    });
-    let mut log: Vec<Executed> = Vec::new();
+    let (mut world, mut engine, mut log) = warmed_up(cfg);
+    let objectives = EngineConfig::default().objectives;
     let steps = |secs: f64| (secs / SIM_STEP).round() as usize;
-    for _ in 0..steps(cfg.warmup) {
-        for ev in step_events(&mut world) {
-            let fx = engine.apply(ev);
-            route(&mut engine, &mut world, fx, &mut log);
-        }
-    }
     if regress && REGRESSING < world.models.len() {
         world.models[REGRESSING].build_regresses = true;
     }
