@@ -98,9 +98,11 @@ impl Engine {
         if !measured {
             return false;
         }
+        // tried: every bump the model needs now was in one patch (a patch of requirements and
+        // images is rescanned by each scanner in its own time: half of it is not new)
         !self.remediations.iter().any(|r| {
             r.model == idx as u32
-                && r.bumps == m.bumps
+                && m.bumps.iter().all(|b| r.bumps.contains(b))
                 && (r.state != RemState::Expired || t - r.updated < PATCH_AGAIN_AFTER)
         })
     }
@@ -440,6 +442,11 @@ mod tests {
     /// A critical finding in model 0's serving image (trivy names the Debian revision that
     /// fixes it), as the image scan gives it: its findings and the rebuild's bumps.
     fn image_scan(w: &SimWorld, found: bool) -> super::super::Event {
+        image_scan_of(w, 0, found)
+    }
+
+    /// The same finding in model `idx`'s serving image.
+    fn image_scan_of(w: &SimWorld, idx: usize, found: bool) -> super::super::Event {
         let v = crate::domain::Vulnerability {
             advisory: "CVE-2019-20367".into(),
             cve: Some("CVE-2019-20367".into()),
@@ -458,7 +465,7 @@ mod tests {
         let found: Vec<_> = if found { vec![v] } else { Vec::new() };
         super::super::Event::Findings {
             t: w.time(),
-            model: w.models[0].meta.key(),
+            model: w.models[idx].meta.key(),
             scanner: crate::domain::Scanner::Images,
             bumps: crate::security::bump::for_image(&found, crate::domain::Severity::Low),
             found,
@@ -512,5 +519,28 @@ mod tests {
         }));
         let r = patches(&e).into_iter().find(|r| r.model == 0).unwrap();
         assert_eq!(r.state, RemState::Succeeded, "{:#?}", r.timeline);
+    }
+
+    #[test]
+    fn a_patch_of_requirements_and_an_image_is_not_proposed_again_when_one_scan_comes_first() {
+        // ranker-bert (1): fastapi in its requirements and libbsd0 in its image, one patch
+        let (mut w, mut e) = fleet(Phase::Autonomy, 6, 1);
+        e.apply(image_scan_of(&w, 1, true));
+        let mut log = Vec::new();
+        assert!(run_until(&mut w, &mut e, &mut log, |e| {
+            patches(e)
+                .iter()
+                .any(|r| r.model == 1 && r.state.is_final())
+        }));
+        let first = patches(&e).into_iter().find(|r| r.model == 1).unwrap();
+        assert_eq!(first.state, RemState::Succeeded, "{:#?}", first.timeline);
+        assert_eq!(first.bumps.len(), 2, "{:?}", first.bumps);
+        // the requirements were rescanned when the patched version started serving; the
+        // image's report of the new rollout is not in yet: its bump is still asked for, and
+        // was in the patch that succeeded
+        let start = e.time();
+        run_until(&mut w, &mut e, &mut log, |e| e.time() > start + 7200.0);
+        let on_model: Vec<_> = patches(&e).into_iter().filter(|r| r.model == 1).collect();
+        assert_eq!(on_model.len(), 1, "{on_model:#?}");
     }
 }

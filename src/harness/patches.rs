@@ -74,15 +74,16 @@ fn trace(cfg: &BacktestConfig, regress: bool) -> Vec<PatchReport> {
     let start = world.time();
     let last_hour = start + cfg.horizon - 3600.0;
     let mut broken = vec![false; world.models.len()];
-    // one-minute sums of (p95, errors, samples) per model, for the last hour
+    // one-minute sums of (p95, errors, samples) per model, for the last hour: minutes
+    // (k, k + 60], sixty of them
     let mut minute = vec![(0.0_f64, 0.0_f64, 0u32); world.models.len()];
     let mut minute_end = last_hour + 60.0;
     for _ in 0..steps(cfg.horizon) {
         for ev in step_events(&mut world) {
             if let Event::Observations { t, samples } = &ev
-                && *t >= last_hour
+                && *t > last_hour
             {
-                if *t >= minute_end {
+                if *t > minute_end {
                     judge_minute(&mut minute, &mut broken, &objectives);
                     minute_end += 60.0;
                 }

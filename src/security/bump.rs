@@ -103,10 +103,15 @@ pub fn for_image(found: &[crate::domain::Vulnerability], threshold: Severity) ->
             .find(|b| b.package == f.package && b.source == f.source)
         {
             Some(b) => {
+                // the fix that fixes every finding, from the oldest installed (one package
+                // can be there twice, e.g. in two virtual environments)
                 if newer(fix, &b.to) {
                     b.to = fix.to_string();
-                    b.kind = image_kind(&b.from, fix);
                 }
+                if newer(&b.from, &f.installed) {
+                    b.from = f.installed.clone();
+                }
+                b.kind = image_kind(&b.from, &b.to);
             }
             None => out.push(Bump {
                 package: f.package.clone(),
@@ -129,16 +134,27 @@ pub fn for_image(found: &[crate::domain::Vulnerability], threshold: Severity) ->
     out
 }
 
-/// Whether version `a` is above `b`: as dpkg orders them (`debversion`: a distribution's
-/// revision such as `+deb10u1` or `-r1` counts up, `~` down) when both are versions dpkg reads,
-/// else as `version-compare` does (any scheme; `-rc1` a pre-release); not comparable: no.
+/// Whether version `a` is above `b` (a Go module's leading `v` left out): as dpkg orders them
+/// (`debversion`: a distribution's revision such as `+deb10u1` or `-r1` counts up, `~` down)
+/// when dpkg reads both — most versions —, else as `version-compare` does (what dpkg refuses,
+/// such as RPM's `4.el8_1`); not comparable: no. A semver pre-release (`1.0.0-rc1`) is read
+/// as dpkg reads it, a revision above `1.0.0`: a fix named as a pre-release is rare.
 fn newer(a: &str, b: &str) -> bool {
+    let (a, b) = (unprefixed(a), unprefixed(b));
     match (
         a.parse::<debversion::Version>(),
         b.parse::<debversion::Version>(),
     ) {
         (Ok(x), Ok(y)) => x > y,
         _ => version_compare::compare(a, b) == Ok(version_compare::Cmp::Gt),
+    }
+}
+
+/// A version without the `v` Go modules write before it (`v0.7.0`).
+fn unprefixed(v: &str) -> &str {
+    match v.strip_prefix('v') {
+        Some(rest) if rest.starts_with(|c: char| c.is_ascii_digit()) => rest,
+        _ => v,
     }
 }
 
@@ -181,7 +197,7 @@ fn image_kind(from: &str, to: &str) -> BumpKind {
             })
             .unwrap_or_default()
     };
-    let ((e1, u1), (e2, u2)) = (split(from), split(to));
+    let ((e1, u1), (e2, u2)) = (split(unprefixed(from)), split(unprefixed(to)));
     if e1 != e2 {
         return BumpKind::Major;
     }
@@ -293,6 +309,7 @@ mod tests {
             ("1:2.3-4", "2:2.3-4", BumpKind::Major),
             ("1:2.3-4", "1:2.3-5", BumpKind::Patch),
             ("abc", "abd", BumpKind::Major),
+            ("v0.7.0", "v0.17.0", BumpKind::Minor),
         ] {
             assert_eq!(image_kind(from, to), kind, "{from} -> {to}");
         }
@@ -312,6 +329,14 @@ mod tests {
             // a fix named below what is installed is no fix
             image_finding("old", "5.0", "4.9", Severity::High),
             image_finding("minor-only", "1.0", "1.0.1", Severity::Low),
+            // a Go module's versions, written with a `v`; an RPM release dpkg cannot read
+            image_finding("golang.org/x/net", "v0.7.0", "0.17.0", Severity::High),
+            image_finding(
+                "openssl-libs",
+                "1.1.1k-4.el8",
+                "1.1.1k-4.el8_1",
+                Severity::High,
+            ),
         ];
         let got: Vec<(String, String, BumpKind)> = for_image(&found, Severity::Medium)
             .into_iter()
@@ -321,8 +346,14 @@ mod tests {
             got,
             vec![
                 ("apt".into(), "1.8.2.2".into(), BumpKind::Patch),
+                ("golang.org/x/net".into(), "0.17.0".into(), BumpKind::Minor),
                 ("lib".into(), "2.4.7".into(), BumpKind::Patch),
                 ("libbsd0".into(), "0.9.1-2+deb10u1".into(), BumpKind::Patch),
+                (
+                    "openssl-libs".into(),
+                    "1.1.1k-4.el8_1".into(),
+                    BumpKind::Patch
+                ),
             ]
         );
         // requirement findings are not an image's

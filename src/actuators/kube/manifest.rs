@@ -172,9 +172,11 @@ pub fn job_from_cronjob(cron: &CronJob, ns: &str, now: Timestamp, attempt: u32) 
 /// `job` told what a patch build installs: the Python requirements' pins in `PITCREW_PINS`
 /// (`name==version`, space-separated) and the serving images' package versions in
 /// `PITCREW_IMAGE_FIXES` (`container:package=version`, space-separated), on every container,
-/// replacing ones already there, and the same in the annotations `pitcrew.dev/pins` and
-/// `pitcrew.dev/image-fixes` (what `kubectl describe job` shows). A list with nothing in it is
-/// left out; no bumps: `job` as is.
+/// replacing ones already there (both are set, an empty one empty: a value the CronJob's template
+/// carries is never built by mistake), and the non-empty ones in the annotations
+/// `pitcrew.dev/pins` and `pitcrew.dev/image-fixes` (what `kubectl describe job` shows). The
+/// container in an image fix ends at its first `:` (a Java package's name has one too). No
+/// bumps: `job` as is.
 pub fn with_pins(mut job: Job, bumps: &[Bump]) -> Job {
     let (pins, fixes): (Vec<&Bump>, Vec<&Bump>) =
         bumps.iter().partition(|b| b.source.is_requirements());
@@ -191,18 +193,20 @@ pub fn with_pins(mut job: Job, bumps: &[Bump]) -> Job {
             crate::domain::Source::Requirements => format!("{}={}", b.package, b.to),
         })
         .collect();
+    if bumps.is_empty() {
+        return job;
+    }
     for (list, env_name, annotation) in [
         (pins, PINS_ENV, PINS_ANNOTATION),
         (fixes, IMAGE_FIXES_ENV, IMAGE_FIXES_ANNOTATION),
     ] {
-        if list.is_empty() {
-            continue;
-        }
         let value = list.join(" ");
-        job.metadata
-            .annotations
-            .get_or_insert_with(BTreeMap::new)
-            .insert(annotation.to_string(), value.clone());
+        if !list.is_empty() {
+            job.metadata
+                .annotations
+                .get_or_insert_with(BTreeMap::new)
+                .insert(annotation.to_string(), value.clone());
+        }
         if let Some(pod) = job.spec.as_mut().and_then(|s| s.template.spec.as_mut()) {
             for c in &mut pod.containers {
                 let env = c.env.get_or_insert_with(Vec::new);

@@ -77,8 +77,12 @@ fn patch_line<'a>(ctx: &Ctx, model: &str, ascii: bool) -> Line<'a> {
         .bumps
         .iter()
         .map(|b| {
+            let place = match &b.source {
+                crate::domain::Source::Image { container, .. } => format!(" in {container}"),
+                crate::domain::Source::Requirements => String::new(),
+            };
             format!(
-                "{} {} {arrow} {} ({})",
+                "{} {} {arrow} {} ({}){place}",
                 b.package,
                 b.from,
                 b.to,
