@@ -139,8 +139,14 @@ pub fn run(args: Args, seed: u64) -> ExitCode {
         }
     };
     let mut report = scan(&index, &found.targets);
+    // each model's patch, from the findings the report holds (not a second scan)
     for t in &found.targets {
-        let vulns = pitcrew::security::scan::vulnerabilities(&index, &t.requirements);
+        let vulns: Vec<_> = report
+            .findings
+            .iter()
+            .filter(|f| f.model == t.model)
+            .map(pitcrew::security::scan::Finding::vulnerability)
+            .collect();
         report.add_patch(
             &t.model,
             pitcrew::security::bump::for_findings(

@@ -185,6 +185,9 @@ pub(super) fn warmed_up(cfg: &BacktestConfig) -> (SimWorld, Engine, Vec<Executed
     (world, engine, log)
 }
 
+/// Who the modelled operator's decisions are journaled as.
+pub(super) const OPERATOR: &str = "operator (modelled)";
+
 /// The modelled operator: every proposal waiting for a human for `delay` seconds is approved.
 pub(super) fn operator_answers(
     engine: &mut Engine,
@@ -201,7 +204,7 @@ pub(super) fn operator_answers(
     for id in due {
         let fx = engine.apply(Event::Command {
             t,
-            user: "operator (modelled)".into(),
+            user: OPERATOR.into(),
             command: Command::Approve { id },
             id: None,
         });

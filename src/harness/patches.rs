@@ -6,7 +6,7 @@
 //! in the last hour of the run; a regressing build must be stopped at the canary with traffic
 //! back on the version that served.
 
-use super::incidents::{BacktestConfig, operator_answers, warmed_up};
+use super::incidents::{BacktestConfig, OPERATOR, operator_answers, warmed_up};
 use super::route;
 use crate::domain::{Action, Signal};
 use crate::engine::{EngineConfig, Event};
@@ -155,7 +155,7 @@ fn decided(r: &Remediation) -> String {
     let by_human = r
         .decisions
         .iter()
-        .any(|d| d.what == "approve" && d.who != "pitcrew");
+        .any(|d| d.what == "approve" && d.who == OPERATOR);
     match r.mode {
         Mode::Observe => "would-do",
         _ if by_human => "human",
